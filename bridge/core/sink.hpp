@@ -1,0 +1,80 @@
+#pragma once
+// The Sink interface: what every target adapter (CSV drop, XML drop, SOAP)
+// implements. The dispatcher owns retries, batching decisions and state; a sink
+// only renders and delivers.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bridge/core/record.hpp"
+
+namespace reportbridge::core {
+
+enum class DeliveryStatus {
+  delivered,  // the target has it (reference set when the target issued one)
+  retry,      // transient: try again later (honour retry_after when set)
+  reject,     // permanent for this item: dead letter, never retried by itself
+};
+
+struct DeliveryOutcome {
+  DeliveryStatus status = DeliveryStatus::retry;
+  std::string reference;    // the target's reference for the record, if any
+  std::string reason_code;  // small fixed set, e.g. "io_error", "attachment_mismatch"
+  std::string detail;       // for operators; never resident personal data
+  std::chrono::seconds retry_after{0};
+
+  static DeliveryOutcome ok(std::string reference = {}) {
+    return {DeliveryStatus::delivered, std::move(reference), {}, {}, std::chrono::seconds{0}};
+  }
+  static DeliveryOutcome fail(DeliveryStatus status, std::string code, std::string detail) {
+    return {status, {}, std::move(code), std::move(detail), std::chrono::seconds{0}};
+  }
+};
+
+struct DeliveryItem {
+  std::int64_t outbox_id = 0;
+  TargetRecord record;
+};
+
+// A group of outbox items the dispatcher claimed together. `key` is unique and
+// stable: if the bridge dies mid-delivery, the same batch (same key, same
+// items, same order) is handed to deliver() again after restart.
+struct DeliveryBatch {
+  std::int64_t id = 0;
+  std::string key;  // e.g. "npt_csv-20261127T184210Z-000042"
+  std::vector<DeliveryItem> items;
+};
+
+// When the dispatcher should hand a target a batch.
+struct BatchPolicy {
+  std::size_t max_items = 1000;                 // roll when this many are pending
+  std::chrono::milliseconds max_wait{5000};     // ... or when the oldest waited this long
+};
+
+// Resolves an attachment declared in a payload to a local file to read. Throws
+// std::runtime_error when the path is unsafe (absolute, "..", outside the media
+// root) or the file is missing. Sinks never build paths from payloads themselves.
+using AttachmentLocator = std::function<std::filesystem::path(const AttachmentRef&)>;
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+
+  virtual const std::string& name() const = 0;
+  virtual BatchPolicy batch_policy() const = 0;
+
+  // Pure rendering of one record exactly as the target would receive it
+  // (used by `reportbridge preview` and golden tests).
+  virtual std::string encode_preview(const TargetRecord& record) const = 0;
+
+  // Delivers the batch and returns one outcome per item, in order.
+  // Contract: idempotent per batch.key. If a batch with this key was already
+  // delivered (the bridge died before recording the outcome), the sink must
+  // not deliver it a second time; it returns the outcomes again instead.
+  virtual std::vector<DeliveryOutcome> deliver(const DeliveryBatch& batch) = 0;
+};
+
+}  // namespace reportbridge::core
