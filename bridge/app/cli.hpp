@@ -8,6 +8,7 @@ enum ExitCode : int {
   kExitFailure = 1,       // runtime failure (I/O, database)
   kExitUsage = 2,         // bad command line
   kExitConfigInvalid = 3, // check found problems, or the config could not be loaded
+  kExitPreviewRejected = 4, // preview: the submission would be rejected or quarantined
 };
 
 int main(int argc, char** argv);

@@ -1,0 +1,28 @@
+#pragma once
+// Explicit registration of the built-in target types: each declares the spec of
+// its config keys (checked by `check`, printed into docs/configuration.md) and
+// a factory that builds its Sink.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bridge/config/daemon_config.hpp"
+#include "bridge/core/sink.hpp"
+
+namespace reportbridge::app {
+
+struct TargetFactory {
+  config::MapSpec spec;
+  // Builds the sink; adds diagnostics and returns nullptr on bad settings.
+  std::function<std::unique_ptr<core::Sink>(const config::DaemonConfig&, const config::TargetSettings&,
+                                            std::vector<std::string> columns,
+                                            core::AttachmentLocator locator, core::Diagnostics&)>
+      create;
+};
+
+const std::map<std::string, TargetFactory>& builtin_targets();
+config::TargetSpecs builtin_target_specs();
+
+}  // namespace reportbridge::app

@@ -1,0 +1,37 @@
+#pragma once
+// Everything a verb needs, loaded and checked from one config file: the
+// schema, the compiled mappings, the source and one sink per target.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
+#include "bridge/config/daemon_config.hpp"
+#include "bridge/core/diagnostics.hpp"
+#include "bridge/core/sink.hpp"
+#include "bridge/mapping/mapping.hpp"
+#include "bridge/schema/submission_schema.hpp"
+
+namespace reportbridge::app {
+
+struct Runtime {
+  config::DaemonConfig config;
+  std::optional<schema::SubmissionSchema> schema;
+  std::unique_ptr<mapping::MappingSet> mappings;
+  std::unique_ptr<sqlite_store::SqliteStoreSource> source;
+  std::vector<std::unique_ptr<core::Sink>> sinks;
+
+  core::Sink* sink(const std::string& name) const;
+};
+
+// Loads and checks everything (config, schema, mappings, lookups, targets),
+// reporting every problem in `diags`. Opens no database. Returns nullptr when
+// anything was an error.
+std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diagnostics& diags);
+
+// Loads the mapping files again (SIGHUP) and checks them against the running
+// targets: a set with errors, or that changes a target's columns, is refused.
+std::unique_ptr<mapping::MappingSet> reload_mappings(const Runtime& runtime, core::Diagnostics& diags);
+
+}  // namespace reportbridge::app

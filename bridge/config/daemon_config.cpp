@@ -1,0 +1,177 @@
+#include "bridge/config/daemon_config.hpp"
+
+#include <algorithm>
+
+namespace reportbridge::config {
+
+namespace {
+
+const MapSpec kTopSpec{
+    "config",
+    {{"state", ValueKind::map, true, "The bridge's own state database."},
+     {"source", ValueKind::map, true, "Where submissions come from."},
+     {"schema", ValueKind::string, false,
+      "Submission schema (JSON Schema) every payload is validated against. Default: schemas/submission.schema.json beside the config's parent folder."},
+     {"mappings", ValueKind::list, true, "Mapping files (mappings/*.yaml)."},
+     {"targets", ValueKind::list, true, "Legacy systems and drops that receive records."},
+     {"writeback", ValueKind::map, false, "Writing statuses back to the app."},
+     {"logging", ValueKind::map, false, "Log level."}}};
+
+const MapSpec kStateSpec{
+    "state", {{"path", ValueKind::string, true, "SQLite state database (created if missing, WAL mode)."}}};
+
+const MapSpec kSourceSpec{
+    "source",
+    {{"type", ValueKind::string, true, "Source type.", {"sqlite"}},
+     {"name", ValueKind::string, false, "Name used for the cursor and in logs (default: app)."},
+     {"path", ValueKind::string, true, "The app's SQLite submission store."},
+     {"media_root", ValueKind::string, false, "Folder attachment paths are relative to (default: <store dir>/media)."},
+     {"poll_interval", ValueKind::duration, false, "Wait between polls when idle (default 1s)."},
+     {"batch_size", ValueKind::integer, false, "Rows read and committed per batch (default 1000)."},
+     {"late_row_window", ValueKind::duration, false,
+      "How long a seq jumped over is awaited before it is given up (default 10m)."}}};
+
+const MapSpec kWritebackSpec{
+    "writeback",
+    {{"enabled", ValueKind::boolean, false, "Write statuses to the app's submission_status (default true)."},
+     {"batch_size", ValueKind::integer, false, "Statuses written per transaction (default 500)."}}};
+
+const MapSpec kLoggingSpec{
+    "logging", {{"level", ValueKind::string, false, "trace, debug, info (default), warn, error.",
+                 {"trace", "debug", "info", "warn", "error"}}}};
+
+const MapSpec kCommonTargetSpec{
+    "target",
+    {{"name", ValueKind::string, true, "Unique target name, used by mappings."},
+     {"type", ValueKind::string, true, "Target type, e.g. csv_drop."},
+     {"retry", ValueKind::map, false, "Retry policy: max_attempts, base, cap."},
+     {"writeback", ValueKind::map, false, "What the resident is told once delivered: message, reference."}}};
+
+const MapSpec kRetrySpec{
+    "retry",
+    {{"max_attempts", ValueKind::integer, false, "Attempts before a dead letter (default 10)."},
+     {"base", ValueKind::duration, false, "First backoff (default 1s), doubled each attempt, with jitter."},
+     {"cap", ValueKind::duration, false, "Longest backoff (default 5m)."}}};
+
+const MapSpec kTargetWritebackSpec{
+    "writeback",
+    {{"message", ValueKind::string, false, "Short text for the resident once delivered."},
+     {"reference", ValueKind::boolean, false, "Write the target's reference back (default false)."}}};
+
+}  // namespace
+
+const MapSpec& common_target_spec() { return kCommonTargetSpec; }
+
+std::vector<const MapSpec*> daemon_specs() {
+  return {&kTopSpec, &kStateSpec, &kSourceSpec, &kWritebackSpec, &kLoggingSpec,
+          &kCommonTargetSpec, &kRetrySpec, &kTargetWritebackSpec};
+}
+
+std::vector<std::string> DaemonConfig::target_names() const {
+  std::vector<std::string> names;
+  for (const auto& t : targets) names.push_back(t.name);
+  return names;
+}
+
+std::filesystem::path DaemonConfig::resolve(const std::string& relative) const {
+  std::filesystem::path p(relative);
+  if (p.is_absolute()) return p;
+  return (base_dir / p).lexically_normal();
+}
+
+std::optional<DaemonConfig> load_daemon_config(const std::string& path, const TargetSpecs& specs,
+                                               core::Diagnostics& diags) {
+  auto root = load_yaml_file(path, diags);
+  if (!root) return std::nullopt;
+  const std::size_t before = diags.size();
+  DaemonConfig c;
+  c.file = path;
+  c.base_dir = std::filesystem::absolute(path).parent_path();
+  check_map(*root, kTopSpec, path, diags);
+  if (!root->IsMap()) return std::nullopt;
+
+  if (auto s = (*root)["state"]; s && s.IsMap() && check_map(s, kStateSpec, path, diags))
+    c.state_path = c.resolve(get_string(s, "path", ""));
+
+  if (auto s = (*root)["source"]; s && s.IsMap() && check_map(s, kSourceSpec, path, diags)) {
+    c.source.type = get_string(s, "type", "sqlite");
+    c.source.name = get_string(s, "name", "app");
+    c.source.path = c.resolve(get_string(s, "path", ""));
+    if (s["media_root"]) c.source.media_root = c.resolve(get_string(s, "media_root", ""));
+    c.source.poll_interval = get_duration(s, "poll_interval", c.source.poll_interval, path, diags);
+    c.source.batch_size = static_cast<std::size_t>(
+        get_int(s, "batch_size", static_cast<std::int64_t>(c.source.batch_size), path, diags, 1));
+    c.source.late_row_window = get_duration(s, "late_row_window", c.source.late_row_window, path, diags);
+  }
+
+  c.schema_path = (*root)["schema"] ? c.resolve(get_string(*root, "schema", ""))
+                                    : c.resolve("../schemas/submission.schema.json");
+
+  if (auto m = (*root)["mappings"]; m && m.IsSequence()) {
+    for (const auto& item : m) {
+      if (!item.IsScalar()) {
+        auto p = position_of(path, item);
+        diags.error(p.file, p.line, p.column, "each mapping must be a file path", "yaml.wrong_type");
+        continue;
+      }
+      c.mapping_files.push_back(c.resolve(item.Scalar()).string());
+    }
+  }
+
+  if (auto ts = (*root)["targets"]; ts && ts.IsSequence()) {
+    for (const auto& t : ts) {
+      auto p = position_of(path, t);
+      if (!t.IsMap()) {
+        diags.error(p.file, p.line, p.column, "each target must be a map", "yaml.expected_map");
+        continue;
+      }
+      TargetSettings target;
+      target.name = get_string(t, "name", "");
+      target.type = get_string(t, "type", "");
+      target.settings = static_cast<const YAML::Node&>(t);
+      target.position = p;
+      MapSpec merged = kCommonTargetSpec;
+      auto spec = specs.find(target.type);
+      if (spec == specs.end()) {
+        std::vector<std::string> types;
+        for (const auto& [k, v] : specs) types.push_back(k);
+        auto tp = position_of(path, t["type"] ? t["type"] : t);
+        std::string msg = "unknown target type '" + target.type + "'";
+        auto near = core::closest_match(target.type, types);
+        if (!near.empty()) msg += ", did you mean '" + near + "'?";
+        diags.error(tp.file, tp.line, tp.column, msg, "config.unknown_target_type");
+      } else {
+        merged.what = target.type + " target";
+        merged.keys.insert(merged.keys.end(), spec->second.keys.begin(), spec->second.keys.end());
+      }
+      check_map(t, merged, path, diags);
+      if (auto r = t["retry"]; r && r.IsMap() && check_map(r, kRetrySpec, path, diags)) {
+        target.retry.max_attempts = static_cast<int>(get_int(r, "max_attempts", 10, path, diags, 1));
+        target.retry.base = get_duration(r, "base", target.retry.base, path, diags);
+        target.retry.cap = get_duration(r, "cap", target.retry.cap, path, diags);
+      }
+      if (auto w = t["writeback"]; w && w.IsMap() && check_map(w, kTargetWritebackSpec, path, diags)) {
+        target.writeback.message = get_string(w, "message", target.writeback.message);
+        target.writeback.include_reference = get_bool(w, "reference", false);
+      }
+      for (const auto& other : c.targets)
+        if (other.name == target.name)
+          diags.error(p.file, p.line, p.column, "target name '" + target.name + "' is used twice",
+                      "config.duplicate_target");
+      c.targets.push_back(std::move(target));
+    }
+  }
+
+  if (auto w = (*root)["writeback"]; w && w.IsMap() && check_map(w, kWritebackSpec, path, diags)) {
+    c.writeback_enabled = get_bool(w, "enabled", true);
+    c.writeback_batch = static_cast<std::size_t>(get_int(w, "batch_size", 500, path, diags, 1));
+  }
+  if (auto l = (*root)["logging"]; l && l.IsMap() && check_map(l, kLoggingSpec, path, diags))
+    c.log_level = get_string(l, "level", "info");
+
+  for (std::size_t i = before; i < diags.items().size(); ++i)
+    if (diags.items()[i].severity == core::Severity::error) return std::nullopt;
+  return c;
+}
+
+}  // namespace reportbridge::config

@@ -1,0 +1,78 @@
+#pragma once
+// The daemon's one YAML config file (documented key by key in
+// docs/configuration.md, generated from the specs in daemon_config.cpp and in
+// each target adapter). Relative paths are resolved against the config file's
+// folder. Unknown keys and wrong types are errors with file:line:col.
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/config/yaml_spec.hpp"
+#include "bridge/core/diagnostics.hpp"
+
+namespace reportbridge::config {
+
+struct SourceSettings {
+  std::string type = "sqlite";
+  std::string name = "app";
+  std::filesystem::path path;
+  std::filesystem::path media_root;
+  std::chrono::milliseconds poll_interval{1000};
+  std::size_t batch_size = 1000;
+  std::chrono::milliseconds late_row_window{600'000};
+};
+
+struct RetrySettings {
+  int max_attempts = 10;
+  std::chrono::milliseconds base{1000};
+  std::chrono::milliseconds cap{300'000};
+};
+
+struct WritebackSettings {
+  std::string message = "Thank you. Your report has been passed to the right team.";
+  bool include_reference = false;
+};
+
+struct TargetSettings {
+  std::string name;
+  std::string type;
+  YAML::Node settings;  // the whole target map; type-specific keys read by the adapter
+  Position position;
+  RetrySettings retry;
+  WritebackSettings writeback;
+};
+
+struct DaemonConfig {
+  std::string file;
+  std::filesystem::path base_dir;
+  SourceSettings source;
+  std::filesystem::path state_path;
+  std::filesystem::path schema_path;
+  std::vector<std::string> mapping_files;
+  std::vector<TargetSettings> targets;
+  bool writeback_enabled = true;
+  std::size_t writeback_batch = 500;
+  std::string log_level = "info";
+
+  std::vector<std::string> target_names() const;
+  std::filesystem::path resolve(const std::string& relative) const;
+};
+
+// Type-specific target keys, by target type (e.g. "csv_drop"), declared by the
+// adapters and registered by the app.
+using TargetSpecs = std::map<std::string, MapSpec>;
+
+// The common keys every target has (name, type, retry, writeback).
+const MapSpec& common_target_spec();
+// All top-level specs, for docs and `reportbridge config-keys`.
+std::vector<const MapSpec*> daemon_specs();
+
+std::optional<DaemonConfig> load_daemon_config(const std::string& path, const TargetSpecs& specs,
+                                               core::Diagnostics& diags);
+
+}  // namespace reportbridge::config

@@ -1,0 +1,68 @@
+#pragma once
+// Declared specs for YAML maps (config and mapping files) and the checks that
+// walk a node tree against them, reporting *every* problem as
+// `file:line:col: error: message [code]` (yaml-cpp marks are 0-based; +1 here).
+//
+// A spec lists each key with its type, whether it is required and what it
+// means; the same table is what docs/configuration.md documents.
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/core/diagnostics.hpp"
+
+namespace reportbridge::config {
+
+enum class ValueKind { string, integer, number, boolean, duration, size, list, map, scalar_or_list, any };
+
+struct KeySpec {
+  std::string key;
+  ValueKind kind = ValueKind::string;
+  bool required = false;
+  std::string description;
+  std::vector<std::string> one_of;  // allowed values for strings (empty: any)
+};
+
+struct MapSpec {
+  std::string what;  // e.g. "target", used in messages
+  std::vector<KeySpec> keys;
+};
+
+// Where a node sits in its file.
+struct Position {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+Position position_of(const std::string& file, const YAML::Node& node);
+
+// Reports unknown keys (with a suggestion), missing required keys and values of
+// the wrong kind. Returns false when anything was wrong.
+bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& file,
+               core::Diagnostics& diags);
+
+// Loads a YAML file, reporting parse errors with their position.
+std::optional<YAML::Node> load_yaml_file(const std::string& path, core::Diagnostics& diags);
+
+// Typed readers. Call after check_map; on a bad value they add a diagnostic and
+// return the fallback.
+std::string get_string(const YAML::Node& map, const std::string& key, const std::string& fallback);
+bool get_bool(const YAML::Node& map, const std::string& key, bool fallback);
+std::int64_t get_int(const YAML::Node& map, const std::string& key, std::int64_t fallback,
+                     const std::string& file, core::Diagnostics& diags, std::int64_t min_value = 0);
+// "250ms", "5s", "10m", "2h", "7d"
+std::chrono::milliseconds get_duration(const YAML::Node& map, const std::string& key,
+                                       std::chrono::milliseconds fallback, const std::string& file,
+                                       core::Diagnostics& diags);
+std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key);
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+// "512", "64KiB", "50MiB", "2GiB"
+std::optional<std::uint64_t> parse_size(const std::string& text);
+std::uint64_t get_size(const YAML::Node& map, const std::string& key, std::uint64_t fallback,
+                       const std::string& file, core::Diagnostics& diags);
+
+}  // namespace reportbridge::config

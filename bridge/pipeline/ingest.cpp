@@ -1,0 +1,134 @@
+#include "bridge/pipeline/ingest.hpp"
+
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include "bridge/core/cursor.hpp"
+
+namespace reportbridge::pipeline {
+
+namespace {
+constexpr const char* kUnroutedMessage =
+    "Thank you. Your report has been received and will be reviewed by our staff.";
+}
+
+IngestStats& IngestStats::operator+=(const IngestStats& o) {
+  read += o.read;
+  already_seen += o.already_seen;
+  queued += o.queued;
+  records += o.records;
+  rejected += o.rejected;
+  mapping_failed += o.mapping_failed;
+  unrouted += o.unrouted;
+  late_rows += o.late_rows;
+  expired_gaps += o.expired_gaps;
+  high_water = o.high_water;
+  open_gaps = o.open_gaps;
+  return *this;
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0xF];
+  }
+  return out;
+}
+
+Ingestor::Ingestor(store::StateStore& state, core::Source& source,
+                   const schema::SubmissionSchema& schema, const mapping::MappingSet& mappings,
+                   IngestSettings settings)
+    : state_(state), source_(source), schema_(schema), mappings_(&mappings), settings_(settings) {}
+
+IngestStats Ingestor::run_batch() {
+  IngestStats stats;
+  const std::int64_t now = store::now_ms();
+  store::Transaction tx(state_.db());
+  core::SourceCursor cursor = state_.load_cursor(source_.name());
+  std::vector<core::SourceRow> rows = source_.poll(cursor, settings_.batch_size);
+  stats.read = rows.size();
+  std::vector<std::int64_t> seen;
+  seen.reserve(rows.size());
+  for (const auto& row : rows) {
+    seen.push_back(row.seq);
+    if (state_.ledger_contains(row.id, row.version)) {
+      ++stats.already_seen;
+      continue;
+    }
+    ingest_row(row, now, stats);
+  }
+  auto advance = core::advance_cursor(cursor, std::move(seen), now, settings_.late_row_window);
+  for (const auto& gap : advance.expired)
+    spdlog::warn("ingest: gave up waiting for seq {}..{} after the late-row window (never committed)",
+                 gap.first, gap.last);
+  stats.late_rows = advance.late_rows;
+  stats.expired_gaps = advance.expired.size();
+  stats.high_water = cursor.high_water;
+  stats.open_gaps = cursor.gaps.size();
+  if (stats.read > 0 || stats.expired_gaps > 0) state_.save_cursor(source_.name(), cursor);
+  tx.commit();
+  return stats;
+}
+
+void Ingestor::ingest_row(const core::SourceRow& row, std::int64_t now, IngestStats& stats) {
+  const std::string hash = sha256_hex(row.payload);
+  schema::PayloadCheck check = schema::check_payload(schema_, row.payload, row.id, row.version);
+  if (!check.ok()) {
+    ++stats.rejected;
+    std::string detail;
+    for (const auto& e : check.errors) {
+      if (!detail.empty()) detail += "; ";
+      detail += schema::to_string(e);
+    }
+    state_.quarantine({row.seq, row.id, row.version, "invalid_payload",
+                       check.errors.empty() ? "" : check.errors.front().path, detail, "", now});
+    state_.enqueue_writeback({row.id, "rejected", "", schema::resident_message(check.errors),
+                              store::rfc3339_utc(now)},
+                             row.version);
+    state_.ledger_insert(row.id, row.version, row.seq, hash, "rejected", now);
+    spdlog::warn("ingest: seq {} id {} v{} rejected: {}", row.seq, row.id, row.version, detail);
+    return;
+  }
+  const auto routes = mappings_->route(*check.doc);
+  if (routes.empty()) {
+    ++stats.unrouted;
+    state_.quarantine({row.seq, row.id, row.version, "unrouted", "",
+                       "no mapping applies to this kind/category", "", now});
+    state_.enqueue_writeback({row.id, "received", "", kUnroutedMessage, store::rfc3339_utc(now)},
+                             row.version);
+    state_.ledger_insert(row.id, row.version, row.seq, hash, "unrouted", now);
+    spdlog::warn("ingest: seq {} id {} v{} matched no mapping", row.seq, row.id, row.version);
+    return;
+  }
+  // All targets or none: a submission whose mapping fails for one target is
+  // quarantined whole, so it is never half-delivered.
+  std::vector<store::OutboxEntry> entries;
+  for (const auto* m : routes) {
+    for (const auto& target : m->targets) {
+      mapping::MapResult r = mapping::apply(*m, target, *check.doc, row.id, row.version);
+      if (r.error) {
+        ++stats.mapping_failed;
+        state_.quarantine({row.seq, row.id, row.version, "mapping_failed", r.error->field,
+                           r.error->code + ": " + r.error->detail, r.error->mapping, now});
+        state_.enqueue_writeback({row.id, "received", "", kUnroutedMessage, store::rfc3339_utc(now)},
+                                 row.version);
+        state_.ledger_insert(row.id, row.version, row.seq, hash, "mapping_failed", now);
+        spdlog::warn("ingest: seq {} id {} v{} mapping '{}' failed at field '{}': {}", row.seq,
+                     row.id, row.version, r.error->mapping, r.error->field, r.error->code);
+        return;
+      }
+      entries.push_back({target, row.id, row.version, m->name, core::to_json(*r.record)});
+    }
+  }
+  for (const auto& e : entries) state_.enqueue(e, now);
+  state_.ledger_insert(row.id, row.version, row.seq, hash, "queued", now);
+  ++stats.queued;
+  stats.records += entries.size();
+}
+
+}  // namespace reportbridge::pipeline

@@ -1,0 +1,61 @@
+#pragma once
+// Ingest: poll the source, validate, map and enqueue, in ONE state transaction
+// per batch (cursor, ledger, quarantine, outbox and write-backs together), so a
+// crash anywhere repeats or loses nothing.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "bridge/core/source.hpp"
+#include "bridge/mapping/mapping.hpp"
+#include "bridge/schema/submission_schema.hpp"
+#include "bridge/store/state_store.hpp"
+
+namespace reportbridge::pipeline {
+
+struct IngestSettings {
+  std::size_t batch_size = 1000;
+  std::chrono::milliseconds late_row_window{600'000};
+};
+
+struct IngestStats {
+  std::size_t read = 0;          // rows returned by the source
+  std::size_t already_seen = 0;  // (id, version) in the ledger: skipped
+  std::size_t queued = 0;        // submissions mapped and queued for delivery
+  std::size_t records = 0;       // target records queued (one per target)
+  std::size_t rejected = 0;      // invalid payloads (quarantined, `rejected` written back)
+  std::size_t mapping_failed = 0;
+  std::size_t unrouted = 0;
+  std::size_t late_rows = 0;     // rows found in a gap (committed out of seq order)
+  std::size_t expired_gaps = 0;
+  std::int64_t high_water = 0;
+  std::size_t open_gaps = 0;
+
+  IngestStats& operator+=(const IngestStats& o);
+};
+
+class Ingestor {
+ public:
+  Ingestor(store::StateStore& state, core::Source& source, const schema::SubmissionSchema& schema,
+           const mapping::MappingSet& mappings, IngestSettings settings);
+
+  // One poll and one transaction. Returns what happened (read == 0: idle).
+  IngestStats run_batch();
+
+  // Swaps the mapping set (SIGHUP reload); takes effect from the next batch.
+  void set_mappings(const mapping::MappingSet& mappings) { mappings_ = &mappings; }
+
+ private:
+  void ingest_row(const core::SourceRow& row, std::int64_t now, IngestStats& stats);
+
+  store::StateStore& state_;
+  core::Source& source_;
+  const schema::SubmissionSchema& schema_;
+  const mapping::MappingSet* mappings_;
+  IngestSettings settings_;
+};
+
+// Lowercase hex SHA-256 of `data` (OpenSSL).
+std::string sha256_hex(std::string_view data);
+
+}  // namespace reportbridge::pipeline

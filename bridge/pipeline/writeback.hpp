@@ -1,0 +1,29 @@
+#pragma once
+// Write-back: the queued statuses go to the app's submission_status in batches.
+// Failures leave them queued; the next pass retries. Never blocks ingest.
+#include <cstddef>
+
+#include "bridge/core/source.hpp"
+#include "bridge/store/state_store.hpp"
+
+namespace reportbridge::pipeline {
+
+class WritebackWorker {
+ public:
+  WritebackWorker(store::StateStore& state, core::Source& source, std::size_t batch_size)
+      : state_(state), source_(source), batch_size_(batch_size) {}
+
+  // Writes up to one batch; returns how many were written (0: none pending or failed).
+  std::size_t run_once();
+  // Writes until nothing is pending or a write fails.
+  std::size_t drain();
+  std::size_t failures() const { return failures_; }
+
+ private:
+  store::StateStore& state_;
+  core::Source& source_;
+  std::size_t batch_size_;
+  std::size_t failures_ = 0;
+};
+
+}  // namespace reportbridge::pipeline

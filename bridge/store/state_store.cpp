@@ -1,0 +1,416 @@
+#include "bridge/store/state_store.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+namespace reportbridge::store {
+
+namespace {
+
+// Schema version 1. Later versions add migrations below, never edit this.
+constexpr const char* kSchemaV1 = R"SQL(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS source_cursors (
+  source TEXT PRIMARY KEY, high_water INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS source_gaps (
+  source TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+  opened_at_ms INTEGER NOT NULL, PRIMARY KEY (source, first_seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger (
+  submission_id TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,
+  content_sha256 TEXT NOT NULL, outcome TEXT NOT NULL, processed_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (submission_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, submission_id TEXT NOT NULL,
+  version INTEGER NOT NULL, reason_code TEXT NOT NULL, field TEXT NOT NULL,
+  detail TEXT NOT NULL, mapping TEXT NOT NULL, quarantined_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_items (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, submission_id TEXT NOT NULL,
+  version INTEGER NOT NULL, mapping TEXT NOT NULL, record TEXT,
+  state TEXT NOT NULL,              -- pending | in_flight | delivered | dead
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+  enqueued_ms INTEGER NOT NULL, batch_id INTEGER, reference TEXT, last_error TEXT,
+  settled_ms INTEGER);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox_items (target, state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS outbox_by_submission ON outbox_items (submission_id, version);
+CREATE INDEX IF NOT EXISTS outbox_by_batch ON outbox_items (batch_id) WHERE batch_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS delivery_batches (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, batch_key TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL,              -- open | settled
+  created_ms INTEGER NOT NULL, settled_ms INTEGER);
+CREATE INDEX IF NOT EXISTS batches_open ON delivery_batches (target, state);
+CREATE TABLE IF NOT EXISTS writeback_queue (
+  id INTEGER PRIMARY KEY, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
+  state TEXT NOT NULL, reference TEXT, message TEXT NOT NULL, updated_at TEXT NOT NULL,
+  done INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS writeback_pending ON writeback_queue (done, id);
+)SQL";
+
+// Unique per state database: "<UTC time of claim>-<batch id>".
+std::string batch_key(std::int64_t id, std::int64_t now) {
+  std::time_t t = static_cast<std::time_t>(now / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ-%06lld", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(id));
+  return buf;
+}
+
+std::int64_t backoff_ms(int attempts, const RetryPolicy& p) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  double exp = static_cast<double>(p.base.count()) * static_cast<double>(1LL << std::min(attempts - 1, 30));
+  double capped = std::min(exp, static_cast<double>(p.cap.count()));
+  // Full jitter between half and all of the capped delay.
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return static_cast<std::int64_t>(capped * jitter(rng));
+}
+
+
+}  // namespace
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string rfc3339_utc(std::int64_t unix_ms) {
+  std::time_t t = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+StateStore::StateStore(const std::string& path)
+    : db_(path, Database::Mode::read_write_create) {
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable at checkpoints, atomic always
+  db_.exec("PRAGMA foreign_keys=ON");
+  db_.exec("PRAGMA cache_size=-16000");   // 16 MB page cache: bounded memory
+  migrate();
+  ledger_contains_ = db_.prepare(
+      "SELECT 1 FROM ledger WHERE submission_id = ?1 AND version = ?2");
+  ledger_insert_ = db_.prepare(
+      "INSERT INTO ledger (submission_id, version, seq, content_sha256, outcome, processed_at_ms)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  enqueue_ = db_.prepare(
+      "INSERT INTO outbox_items (target, submission_id, version, mapping, record, state,"
+      " next_attempt_ms, enqueued_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)");
+  enqueue_writeback_ = db_.prepare(
+      "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  quarantine_ = db_.prepare(
+      "INSERT INTO quarantine (seq, submission_id, version, reason_code, field, detail, mapping,"
+      " quarantined_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+}
+
+void StateStore::migrate() {
+  Transaction tx(db_);
+  db_.exec(kSchemaV1);
+  db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')");
+  tx.commit();
+}
+
+core::SourceCursor StateStore::load_cursor(const std::string& source) {
+  core::SourceCursor c;
+  auto q = db_.prepare("SELECT high_water FROM source_cursors WHERE source = ?1");
+  q.bind(1, source);
+  if (q.step()) c.high_water = q.int64(0);
+  auto g = db_.prepare(
+      "SELECT first_seq, last_seq, opened_at_ms FROM source_gaps WHERE source = ?1"
+      " ORDER BY first_seq");
+  g.bind(1, source);
+  while (g.step()) c.gaps.push_back({g.int64(0), g.int64(1), g.int64(2)});
+  return c;
+}
+
+void StateStore::save_cursor(const std::string& source, const core::SourceCursor& cursor) {
+  auto up = db_.prepare(
+      "INSERT INTO source_cursors (source, high_water) VALUES (?1, ?2)"
+      " ON CONFLICT (source) DO UPDATE SET high_water = excluded.high_water");
+  up.bind(1, source).bind(2, cursor.high_water).run();
+  auto del = db_.prepare("DELETE FROM source_gaps WHERE source = ?1");
+  del.bind(1, source).run();
+  auto ins = db_.prepare(
+      "INSERT INTO source_gaps (source, first_seq, last_seq, opened_at_ms) VALUES (?1, ?2, ?3, ?4)");
+  for (const auto& gap : cursor.gaps) {
+    ins.bind(1, source).bind(2, gap.first).bind(3, gap.last).bind(4, gap.opened_at_ms).run();
+  }
+}
+
+bool StateStore::ledger_contains(const std::string& id, std::int64_t version) {
+  ledger_contains_.bind(1, id).bind(2, version);
+  bool found = ledger_contains_.step();
+  ledger_contains_.reset();
+  return found;
+}
+
+void StateStore::ledger_insert(const std::string& id, std::int64_t version, std::int64_t seq,
+                               const std::string& content_sha256, const std::string& outcome,
+                               std::int64_t at_ms) {
+  ledger_insert_.bind(1, id).bind(2, version).bind(3, seq).bind(4, content_sha256)
+      .bind(5, outcome).bind(6, at_ms).run();
+  ledger_insert_.reset();
+}
+
+void StateStore::quarantine(const QuarantineEntry& e) {
+  quarantine_.bind(1, e.seq).bind(2, e.submission_id).bind(3, e.version).bind(4, e.reason_code)
+      .bind(5, e.field).bind(6, e.detail).bind(7, e.mapping).bind(8, e.at_ms).run();
+  quarantine_.reset();
+}
+
+void StateStore::enqueue(const OutboxEntry& e, std::int64_t now) {
+  enqueue_.bind(1, e.target).bind(2, e.submission_id).bind(3, e.version).bind(4, e.mapping)
+      .bind(5, e.record_json).bind(6, now).run();
+  enqueue_.reset();
+}
+
+void StateStore::enqueue_writeback(const core::StatusUpdate& u, std::int64_t version) {
+  enqueue_writeback_.bind(1, u.submission_id).bind(2, version).bind(3, u.state);
+  if (u.reference.empty())
+    enqueue_writeback_.bind_null(4);
+  else
+    enqueue_writeback_.bind(4, u.reference);
+  enqueue_writeback_.bind(5, u.message).bind(6, u.updated_at).run();
+  enqueue_writeback_.reset();
+}
+
+PendingSummary StateStore::pending_summary(const std::string& target, std::int64_t now) {
+  auto q = db_.prepare(
+      "SELECT count(*), min(enqueued_ms) FROM outbox_items"
+      " WHERE target = ?1 AND state = 'pending' AND next_attempt_ms <= ?2");
+  q.bind(1, target).bind(2, now);
+  PendingSummary s;
+  if (q.step()) {
+    s.ready = q.int64(0);
+    s.oldest_enqueued_ms = q.is_null(1) ? 0 : q.int64(1);
+  }
+  return s;
+}
+
+namespace {
+core::DeliveryBatch load_items(Database& db, core::DeliveryBatch batch,
+                               std::vector<std::int64_t>* unreadable) {
+  auto q = db.prepare("SELECT id, record FROM outbox_items WHERE batch_id = ?1 ORDER BY id");
+  q.bind(1, batch.id);
+  while (q.step()) {
+    core::DeliveryItem item;
+    item.outbox_id = q.int64(0);
+    if (q.is_null(1) || !core::from_json(q.text(1), item.record)) {
+      if (unreadable) unreadable->push_back(item.outbox_id);
+      continue;
+    }
+    batch.items.push_back(std::move(item));
+  }
+  return batch;
+}
+}  // namespace
+
+std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& target,
+                                                           std::size_t max_items,
+                                                           std::int64_t now) {
+  Transaction tx(db_);
+  auto ids = db_.prepare(
+      "SELECT id FROM outbox_items WHERE target = ?1 AND state = 'pending'"
+      " AND next_attempt_ms <= ?2 ORDER BY id LIMIT ?3");
+  ids.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(max_items));
+  std::vector<std::int64_t> item_ids;
+  while (ids.step()) item_ids.push_back(ids.int64(0));
+  if (item_ids.empty()) return std::nullopt;
+
+  auto ins = db_.prepare(
+      "INSERT INTO delivery_batches (target, batch_key, state, created_ms)"
+      " VALUES (?1, ?2, 'open', ?3)");
+  // The key needs the row id: insert with a placeholder, then set it.
+  ins.bind(1, target).bind(2, "claiming-" + std::to_string(now)).bind(3, now).run();
+  core::DeliveryBatch batch;
+  batch.id = db_.last_insert_rowid();
+  batch.key = batch_key(batch.id, now);
+  db_.prepare("UPDATE delivery_batches SET batch_key = ?1 WHERE id = ?2")
+      .bind(1, batch.key).bind(2, batch.id).run();
+  auto claim = db_.prepare(
+      "UPDATE outbox_items SET state = 'in_flight', batch_id = ?1 WHERE id = ?2");
+  for (auto id : item_ids) claim.bind(1, batch.id).bind(2, id).run();
+
+  std::vector<std::int64_t> unreadable;
+  batch = load_items(db_, std::move(batch), &unreadable);
+  auto dead = db_.prepare(
+      "UPDATE outbox_items SET state = 'dead', batch_id = NULL, last_error = ?2, settled_ms = ?3"
+      " WHERE id = ?1");
+  for (auto id : unreadable) dead.bind(1, id).bind(2, "record_unreadable").bind(3, now).run();
+  if (batch.items.empty()) {
+    db_.prepare("UPDATE delivery_batches SET state = 'settled', settled_ms = ?2 WHERE id = ?1")
+        .bind(1, batch.id).bind(2, now).run();
+    tx.commit();
+    return std::nullopt;
+  }
+  tx.commit();
+  return batch;
+}
+
+std::vector<core::DeliveryBatch> StateStore::open_batches(const std::string& target) {
+  std::vector<core::DeliveryBatch> out;
+  auto q = db_.prepare(
+      "SELECT id, batch_key FROM delivery_batches WHERE target = ?1 AND state = 'open' ORDER BY id");
+  q.bind(1, target);
+  while (q.step()) {
+    core::DeliveryBatch b;
+    b.id = q.int64(0);
+    b.key = q.text(1);
+    out.push_back(load_items(db_, std::move(b), nullptr));
+  }
+  return out;
+}
+
+void StateStore::settle_batch(const core::DeliveryBatch& batch,
+                              const std::vector<core::DeliveryOutcome>& outcomes,
+                              std::int64_t now, const RetryPolicy& retry,
+                              const WritebackRule& rule) {
+  Transaction tx(db_);
+  // Delivered items drop their record copy: personal data is kept no longer than needed.
+  auto delivered = db_.prepare(
+      "UPDATE outbox_items SET state = 'delivered', reference = ?2, record = NULL,"
+      " attempts = attempts + 1, settled_ms = ?3, last_error = NULL WHERE id = ?1");
+  auto dead = db_.prepare(
+      "UPDATE outbox_items SET state = 'dead', attempts = attempts + 1, last_error = ?2,"
+      " settled_ms = ?3 WHERE id = ?1");
+  auto again = db_.prepare(
+      "UPDATE outbox_items SET state = 'pending', batch_id = NULL, attempts = attempts + 1,"
+      " last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1");
+  auto attempts_q = db_.prepare("SELECT attempts FROM outbox_items WHERE id = ?1");
+
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    const auto& item = batch.items[i];
+    const core::DeliveryOutcome& o =
+        i < outcomes.size()
+            ? outcomes[i]
+            : core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "no_outcome",
+                                          "sink returned fewer outcomes than items");
+    std::string error = o.reason_code.empty() ? std::string() : o.reason_code + ": " + o.detail;
+    switch (o.status) {
+      case core::DeliveryStatus::delivered:
+        delivered.bind(1, item.outbox_id).bind(2, o.reference).bind(3, now).run();
+        delivered.reset();
+        break;
+      case core::DeliveryStatus::reject:
+        dead.bind(1, item.outbox_id).bind(2, error).bind(3, now).run();
+        dead.reset();
+        break;
+      case core::DeliveryStatus::retry: {
+        attempts_q.bind(1, item.outbox_id);
+        int attempts = attempts_q.step() ? static_cast<int>(attempts_q.int64(0)) + 1 : 1;
+        attempts_q.reset();
+        if (attempts >= retry.max_attempts) {
+          dead.bind(1, item.outbox_id).bind(2, "retries_exhausted: " + error).bind(3, now).run();
+          dead.reset();
+        } else {
+          std::int64_t wait = std::max<std::int64_t>(
+              backoff_ms(attempts, retry),
+              std::chrono::duration_cast<std::chrono::milliseconds>(o.retry_after).count());
+          again.bind(1, item.outbox_id).bind(2, error).bind(3, now + wait).run();
+          again.reset();
+        }
+        break;
+      }
+    }
+  }
+  db_.prepare("UPDATE delivery_batches SET state = 'settled', settled_ms = ?2 WHERE id = ?1")
+      .bind(1, batch.id).bind(2, now).run();
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    const auto& st = i < outcomes.size() ? outcomes[i].status : core::DeliveryStatus::retry;
+    if (st == core::DeliveryStatus::retry) continue;
+    maybe_queue_forwarded(batch.items[i].record.submission_id, batch.items[i].record.version,
+                          now, rule);
+  }
+  tx.commit();
+}
+
+void StateStore::maybe_queue_forwarded(const std::string& id, std::int64_t version,
+                                       std::int64_t now, const WritebackRule& rule) {
+  auto q = db_.prepare(
+      "SELECT sum(state IN ('pending', 'in_flight')), sum(state = 'delivered'),"
+      " group_concat(CASE WHEN state = 'delivered' THEN reference END, ', ')"
+      " FROM outbox_items WHERE submission_id = ?1 AND version = ?2");
+  q.bind(1, id).bind(2, version);
+  if (!q.step() || q.int64(0) > 0) return;
+  core::StatusUpdate u;
+  u.submission_id = id;
+  u.updated_at = rfc3339_utc(now);
+  if (q.int64(1) > 0) {
+    u.state = "forwarded";
+    u.message = rule.message;
+    if (rule.include_reference && !q.is_null(2)) u.reference = q.text(2);
+  } else {
+    u.state = "received";
+    u.message = "Thank you. Your report has been received and will be reviewed by our staff.";
+  }
+  enqueue_writeback(u, version);
+}
+
+std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
+  std::vector<WritebackItem> out;
+  auto q = db_.prepare(
+      "SELECT id, submission_id, state, reference, message, updated_at FROM writeback_queue"
+      " WHERE done = 0 ORDER BY id LIMIT ?1");
+  q.bind(1, static_cast<std::int64_t>(limit));
+  while (q.step()) {
+    WritebackItem w;
+    w.id = q.int64(0);
+    w.update.submission_id = q.text(1);
+    w.update.state = q.text(2);
+    w.update.reference = q.optional_text(3).value_or("");
+    w.update.message = q.text(4);
+    w.update.updated_at = q.text(5);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+void StateStore::mark_writebacks_done(const std::vector<std::int64_t>& ids) {
+  Transaction tx(db_);
+  auto up = db_.prepare("UPDATE writeback_queue SET done = 1 WHERE id = ?1");
+  for (auto id : ids) up.bind(1, id).run();
+  tx.commit();
+}
+
+std::vector<TargetCounts> StateStore::target_counts() {
+  std::vector<TargetCounts> out;
+  auto q = db_.prepare(
+      "SELECT target, sum(state = 'pending'), sum(state = 'in_flight'), sum(state = 'delivered'),"
+      " sum(state = 'dead') FROM outbox_items GROUP BY target ORDER BY target");
+  while (q.step())
+    out.push_back({q.text(0), q.int64(1), q.int64(2), q.int64(3), q.int64(4)});
+  return out;
+}
+
+std::vector<QuarantineEntry> StateStore::quarantined(std::size_t limit) {
+  std::vector<QuarantineEntry> out;
+  auto q = db_.prepare(
+      "SELECT seq, submission_id, version, reason_code, field, detail, mapping, quarantined_at_ms"
+      " FROM quarantine ORDER BY id DESC LIMIT ?1");
+  q.bind(1, static_cast<std::int64_t>(limit));
+  while (q.step())
+    out.push_back({q.int64(0), q.text(1), q.int64(2), q.text(3), q.text(4), q.text(5), q.text(6),
+                   q.int64(7)});
+  return out;
+}
+
+namespace {
+std::int64_t scalar(Database& db, const char* sql) {
+  auto q = db.prepare(sql);
+  return q.step() ? q.int64(0) : 0;
+}
+}  // namespace
+
+std::int64_t StateStore::quarantine_count() { return scalar(db_, "SELECT count(*) FROM quarantine"); }
+std::int64_t StateStore::ledger_count() { return scalar(db_, "SELECT count(*) FROM ledger"); }
+std::int64_t StateStore::pending_writeback_count() {
+  return scalar(db_, "SELECT count(*) FROM writeback_queue WHERE done = 0");
+}
+
+}  // namespace reportbridge::store

@@ -1,0 +1,125 @@
+#pragma once
+// The bridge's own durable state (a SQLite database in WAL mode, apart from the
+// app's store): source cursors, the ledger of processed (id, version), the
+// quarantine, the per-target outbox with its delivery batches, and the queue of
+// statuses to write back to the app.
+//
+// The ingest step moves the cursor, writes the ledger, the quarantine and the
+// outbox in ONE transaction (see pipeline/ingest.cpp); the dispatcher claims and
+// settles batches in their own transactions. A crash at any point therefore
+// leaves a state from which a restart neither loses nor repeats anything.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/core/sink.hpp"
+#include "bridge/core/source.hpp"
+#include "bridge/store/sqlite.hpp"
+
+namespace reportbridge::store {
+
+struct QuarantineEntry {
+  std::int64_t seq = 0;
+  std::string submission_id;
+  std::int64_t version = 0;
+  std::string reason_code;  // invalid_payload | mapping_failed | unrouted
+  std::string field;        // JSON pointer or target field, may be empty
+  std::string detail;       // operator-facing, never the submitted values
+  std::string mapping;      // mapping name when the mapping failed
+  std::int64_t at_ms = 0;
+};
+
+struct OutboxEntry {
+  std::string target;
+  std::string submission_id;
+  std::int64_t version = 0;
+  std::string mapping;
+  std::string record_json;
+};
+
+struct PendingSummary {
+  std::int64_t ready = 0;             // pending and due now
+  std::int64_t oldest_enqueued_ms = 0;  // enqueue time of the oldest ready item
+};
+
+struct TargetCounts {
+  std::string target;
+  std::int64_t pending = 0, in_flight = 0, delivered = 0, dead = 0;
+};
+
+struct RetryPolicy {
+  int max_attempts = 10;
+  std::chrono::milliseconds base{1000};
+  std::chrono::milliseconds cap{300000};
+};
+
+// The status to write back once every target of a submission version settled.
+struct WritebackRule {
+  std::string message;            // e.g. "Passed to the neighbourhood policing team."
+  bool include_reference = false; // write the target's reference back to the app
+};
+
+struct WritebackItem {
+  std::int64_t id = 0;
+  core::StatusUpdate update;
+};
+
+class StateStore {
+ public:
+  explicit StateStore(const std::string& path);
+
+  Database& db() { return db_; }
+
+  // --- ingest (call inside a Transaction) ---
+  core::SourceCursor load_cursor(const std::string& source);
+  void save_cursor(const std::string& source, const core::SourceCursor& cursor);
+  bool ledger_contains(const std::string& id, std::int64_t version);
+  void ledger_insert(const std::string& id, std::int64_t version, std::int64_t seq,
+                     const std::string& content_sha256, const std::string& outcome,
+                     std::int64_t at_ms);
+  void quarantine(const QuarantineEntry& entry);
+  void enqueue(const OutboxEntry& entry, std::int64_t now_ms);
+  void enqueue_writeback(const core::StatusUpdate& update, std::int64_t version);
+
+  // --- dispatch ---
+  PendingSummary pending_summary(const std::string& target, std::int64_t now_ms);
+  // Claims up to max_items due items as a new batch (own transaction). Items
+  // whose stored record cannot be read are moved to dead letters.
+  std::optional<core::DeliveryBatch> claim_batch(const std::string& target, std::size_t max_items,
+                                                 std::int64_t now_ms);
+  // Batches claimed but never settled (the bridge died while delivering).
+  std::vector<core::DeliveryBatch> open_batches(const std::string& target);
+  // Settles a batch (own transaction): delivered items done, retries
+  // rescheduled with backoff, rejects and exhausted retries to dead letters;
+  // queues write-backs for submission versions whose every target settled.
+  void settle_batch(const core::DeliveryBatch& batch,
+                    const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now_ms,
+                    const RetryPolicy& retry, const WritebackRule& rule);
+
+  // --- write-back ---
+  std::vector<WritebackItem> pending_writebacks(std::size_t limit);
+  void mark_writebacks_done(const std::vector<std::int64_t>& ids);
+
+  // --- status ---
+  std::vector<TargetCounts> target_counts();
+  std::vector<QuarantineEntry> quarantined(std::size_t limit);
+  std::int64_t quarantine_count();
+  std::int64_t ledger_count();
+  std::int64_t pending_writeback_count();
+
+ private:
+  void migrate();
+  void maybe_queue_forwarded(const std::string& id, std::int64_t version, std::int64_t now_ms,
+                             const WritebackRule& rule);
+
+  Database db_;
+  Statement ledger_contains_, ledger_insert_, enqueue_, enqueue_writeback_, quarantine_;
+};
+
+// Milliseconds since the Unix epoch, and RFC 3339 UTC text for it.
+std::int64_t now_ms();
+std::string rfc3339_utc(std::int64_t unix_ms);
+
+}  // namespace reportbridge::store
