@@ -1,0 +1,235 @@
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+
+#include "bridge/mapping/mapping.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace reportbridge;
+using reportbridge::testing::TempDir;
+using reportbridge::testing::write_file;
+
+namespace {
+
+const char* kDoc = R"({
+  "id": "6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01", "version": 2, "kind": "concern",
+  "category": "noise", "summary": "  Loud   music\n every night ",
+  "description": "Zażółć gęślą jaźń 🙏 and more text",
+  "location": {"lat": 54.5742, "lon": -1.235, "postcode": "ts1 3qy", "address": null},
+  "attachments": [{"id": "a1", "sha256": "aa", "path": "x/a1.jpg", "media_type": "image/jpeg", "size_bytes": 10},
+                  {"id": "a2", "sha256": "bb", "path": "x/a2.png", "media_type": "image/png", "size_bytes": 20}],
+  "occurred": {"ongoing": true}
+})";
+
+struct Fixture {
+  TempDir dir;
+  std::string file;
+  Fixture(const std::string& yaml, const std::string& lookup = "key,value\nnoise,ASB-NOISE\ndrugs,DRUGS\n") {
+    write_file(dir / "lookups/cats.csv", lookup);
+    file = (dir / "m.yaml").string();
+    write_file(file, yaml);
+  }
+  std::optional<mapping::MappingSet> load(core::Diagnostics& d) const {
+    return mapping::MappingSet::load({file}, {"npt_csv", "psd_csv"}, d);
+  }
+};
+
+const mapping::Mapping& only(const std::optional<mapping::MappingSet>& set) {
+  REQUIRE(set);
+  REQUIRE(set->mappings().size() == 1);
+  return set->mappings()[0];
+}
+
+std::string value(const mapping::MapResult& r, const std::string& field) {
+  REQUIRE(r.record);
+  auto* v = r.record->find(field);
+  REQUIRE(v != nullptr);
+  return v->value_or("<null>");
+}
+
+}  // namespace
+
+TEST_CASE("paths, constants, defaults, transforms, lookups and [*] map a submission") {
+  Fixture fx(R"(mapping: m1
+targets: [npt_csv]
+attachments: true
+fields:
+  - {name: Ref, from: id, required: true}
+  - {name: Version, from: version}
+  - {name: Summary, from: summary, transforms: [trim, collapse_whitespace, uppercase]}
+  - {name: Cat, from: category, lookup: {table: lookups/cats.csv}}
+  - {name: Post, from: location.postcode, transforms: uppercase}
+  - {name: Lat, from: location.lat}
+  - {name: Lon, from: location.lon}
+  - {name: Addr, from: location.address, default: "unknown"}
+  - {name: Source, value: APP}
+  - {name: Shas, from: "attachments[*].sha256"}
+  - {name: First, from: "attachments[0].id"}
+  - {name: Missing, from: "attachments[5].id"}
+  - {name: Ongoing, from: occurred.ongoing}
+  - {name: Desc, from: description, max_length: 8}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  INFO(d.to_string());
+  const auto& m = only(set);
+  auto doc = boost::json::parse(kDoc);
+  auto r = mapping::apply(m, "npt_csv", doc, "6f1c", 2);
+  REQUIRE_FALSE(r.error);
+  CHECK(value(r, "Ref") == "6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01");
+  CHECK(value(r, "Version") == "2");
+  CHECK(value(r, "Summary") == "LOUD MUSIC EVERY NIGHT");
+  CHECK(value(r, "Cat") == "ASB-NOISE");
+  CHECK(value(r, "Post") == "TS1 3QY");
+  CHECK(value(r, "Lat") == "54.5742");
+  CHECK(value(r, "Lon") == "-1.235");
+  CHECK(value(r, "Addr") == "unknown");
+  CHECK(value(r, "Source") == "APP");
+  CHECK(value(r, "Shas") == "aa;bb");
+  CHECK(value(r, "First") == "a1");
+  CHECK(value(r, "Missing") == "<null>");
+  CHECK(value(r, "Ongoing") == "true");
+  CHECK(value(r, "Desc") == "Zażółć g");  // 8 code points, no split character
+  REQUIRE(r.record->attachments.size() == 2);
+  CHECK(r.record->attachments[1].path == "x/a2.png");
+  CHECK(r.record->attachments[1].size_bytes == 20);
+  CHECK(r.record->target == "npt_csv");
+  CHECK(r.record->mapping == "m1");
+}
+
+TEST_CASE("required, lookup rejection and overflow rejection name the mapping and field") {
+  Fixture fx(R"(mapping: strict
+targets: npt_csv
+fields:
+  - {name: Cat, from: category, lookup: {table: lookups/cats.csv, unknown: reject}}
+  - {name: Who, from: reporter.name, required: true}
+  - {name: Short, from: summary, max_length: 3, overflow: reject}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  const auto& m = only(set);
+  auto doc = boost::json::parse(kDoc);
+  auto r = mapping::apply(m, "npt_csv", doc, "id", 1);
+  REQUIRE(r.error);
+  CHECK(r.error->mapping == "strict");
+  CHECK(r.error->field == "Who");
+  CHECK(r.error->code == "required_missing");
+
+  doc.as_object()["category"] = "graffiti";
+  r = mapping::apply(m, "npt_csv", doc, "id", 1);
+  REQUIRE(r.error);
+  CHECK(r.error->field == "Cat");
+  CHECK(r.error->code == "lookup_unknown");
+
+  doc.as_object()["category"] = "noise";
+  doc.as_object()["reporter"] = boost::json::object{{"name", "A"}};
+  r = mapping::apply(m, "npt_csv", doc, "id", 1);
+  REQUIRE(r.error);
+  CHECK(r.error->field == "Short");
+  CHECK(r.error->code == "too_long");
+  CHECK(r.error->detail.find("Loud") == std::string::npos);  // never echoes the value
+}
+
+TEST_CASE("lookup default covers unknown keys (open category list)") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: Cat, from: category, lookup: {table: lookups/cats.csv, unknown: default, default: OTHER}}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  auto doc = boost::json::parse(kDoc);
+  doc.as_object()["category"] = "e_scooter";
+  auto r = mapping::apply(only(set), "npt_csv", doc, "id", 1);
+  CHECK(value(r, "Cat") == "OTHER");
+}
+
+TEST_CASE("routing by kind and category; unmatched submissions route nowhere") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+when: {kind: [concern], category: [noise, drugs]}
+fields:
+  - {name: Ref, from: id}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  REQUIRE(set);
+  auto doc = boost::json::parse(kDoc);
+  CHECK(set->route(doc).size() == 1);
+  doc.as_object()["kind"] = "complaint";
+  CHECK(set->route(doc).empty());
+  doc.as_object()["kind"] = "concern";
+  doc.as_object()["category"] = "speeding";
+  CHECK(set->route(doc).empty());
+  CHECK(set->columns_for("npt_csv") == std::vector<std::string>{"Ref"});
+}
+
+TEST_CASE("check reports every problem with file:line:col and suggestions") {
+  Fixture fx(R"(mapping: broken
+targets: [npt_cvs]
+feilds: []
+fields:
+  - name: A
+    from: "location..lat"
+  - name: B
+    from: summary
+    transforms: [uppercse]
+  - name: C
+    from: category
+    lookup: {table: lookups/nope.csv}
+  - name: D
+    value: x
+    from: id
+  - name: E
+)", "key,value\nnoise,A\nnoise,B\n");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  CHECK_FALSE(set);
+  const std::string out = d.to_string();
+  INFO(out);
+  CHECK(out.find(fx.file + ":2:11: error: unknown target 'npt_cvs', did you mean 'npt_csv'?") != std::string::npos);
+  CHECK(out.find(fx.file + ":3:1: error: unknown key 'feilds' in mapping, did you mean 'fields'?") != std::string::npos);
+  CHECK(out.find(fx.file + ":6:11: error: malformed path 'location..lat'") != std::string::npos);
+  CHECK(out.find(fx.file + ":9:18: error: unknown transform 'uppercse', did you mean 'uppercase'?") != std::string::npos);
+  CHECK(out.find("lookup table '") != std::string::npos);
+  CHECK(out.find("nope.csv' not found") != std::string::npos);
+  CHECK(out.find("has both 'from' and 'value'") != std::string::npos);
+  CHECK(out.find("field 'E' needs 'from', 'value' or 'default'") != std::string::npos);
+}
+
+TEST_CASE("duplicate lookup keys are reported at their line") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: Cat, from: category, lookup: {table: lookups/cats.csv}}
+)", "key,value\nnoise,A\ndrugs,B\nnoise,C\n");
+  core::Diagnostics d;
+  CHECK_FALSE(fx.load(d));
+  CHECK(d.to_string().find("cats.csv:4:1: error: duplicate key 'noise' (first on line 2)") != std::string::npos);
+}
+
+TEST_CASE("YAML syntax errors carry their position") {
+  Fixture fx("mapping: m\ntargets: [npt_csv\nfields: []\n");
+  core::Diagnostics d;
+  CHECK_FALSE(fx.load(d));
+  REQUIRE(d.items().size() == 1);
+  CHECK(d.items()[0].code == "yaml.syntax");
+  CHECK(d.items()[0].line >= 2);
+}
+
+TEST_CASE("UTF-8 truncation never splits a character") {
+  CHECK(mapping::truncate_utf8("abc", 5) == "abc");
+  CHECK(mapping::truncate_utf8("é🙏x", 2) == "é🙏");
+  CHECK(mapping::truncate_utf8("é🙏x", 1) == "é");
+  CHECK(mapping::utf8_length("é🙏x") == 3);
+}
+
+TEST_CASE("path parsing accepts the documented forms only") {
+  CHECK(mapping::parse_path("a.b[0].c"));
+  CHECK(mapping::parse_path("attachments[*].sha256")->each);
+  CHECK_FALSE(mapping::parse_path(""));
+  CHECK_FALSE(mapping::parse_path("a..b"));
+  CHECK_FALSE(mapping::parse_path("a[x]"));
+  CHECK_FALSE(mapping::parse_path("a.b."));
+  CHECK_FALSE(mapping::parse_path("a b"));
+}
