@@ -44,7 +44,7 @@ struct DeliveryItem {
 // items, same order) is handed to deliver() again after restart.
 struct DeliveryBatch {
   std::int64_t id = 0;
-  std::string key;  // e.g. "20261127T184210Z-000042"
+  std::string key;  // e.g. "20261127T184210Z-3fa9c1-000042"
   std::vector<DeliveryItem> items;
 };
 

@@ -47,14 +47,15 @@ CREATE TABLE IF NOT EXISTS writeback_queue (
 CREATE INDEX IF NOT EXISTS writeback_pending ON writeback_queue (done, id);
 )SQL";
 
-// Unique per state database: "<UTC time of claim>-<batch id>".
-std::string batch_key(std::int64_t id, std::int64_t now) {
+// "<UTC time of claim>-<state instance>-<batch id>": unique even when a state
+// database is recreated next to a drop folder that already holds files.
+std::string batch_key(const std::string& instance, std::int64_t id, std::int64_t now) {
   std::time_t t = static_cast<std::time_t>(now / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ-%06lld", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ-%s-%06lld", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, instance.c_str(),
                 static_cast<long long>(id));
   return buf;
 }
@@ -113,6 +114,9 @@ void StateStore::migrate() {
   Transaction tx(db_);
   db_.exec(kSchemaV1);
   db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')");
+  db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(3))))");
+  auto q = db_.prepare("SELECT value FROM meta WHERE key = 'instance'");
+  if (q.step()) instance_ = q.text(0);
   tx.commit();
 }
 
@@ -230,7 +234,7 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
   ins.bind(1, target).bind(2, "claiming-" + std::to_string(now)).bind(3, now).run();
   core::DeliveryBatch batch;
   batch.id = db_.last_insert_rowid();
-  batch.key = batch_key(batch.id, now);
+  batch.key = batch_key(instance_, batch.id, now);
   db_.prepare("UPDATE delivery_batches SET batch_key = ?1 WHERE id = ?2")
       .bind(1, batch.key).bind(2, batch.id).run();
   auto claim = db_.prepare(

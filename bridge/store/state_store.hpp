@@ -115,6 +115,7 @@ class StateStore {
                              const WritebackRule& rule);
 
   Database db_;
+  std::string instance_;  // random per state database, part of every batch key
   Statement ledger_contains_, ledger_insert_, enqueue_, enqueue_writeback_, quarantine_;
 };
 
