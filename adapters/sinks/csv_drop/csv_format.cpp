@@ -1,0 +1,281 @@
+#include "adapters/sinks/csv_drop/csv_format.hpp"
+
+#include <unicode/normalizer2.h>
+#include <unicode/translit.h>
+#include <unicode/ucnv.h>
+#include <unicode/unistr.h>
+#include <unicode/utf16.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <stdexcept>
+
+#include "adapters/sinks/csv_drop/sha256.hpp"
+
+namespace reportbridge::csv_drop {
+
+std::string escape_cell(std::string_view value, char delimiter, bool formula_guard) {
+  std::string cell;
+  cell.reserve(value.size() + 3);
+  if (formula_guard && !value.empty()) {
+    switch (value.front()) {
+      case '=': case '+': case '-': case '@': case '\t': case '\r':
+        cell.push_back('\'');
+        break;
+      default:
+        break;
+    }
+  }
+  cell.append(value);
+  const char specials[] = {delimiter, '"', '\r', '\n'};
+  if (cell.find_first_of(std::string_view(specials, sizeof specials)) == std::string::npos)
+    return cell;
+  std::string quoted;
+  quoted.reserve(cell.size() + 2);
+  quoted.push_back('"');
+  for (char c : cell) {
+    if (c == '"') quoted.push_back('"');
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return quoted;
+}
+
+std::string code_point_marker(char32_t cp) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "[U+%04X]", static_cast<unsigned>(cp));
+  return buf;
+}
+
+namespace {
+
+// Well-formed UTF-8 per RFC 3629 (no overlongs, surrogates or values above U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  auto cont = [](unsigned char c) { return (c & 0xC0) == 0x80; };
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (static_cast<std::size_t>(end - p) <= n) return false;
+    if (p[1] < lo || p[1] > hi) return false;
+    for (std::size_t i = 2; i <= n; ++i)
+      if (!cont(p[i])) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+[[noreturn]] void icu_failure(const char* what, UErrorCode status) {
+  throw std::runtime_error(std::string("ICU ") + what + ": " + u_errorName(status));
+}
+
+// Per-thread ICU objects (a converter and a transliterator are not thread-safe).
+class Cp1252Encoder {
+ public:
+  Cp1252Encoder() {
+    UErrorCode status = U_ZERO_ERROR;
+    converter_.reset(ucnv_open("windows-1252", &status));
+    if (U_FAILURE(status)) icu_failure("ucnv_open(windows-1252)", status);
+    // STOP: an unmapped character is an error, never a substitution byte.
+    ucnv_setFromUCallBack(converter_.get(), UCNV_FROM_U_CALLBACK_STOP, nullptr, nullptr, nullptr,
+                          &status);
+    if (U_FAILURE(status)) icu_failure("ucnv_setFromUCallBack", status);
+    ucnv_setFallback(converter_.get(), false);
+    nfc_ = icu::Normalizer2::getNFCInstance(status);
+    if (U_FAILURE(status)) icu_failure("NFC normaliser", status);
+  }
+
+  // Appends the Windows-1252 byte for `cp`; false when the code page has no exact mapping.
+  bool encode(UChar32 cp, std::string& out) {
+    UChar units[2];
+    int32_t length = 0;
+    UBool error = false;
+    U16_APPEND(units, length, 2, cp, error);
+    if (error) return false;
+    char bytes[8];
+    UErrorCode status = U_ZERO_ERROR;
+    ucnv_resetFromUnicode(converter_.get());
+    const int32_t n = ucnv_fromUChars(converter_.get(), bytes, sizeof bytes, units, length, &status);
+    if (U_FAILURE(status) || n != 1) return false;
+    out.push_back(bytes[0]);
+    return true;
+  }
+
+  icu::UnicodeString normalize(const icu::UnicodeString& text) {
+    UErrorCode status = U_ZERO_ERROR;
+    icu::UnicodeString out = nfc_->normalize(text, status);
+    if (U_FAILURE(status)) icu_failure("NFC normalisation", status);
+    return out;
+  }
+
+  icu::Transliterator& transliterator() {
+    if (!transliterator_) {
+      UErrorCode status = U_ZERO_ERROR;
+      transliterator_.reset(icu::Transliterator::createInstance(
+          icu::UnicodeString::fromUTF8("Any-Latin; Latin-ASCII"), UTRANS_FORWARD, status));
+      if (U_FAILURE(status) || !transliterator_)
+        icu_failure("Transliterator(Any-Latin; Latin-ASCII)", status);
+    }
+    return *transliterator_;
+  }
+
+ private:
+  struct CloseConverter {
+    void operator()(UConverter* c) const { ucnv_close(c); }
+  };
+  std::unique_ptr<UConverter, CloseConverter> converter_;
+  std::unique_ptr<icu::Transliterator> transliterator_;
+  const icu::Normalizer2* nfc_ = nullptr;
+};
+
+Cp1252Encoder& cp1252() {
+  thread_local Cp1252Encoder encoder;
+  return encoder;
+}
+
+template <typename F>
+void for_each_code_point(const icu::UnicodeString& s, F&& f) {
+  for (int32_t i = 0; i < s.length();) {
+    const UChar32 c = s.char32At(i);
+    i += U16_LENGTH(c);
+    f(c);
+  }
+}
+
+// Transliterates a run of unencodable characters; whatever is still
+// unencodable afterwards becomes a visible marker.
+void append_transliterated(Cp1252Encoder& enc, const icu::UnicodeString& run, std::string& out) {
+  icu::UnicodeString latin(run);
+  enc.transliterator().transliterate(latin);
+  if (latin.isEmpty()) latin = run;  // nothing came out: mark the originals instead
+  for_each_code_point(latin, [&](UChar32 c) {
+    if (!enc.encode(c, out)) out += code_point_marker(static_cast<char32_t>(c));
+  });
+}
+
+EncodeResult encode_windows_1252(std::string_view utf8, UnencodablePolicy policy) {
+  Cp1252Encoder& enc = cp1252();
+  const icu::UnicodeString text = enc.normalize(
+      icu::UnicodeString::fromUTF8(icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size()))));
+  EncodeResult r;
+  r.bytes.reserve(utf8.size());
+  icu::UnicodeString run;
+  auto flush = [&] {
+    if (run.isEmpty()) return;
+    if (policy == UnencodablePolicy::transliterate) append_transliterated(enc, run, r.bytes);
+    run.remove();
+  };
+  std::string one;
+  for_each_code_point(text, [&](UChar32 c) {
+    one.clear();
+    if (enc.encode(c, one)) {
+      flush();
+      r.bytes += one;
+    } else {
+      r.unencodable.push_back(static_cast<char32_t>(c));
+      run.append(c);
+    }
+  });
+  flush();
+  if (policy == UnencodablePolicy::reject && !r.unencodable.empty()) {
+    r.bytes.clear();
+    r.error = "windows-1252 cannot encode";
+    for (std::size_t i = 0; i < r.unencodable.size() && i < 5; ++i)
+      r.error += " " + code_point_marker(r.unencodable[i]);
+    if (r.unencodable.size() > 5) r.error += " ...";
+    return r;
+  }
+  r.ok = true;
+  return r;
+}
+
+}  // namespace
+
+EncodeResult encode_text(std::string_view utf8, Encoding encoding, UnencodablePolicy policy) {
+  EncodeResult r;
+  if (utf8.size() > static_cast<std::size_t>(INT32_MAX)) {
+    r.error = "text too long";
+    return r;
+  }
+  if (is_ascii(utf8)) {  // identical in every supported encoding
+    r.bytes.assign(utf8);
+    r.ok = true;
+    return r;
+  }
+  if (!valid_utf8(utf8)) {
+    r.error = "invalid UTF-8";
+    return r;
+  }
+  if (encoding == Encoding::windows_1252) return encode_windows_1252(utf8, policy);
+  r.bytes.assign(utf8);
+  r.ok = true;
+  return r;
+}
+
+std::string safe_file_component(std::string_view untrusted) {
+  std::string out;
+  out.reserve(std::min(untrusted.size(), kMaxFileComponent));
+  bool altered = false;
+  for (char c : untrusted) {
+    const bool safe = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    out.push_back(safe ? c : '_');
+    altered = altered || !safe;
+  }
+  if (out.empty()) {
+    out = "_";
+    altered = true;
+  }
+  if (out.front() == '.') {
+    out.front() = '_';
+    altered = true;
+  }
+  if (out.size() > kMaxFileComponent) altered = true;
+  if (altered) {
+    const std::string suffix = "-" + sha256_hex(untrusted).substr(0, 8);
+    if (out.size() > kMaxFileComponent - suffix.size()) out.resize(kMaxFileComponent - suffix.size());
+    out += suffix;
+  }
+  return out;
+}
+
+std::string extension_for_media_type(std::string_view media_type) {
+  std::string t(media_type.substr(0, media_type.find(';')));
+  while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
+  t.erase(0, std::min(t.find_first_not_of(" \t"), t.size()));
+  std::transform(t.begin(), t.end(), t.begin(),
+                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+  if (t == "image/jpeg" || t == "image/jpg" || t == "image/pjpeg") return "jpg";
+  if (t == "image/png") return "png";
+  if (t == "image/heic") return "heic";
+  if (t == "video/mp4") return "mp4";
+  if (t == "video/quicktime") return "mov";
+  return "bin";
+}
+
+}  // namespace reportbridge::csv_drop

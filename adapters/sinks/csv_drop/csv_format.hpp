@@ -1,0 +1,60 @@
+#pragma once
+// Pure CSV helpers of the CSV drop sink: cell escaping (RFC 4180 plus formula
+// neutralisation), text encoding (UTF-8 / Windows-1252 through ICU) and safe
+// file-name components. No I/O; table-tested.
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace reportbridge::csv_drop {
+
+enum class Encoding { utf8, utf8_bom, windows_1252 };
+
+// What to do with characters Windows-1252 cannot hold (never a silent '?').
+enum class UnencodablePolicy {
+  transliterate,  // ICU "Any-Latin; Latin-ASCII" for letters; anything left as "[U+1F64F]"
+  reject,         // the item is rejected (reason "unencodable")
+};
+
+// One CSV cell, RFC 4180: the cell is quoted when it holds the delimiter, '"',
+// CR or LF, and inner quotes are doubled.
+// Formula neutralisation (OWASP "CSV injection"): with `formula_guard`, a cell
+// whose first byte is = + - @ TAB or CR gets a leading single quote ' so that
+// spreadsheets show it as text instead of evaluating it; quoting then applies
+// as usual ("-5" becomes '-5: the guard deliberately covers numbers too).
+// Works on UTF-8 and on Windows-1252 bytes alike (all special bytes are ASCII).
+std::string escape_cell(std::string_view value, char delimiter, bool formula_guard);
+
+struct EncodeResult {
+  std::string bytes;                  // the encoded text (empty when !ok)
+  std::vector<char32_t> unencodable;  // code points Windows-1252 could not hold exactly
+  bool ok = false;
+  std::string error;                  // when !ok: names code points, never the text
+};
+
+// Encodes UTF-8 text to `encoding`. Invalid UTF-8 is refused (ok=false with an
+// empty `unencodable`). UTF-8 / UTF-8+BOM return the text unchanged (the BOM
+// belongs to the file, not to each value). Windows-1252: the text is NFC
+// normalised, characters the code page has (é £ € ’ ...) are encoded exactly
+// with ICU's converter, the others go through `policy`; every such character is
+// listed in `unencodable` (transliterated, marked or refused).
+// Throws std::runtime_error only when ICU itself fails (missing data).
+EncodeResult encode_text(std::string_view utf8, Encoding encoding, UnencodablePolicy policy);
+
+// "[U+1F64F]": the visible marker for a character that cannot be encoded.
+std::string code_point_marker(char32_t cp);
+
+inline constexpr std::size_t kMaxFileComponent = 120;
+
+// A file-name component built from untrusted text: only [A-Za-z0-9._-], never a
+// leading dot, at most kMaxFileComponent bytes, never empty. Text that is
+// already safe is returned unchanged; text that had to be altered (replaced
+// bytes, leading dot, truncation, empty) gets "-<8 hex of its sha256>" appended
+// so that distinct inputs keep distinct names.
+std::string safe_file_component(std::string_view untrusted);
+
+// File extension for an attachment's media type: jpg png heic mp4 mov, else bin.
+std::string extension_for_media_type(std::string_view media_type);
+
+}  // namespace reportbridge::csv_drop

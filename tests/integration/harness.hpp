@@ -1,0 +1,111 @@
+#pragma once
+// A bridge installation in a temp folder: an app store, a config, mappings,
+// and helpers to run the real binary and read what it produced.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/support/app_store.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace reportbridge::testing {
+
+inline const char* kAllKindsMapping = R"(mapping: all
+targets: [drop]
+attachments: true
+fields:
+  - {name: Ref, from: id, required: true}
+  - {name: Version, from: version}
+  - {name: Kind, from: kind}
+  - {name: Summary, from: summary, transforms: [trim, collapse_whitespace], default: ""}
+  - {name: Description, from: description}
+  - {name: attachment_files, default: ""}
+)";
+
+struct Installation {
+  TempDir dir{"rbint"};
+  std::string store = (dir / "store.db").string();
+  std::string config = (dir / "config.yaml").string();
+
+  explicit Installation(const std::string& mapping = kAllKindsMapping,
+                        const std::string& target_extra = "") {
+    write_file(dir / "mappings/all.yaml", mapping);
+    write_file(config,
+               "state:\n  path: state/state.db\n"
+               "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n"
+               "  poll_interval: 50ms\n  batch_size: 500\n"
+               "schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/submission.schema.json\n"
+               "mappings: [mappings/all.yaml]\n"
+               "targets:\n  - name: drop\n    type: csv_drop\n    directory: out\n"
+               "    max_rows: 700\n    max_age: 100ms\n" + target_extra +
+               "logging:\n  level: info\n");
+  }
+
+  ProcessResult bridge(std::vector<std::string> args) const {
+    args.insert(args.begin(), REPORTBRIDGE_BINARY);
+    args.push_back("--config");
+    args.push_back(config);
+    return run_process(args);
+  }
+
+  ProcessResult generate(int count, int seed, const std::string& extra = "") const {
+    std::vector<std::string> args{REPORTBRIDGE_GEN_STORE, "--db", store, "--media-root",
+                                  (dir / "media").string(), "--count", std::to_string(count),
+                                  "--seed", std::to_string(seed), "--truth",
+                                  (dir / "truth.jsonl").string()};
+    if (!extra.empty()) args.push_back(extra);
+    return run_process(args);
+  }
+
+  // Every published CSV data row as "Ref,Version" -> times seen.
+  std::map<std::string, int> published() const {
+    std::map<std::string, int> rows;
+    if (!std::filesystem::exists(dir / "out")) return rows;
+    for (const auto& e : std::filesystem::directory_iterator(dir / "out")) {
+      if (e.path().extension() != ".csv") continue;
+      const std::string text = read_file(e.path());
+      // Records end with CRLF outside quotes; quoted cells may hold CRLF.
+      bool quoted = false, header = true;
+      std::string record;
+      for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '"') quoted = !quoted;
+        if (!quoted && c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+          if (!header) {
+            auto c1 = record.find(',');
+            auto c2 = record.find(',', c1 + 1);
+            rows[record.substr(0, c2)]++;
+          }
+          header = false;
+          record.clear();
+          ++i;
+          continue;
+        }
+        record += c;
+      }
+    }
+    return rows;
+  }
+
+  // submission_id -> state, from the app's submission_status.
+  std::map<std::string, std::string> statuses() const {
+    std::map<std::string, std::string> out;
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT submission_id, state FROM submission_status", -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW)
+      out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+          reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
+};
+
+}  // namespace reportbridge::testing
