@@ -16,10 +16,22 @@
 
 namespace reportbridge::csv_drop {
 
+bool is_plain_number(std::string_view v) {
+  std::size_t i = 0;
+  if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+  std::size_t digits = 0;
+  while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i, ++digits;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i, ++digits;
+  }
+  return digits > 0 && i == v.size();
+}
+
 std::string escape_cell(std::string_view value, char delimiter, bool formula_guard) {
   std::string cell;
   cell.reserve(value.size() + 3);
-  if (formula_guard && !value.empty()) {
+  if (formula_guard && !value.empty() && !is_plain_number(value)) {
     switch (value.front()) {
       case '=': case '+': case '-': case '@': case '\t': case '\r':
         cell.push_back('\'');

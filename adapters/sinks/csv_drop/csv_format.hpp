@@ -22,9 +22,13 @@ enum class UnencodablePolicy {
 // Formula neutralisation (OWASP "CSV injection"): with `formula_guard`, a cell
 // whose first byte is = + - @ TAB or CR gets a leading single quote ' so that
 // spreadsheets show it as text instead of evaluating it; quoting then applies
-// as usual ("-5" becomes '-5: the guard deliberately covers numbers too).
+// as usual. A plain decimal number ("-1.2350", "+447700900123") is left alone:
+// spreadsheets read it as a number, never as a formula, and coordinates stay
+// usable. Anything else starting with + or - ("-2+3+cmd|...") is guarded.
 // Works on UTF-8 and on Windows-1252 bytes alike (all special bytes are ASCII).
 std::string escape_cell(std::string_view value, char delimiter, bool formula_guard);
+// True for [+-]digits[.digits]: safe from formula evaluation.
+bool is_plain_number(std::string_view value);
 
 struct EncodeResult {
   std::string bytes;                  // the encoded text (empty when !ok)
