@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bridge/app/components.hpp"
 #include "bridge/app/runtime.hpp"
 #include "bridge/pipeline/dispatcher.hpp"
 #include "bridge/pipeline/ingest.hpp"
@@ -37,6 +38,7 @@ Usage:
   reportbridge preview --config FILE (--submission ID | --input FILE.json)
                                        Print exactly what each target would receive.
   reportbridge status  --config FILE   Backlog, per-target counts and quarantined rows.
+  reportbridge config-keys              Print every config key as Markdown (docs/configuration.md).
   reportbridge --help | --version
 
 Options:
@@ -333,6 +335,44 @@ int cmd_status(const Args& args) {
   return kExitOk;
 }
 
+const char* kind_text(config::ValueKind k) {
+  switch (k) {
+    case config::ValueKind::string: return "string";
+    case config::ValueKind::integer: return "integer";
+    case config::ValueKind::number: return "number";
+    case config::ValueKind::boolean: return "boolean";
+    case config::ValueKind::duration: return "duration";
+    case config::ValueKind::size: return "size";
+    case config::ValueKind::list: return "list";
+    case config::ValueKind::map: return "map";
+    case config::ValueKind::scalar_or_list: return "value or list";
+    case config::ValueKind::any: return "any";
+  }
+  return "";
+}
+
+void print_spec(const config::MapSpec& spec) {
+  std::cout << "### `" << spec.what << "`\n\n| key | type | required | meaning |\n|---|---|---|---|\n";
+  for (const auto& k : spec.keys) {
+    std::string desc = k.description;
+    if (!k.one_of.empty()) {
+      desc += " One of:";
+      for (std::size_t i = 0; i < k.one_of.size(); ++i) desc += (i ? ", `" : " `") + k.one_of[i] + "`";
+      desc += ".";
+    }
+    std::cout << "| `" << k.key << "` | " << kind_text(k.kind) << " | " << (k.required ? "yes" : "no")
+              << " | " << desc << " |\n";
+  }
+  std::cout << "\n";
+}
+
+// The config reference, generated from the same specs `check` validates with.
+int cmd_config_keys() {
+  for (const auto* spec : config::daemon_specs()) print_spec(*spec);
+  for (const auto& [type, factory] : builtin_targets()) print_spec(factory.spec);
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -386,6 +426,7 @@ int main(int argc, char** argv) {
     if (args.verb == "run") return cmd_run(args, false);
     if (args.verb == "once") return cmd_run(args, true);
     if (args.verb == "check") return cmd_check(args);
+    if (args.verb == "config-keys") return cmd_config_keys();
     if (args.verb == "status") return cmd_status(args);
     if (args.verb == "preview") {
       if (args.submission.empty() == args.input.empty()) {

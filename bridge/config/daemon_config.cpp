@@ -48,13 +48,13 @@ const MapSpec kCommonTargetSpec{
      {"writeback", ValueKind::map, false, "What the resident is told once delivered: message, reference."}}};
 
 const MapSpec kRetrySpec{
-    "retry",
+    "target retry",
     {{"max_attempts", ValueKind::integer, false, "Attempts before a dead letter (default 10)."},
      {"base", ValueKind::duration, false, "First backoff (default 1s), doubled each attempt, with jitter."},
      {"cap", ValueKind::duration, false, "Longest backoff (default 5m)."}}};
 
 const MapSpec kTargetWritebackSpec{
-    "writeback",
+    "target writeback",
     {{"message", ValueKind::string, false, "Short text for the resident once delivered."},
      {"reference", ValueKind::boolean, false, "Write the target's reference back (default false)."}}};
 
