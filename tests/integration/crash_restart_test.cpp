@@ -45,6 +45,8 @@ TEST_CASE("kill -9 at any moment: every valid submission is in the drop exactly 
     auto r = wait_process(pid);
     if (r.signal == SIGKILL) ++kills;
   }
+  std::printf("crash test: %d SIGKILLs, %zu of %zu rows published before the final run\n", kills,
+              inst.published().size(), expected.size());
   CHECK(kills >= 5);
   auto final_run = inst.bridge({"once", "--log-level", "warn"});
   INFO(final_run.err);

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Reportbridge builds and tests with.
+# Runs apt-get as root (directly, or through sudo when not root).
+set -euo pipefail
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libboost1.81-dev libboost-json1.81-dev   # Asio, Beast, JSON (1.81: 1.74 has no Boost.JSON)
+  libxml2-dev libsqlite3-dev sqlite3 libspdlog-dev catch2 libyaml-cpp-dev
+  libssl-dev libsystemd-dev libre2-dev libicu-dev libhowardhinnant-date-dev libproj-dev
+  python3-spyne python3-zeep python3-lxml
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
