@@ -13,7 +13,7 @@
 
 using namespace reportbridge::testing;
 
-TEST_CASE("--help, --version and usage errors have documented exit codes") {
+TEST_CASE("help, version and usage errors have documented exit codes") {
   auto help = run_process({REPORTBRIDGE_BINARY, "--help"});
   CHECK(help.exit_code == 0);
   CHECK(help.out.find("Exit codes:") != std::string::npos);
