@@ -54,7 +54,7 @@ DispatchStats Dispatcher::dispatch(bool flush) {
     const auto policy = target.sink->batch_policy();
     for (;;) {
       const std::int64_t now = store::now_ms();
-      auto summary = state_.pending_summary(target.sink->name(), now);
+      auto summary = state_.pending_summary(target.sink->name(), now, policy.max_items);
       if (summary.ready == 0) break;
       const bool full = static_cast<std::size_t>(summary.ready) >= policy.max_items;
       const bool old = summary.oldest_enqueued_ms <= now - policy.max_wait.count();

@@ -56,7 +56,7 @@ IngestStats Ingestor::run_batch() {
   seen.reserve(rows.size());
   for (const auto& row : rows) {
     seen.push_back(row.seq);
-    if (state_.ledger_contains(row.id, row.version)) {
+    if (!state_.ledger_claim(row.id, row.version, row.seq, sha256_hex(row.payload), now)) {
       ++stats.already_seen;
       continue;
     }
@@ -76,7 +76,6 @@ IngestStats Ingestor::run_batch() {
 }
 
 void Ingestor::ingest_row(const core::SourceRow& row, std::int64_t now, IngestStats& stats) {
-  const std::string hash = sha256_hex(row.payload);
   schema::PayloadCheck check = schema::check_payload(schema_, row.payload, row.id, row.version);
   if (!check.ok()) {
     ++stats.rejected;
@@ -90,7 +89,7 @@ void Ingestor::ingest_row(const core::SourceRow& row, std::int64_t now, IngestSt
     state_.enqueue_writeback({row.id, "rejected", "", schema::resident_message(check.errors),
                               store::rfc3339_utc(now)},
                              row.version);
-    state_.ledger_insert(row.id, row.version, row.seq, hash, "rejected", now);
+    state_.ledger_set_outcome(row.id, row.version, "rejected");
     spdlog::warn("ingest: seq {} id {} v{} rejected: {}", row.seq, row.id, row.version, detail);
     return;
   }
@@ -101,7 +100,7 @@ void Ingestor::ingest_row(const core::SourceRow& row, std::int64_t now, IngestSt
                        "no mapping applies to this kind/category", "", now});
     state_.enqueue_writeback({row.id, "received", "", kUnroutedMessage, store::rfc3339_utc(now)},
                              row.version);
-    state_.ledger_insert(row.id, row.version, row.seq, hash, "unrouted", now);
+    state_.ledger_set_outcome(row.id, row.version, "unrouted");
     spdlog::warn("ingest: seq {} id {} v{} matched no mapping", row.seq, row.id, row.version);
     return;
   }
@@ -117,7 +116,7 @@ void Ingestor::ingest_row(const core::SourceRow& row, std::int64_t now, IngestSt
                            r.error->code + ": " + r.error->detail, r.error->mapping, now});
         state_.enqueue_writeback({row.id, "received", "", kUnroutedMessage, store::rfc3339_utc(now)},
                                  row.version);
-        state_.ledger_insert(row.id, row.version, row.seq, hash, "mapping_failed", now);
+        state_.ledger_set_outcome(row.id, row.version, "mapping_failed");
         spdlog::warn("ingest: seq {} id {} v{} mapping '{}' failed at field '{}': {}", row.seq,
                      row.id, row.version, r.error->mapping, r.error->field, r.error->code);
         return;
@@ -126,7 +125,6 @@ void Ingestor::ingest_row(const core::SourceRow& row, std::int64_t now, IngestSt
     }
   }
   for (const auto& e : entries) state_.enqueue(e, now);
-  state_.ledger_insert(row.id, row.version, row.seq, hash, "queued", now);
   ++stats.queued;
   stats.records += entries.size();
 }

@@ -27,11 +27,14 @@ CREATE TABLE IF NOT EXISTS quarantine (
   detail TEXT NOT NULL, mapping TEXT NOT NULL, quarantined_at_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox_items (
   id INTEGER PRIMARY KEY, target TEXT NOT NULL, submission_id TEXT NOT NULL,
-  version INTEGER NOT NULL, mapping TEXT NOT NULL, record TEXT,
+  version INTEGER NOT NULL, mapping TEXT NOT NULL,
   state TEXT NOT NULL,              -- pending | in_flight | delivered | dead
   attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
   enqueued_ms INTEGER NOT NULL, batch_id INTEGER, reference TEXT, last_error TEXT,
   settled_ms INTEGER);
+-- The rendered records live apart from the narrow, often-updated item rows, so
+-- a state change rewrites a few small pages, not the record's.
+CREATE TABLE IF NOT EXISTS outbox_records (item_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox_items (target, state, next_attempt_ms);
 CREATE INDEX IF NOT EXISTS outbox_by_submission ON outbox_items (submission_id, version);
 CREATE INDEX IF NOT EXISTS outbox_by_batch ON outbox_items (batch_id) WHERE batch_id IS NOT NULL;
@@ -93,15 +96,21 @@ StateStore::StateStore(const std::string& path)
   db_.exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable at checkpoints, atomic always
   db_.exec("PRAGMA foreign_keys=ON");
   db_.exec("PRAGMA cache_size=-16000");   // 16 MB page cache: bounded memory
+  // Checkpoint the WAL every ~64 MB rather than every 4 MB: an outbox row
+  // written at ingest and settled soon after then reaches the database file
+  // once, in its final state. The WAL file is truncated back after checkpoints.
+  db_.exec("PRAGMA wal_autocheckpoint=16000");
+  db_.exec("PRAGMA journal_size_limit=67108864");
   migrate();
-  ledger_contains_ = db_.prepare(
-      "SELECT 1 FROM ledger WHERE submission_id = ?1 AND version = ?2");
   ledger_insert_ = db_.prepare(
-      "INSERT INTO ledger (submission_id, version, seq, content_sha256, outcome, processed_at_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT OR IGNORE INTO ledger (submission_id, version, seq, content_sha256, outcome,"
+      " processed_at_ms) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)");
+  ledger_outcome_ = db_.prepare(
+      "UPDATE ledger SET outcome = ?3 WHERE submission_id = ?1 AND version = ?2");
   enqueue_ = db_.prepare(
-      "INSERT INTO outbox_items (target, submission_id, version, mapping, record, state,"
-      " next_attempt_ms, enqueued_ms) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)");
+      "INSERT INTO outbox_items (target, submission_id, version, mapping, state,"
+      " next_attempt_ms, enqueued_ms) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)");
+  enqueue_record_ = db_.prepare("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)");
   enqueue_writeback_ = db_.prepare(
       "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at)"
       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
@@ -147,19 +156,17 @@ void StateStore::save_cursor(const std::string& source, const core::SourceCursor
   }
 }
 
-bool StateStore::ledger_contains(const std::string& id, std::int64_t version) {
-  ledger_contains_.bind(1, id).bind(2, version);
-  bool found = ledger_contains_.step();
-  ledger_contains_.reset();
-  return found;
+bool StateStore::ledger_claim(const std::string& id, std::int64_t version, std::int64_t seq,
+                              const std::string& content_sha256, std::int64_t at_ms) {
+  ledger_insert_.bind(1, id).bind(2, version).bind(3, seq).bind(4, content_sha256).bind(5, at_ms).run();
+  ledger_insert_.reset();
+  return db_.changes() > 0;
 }
 
-void StateStore::ledger_insert(const std::string& id, std::int64_t version, std::int64_t seq,
-                               const std::string& content_sha256, const std::string& outcome,
-                               std::int64_t at_ms) {
-  ledger_insert_.bind(1, id).bind(2, version).bind(3, seq).bind(4, content_sha256)
-      .bind(5, outcome).bind(6, at_ms).run();
-  ledger_insert_.reset();
+void StateStore::ledger_set_outcome(const std::string& id, std::int64_t version,
+                                    const std::string& outcome) {
+  ledger_outcome_.bind(1, id).bind(2, version).bind(3, outcome).run();
+  ledger_outcome_.reset();
 }
 
 void StateStore::quarantine(const QuarantineEntry& e) {
@@ -170,8 +177,10 @@ void StateStore::quarantine(const QuarantineEntry& e) {
 
 void StateStore::enqueue(const OutboxEntry& e, std::int64_t now) {
   enqueue_.bind(1, e.target).bind(2, e.submission_id).bind(3, e.version).bind(4, e.mapping)
-      .bind(5, e.record_json).bind(6, now).run();
+      .bind(5, now).run();
   enqueue_.reset();
+  enqueue_record_.bind(1, db_.last_insert_rowid()).bind(2, e.record_json).run();
+  enqueue_record_.reset();
 }
 
 void StateStore::enqueue_writeback(const core::StatusUpdate& u, std::int64_t version) {
@@ -184,11 +193,14 @@ void StateStore::enqueue_writeback(const core::StatusUpdate& u, std::int64_t ver
   enqueue_writeback_.reset();
 }
 
-PendingSummary StateStore::pending_summary(const std::string& target, std::int64_t now) {
+PendingSummary StateStore::pending_summary(const std::string& target, std::int64_t now,
+                                           std::size_t enough) {
+  // Counting stops at `enough`: the dispatcher only needs to know whether a
+  // full batch is waiting, and a long backlog must not make this slow.
   auto q = db_.prepare(
-      "SELECT count(*), min(enqueued_ms) FROM outbox_items"
-      " WHERE target = ?1 AND state = 'pending' AND next_attempt_ms <= ?2");
-  q.bind(1, target).bind(2, now);
+      "SELECT count(*), min(enqueued_ms) FROM (SELECT enqueued_ms FROM outbox_items"
+      " WHERE target = ?1 AND state = 'pending' AND next_attempt_ms <= ?2 LIMIT ?3)");
+  q.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(enough));
   PendingSummary s;
   if (q.step()) {
     s.ready = q.int64(0);
@@ -200,7 +212,9 @@ PendingSummary StateStore::pending_summary(const std::string& target, std::int64
 namespace {
 core::DeliveryBatch load_items(Database& db, core::DeliveryBatch batch,
                                std::vector<std::int64_t>* unreadable) {
-  auto q = db.prepare("SELECT id, record FROM outbox_items WHERE batch_id = ?1 ORDER BY id");
+  auto q = db.prepare(
+      "SELECT i.id, r.record FROM outbox_items i LEFT JOIN outbox_records r ON r.item_id = i.id"
+      " WHERE i.batch_id = ?1 ORDER BY i.id");
   q.bind(1, batch.id);
   while (q.step()) {
     core::DeliveryItem item;
@@ -237,9 +251,10 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
   batch.key = batch_key(instance_, batch.id, now);
   db_.prepare("UPDATE delivery_batches SET batch_key = ?1 WHERE id = ?2")
       .bind(1, batch.key).bind(2, batch.id).run();
-  auto claim = db_.prepare(
-      "UPDATE outbox_items SET state = 'in_flight', batch_id = ?1 WHERE id = ?2");
-  for (auto id : item_ids) claim.bind(1, batch.id).bind(2, id).run();
+  db_.prepare("UPDATE outbox_items SET state = 'in_flight', batch_id = ?1 WHERE id BETWEEN ?2 AND ?3"
+              " AND target = ?4 AND state = 'pending' AND next_attempt_ms <= ?5")
+      .bind(1, batch.id).bind(2, item_ids.front()).bind(3, item_ids.back()).bind(4, target)
+      .bind(5, now).run();
 
   std::vector<std::int64_t> unreadable;
   batch = load_items(db_, std::move(batch), &unreadable);
@@ -276,9 +291,8 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
                               std::int64_t now, const RetryPolicy& retry,
                               const WritebackRule& rule) {
   Transaction tx(db_);
-  // Delivered items drop their record copy: personal data is kept no longer than needed.
   auto delivered = db_.prepare(
-      "UPDATE outbox_items SET state = 'delivered', reference = ?2, record = NULL,"
+      "UPDATE outbox_items SET state = 'delivered', reference = ?2,"
       " attempts = attempts + 1, settled_ms = ?3, last_error = NULL WHERE id = ?1");
   auto dead = db_.prepare(
       "UPDATE outbox_items SET state = 'dead', attempts = attempts + 1, last_error = ?2,"
@@ -325,35 +339,43 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
   }
   db_.prepare("UPDATE delivery_batches SET state = 'settled', settled_ms = ?2 WHERE id = ?1")
       .bind(1, batch.id).bind(2, now).run();
-  for (std::size_t i = 0; i < batch.items.size(); ++i) {
-    const auto& st = i < outcomes.size() ? outcomes[i].status : core::DeliveryStatus::retry;
-    if (st == core::DeliveryStatus::retry) continue;
-    maybe_queue_forwarded(batch.items[i].record.submission_id, batch.items[i].record.version,
-                          now, rule);
-  }
+  // Delivered items drop their record copy: personal data is kept no longer
+  // than needed (dead letters keep theirs for replay).
+  db_.prepare("DELETE FROM outbox_records WHERE item_id IN"
+              " (SELECT id FROM outbox_items WHERE batch_id = ?1 AND state = 'delivered')")
+      .bind(1, batch.id).run();
+  queue_settled_writebacks(batch.id, now, rule);
   tx.commit();
 }
 
-void StateStore::maybe_queue_forwarded(const std::string& id, std::int64_t version,
-                                       std::int64_t now, const WritebackRule& rule) {
+void StateStore::queue_settled_writebacks(std::int64_t batch_id, std::int64_t now,
+                                          const WritebackRule& rule) {
+  // One query per batch: the submission versions this batch settled (items that
+  // went back to pending left the batch) whose every target has now settled.
   auto q = db_.prepare(
-      "SELECT sum(state IN ('pending', 'in_flight')), sum(state = 'delivered'),"
-      " group_concat(CASE WHEN state = 'delivered' THEN reference END, ', ')"
-      " FROM outbox_items WHERE submission_id = ?1 AND version = ?2");
-  q.bind(1, id).bind(2, version);
-  if (!q.step() || q.int64(0) > 0) return;
-  core::StatusUpdate u;
-  u.submission_id = id;
-  u.updated_at = rfc3339_utc(now);
-  if (q.int64(1) > 0) {
-    u.state = "forwarded";
-    u.message = rule.message;
-    if (rule.include_reference && !q.is_null(2)) u.reference = q.text(2);
-  } else {
-    u.state = "received";
-    u.message = "Thank you. Your report has been received and will be reviewed by our staff.";
+      "SELECT o.submission_id, o.version, sum(o.state IN ('pending', 'in_flight')),"
+      " sum(o.state = 'delivered'),"
+      " group_concat(CASE WHEN o.state = 'delivered' THEN o.reference END, ', ')"
+      " FROM outbox_items o JOIN (SELECT DISTINCT submission_id, version FROM outbox_items"
+      " WHERE batch_id = ?1) b ON o.submission_id = b.submission_id AND o.version = b.version"
+      " GROUP BY o.submission_id, o.version");
+  q.bind(1, batch_id);
+  const std::string updated_at = rfc3339_utc(now);
+  while (q.step()) {
+    if (q.int64(2) > 0) continue;
+    core::StatusUpdate u;
+    u.submission_id = q.text(0);
+    u.updated_at = updated_at;
+    if (q.int64(3) > 0) {
+      u.state = "forwarded";
+      u.message = rule.message;
+      if (rule.include_reference && !q.is_null(4)) u.reference = q.text(4);
+    } else {
+      u.state = "received";
+      u.message = "Thank you. Your report has been received and will be reviewed by our staff.";
+    }
+    enqueue_writeback(u, q.int64(1));
   }
-  enqueue_writeback(u, version);
 }
 
 std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
@@ -377,7 +399,7 @@ std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
 
 void StateStore::mark_writebacks_done(const std::vector<std::int64_t>& ids) {
   Transaction tx(db_);
-  auto up = db_.prepare("UPDATE writeback_queue SET done = 1 WHERE id = ?1");
+  auto up = db_.prepare("DELETE FROM writeback_queue WHERE id = ?1");
   for (auto id : ids) up.bind(1, id).run();
   tx.commit();
 }

@@ -75,16 +75,19 @@ class StateStore {
   // --- ingest (call inside a Transaction) ---
   core::SourceCursor load_cursor(const std::string& source);
   void save_cursor(const std::string& source, const core::SourceCursor& cursor);
-  bool ledger_contains(const std::string& id, std::int64_t version);
-  void ledger_insert(const std::string& id, std::int64_t version, std::int64_t seq,
-                     const std::string& content_sha256, const std::string& outcome,
-                     std::int64_t at_ms);
+  // Records (id, version) as processed with outcome "queued"; false when it
+  // was already in the ledger (a replay: skip it).
+  bool ledger_claim(const std::string& id, std::int64_t version, std::int64_t seq,
+                    const std::string& content_sha256, std::int64_t at_ms);
+  // rejected | unrouted | mapping_failed, for a version claimed in this transaction.
+  void ledger_set_outcome(const std::string& id, std::int64_t version, const std::string& outcome);
   void quarantine(const QuarantineEntry& entry);
   void enqueue(const OutboxEntry& entry, std::int64_t now_ms);
   void enqueue_writeback(const core::StatusUpdate& update, std::int64_t version);
 
   // --- dispatch ---
-  PendingSummary pending_summary(const std::string& target, std::int64_t now_ms);
+  // Counts due items up to `enough` (the batch size).
+  PendingSummary pending_summary(const std::string& target, std::int64_t now_ms, std::size_t enough);
   // Claims up to max_items due items as a new batch (own transaction). Items
   // whose stored record cannot be read are moved to dead letters.
   std::optional<core::DeliveryBatch> claim_batch(const std::string& target, std::size_t max_items,
@@ -111,12 +114,11 @@ class StateStore {
 
  private:
   void migrate();
-  void maybe_queue_forwarded(const std::string& id, std::int64_t version, std::int64_t now_ms,
-                             const WritebackRule& rule);
+  void queue_settled_writebacks(std::int64_t batch_id, std::int64_t now_ms, const WritebackRule& rule);
 
   Database db_;
   std::string instance_;  // random per state database, part of every batch key
-  Statement ledger_contains_, ledger_insert_, enqueue_, enqueue_writeback_, quarantine_;
+  Statement ledger_insert_, ledger_outcome_, enqueue_, enqueue_record_, enqueue_writeback_, quarantine_;
 };
 
 // Milliseconds since the Unix epoch, and RFC 3339 UTC text for it.
