@@ -101,27 +101,47 @@ std::unique_ptr<Runtime> load_or_report(const Args& args, int& exit_code) {
   return rt;
 }
 
-// Wires the pipeline to a loaded runtime.
-struct Pipeline {
+// The delivery side: dispatcher and write-back on their own state connection,
+// run in their own thread so rendering and file I/O overlap with ingest.
+struct Delivery {
   store::StateStore state;
-  pipeline::Ingestor ingestor;
   pipeline::Dispatcher dispatcher;
   pipeline::WritebackWorker writeback;
+  bool writeback_enabled;
+  pipeline::DispatchStats totals;
 
-  explicit Pipeline(Runtime& rt)
-      : state((std::filesystem::create_directories(rt.config.state_path.parent_path()),
-               rt.config.state_path.string())),
-        ingestor(state, *rt.source, *rt.schema, *rt.mappings,
-                 {rt.config.source.batch_size, rt.config.source.late_row_window}),
+  explicit Delivery(Runtime& rt)
+      : state(rt.config.state_path.string()),
         dispatcher(state),
-        writeback(state, *rt.source, rt.config.writeback_batch) {
+        writeback(state, *rt.source, rt.config.writeback_batch),
+        writeback_enabled(rt.config.writeback_enabled) {
     for (const auto& t : rt.config.targets) {
       core::Sink* sink = rt.sink(t.name);
       if (!sink) continue;
-      dispatcher.add_target(*sink,
-                            {t.retry.max_attempts, t.retry.base, t.retry.cap},
+      dispatcher.add_target(*sink, {t.retry.max_attempts, t.retry.base, t.retry.cap},
                             {t.writeback.message, t.writeback.include_reference});
     }
+  }
+
+  void add(const pipeline::DispatchStats& d) {
+    totals.batches += d.batches;
+    totals.delivered += d.delivered;
+    totals.retried += d.retried;
+    totals.rejected += d.rejected;
+    totals.recovered_batches += d.recovered_batches;
+  }
+
+  // Delivers until `stop`; then, with `flush_at_end`, publishes partial
+  // batches too, and writes back every queued status.
+  void loop(const std::atomic<bool>& stop, const std::atomic<bool>& flush_at_end) {
+    while (!stop.load()) {
+      auto d = dispatcher.dispatch(false);
+      add(d);
+      std::size_t written = writeback_enabled ? writeback.run_once() : 0;
+      if (d.batches == 0 && written == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    add(dispatcher.dispatch(flush_at_end.load()));
+    if (writeback_enabled) writeback.drain();
   }
 };
 
@@ -138,47 +158,63 @@ int cmd_run(const Args& args, bool once) {
   auto rt = load_or_report(args, code);
   if (!rt) return code;
   install_signal_handlers();
-  Pipeline p(*rt);
-  pipeline::IngestStats total;
-  pipeline::DispatchStats delivered;
-  auto add = [&](const pipeline::DispatchStats& d) {
-    delivered.batches += d.batches;
-    delivered.delivered += d.delivered;
-    delivered.retried += d.retried;
-    delivered.rejected += d.rejected;
-  };
-  add(p.dispatcher.recover());
+  std::filesystem::create_directories(rt->config.state_path.parent_path());
+  store::StateStore ingest_state(rt->config.state_path.string());
+  pipeline::Ingestor ingestor(ingest_state, *rt->source, *rt->schema, *rt->mappings,
+                              {rt->config.source.batch_size, rt->config.source.late_row_window});
+  Delivery delivery(*rt);
+  delivery.add(delivery.dispatcher.recover());
   spdlog::info("{}: source {} state {}", once ? "once" : "run", rt->config.source.path.string(),
                rt->config.state_path.string());
-  std::unique_ptr<mapping::MappingSet> reloaded;
-  while (!g_stop.load()) {
-    if (g_reload.exchange(false)) {
-      core::Diagnostics diags;
-      auto fresh = reload_mappings(*rt, diags);
-      if (!fresh) {
-        spdlog::error("reload refused; the running mappings stay in force:\n{}", diags.to_string());
-      } else {
-        p.ingestor.set_mappings(*fresh);
-        rt->mappings.swap(fresh);  // the old set is kept until after the swap took effect
-        spdlog::info("reload: {} mappings in force", rt->mappings->mappings().size());
-      }
+
+  std::atomic<bool> stop_delivery{false}, flush_at_end{false};
+  std::exception_ptr delivery_error;
+  std::thread delivery_thread([&] {
+    try {
+      delivery.loop(stop_delivery, flush_at_end);
+    } catch (...) {
+      delivery_error = std::current_exception();
+      g_stop.store(true);
     }
-    auto stats = p.ingestor.run_batch();
-    total += stats;
-    if (stats.read > 0) log_batch(stats);
-    const bool idle = stats.read == 0;
-    add(p.dispatcher.dispatch(once && idle));
-    if (rt->config.writeback_enabled) p.writeback.run_once();
-    if (idle) {
+  });
+  pipeline::IngestStats total;
+  std::exception_ptr ingest_error;
+  try {
+    while (!g_stop.load()) {
+      if (g_reload.exchange(false)) {
+        core::Diagnostics diags;
+        auto fresh = reload_mappings(*rt, diags);
+        if (!fresh) {
+          spdlog::error("reload refused; the running mappings stay in force:\n{}", diags.to_string());
+        } else {
+          ingestor.set_mappings(*fresh);
+          rt->mappings.swap(fresh);
+          spdlog::info("reload: {} mappings in force", rt->mappings->mappings().size());
+        }
+      }
+      auto stats = ingestor.run_batch();
+      total += stats;
+      if (stats.read > 0) {
+        log_batch(stats);
+        continue;
+      }
       if (once) break;
-      // Sleep the poll interval in slices so a signal is acted on promptly.
+      // Idle: sleep the poll interval in slices so a signal is acted on promptly.
       auto until = std::chrono::steady_clock::now() + rt->config.source.poll_interval;
       while (!g_stop.load() && !g_reload.load() && std::chrono::steady_clock::now() < until)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  } catch (...) {
+    ingest_error = std::current_exception();
   }
   if (g_stop.load()) spdlog::info("stopping: signal received, current batch finished");
-  if (rt->config.writeback_enabled) p.writeback.drain();
+  // `once` publishes partial batches; a stopping daemon leaves them queued for the next start.
+  flush_at_end.store(once && !ingest_error);
+  stop_delivery.store(true);
+  delivery_thread.join();
+  if (ingest_error) std::rethrow_exception(ingest_error);
+  if (delivery_error) std::rethrow_exception(delivery_error);
+  const auto& delivered = delivery.totals;
   spdlog::info(
       "done: read={} queued={} rejected={} mapping_failed={} unrouted={} delivered={} "
       "retry={} dead={} batches={}",

@@ -4,7 +4,9 @@
 // crash anywhere repeats or loses nothing.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "bridge/core/source.hpp"
 #include "bridge/mapping/mapping.hpp"
@@ -46,7 +48,9 @@ class Ingestor {
   void set_mappings(const mapping::MappingSet& mappings) { mappings_ = &mappings; }
 
  private:
-  void ingest_row(const core::SourceRow& row, std::int64_t now, IngestStats& stats);
+  struct Decision;
+  Decision decide(const core::SourceRow& row, std::int64_t now) const;
+  void write(const core::SourceRow& row, const Decision& decision, std::int64_t now, IngestStats& stats);
 
   store::StateStore& state_;
   core::Source& source_;
