@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -111,7 +112,7 @@ struct Delivery {
   pipeline::DispatchStats totals;
 
   explicit Delivery(Runtime& rt)
-      : state(rt.config.state_path.string()),
+      : state(rt.config.state_path.string(), store::Durability::full),
         dispatcher(state),
         writeback(state, *rt.source, rt.config.writeback_batch),
         writeback_enabled(rt.config.writeback_enabled) {
@@ -323,8 +324,16 @@ int cmd_preview(const Args& args) {
         std::cout << "  attachment " << a.media_type << " " << a.size_bytes << " bytes sha256 "
                   << a.sha256 << "\n";
       if (auto* sink = rt->sink(target)) {
-        std::cout << "-- " << target << " receives:\n" << sink->encode_preview(*r.record);
-        if (!std::string_view(sink->encode_preview(*r.record)).ends_with("\n")) std::cout << "\n";
+        std::string rendered;
+        try {
+          rendered = sink->encode_preview(*r.record);
+        } catch (const std::exception& e) {
+          std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
+          result = kExitPreviewRejected;
+          continue;
+        }
+        std::cout << "-- " << target << " receives:\n" << rendered;
+        if (!rendered.ends_with("\n")) std::cout << "\n";
       }
     }
   }
@@ -335,6 +344,11 @@ int cmd_status(const Args& args) {
   int code = kExitOk;
   auto rt = load_or_report(args, code);
   if (!rt) return code;
+  if (!std::filesystem::exists(rt->config.state_path)) {
+    std::cout << "no state database yet at " << rt->config.state_path.string()
+              << ": nothing has been processed (run `reportbridge once` or `run`)\n";
+    return kExitOk;
+  }
   store::StateStore state(rt->config.state_path.string());
   auto cursor = state.load_cursor(rt->config.source.name);
   std::int64_t backlog = -1;
@@ -442,6 +456,11 @@ int main(int argc, char** argv) {
       if (!value(args.input)) return kExitUsage;
     } else if (s == "--log-level") {
       if (!value(args.log_level)) return kExitUsage;
+      static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error"};
+      if (std::find(levels.begin(), levels.end(), args.log_level) == levels.end()) {
+        std::cerr << "reportbridge: --log-level must be one of trace, debug, info, warn, error\n";
+        return kExitUsage;
+      }
     } else if (s == "--limit") {
       std::string n;
       if (!value(n)) return kExitUsage;

@@ -61,7 +61,14 @@ std::unique_ptr<core::Sink> make_csv_drop(const config::DaemonConfig& cfg,
                 "no mapping feeds target '" + t.name + "', so it has no columns", "config.target_unused");
     return nullptr;
   }
-  return std::make_unique<csv_drop::CsvDropSink>(std::move(c), std::move(columns), std::move(locator));
+  try {
+    return std::make_unique<csv_drop::CsvDropSink>(std::move(c), std::move(columns), std::move(locator));
+  } catch (const std::invalid_argument& e) {
+    // The sink refuses settings it cannot honour (a prefix unsafe in file names, ...).
+    auto p = s["file_prefix"] ? config::position_of(cfg.file, s["file_prefix"]) : t.position;
+    diags.error(p.file, p.line, p.column, "target '" + t.name + "': " + e.what(), "config.bad_target");
+    return nullptr;
+  }
 }
 
 }  // namespace

@@ -9,7 +9,7 @@ namespace reportbridge::store {
 
 namespace {
 
-// Schema version 1. Later versions add migrations below, never edit this.
+// Schema version 1. Once released, later versions add migrations; this stays as is.
 constexpr const char* kSchemaV1 = R"SQL(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS source_cursors (
@@ -90,10 +90,10 @@ std::string rfc3339_utc(std::int64_t unix_ms) {
   return buf;
 }
 
-StateStore::StateStore(const std::string& path)
+StateStore::StateStore(const std::string& path, Durability durability)
     : db_(path, Database::Mode::read_write_create) {
   db_.exec("PRAGMA journal_mode=WAL");
-  db_.exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable at checkpoints, atomic always
+  db_.exec(durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   db_.exec("PRAGMA foreign_keys=ON");
   db_.exec("PRAGMA cache_size=-16000");   // 16 MB page cache: bounded memory
   // Checkpoint the WAL every ~64 MB rather than every 4 MB: an outbox row

@@ -66,9 +66,16 @@ struct WritebackItem {
   core::StatusUpdate update;
 };
 
+// How commits reach the disk. `normal` (WAL + synchronous=NORMAL) survives a
+// process crash at any point; `full` also survives a power cut or OS crash.
+// The delivery side uses `full`: a batch claim must be on disk before its file
+// is published, or a power cut could publish the same rows twice. (An ingest
+// commit lost to a power cut is simply read again from the source.)
+enum class Durability { normal, full };
+
 class StateStore {
  public:
-  explicit StateStore(const std::string& path);
+  explicit StateStore(const std::string& path, Durability durability = Durability::normal);
 
   Database& db() { return db_; }
 

@@ -169,3 +169,30 @@ TEST_CASE("windows-1252 drop keeps what it can hold and marks the rest, never '?
   CHECK(all.find("Caf\xE9 \xA3" "5 \x97 L\xF3" "dz [U+1F64F]") != std::string::npos);
   CHECK(all.find('?') == std::string::npos);
 }
+
+TEST_CASE("status before the first run says so; a bad log level is a usage error") {
+  Installation inst;
+  create_app_store(inst.store);
+  auto r = inst.bridge({"status"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("no state database yet") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(inst.dir / "state"));  // status creates nothing
+  CHECK(inst.bridge({"once", "--log-level", "loud"}).exit_code == 2);
+}
+
+TEST_CASE("a target setting the sink refuses is a check error with its position") {
+  Installation inst(kAllKindsMapping, "    file_prefix: ../escape\n");
+  auto r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find(inst.config + ":17:18: error: target 'drop':") != std::string::npos);
+}
+
+TEST_CASE("preview reports a record the target would reject (exit 4)") {
+  Installation inst(kAllKindsMapping, "    encoding: windows-1252\n    unencodable: reject\n");
+  write_file(inst.dir / "emoji.json", valid_payload(test_id(9), 1, "concern", "Thanks 🙏"));
+  auto r = inst.bridge({"preview", "--input", (inst.dir / "emoji.json").string()});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.find("REJECTED by target drop") != std::string::npos);
+}

@@ -10,8 +10,8 @@
 //   quotes are doubled, rows end with `line_ending` (CRLF by default).
 // - Formula neutralisation (`formula_guard`, on by default, OWASP "CSV
 //   injection"): a cell starting with = + - @ TAB or CR gets a leading single
-//   quote ' so spreadsheets show it as text; quoting applies afterwards. This
-//   also prefixes negative numbers ("-5" -> '-5).
+//   quote ' so spreadsheets show it as text; quoting applies afterwards. Plain
+//   decimal numbers ("-1.2350", "+447700900123") are left alone.
 // - Encodings: UTF-8, UTF-8 with a BOM (EF BB BF once at file start, for
 //   Excel), Windows-1252 through ICU. Windows-1252 never writes a silent '?':
 //   `transliterate` turns letters into Latin/ASCII ("ł" -> "l", Arabic and
