@@ -64,7 +64,7 @@ double median(std::vector<double> v) {
 void write_config(const fs::path& dir) {
   std::ofstream c(dir / "bench.yaml");
   c << "state:\n  path: state/state.db\n"
-       "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n  batch_size: 1000\n"
+       "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n  batch_size: 2000\n"
        "schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/submission.schema.json\n"
        "mappings: [" REPORTBRIDGE_SOURCE_DIR "/mappings/npt_community_report.yaml, "
        REPORTBRIDGE_SOURCE_DIR "/mappings/psd_feedback.yaml]\n"

@@ -112,7 +112,7 @@ struct Delivery {
   pipeline::DispatchStats totals;
 
   explicit Delivery(Runtime& rt)
-      : state(rt.config.state_path.string(), store::Durability::full),
+      : state(rt.config.state_path.string()),
         dispatcher(state),
         writeback(state, *rt.source, rt.config.writeback_batch),
         writeback_enabled(rt.config.writeback_enabled) {

@@ -1,9 +1,9 @@
 #include "bridge/pipeline/ingest.hpp"
 
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "bridge/core/cursor.hpp"
+#include "bridge/core/sha256.hpp"
 
 namespace reportbridge::pipeline {
 
@@ -25,19 +25,6 @@ IngestStats& IngestStats::operator+=(const IngestStats& o) {
   high_water = o.high_water;
   open_gaps = o.open_gaps;
   return *this;
-}
-
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(len * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 0xF];
-  }
-  return out;
 }
 
 Ingestor::Ingestor(store::StateStore& state, core::Source& source,
@@ -73,7 +60,7 @@ IngestStats Ingestor::run_batch() {
     const auto& row = rows[i];
     const auto& d = decisions[i];
     seen.push_back(row.seq);
-    if (!state_.ledger_claim(row.id, row.version, row.seq, d.hash, now)) {
+    if (!state_.ledger_claim(row, d.hash, now)) {
       ++stats.already_seen;
       continue;
     }
@@ -96,7 +83,7 @@ void Ingestor::write(const core::SourceRow& row, const Decision& d, std::int64_t
                      IngestStats& stats) {
   if (d.quarantine) state_.quarantine(*d.quarantine);
   if (d.writeback) state_.enqueue_writeback(*d.writeback, row.version);
-  if (d.outcome != "queued") state_.ledger_set_outcome(row.id, row.version, d.outcome);
+  if (d.outcome != "queued") state_.ledger_set_outcome(row, d.outcome);
   for (const auto& e : d.entries) state_.enqueue(e, now);
   if (d.outcome == "queued") {
     ++stats.queued;
@@ -117,7 +104,7 @@ void Ingestor::write(const core::SourceRow& row, const Decision& d, std::int64_t
 
 Ingestor::Decision Ingestor::decide(const core::SourceRow& row, std::int64_t now) const {
   Decision d;
-  d.hash = sha256_hex(row.payload);
+  d.hash = core::sha256_hex(row.payload);
   const std::string at = store::rfc3339_utc(now);
   schema::PayloadCheck check = schema::check_payload(schema_, row.payload, row.id, row.version);
   if (!check.ok()) {
@@ -155,7 +142,7 @@ Ingestor::Decision Ingestor::decide(const core::SourceRow& row, std::int64_t now
         d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
         return d;
       }
-      d.entries.push_back({target, row.id, row.version, m->name, core::to_json(*r.record)});
+      d.entries.push_back({target, row.id, row.version, row.seq, m->name, core::to_json(*r.record)});
     }
   }
   d.outcome = "queued";

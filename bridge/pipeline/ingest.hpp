@@ -59,7 +59,4 @@ class Ingestor {
   IngestSettings settings_;
 };
 
-// Lowercase hex SHA-256 of `data` (OpenSSL).
-std::string sha256_hex(std::string_view data);
-
 }  // namespace reportbridge::pipeline

@@ -17,17 +17,21 @@ CREATE TABLE IF NOT EXISTS source_cursors (
 CREATE TABLE IF NOT EXISTS source_gaps (
   source TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
   opened_at_ms INTEGER NOT NULL, PRIMARY KEY (source, first_seq)) WITHOUT ROWID;
+-- A version's received_at never changes (the store keeps each version as
+-- received), so leading the key with it keeps inserts near the end of the tree
+-- instead of scattering them over random UUIDs.
 CREATE TABLE IF NOT EXISTS ledger (
-  submission_id TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,
-  content_sha256 TEXT NOT NULL, outcome TEXT NOT NULL, processed_at_ms INTEGER NOT NULL,
-  PRIMARY KEY (submission_id, version)) WITHOUT ROWID;
+  received_at TEXT NOT NULL, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
+  seq INTEGER NOT NULL, content_sha256 TEXT NOT NULL, outcome TEXT NOT NULL,
+  processed_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (received_at, submission_id, version)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS quarantine (
   id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, submission_id TEXT NOT NULL,
   version INTEGER NOT NULL, reason_code TEXT NOT NULL, field TEXT NOT NULL,
   detail TEXT NOT NULL, mapping TEXT NOT NULL, quarantined_at_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox_items (
   id INTEGER PRIMARY KEY, target TEXT NOT NULL, submission_id TEXT NOT NULL,
-  version INTEGER NOT NULL, mapping TEXT NOT NULL,
+  version INTEGER NOT NULL, seq INTEGER NOT NULL, mapping TEXT NOT NULL,
   state TEXT NOT NULL,              -- pending | in_flight | delivered | dead
   attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
   enqueued_ms INTEGER NOT NULL, batch_id INTEGER, reference TEXT, last_error TEXT,
@@ -36,7 +40,7 @@ CREATE TABLE IF NOT EXISTS outbox_items (
 -- a state change rewrites a few small pages, not the record's.
 CREATE TABLE IF NOT EXISTS outbox_records (item_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox_items (target, state, next_attempt_ms);
-CREATE INDEX IF NOT EXISTS outbox_by_submission ON outbox_items (submission_id, version);
+CREATE INDEX IF NOT EXISTS outbox_by_seq ON outbox_items (seq);
 CREATE INDEX IF NOT EXISTS outbox_by_batch ON outbox_items (batch_id) WHERE batch_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS delivery_batches (
   id INTEGER PRIMARY KEY, target TEXT NOT NULL, batch_key TEXT NOT NULL UNIQUE,
@@ -90,10 +94,9 @@ std::string rfc3339_utc(std::int64_t unix_ms) {
   return buf;
 }
 
-StateStore::StateStore(const std::string& path, Durability durability)
-    : db_(path, Database::Mode::read_write_create) {
+StateStore::StateStore(const std::string& path) : db_(path, Database::Mode::read_write_create) {
   db_.exec("PRAGMA journal_mode=WAL");
-  db_.exec(durability == Durability::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  db_.exec("PRAGMA synchronous=NORMAL");
   db_.exec("PRAGMA foreign_keys=ON");
   db_.exec("PRAGMA cache_size=-16000");   // 16 MB page cache: bounded memory
   // Checkpoint the WAL every ~64 MB rather than every 4 MB: an outbox row
@@ -104,12 +107,12 @@ StateStore::StateStore(const std::string& path, Durability durability)
   migrate();
   ledger_insert_ = db_.prepare(
       "INSERT OR IGNORE INTO ledger (submission_id, version, seq, content_sha256, outcome,"
-      " processed_at_ms) VALUES (?1, ?2, ?3, ?4, 'queued', ?5)");
+      " processed_at_ms, received_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6)");
   ledger_outcome_ = db_.prepare(
-      "UPDATE ledger SET outcome = ?3 WHERE submission_id = ?1 AND version = ?2");
+      "UPDATE ledger SET outcome = ?4 WHERE received_at = ?3 AND submission_id = ?1 AND version = ?2");
   enqueue_ = db_.prepare(
       "INSERT INTO outbox_items (target, submission_id, version, mapping, state,"
-      " next_attempt_ms, enqueued_ms) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)");
+      " next_attempt_ms, enqueued_ms, seq) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?6)");
   enqueue_record_ = db_.prepare("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)");
   enqueue_writeback_ = db_.prepare(
       "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at)"
@@ -156,16 +159,16 @@ void StateStore::save_cursor(const std::string& source, const core::SourceCursor
   }
 }
 
-bool StateStore::ledger_claim(const std::string& id, std::int64_t version, std::int64_t seq,
-                              const std::string& content_sha256, std::int64_t at_ms) {
-  ledger_insert_.bind(1, id).bind(2, version).bind(3, seq).bind(4, content_sha256).bind(5, at_ms).run();
+bool StateStore::ledger_claim(const core::SourceRow& row, const std::string& content_sha256,
+                              std::int64_t at_ms) {
+  ledger_insert_.bind(1, row.id).bind(2, row.version).bind(3, row.seq).bind(4, content_sha256)
+      .bind(5, at_ms).bind(6, row.received_at).run();
   ledger_insert_.reset();
   return db_.changes() > 0;
 }
 
-void StateStore::ledger_set_outcome(const std::string& id, std::int64_t version,
-                                    const std::string& outcome) {
-  ledger_outcome_.bind(1, id).bind(2, version).bind(3, outcome).run();
+void StateStore::ledger_set_outcome(const core::SourceRow& row, const std::string& outcome) {
+  ledger_outcome_.bind(1, row.id).bind(2, row.version).bind(3, row.received_at).bind(4, outcome).run();
   ledger_outcome_.reset();
 }
 
@@ -177,7 +180,7 @@ void StateStore::quarantine(const QuarantineEntry& e) {
 
 void StateStore::enqueue(const OutboxEntry& e, std::int64_t now) {
   enqueue_.bind(1, e.target).bind(2, e.submission_id).bind(3, e.version).bind(4, e.mapping)
-      .bind(5, now).run();
+      .bind(5, now).bind(6, e.seq).run();
   enqueue_.reset();
   enqueue_record_.bind(1, db_.last_insert_rowid()).bind(2, e.record_json).run();
   enqueue_record_.reset();
@@ -232,6 +235,17 @@ core::DeliveryBatch load_items(Database& db, core::DeliveryBatch batch,
 std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& target,
                                                            std::size_t max_items,
                                                            std::int64_t now) {
+  // The claim must reach the disk before anything is published under its key.
+  db_.exec("PRAGMA synchronous=FULL");
+  struct Restore {
+    Database& db;
+    ~Restore() {
+      try {
+        db.exec("PRAGMA synchronous=NORMAL");
+      } catch (...) {
+      }
+    }
+  } restore{db_};
   Transaction tx(db_);
   auto ids = db_.prepare(
       "SELECT id FROM outbox_items WHERE target = ?1 AND state = 'pending'"
@@ -356,9 +370,9 @@ void StateStore::queue_settled_writebacks(std::int64_t batch_id, std::int64_t no
       "SELECT o.submission_id, o.version, sum(o.state IN ('pending', 'in_flight')),"
       " sum(o.state = 'delivered'),"
       " group_concat(CASE WHEN o.state = 'delivered' THEN o.reference END, ', ')"
-      " FROM outbox_items o JOIN (SELECT DISTINCT submission_id, version FROM outbox_items"
-      " WHERE batch_id = ?1) b ON o.submission_id = b.submission_id AND o.version = b.version"
-      " GROUP BY o.submission_id, o.version");
+      " FROM outbox_items o JOIN (SELECT DISTINCT seq, submission_id, version FROM outbox_items"
+      " WHERE batch_id = ?1) b ON o.seq = b.seq AND o.submission_id = b.submission_id"
+      " AND o.version = b.version GROUP BY o.seq, o.submission_id, o.version");
   q.bind(1, batch_id);
   const std::string updated_at = rfc3339_utc(now);
   while (q.step()) {

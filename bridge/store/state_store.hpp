@@ -35,6 +35,7 @@ struct OutboxEntry {
   std::string target;
   std::string submission_id;
   std::int64_t version = 0;
+  std::int64_t seq = 0;  // the source row: groups one version's items across targets
   std::string mapping;
   std::string record_json;
 };
@@ -66,16 +67,12 @@ struct WritebackItem {
   core::StatusUpdate update;
 };
 
-// How commits reach the disk. `normal` (WAL + synchronous=NORMAL) survives a
-// process crash at any point; `full` also survives a power cut or OS crash.
-// The delivery side uses `full`: a batch claim must be on disk before its file
-// is published, or a power cut could publish the same rows twice. (An ingest
-// commit lost to a power cut is simply read again from the source.)
-enum class Durability { normal, full };
-
 class StateStore {
  public:
-  explicit StateStore(const std::string& path, Durability durability = Durability::normal);
+  // Commits use WAL with synchronous=NORMAL (atomic, survives a process crash;
+  // a commit lost to a power cut is read again from the source), except batch
+  // claims, which are synced to disk before the batch is delivered.
+  explicit StateStore(const std::string& path);
 
   Database& db() { return db_; }
 
@@ -84,10 +81,9 @@ class StateStore {
   void save_cursor(const std::string& source, const core::SourceCursor& cursor);
   // Records (id, version) as processed with outcome "queued"; false when it
   // was already in the ledger (a replay: skip it).
-  bool ledger_claim(const std::string& id, std::int64_t version, std::int64_t seq,
-                    const std::string& content_sha256, std::int64_t at_ms);
+  bool ledger_claim(const core::SourceRow& row, const std::string& content_sha256, std::int64_t at_ms);
   // rejected | unrouted | mapping_failed, for a version claimed in this transaction.
-  void ledger_set_outcome(const std::string& id, std::int64_t version, const std::string& outcome);
+  void ledger_set_outcome(const core::SourceRow& row, const std::string& outcome);
   void quarantine(const QuarantineEntry& entry);
   void enqueue(const OutboxEntry& entry, std::int64_t now_ms);
   void enqueue_writeback(const core::StatusUpdate& update, std::int64_t version);
@@ -95,7 +91,8 @@ class StateStore {
   // --- dispatch ---
   // Counts due items up to `enough` (the batch size).
   PendingSummary pending_summary(const std::string& target, std::int64_t now_ms, std::size_t enough);
-  // Claims up to max_items due items as a new batch (own transaction). Items
+  // Claims up to max_items due items as a new batch (own transaction, synced to
+  // disk: a power cut after a file is published must not lose the claim). Items
   // whose stored record cannot be read are moved to dead letters.
   std::optional<core::DeliveryBatch> claim_batch(const std::string& target, std::size_t max_items,
                                                  std::int64_t now_ms);

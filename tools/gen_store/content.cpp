@@ -1,6 +1,6 @@
 #include "tools/gen_store/content.hpp"
 
-#include <openssl/evp.h>
+#include "bridge/core/sha256.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
@@ -375,20 +375,6 @@ Sv ext_of(Sv path) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("sha256 failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
 
 std::string uuid_v4(Rng& rng) {
   std::uint64_t hi = rng.next(), lo = rng.next();
@@ -452,7 +438,7 @@ json::object Content::attachment(Rng& rng, std::int64_t received, std::string_vi
   a.emplace("filename", file_name(rng, media->ext, received));
   a.emplace("media_type", media->type);
   a.emplace("size_bytes", static_cast<std::int64_t>(file_buf_.size()));
-  a.emplace("sha256", sha256_hex(file_buf_));
+  a.emplace("sha256", core::sha256_hex(file_buf_));
   a.emplace("path", rel);
   return a;
 }

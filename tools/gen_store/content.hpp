@@ -57,8 +57,6 @@ class Content {
   std::int64_t bytes_ = 0;
 };
 
-// Lower-case hex SHA-256 of `data`.
-std::string sha256_hex(std::string_view data);
 
 // A random version-4 UUID drawn from `rng`.
 std::string uuid_v4(Rng& rng);

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "adapters/sinks/csv_drop/sha256.hpp"
+#include "bridge/core/sha256.hpp"
 
 namespace reportbridge::csv_drop {
 
@@ -25,7 +25,7 @@ StreamResult stream_with_sha256(const std::filesystem::path& source, const FileH
     result.bytes = static_cast<std::uint64_t>(st.st_size);
     return result;
   }
-  Sha256 sha;
+  core::Sha256 sha;
   std::vector<char> buffer(kCopyChunkBytes);
   for (;;) {
     const ssize_t n = ::read(in.get(), buffer.data(), buffer.size());

@@ -12,7 +12,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "adapters/sinks/csv_drop/sha256.hpp"
+#include "bridge/core/sha256.hpp"
 
 namespace reportbridge::csv_drop {
 
@@ -269,7 +269,7 @@ std::string safe_file_component(std::string_view untrusted) {
   }
   if (out.size() > kMaxFileComponent) altered = true;
   if (altered) {
-    const std::string suffix = "-" + sha256_hex(untrusted).substr(0, 8);
+    const std::string suffix = "-" + core::sha256_hex(untrusted).substr(0, 8);
     if (out.size() > kMaxFileComponent - suffix.size()) out.resize(kMaxFileComponent - suffix.size());
     out += suffix;
   }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "adapters/sinks/csv_drop/csv_drop_sink.hpp"
-#include "adapters/sinks/csv_drop/sha256.hpp"
+#include "bridge/core/sha256.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -20,6 +20,7 @@ using namespace reportbridge;
 using namespace reportbridge::csv_drop;
 using core::DeliveryOutcome;
 using core::DeliveryStatus;
+using core::sha256_hex;
 using reportbridge::testing::read_file;
 using reportbridge::testing::TempDir;
 using reportbridge::testing::write_file;

@@ -6,9 +6,10 @@
 #include <vector>
 
 #include "adapters/sinks/csv_drop/csv_format.hpp"
-#include "adapters/sinks/csv_drop/sha256.hpp"
+#include "bridge/core/sha256.hpp"
 
 using namespace reportbridge::csv_drop;
+using reportbridge::core::sha256_hex;
 
 namespace {
 

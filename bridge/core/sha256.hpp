@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace reportbridge::csv_drop {
+namespace reportbridge::core {
 
 class Sha256 {
  public:
@@ -25,4 +25,4 @@ class Sha256 {
 // Lowercase hex SHA-256 of `data`.
 std::string sha256_hex(std::string_view data);
 
-}  // namespace reportbridge::csv_drop
+}  // namespace reportbridge::core

@@ -1,10 +1,10 @@
-#include "adapters/sinks/csv_drop/sha256.hpp"
+#include "bridge/core/sha256.hpp"
 
 #include <openssl/evp.h>
 
 #include <stdexcept>
 
-namespace reportbridge::csv_drop {
+namespace reportbridge::core {
 
 struct Sha256::Context {
   EVP_MD_CTX* md = nullptr;
@@ -45,4 +45,4 @@ std::string sha256_hex(std::string_view data) {
   return sha.hex_digest();
 }
 
-}  // namespace reportbridge::csv_drop
+}  // namespace reportbridge::core
