@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -78,12 +80,20 @@ class Database {
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
 
+  // Connections of one process to the same file can share a mutex that every
+  // write transaction holds: writers then hand over at once instead of polling
+  // SQLite's busy handler. Other processes still meet the busy timeout.
+  void share_write_lock(std::shared_ptr<std::mutex> lock) { write_lock_ = std::move(lock); }
+  std::mutex* write_lock() const { return write_lock_.get(); }
+
  private:
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::shared_ptr<std::mutex> write_lock_;
 };
 
-// BEGIN IMMEDIATE on construction; rolls back unless commit() was called.
+// BEGIN IMMEDIATE on construction (holding the connection's shared write lock,
+// if any); rolls back unless commit() was called.
 class Transaction {
  public:
   explicit Transaction(Database& db);
@@ -94,6 +104,7 @@ class Transaction {
 
  private:
   Database& db_;
+  std::unique_lock<std::mutex> lock_;
   bool done_ = false;
 };
 

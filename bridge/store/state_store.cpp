@@ -1,6 +1,9 @@
 #include "bridge/store/state_store.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <map>
+#include <mutex>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -94,7 +97,25 @@ std::string rfc3339_utc(std::int64_t unix_ms) {
   return buf;
 }
 
+namespace {
+// One write mutex per state database file, shared by its connections in this process.
+std::shared_ptr<std::mutex> write_lock_for(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+  std::error_code ec;
+  auto key = std::filesystem::weakly_canonical(path, ec).string();
+  std::lock_guard<std::mutex> guard(registry_mutex);
+  auto lock = registry[key].lock();
+  if (!lock) {
+    lock = std::make_shared<std::mutex>();
+    registry[key] = lock;
+  }
+  return lock;
+}
+}  // namespace
+
 StateStore::StateStore(const std::string& path) : db_(path, Database::Mode::read_write_create) {
+  db_.share_write_lock(write_lock_for(path));
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=NORMAL");
   db_.exec("PRAGMA foreign_keys=ON");
