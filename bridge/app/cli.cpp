@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -102,20 +103,14 @@ std::unique_ptr<Runtime> load_or_report(const Args& args, int& exit_code) {
   return rt;
 }
 
-// The delivery side: dispatcher and write-back on their own state connection,
-// run in their own thread so rendering and file I/O overlap with ingest.
+// The delivery side: the dispatcher on its own state connection, in its own
+// thread, so rendering and file I/O overlap with ingest.
 struct Delivery {
   store::StateStore state;
   pipeline::Dispatcher dispatcher;
-  pipeline::WritebackWorker writeback;
-  bool writeback_enabled;
   pipeline::DispatchStats totals;
 
-  explicit Delivery(Runtime& rt)
-      : state(rt.config.state_path.string()),
-        dispatcher(state),
-        writeback(state, *rt.source, rt.config.writeback_batch),
-        writeback_enabled(rt.config.writeback_enabled) {
+  explicit Delivery(Runtime& rt) : state(rt.config.state_path.string()), dispatcher(state) {
     for (const auto& t : rt.config.targets) {
       core::Sink* sink = rt.sink(t.name);
       if (!sink) continue;
@@ -132,17 +127,32 @@ struct Delivery {
     totals.recovered_batches += d.recovered_batches;
   }
 
-  // Delivers until `stop`; then, with `flush_at_end`, publishes partial
-  // batches too, and writes back every queued status.
+  // Delivers until `stop`; then, with `flush_at_end`, publishes partial batches too.
   void loop(const std::atomic<bool>& stop, const std::atomic<bool>& flush_at_end) {
     while (!stop.load()) {
       auto d = dispatcher.dispatch(false);
       add(d);
-      std::size_t written = writeback_enabled ? writeback.run_once() : 0;
-      if (d.batches == 0 && written == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (d.batches == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     add(dispatcher.dispatch(flush_at_end.load()));
-    if (writeback_enabled) writeback.drain();
+  }
+};
+
+// Write-back to the app's store, in a thread of its own: the app's table is
+// keyed by random ids, so these writes are slow, and they must never hold up
+// delivery.
+struct Writeback {
+  store::StateStore state;
+  pipeline::WritebackWorker worker;
+
+  Writeback(Runtime& rt)
+      : state(rt.config.state_path.string()), worker(state, *rt.source, rt.config.writeback_batch) {}
+
+  // Writes until `stop`, then drains what is queued.
+  void loop(const std::atomic<bool>& stop, std::size_t batch) {
+    while (!stop.load())
+      if (worker.run_once() < batch) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    worker.drain();
   }
 };
 
@@ -168,13 +178,24 @@ int cmd_run(const Args& args, bool once) {
   spdlog::info("{}: source {} state {}", once ? "once" : "run", rt->config.source.path.string(),
                rt->config.state_path.string());
 
-  std::atomic<bool> stop_delivery{false}, flush_at_end{false};
-  std::exception_ptr delivery_error;
+  std::atomic<bool> stop_delivery{false}, flush_at_end{false}, stop_writeback{false};
+  std::exception_ptr delivery_error, writeback_error;
   std::thread delivery_thread([&] {
     try {
       delivery.loop(stop_delivery, flush_at_end);
     } catch (...) {
       delivery_error = std::current_exception();
+      g_stop.store(true);
+    }
+  });
+  std::optional<Writeback> writeback;
+  if (rt->config.writeback_enabled) writeback.emplace(*rt);
+  std::thread writeback_thread([&] {
+    if (!writeback) return;
+    try {
+      writeback->loop(stop_writeback, rt->config.writeback_batch);
+    } catch (...) {
+      writeback_error = std::current_exception();
       g_stop.store(true);
     }
   });
@@ -213,8 +234,12 @@ int cmd_run(const Args& args, bool once) {
   flush_at_end.store(once && !ingest_error);
   stop_delivery.store(true);
   delivery_thread.join();
+  // After delivery has settled its last batch, so its statuses are queued too.
+  stop_writeback.store(true);
+  writeback_thread.join();
   if (ingest_error) std::rethrow_exception(ingest_error);
   if (delivery_error) std::rethrow_exception(delivery_error);
+  if (writeback_error) std::rethrow_exception(writeback_error);
   const auto& delivered = delivery.totals;
   spdlog::info(
       "done: read={} queued={} rejected={} mapping_failed={} unrouted={} delivered={} "

@@ -34,7 +34,7 @@ const MapSpec kSourceSpec{
 const MapSpec kWritebackSpec{
     "writeback",
     {{"enabled", ValueKind::boolean, false, "Write statuses to the app's submission_status (default true)."},
-     {"batch_size", ValueKind::integer, false, "Statuses written per transaction (default 500)."}}};
+     {"batch_size", ValueKind::integer, false, "Statuses written per transaction (default 2000)."}}};
 
 const MapSpec kLoggingSpec{
     "logging", {{"level", ValueKind::string, false, "trace, debug, info (default), warn, error.",
@@ -164,7 +164,7 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
 
   if (auto w = (*root)["writeback"]; w && w.IsMap() && check_map(w, kWritebackSpec, path, diags)) {
     c.writeback_enabled = get_bool(w, "enabled", true);
-    c.writeback_batch = static_cast<std::size_t>(get_int(w, "batch_size", 500, path, diags, 1));
+    c.writeback_batch = static_cast<std::size_t>(get_int(w, "batch_size", 2000, path, diags, 1));
   }
   if (auto l = (*root)["logging"]; l && l.IsMap() && check_map(l, kLoggingSpec, path, diags))
     c.log_level = get_string(l, "level", "info");

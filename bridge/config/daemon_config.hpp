@@ -56,7 +56,7 @@ struct DaemonConfig {
   std::vector<std::string> mapping_files;
   std::vector<TargetSettings> targets;
   bool writeback_enabled = true;
-  std::size_t writeback_batch = 500;
+  std::size_t writeback_batch = 2000;
   std::string log_level = "info";
 
   std::vector<std::string> target_names() const;

@@ -1,0 +1,156 @@
+#include <catch2/catch.hpp>
+
+#include "bridge/store/state_store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace reportbridge;
+using reportbridge::testing::TempDir;
+
+namespace {
+
+core::TargetRecord record(const std::string& id, const std::string& target) {
+  core::TargetRecord r;
+  r.submission_id = id;
+  r.version = 1;
+  r.mapping = "m";
+  r.target = target;
+  r.fields = {{"Ref", id}};
+  return r;
+}
+
+core::SourceRow row(const std::string& id, std::int64_t seq) {
+  return {seq, id, 1, "2026-11-27T18:42:11Z", "{}"};
+}
+
+void enqueue(store::StateStore& s, const std::string& id, std::int64_t seq,
+             const std::vector<std::string>& targets) {
+  store::Transaction tx(s.db());
+  REQUIRE(s.ledger_claim(row(id, seq), "hash", 1));
+  for (const auto& t : targets) s.enqueue({t, id, 1, seq, "m", core::to_json(record(id, t))}, 1000);
+  tx.commit();
+}
+
+const store::RetryPolicy kRetry{3, std::chrono::milliseconds(10), std::chrono::milliseconds(10)};
+
+}  // namespace
+
+TEST_CASE("the ledger refuses a second claim of the same version") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  store::Transaction tx(s.db());
+  CHECK(s.ledger_claim(row("a", 1), "h", 1));
+  CHECK_FALSE(s.ledger_claim(row("a", 7), "h", 2));  // replayed under another seq
+  CHECK(s.ledger_claim(row("b", 2), "h", 3));
+  tx.commit();
+  CHECK(s.ledger_count() == 2);
+}
+
+TEST_CASE("cursor with gaps survives a reopen") {
+  TempDir dir;
+  {
+    store::StateStore s((dir / "state.db").string());
+    store::Transaction tx(s.db());
+    s.save_cursor("app", {42, {{3, 5, 100}, {9, 9, 200}}});
+    tx.commit();
+  }
+  store::StateStore s((dir / "state.db").string());
+  auto c = s.load_cursor("app");
+  CHECK(c.high_water == 42);
+  REQUIRE(c.gaps.size() == 2);
+  CHECK(c.gaps[0].first == 3);
+  CHECK(c.gaps[0].last == 5);
+  CHECK(c.gaps[1].opened_at_ms == 200);
+  CHECK(s.load_cursor("other").high_water == 0);
+}
+
+TEST_CASE("a submission is written back as forwarded only when every target has it") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "sub-1", 1, {"a", "b"});
+  store::WritebackRule rule{"Passed on.", true};
+  auto ba = s.claim_batch("a", 10, 2000);
+  REQUIRE(ba);
+  REQUIRE(ba->items.size() == 1);
+  CHECK(ba->items[0].record.target == "a");
+  s.settle_batch(*ba, {core::DeliveryOutcome::ok("A-1")}, 2000, kRetry, rule);
+  CHECK(s.pending_writebacks(10).empty());  // b has not got it yet
+  auto bb = s.claim_batch("b", 10, 2000);
+  REQUIRE(bb);
+  s.settle_batch(*bb, {core::DeliveryOutcome::ok("B-7")}, 2000, kRetry, rule);
+  auto wb = s.pending_writebacks(10);
+  REQUIRE(wb.size() == 1);
+  CHECK(wb[0].update.submission_id == "sub-1");
+  CHECK(wb[0].update.state == "forwarded");
+  CHECK(wb[0].update.message == "Passed on.");
+  CHECK((wb[0].update.reference == "A-1, B-7" || wb[0].update.reference == "B-7, A-1"));
+  s.mark_writebacks_done({wb[0].id});
+  CHECK(s.pending_writeback_count() == 0);
+}
+
+TEST_CASE("claims are stable: open batches are handed back whole after a crash") {
+  TempDir dir;
+  {
+    store::StateStore s((dir / "state.db").string());
+    enqueue(s, "x", 1, {"a"});
+    enqueue(s, "y", 2, {"a"});
+    auto b = s.claim_batch("a", 10, 5000);
+    REQUIRE(b);
+    CHECK(b->items.size() == 2);
+    CHECK(s.claim_batch("a", 10, 5000) == std::nullopt);  // nothing left to claim
+  }
+  store::StateStore s((dir / "state.db").string());
+  auto open = s.open_batches("a");
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].items.size() == 2);
+  CHECK(open[0].items[0].record.submission_id == "x");
+  CHECK(open[0].key.find("-000001") != std::string::npos);
+}
+
+TEST_CASE("retry backs off, reject and exhausted retries become dead letters") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "r", 1, {"a"});
+  enqueue(s, "j", 2, {"a"});
+  store::WritebackRule rule{"ok", false};
+  auto b = s.claim_batch("a", 10, 1000);
+  REQUIRE(b);
+  s.settle_batch(*b,
+                 {core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "io_error", "disk"),
+                  core::DeliveryOutcome::fail(core::DeliveryStatus::reject, "attachment_mismatch", "sha")},
+                 1000, kRetry, rule);
+  auto counts = s.target_counts();
+  REQUIRE(counts.size() == 1);
+  CHECK(counts[0].pending == 1);
+  CHECK(counts[0].dead == 1);
+  CHECK(s.pending_summary("a", 1000, 10).ready == 0);  // backing off
+  // The rejected one is settled: the resident is told it was received.
+  auto wb = s.pending_writebacks(10);
+  REQUIRE(wb.size() == 1);
+  CHECK(wb[0].update.submission_id == "j");
+  CHECK(wb[0].update.state == "received");
+  for (int attempt = 2; attempt <= 3; ++attempt) {
+    const std::int64_t later = 1'000'000LL * attempt;  // past any backoff
+    auto again = s.claim_batch("a", 10, later);
+    REQUIRE(again);
+    s.settle_batch(*again, {core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "io_error", "disk")},
+                   later, kRetry, rule);
+  }
+  counts = s.target_counts();
+  CHECK(counts[0].pending == 0);
+  CHECK(counts[0].dead == 2);
+}
+
+TEST_CASE("pending summary counts due items up to the batch size, with the oldest's age") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  for (int i = 0; i < 5; ++i) enqueue(s, "s" + std::to_string(i), i + 1, {"a"});
+  auto p = s.pending_summary("a", 2000, 3);
+  CHECK(p.ready == 3);
+  CHECK(p.oldest_enqueued_ms == 1000);
+  CHECK(s.pending_summary("b", 2000, 3).ready == 0);
+}
+
+TEST_CASE("rfc3339_utc formats milliseconds since the epoch") {
+  CHECK(store::rfc3339_utc(0) == "1970-01-01T00:00:00Z");
+  CHECK(store::rfc3339_utc(1'795'804'930'000) == "2026-11-27T18:42:10Z");
+}
