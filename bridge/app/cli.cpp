@@ -110,7 +110,7 @@ struct Delivery {
   pipeline::Dispatcher dispatcher;
   pipeline::DispatchStats totals;
 
-  explicit Delivery(Runtime& rt) : state(rt.config.state_path.string()), dispatcher(state) {
+  explicit Delivery(Runtime& rt) : state(rt.config.state_path.string(), 8), dispatcher(state) {
     for (const auto& t : rt.config.targets) {
       core::Sink* sink = rt.sink(t.name);
       if (!sink) continue;
@@ -146,7 +146,8 @@ struct Writeback {
   pipeline::WritebackWorker worker;
 
   Writeback(Runtime& rt)
-      : state(rt.config.state_path.string()), worker(state, *rt.source, rt.config.writeback_batch) {}
+      : state(rt.config.state_path.string(), 2),
+        worker(state, *rt.source, rt.config.writeback_batch) {}
 
   // Writes until `stop`, then drains what is queued.
   void loop(const std::atomic<bool>& stop, std::size_t batch) {

@@ -114,12 +114,13 @@ std::shared_ptr<std::mutex> write_lock_for(const std::string& path) {
 }
 }  // namespace
 
-StateStore::StateStore(const std::string& path) : db_(path, Database::Mode::read_write_create) {
+StateStore::StateStore(const std::string& path, int cache_mib)
+    : db_(path, Database::Mode::read_write_create) {
   db_.share_write_lock(write_lock_for(path));
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=NORMAL");
   db_.exec("PRAGMA foreign_keys=ON");
-  db_.exec("PRAGMA cache_size=-16000");   // 16 MB page cache: bounded memory
+  db_.exec("PRAGMA cache_size=-" + std::to_string(cache_mib * 1024));
   // Checkpoint the WAL every ~64 MB rather than every 4 MB: an outbox row
   // written at ingest and settled soon after then reaches the database file
   // once, in its final state. The WAL file is truncated back after checkpoints.

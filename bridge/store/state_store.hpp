@@ -72,7 +72,9 @@ class StateStore {
   // Commits use WAL with synchronous=NORMAL (atomic, survives a process crash;
   // a commit lost to a power cut is read again from the source), except batch
   // claims, which are synced to disk before the batch is delivered.
-  explicit StateStore(const std::string& path);
+  // `cache_mib` bounds this connection's page cache (memory stays flat however
+  // long the backlog).
+  explicit StateStore(const std::string& path, int cache_mib = 16);
 
   Database& db() { return db_; }
 

@@ -64,6 +64,34 @@ TEST_CASE("kill -9 at any moment: every valid submission is in the drop exactly 
   CHECK(missing == 0);
   CHECK(unexpected == 0);
   CHECK(rows.size() == expected.size());
+  // Row by row against the input: each published row carries its payload's
+  // kind and description (the formula guard may prefix a quote).
+  std::map<std::string, std::pair<std::string, std::string>> input;
+  {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(inst.store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT id, version, payload FROM submissions", -1, &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      std::string key = std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) + "," +
+                        std::to_string(sqlite3_column_int64(st, 1));
+      if (!expected.count(key)) continue;
+      auto doc = boost::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st, 2))).as_object();
+      input[key] = {std::string(doc["kind"].as_string()), std::string(doc["description"].as_string())};
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  std::size_t mismatched = 0;
+  for (const auto& r : inst.published_records()) {
+    REQUIRE(r.size() == 6);
+    const auto& want = input[r[0] + "," + r[1]];
+    std::string description = r[4];
+    if (!description.empty() && description[0] == '\'' && want.second.rfind('\'', 0) != 0)
+      description.erase(0, 1);
+    if (r[2] != want.first || description != want.second) ++mismatched;
+  }
+  CHECK(mismatched == 0);
   // No temp file survives a completed run.
   for (const auto& e : std::filesystem::directory_iterator(inst.dir / "out"))
     CHECK(e.path().filename().string().rfind(".", 0) != 0);

@@ -62,33 +62,52 @@ struct Installation {
     return run_process(args);
   }
 
-  // Every published CSV data row as "Ref,Version" -> times seen.
-  std::map<std::string, int> published() const {
-    std::map<std::string, int> rows;
-    if (!std::filesystem::exists(dir / "out")) return rows;
+  // Every published CSV data record (header skipped), cells unquoted (RFC 4180).
+  std::vector<std::vector<std::string>> published_records() const {
+    std::vector<std::vector<std::string>> records;
+    if (!std::filesystem::exists(dir / "out")) return records;
     for (const auto& e : std::filesystem::directory_iterator(dir / "out")) {
       if (e.path().extension() != ".csv") continue;
       const std::string text = read_file(e.path());
-      // Records end with CRLF outside quotes; quoted cells may hold CRLF.
+      std::vector<std::string> record;
+      std::string cell;
       bool quoted = false, header = true;
-      std::string record;
       for (std::size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
-        if (c == '"') quoted = !quoted;
-        if (!quoted && c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-          if (!header) {
-            auto c1 = record.find(',');
-            auto c2 = record.find(',', c1 + 1);
-            rows[record.substr(0, c2)]++;
+        if (quoted) {
+          if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+            cell += '"';
+            ++i;
+          } else if (c == '"') {
+            quoted = false;
+          } else {
+            cell += c;
           }
+        } else if (c == '"') {
+          quoted = true;
+        } else if (c == ',') {
+          record.push_back(std::move(cell));
+          cell.clear();
+        } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
+          record.push_back(std::move(cell));
+          cell.clear();
+          if (!header) records.push_back(std::move(record));
           header = false;
           record.clear();
           ++i;
-          continue;
+        } else {
+          cell += c;
         }
-        record += c;
       }
     }
+    return records;
+  }
+
+  // Every published CSV data row as "Ref,Version" -> times seen.
+  std::map<std::string, int> published() const {
+    std::map<std::string, int> rows;
+    for (const auto& r : published_records())
+      if (r.size() >= 2) rows[r[0] + "," + r[1]]++;
     return rows;
   }
 
