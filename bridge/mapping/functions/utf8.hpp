@@ -1,0 +1,22 @@
+#pragma once
+// Internal UTF-8 helpers shared by the function implementations.
+#include <cstddef>
+#include <string_view>
+
+namespace reportbridge::mapping::functions::detail {
+
+// True when `text` is well-formed UTF-8 (no surrogates, no overlongs) and
+// short enough for ICU's int32_t lengths.
+bool valid_utf8(std::string_view text);
+// Byte offset of the first malformed sequence, or std::string_view::npos.
+std::size_t first_invalid_utf8(std::string_view text);
+
+// Number of code points in well-formed UTF-8.
+std::size_t count_code_points(std::string_view text);
+
+// Unicode White_Space (U+0020, U+00A0, U+2003, U+3000, ...) at byte offset
+// `i`: returns the encoded length, or 0 when the code point there is not
+// white space. `text` must be well-formed.
+std::size_t whitespace_at(std::string_view text, std::size_t i);
+
+}  // namespace reportbridge::mapping::functions::detail
