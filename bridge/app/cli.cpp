@@ -272,10 +272,7 @@ std::string lineage(const mapping::FieldPlan& f, const std::optional<std::string
     s = "constant";
   } else if (f.from) {
     s = "from " + f.from->text;
-    for (auto t : f.transforms) {
-      static const char* names[] = {"trim", "collapse_whitespace", "uppercase", "lowercase"};
-      s += " | " + std::string(names[static_cast<int>(t)]);
-    }
+    for (const auto& t : f.transforms) s += " | " + t.name;
     if (f.lookup) s += " | lookup " + std::filesystem::path(f.lookup->file).filename().string();
     if (f.max_length) s += " | max " + std::to_string(f.max_length);
   }

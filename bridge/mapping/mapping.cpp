@@ -1,17 +1,16 @@
 #include "bridge/mapping/mapping.hpp"
 
-#include <unicode/unistr.h>
-#include <unicode/locid.h>
-
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 
 #include <boost/json.hpp>
 
 #include "bridge/config/yaml_spec.hpp"
+#include "bridge/mapping/functions/functions.hpp"
 
 namespace reportbridge::mapping {
 
@@ -35,8 +34,12 @@ const MapSpec kWhenSpec{"when",
                         {{"kind", ValueKind::scalar_or_list, false, "Kinds this mapping takes."},
                          {"category", ValueKind::scalar_or_list, false, "Categories it takes."}}};
 
-const std::vector<std::string> kTransformNames{"trim", "collapse_whitespace", "uppercase",
-                                               "lowercase"};
+// Transforms taking no options are written as a bare name; the others as a
+// one-key map: `{truncate: 50}`, `{regex_replace: {pattern: ..., with: ...}}`.
+const std::vector<std::string> kTransformNames{
+    "trim",        "collapse_whitespace", "uppercase",     "lowercase",   "titlecase",
+    "normalise_nfc", "postcode",          "phone_e164",    "phone_national", "truncate",
+    "regex_replace", "regex_extract",     "datetime",      "number"};
 
 const MapSpec kFieldSpec{
     "field",
@@ -45,7 +48,8 @@ const MapSpec kFieldSpec{
      {"value", ValueKind::string, false, "A constant value."},
      {"default", ValueKind::string, false, "Used when the path gives nothing."},
      {"required", ValueKind::boolean, false, "Quarantine the submission when the value is empty."},
-     {"transforms", ValueKind::scalar_or_list, false, "Applied in order: trim, collapse_whitespace, uppercase, lowercase."},
+     {"transforms", ValueKind::scalar_or_list, false, "Applied in order; see mappings/README.md for the list."},
+     {"on_error", ValueKind::string, false, "When a transform fails: reject (default: quarantine) or empty.", {"reject", "empty"}},
      {"lookup", ValueKind::map, false, "Translate the value through a CSV table."},
      {"max_length", ValueKind::integer, false, "Maximum length in characters."},
      {"overflow", ValueKind::string, false, "truncate (default) or reject.", {"truncate", "reject"}}}};
@@ -170,52 +174,73 @@ void collect(const json::value& v, const std::vector<PathSegment>& segs, std::si
   }
 }
 
-bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-std::string apply_transform(Transform t, std::string s) {
-  switch (t) {
-    case Transform::trim: {
-      std::size_t b = 0, e = s.size();
-      while (b < e && is_space(static_cast<unsigned char>(s[b]))) ++b;
-      while (e > b && is_space(static_cast<unsigned char>(s[e - 1]))) --e;
-      return s.substr(b, e - b);
-    }
-    case Transform::collapse_whitespace: {
-      std::string out;
-      out.reserve(s.size());
-      bool in_space = false;
-      for (char c : s) {
-        if (is_space(static_cast<unsigned char>(c))) {
-          in_space = true;
-        } else {
-          if (in_space && !out.empty()) out += ' ';
-          in_space = false;
-          out += c;
-        }
-      }
-      return out;
-    }
-    case Transform::uppercase:
-    case Transform::lowercase: {
-      auto u = icu::UnicodeString::fromUTF8(s);
-      if (t == Transform::uppercase)
-        u.toUpper(icu::Locale::getUK());
-      else
-        u.toLower(icu::Locale::getUK());
-      std::string out;
-      u.toUTF8String(out);
-      return out;
-    }
-  }
-  return s;
-}
 
 const json::value* field_of(const json::value& doc, const char* key) {
   if (!doc.is_object()) return nullptr;
   return doc.get_object().if_contains(key);
 }
 
+namespace fn = functions;
+
+std::string scalar_arg(const YAML::Node& args, const char* key) {
+  auto v = args[key];
+  if (!v || !v.IsScalar()) throw std::invalid_argument(std::string("needs '") + key + "'");
+  return v.Scalar();
+}
+
+// Builds one transform step from `name` and its options (a scalar or a map).
+// Throws std::invalid_argument with a message for the analyst.
+TransformStep compile_transform(const std::string& name, const YAML::Node& args) {
+  const bool has_args = args.IsDefined() && !args.IsNull();
+  auto no_args = [&](auto f) {
+    if (has_args) throw std::invalid_argument("takes no options");
+    return TransformStep{name, f};
+  };
+  if (name == "trim") return no_args(fn::trim);
+  if (name == "collapse_whitespace") return no_args(fn::collapse_whitespace);
+  if (name == "uppercase") return no_args(fn::upper);
+  if (name == "lowercase") return no_args(fn::lower);
+  if (name == "titlecase") return no_args(fn::title);
+  if (name == "normalise_nfc") return no_args(fn::normalise_nfc);
+  if (name == "postcode") return no_args(fn::normalise_postcode);
+  if (name == "phone_e164") return no_args(fn::phone_e164);
+  if (name == "phone_national") return no_args(fn::phone_national);
+  if (!has_args) throw std::invalid_argument("needs options, e.g. {" + name + ": ...}");
+  if (name == "truncate") {
+    if (!args.IsScalar()) throw std::invalid_argument("expects a number of characters");
+    auto n = std::stoul(args.Scalar());
+    auto t = std::make_shared<fn::Truncate>(n);
+    return {"truncate(" + args.Scalar() + ")", [t](std::string_view v) { return (*t)(v); }};
+  }
+  if (name == "regex_replace") {
+    auto r = std::make_shared<fn::RegexReplace>(scalar_arg(args, "pattern"), scalar_arg(args, "with"));
+    return {"regex_replace(" + scalar_arg(args, "pattern") + ")", [r](std::string_view v) { return (*r)(v); }};
+  }
+  if (name == "regex_extract") {
+    int group = args["group"] ? std::stoi(args["group"].Scalar()) : 0;
+    auto r = std::make_shared<fn::RegexExtract>(scalar_arg(args, "pattern"), group);
+    return {"regex_extract(" + scalar_arg(args, "pattern") + ")", [r](std::string_view v) { return (*r)(v); }};
+  }
+  if (name == "datetime") {
+    fn::DateTimeOptions o;
+    o.output_format = scalar_arg(args, "format");
+    if (args["zone"]) o.to_zone = scalar_arg(args, "zone");
+    if (args["input"]) o.input_format = scalar_arg(args, "input");
+    auto d = std::make_shared<fn::DateTimeFormat>(o);
+    return {"datetime(" + o.output_format + ", " + o.to_zone + ")", [d](std::string_view v) { return (*d)(v); }};
+  }
+  if (name == "number") {
+    int decimals = args["decimals"] ? std::stoi(args["decimals"].Scalar()) : 0;
+    std::string thousands = args["thousands"] ? args["thousands"].Scalar() : "";
+    auto f = std::make_shared<fn::NumberFormat>(decimals, thousands);
+    return {"number(" + std::to_string(decimals) + ")", [f](std::string_view v) { return (*f)(v); }};
+  }
+  throw std::invalid_argument("is not a transform");
+}
+
 }  // namespace
+
+const std::vector<std::string>& transform_names() { return kTransformNames; }
 
 std::optional<FieldPath> parse_path(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -357,17 +382,33 @@ std::optional<MappingSet> MappingSet::load(const std::vector<std::string>& files
           else
             nodes.push_back(t);
           for (const auto& n : nodes) {
-            if (!n.IsScalar()) continue;
-            auto it = std::find(kTransformNames.begin(), kTransformNames.end(), n.Scalar());
-            if (it == kTransformNames.end()) {
-              auto p = config::position_of(file, n);
-              std::string msg = "unknown transform '" + n.Scalar() + "'";
-              auto near = core::closest_match(n.Scalar(), kTransformNames);
+            auto p = config::position_of(file, n);
+            std::string name;
+            YAML::Node args;
+            if (n.IsScalar()) {
+              name = n.Scalar();
+            } else if (n.IsMap() && n.size() == 1) {
+              name = n.begin()->first.as<std::string>();
+              args = n.begin()->second;
+            } else {
+              diags.error(p.file, p.line, p.column,
+                          "a transform is a name (trim) or a one-key map ({truncate: 50})",
+                          "mapping.bad_transform");
+              continue;
+            }
+            if (std::find(kTransformNames.begin(), kTransformNames.end(), name) == kTransformNames.end()) {
+              std::string msg = "unknown transform '" + name + "'";
+              auto near = core::closest_match(name, kTransformNames);
               if (!near.empty()) msg += ", did you mean '" + near + "'?";
               diags.error(p.file, p.line, p.column, msg, "mapping.unknown_transform");
               continue;
             }
-            plan.transforms.push_back(static_cast<Transform>(it - kTransformNames.begin()));
+            try {
+              plan.transforms.push_back(compile_transform(name, args));
+            } catch (const std::exception& e) {
+              diags.error(p.file, p.line, p.column, "transform '" + name + "' " + e.what(),
+                          "mapping.bad_transform");
+            }
           }
         }
         if (auto l = f["lookup"]; l && l.IsMap() && config::check_map(l, kLookupSpec, file, diags)) {
@@ -384,6 +425,8 @@ std::optional<MappingSet> MappingSet::load(const std::vector<std::string>& files
                         "mapping.lookup_no_default");
           }
         }
+        plan.on_error = config::get_string(f, "on_error", "reject") == "empty" ? OnTransformError::empty
+                                                                             : OnTransformError::reject;
         plan.max_length = static_cast<std::size_t>(config::get_int(f, "max_length", 0, file, diags, 1));
         plan.overflow = config::get_string(f, "overflow", "truncate") == "reject" ? Overflow::reject
                                                                                    : Overflow::truncate;
@@ -463,8 +506,19 @@ MapResult apply(const Mapping& mapping, const std::string& target, const json::v
         value = std::move(s);
       }
     }
-    if (value)
-      for (auto t : f.transforms) *value = apply_transform(t, std::move(*value));
+    if (value) {
+      for (const auto& t : f.transforms) {
+        auto r = t.apply(*value);
+        if (r.ok()) {
+          value = std::move(r.value);
+        } else if (f.on_error == OnTransformError::empty) {
+          value = std::string();
+          break;
+        } else {
+          return fail(f, "transform_failed", t.name + ": " + r.error);
+        }
+      }
+    }
     if ((!value || value->empty()) && f.default_value) value = *f.default_value;
     if (f.required && (!value || value->empty()))
       return fail(f, "required_missing",

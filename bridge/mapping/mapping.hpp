@@ -5,6 +5,7 @@
 // The file format is documented in mappings/README.md.
 #include <boost/json/value.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "bridge/core/diagnostics.hpp"
 #include "bridge/core/record.hpp"
+#include "bridge/mapping/functions/result.hpp"
 
 namespace reportbridge::mapping {
 
@@ -29,7 +31,13 @@ struct FieldPath {
   bool each = false;  // contains [*]: values are joined with ';'
 };
 
-enum class Transform { trim, collapse_whitespace, uppercase, lowercase };
+// One compiled transform step: its name as the analyst wrote it (for preview
+// lineage) and the function, built once at load.
+struct TransformStep {
+  std::string name;  // e.g. "trim", "truncate(50)", "datetime(%d/%m/%Y %H:%M)"
+  std::function<functions::Result(std::string_view)> apply;
+};
+enum class OnTransformError { reject, empty };
 enum class OnUnknownKey { use_default, reject };
 enum class Overflow { truncate, reject };
 
@@ -44,7 +52,8 @@ struct FieldPlan {
   std::optional<std::string> constant;
   std::optional<std::string> default_value;
   bool required = false;
-  std::vector<Transform> transforms;
+  std::vector<TransformStep> transforms;
+  OnTransformError on_error = OnTransformError::reject;
   std::shared_ptr<const LookupTable> lookup;
   OnUnknownKey on_unknown = OnUnknownKey::reject;
   std::string lookup_default;
@@ -72,7 +81,7 @@ struct Mapping {
 struct MappingError {
   std::string mapping;
   std::string field;
-  std::string code;    // required_missing | lookup_unknown | too_long | not_scalar
+  std::string code;    // required_missing | lookup_unknown | too_long | not_scalar | transform_failed
   std::string detail;  // never the submitted value
 };
 
@@ -105,6 +114,9 @@ MapResult apply(const Mapping& mapping, const std::string& target, const boost::
 
 // Compiles "a.b[0].c" / "attachments[*].sha256"; returns nullopt when malformed.
 std::optional<FieldPath> parse_path(const std::string& text);
+
+// The transform names a mapping file may use.
+const std::vector<std::string>& transform_names();
 
 // Truncates UTF-8 text to at most `max_chars` code points, never splitting one.
 std::string truncate_utf8(const std::string& text, std::size_t max_chars);

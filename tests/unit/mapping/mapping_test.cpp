@@ -233,3 +233,90 @@ TEST_CASE("path parsing accepts the documented forms only") {
   CHECK_FALSE(mapping::parse_path("a.b."));
   CHECK_FALSE(mapping::parse_path("a b"));
 }
+
+TEST_CASE("value transforms: postcode, phone, date/time in Europe/London, regex, number, truncate") {
+  Fixture fx(R"Y(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: Post, from: location.postcode, transforms: [postcode]}
+  - {name: Phone, from: reporter.phone, transforms: [phone_national]}
+  - {name: E164, from: reporter.phone, transforms: [phone_e164]}
+  - {name: Local, from: submitted_at, transforms: [{datetime: {format: "%d/%m/%Y %H:%M"}}]}
+  - {name: Digits, from: summary, transforms: [{regex_extract: {pattern: "([0-9]+)", group: 1}}]}
+  - {name: Dashed, from: summary, transforms: [{regex_replace: {pattern: "\\s+", with: "-"}}]}
+  - {name: Lat, from: location.lat, transforms: [{number: {decimals: 2}}]}
+  - {name: Short, from: description, transforms: [{truncate: 6}]}
+  - {name: Title, from: category, transforms: [titlecase]}
+)Y");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  INFO(d.to_string());
+  const auto& m = only(set);
+  auto doc = boost::json::parse(R"({"id": "x", "version": 1, "kind": "concern", "category": "noise",
+    "summary": "Bus 64 late", "description": "Zażółć gęślą", "submitted_at": "2026-10-25T00:30:00+00:00",
+    "location": {"lat": 54.57425, "lon": -1.235, "postcode": "ts13qy"},
+    "reporter": {"phone": "+44 7700 900123"}})");
+  auto r = mapping::apply(m, "npt_csv", doc, "x", 1);
+  REQUIRE_FALSE(r.error);
+  CHECK(value(r, "Post") == "TS1 3QY");
+  CHECK(value(r, "Phone") == "07700 900123");
+  CHECK(value(r, "E164") == "+447700900123");
+  CHECK(value(r, "Local") == "25/10/2026 01:30");  // still BST: 00:30 UTC is 01:30 local
+  CHECK(value(r, "Digits") == "64");
+  CHECK(value(r, "Dashed") == "Bus-64-late");
+  CHECK(value(r, "Lat") == "54.57");
+  CHECK(value(r, "Short") == "Zażółć");
+  CHECK(value(r, "Title") == "Noise");
+  doc.as_object()["submitted_at"] = "2026-10-25T01:30:00+00:00";  // after the clocks went back
+  CHECK(value(mapping::apply(m, "npt_csv", doc, "x", 1), "Local") == "25/10/2026 01:30");
+  doc.as_object()["submitted_at"] = "2026-03-29T01:30:00Z";  // BST has begun
+  CHECK(value(mapping::apply(m, "npt_csv", doc, "x", 1), "Local") == "29/03/2026 02:30");
+}
+
+TEST_CASE("a failing transform quarantines, or empties the field with on_error: empty") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: Post, from: location.postcode, transforms: [postcode]}
+  - {name: Phone, from: reporter.phone, transforms: [phone_e164], on_error: empty}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  const auto& m = only(set);
+  auto doc = boost::json::parse(R"({"location": {"postcode": "TS1 3QY"}, "reporter": {"phone": "+33 1 23 45 67 89"}})");
+  auto r = mapping::apply(m, "npt_csv", doc, "x", 1);
+  REQUIRE_FALSE(r.error);
+  CHECK(value(r, "Phone") == "");
+  doc.as_object()["location"].as_object()["postcode"] = "NOT A POSTCODE";
+  r = mapping::apply(m, "npt_csv", doc, "x", 1);
+  REQUIRE(r.error);
+  CHECK(r.error->field == "Post");
+  CHECK(r.error->code == "transform_failed");
+  CHECK(r.error->detail == "postcode: postcode.invalid");
+}
+
+TEST_CASE("transform options are checked at load with their position") {
+  Fixture fx(R"Y(mapping: m
+targets: [npt_csv]
+fields:
+  - name: A
+    from: summary
+    transforms:
+      - {regex_replace: {pattern: "(unclosed", with: x}}
+      - {truncate: 0}
+      - {trim: yes}
+      - datetime
+      - {datetime: {format: "%d", zone: Mars/Olympus}}
+      - [nested]
+)Y");
+  core::Diagnostics d;
+  CHECK_FALSE(fx.load(d));
+  const auto out = d.to_string();
+  INFO(out);
+  CHECK(out.find(fx.file + ":7:9: error: transform 'regex_replace'") != std::string::npos);
+  CHECK(out.find(fx.file + ":8:9: error: transform 'truncate'") != std::string::npos);
+  CHECK(out.find(fx.file + ":9:9: error: transform 'trim' takes no options") != std::string::npos);
+  CHECK(out.find(fx.file + ":10:9: error: transform 'datetime' needs options") != std::string::npos);
+  CHECK(out.find(fx.file + ":11:9: error: transform 'datetime'") != std::string::npos);
+  CHECK(out.find(fx.file + ":12:9: error: a transform is a name") != std::string::npos);
+}
