@@ -162,6 +162,7 @@ Transaction::~Transaction() {
 void Transaction::commit() {
   db_.exec("COMMIT");
   done_ = true;
+  if (lock_.owns_lock()) lock_.unlock();
 }
 
 }  // namespace reportbridge::store

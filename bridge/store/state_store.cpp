@@ -292,8 +292,13 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
       .bind(1, batch.id).bind(2, item_ids.front()).bind(3, item_ids.back()).bind(4, target)
       .bind(5, now).run();
 
+  tx.commit();
+
+  // Reading the records needs no write lock: ingest goes on meanwhile.
   std::vector<std::int64_t> unreadable;
   batch = load_items(db_, std::move(batch), &unreadable);
+  if (unreadable.empty() && !batch.items.empty()) return batch;
+  Transaction fix(db_);
   auto dead = db_.prepare(
       "UPDATE outbox_items SET state = 'dead', batch_id = NULL, last_error = ?2, settled_ms = ?3"
       " WHERE id = ?1");
@@ -301,10 +306,10 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
   if (batch.items.empty()) {
     db_.prepare("UPDATE delivery_batches SET state = 'settled', settled_ms = ?2 WHERE id = ?1")
         .bind(1, batch.id).bind(2, now).run();
-    tx.commit();
+    fix.commit();
     return std::nullopt;
   }
-  tx.commit();
+  fix.commit();
   return batch;
 }
 

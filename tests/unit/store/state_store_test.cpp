@@ -154,3 +154,18 @@ TEST_CASE("rfc3339_utc formats milliseconds since the epoch") {
   CHECK(store::rfc3339_utc(0) == "1970-01-01T00:00:00Z");
   CHECK(store::rfc3339_utc(1'795'804'930'000) == "2026-11-27T18:42:10Z");
 }
+
+TEST_CASE("an unreadable stored record becomes a dead letter; the rest of the batch goes on") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "good", 1, {"a"});
+  enqueue(s, "bad", 2, {"a"});
+  s.db().exec("UPDATE outbox_records SET record = '{not json' WHERE item_id = 2");
+  auto b = s.claim_batch("a", 10, 2000);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 1);
+  CHECK(b->items[0].record.submission_id == "good");
+  auto counts = s.target_counts();
+  CHECK(counts[0].dead == 1);
+  CHECK(counts[0].in_flight == 1);
+}
