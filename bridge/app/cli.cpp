@@ -132,7 +132,9 @@ struct Delivery {
     while (!stop.load()) {
       auto d = dispatcher.dispatch(false);
       add(d);
-      if (d.batches == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      // Nothing due: wait a little before asking again (each ask counts the
+      // due items); 100 ms is nothing beside a target's max_age.
+      if (d.batches == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     add(dispatcher.dispatch(flush_at_end.load()));
   }
