@@ -112,19 +112,7 @@ struct Installation {
   }
 
   // submission_id -> state, from the app's submission_status.
-  std::map<std::string, std::string> statuses() const {
-    std::map<std::string, std::string> out;
-    sqlite3* db = nullptr;
-    sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT submission_id, state FROM submission_status", -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
-      out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
-          reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-  }
+  std::map<std::string, std::string> statuses() const { return read_statuses(store); }
 };
 
 }  // namespace reportbridge::testing

@@ -74,6 +74,21 @@ std::string valid_payload(const std::string& id, std::int64_t version, const std
   return boost::json::serialize(o);
 }
 
+std::map<std::string, std::string> read_statuses(const std::string& path) {
+  std::map<std::string, std::string> out;
+  sqlite3* db = nullptr;
+  check(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), db, "open");
+  sqlite3_stmt* st = nullptr;
+  check(sqlite3_prepare_v2(db, "SELECT submission_id, state FROM submission_status", -1, &st, nullptr),
+        db, "prepare");
+  while (sqlite3_step(st) == SQLITE_ROW)
+    out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
 std::string test_id(int n) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", n);

@@ -1,6 +1,7 @@
 #pragma once
 // Test fixtures for the app's SQLite store (shared/contracts/app-store.md §1).
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace reportbridge::testing {
@@ -14,6 +15,8 @@ void insert_submission(const std::string& path, std::int64_t seq, const std::str
 std::string valid_payload(const std::string& id, std::int64_t version = 1,
                           const std::string& kind = "concern",
                           const std::string& summary = "Group throwing stones at buses");
+// submission_id -> state, from the store's submission_status.
+std::map<std::string, std::string> read_statuses(const std::string& path);
 // A deterministic UUID-shaped id for test row n.
 std::string test_id(int n);
 

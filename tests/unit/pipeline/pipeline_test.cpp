@@ -107,19 +107,7 @@ fields:
     return rows;
   }
 
-  std::map<std::string, std::string> statuses() const {
-    std::map<std::string, std::string> out;
-    sqlite3* db = nullptr;
-    sqlite3_open(store_path.c_str(), &db);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT submission_id, state FROM submission_status", -1, &st, nullptr);
-    while (sqlite3_step(st) == SQLITE_ROW)
-      out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
-          reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return out;
-  }
+  std::map<std::string, std::string> statuses() const { return read_statuses(store_path); }
 };
 
 }  // namespace
