@@ -52,9 +52,8 @@ CREATE TABLE IF NOT EXISTS delivery_batches (
 CREATE INDEX IF NOT EXISTS batches_open ON delivery_batches (target, state);
 CREATE TABLE IF NOT EXISTS writeback_queue (
   id INTEGER PRIMARY KEY, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
-  state TEXT NOT NULL, reference TEXT, message TEXT NOT NULL, updated_at TEXT NOT NULL,
-  done INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS writeback_pending ON writeback_queue (done, id);
+  state TEXT NOT NULL, reference TEXT, message TEXT NOT NULL, updated_at TEXT NOT NULL);
+-- A status is deleted from writeback_queue once the app has it.
 )SQL";
 
 // "<UTC time of claim>-<state instance>-<batch id>": unique even when a state
@@ -423,7 +422,7 @@ std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
   std::vector<WritebackItem> out;
   auto q = db_.prepare(
       "SELECT id, submission_id, state, reference, message, updated_at FROM writeback_queue"
-      " WHERE done = 0 ORDER BY id LIMIT ?1");
+      " ORDER BY id LIMIT ?1");
   q.bind(1, static_cast<std::int64_t>(limit));
   while (q.step()) {
     WritebackItem w;
@@ -477,7 +476,7 @@ std::int64_t scalar(Database& db, const char* sql) {
 std::int64_t StateStore::quarantine_count() { return scalar(db_, "SELECT count(*) FROM quarantine"); }
 std::int64_t StateStore::ledger_count() { return scalar(db_, "SELECT count(*) FROM ledger"); }
 std::int64_t StateStore::pending_writeback_count() {
-  return scalar(db_, "SELECT count(*) FROM writeback_queue WHERE done = 0");
+  return scalar(db_, "SELECT count(*) FROM writeback_queue");
 }
 
 }  // namespace reportbridge::store
