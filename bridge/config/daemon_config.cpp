@@ -136,10 +136,9 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
         std::vector<std::string> types;
         for (const auto& [k, v] : specs) types.push_back(k);
         auto tp = position_of(path, t["type"] ? t["type"] : t);
-        std::string msg = "unknown target type '" + target.type + "'";
-        auto near = core::closest_match(target.type, types);
-        if (!near.empty()) msg += ", did you mean '" + near + "'?";
-        diags.error(tp.file, tp.line, tp.column, msg, "config.unknown_target_type");
+        diags.error(tp.file, tp.line, tp.column,
+                    core::with_suggestion("unknown target type '" + target.type + "'", target.type, types),
+                    "config.unknown_target_type");
       } else {
         merged.what = target.type + " target";
         merged.keys.insert(merged.keys.end(), spec->second.keys.begin(), spec->second.keys.end());

@@ -87,10 +87,9 @@ bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& f
     auto it = std::find_if(spec.keys.begin(), spec.keys.end(),
                            [&](const KeySpec& k) { return k.key == key; });
     if (it == spec.keys.end()) {
-      std::string msg = "unknown key '" + key + "' in " + spec.what;
-      std::string near = core::closest_match(key, known);
-      if (!near.empty()) msg += ", did you mean '" + near + "'?";
-      diags.error(kp.file, kp.line, kp.column, msg, "yaml.unknown_key");
+      diags.error(kp.file, kp.line, kp.column,
+                  core::with_suggestion("unknown key '" + key + "' in " + spec.what, key, known),
+                  "yaml.unknown_key");
       ok = false;
       continue;
     }
@@ -215,16 +214,20 @@ std::uint64_t get_size(const YAML::Node& map, const std::string& key, std::uint6
   return parse_size(v.Scalar()).value_or(fallback);
 }
 
+std::vector<YAML::Node> items_of(const YAML::Node& node) {
+  std::vector<YAML::Node> items;
+  if (!node) return items;
+  if (node.IsSequence())
+    for (const auto& item : node) items.push_back(item);
+  else
+    items.push_back(node);
+  return items;
+}
+
 std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key) {
   std::vector<std::string> out;
-  auto v = map[key];
-  if (!v) return out;
-  if (v.IsScalar()) {
-    out.push_back(v.Scalar());
-  } else if (v.IsSequence()) {
-    for (const auto& item : v)
-      if (item.IsScalar()) out.push_back(item.Scalar());
-  }
+  for (const auto& item : items_of(map[key]))
+    if (item.IsScalar()) out.push_back(item.Scalar());
   return out;
 }
 

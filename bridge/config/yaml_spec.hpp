@@ -58,6 +58,8 @@ std::chrono::milliseconds get_duration(const YAML::Node& map, const std::string&
                                        std::chrono::milliseconds fallback, const std::string& file,
                                        core::Diagnostics& diags);
 std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key);
+// The items of a "value or list" node: the node itself, or its elements.
+std::vector<YAML::Node> items_of(const YAML::Node& node);
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 // "512", "64KiB", "50MiB", "2GiB"

@@ -77,4 +77,11 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   return best;
 }
 
+std::string with_suggestion(std::string message, const std::string& word,
+                            const std::vector<std::string>& candidates) {
+  std::string near = closest_match(word, candidates);
+  if (!near.empty()) message += ", did you mean '" + near + "'?";
+  return message;
+}
+
 }  // namespace reportbridge::core

@@ -43,5 +43,8 @@ class Diagnostics {
 // Edit distance based "did you mean" helper: the closest candidate within a
 // small distance, or an empty string.
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+// `message` plus ", did you mean 'x'?" when a candidate is close to `word`.
+std::string with_suggestion(std::string message, const std::string& word,
+                            const std::vector<std::string>& candidates);
 
 }  // namespace reportbridge::core

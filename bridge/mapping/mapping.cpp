@@ -319,21 +319,13 @@ std::optional<MappingSet> MappingSet::load(const std::vector<std::string>& files
                     "mapping.duplicate_name");
       }
     }
-    if (auto t = (*root)["targets"]) {
-      std::vector<YAML::Node> nodes;
-      if (t.IsSequence())
-        for (const auto& n : t) nodes.push_back(n);
-      else
-        nodes.push_back(t);
-      for (const auto& n : nodes) {
-        if (!n.IsScalar()) continue;
-        if (std::find(known_targets.begin(), known_targets.end(), n.Scalar()) == known_targets.end()) {
-          auto p = config::position_of(file, n);
-          std::string msg = "unknown target '" + n.Scalar() + "'";
-          auto near = core::closest_match(n.Scalar(), known_targets);
-          if (!near.empty()) msg += ", did you mean '" + near + "'?";
-          diags.error(p.file, p.line, p.column, msg, "mapping.unknown_target");
-        }
+    for (const auto& n : config::items_of((*root)["targets"])) {
+      if (!n.IsScalar()) continue;
+      if (std::find(known_targets.begin(), known_targets.end(), n.Scalar()) == known_targets.end()) {
+        auto p = config::position_of(file, n);
+        diags.error(p.file, p.line, p.column,
+                    core::with_suggestion("unknown target '" + n.Scalar() + "'", n.Scalar(), known_targets),
+                    "mapping.unknown_target");
       }
     }
     if (auto w = (*root)["when"]; w && w.IsMap() && config::check_map(w, kWhenSpec, file, diags)) {
@@ -375,40 +367,32 @@ std::optional<MappingSet> MappingSet::load(const std::vector<std::string>& files
                       "mapping.no_source");
         if (auto d = f["default"]; d && d.IsScalar()) plan.default_value = d.Scalar();
         plan.required = config::get_bool(f, "required", false);
-        if (auto t = f["transforms"]) {
-          std::vector<YAML::Node> nodes;
-          if (t.IsSequence())
-            for (const auto& n : t) nodes.push_back(n);
-          else
-            nodes.push_back(t);
-          for (const auto& n : nodes) {
-            auto p = config::position_of(file, n);
-            std::string name;
-            YAML::Node args;
-            if (n.IsScalar()) {
-              name = n.Scalar();
-            } else if (n.IsMap() && n.size() == 1) {
-              name = n.begin()->first.as<std::string>();
-              args = n.begin()->second;
-            } else {
-              diags.error(p.file, p.line, p.column,
-                          "a transform is a name (trim) or a one-key map ({truncate: 50})",
-                          "mapping.bad_transform");
-              continue;
-            }
-            if (std::find(kTransformNames.begin(), kTransformNames.end(), name) == kTransformNames.end()) {
-              std::string msg = "unknown transform '" + name + "'";
-              auto near = core::closest_match(name, kTransformNames);
-              if (!near.empty()) msg += ", did you mean '" + near + "'?";
-              diags.error(p.file, p.line, p.column, msg, "mapping.unknown_transform");
-              continue;
-            }
-            try {
-              plan.transforms.push_back(compile_transform(name, args));
-            } catch (const std::exception& e) {
-              diags.error(p.file, p.line, p.column, "transform '" + name + "' " + e.what(),
-                          "mapping.bad_transform");
-            }
+        for (const auto& n : config::items_of(f["transforms"])) {
+          auto p = config::position_of(file, n);
+          std::string name;
+          YAML::Node args;
+          if (n.IsScalar()) {
+            name = n.Scalar();
+          } else if (n.IsMap() && n.size() == 1) {
+            name = n.begin()->first.as<std::string>();
+            args = n.begin()->second;
+          } else {
+            diags.error(p.file, p.line, p.column,
+                        "a transform is a name (trim) or a one-key map ({truncate: 50})",
+                        "mapping.bad_transform");
+            continue;
+          }
+          if (std::find(kTransformNames.begin(), kTransformNames.end(), name) == kTransformNames.end()) {
+            diags.error(p.file, p.line, p.column,
+                        core::with_suggestion("unknown transform '" + name + "'", name, kTransformNames),
+                        "mapping.unknown_transform");
+            continue;
+          }
+          try {
+            plan.transforms.push_back(compile_transform(name, args));
+          } catch (const std::exception& e) {
+            diags.error(p.file, p.line, p.column, "transform '" + name + "' " + e.what(),
+                        "mapping.bad_transform");
           }
         }
         if (auto l = f["lookup"]; l && l.IsMap() && config::check_map(l, kLookupSpec, file, diags)) {
