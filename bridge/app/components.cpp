@@ -51,10 +51,10 @@ std::unique_ptr<core::Sink> make_csv_drop(const config::DaemonConfig& cfg,
   c.header = config::get_bool(s, "header", true);
   c.formula_guard = config::get_bool(s, "formula_guard", true);
   c.max_rows = static_cast<std::size_t>(config::get_int(s, "max_rows", 5000, cfg.file, diags, 1));
-  c.max_age = config::get_duration(s, "max_age", c.max_age, cfg.file, diags);
+  c.max_age = config::get_duration(s, "max_age", c.max_age);
   c.trigger_file = config::get_bool(s, "trigger_file", false);
   c.copy_attachments = config::get_bool(s, "copy_attachments", true);
-  c.max_attachment_bytes = config::get_size(s, "max_attachment_size", c.max_attachment_bytes, cfg.file, diags);
+  c.max_attachment_bytes = config::get_size(s, "max_attachment_size", c.max_attachment_bytes);
   c.line_ending = config::get_string(s, "line_ending", "crlf") == "lf" ? "\n" : "\r\n";
   if (columns.empty()) {
     diags.error(t.position.file, t.position.line, t.position.column,

@@ -98,10 +98,10 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
     c.source.name = get_string(s, "name", "app");
     c.source.path = c.resolve(get_string(s, "path", ""));
     if (s["media_root"]) c.source.media_root = c.resolve(get_string(s, "media_root", ""));
-    c.source.poll_interval = get_duration(s, "poll_interval", c.source.poll_interval, path, diags);
+    c.source.poll_interval = get_duration(s, "poll_interval", c.source.poll_interval);
     c.source.batch_size = static_cast<std::size_t>(
         get_int(s, "batch_size", static_cast<std::int64_t>(c.source.batch_size), path, diags, 1));
-    c.source.late_row_window = get_duration(s, "late_row_window", c.source.late_row_window, path, diags);
+    c.source.late_row_window = get_duration(s, "late_row_window", c.source.late_row_window);
   }
 
   c.schema_path = (*root)["schema"] ? c.resolve(get_string(*root, "schema", ""))
@@ -146,8 +146,8 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
       check_map(t, merged, path, diags);
       if (auto r = t["retry"]; r && r.IsMap() && check_map(r, kRetrySpec, path, diags)) {
         target.retry.max_attempts = static_cast<int>(get_int(r, "max_attempts", 10, path, diags, 1));
-        target.retry.base = get_duration(r, "base", target.retry.base, path, diags);
-        target.retry.cap = get_duration(r, "cap", target.retry.cap, path, diags);
+        target.retry.base = get_duration(r, "base", target.retry.base);
+        target.retry.cap = get_duration(r, "cap", target.retry.cap);
       }
       if (auto w = t["writeback"]; w && w.IsMap() && check_map(w, kTargetWritebackSpec, path, diags)) {
         target.writeback.message = get_string(w, "message", target.writeback.message);

@@ -200,15 +200,13 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
 }
 
 std::chrono::milliseconds get_duration(const YAML::Node& map, const std::string& key,
-                                       std::chrono::milliseconds fallback, const std::string&,
-                                       core::Diagnostics&) {
+                                       std::chrono::milliseconds fallback) {
   auto v = map[key];
   if (!v || !v.IsScalar()) return fallback;
   return parse_duration(v.Scalar()).value_or(fallback);
 }
 
-std::uint64_t get_size(const YAML::Node& map, const std::string& key, std::uint64_t fallback,
-                       const std::string&, core::Diagnostics&) {
+std::uint64_t get_size(const YAML::Node& map, const std::string& key, std::uint64_t fallback) {
   auto v = map[key];
   if (!v || !v.IsScalar()) return fallback;
   return parse_size(v.Scalar()).value_or(fallback);

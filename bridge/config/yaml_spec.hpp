@@ -54,9 +54,9 @@ bool get_bool(const YAML::Node& map, const std::string& key, bool fallback);
 std::int64_t get_int(const YAML::Node& map, const std::string& key, std::int64_t fallback,
                      const std::string& file, core::Diagnostics& diags, std::int64_t min_value = 0);
 // "250ms", "5s", "10m", "2h", "7d"
+// (check_map has already reported malformed durations and sizes.)
 std::chrono::milliseconds get_duration(const YAML::Node& map, const std::string& key,
-                                       std::chrono::milliseconds fallback, const std::string& file,
-                                       core::Diagnostics& diags);
+                                       std::chrono::milliseconds fallback);
 std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key);
 // The items of a "value or list" node: the node itself, or its elements.
 std::vector<YAML::Node> items_of(const YAML::Node& node);
@@ -64,7 +64,6 @@ std::vector<YAML::Node> items_of(const YAML::Node& node);
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 // "512", "64KiB", "50MiB", "2GiB"
 std::optional<std::uint64_t> parse_size(const std::string& text);
-std::uint64_t get_size(const YAML::Node& map, const std::string& key, std::uint64_t fallback,
-                       const std::string& file, core::Diagnostics& diags);
+std::uint64_t get_size(const YAML::Node& map, const std::string& key, std::uint64_t fallback);
 
 }  // namespace reportbridge::config
