@@ -25,18 +25,29 @@ struct DeliveryOutcome {
   std::string reason_code;  // small fixed set, e.g. "io_error", "attachment_mismatch"
   std::string detail;       // for operators; never resident personal data
   std::chrono::seconds retry_after{0};
+  bool in_doubt = false;   // retry only: the request may have been received
+  double latency_ms = -1;  // time the attempt took, when the sink measured it
 
   static DeliveryOutcome ok(std::string reference = {}) {
-    return {DeliveryStatus::delivered, std::move(reference), {}, {}, std::chrono::seconds{0}};
+    return {DeliveryStatus::delivered, std::move(reference), {}, {}, std::chrono::seconds{0}, false, -1};
   }
   static DeliveryOutcome fail(DeliveryStatus status, std::string code, std::string detail) {
-    return {status, {}, std::move(code), std::move(detail), std::chrono::seconds{0}};
+    return {status, {}, std::move(code), std::move(detail), std::chrono::seconds{0}, false, -1};
   }
 };
 
 struct DeliveryItem {
   std::int64_t outbox_id = 0;
   TargetRecord record;
+  // The reference this target issued for an earlier version of the same
+  // submission: when set, the sink sends an update of that record, not a new one.
+  std::string prior_reference;
+  // True when an earlier attempt may have reached the target without the bridge
+  // learning the outcome (the connection dropped after the request was sent, or
+  // the bridge died mid-batch). A sink that can look a record up by its external
+  // reference asks before sending again.
+  bool in_doubt = false;
+  int attempts = 0;  // earlier delivery attempts of this item
 };
 
 // A group of outbox items the dispatcher claimed together. `key` is unique and

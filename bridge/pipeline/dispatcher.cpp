@@ -2,14 +2,62 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace reportbridge::pipeline {
 
-void Dispatcher::add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule) {
-  targets_.push_back({&sink, retry, std::move(rule)});
+void Dispatcher::add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule,
+                            CircuitPolicy circuit) {
+  state_.set_writeback_rule(sink.name(), rule);
+  Target t{&sink, retry, std::move(rule), circuit, {}, circuit.cooldown};
+  t.health.target = sink.name();
+  // A circuit left open by the previous run stays open until its probe time.
+  for (const auto& h : state_.target_health())
+    if (h.target == sink.name()) t.health = h;
+  targets_.push_back(std::move(t));
 }
 
-void Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats) {
+std::vector<store::TargetHealth> Dispatcher::health() const {
+  std::vector<store::TargetHealth> out;
+  for (const auto& t : targets_) out.push_back(t.health);
+  return out;
+}
+
+void Dispatcher::record_result(Target& t, bool failed, const std::string& error, std::int64_t now) {
+  auto& h = t.health;
+  const std::string before = h.circuit;
+  if (!failed) {
+    h.consecutive_failures = 0;
+    h.circuit = "closed";
+    h.opened_ms = h.retry_at_ms = 0;
+    t.current_cooldown = t.circuit.cooldown;
+  } else {
+    ++h.consecutive_failures;
+    h.last_error = error;
+    if (h.circuit == "half_open") {
+      // The probe failed: wait longer before the next one.
+      t.current_cooldown = std::min(t.current_cooldown * 2, t.circuit.max_cooldown);
+      h.circuit = "open";
+      h.retry_at_ms = now + t.current_cooldown.count();
+    } else if (h.circuit == "closed" && h.consecutive_failures >= t.circuit.failures) {
+      h.circuit = "open";
+      h.opened_ms = now;
+      h.retry_at_ms = now + t.current_cooldown.count();
+    }
+  }
+  if (h.circuit != before) {
+    if (h.circuit == "open")
+      spdlog::warn("dispatch: target {} circuit open after {} failed batches; next probe in {} ms ({})",
+                   t.sink->name(), h.consecutive_failures, h.retry_at_ms - now, error);
+    else
+      spdlog::info("dispatch: target {} circuit {}", t.sink->name(), h.circuit);
+  }
+  if (h.circuit != before || failed) state_.save_target_health(h, now);
+}
+
+bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats) {
   std::vector<core::DeliveryOutcome> outcomes;
+  const auto started = std::chrono::steady_clock::now();
   try {
     outcomes = target.sink->deliver(batch);
   } catch (const std::exception& e) {
@@ -18,21 +66,58 @@ void Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
     outcomes.assign(batch.items.size(),
                     core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "sink_exception", e.what()));
   }
+  const double batch_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  const std::int64_t now = store::now_ms();
+  state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
+
   std::size_t delivered = 0, retried = 0, rejected = 0;
-  for (const auto& o : outcomes) {
+  std::string last_error;
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    static const core::DeliveryOutcome kMissing = core::DeliveryOutcome::fail(
+        core::DeliveryStatus::retry, "no_outcome", "sink returned fewer outcomes than items");
+    const auto& o = i < outcomes.size() ? outcomes[i] : kMissing;
+    const auto& item = batch.items[i];
+    core::Event e;
+    e.at_ms = now;
+    e.submission_id = item.record.submission_id;
+    e.version = item.record.version;
+    e.mapping = item.record.mapping;
+    e.target = target.sink->name();
+    e.reason_code = o.reason_code;
+    e.detail = o.detail;
+    e.latency_ms = o.latency_ms >= 0 ? o.latency_ms : batch_ms;
     switch (o.status) {
-      case core::DeliveryStatus::delivered: ++delivered; break;
-      case core::DeliveryStatus::retry: ++retried; break;
-      case core::DeliveryStatus::reject: ++rejected; break;
+      case core::DeliveryStatus::delivered:
+        ++delivered;
+        e.kind = core::EventKind::delivered;
+        e.reference = o.reference;
+        e.detail = item.prior_reference.empty() ? "created" : "updated " + item.prior_reference;
+        break;
+      case core::DeliveryStatus::retry:
+        ++retried;
+        last_error = o.reason_code + ": " + o.detail;
+        // settle_batch turned exhausted retries into dead letters.
+        e.kind = item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead
+                                                                : core::EventKind::retry;
+        break;
+      case core::DeliveryStatus::reject:
+        ++rejected;
+        e.kind = core::EventKind::dead;
+        break;
     }
+    if (events_) events_->on_event(e);
   }
-  state_.settle_batch(batch, outcomes, store::now_ms(), target.retry, target.rule);
+  if (events_) events_->flush();
   ++stats.batches;
   stats.delivered += delivered;
   stats.retried += retried;
   stats.rejected += rejected;
   spdlog::info("dispatch: target {} batch {} items={} delivered={} retry={} rejected={}",
                target.sink->name(), batch.key, batch.items.size(), delivered, retried, rejected);
+  const bool failed = delivered == 0 && retried > 0;
+  record_result(target, failed, last_error, now);
+  return failed;
 }
 
 DispatchStats Dispatcher::recover() {
@@ -53,15 +138,26 @@ DispatchStats Dispatcher::dispatch(bool flush) {
   for (auto& target : targets_) {
     const auto policy = target.sink->batch_policy();
     for (;;) {
+      if (stop_ && stop_->load()) return stats;
       const std::int64_t now = store::now_ms();
-      auto summary = state_.pending_summary(target.sink->name(), now, policy.max_items);
+      std::size_t max_items = policy.max_items;
+      if (target.health.circuit != "closed") {
+        if (now < target.health.retry_at_ms) {
+          ++stats.skipped_open_circuits;
+          break;
+        }
+        // Probe with a single item; its outcome closes or re-opens the circuit.
+        target.health.circuit = "half_open";
+        max_items = 1;
+      }
+      auto summary = state_.pending_summary(target.sink->name(), now, max_items);
       if (summary.ready == 0) break;
-      const bool full = static_cast<std::size_t>(summary.ready) >= policy.max_items;
+      const bool full = static_cast<std::size_t>(summary.ready) >= max_items;
       const bool old = summary.oldest_enqueued_ms <= now - policy.max_wait.count();
       if (!full && !old && !flush) break;
-      auto batch = state_.claim_batch(target.sink->name(), policy.max_items, now);
+      auto batch = state_.claim_batch(target.sink->name(), max_items, now);
       if (!batch) continue;  // only unreadable items: they went to dead letters
-      deliver(target, *batch, stats);
+      if (deliver(target, *batch, stats)) break;  // failing: let the backoff work
     }
   }
   return stats;

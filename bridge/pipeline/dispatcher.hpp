@@ -1,11 +1,16 @@
 #pragma once
 // Dispatch: hand each target its due outbox items in batches, settle the
 // outcomes, and recover batches a crash left open (re-delivered under the
-// same key, which every sink handles idempotently).
+// same key, with every item marked in doubt, which every sink handles
+// idempotently). A target that keeps failing trips its circuit breaker: it is
+// left alone for a cooldown, then probed with one item before batches resume.
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "bridge/core/events.hpp"
 #include "bridge/core/sink.hpp"
 #include "bridge/store/state_store.hpp"
 
@@ -17,13 +22,22 @@ struct DispatchStats {
   std::size_t retried = 0;
   std::size_t rejected = 0;
   std::size_t recovered_batches = 0;
+  std::size_t skipped_open_circuits = 0;
+};
+
+struct CircuitPolicy {
+  int failures = 5;
+  std::chrono::milliseconds cooldown{30'000};
+  std::chrono::milliseconds max_cooldown{600'000};
 };
 
 class Dispatcher {
  public:
-  explicit Dispatcher(store::StateStore& state) : state_(state) {}
+  explicit Dispatcher(store::StateStore& state, core::EventListener* events = nullptr)
+      : state_(state), events_(events) {}
 
-  void add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule);
+  void add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule,
+                  CircuitPolicy circuit = {});
 
   // Re-delivers every batch left open by a crash. Call once at start-up.
   DispatchStats recover();
@@ -31,15 +45,28 @@ class Dispatcher {
   // oldest item has waited max_wait, or when `flush` is set (once, shutdown).
   DispatchStats dispatch(bool flush);
 
+  // Set: dispatch() returns after the batch in hand (a stopping daemon).
+  void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
+
+  // Circuit state of every target, as last saved (also in the state database).
+  std::vector<store::TargetHealth> health() const;
+
  private:
   struct Target {
     core::Sink* sink;
     store::RetryPolicy retry;
     store::WritebackRule rule;
+    CircuitPolicy circuit;
+    store::TargetHealth health;
+    std::chrono::milliseconds current_cooldown{0};
   };
-  void deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
+  // Returns true when the batch counted as a failure (nothing delivered, something to retry).
+  bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
+  void record_result(Target& target, bool failed, const std::string& error, std::int64_t now);
 
   store::StateStore& state_;
+  core::EventListener* events_;
+  const std::atomic<bool>* stop_ = nullptr;
   std::vector<Target> targets_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/json.hpp>
+
 #include "bridge/core/cursor.hpp"
 #include "bridge/core/sha256.hpp"
 
@@ -20,6 +22,8 @@ IngestStats& IngestStats::operator+=(const IngestStats& o) {
   rejected += o.rejected;
   mapping_failed += o.mapping_failed;
   unrouted += o.unrouted;
+  duplicates += o.duplicates;
+  related += o.related;
   late_rows += o.late_rows;
   expired_gaps += o.expired_gaps;
   high_water = o.high_water;
@@ -40,6 +44,10 @@ struct Ingestor::Decision {
   std::optional<store::QuarantineEntry> quarantine;
   std::optional<core::StatusUpdate> writeback;
   std::vector<store::OutboxEntry> entries;
+  std::optional<mapping::Signpost> signpost;
+  std::vector<std::string> withheld;  // partner targets left out: no consent to share
+  std::optional<boost::json::value> doc;  // the parsed payload (valid rows), for dedup
+  std::optional<dedup::Verdict> verdict;
 };
 
 IngestStats Ingestor::run_batch() {
@@ -55,6 +63,7 @@ IngestStats Ingestor::run_batch() {
 
   store::Transaction tx(state_.db());
   std::vector<std::int64_t> seen;
+  std::vector<std::size_t> claimed;
   seen.reserve(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& row = rows[i];
@@ -64,7 +73,8 @@ IngestStats Ingestor::run_batch() {
       ++stats.already_seen;
       continue;
     }
-    write(row, d, now, stats);
+    claimed.push_back(i);
+    write(row, decisions[i], now, stats);
   }
   auto advance = core::advance_cursor(cursor, std::move(seen), now, settings_.late_row_window);
   for (const auto& gap : advance.expired)
@@ -76,18 +86,138 @@ IngestStats Ingestor::run_batch() {
   stats.open_gaps = cursor.gaps.size();
   if (stats.read > 0 || stats.expired_gaps > 0) state_.save_cursor(source_.name(), cursor);
   tx.commit();
+  if (events_) {
+    for (auto i : claimed) publish(rows[i], decisions[i], now);
+    events_->flush();
+  }
   return stats;
 }
 
-void Ingestor::write(const core::SourceRow& row, const Decision& d, std::int64_t now,
-                     IngestStats& stats) {
+void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64_t now) const {
+  core::Event e;
+  e.at_ms = now;
+  e.submission_id = row.id;
+  e.version = row.version;
+  e.kind = core::EventKind::collected;
+  e.detail = "seq " + std::to_string(row.seq) + ", sha256 " + d.hash;
+  events_->on_event(e);
+  e.detail.clear();
+  if (d.outcome == "rejected") {
+    e.kind = core::EventKind::rejected;
+    e.reason_code = d.quarantine->reason_code;
+    e.detail = d.quarantine->detail;
+    events_->on_event(e);
+    return;
+  }
+  e.kind = core::EventKind::validated;
+  events_->on_event(e);
+  if (d.verdict && (d.verdict->kind == dedup::Verdict::Kind::duplicate ||
+                    d.verdict->kind == dedup::Verdict::Kind::related)) {
+    e.kind = d.verdict->kind == dedup::Verdict::Kind::duplicate ? core::EventKind::duplicate
+                                                                : core::EventKind::related;
+    e.related_id = d.verdict->of_id;
+    e.rule = d.verdict->rule;
+    e.detail = d.verdict->explanation;
+    events_->on_event(e);
+    e.related_id.clear();
+    e.rule.clear();
+    e.detail.clear();
+    if (d.outcome == "duplicate") return;
+  }
+  if (d.signpost) {
+    e.kind = core::EventKind::needs_review;
+    e.rule = d.signpost->rule;
+    e.target = d.signpost->review_target;
+    e.detail = "signposted: resident told to call 999 in an emergency, 101 otherwise";
+    events_->on_event(e);
+    e.rule.clear();
+    e.target.clear();
+    e.detail.clear();
+  }
+  if (d.outcome == "unrouted" || d.outcome == "mapping_failed") {
+    e.kind = d.outcome == "unrouted" ? core::EventKind::unrouted : core::EventKind::mapping_failed;
+    e.reason_code = d.quarantine->reason_code;
+    e.mapping = d.quarantine->mapping;
+    e.detail = d.quarantine->field.empty() ? d.quarantine->detail
+                                           : "field " + d.quarantine->field + ": " + d.quarantine->detail;
+    events_->on_event(e);
+    return;
+  }
+  for (const auto& entry : d.entries) {
+    e.kind = core::EventKind::mapped;
+    e.mapping = entry.mapping;
+    e.target = entry.target;
+    e.detail = entry.held;
+    events_->on_event(e);
+  }
+  e.detail.clear();
+  for (const auto& target : d.withheld) {
+    e.kind = core::EventKind::withheld;
+    e.mapping.clear();
+    e.target = target;
+    e.rule = "partner_consent";
+    e.reason_code = "no_consent";
+    e.detail = "partner target not sent: consent.share_with_partners is not true";
+    events_->on_event(e);
+  }
+}
+
+namespace {
+constexpr const char* kDuplicateMessage =
+    "Thank you. This report matches one you sent moments ago, so we have kept the first one only.";
+}
+
+// Inside the batch transaction, after the ledger claim (so each version is
+// judged once): double submissions are recorded and not sent again; related
+// reports follow each target's policy.
+void Ingestor::deduplicate(const core::SourceRow& row, Decision& d, std::int64_t now) {
+  if (!dedup_ || !d.doc || d.outcome != "queued") return;
+  d.verdict = dedup_->check_and_record(*d.doc, row);
+  const auto& v = *d.verdict;
+  if (v.kind == dedup::Verdict::Kind::duplicate) {
+    d.outcome = "duplicate";
+    d.entries.clear();
+    d.writeback = core::StatusUpdate{row.id, "duplicate", state_.reference_for(v.of_id), kDuplicateMessage,
+                                     store::rfc3339_utc(now)};
+    return;
+  }
+  if (v.kind != dedup::Verdict::Kind::related) return;
+  for (auto& entry : d.entries) {
+    auto it = related_policy_.find(entry.target);
+    const auto policy = it == related_policy_.end() ? dedup::RelatedPolicy::link : it->second;
+    if (policy == dedup::RelatedPolicy::hold) {
+      entry.held = "held_for_review: related to " + v.of_id + " (" + v.rule + ", score " +
+                   std::to_string(v.score).substr(0, 4) + ")";
+    } else if (policy == dedup::RelatedPolicy::link) {
+      // Only records whose mapping has a RelatedReference field carry the link.
+      core::TargetRecord record;
+      if (!core::from_json(entry.record_json, record)) continue;
+      bool changed = false;
+      for (auto& f : record.fields) {
+        if (f.name != "RelatedReference" || (f.value && !f.value->empty())) continue;
+        std::string ref = state_.reference_for(v.of_id, entry.target);
+        f.value = ref.empty() ? v.of_id : ref;
+        changed = true;
+      }
+      if (changed) entry.record_json = core::to_json(record);
+    }
+  }
+}
+
+void Ingestor::write(const core::SourceRow& row, Decision& d, std::int64_t now, IngestStats& stats) {
+  deduplicate(row, d, now);
   if (d.quarantine) state_.quarantine(*d.quarantine);
+  if (d.signpost && d.outcome == "queued")
+    state_.set_status_hint(row.id, row.version, "needs_review", d.signpost->message);
   if (d.writeback) state_.enqueue_writeback(*d.writeback, row.version);
   if (d.outcome != "queued") state_.ledger_set_outcome(row, d.outcome);
   for (const auto& e : d.entries) state_.enqueue(e, now);
   if (d.outcome == "queued") {
     ++stats.queued;
     stats.records += d.entries.size();
+    if (d.verdict && d.verdict->kind == dedup::Verdict::Kind::related) ++stats.related;
+  } else if (d.outcome == "duplicate") {
+    ++stats.duplicates;
   } else if (d.outcome == "rejected") {
     ++stats.rejected;
     spdlog::warn("ingest: seq {} id {} v{} rejected: {}", row.seq, row.id, row.version,
@@ -120,31 +250,41 @@ Ingestor::Decision Ingestor::decide(const core::SourceRow& row, std::int64_t now
     d.writeback = core::StatusUpdate{row.id, "rejected", "", schema::resident_message(check.errors), at};
     return d;
   }
-  const auto routes = mappings_->route(*check.doc);
-  if (routes.empty()) {
+  if (dedup_) d.doc = *check.doc;
+  const mapping::RoutePlan plan = mappings_->plan(*check.doc);
+  d.signpost = plan.signpost;
+  for (const auto& w : plan.withheld) d.withheld.push_back(w.target);
+  if (plan.routes.empty()) {
     d.outcome = "unrouted";
     d.quarantine = store::QuarantineEntry{row.seq, row.id, row.version, "unrouted", "",
-                                          "no mapping applies to this kind/category", "", now};
+                                          plan.withheld.empty()
+                                              ? "no mapping applies to this kind/category"
+                                              : "only partner targets apply, and consent to share is not given",
+                                          "", now};
     d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
+    if (d.signpost) d.writeback = core::StatusUpdate{row.id, "needs_review", "", d.signpost->message, at};
     return d;
   }
   // All targets or none: a submission whose mapping fails for one target is
   // quarantined whole, so it is never half-delivered.
-  for (const auto* m : routes) {
-    for (const auto& target : m->targets) {
-      mapping::MapResult r = mapping::apply(*m, target, *check.doc, row.id, row.version);
-      if (r.error) {
-        d.outcome = "mapping_failed";
-        d.entries.clear();
-        d.quarantine = store::QuarantineEntry{row.seq, row.id, row.version, "mapping_failed",
-                                              r.error->field, r.error->code + ": " + r.error->detail,
-                                              r.error->mapping, now};
-        d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
-        return d;
-      }
-      d.entries.push_back({target, row.id, row.version, row.seq, m->name, core::to_json(*r.record)});
+  for (const auto& route : plan.routes) {
+    mapping::MapResult r = mapping::apply(*route.mapping, route.target, *check.doc, row.id, row.version);
+    if (r.error) {
+      d.outcome = "mapping_failed";
+      d.entries.clear();
+      std::string detail = r.error->code + ": " + r.error->detail;
+      if (!r.error->rule.empty()) detail = "rule '" + r.error->rule + "': " + detail;
+      d.quarantine = store::QuarantineEntry{row.seq, row.id, row.version, "mapping_failed",
+                                            r.error->field, detail, r.error->mapping, now};
+      d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
+      return d;
     }
+    d.entries.push_back({route.target, row.id, row.version, row.seq, route.mapping->name,
+                         core::to_json(*r.record)});
   }
+  // Signposted: the resident is told at once that the app is not for
+  // emergencies (999) and where to call otherwise (101).
+  if (d.signpost) d.writeback = core::StatusUpdate{row.id, "needs_review", "", d.signpost->message, at};
   d.outcome = "queued";
   return d;
 }

@@ -4,11 +4,14 @@
 // crash anywhere repeats or loses nothing.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "bridge/core/events.hpp"
 #include "bridge/core/source.hpp"
+#include "bridge/dedup/deduplicator.hpp"
 #include "bridge/mapping/mapping.hpp"
 #include "bridge/schema/submission_schema.hpp"
 #include "bridge/store/state_store.hpp"
@@ -28,6 +31,8 @@ struct IngestStats {
   std::size_t rejected = 0;      // invalid payloads (quarantined, `rejected` written back)
   std::size_t mapping_failed = 0;
   std::size_t unrouted = 0;
+  std::size_t duplicates = 0;    // double submissions: recorded, not sent again
+  std::size_t related = 0;       // linked to an earlier report of the same incident
   std::size_t late_rows = 0;     // rows found in a gap (committed out of seq order)
   std::size_t expired_gaps = 0;
   std::int64_t high_water = 0;
@@ -46,17 +51,31 @@ class Ingestor {
 
   // Swaps the mapping set (SIGHUP reload); takes effect from the next batch.
   void set_mappings(const mapping::MappingSet& mappings) { mappings_ = &mappings; }
+  // Lifecycle events (collected, validated, rejected, mapped, ...) go here
+  // after each batch commits.
+  void set_events(core::EventListener* events) { events_ = events; }
+  // Deduplication on the ingest connection (inside the batch transaction);
+  // `related` says per target what happens to a related report (default link).
+  void set_dedup(dedup::Deduplicator* dedup, std::map<std::string, dedup::RelatedPolicy> related) {
+    dedup_ = dedup;
+    related_policy_ = std::move(related);
+  }
 
  private:
   struct Decision;
   Decision decide(const core::SourceRow& row, std::int64_t now) const;
-  void write(const core::SourceRow& row, const Decision& decision, std::int64_t now, IngestStats& stats);
+  void write(const core::SourceRow& row, Decision& decision, std::int64_t now, IngestStats& stats);
+  void deduplicate(const core::SourceRow& row, Decision& decision, std::int64_t now);
+  void publish(const core::SourceRow& row, const Decision& decision, std::int64_t now) const;
 
   store::StateStore& state_;
   core::Source& source_;
   const schema::SubmissionSchema& schema_;
   const mapping::MappingSet* mappings_;
   IngestSettings settings_;
+  core::EventListener* events_ = nullptr;
+  dedup::Deduplicator* dedup_ = nullptr;
+  std::map<std::string, dedup::RelatedPolicy> related_policy_;
 };
 
 }  // namespace reportbridge::pipeline

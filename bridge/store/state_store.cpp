@@ -7,10 +7,13 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <stdexcept>
 
 namespace reportbridge::store {
 
 namespace {
+
+constexpr std::int64_t kSchemaVersion = 2;
 
 // Schema version 1. Once released, later versions add migrations; this stays as is.
 constexpr const char* kSchemaV1 = R"SQL(
@@ -54,6 +57,34 @@ CREATE TABLE IF NOT EXISTS writeback_queue (
   id INTEGER PRIMARY KEY, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
   state TEXT NOT NULL, reference TEXT, message TEXT NOT NULL, updated_at TEXT NOT NULL);
 -- A status is deleted from writeback_queue once the app has it.
+)SQL";
+
+// Schema version 2: updates against the target's reference, in-doubt
+// deliveries, and per-target circuit state.
+constexpr const char* kSchemaV2 = R"SQL(
+ALTER TABLE outbox_items ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS outbox_by_submission ON outbox_items (target, submission_id, version);
+-- The latest reference each target issued for a submission: a later version
+-- goes to that target as an update of this record.
+CREATE TABLE IF NOT EXISTS legacy_refs (
+  target TEXT NOT NULL, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
+  reference TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (target, submission_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS legacy_refs_by_submission ON legacy_refs (submission_id);
+-- A status that outranks `forwarded` once delivered (e.g. needs_review with
+-- the 999/101 advice), set at ingest, used and deleted when the version settles.
+CREATE TABLE IF NOT EXISTS status_hints (
+  submission_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
+  PRIMARY KEY (submission_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS target_health (
+  target TEXT PRIMARY KEY, circuit TEXT NOT NULL, consecutive_failures INTEGER NOT NULL,
+  opened_ms INTEGER, retry_at_ms INTEGER, last_error TEXT, updated_ms INTEGER NOT NULL);
+-- Operators ask for replays from another process; the daemon carries them out
+-- (and audits them) on its delivery thread.
+CREATE TABLE IF NOT EXISTS replay_requests (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, submission_id TEXT NOT NULL,
+  outbox_id INTEGER NOT NULL, requested_by TEXT NOT NULL, requested_ms INTEGER NOT NULL,
+  done_ms INTEGER, replayed INTEGER);
 )SQL";
 
 // "<UTC time of claim>-<state instance>-<batch id>": unique even when a state
@@ -147,6 +178,16 @@ void StateStore::migrate() {
   Transaction tx(db_);
   db_.exec(kSchemaV1);
   db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')");
+  auto v = db_.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'");
+  const std::int64_t version = v.step() ? v.int64(0) : 1;
+  v.reset();
+  if (version > kSchemaVersion)
+    throw std::runtime_error("state database has schema version " + std::to_string(version) +
+                             ", newer than this build understands (" + std::to_string(kSchemaVersion) + ")");
+  if (version < 2) {
+    db_.exec(kSchemaV2);
+    db_.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+  }
   db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(3))))");
   auto q = db_.prepare("SELECT value FROM meta WHERE key = 'instance'");
   if (q.step()) instance_ = q.text(0);
@@ -203,8 +244,20 @@ void StateStore::enqueue(const OutboxEntry& e, std::int64_t now) {
   enqueue_.bind(1, e.target).bind(2, e.submission_id).bind(3, e.version).bind(4, e.mapping)
       .bind(5, now).bind(6, e.seq).run();
   enqueue_.reset();
-  enqueue_record_.bind(1, db_.last_insert_rowid()).bind(2, e.record_json).run();
+  const std::int64_t id = db_.last_insert_rowid();
+  enqueue_record_.bind(1, id).bind(2, e.record_json).run();
   enqueue_record_.reset();
+  if (!e.held.empty())
+    db_.prepare("UPDATE outbox_items SET state = 'dead', last_error = ?2, settled_ms = ?3 WHERE id = ?1")
+        .bind(1, id).bind(2, e.held).bind(3, now).run();
+}
+
+std::string StateStore::reference_for(const std::string& submission_id, const std::string& target) {
+  auto q = db_.prepare(
+      "SELECT reference FROM legacy_refs WHERE submission_id = ?1 AND (?2 = '' OR target = ?2)"
+      " ORDER BY updated_ms DESC LIMIT 1");
+  q.bind(1, submission_id).bind(2, target);
+  return q.step() ? q.text(0) : std::string();
 }
 
 void StateStore::enqueue_writeback(const core::StatusUpdate& u, std::int64_t version) {
@@ -234,15 +287,22 @@ PendingSummary StateStore::pending_summary(const std::string& target, std::int64
 }
 
 namespace {
+// `recovering`: the batch was left open by a crash, so every item is in doubt.
 core::DeliveryBatch load_items(Database& db, core::DeliveryBatch batch,
-                               std::vector<std::int64_t>* unreadable) {
+                               std::vector<std::int64_t>* unreadable, bool recovering) {
   auto q = db.prepare(
-      "SELECT i.id, r.record FROM outbox_items i LEFT JOIN outbox_records r ON r.item_id = i.id"
+      "SELECT i.id, r.record, i.attempts, i.in_doubt, l.reference FROM outbox_items i"
+      " LEFT JOIN outbox_records r ON r.item_id = i.id"
+      " LEFT JOIN legacy_refs l ON l.target = i.target AND l.submission_id = i.submission_id"
+      " AND l.version < i.version"
       " WHERE i.batch_id = ?1 ORDER BY i.id");
   q.bind(1, batch.id);
   while (q.step()) {
     core::DeliveryItem item;
     item.outbox_id = q.int64(0);
+    item.attempts = static_cast<int>(q.int64(2));
+    item.in_doubt = recovering || q.int64(3) != 0;
+    item.prior_reference = q.optional_text(4).value_or("");
     if (q.is_null(1) || !core::from_json(q.text(1), item.record)) {
       if (unreadable) unreadable->push_back(item.outbox_id);
       continue;
@@ -268,9 +328,14 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
     }
   } restore{db_};
   Transaction tx(db_);
+  // A later version waits while an earlier one of the same submission is still
+  // on its way to this target: it must go as an update of the record the
+  // earlier one creates.
   auto ids = db_.prepare(
-      "SELECT id FROM outbox_items WHERE target = ?1 AND state = 'pending'"
-      " AND next_attempt_ms <= ?2 ORDER BY id LIMIT ?3");
+      "SELECT o.id FROM outbox_items o WHERE o.target = ?1 AND o.state = 'pending'"
+      " AND o.next_attempt_ms <= ?2 AND (o.version = 1 OR NOT EXISTS (SELECT 1 FROM outbox_items e"
+      " WHERE e.target = o.target AND e.submission_id = o.submission_id AND e.version < o.version"
+      " AND e.state IN ('pending', 'in_flight'))) ORDER BY o.id LIMIT ?3");
   ids.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(max_items));
   std::vector<std::int64_t> item_ids;
   while (ids.step()) item_ids.push_back(ids.int64(0));
@@ -286,16 +351,17 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
   batch.key = batch_key(instance_, batch.id, now);
   db_.prepare("UPDATE delivery_batches SET batch_key = ?1 WHERE id = ?2")
       .bind(1, batch.key).bind(2, batch.id).run();
-  db_.prepare("UPDATE outbox_items SET state = 'in_flight', batch_id = ?1 WHERE id BETWEEN ?2 AND ?3"
-              " AND target = ?4 AND state = 'pending' AND next_attempt_ms <= ?5")
-      .bind(1, batch.id).bind(2, item_ids.front()).bind(3, item_ids.back()).bind(4, target)
-      .bind(5, now).run();
+  auto take = db_.prepare("UPDATE outbox_items SET state = 'in_flight', batch_id = ?1 WHERE id = ?2");
+  for (auto id : item_ids) {
+    take.bind(1, batch.id).bind(2, id).run();
+    take.reset();
+  }
 
   tx.commit();
 
   // Reading the records needs no write lock: ingest goes on meanwhile.
   std::vector<std::int64_t> unreadable;
-  batch = load_items(db_, std::move(batch), &unreadable);
+  batch = load_items(db_, std::move(batch), &unreadable, false);
   if (unreadable.empty() && !batch.items.empty()) return batch;
   Transaction fix(db_);
   auto dead = db_.prepare(
@@ -321,7 +387,7 @@ std::vector<core::DeliveryBatch> StateStore::open_batches(const std::string& tar
     core::DeliveryBatch b;
     b.id = q.int64(0);
     b.key = q.text(1);
-    out.push_back(load_items(db_, std::move(b), nullptr));
+    out.push_back(load_items(db_, std::move(b), nullptr, true));
   }
   return out;
 }
@@ -339,7 +405,12 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
       " settled_ms = ?3 WHERE id = ?1");
   auto again = db_.prepare(
       "UPDATE outbox_items SET state = 'pending', batch_id = NULL, attempts = attempts + 1,"
-      " last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1");
+      " last_error = ?2, next_attempt_ms = ?3, in_doubt = in_doubt OR ?4 WHERE id = ?1");
+  auto remember = db_.prepare(
+      "INSERT INTO legacy_refs (target, submission_id, version, reference, updated_ms)"
+      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (target, submission_id) DO UPDATE SET"
+      " version = excluded.version, reference = excluded.reference, updated_ms = excluded.updated_ms"
+      " WHERE excluded.version >= legacy_refs.version");
   auto attempts_q = db_.prepare("SELECT attempts FROM outbox_items WHERE id = ?1");
 
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
@@ -354,6 +425,11 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
       case core::DeliveryStatus::delivered:
         delivered.bind(1, item.outbox_id).bind(2, o.reference).bind(3, now).run();
         delivered.reset();
+        if (!o.reference.empty()) {
+          remember.bind(1, item.record.target).bind(2, item.record.submission_id)
+              .bind(3, item.record.version).bind(4, o.reference).bind(5, now).run();
+          remember.reset();
+        }
         break;
       case core::DeliveryStatus::reject:
         dead.bind(1, item.outbox_id).bind(2, error).bind(3, now).run();
@@ -370,7 +446,8 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
           std::int64_t wait = std::max<std::int64_t>(
               backoff_ms(attempts, retry),
               std::chrono::duration_cast<std::chrono::milliseconds>(o.retry_after).count());
-          again.bind(1, item.outbox_id).bind(2, error).bind(3, now + wait).run();
+          again.bind(1, item.outbox_id).bind(2, error).bind(3, now + wait)
+              .bind(4, o.in_doubt ? 1 : 0).run();
           again.reset();
         }
         break;
@@ -388,40 +465,106 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
   tx.commit();
 }
 
+void StateStore::set_writeback_rule(const std::string& target, const WritebackRule& rule) {
+  for (auto& [t, r] : writeback_rules_)
+    if (t == target) {
+      r = rule;
+      return;
+    }
+  writeback_rules_.emplace_back(target, rule);
+}
+
+void StateStore::set_status_hint(const std::string& submission_id, std::int64_t version,
+                                 const std::string& state, const std::string& message) {
+  db_.prepare("INSERT OR REPLACE INTO status_hints (submission_id, version, state, message) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, submission_id).bind(2, version).bind(3, state).bind(4, message).run();
+}
+
 void StateStore::queue_settled_writebacks(std::int64_t batch_id, std::int64_t now,
-                                          const WritebackRule& rule) {
-  // One query per batch: the submission versions this batch settled (items that
-  // went back to pending left the batch) whose every target has now settled.
+                                          const WritebackRule& settling_rule) {
+  // The submission versions this batch settled (items that went back to
+  // pending left the batch), with every target's item, in target order.
   auto q = db_.prepare(
-      "SELECT o.submission_id, o.version, sum(o.state IN ('pending', 'in_flight')),"
-      " sum(o.state = 'delivered'),"
-      " group_concat(CASE WHEN o.state = 'delivered' THEN o.reference END, ', ')"
+      "SELECT o.submission_id, o.version, o.target, o.state, o.reference"
       " FROM outbox_items o JOIN (SELECT DISTINCT seq, submission_id, version FROM outbox_items"
       " WHERE batch_id = ?1) b ON o.seq = b.seq AND o.submission_id = b.submission_id"
-      " AND o.version = b.version GROUP BY o.seq, o.submission_id, o.version");
+      " AND o.version = b.version ORDER BY o.submission_id, o.version, o.id");
   q.bind(1, batch_id);
-  const std::string updated_at = rfc3339_utc(now);
+  struct Item {
+    std::string target, state, reference;
+  };
+  struct Version {
+    std::string id;
+    std::int64_t version = 0;
+    std::vector<Item> items;
+  };
+  std::vector<Version> versions;
   while (q.step()) {
-    if (q.int64(2) > 0) continue;
+    if (versions.empty() || versions.back().id != q.text(0) || versions.back().version != q.int64(1))
+      versions.push_back({q.text(0), q.int64(1), {}});
+    versions.back().items.push_back({q.text(2), q.text(3), q.optional_text(4).value_or("")});
+  }
+  // Each target's own rule decides whether its reference is written back;
+  // the message is that of the first target (in config order) that has it.
+  auto rule_of = [&](const std::string& target) -> const WritebackRule* {
+    for (const auto& [t, r] : writeback_rules_)
+      if (t == target) return &r;
+    return nullptr;
+  };
+  auto hint = db_.prepare("SELECT state, message FROM status_hints WHERE submission_id = ?1 AND version = ?2");
+  auto drop_hint = db_.prepare("DELETE FROM status_hints WHERE submission_id = ?1 AND version = ?2");
+  const std::string updated_at = rfc3339_utc(now);
+  for (const auto& v : versions) {
+    bool open = false;
+    std::vector<const Item*> delivered;
+    for (const auto& i : v.items) {
+      if (i.state == "pending" || i.state == "in_flight") open = true;
+      if (i.state == "delivered") delivered.push_back(&i);
+    }
+    if (open) continue;
     core::StatusUpdate u;
-    u.submission_id = q.text(0);
+    u.submission_id = v.id;
     u.updated_at = updated_at;
-    if (q.int64(3) > 0) {
+    if (!delivered.empty()) {
       u.state = "forwarded";
-      u.message = rule.message;
-      if (rule.include_reference && !q.is_null(4)) u.reference = q.text(4);
+      const WritebackRule* first = nullptr;
+      std::size_t first_rank = writeback_rules_.size() + 1;
+      for (const auto* d : delivered) {
+        const WritebackRule* r = rule_of(d->target);
+        if (!r) r = &settling_rule;
+        std::size_t rank = writeback_rules_.size();
+        for (std::size_t k = 0; k < writeback_rules_.size(); ++k)
+          if (writeback_rules_[k].first == d->target) rank = k;
+        if (rank < first_rank) {
+          first_rank = rank;
+          first = r;
+        }
+        if (r->include_reference && !d->reference.empty())
+          u.reference += (u.reference.empty() ? "" : ", ") + d->reference;
+      }
+      u.message = first ? first->message : settling_rule.message;
     } else {
       u.state = "received";
       u.message = "Thank you. Your report has been received and will be reviewed by our staff.";
     }
-    enqueue_writeback(u, q.int64(1));
+    hint.bind(1, v.id).bind(2, v.version);
+    if (hint.step()) {
+      u.state = hint.text(0);
+      u.message = hint.text(1);
+      hint.reset();
+      drop_hint.bind(1, v.id).bind(2, v.version).run();
+      drop_hint.reset();
+    } else {
+      hint.reset();
+    }
+    enqueue_writeback(u, v.version);
   }
 }
 
 std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
   std::vector<WritebackItem> out;
   auto q = db_.prepare(
-      "SELECT id, submission_id, state, reference, message, updated_at FROM writeback_queue"
+      "SELECT id, submission_id, state, reference, message, updated_at, version FROM writeback_queue"
       " ORDER BY id LIMIT ?1");
   q.bind(1, static_cast<std::int64_t>(limit));
   while (q.step()) {
@@ -432,6 +575,7 @@ std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
     w.update.reference = q.optional_text(3).value_or("");
     w.update.message = q.text(4);
     w.update.updated_at = q.text(5);
+    w.version = q.int64(6);
     out.push_back(std::move(w));
   }
   return out;
@@ -442,6 +586,145 @@ void StateStore::mark_writebacks_done(const std::vector<std::int64_t>& ids) {
   auto up = db_.prepare("DELETE FROM writeback_queue WHERE id = ?1");
   for (auto id : ids) up.bind(1, id).run();
   tx.commit();
+}
+
+namespace {
+void bind_selector(Statement& q, const ReplaySelector& w) {
+  q.bind(1, w.target).bind(2, w.submission_id).bind(3, w.outbox_id);
+}
+constexpr const char* kDeadWhere =
+    " WHERE i.state = 'dead' AND (?1 = '' OR i.target = ?1) AND (?2 = '' OR i.submission_id = ?2)"
+    " AND (?3 = 0 OR i.id = ?3)";
+DeadLetter read_dead(Statement& q) {
+  return {q.int64(0), q.text(1), q.text(2), q.int64(3), q.text(4), q.optional_text(5).value_or(""),
+          q.is_null(6) ? 0 : q.int64(6), q.int64(7) != 0};
+}
+}  // namespace
+
+std::vector<DeadLetter> StateStore::dead_letters(const ReplaySelector& which, std::size_t limit) {
+  std::vector<DeadLetter> out;
+  auto q = db_.prepare(std::string("SELECT i.id, i.target, i.submission_id, i.version, i.mapping,"
+                                   " i.last_error, i.settled_ms, r.item_id IS NOT NULL FROM outbox_items i"
+                                   " LEFT JOIN outbox_records r ON r.item_id = i.id") +
+                       kDeadWhere + " ORDER BY i.id LIMIT ?4");
+  bind_selector(q, which);
+  q.bind(4, static_cast<std::int64_t>(limit));
+  while (q.step()) out.push_back(read_dead(q));
+  return out;
+}
+
+std::vector<DeadLetter> StateStore::replay(const ReplaySelector& which, std::int64_t now) {
+  Transaction tx(db_);
+  std::vector<DeadLetter> out;
+  {
+    auto q = db_.prepare(std::string("SELECT i.id, i.target, i.submission_id, i.version, i.mapping,"
+                                     " i.last_error, i.settled_ms, 1 FROM outbox_items i"
+                                     " JOIN outbox_records r ON r.item_id = i.id") +
+                         kDeadWhere + " ORDER BY i.id");
+    bind_selector(q, which);
+    while (q.step()) out.push_back(read_dead(q));
+  }
+  auto up = db_.prepare(
+      "UPDATE outbox_items SET state = 'pending', batch_id = NULL, attempts = 0, next_attempt_ms = ?2,"
+      " settled_ms = NULL, last_error = 'replayed after: ' || coalesce(last_error, '') WHERE id = ?1");
+  for (const auto& d : out) {
+    up.bind(1, d.outbox_id).bind(2, now).run();
+    up.reset();
+  }
+  tx.commit();
+  return out;
+}
+
+void StateStore::request_replay(const ReplaySelector& w, const std::string& requested_by, std::int64_t now) {
+  Transaction tx(db_);
+  db_.prepare("INSERT INTO replay_requests (target, submission_id, outbox_id, requested_by, requested_ms)"
+              " VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, w.target).bind(2, w.submission_id).bind(3, w.outbox_id).bind(4, requested_by)
+      .bind(5, now).run();
+  tx.commit();
+}
+
+std::vector<ReplayDone> StateStore::carry_out_replays(std::int64_t now) {
+  std::vector<ReplayDone> out;
+  std::vector<std::pair<std::int64_t, ReplayDone>> todo;
+  {
+    auto q = db_.prepare(
+        "SELECT id, target, submission_id, outbox_id, requested_by FROM replay_requests"
+        " WHERE done_ms IS NULL ORDER BY id");
+    while (q.step()) {
+      ReplayDone r;
+      r.selector = {q.text(1), q.text(2), q.int64(3)};
+      r.requested_by = q.text(4);
+      todo.emplace_back(q.int64(0), std::move(r));
+    }
+  }
+  for (auto& [id, r] : todo) {
+    r.replayed = replay(r.selector, now);
+    Transaction tx(db_);
+    db_.prepare("UPDATE replay_requests SET done_ms = ?2, replayed = ?3 WHERE id = ?1")
+        .bind(1, id).bind(2, now).bind(3, static_cast<std::int64_t>(r.replayed.size())).run();
+    tx.commit();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<DeadLetter> StateStore::purge_dead_records(std::int64_t cutoff) {
+  Transaction tx(db_);
+  std::vector<DeadLetter> out;
+  {
+    auto q = db_.prepare(
+        "SELECT i.id, i.target, i.submission_id, i.version, i.mapping, i.last_error, i.settled_ms, 0"
+        " FROM outbox_items i JOIN outbox_records r ON r.item_id = i.id"
+        " WHERE i.state = 'dead' AND i.settled_ms < ?1 ORDER BY i.id");
+    q.bind(1, cutoff);
+    while (q.step()) out.push_back(read_dead(q));
+  }
+  auto del = db_.prepare("DELETE FROM outbox_records WHERE item_id = ?1");
+  for (const auto& d : out) {
+    del.bind(1, d.outbox_id).run();
+    del.reset();
+  }
+  tx.commit();
+  return out;
+}
+
+void StateStore::save_target_health(const TargetHealth& h, std::int64_t now) {
+  Transaction tx(db_);
+  db_.prepare(
+         "INSERT INTO target_health (target, circuit, consecutive_failures, opened_ms, retry_at_ms,"
+         " last_error, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (target) DO UPDATE SET"
+         " circuit = excluded.circuit, consecutive_failures = excluded.consecutive_failures,"
+         " opened_ms = excluded.opened_ms, retry_at_ms = excluded.retry_at_ms,"
+         " last_error = excluded.last_error, updated_ms = excluded.updated_ms")
+      .bind(1, h.target).bind(2, h.circuit).bind(3, h.consecutive_failures).bind(4, h.opened_ms)
+      .bind(5, h.retry_at_ms).bind(6, h.last_error).bind(7, now).run();
+  tx.commit();
+}
+
+std::vector<TargetHealth> StateStore::target_health() {
+  std::vector<TargetHealth> out;
+  auto q = db_.prepare(
+      "SELECT target, circuit, consecutive_failures, opened_ms, retry_at_ms, last_error"
+      " FROM target_health ORDER BY target");
+  while (q.step())
+    out.push_back({q.text(0), q.text(1), q.int64(2), q.is_null(3) ? 0 : q.int64(3),
+                   q.is_null(4) ? 0 : q.int64(4), q.optional_text(5).value_or("")});
+  return out;
+}
+
+std::vector<Backlog> StateStore::backlog(const std::vector<std::string>& targets) {
+  std::vector<Backlog> out;
+  // Per target through the outbox_due index: delivered rows are never scanned.
+  auto q = db_.prepare(
+      "SELECT count(*), min(enqueued_ms) FROM outbox_items"
+      " WHERE target = ?1 AND state IN ('pending', 'in_flight')");
+  for (const auto& t : targets) {
+    q.bind(1, t);
+    if (q.step()) out.push_back({t, q.int64(0), q.is_null(1) ? 0 : q.int64(1)});
+    q.reset();
+  }
+  return out;
 }
 
 std::vector<TargetCounts> StateStore::target_counts() {

@@ -38,6 +38,9 @@ struct OutboxEntry {
   std::int64_t seq = 0;  // the source row: groups one version's items across targets
   std::string mapping;
   std::string record_json;
+  // Non-empty: enqueued as a dead letter with this reason (held for an
+  // operator's review; `reportbridge replay` releases it).
+  std::string held;
 };
 
 struct PendingSummary {
@@ -62,8 +65,51 @@ struct WritebackRule {
   bool include_reference = false; // write the target's reference back to the app
 };
 
+// A delivery that failed for good (or whose retries ran out): kept, with its
+// rendered record, for an operator to replay after a fix.
+struct DeadLetter {
+  std::int64_t outbox_id = 0;
+  std::string target;
+  std::string submission_id;
+  std::int64_t version = 0;
+  std::string mapping;
+  std::string last_error;
+  std::int64_t settled_ms = 0;
+  bool replayable = true;  // false when the record copy is gone (unreadable or purged)
+};
+
+// Which dead letters `replay` re-queues: all, one target's, one submission's, or one item.
+struct ReplaySelector {
+  std::string target;         // empty: any target
+  std::string submission_id;  // empty: any submission
+  std::int64_t outbox_id = 0; // 0: any item
+};
+
+struct ReplayDone {
+  ReplaySelector selector;
+  std::string requested_by;
+  std::vector<DeadLetter> replayed;
+};
+
+// A target's circuit breaker, persisted so that `status` (another process) sees it.
+struct TargetHealth {
+  std::string target;
+  std::string circuit = "closed";  // closed | open | half_open
+  std::int64_t consecutive_failures = 0;
+  std::int64_t opened_ms = 0;
+  std::int64_t retry_at_ms = 0;
+  std::string last_error;
+};
+
+struct Backlog {
+  std::string target;
+  std::int64_t pending = 0;
+  std::int64_t oldest_enqueued_ms = 0;  // 0: nothing pending
+};
+
 struct WritebackItem {
   std::int64_t id = 0;
+  std::int64_t version = 0;
   core::StatusUpdate update;
 };
 
@@ -89,8 +135,19 @@ class StateStore {
   void quarantine(const QuarantineEntry& entry);
   void enqueue(const OutboxEntry& entry, std::int64_t now_ms);
   void enqueue_writeback(const core::StatusUpdate& update, std::int64_t version);
+  // The newest reference a target (or, with target empty, any target) issued
+  // for a submission; empty when none yet.
+  std::string reference_for(const std::string& submission_id, const std::string& target = {});
+
+  // A status that replaces `forwarded` when this version settles (e.g.
+  // needs_review with its advice to the resident). Call inside the ingest transaction.
+  void set_status_hint(const std::string& submission_id, std::int64_t version, const std::string& state,
+                       const std::string& message);
 
   // --- dispatch ---
+  // Each target's write-back rule (its message, whether its reference goes
+  // back to the app), registered once at start-up by the dispatcher.
+  void set_writeback_rule(const std::string& target, const WritebackRule& rule);
   // Counts due items up to `enough` (the batch size).
   PendingSummary pending_summary(const std::string& target, std::int64_t now_ms, std::size_t enough);
   // Claims up to max_items due items as a new batch (own transaction, synced to
@@ -106,6 +163,25 @@ class StateStore {
   void settle_batch(const core::DeliveryBatch& batch,
                     const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now_ms,
                     const RetryPolicy& retry, const WritebackRule& rule);
+
+  // --- dead letters ---
+  std::vector<DeadLetter> dead_letters(const ReplaySelector& which, std::size_t limit);
+  // Puts the selected dead letters back in the outbox for their own target
+  // only (never another target), as new attempts due now. Returns them.
+  std::vector<DeadLetter> replay(const ReplaySelector& which, std::int64_t now_ms);
+  // `reportbridge replay` records a request; the daemon carries it out (so the
+  // daemon, the only writer of the audit trail, records each replay).
+  void request_replay(const ReplaySelector& which, const std::string& requested_by, std::int64_t now_ms);
+  std::vector<ReplayDone> carry_out_replays(std::int64_t now_ms);
+  // Retention: deletes the record copies (personal data) of dead letters
+  // settled before `cutoff_ms`. Returns what was erased (the items stay, so
+  // status and the audit trail still account for them).
+  std::vector<DeadLetter> purge_dead_records(std::int64_t cutoff_ms);
+
+  // --- target health ---
+  void save_target_health(const TargetHealth& health, std::int64_t now_ms);
+  std::vector<TargetHealth> target_health();
+  std::vector<Backlog> backlog(const std::vector<std::string>& targets);
 
   // --- write-back ---
   std::vector<WritebackItem> pending_writebacks(std::size_t limit);
@@ -123,7 +199,8 @@ class StateStore {
   void queue_settled_writebacks(std::int64_t batch_id, std::int64_t now_ms, const WritebackRule& rule);
 
   Database db_;
-  std::string instance_;  // random per state database, part of every batch key
+  std::string instance_;
+  std::vector<std::pair<std::string, WritebackRule>> writeback_rules_;  // random per state database, part of every batch key
   Statement ledger_insert_, ledger_outcome_, enqueue_, enqueue_record_, enqueue_writeback_, quarantine_;
 };
 

@@ -1,0 +1,199 @@
+// Updates against the target's reference, in-doubt items, dead letters and
+// replays, retention, circuit state and the v1 -> v2 migration.
+#include <catch2/catch.hpp>
+
+#include "bridge/store/state_store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace reportbridge;
+using reportbridge::testing::TempDir;
+
+namespace {
+
+void enqueue(store::StateStore& s, const std::string& id, std::int64_t version, std::int64_t seq,
+             const std::vector<std::string>& targets) {
+  store::Transaction tx(s.db());
+  REQUIRE(s.ledger_claim({seq, id, version, "2026-11-27T18:42:11Z", "{}"}, "hash", 1));
+  for (const auto& t : targets) {
+    core::TargetRecord r{id, version, std::string("m"), t, {core::RecordField{"Ref", id}}, {}};
+    s.enqueue({t, id, version, seq, "m", core::to_json(r)}, 1000);
+  }
+  tx.commit();
+}
+
+const store::RetryPolicy kRetry{3, std::chrono::milliseconds(10), std::chrono::milliseconds(10)};
+const store::WritebackRule kRule{"Passed on.", true};
+
+}  // namespace
+
+TEST_CASE("a later version waits for the earlier one, then goes as an update of its reference") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "sub-1", 1, 1, {"rms"});
+  enqueue(s, "sub-1", 2, 2, {"rms"});
+  enqueue(s, "sub-2", 1, 3, {"rms"});
+
+  auto first = s.claim_batch("rms", 10, 2000);
+  REQUIRE(first);
+  // v2 of sub-1 is held back while v1 is on its way; sub-2 is not affected.
+  REQUIRE(first->items.size() == 2);
+  CHECK(first->items[0].record.version == 1);
+  CHECK(first->items[0].prior_reference.empty());
+  CHECK(first->items[1].record.submission_id == "sub-2");
+  CHECK(s.claim_batch("rms", 10, 2000) == std::nullopt);
+
+  s.settle_batch(*first, {core::DeliveryOutcome::ok("RMS-100"), core::DeliveryOutcome::ok("RMS-200")},
+                 2000, kRetry, kRule);
+  auto second = s.claim_batch("rms", 10, 2000);
+  REQUIRE(second);
+  REQUIRE(second->items.size() == 1);
+  CHECK(second->items[0].record.version == 2);
+  CHECK(second->items[0].prior_reference == "RMS-100");
+  CHECK_FALSE(second->items[0].in_doubt);
+}
+
+TEST_CASE("items of a batch recovered after a crash, or that failed after sending, are in doubt") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "sub-1", 1, 1, {"rms"});
+  enqueue(s, "sub-2", 1, 2, {"rms"});
+  auto b = s.claim_batch("rms", 10, 2000);
+  REQUIRE(b);
+  auto open = s.open_batches("rms");
+  REQUIRE(open.size() == 1);
+  for (const auto& item : open[0].items) CHECK(item.in_doubt);
+
+  auto dropped = core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "connection_lost", "after send");
+  dropped.in_doubt = true;
+  auto refused = core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "connect_refused", "before send");
+  s.settle_batch(*b, {dropped, refused}, 2000, kRetry, kRule);
+  auto again = s.claim_batch("rms", 10, 10'000'000);
+  REQUIRE(again);
+  REQUIRE(again->items.size() == 2);
+  CHECK(again->items[0].in_doubt);
+  CHECK_FALSE(again->items[1].in_doubt);
+  CHECK(again->items[0].attempts == 1);
+}
+
+TEST_CASE("dead letters are listed and replayed for their own target only") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "sub-1", 1, 1, {"rms", "npt"});
+  auto rms = s.claim_batch("rms", 10, 2000);
+  auto npt = s.claim_batch("npt", 10, 2000);
+  REQUIRE(rms);
+  REQUIRE(npt);
+  s.settle_batch(*rms, {core::DeliveryOutcome::fail(core::DeliveryStatus::reject, "soap_client_fault", "bad code")},
+                 2000, kRetry, kRule);
+  s.settle_batch(*npt, {core::DeliveryOutcome::ok()}, 2000, kRetry, kRule);
+
+  auto dead = s.dead_letters({}, 10);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].target == "rms");
+  CHECK(dead[0].last_error == "soap_client_fault: bad code");
+  CHECK(dead[0].replayable);
+  CHECK(s.dead_letters({"npt", "", 0}, 10).empty());
+
+  s.request_replay({"", "sub-1", 0}, "operator test", 3000);
+  auto done = s.carry_out_replays(3000);
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].requested_by == "operator test");
+  REQUIRE(done[0].replayed.size() == 1);
+  CHECK(done[0].replayed[0].target == "rms");
+  CHECK(s.carry_out_replays(3001).empty());  // a request is carried out once
+
+  // Only rms gets it again; npt already has it.
+  CHECK(s.claim_batch("npt", 10, 4000) == std::nullopt);
+  auto again = s.claim_batch("rms", 10, 4000);
+  REQUIRE(again);
+  REQUIRE(again->items.size() == 1);
+  CHECK(again->items[0].attempts == 0);
+  s.settle_batch(*again, {core::DeliveryOutcome::ok("RMS-9")}, 4000, kRetry, kRule);
+  CHECK(s.dead_letters({}, 10).empty());
+  auto counts = s.target_counts();
+  for (const auto& c : counts) CHECK(c.delivered == 1);
+}
+
+TEST_CASE("retention erases the record copies of old dead letters, which then cannot be replayed") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "old", 1, 1, {"rms"});
+  auto b1 = s.claim_batch("rms", 10, 1000);
+  s.settle_batch(*b1, {core::DeliveryOutcome::fail(core::DeliveryStatus::reject, "x", "y")}, 1000, kRetry, kRule);
+  enqueue(s, "new", 1, 2, {"rms"});
+  auto b2 = s.claim_batch("rms", 10, 9000);
+  s.settle_batch(*b2, {core::DeliveryOutcome::fail(core::DeliveryStatus::reject, "x", "y")}, 9000, kRetry, kRule);
+
+  auto erased = s.purge_dead_records(5000);
+  REQUIRE(erased.size() == 1);
+  CHECK(erased[0].submission_id == "old");
+  CHECK(s.purge_dead_records(5000).empty());
+  auto q = s.db().prepare("SELECT count(*) FROM outbox_records");
+  REQUIRE(q.step());
+  CHECK(q.int64(0) == 1);
+  auto dead = s.dead_letters({}, 10);
+  REQUIRE(dead.size() == 2);  // still accounted for
+  CHECK_FALSE(dead[0].replayable);
+  CHECK(s.replay({"", "old", 0}, 10000).empty());
+  CHECK(s.replay({"", "new", 0}, 10000).size() == 1);
+}
+
+TEST_CASE("circuit state is saved and read back") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  s.save_target_health({"rms", "open", 5, 100, 30100, "http_503: unavailable"}, 100);
+  s.save_target_health({"rms", "closed", 0, 0, 0, ""}, 200);
+  s.save_target_health({"psd", "open", 7, 100, 500, "io_error: disk full"}, 200);
+  auto h = s.target_health();
+  REQUIRE(h.size() == 2);
+  CHECK(h[0].target == "psd");
+  CHECK(h[0].consecutive_failures == 7);
+  CHECK(h[1].circuit == "closed");
+}
+
+TEST_CASE("backlog counts pending and in-flight items per target with the oldest's time") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "a", 1, 1, {"rms"});
+  enqueue(s, "b", 1, 2, {"rms"});
+  auto b = s.claim_batch("rms", 1, 2000);
+  REQUIRE(b);
+  auto backlog = s.backlog({"rms", "npt"});
+  REQUIRE(backlog.size() == 2);
+  CHECK(backlog[0].pending == 2);
+  CHECK(backlog[0].oldest_enqueued_ms == 1000);
+  CHECK(backlog[1].pending == 0);
+  CHECK(backlog[1].oldest_enqueued_ms == 0);
+}
+
+TEST_CASE("a version 1 state database is migrated in place") {
+  TempDir dir;
+  const auto path = (dir / "state.db").string();
+  {
+    store::StateStore s(path);
+    enqueue(s, "kept", 1, 1, {"rms"});
+    // Take it back to what schema version 1 had.
+    s.db().exec("DROP TABLE legacy_refs; DROP TABLE target_health; DROP TABLE replay_requests; DROP TABLE status_hints;"
+                " DROP INDEX outbox_by_submission; ALTER TABLE outbox_items DROP COLUMN in_doubt;"
+                " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+  }
+  store::StateStore s(path);
+  auto v = s.db().prepare("SELECT value FROM meta WHERE key = 'schema_version'");
+  REQUIRE(v.step());
+  CHECK(v.text(0) == "2");
+  auto b = s.claim_batch("rms", 10, 2000);
+  REQUIRE(b);
+  CHECK(b->items.size() == 1);
+  s.settle_batch(*b, {core::DeliveryOutcome::ok("R-1")}, 2000, kRetry, kRule);
+  CHECK(s.target_health().empty());
+}
+
+TEST_CASE("a state database from a newer build is refused") {
+  TempDir dir;
+  const auto path = (dir / "state.db").string();
+  {
+    store::StateStore s(path);
+    s.db().exec("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+  }
+  CHECK_THROWS_WITH(store::StateStore(path), Catch::Contains("schema version 99"));
+}
