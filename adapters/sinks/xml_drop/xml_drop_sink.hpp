@@ -1,0 +1,137 @@
+#pragma once
+// XML drop sink: writes XML documents, validated against the target's XSD,
+// into a folder that a legacy system polls. See docs/sinks/xml_drop.md.
+//
+// Documents
+// - Rendered by xml::XmlRenderer from the record (element order from the XSD,
+//   absent fields omitted, one element per attachment) and validated with
+//   xml::XsdValidator BEFORE anything is written. An item that does not render
+//   (unknown_field, invalid_utf8, invalid_xml_char, duplicate_field) or does
+//   not validate (schema_invalid: libxml2's messages with the line in the
+//   item's own pretty document, quoted values replaced by '[value]') is
+//   rejected; the other items of the batch are published.
+// - Update of an earlier delivery: when DeliveryItem::prior_reference is set,
+//   the record has no value for `related_reference_field` and the schema has
+//   that field, the sink fills it with the prior reference.
+// - Mode per_submission: one document per item, `<prefix>-<safe key>-<n>.xml`
+//   (n = 1-based position in the batch), reference = that file name.
+//   Mode batch: one document `<prefix>-<safe key>.xml` whose root is
+//   `batch_root` (attributes batchKey and count set when the XSD declares
+//   them) holding the accepted records; reference "<file>#<n>" (1-based among
+//   the records in the file). The batch document is validated too.
+//
+// Publishing (as csv_drop, reusing its durable_file and attachment_copy)
+// - Each file goes to `.<file>.tmp`, is fsynced, renamed, and the folder
+//   fsynced; with `trigger_file`, an empty `<file>.done` follows the same way.
+// - Attachments are copied (SHA-256 checked) into
+//   `.<prefix>-<key>.attachments.tmp/`, fsynced and renamed to
+//   `<prefix>-<key>.attachments/` before any document; file names
+//   `<safe submission_id>_v<version>_<n>.<ext>`, shown in each Attachment's
+//   StoredFile element when the XSD has one.
+// - Idempotent per batch key: a document that already exists is never
+//   rewritten; outcomes are recomputed the same way and missing `.done` files
+//   written. In per_submission mode a crash between two documents leaves the
+//   rest to the redelivery, which writes only the missing ones.
+// - I/O failure: every item gets retry/"io_error".
+// deliver() must not run concurrently on one instance; encode_preview() may.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bridge/core/sink.hpp"
+#include "bridge/xml/xml_renderer.hpp"
+#include "bridge/xml/xsd_validator.hpp"
+
+namespace reportbridge::xml_drop {
+
+enum class Mode {
+  per_submission,  // one document per item
+  batch,           // one document per batch, records wrapped in `batch_root`
+};
+
+struct XmlDropConfig {
+  std::string name;                 // target name
+  std::filesystem::path directory;  // created if missing
+  std::string file_prefix;          // default (empty) = name; only [A-Za-z0-9._-], no leading dot
+  Mode mode = Mode::per_submission;
+  std::filesystem::path xsd;        // the target's schema (schemas/...)
+  xml::XmlLayout layout;            // root (required), namespace, prefix, fields, attachments
+  std::string batch_root;           // batch mode: global element wrapping the records
+  bool pretty = true;               // indented output (line numbers in errors refer to it)
+  std::size_t max_items = 1000;     // -> batch_policy().max_items
+  std::chrono::milliseconds max_age{60000};  // -> batch_policy().max_wait
+  bool trigger_file = false;
+  bool copy_attachments = true;
+  std::uint64_t max_attachment_bytes = 50ull << 20;
+  std::string related_reference_field = "RelatedReference";  // empty: never filled
+};
+
+class XmlDropSink : public core::Sink {
+ public:
+  // Throws std::invalid_argument for an invalid configuration (names, prefix,
+  // layout not fitting the schema, batch_root not wrapping the root, no
+  // locator while copying attachments) and std::runtime_error when the XSD
+  // cannot be read or compiled.
+  XmlDropSink(XmlDropConfig config, core::AttachmentLocator locator);
+  ~XmlDropSink() override;
+
+  const std::string& name() const override { return config_.name; }
+  core::BatchPolicy batch_policy() const override;
+
+  // The record's document exactly as per_submission mode writes it (in batch
+  // mode: the record's element as a standalone document). Throws
+  // std::runtime_error "<reason_code>: <detail>" when the item would be
+  // rejected (render error or schema_invalid, with unredacted messages).
+  std::string encode_preview(const core::TargetRecord& record) const override;
+
+  std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
+
+  const XmlDropConfig& config() const { return config_; }
+  const xml::XmlRenderer& renderer() const { return *renderer_; }
+  // The document file of a batch (batch mode) or of item `index` (0-based, per_submission).
+  std::string file_name(std::string_view batch_key, std::size_t index = 0) const;
+  // Published names of a record's attachments, in order (empty without copy_attachments).
+  std::vector<std::string> attachment_file_names(const core::TargetRecord& record) const;
+
+ private:
+  struct ItemPlan;
+  struct BatchPaths;
+
+  BatchPaths paths_for(const core::DeliveryBatch& batch) const;
+  std::vector<ItemPlan> plan_items(const core::DeliveryBatch& batch) const;
+  // Renders and validates; fills plan.doc or plan.reject.
+  void render(const core::DeliveryItem& item, ItemPlan& plan) const;
+  std::optional<core::DeliveryOutcome> transfer(const core::AttachmentRef& attachment, std::size_t n,
+                                                std::size_t count,
+                                                const std::filesystem::path* destination) const;
+  void copy_attachments(const std::filesystem::path& folder, std::vector<ItemPlan>& plans,
+                        bool only_missing) const;
+  void verify_published_attachments(const BatchPaths& paths, std::vector<ItemPlan>& plans) const;
+  std::string serialize(const xmlDoc& doc) const;
+  // Batch mode: the wrapping document of the accepted items; null (and every
+  // accepted item rejected) when it does not validate.
+  xml::DocPtr batch_document(const core::DeliveryBatch& batch, std::vector<ItemPlan>& plans) const;
+  void publish_documents(const BatchPaths& paths, const std::vector<ItemPlan>& plans,
+                         const xmlDoc* batch_doc, bool& any_published) const;
+  std::vector<core::DeliveryOutcome> publish(const core::DeliveryBatch& batch, const BatchPaths& paths,
+                                             std::vector<ItemPlan>& plans);
+  std::vector<core::DeliveryOutcome> redeliver(const core::DeliveryBatch& batch, const BatchPaths& paths,
+                                               std::vector<ItemPlan>& plans);
+  std::vector<core::DeliveryOutcome> outcomes(const BatchPaths& paths, const std::vector<ItemPlan>& plans) const;
+  void log_rejections(const core::DeliveryBatch& batch, const std::vector<ItemPlan>& plans) const;
+
+  XmlDropConfig config_;
+  core::AttachmentLocator locator_;
+  std::string prefix_;
+  std::unique_ptr<xml::XmlRenderer> renderer_;
+  std::unique_ptr<xml::XmlRenderer> batch_renderer_;  // batch mode only
+  std::unique_ptr<xml::XsdValidator> validator_;
+  bool fill_related_reference_ = false;
+};
+
+}  // namespace reportbridge::xml_drop

@@ -1,0 +1,128 @@
+#include "bridge/xml/safe_parse.hpp"
+
+#include <catch2/catch.hpp>
+#include <sys/resource.h>
+
+#include <chrono>
+
+#include "tests/support/temp_dir.hpp"
+
+using namespace reportbridge::xml;
+using reportbridge::testing::TempDir;
+using reportbridge::testing::write_file;
+
+namespace {
+long max_rss_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+}  // namespace
+
+TEST_CASE("well-formed responses parse") {
+  ParseResult r = parse_untrusted("<?xml version='1.0'?><a><b x='1'>t &amp; u</b></a>");
+  REQUIRE(r);
+  CHECK(r.reason.empty());
+  CHECK(xpath_first_string(*r.doc, "/a/b") == "t & u");
+  CHECK(xpath_first_string(*r.doc, "/a/b/@x") == "1");
+}
+
+TEST_CASE("XXE: an external entity is never resolved") {
+  TempDir dir;
+  write_file(dir / "secret.txt", "TOP-SECRET-CONTENT");
+  const std::string uri = "file://" + (dir / "secret.txt").string();
+  for (const std::string& doc : std::vector<std::string>{
+           "<?xml version='1.0'?>\n<!DOCTYPE r [<!ENTITY xxe SYSTEM '" + uri + "'>]>\n<r>&xxe;</r>",
+           "<!DOCTYPE r SYSTEM '" + uri + "'><r>&xxe;</r>",
+           "<!DOCTYPE r [<!ENTITY % p SYSTEM '" + uri + "'> %p;]><r/>",
+       }) {
+    ParseResult r = parse_untrusted(doc);
+    INFO(doc);
+    CHECK_FALSE(r);
+    CHECK(r.reason == "doctype");
+    std::string all;
+    for (const auto& e : r.errors) all += e.message;
+    CHECK(all.find("TOP-SECRET") == std::string::npos);
+  }
+  // Without a DOCTYPE an entity reference is just an error.
+  ParseResult r = parse_untrusted("<r>&xxe;</r>");
+  CHECK_FALSE(r);
+  CHECK(r.reason == "malformed");
+}
+
+TEST_CASE("billion laughs fails fast with bounded memory") {
+  std::string doc = "<?xml version='1.0'?>\n<!DOCTYPE lolz [\n<!ENTITY lol 'lol'>\n";
+  doc += "<!ENTITY lol1 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>\n";
+  for (int i = 2; i <= 9; ++i)
+    doc += "<!ENTITY lol" + std::to_string(i) + " '" + [&] {
+      std::string s;
+      for (int k = 0; k < 10; ++k) s += "&lol" + std::to_string(i - 1) + ";";
+      return s;
+    }() + "'>\n";
+  doc += "]>\n<lolz>&lol9;</lolz>";
+  const long rss_before = max_rss_kib();
+  const auto start = std::chrono::steady_clock::now();
+  ParseResult r = parse_untrusted(doc);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK_FALSE(r);
+  CHECK(r.reason == "doctype");
+  CHECK(elapsed < std::chrono::milliseconds(100));
+  CHECK(max_rss_kib() - rss_before < 16 * 1024);
+}
+
+TEST_CASE("oversize, empty and malformed input") {
+  ParseResult big = parse_untrusted(std::string(2048, ' ') + "<a/>", ParseLimits{1024});
+  CHECK_FALSE(big);
+  CHECK(big.reason == "too_large");
+  CHECK(big.errors.at(0).message.find("1024") != std::string::npos);
+  CHECK(parse_untrusted("<a/>", ParseLimits{4}).reason == "");  // exactly at the limit passes
+  CHECK(parse_untrusted("<a/>", ParseLimits{3}).reason == "too_large");
+
+  CHECK(parse_untrusted("").reason == "empty");
+
+  ParseResult bad = parse_untrusted("<a>\n<b>\n</a>");
+  CHECK_FALSE(bad);
+  CHECK(bad.reason == "malformed");
+  REQUIRE_FALSE(bad.errors.empty());
+  CHECK(bad.errors[0].line == 3);
+  CHECK(bad.errors[0].message.find("mismatch") != std::string::npos);
+
+  CHECK(parse_untrusted("not xml at all").reason == "malformed");
+  CHECK(parse_untrusted("<a/><b/>").reason == "malformed");
+  CHECK(parse_untrusted("<a>\xff\xfe</a>").reason == "malformed");
+}
+
+TEST_CASE("XPath with namespace prefixes returns the first match's string") {
+  ParseResult r = parse_untrusted(R"(<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+  <soap:Body>
+    <ack:CommunityReportAck xmlns:ack="urn:police-uk:rms:community-report:1.0">
+      <ack:RmsReference>CLE-26-004211</ack:RmsReference>
+      <ack:RmsReference>CLE-26-999999</ack:RmsReference>
+      <ack:Status code="201">CREATED</ack:Status>
+    </ack:CommunityReportAck>
+  </soap:Body>
+</soap:Envelope>)");
+  REQUIRE(r);
+  // The document's prefixes do not matter, only the registered ones.
+  const Namespaces ns{{"s", "http://schemas.xmlsoap.org/soap/envelope/"},
+                      {"r", "urn:police-uk:rms:community-report:1.0"}};
+  XPathQuery ref("/s:Envelope/s:Body/r:CommunityReportAck/r:RmsReference", ns);
+  CHECK(ref.first_string(*r.doc) == "CLE-26-004211");
+  CHECK(ref.expression() == "/s:Envelope/s:Body/r:CommunityReportAck/r:RmsReference");
+  CHECK(XPathQuery("//r:Status/@code", ns).first_string(*r.doc) == "201");
+  CHECK(XPathQuery("count(//r:RmsReference)", ns).first_string(*r.doc) == "2");
+  CHECK(XPathQuery("string(//r:Status)", ns).first_string(*r.doc) == "CREATED");
+  CHECK(XPathQuery("//r:Missing", ns).first_string(*r.doc) == std::nullopt);
+  // Without the namespace the element does not match.
+  CHECK(XPathQuery("//RmsReference", {}).first_string(*r.doc) == std::nullopt);
+  // Unregistered prefix: no result, no exception.
+  CHECK(XPathQuery("//x:RmsReference", ns).first_string(*r.doc) == std::nullopt);
+
+  // Relative to a context node.
+  xmlNode* body = xmlFirstElementChild(xmlDocGetRootElement(r.doc.get()));
+  CHECK(XPathQuery("r:CommunityReportAck/r:Status", ns).first_string(*body) == "CREATED");
+
+  CHECK_THROWS_AS(XPathQuery("//r:[", ns), std::invalid_argument);
+  CHECK_THROWS_AS(XPathQuery("/a", {{"", "urn:x"}}), std::invalid_argument);
+  CHECK_THROWS_AS(XPathQuery("/a", {{"p", "urn:x"}, {"p", "urn:y"}}), std::invalid_argument);
+}
