@@ -1,23 +1,27 @@
 #include "bridge/mapping/mapping.hpp"
 
+#include <re2/re2.h>
+
 #include <algorithm>
-#include <charconv>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <set>
 #include <stdexcept>
-
-#include <boost/json.hpp>
 
 #include "bridge/config/yaml_spec.hpp"
 #include "bridge/mapping/functions/functions.hpp"
 
 namespace reportbridge::mapping {
 
-namespace json = boost::json;
 using config::KeySpec;
 using config::MapSpec;
 using config::ValueKind;
+
+const char* const kDefaultSignpostMessage =
+    "Thank you. Your report will be reviewed by our staff. This app is not for emergencies: if a "
+    "life is at risk or a crime is happening now, call 999. For anything else that needs the "
+    "police, call 101.";
 
 namespace {
 
@@ -26,33 +30,73 @@ const MapSpec kMappingSpec{
     {{"mapping", ValueKind::string, true, "Name of the mapping, unique across files."},
      {"description", ValueKind::string, false, "What this mapping is for."},
      {"targets", ValueKind::scalar_or_list, true, "Target names this mapping feeds."},
-     {"when", ValueKind::map, false, "Which submissions it applies to (kind, category)."},
+     {"partner_targets", ValueKind::scalar_or_list, false,
+      "Targets (among `targets`) outside the force: they receive a submission only with consent.share_with_partners."},
+     {"when", ValueKind::map, false, "Which submissions it applies to (kind, category, where, needs_review)."},
      {"attachments", ValueKind::boolean, false, "Pass the submission's attachments to the targets."},
-     {"fields", ValueKind::list, true, "The target record's fields, in output order."}}};
+     {"fields", ValueKind::list, true, "The target record's fields, in output order."},
+     {"signposts", ValueKind::list, false, "Signposting rules (see mappings/README.md)."}}};
 
-const MapSpec kWhenSpec{"when",
-                        {{"kind", ValueKind::scalar_or_list, false, "Kinds this mapping takes."},
-                         {"category", ValueKind::scalar_or_list, false, "Categories it takes."}}};
+const MapSpec kSignpostFileSpec{
+    "signposting file",
+    {{"description", ValueKind::string, false, "What these rules are for."},
+     {"signposts", ValueKind::list, true, "Signposting rules, tried in order."}}};
+
+const MapSpec kSignpostSpec{
+    "signpost",
+    {{"rule", ValueKind::string, true, "Name of the rule, unique across files."},
+     {"description", ValueKind::string, false, "What the rule looks for."},
+     {"fields", ValueKind::scalar_or_list, false, "Text paths searched (default: summary, description)."},
+     {"patterns", ValueKind::scalar_or_list, true, "RE2 patterns; any match marks the submission needs_review."},
+     {"review_target", ValueKind::string, true, "Target a marked submission must reach."},
+     {"message", ValueKind::string, false, "Status text for the resident (must mention 999 and 101)."}}};
+
+const MapSpec kWhenSpec{
+    "when",
+    {{"kind", ValueKind::scalar_or_list, false, "Kinds this mapping takes."},
+     {"category", ValueKind::scalar_or_list, false, "Categories it takes."},
+     {"where", ValueKind::list, false, "Tests on fields; all must hold."},
+     {"needs_review", ValueKind::boolean, false, "true: only signposted submissions; false: only the others."}}};
+
+const MapSpec kPredicateSpec{
+    "where test",
+    {{"path", ValueKind::string, true, "Path into the submission."},
+     {"equals", ValueKind::string, false, "The value equals this text."},
+     {"in", ValueKind::list, false, "The value is one of these."},
+     {"regex", ValueKind::string, false, "The value matches this RE2 pattern (anywhere)."},
+     {"exists", ValueKind::boolean, false, "true: the path has a non-null value; false: it has none."},
+     {"not", ValueKind::boolean, false, "true: the test must fail instead."}}};
 
 // Transforms taking no options are written as a bare name; the others as a
 // one-key map: `{truncate: 50}`, `{regex_replace: {pattern: ..., with: ...}}`.
 const std::vector<std::string> kTransformNames{
     "trim",        "collapse_whitespace", "uppercase",     "lowercase",   "titlecase",
     "normalise_nfc", "postcode",          "phone_e164",    "phone_national", "truncate",
-    "regex_replace", "regex_extract",     "datetime",      "number"};
+    "regex_replace", "regex_extract",     "datetime",      "number",      "pseudonymise"};
+
+const std::vector<std::string> kContactPaths{"reporter.email", "reporter.name", "reporter.phone"};
 
 const MapSpec kFieldSpec{
     "field",
     {{"name", ValueKind::string, true, "Target field (CSV column, XML element)."},
      {"from", ValueKind::string, false, "Path into the submission, e.g. location.postcode."},
      {"value", ValueKind::string, false, "A constant value."},
-     {"default", ValueKind::string, false, "Used when the path gives nothing."},
+     {"template", ValueKind::string, false, "Text with {path} placeholders, e.g. \"{summary} ({category})\"."},
+     {"bng", ValueKind::any, false, "British National Grid easting or northing from WGS84 lat/lon."},
+     {"default", ValueKind::string, false, "Used when the source gives nothing."},
      {"required", ValueKind::boolean, false, "Quarantine the submission when the value is empty."},
+     {"contact", ValueKind::boolean, false, "true: contact details, withheld unless the reporter may be contacted."},
      {"transforms", ValueKind::scalar_or_list, false, "Applied in order; see mappings/README.md for the list."},
      {"on_error", ValueKind::string, false, "When a transform fails: reject (default: quarantine) or empty.", {"reject", "empty"}},
      {"lookup", ValueKind::map, false, "Translate the value through a CSV table."},
      {"max_length", ValueKind::integer, false, "Maximum length in characters."},
      {"overflow", ValueKind::string, false, "truncate (default) or reject.", {"truncate", "reject"}}}};
+
+const MapSpec kBngSpec{
+    "bng",
+    {{"part", ValueKind::string, true, "easting or northing.", {"easting", "northing"}},
+     {"lat", ValueKind::string, false, "Latitude path (default location.lat)."},
+     {"lon", ValueKind::string, false, "Longitude path (default location.lon)."}}};
 
 const MapSpec kLookupSpec{
     "lookup",
@@ -132,54 +176,6 @@ std::shared_ptr<LookupTable> load_lookup(const std::string& path, const config::
   return table;
 }
 
-std::string render_scalar(const json::value& v, bool& ok) {
-  ok = true;
-  switch (v.kind()) {
-    case json::kind::string: return std::string(v.get_string());
-    case json::kind::int64: return std::to_string(v.get_int64());
-    case json::kind::uint64: return std::to_string(v.get_uint64());
-    case json::kind::double_: {
-      char buf[64];
-      auto r = std::to_chars(buf, buf + sizeof buf, v.get_double());
-      return std::string(buf, r.ptr);
-    }
-    case json::kind::bool_: return v.get_bool() ? "true" : "false";
-    case json::kind::null: return {};
-    default: ok = false; return {};
-  }
-}
-
-void collect(const json::value& v, const std::vector<PathSegment>& segs, std::size_t i,
-             std::vector<const json::value*>& out) {
-  if (i == segs.size()) {
-    out.push_back(&v);
-    return;
-  }
-  const auto& seg = segs[i];
-  const json::value* cur = &v;
-  if (!seg.key.empty()) {
-    if (!cur->is_object()) return;
-    cur = cur->get_object().if_contains(seg.key);
-    if (!cur) return;
-  }
-  if (seg.index == PathSegment::kNone) {
-    collect(*cur, segs, i + 1, out);
-  } else if (cur->is_array()) {
-    const auto& arr = cur->get_array();
-    if (seg.index == PathSegment::kEach) {
-      for (const auto& el : arr) collect(el, segs, i + 1, out);
-    } else if (static_cast<std::size_t>(seg.index) < arr.size()) {
-      collect(arr[static_cast<std::size_t>(seg.index)], segs, i + 1, out);
-    }
-  }
-}
-
-
-const json::value* field_of(const json::value& doc, const char* key) {
-  if (!doc.is_object()) return nullptr;
-  return doc.get_object().if_contains(key);
-}
-
 namespace fn = functions;
 
 std::string scalar_arg(const YAML::Node& args, const char* key) {
@@ -188,9 +184,21 @@ std::string scalar_arg(const YAML::Node& args, const char* key) {
   return v.Scalar();
 }
 
-// Builds one transform step from `name` and its options (a scalar or a map).
+fn::ValueKind pseudonymise_kind(const YAML::Node& args) {
+  if (!args["kind"]) return fn::ValueKind::text;
+  const auto k = scalar_arg(args, "kind");
+  if (k == "text") return fn::ValueKind::text;
+  if (k == "email") return fn::ValueKind::email;
+  if (k == "phone") return fn::ValueKind::phone;
+  if (k == "raw") return fn::ValueKind::raw;
+  throw std::invalid_argument("kind must be text, email, phone or raw");
+}
+
+// Builds one transform step from `name` and its options (a scalar or a map);
+// `base` is the mapping file's folder (key files are relative to it).
 // Throws std::invalid_argument with a message for the analyst.
-TransformStep compile_transform(const std::string& name, const YAML::Node& args) {
+TransformStep compile_transform(const std::string& name, const YAML::Node& args,
+                                const std::filesystem::path& base) {
   const bool has_args = args.IsDefined() && !args.IsNull();
   auto no_args = [&](auto f) {
     if (has_args) throw std::invalid_argument("takes no options");
@@ -212,6 +220,7 @@ TransformStep compile_transform(const std::string& name, const YAML::Node& args)
     auto t = std::make_shared<fn::Truncate>(n);
     return {"truncate(" + args.Scalar() + ")", [t](std::string_view v) { return (*t)(v); }};
   }
+  if (!args.IsMap()) throw std::invalid_argument("expects a map of options");
   if (name == "regex_replace") {
     auto r = std::make_shared<fn::RegexReplace>(scalar_arg(args, "pattern"), scalar_arg(args, "with"));
     return {"regex_replace(" + scalar_arg(args, "pattern") + ")", [r](std::string_view v) { return (*r)(v); }};
@@ -235,12 +244,54 @@ TransformStep compile_transform(const std::string& name, const YAML::Node& args)
     auto f = std::make_shared<fn::NumberFormat>(decimals, thousands);
     return {"number(" + std::to_string(decimals) + ")", [f](std::string_view v) { return (*f)(v); }};
   }
+  if (name == "pseudonymise") {
+    const auto key_file = base / scalar_arg(args, "key_file");
+    const auto purpose = scalar_arg(args, "purpose");
+    const auto kind = pseudonymise_kind(args);
+    if (purpose.empty()) throw std::invalid_argument("needs a non-empty 'purpose'");
+    auto p = std::make_shared<fn::Pseudonymiser>(fn::Pseudonymiser::from_key_file(key_file));
+    return {"pseudonymise(" + purpose + ")",
+            [p, purpose, kind](std::string_view v) { return p->pseudonymise(v, purpose, kind); }};
+  }
   throw std::invalid_argument("is not a transform");
+}
+
+// The set of names a list/scalar node holds, for `in`.
+std::vector<std::string> scalars_of(const YAML::Node& n) {
+  std::vector<std::string> out;
+  for (const auto& i : config::items_of(n))
+    if (i.IsScalar()) out.push_back(i.Scalar());
+  return out;
+}
+
+// Compiles an RE2 pattern or returns nullptr with RE2's error in `error`.
+std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, std::string& error) {
+  RE2::Options o;
+  o.set_log_errors(false);
+  auto re = std::make_shared<re2::RE2>(pattern, o);
+  if (!re->ok()) {
+    error = re->error();
+    return nullptr;
+  }
+  return re;
 }
 
 }  // namespace
 
 const std::vector<std::string>& transform_names() { return kTransformNames; }
+const std::vector<std::string>& contact_paths() { return kContactPaths; }
+
+std::string generic_path(const FieldPath& path) {
+  std::string out;
+  for (const auto& s : path.segments) {
+    if (!s.key.empty()) {
+      if (!out.empty()) out += '.';
+      out += s.key;
+    }
+    if (s.index != PathSegment::kNone) out += "[*]";
+  }
+  return out;
+}
 
 std::optional<FieldPath> parse_path(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -296,252 +347,434 @@ std::string truncate_utf8(const std::string& text, std::size_t max_chars) {
   return text;
 }
 
-std::optional<MappingSet> MappingSet::load(const std::vector<std::string>& files,
-                                           const std::vector<std::string>& known_targets,
-                                           core::Diagnostics& diags) {
-  MappingSet set;
-  const std::size_t errors_before = diags.size();
-  for (const auto& file : files) {
-    auto root = config::load_yaml_file(file, diags);
-    if (!root) continue;
-    if (!config::check_map(*root, kMappingSpec, file, diags) && !root->IsMap()) continue;
+
+namespace {
+
+// Loads one set of files; every problem goes to `diags`.
+class Loader {
+ public:
+  Loader(const LoadOptions& options, core::Diagnostics& diags) : options_(options), diags_(diags) {}
+
+  void load_file(const std::string& file, std::vector<Mapping>& mappings,
+                 std::vector<SignpostRule>& rules) {
+    file_ = file;
+    base_ = std::filesystem::path(file).parent_path();
+    auto root = config::load_yaml_file(file, diags_);
+    if (!root) return;
+    if (root->IsMap() && !(*root)["mapping"] && (*root)["signposts"]) {
+      config::check_map(*root, kSignpostFileSpec, file, diags_);
+      load_signposts((*root)["signposts"], rules);
+      return;
+    }
+    if (!config::check_map(*root, kMappingSpec, file, diags_) && !root->IsMap()) return;
+    mappings.push_back(load_mapping(*root, mappings));
+    if (auto s = (*root)["signposts"]; s && s.IsSequence()) load_signposts(s, rules);
+  }
+
+  // Checks that need the whole set: partner targets shared across mappings,
+  // review targets fed by some mapping, unique rule names.
+  void finish(std::vector<Mapping>& mappings, const std::vector<SignpostRule>& rules) {
+    std::set<std::string> partners;
+    for (const auto& m : mappings) partners.insert(m.partner_targets.begin(), m.partner_targets.end());
+    for (auto& m : mappings)
+      for (const auto& t : m.targets)
+        if (partners.count(t) &&
+            std::find(m.partner_targets.begin(), m.partner_targets.end(), t) == m.partner_targets.end())
+          m.partner_targets.push_back(t);
+    std::set<std::string> names;
+    for (const auto& r : rules) {
+      if (!names.insert(r.name).second)
+        diags_.error(r.file, r.line, r.column, "signpost rule '" + r.name + "' is declared twice",
+                     "signpost.duplicate_rule");
+      bool fed = false;
+      for (const auto& m : mappings)
+        if (m.when.needs_review != false &&
+            std::find(m.targets.begin(), m.targets.end(), r.review_target) != m.targets.end())
+          fed = true;
+      if (!fed)
+        diags_.error(r.file, r.line, r.column,
+                     "review target '" + r.review_target + "' of rule '" + r.name +
+                         "' is fed by no mapping that takes signposted submissions",
+                     "signpost.review_target_unfed");
+      if (partners.count(r.review_target))
+        diags_.error(r.file, r.line, r.column,
+                     "review target '" + r.review_target + "' is a partner target; reviews stay in the force",
+                     "signpost.review_target_partner");
+    }
+  }
+
+ private:
+  config::Position pos(const YAML::Node& n) const { return config::position_of(file_, n); }
+  void error(const YAML::Node& n, const std::string& message, const std::string& code) {
+    auto p = pos(n);
+    diags_.error(p.file, p.line, p.column, message, code);
+  }
+
+  // Parses a path node and checks it against the known paths.
+  std::optional<FieldPath> path_at(const YAML::Node& n) {
+    if (!n || !n.IsScalar()) return std::nullopt;
+    auto path = parse_path(n.Scalar());
+    if (!path) {
+      error(n, "malformed path '" + n.Scalar() + "' (expected a.b, a[0].b or a[*].b)", "mapping.bad_path");
+      return std::nullopt;
+    }
+    check_known(*path, n);
+    return path;
+  }
+
+  void check_known(const FieldPath& path, const YAML::Node& at) {
+    const auto& known = options_.known_paths;
+    if (known.empty()) return;
+    const auto g = generic_path(path);
+    if (std::find(known.begin(), known.end(), g) != known.end()) return;
+    auto suggestion = core::closest_match(g, known);
+    std::string message = "unknown path '" + path.text + "': the submission schema has no such field";
+    if (!suggestion.empty()) message += ", did you mean '" + suggestion + "'?";
+    error(at, message, "mapping.unknown_path");
+  }
+
+  bool is_contact_path(const FieldPath& p) const {
+    const auto g = generic_path(p);
+    return std::find(kContactPaths.begin(), kContactPaths.end(), g) != kContactPaths.end();
+  }
+
+  std::shared_ptr<const functions::BngFromWgs84> converter(const YAML::Node& at) {
+    if (!bng_ && !bng_failed_) {
+      try {
+        bng_ = std::make_shared<const functions::BngFromWgs84>();
+      } catch (const std::exception& e) {
+        bng_failed_ = true;
+        error(at, std::string("grid references are unavailable: ") + e.what(), "mapping.bng_unavailable");
+      }
+    }
+    return bng_;
+  }
+
+  Mapping load_mapping(const YAML::Node& root, const std::vector<Mapping>& earlier) {
     Mapping m;
-    m.file = file;
-    m.name = config::get_string(*root, "mapping", "");
-    m.description = config::get_string(*root, "description", "");
-    m.targets = config::get_string_list(*root, "targets");
-    m.attachments = config::get_bool(*root, "attachments", false);
-    for (const auto& other : set.mappings_) {
-      if (other.name == m.name) {
-        auto p = config::position_of(file, (*root)["mapping"]);
-        diags.error(p.file, p.line, p.column,
-                    "mapping name '" + m.name + "' is already used in " + other.file,
-                    "mapping.duplicate_name");
-      }
-    }
-    for (const auto& n : config::items_of((*root)["targets"])) {
+    m.file = file_;
+    m.name = config::get_string(root, "mapping", "");
+    m.description = config::get_string(root, "description", "");
+    m.targets = config::get_string_list(root, "targets");
+    m.attachments = config::get_bool(root, "attachments", false);
+    for (const auto& other : earlier)
+      if (other.name == m.name)
+        error(root["mapping"], "mapping name '" + m.name + "' is already used in " + other.file,
+              "mapping.duplicate_name");
+    for (const auto& n : config::items_of(root["targets"])) {
       if (!n.IsScalar()) continue;
-      if (std::find(known_targets.begin(), known_targets.end(), n.Scalar()) == known_targets.end()) {
-        auto p = config::position_of(file, n);
-        diags.error(p.file, p.line, p.column,
-                    core::with_suggestion("unknown target '" + n.Scalar() + "'", n.Scalar(), known_targets),
-                    "mapping.unknown_target");
-      }
+      const auto& known = options_.known_targets;
+      if (std::find(known.begin(), known.end(), n.Scalar()) == known.end())
+        error(n, core::with_suggestion("unknown target '" + n.Scalar() + "'", n.Scalar(), known),
+              "mapping.unknown_target");
     }
-    if (auto w = (*root)["when"]; w && w.IsMap() && config::check_map(w, kWhenSpec, file, diags)) {
+    for (const auto& n : config::items_of(root["partner_targets"])) {
+      if (!n.IsScalar()) continue;
+      if (std::find(m.targets.begin(), m.targets.end(), n.Scalar()) == m.targets.end())
+        error(n,
+              core::with_suggestion("partner target '" + n.Scalar() + "' is not one of this mapping's targets",
+                                    n.Scalar(), m.targets),
+              "mapping.unknown_partner_target");
+      else
+        m.partner_targets.push_back(n.Scalar());
+    }
+    if (auto w = root["when"]; w && w.IsMap() && config::check_map(w, kWhenSpec, file_, diags_)) {
       m.when.kinds = config::get_string_list(w, "kind");
       m.when.categories = config::get_string_list(w, "category");
+      if (w["needs_review"]) m.when.needs_review = config::get_bool(w, "needs_review", false);
+      if (auto where = w["where"]; where && where.IsSequence())
+        for (const auto& p : where)
+          if (auto pred = load_predicate(p)) m.when.where.push_back(std::move(*pred));
     }
-    auto fields = (*root)["fields"];
-    if (fields && fields.IsSequence()) {
-      const auto base = std::filesystem::path(file).parent_path();
+    if (auto fields = root["fields"]; fields && fields.IsSequence()) {
       std::vector<std::string> names;
       for (const auto& f : fields) {
-        if (!config::check_map(f, kFieldSpec, file, diags) && !f.IsMap()) continue;
-        FieldPlan plan;
-        auto fp = config::position_of(file, f);
-        plan.line = fp.line;
-        plan.column = fp.column;
-        plan.name = config::get_string(f, "name", "");
-        if (std::find(names.begin(), names.end(), plan.name) != names.end() && !plan.name.empty())
-          diags.error(fp.file, fp.line, fp.column, "field '" + plan.name + "' is declared twice",
-                      "mapping.duplicate_field");
+        if (!config::check_map(f, kFieldSpec, file_, diags_) && !f.IsMap()) continue;
+        auto plan = load_field(f, m);
+        if (!plan.name.empty() && std::find(names.begin(), names.end(), plan.name) != names.end())
+          error(f, "field '" + plan.name + "' is declared twice", "mapping.duplicate_field");
         names.push_back(plan.name);
-        if (auto from = f["from"]; from && from.IsScalar()) {
-          plan.from = parse_path(from.Scalar());
-          if (!plan.from) {
-            auto p = config::position_of(file, from);
-            diags.error(p.file, p.line, p.column,
-                        "malformed path '" + from.Scalar() + "' (expected a.b, a[0].b or a[*].b)",
-                        "mapping.bad_path");
-          }
-        }
-        if (auto v = f["value"]; v && v.IsScalar()) plan.constant = v.Scalar();
-        if (f["from"] && f["value"])
-          diags.error(fp.file, fp.line, fp.column,
-                      "field '" + plan.name + "' has both 'from' and 'value'; use one",
-                      "mapping.ambiguous_source");
-        if (!f["from"] && !f["value"] && !f["default"])
-          diags.error(fp.file, fp.line, fp.column,
-                      "field '" + plan.name + "' needs 'from', 'value' or 'default'",
-                      "mapping.no_source");
-        if (auto d = f["default"]; d && d.IsScalar()) plan.default_value = d.Scalar();
-        plan.required = config::get_bool(f, "required", false);
-        for (const auto& n : config::items_of(f["transforms"])) {
-          auto p = config::position_of(file, n);
-          std::string name;
-          YAML::Node args;
-          if (n.IsScalar()) {
-            name = n.Scalar();
-          } else if (n.IsMap() && n.size() == 1) {
-            name = n.begin()->first.as<std::string>();
-            args = n.begin()->second;
-          } else {
-            diags.error(p.file, p.line, p.column,
-                        "a transform is a name (trim) or a one-key map ({truncate: 50})",
-                        "mapping.bad_transform");
-            continue;
-          }
-          if (std::find(kTransformNames.begin(), kTransformNames.end(), name) == kTransformNames.end()) {
-            diags.error(p.file, p.line, p.column,
-                        core::with_suggestion("unknown transform '" + name + "'", name, kTransformNames),
-                        "mapping.unknown_transform");
-            continue;
-          }
-          try {
-            plan.transforms.push_back(compile_transform(name, args));
-          } catch (const std::exception& e) {
-            diags.error(p.file, p.line, p.column, "transform '" + name + "' " + e.what(),
-                        "mapping.bad_transform");
-          }
-        }
-        if (auto l = f["lookup"]; l && l.IsMap() && config::check_map(l, kLookupSpec, file, diags)) {
-          auto tp = config::position_of(file, l["table"]);
-          std::string table = config::get_string(l, "table", "");
-          plan.lookup = load_lookup((base / table).string(), tp, diags);
-          plan.on_unknown = config::get_string(l, "unknown", "reject") == "default"
-                                ? OnUnknownKey::use_default
-                                : OnUnknownKey::reject;
-          plan.lookup_default = config::get_string(l, "default", "");
-          if (plan.on_unknown == OnUnknownKey::use_default && !l["default"]) {
-            auto lp = config::position_of(file, l);
-            diags.error(lp.file, lp.line, lp.column, "lookup with 'unknown: default' needs a 'default'",
-                        "mapping.lookup_no_default");
-          }
-        }
-        plan.on_error = config::get_string(f, "on_error", "reject") == "empty" ? OnTransformError::empty
-                                                                             : OnTransformError::reject;
-        plan.max_length = static_cast<std::size_t>(config::get_int(f, "max_length", 0, file, diags, 1));
-        plan.overflow = config::get_string(f, "overflow", "truncate") == "reject" ? Overflow::reject
-                                                                                   : Overflow::truncate;
         m.fields.push_back(std::move(plan));
       }
     }
-    set.mappings_.push_back(std::move(m));
+    return m;
   }
-  bool failed = false;
-  for (std::size_t i = errors_before; i < diags.items().size(); ++i)
-    if (diags.items()[i].severity == core::Severity::error) failed = true;
-  if (failed) return std::nullopt;
-  return set;
-}
 
-std::vector<const Mapping*> MappingSet::route(const json::value& doc) const {
-  std::vector<const Mapping*> out;
-  const auto* kind = field_of(doc, "kind");
-  const auto* category = field_of(doc, "category");
-  auto matches = [](const std::vector<std::string>& allowed, const json::value* v) {
-    if (allowed.empty()) return true;
-    if (!v || !v->is_string()) return false;
-    return std::find(allowed.begin(), allowed.end(), std::string_view(v->get_string())) != allowed.end();
-  };
-  for (const auto& m : mappings_)
-    if (matches(m.when.kinds, kind) && matches(m.when.categories, category)) out.push_back(&m);
-  return out;
-}
-
-std::vector<std::string> MappingSet::columns_for(const std::string& target) const {
-  std::vector<std::string> cols;
-  for (const auto& m : mappings_) {
-    if (std::find(m.targets.begin(), m.targets.end(), target) == m.targets.end()) continue;
-    for (const auto& f : m.fields) cols.push_back(f.name);
-    break;
+  std::optional<Predicate> load_predicate(const YAML::Node& n) {
+    if (!config::check_map(n, kPredicateSpec, file_, diags_)) return std::nullopt;
+    Predicate p;
+    auto path = path_at(n["path"]);
+    int tests = 0;
+    if (auto v = n["equals"]; v && v.IsScalar()) {
+      p.op = Predicate::Op::equals;
+      p.values = {v.Scalar()};
+      ++tests;
+    }
+    if (auto v = n["in"]; v && v.IsSequence()) {
+      p.op = Predicate::Op::in;
+      p.values = scalars_of(v);
+      ++tests;
+    }
+    if (auto v = n["regex"]; v && v.IsScalar()) {
+      p.op = Predicate::Op::regex;
+      std::string why;
+      p.regex = compile_regex(v.Scalar(), why);
+      if (!p.regex) error(v, "bad regex: " + why, "mapping.bad_regex");
+      ++tests;
+    }
+    if (n["exists"]) {
+      p.op = Predicate::Op::exists;
+      p.exists = config::get_bool(n, "exists", true);
+      ++tests;
+    }
+    if (tests != 1) {
+      error(n, "a where test needs exactly one of equals, in, regex, exists", "mapping.bad_predicate");
+      return std::nullopt;
+    }
+    p.negate = config::get_bool(n, "not", false);
+    if (!path || (p.op == Predicate::Op::regex && !p.regex)) return std::nullopt;
+    p.path = std::move(*path);
+    return p;
   }
-  return cols;
-}
 
-MapResult apply(const Mapping& mapping, const std::string& target, const json::value& doc,
-                const std::string& submission_id, std::int64_t version) {
-  MapResult result;
-  core::TargetRecord rec;
-  rec.submission_id = submission_id;
-  rec.version = version;
-  rec.mapping = mapping.name;
-  rec.target = target;
-  rec.fields.reserve(mapping.fields.size());
-  auto fail = [&](const FieldPlan& f, std::string code, std::string detail) {
-    result.error = MappingError{mapping.name, f.name, std::move(code), std::move(detail)};
-    return result;
-  };
-  std::vector<const json::value*> found;
-  for (const auto& f : mapping.fields) {
-    std::optional<std::string> value;
-    if (f.constant) {
-      value = *f.constant;
-    } else if (f.from) {
-      found.clear();
-      collect(doc, f.from->segments, 0, found);
-      if (f.from->each) {
-        std::string joined;
-        bool any = false;
-        for (const auto* v : found) {
-          bool ok = true;
-          std::string s = render_scalar(*v, ok);
-          if (!ok) return fail(f, "not_scalar", "path '" + f.from->text + "' gives an object or list");
-          if (any) joined += ';';
-          joined += s;
-          any = true;
-        }
-        if (any) value = std::move(joined);
-      } else if (!found.empty() && !found.front()->is_null()) {
-        bool ok = true;
-        std::string s = render_scalar(*found.front(), ok);
-        if (!ok) return fail(f, "not_scalar", "path '" + f.from->text + "' gives an object or list");
-        value = std::move(s);
+  FieldPlan load_field(const YAML::Node& f, const Mapping& m) {
+    FieldPlan plan;
+    auto fp = pos(f);
+    plan.line = fp.line;
+    plan.column = fp.column;
+    plan.name = config::get_string(f, "name", "");
+    bool reads_contact = false;
+    int sources = 0;
+    if (auto from = f["from"]; from && from.IsScalar()) {
+      ++sources;
+      plan.from = path_at(from);
+      if (plan.from && is_contact_path(*plan.from)) reads_contact = true;
+    }
+    if (auto v = f["value"]; v && v.IsScalar()) {
+      ++sources;
+      plan.constant = v.Scalar();
+    }
+    if (auto t = f["template"]; t && t.IsScalar()) {
+      ++sources;
+      if (auto src = load_template(t)) {
+        for (const auto& p : src->paths)
+          if (is_contact_path(p)) reads_contact = true;
+        plan.templ = std::move(*src);
       }
     }
-    if (value) {
-      for (const auto& t : f.transforms) {
-        auto r = t.apply(*value);
-        if (r.ok()) {
-          value = std::move(r.value);
-        } else if (f.on_error == OnTransformError::empty) {
-          value = std::string();
-          break;
-        } else {
-          return fail(f, "transform_failed", t.name + ": " + r.error);
-        }
+    if (auto b = f["bng"]; b) {
+      ++sources;
+      if (auto src = load_bng(b)) {
+        if (is_contact_path(src->lat) || is_contact_path(src->lon)) reads_contact = true;
+        plan.bng = std::move(*src);
       }
     }
-    if ((!value || value->empty()) && f.default_value) value = *f.default_value;
-    if (f.required && (!value || value->empty()))
-      return fail(f, "required_missing",
-                  f.from ? "required field is empty (from '" + f.from->text + "')" : "required field is empty");
-    if (value && f.lookup) {
-      auto it = f.lookup->entries.find(*value);
-      if (it != f.lookup->entries.end()) {
-        value = it->second;
-      } else if (f.on_unknown == OnUnknownKey::use_default) {
-        value = f.lookup_default;
+    if (sources > 1) {
+      if (f["from"] && f["value"] && sources == 2)
+        error(f, "field '" + plan.name + "' has both 'from' and 'value'; use one", "mapping.ambiguous_source");
+      else
+        error(f, "field '" + plan.name + "' has more than one of 'from', 'value', 'template', 'bng'; use one",
+              "mapping.ambiguous_source");
+    }
+    if (sources == 0 && !f["default"])
+      error(f, "field '" + plan.name + "' needs 'from', 'value', 'template', 'bng' or 'default'",
+            "mapping.no_source");
+    if (auto d = f["default"]; d && d.IsScalar()) plan.default_value = d.Scalar();
+    plan.required = config::get_bool(f, "required", false);
+    plan.contact = reads_contact || config::get_bool(f, "contact", false);
+    if (reads_contact && f["contact"] && !config::get_bool(f, "contact", true))
+      error(f["contact"],
+            "field '" + plan.name + "' reads the reporter's contact details; it cannot be 'contact: false'",
+            "mapping.contact_forced");
+    if (plan.contact && plan.required)
+      error(f["required"] ? f["required"] : f,
+            "contact field '" + plan.name +
+                "' cannot be required: anonymous reporters and those who declined contact never send it",
+            "mapping.contact_required");
+    for (const auto& n : config::items_of(f["transforms"])) {
+      std::string name;
+      YAML::Node args;
+      if (n.IsScalar()) {
+        name = n.Scalar();
+      } else if (n.IsMap() && n.size() == 1) {
+        name = n.begin()->first.as<std::string>();
+        args = n.begin()->second;
       } else {
-        return fail(f, "lookup_unknown", "value not in lookup table " + f.lookup->file);
+        error(n, "a transform is a name (trim) or a one-key map ({truncate: 50})", "mapping.bad_transform");
+        continue;
+      }
+      if (std::find(kTransformNames.begin(), kTransformNames.end(), name) == kTransformNames.end()) {
+        error(n, core::with_suggestion("unknown transform '" + name + "'", name, kTransformNames),
+              "mapping.unknown_transform");
+        continue;
+      }
+      try {
+        plan.transforms.push_back(compile_transform(name, args, base_));
+      } catch (const std::exception& e) {
+        error(n, "transform '" + name + "' " + e.what(), "mapping.bad_transform");
       }
     }
-    if (value && f.max_length > 0 && utf8_length(*value) > f.max_length) {
-      if (f.overflow == Overflow::reject)
-        return fail(f, "too_long", "longer than " + std::to_string(f.max_length) + " characters");
-      *value = truncate_utf8(*value, f.max_length);
+    if (auto l = f["lookup"]; l && l.IsMap() && config::check_map(l, kLookupSpec, file_, diags_)) {
+      auto tp = pos(l["table"]);
+      std::string table = config::get_string(l, "table", "");
+      plan.lookup = load_lookup((base_ / table).string(), tp, diags_);
+      plan.on_unknown = config::get_string(l, "unknown", "reject") == "default" ? OnUnknownKey::use_default
+                                                                                 : OnUnknownKey::reject;
+      plan.lookup_default = config::get_string(l, "default", "");
+      if (plan.on_unknown == OnUnknownKey::use_default && !l["default"])
+        error(l, "lookup with 'unknown: default' needs a 'default'", "mapping.lookup_no_default");
     }
-    rec.fields.push_back({f.name, std::move(value)});
+    plan.on_error = config::get_string(f, "on_error", "reject") == "empty" ? OnTransformError::empty
+                                                                         : OnTransformError::reject;
+    plan.max_length = static_cast<std::size_t>(config::get_int(f, "max_length", 0, file_, diags_, 1));
+    plan.overflow = config::get_string(f, "overflow", "truncate") == "reject" ? Overflow::reject
+                                                                               : Overflow::truncate;
+    for (const auto& t : m.targets) {
+      auto it = options_.target_fields.find(t);
+      if (it == options_.target_fields.end() || plan.name.empty()) continue;
+      if (std::find(it->second.begin(), it->second.end(), plan.name) == it->second.end())
+        error(f["name"],
+              core::with_suggestion("target '" + t + "' has no field '" + plan.name + "'", plan.name, it->second),
+              "mapping.unknown_target_field");
+    }
+    return plan;
   }
-  if (mapping.attachments) {
-    if (const auto* atts = field_of(doc, "attachments"); atts && atts->is_array()) {
-      for (const auto& a : atts->get_array()) {
-        if (!a.is_object()) continue;
-        const auto& o = a.get_object();
-        auto s = [&](const char* k) {
-          const auto* v = o.if_contains(k);
-          return v && v->is_string() ? std::string(v->get_string()) : std::string();
-        };
-        core::AttachmentRef ref{s("id"), s("filename"), s("media_type"), 0, s("sha256"), s("path")};
-        if (const auto* sz = o.if_contains("size_bytes"); sz && sz->is_int64() && sz->get_int64() >= 0)
-          ref.size_bytes = static_cast<std::uint64_t>(sz->get_int64());
-        rec.attachments.push_back(std::move(ref));
+
+  std::optional<TemplateSource> load_template(const YAML::Node& t) {
+    TemplateSource src;
+    src.text = t.Scalar();
+    try {
+      src.compiled = std::make_shared<const functions::Template>(src.text, functions::MissingPlaceholder::empty);
+    } catch (const functions::TemplateSyntaxError& e) {
+      auto p = pos(t);
+      // A quoted scalar's mark is its opening quote.
+      const int quote = t.Tag() == "!" ? 1 : 0;
+      diags_.error(p.file, p.line, p.column + quote + static_cast<int>(e.column()) - 1,
+                   e.what(), "mapping.bad_template");
+      return std::nullopt;
+    }
+    bool ok = true;
+    for (const auto& name : src.compiled->placeholders()) {
+      auto path = parse_path(name);
+      if (!path) {
+        error(t, "template placeholder '{" + name + "}' is not a path", "mapping.bad_path");
+        ok = false;
+        continue;
       }
+      check_known(*path, t);
+      src.paths.push_back(std::move(*path));
+    }
+    if (!ok) return std::nullopt;
+    return src;
+  }
+
+  std::optional<BngSource> load_bng(const YAML::Node& b) {
+    BngSource src;
+    YAML::Node lat, lon;
+    std::string part;
+    if (b.IsScalar()) {
+      part = b.Scalar();
+      if (part != "easting" && part != "northing") {
+        error(b, core::with_suggestion("bng must be easting or northing, not '" + part + "'", part,
+                                       {"easting", "northing"}),
+              "mapping.bad_bng");
+        return std::nullopt;
+      }
+    } else {
+      if (!config::check_map(b, kBngSpec, file_, diags_)) return std::nullopt;
+      part = config::get_string(b, "part", "easting");
+      lat = b["lat"];
+      lon = b["lon"];
+    }
+    src.easting = part == "easting";
+    // A default-constructed node is a defined null: test the map's keys.
+    auto lat_path = b.IsMap() && b["lat"] ? path_at(lat) : parse_path("location.lat");
+    auto lon_path = b.IsMap() && b["lon"] ? path_at(lon) : parse_path("location.lon");
+    src.converter = converter(b);
+    if (!lat_path || !lon_path || !src.converter) return std::nullopt;
+    src.lat = std::move(*lat_path);
+    src.lon = std::move(*lon_path);
+    return src;
+  }
+
+  void load_signposts(const YAML::Node& list, std::vector<SignpostRule>& rules) {
+    for (const auto& r : list) {
+      if (!config::check_map(r, kSignpostSpec, file_, diags_)) continue;
+      SignpostRule rule;
+      rule.file = file_;
+      rule.line = pos(r).line;
+      rule.column = pos(r).column;
+      rule.name = config::get_string(r, "rule", "");
+      rule.review_target = config::get_string(r, "review_target", "");
+      rule.message = config::get_string(r, "message", kDefaultSignpostMessage);
+      const auto& known = options_.known_targets;
+      if (std::find(known.begin(), known.end(), rule.review_target) == known.end())
+        error(r["review_target"],
+              core::with_suggestion("unknown target '" + rule.review_target + "'", rule.review_target, known),
+              "mapping.unknown_target");
+      if (rule.message.find("999") == std::string::npos || rule.message.find("101") == std::string::npos)
+        error(r["message"], "a signpost message must tell the resident to call 999 in an emergency and 101 otherwise",
+              "signpost.message_incomplete");
+      if (r["fields"]) {
+        for (const auto& n : config::items_of(r["fields"]))
+          if (auto p = path_at(n)) rule.fields.push_back(std::move(*p));
+      } else {
+        rule.fields = {*parse_path("summary"), *parse_path("description")};
+      }
+      std::string combined;
+      bool ok = true;
+      for (const auto& n : config::items_of(r["patterns"])) {
+        if (!n.IsScalar()) continue;
+        std::string why;
+        if (!compile_regex(n.Scalar(), why)) {
+          error(n, "bad regex: " + why, "mapping.bad_regex");
+          ok = false;
+          continue;
+        }
+        if (!combined.empty()) combined += '|';
+        combined += "(?:" + n.Scalar() + ")";
+      }
+      if (!ok || combined.empty()) continue;
+      std::string why;
+      rule.regex = compile_regex(combined, why);
+      if (!rule.regex) {
+        error(r["patterns"], "bad regex: " + why, "mapping.bad_regex");
+        continue;
+      }
+      rules.push_back(std::move(rule));
     }
   }
-  result.record = std::move(rec);
-  return result;
+
+  const LoadOptions& options_;
+  core::Diagnostics& diags_;
+  std::string file_;
+  std::filesystem::path base_;
+  std::shared_ptr<const functions::BngFromWgs84> bng_;
+  bool bng_failed_ = false;
+};
+
+}  // namespace
+
+std::optional<MappingSet> MappingSet::load(const std::vector<std::string>& files,
+                                           const std::vector<std::string>& known_targets,
+                                           core::Diagnostics& diags) {
+  LoadOptions options;
+  options.known_targets = known_targets;
+  return load(files, options, diags);
+}
+
+std::optional<MappingSet> MappingSet::load(const std::vector<std::string>& files,
+                                           const LoadOptions& options, core::Diagnostics& diags) {
+  MappingSet set;
+  const std::size_t errors_before = diags.size();
+  Loader loader(options, diags);
+  for (const auto& file : files) loader.load_file(file, set.mappings_, set.signposts_);
+  loader.finish(set.mappings_, set.signposts_);
+  for (const auto& m : set.mappings_)
+    if (m.when.needs_review) set.uses_review_ = true;
+  for (std::size_t i = errors_before; i < diags.items().size(); ++i)
+    if (diags.items()[i].severity == core::Severity::error) return std::nullopt;
+  return set;
 }
 
 }  // namespace reportbridge::mapping

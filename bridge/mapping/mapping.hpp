@@ -1,11 +1,18 @@
 #pragma once
 // Mappings: the analyst-edited YAML files in mappings/ that turn a submission
 // into one target record per target. Compiled once at load (paths split,
-// lookups loaded, transforms resolved); applying one is a pure function.
-// The file format is documented in mappings/README.md.
+// lookups loaded, transforms, templates, regexes and keys resolved); applying
+// one is a pure function. The file format is documented in mappings/README.md.
+//
+// Privacy is enforced here, not left to each mapping: a field that reads the
+// reporter's name, email or phone (or is marked `contact: true`) is withheld
+// unless the reporter is identified and agreed to be contacted, and a partner
+// target receives nothing without consent.share_with_partners.
 #include <boost/json/value.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,7 +23,16 @@
 #include "bridge/core/record.hpp"
 #include "bridge/mapping/functions/result.hpp"
 
+namespace re2 {
+class RE2;
+}
+
 namespace reportbridge::mapping {
+
+namespace functions {
+class Template;
+class BngFromWgs84;
+}  // namespace functions
 
 struct PathSegment {
   std::string key;     // object member ("" when the segment is only an index)
@@ -46,12 +62,29 @@ struct LookupTable {
   std::unordered_map<std::string, std::string> entries;
 };
 
+// `template: "{summary} ({category})"`: placeholders are paths, resolved at load.
+struct TemplateSource {
+  std::string text;
+  std::shared_ptr<const functions::Template> compiled;
+  std::vector<FieldPath> paths;  // one per placeholder, in Template::placeholders() order
+};
+
+// `bng: {part: easting, lat: location.lat, lon: location.lon}`.
+struct BngSource {
+  bool easting = true;  // false: northing
+  FieldPath lat, lon;
+  std::shared_ptr<const functions::BngFromWgs84> converter;  // shared by the whole set
+};
+
 struct FieldPlan {
   std::string name;
   std::optional<FieldPath> from;
   std::optional<std::string> constant;
+  std::optional<TemplateSource> templ;
+  std::optional<BngSource> bng;
   std::optional<std::string> default_value;
   bool required = false;
+  bool contact = false;  // contact details: withheld unless the reporter may be contacted
   std::vector<TransformStep> transforms;
   OnTransformError on_error = OnTransformError::reject;
   std::shared_ptr<const LookupTable> lookup;
@@ -62,9 +95,22 @@ struct FieldPlan {
   int line = 0, column = 0;
 };
 
+// `when: {where: [{path: location.postcode, regex: "^TS"}]}`: one field test.
+struct Predicate {
+  enum class Op { equals, in, regex, exists };
+  FieldPath path;
+  Op op = Op::exists;
+  std::vector<std::string> values;        // equals (one) / in
+  std::shared_ptr<const re2::RE2> regex;  // regex
+  bool exists = true;                     // exists: true / false
+  bool negate = false;                    // not: true
+};
+
 struct Condition {
   std::vector<std::string> kinds;       // empty: any kind
   std::vector<std::string> categories;  // empty: any category
+  std::vector<Predicate> where;         // all must hold
+  std::optional<bool> needs_review;     // true: only signposted; false: only not signposted
 };
 
 struct Mapping {
@@ -72,51 +118,148 @@ struct Mapping {
   std::string file;
   std::string description;
   std::vector<std::string> targets;
+  std::vector<std::string> partner_targets;  // subset of targets; gated by consent
   Condition when;
   std::vector<FieldPlan> fields;
   bool attachments = false;  // pass the payload's attachments to the sinks
 };
 
-// Why a submission could not be mapped: names the mapping and the field.
+// A signposting rule: text patterns that mark a submission needs_review.
+struct SignpostRule {
+  std::string name;
+  std::string file;
+  int line = 0, column = 0;
+  std::vector<FieldPath> fields;          // default: summary, description
+  std::shared_ptr<const re2::RE2> regex;  // the rule's patterns, combined
+  std::string review_target;
+  std::string message;
+};
+
+// What signpost() found: the status is needs_review, the submission goes to
+// `review_target`, and `message` is the status text for the resident.
+struct Signpost {
+  std::string rule;
+  std::string review_target;
+  std::string message;
+};
+
+// The resident message a rule gets when it states none.
+extern const char* const kDefaultSignpostMessage;
+
+// Why a submission could not be mapped: names the mapping, the rule (the step
+// of the field that failed) and the field.
 struct MappingError {
   std::string mapping;
   std::string field;
-  std::string code;    // required_missing | lookup_unknown | too_long | not_scalar | transform_failed
+  std::string code;    // required_missing | lookup_unknown | too_long | not_scalar |
+                       // transform_failed | partner_consent
   std::string detail;  // never the submitted value
+  std::string rule;    // e.g. "transforms[2] postcode", "lookup", "required", "max_length", "bng"
 };
+// "mapping 'm' field 'F' rule 'lookup': code: detail"
+std::string to_string(const MappingError& error);
 
 struct MapResult {
   std::optional<core::TargetRecord> record;
   std::optional<MappingError> error;
 };
 
+// One (mapping, target) pair a submission goes to.
+struct Route {
+  const Mapping* mapping = nullptr;
+  std::string target;
+};
+
+// Everything routing decided for one submission.
+struct RoutePlan {
+  std::vector<Route> routes;            // deliver each of these
+  std::vector<Route> withheld;          // partner targets, no consent: not delivered
+  std::optional<Signpost> signpost;     // set: status needs_review with its message
+};
+
+struct LoadOptions {
+  std::vector<std::string> known_targets;
+  // Paths a submission can have (see schema_paths); empty: paths not checked.
+  std::vector<std::string> known_paths;
+  // Target -> its field names (e.g. from an XSD); targets not listed are not checked.
+  std::map<std::string, std::vector<std::string>> target_fields;
+};
+
 class MappingSet {
  public:
-  // Loads and compiles every file, checking targets against `known_targets`.
+  // Loads and compiles every file (mapping files, and signposting files whose
+  // top key is `signposts`), checking targets against `known_targets`.
   // Returns nullopt when any file had errors (all reported in `diags`).
   static std::optional<MappingSet> load(const std::vector<std::string>& files,
                                         const std::vector<std::string>& known_targets,
                                         core::Diagnostics& diags);
+  static std::optional<MappingSet> load(const std::vector<std::string>& files,
+                                        const LoadOptions& options, core::Diagnostics& diags);
 
   const std::vector<Mapping>& mappings() const { return mappings_; }
+  const std::vector<SignpostRule>& signpost_rules() const { return signposts_; }
   // Mappings whose `when` matches the submission, in file order.
   std::vector<const Mapping*> route(const boost::json::value& doc) const;
+  // The (mapping, target) pairs to deliver, with partner targets gated by
+  // consent and the signpost evaluated once. What the pipeline should use.
+  RoutePlan plan(const boost::json::value& doc) const;
+  // The first signposting rule (in file order) whose patterns match.
+  std::optional<Signpost> signpost(const boost::json::value& doc) const;
+  // True when some mapping declares `target` a partner target.
+  bool is_partner(const std::string& target) const;
   // Column order for a target: the fields of the first mapping feeding it.
   std::vector<std::string> columns_for(const std::string& target) const;
 
  private:
   std::vector<Mapping> mappings_;
+  std::vector<SignpostRule> signposts_;
+  bool uses_review_ = false;  // some `when` has needs_review
 };
 
-// Applies one mapping for one target. Pure.
+// Applies one mapping for one target. Pure. Contact fields are withheld unless
+// the reporter may be contacted; a partner target without consent fails with
+// `partner_consent` (use MappingSet::plan to skip it instead).
 MapResult apply(const Mapping& mapping, const std::string& target, const boost::json::value& doc,
                 const std::string& submission_id, std::int64_t version);
 
+// Where one output value came from, step by step, for `preview`.
+struct LineageStep {
+  std::string what;                  // "from location.postcode", "trim", "lookup npt_categories.csv"
+  std::optional<std::string> value;  // the value after this step
+};
+struct FieldLineage {
+  std::string field;
+  std::vector<LineageStep> steps;
+  std::optional<std::string> value;  // final
+  std::string note;                  // e.g. "withheld: contact details (reporter is anonymous)"
+};
+struct TracedResult {
+  MapResult result;
+  std::vector<FieldLineage> lineage;  // the fields handled, up to a failure
+};
+TracedResult apply_traced(const Mapping& mapping, const std::string& target,
+                          const boost::json::value& doc, const std::string& submission_id,
+                          std::int64_t version);
+// The text `reportbridge preview` prints for one mapping and target: each
+// field with its value and lineage, the attachments, or the failure.
+std::string format_lineage(const TracedResult& traced);
+// The text for a routing plan: the signpost and withheld partner targets.
+std::string format_plan(const RoutePlan& plan);
+
+// Every property path a JSON Schema (as used by schemas/submission.schema.json:
+// `properties`, `items`) describes, e.g. "location", "location.lat",
+// "attachments", "attachments[*].sha256". Sorted.
+std::vector<std::string> schema_paths(const boost::json::value& schema);
+
 // Compiles "a.b[0].c" / "attachments[*].sha256"; returns nullopt when malformed.
 std::optional<FieldPath> parse_path(const std::string& text);
+// The path with every index written [*]: the form schema_paths lists.
+std::string generic_path(const FieldPath& path);
 
 // The transform names a mapping file may use.
 const std::vector<std::string>& transform_names();
+// Paths whose values are contact details: fields reading them are contact fields.
+const std::vector<std::string>& contact_paths();
 
 // Truncates UTF-8 text to at most `max_chars` code points, never splitting one.
 std::string truncate_utf8(const std::string& text, std::size_t max_chars);

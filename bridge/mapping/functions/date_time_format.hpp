@@ -9,9 +9,16 @@
 //
 // Sub-second digits in the input are dropped (the instant is floored to the
 // second); a leap second (:60) is read as :59.
+// Output is written by a small formatter compiled from the output format when
+// it only uses numeric conversions (%Y %m %d %H %M %S %F %T %R %D %e %j %y %u
+// %w %z %Ez %Z %n %t %%) and the local year has four digits; otherwise by
+// date::format. Both give the same text (tests compare them).
 // Immutable after construction and safe to share between threads.
+#include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bridge/mapping/functions/result.hpp"
 
@@ -52,9 +59,26 @@ class DateTimeFormat {
   // real date/time), "datetime.nonexistent" (a local time skipped when clocks
   // go forward), "datetime.ambiguous" (see AmbiguousTime::error).
   Result operator()(std::string_view text) const;
+  // The same conversion always formatted by date::format (the reference the
+  // fast formatter is tested against).
+  Result reference(std::string_view text) const;
+  // True when the output format compiled to the fast formatter.
+  bool fast_format() const { return fast_; }
 
  private:
+  // One step of the compiled output format.
+  struct Piece {
+    char conversion = 0;  // 0: literal; 'Y', 'm', ... ; ':' for %Ez/%Oz
+    std::string literal;
+  };
+  Result convert(std::string_view text, bool use_reference) const;
+  std::string reference_format(std::chrono::sys_seconds instant) const;
+
   DateTimeOptions options_;
+  std::vector<Piece> pieces_;
+  bool fast_ = false;
+  std::size_t max_length_ = 0;  // output length bound, without %Z
+  std::size_t zone_names_ = 0;  // number of %Z
   bool rfc3339_ = true;
   const date::time_zone* to_zone_ = nullptr;
   const date::time_zone* input_zone_ = nullptr;

@@ -42,6 +42,15 @@ int32_t to_title(const UCaseMap* m, char* dest, int32_t cap, const char* src, in
   return ucasemap_utf8ToTitle(const_cast<UCaseMap*>(m), dest, cap, src, len, status);
 }
 
+// ASCII text maps to ASCII under en-GB rules (no special casing applies).
+Result ascii_case(std::string_view text, bool to_upper) {
+  std::string out(text);
+  for (char& c : out) {
+    if (to_upper ? (c >= 'a' && c <= 'z') : (c >= 'A' && c <= 'Z')) c = static_cast<char>(c ^ 0x20);
+  }
+  return Result::of(std::move(out));
+}
+
 Result map_case(std::string_view text, CaseFn fn) {
   if (!detail::valid_utf8(text)) return Result::fail(kInvalidUtf8);
   if (text.empty()) return Result::of({});
@@ -69,19 +78,11 @@ std::string_view trimmed(std::string_view text) {
     if (w == 0) break;
     begin += w;
   }
-  // Scan forward to find where the trailing white space starts (UTF-8 can't
-  // be decoded backwards without care; inputs are short).
-  std::size_t end = begin;
-  for (std::size_t i = begin; i < text.size();) {
-    std::size_t w = detail::whitespace_at(text, i);
-    if (w == 0) {
-      // advance over one code point
-      ++i;
-      while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
-      end = i;
-    } else {
-      i += w;
-    }
+  std::size_t end = text.size();
+  while (end > begin) {
+    std::size_t w = detail::whitespace_before(text, end);
+    if (w == 0) break;
+    end -= w;
   }
   return text.substr(begin, end - begin);
 }
@@ -98,36 +99,49 @@ Result collapse_whitespace(std::string_view text) {
   std::string_view t = trimmed(text);
   std::string out;
   out.reserve(t.size());
-  bool in_space = false;
+  // Copies each run of non-space text whole; t starts and ends with non-space.
+  std::size_t run = 0;
   for (std::size_t i = 0; i < t.size();) {
     std::size_t w = detail::whitespace_at(t, i);
-    if (w > 0) {
-      in_space = true;
-      i += w;
+    if (w == 0) {
+      ++i;
+      while (i < t.size() && (static_cast<unsigned char>(t[i]) & 0xC0) == 0x80) ++i;
       continue;
     }
-    if (in_space) out.push_back(' ');
-    in_space = false;
-    out.push_back(t[i++]);
-    while (i < t.size() && (static_cast<unsigned char>(t[i]) & 0xC0) == 0x80) out.push_back(t[i++]);
+    out.append(t.data() + run, i - run);
+    out.push_back(' ');
+    i += w;
+    while (i < t.size() && (w = detail::whitespace_at(t, i)) > 0) i += w;
+    run = i;
   }
+  out.append(t.data() + run, t.size() - run);
   return Result::of(std::move(out));
 }
 
-Result upper(std::string_view text) { return map_case(text, &ucasemap_utf8ToUpper); }
-Result lower(std::string_view text) { return map_case(text, &ucasemap_utf8ToLower); }
+Result upper(std::string_view text) {
+  if (detail::is_ascii(text)) return ascii_case(text, true);
+  return map_case(text, &ucasemap_utf8ToUpper);
+}
+Result lower(std::string_view text) {
+  if (detail::is_ascii(text)) return ascii_case(text, false);
+  return map_case(text, &ucasemap_utf8ToLower);
+}
 Result title(std::string_view text) { return map_case(text, &to_title); }
 
 Result normalise_nfc(std::string_view text) {
+  // ASCII and text already in NFC (the common cases) come back unchanged.
+  if (detail::is_ascii(text)) return Result::of(std::string(text));
   if (!detail::valid_utf8(text)) return Result::fail(kInvalidUtf8);
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(status);
   if (U_FAILURE(status)) throw std::runtime_error("ICU NFC normaliser unavailable");
+  const icu::StringPiece piece(text.data(), static_cast<int32_t>(text.size()));
+  if (nfc->isNormalizedUTF8(piece, status) && U_SUCCESS(status)) return Result::of(std::string(text));
+  status = U_ZERO_ERROR;
   std::string out;
   out.reserve(text.size());
   icu::StringByteSink<std::string> sink(&out);
-  nfc->normalizeUTF8(0, icu::StringPiece(text.data(), static_cast<int32_t>(text.size())), sink,
-                     nullptr, status);
+  nfc->normalizeUTF8(0, piece, sink, nullptr, status);
   if (U_FAILURE(status)) return Result::fail(kInvalidUtf8);
   return Result::of(std::move(out));
 }
