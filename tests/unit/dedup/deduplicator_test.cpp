@@ -1,0 +1,386 @@
+#include "bridge/dedup/deduplicator.hpp"
+
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include "bridge/dedup/normalise.hpp"
+#include "bridge/store/sqlite.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace {
+
+namespace json = boost::json;
+using reportbridge::core::SourceRow;
+using reportbridge::dedup::DedupSettings;
+using reportbridge::dedup::Deduplicator;
+using reportbridge::dedup::Verdict;
+using reportbridge::store::Database;
+using reportbridge::testing::TempDir;
+
+json::value base_doc() {
+  return json::parse(R"({
+    "id": "a1", "version": 1, "submitted_at": "2026-11-27T18:42:10+00:00",
+    "kind": "concern", "category": "anti_social_behaviour",
+    "summary": "Group throwing stones at buses",
+    "description": "A group of about 6 teenagers are throwing stones at the buses on Linthorpe Road again. One window cracked tonight.",
+    "occurred": {"start": "2026-11-27T18:15:00+00:00", "end": null, "ongoing": true},
+    "location": {"lat": 54.5742, "lon": -1.2350, "accuracy_m": 15,
+                 "address": "Outside the Co-op, Linthorpe Road, Middlesbrough", "postcode": "TS1 3QY"},
+    "reporter": {"anonymous": false, "name": "Aisha Khan", "email": "a.khan@example.org",
+                 "phone": "+447700900123", "contact_ok": true},
+    "attachments": [{"id": "att1", "filename": "IMG_1.jpg", "media_type": "image/jpeg", "size_bytes": 10,
+                     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "path": "2026/11/27/att1.jpg"}],
+    "device": {"platform": "ios", "app_version": "1.4.2"},
+    "consent": {"share_with_partners": false}
+  })");
+}
+
+SourceRow row_of(const json::value& doc, std::int64_t seq, const std::string& received_at) {
+  return SourceRow{seq, std::string(doc.at("id").as_string()), doc.at("version").as_int64(), received_at,
+                   json::serialize(doc)};
+}
+
+// The same incident seen by another resident: moved ~60 m, other words.
+json::value reworded(const std::string& id) {
+  json::value d = base_doc();
+  auto& o = d.as_object();
+  o["id"] = id;
+  o["summary"] = "Youths on bikes harassing people outside the Co-op";
+  o["description"] = "Lads on bikes circling outside the Co-op on Linthorpe Road, shouting at people and "
+                     "throwing things at the buses.";
+  o["location"].as_object()["lat"] = 54.57465;
+  o["location"].as_object()["lon"] = -1.23420;
+  o["occurred"].as_object()["start"] = "2026-11-27T18:30:00+00:00";
+  o["reporter"] = json::parse(R"({"anonymous": true, "name": null, "email": null, "phone": null})");
+  o["attachments"] = json::array();
+  return d;
+}
+
+std::string write_key(const TempDir& dir) {
+  const auto path = (dir / "dedup.key").string();
+  reportbridge::testing::write_file(path, "0123456789abcdef0123456789abcdef");
+  ::chmod(path.c_str(), 0600);
+  return path;
+}
+
+std::int64_t count(Database& db, const std::string& table) {
+  auto st = db.prepare("SELECT COUNT(*) FROM " + table);
+  st.step();
+  return st.int64(0);
+}
+
+struct Fixture {
+  TempDir dir{"dedup"};
+  Database db{(dir / "state.db").string(), Database::Mode::read_write_create};
+  DedupSettings settings = [this] {
+    DedupSettings s;
+    s.reporter_key_file = write_key(dir);
+    return s;
+  }();
+};
+
+}  // namespace
+
+TEST_CASE("a double tap under a new id is a duplicate of the first", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  const auto first = base_doc();
+  auto v1 = d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+  CHECK(v1.kind == Verdict::Kind::original);
+
+  json::value tap = base_doc();
+  tap.as_object()["id"] = "a2";
+  tap.as_object()["submitted_at"] = "2026-11-27T18:42:25+00:00";  // stamped later
+  tap.as_object()["attachments"].as_array()[0].as_object()["id"] = "att2";  // re-uploaded
+  tap.as_object()["attachments"].as_array()[0].as_object()["path"] = "2026/11/27/att2.jpg";
+  tap.as_object()["description"] = "  A group of about 6 TEENAGERS are throwing stones at the buses on\nLinthorpe Road again.  One window cracked tonight.";
+  auto v2 = d.check_and_record(tap, row_of(tap, 2, "2026-11-27T18:42:30Z"));
+  CHECK(v2.kind == Verdict::Kind::duplicate);
+  CHECK(v2.of_id == "a1");
+  CHECK(v2.rule == "duplicate.fingerprint");
+  CHECK(v2.score == 1.0);
+  CHECK(v2.explanation.find("a1") != std::string::npos);
+  CHECK(v2.explanation.find("19 s") != std::string::npos);
+
+  SECTION("outside the window the same content is not a duplicate") {
+    json::value late = base_doc();
+    late.as_object()["id"] = "a3";
+    auto v3 = d.check_and_record(late, row_of(late, 3, "2026-11-27T19:00:00Z"));
+    CHECK(v3.kind != Verdict::Kind::duplicate);
+  }
+  SECTION("a different attachment makes different content") {
+    json::value other = base_doc();
+    other.as_object()["id"] = "a4";
+    other.as_object()["attachments"].as_array()[0].as_object()["sha256"] = std::string(64, 'a');
+    auto v4 = d.check_and_record(other, row_of(other, 4, "2026-11-27T18:43:00Z"));
+    CHECK(v4.kind != Verdict::Kind::duplicate);
+  }
+  SECTION("the verdict is recorded and replayed for the same (id, version)") {
+    auto again = d.check_and_record(tap, row_of(tap, 2, "2026-11-27T18:42:30Z"));
+    CHECK(again.replayed);
+    CHECK(again.kind == Verdict::Kind::duplicate);
+    CHECK(again.of_id == "a1");
+    auto stored = d.recorded_verdict("a2", 1);
+    REQUIRE(stored);
+    CHECK(stored->explanation == v2.explanation);
+    CHECK_FALSE(d.recorded_verdict("zz", 1));
+  }
+}
+
+TEST_CASE("a reworded report of the same incident is related to the first", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  const auto first = base_doc();
+  d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+  const auto second = reworded("b1");
+  auto v = d.check_and_record(second, row_of(second, 2, "2026-11-27T19:05:00Z"));
+  CHECK(v.kind == Verdict::Kind::related);
+  CHECK(v.of_id == "a1");
+  CHECK(v.rule == "related.same_category");
+  CHECK(v.score >= f.settings.threshold);
+  CHECK(v.explanation.find("related to a1") != std::string::npos);
+  CHECK(v.explanation.find(" m apart") != std::string::npos);
+
+  SECTION("a third report links to the first, via the second") {
+    auto third = reworded("b2");
+    third.as_object()["location"].as_object()["lat"] = 54.57480;
+    auto v3 = d.check_and_record(third, row_of(third, 3, "2026-11-27T19:10:00Z"));
+    CHECK(v3.kind == Verdict::Kind::related);
+    CHECK(v3.of_id == "a1");
+  }
+  SECTION("check() judges without recording") {
+    auto third = reworded("b3");
+    third.as_object()["summary"] = "Bikes and stones outside the Co-op";
+    auto preview = d.check(third, row_of(third, 3, "2026-11-27T19:10:00Z"));
+    CHECK(preview.kind == Verdict::Kind::related);
+    CHECK_FALSE(d.recorded_verdict("b3", 1));
+  }
+}
+
+TEST_CASE("a report in another language of the same incident is related", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  const auto first = base_doc();
+  d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+  auto pl = reworded("c1");
+  pl.as_object()["summary"] = "Młodzież rzuca kamieniami w autobusy";
+  pl.as_object()["description"] = "\u200fGrupa około 6 nastolatków znowu rzuca kamieniami w autobusy na Linthorpe Road.";
+  auto v = d.check_and_record(pl, row_of(pl, 2, "2026-11-27T19:00:00Z"));
+  CHECK(v.kind == Verdict::Kind::related);
+  CHECK(v.of_id == "a1");
+  // The words barely overlap; place, time and distance carry it.
+  CHECK(v.explanation.find("text similarity 0.") != std::string::npos);
+}
+
+TEST_CASE("a different incident nearby is not linked", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  const auto first = base_doc();
+  d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+
+  SECTION("same place, an incident hours apart") {
+    auto other = reworded("d1");
+    other.as_object()["occurred"].as_object()["start"] = "2026-11-27T09:00:00+00:00";
+    auto v = d.check_and_record(other, row_of(other, 2, "2026-11-27T19:00:00Z"));
+    CHECK(v.kind == Verdict::Kind::original);
+    CHECK(v.rule == "original.no_match");
+  }
+  SECTION("another category at the same time and place") {
+    auto other = reworded("d2");
+    other.as_object()["category"] = "fly_tipping";
+    auto v = d.check_and_record(other, row_of(other, 2, "2026-11-27T19:00:00Z"));
+    CHECK(v.kind == Verdict::Kind::original);
+  }
+  SECTION("same category 120 m away on another street, described differently") {
+    auto other = reworded("d3");
+    other.as_object()["location"].as_object()["lat"] = 54.5752;
+    other.as_object()["location"].as_object()["lon"] = -1.2362;
+    other.as_object()["location"].as_object()["address"] = "12 Southfield Road, Middlesbrough";
+    other.as_object()["location"].as_object()["postcode"] = "TS1 4PZ";
+    other.as_object()["occurred"].as_object()["start"] = "2026-11-27T17:10:00+00:00";
+    other.as_object()["summary"] = "Kids banging on doors and windows";
+    other.as_object()["description"] = "Same group of kids banging on doors on Southfield Road then running off.";
+    auto v = d.check_and_record(other, row_of(other, 2, "2026-11-27T19:00:00Z"));
+    CHECK(v.kind == Verdict::Kind::original);
+    CHECK(v.score > 0);  // a candidate was scored, below the threshold
+    CHECK(v.explanation.find("< threshold") != std::string::npos);
+  }
+  SECTION("a category configured as unlinked is never related") {
+    auto other = reworded("d4");
+    other.as_object()["category"] = "police_feedback";
+    auto v = d.check_and_record(other, row_of(other, 2, "2026-11-27T19:00:00Z"));
+    CHECK(v.kind == Verdict::Kind::original);
+  }
+}
+
+TEST_CASE("related categories link with a penalty", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  auto first = base_doc();
+  first.as_object()["category"] = "noise";
+  d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+  auto other = reworded("r1");
+  other.as_object()["location"] = first.at("location");
+  auto v = d.check_and_record(other, row_of(other, 2, "2026-11-27T19:00:00Z"));
+  CHECK(v.kind == Verdict::Kind::related);
+  CHECK(v.rule == "related.related_category");
+}
+
+TEST_CASE("an edit is an update, never a duplicate of its earlier version", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  const auto first = base_doc();
+  d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+  json::value edit = base_doc();  // identical content, version 2
+  edit.as_object()["version"] = 2;
+  auto v = d.check_and_record(edit, row_of(edit, 2, "2026-11-27T18:44:00Z"));
+  CHECK(v.kind == Verdict::Kind::update);
+  CHECK(v.of_id == "a1");
+  CHECK(v.rule == "update.new_version");
+  // The edit is not indexed: a double tap of version 1 still points at a1.
+  json::value tap = base_doc();
+  tap.as_object()["id"] = "a9";
+  auto t = d.check_and_record(tap, row_of(tap, 3, "2026-11-27T18:45:00Z"));
+  CHECK(t.kind == Verdict::Kind::duplicate);
+  CHECK(t.of_id == "a1");
+}
+
+TEST_CASE("payloads of any shape are judged without throwing", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  for (const char* text : {"[1,2]", "null", R"({"kind": 3, "location": "x", "reporter": "anon"})",
+                           R"({"location": {"lat": 540.0, "lon": -1.2}, "category": "noise"})",
+                           R"({"description": "bad \u00ff", "occurred": {"start": "yesterday"}})"}) {
+    json::value doc = json::parse(text);
+    SourceRow row{1, std::string("m-") + text, 1, "not a time", text};
+    CHECK_NOTHROW(d.check_and_record(doc, row));
+  }
+  json::value arr = json::parse("[1]");
+  auto v = d.check_and_record(arr, SourceRow{2, "arr", 1, "2026-11-27T18:00:00Z", "[1]"});
+  CHECK(v.rule == "original.not_checked");
+}
+
+TEST_CASE("reporter keys are stable, keyed and never stored in clear", "[dedup]") {
+  Fixture f;
+  std::string key_a;
+  {
+    Deduplicator d(f.db, f.settings);
+    auto first = base_doc();
+    auto v = d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+    REQUIRE(v.reporter_key);
+    key_a = *v.reporter_key;
+    CHECK(key_a.rfind("rk-", 0) == 0);
+    CHECK(key_a.size() == 35);
+
+    // Same person, other case and spacing, phone only in national format.
+    json::value again = reworded("p2");
+    again.as_object()["reporter"] = json::parse(
+        R"({"anonymous": false, "name": "A Khan", "email": " A.Khan@EXAMPLE.org ", "phone": null})");
+    CHECK(d.reporter_key(again) == key_a);
+    json::value by_phone = reworded("p3");
+    by_phone.as_object()["reporter"] =
+        json::parse(R"({"anonymous": false, "name": "A Khan", "email": null, "phone": "07700 900123"})");
+    CHECK(d.reporter_key(by_phone) == key_a);  // linked through the first report's phone
+    json::value someone_else = reworded("p4");
+    someone_else.as_object()["reporter"] =
+        json::parse(R"({"anonymous": false, "email": "someone@example.org", "phone": null})");
+    auto other = d.reporter_key(someone_else);
+    REQUIRE(other);
+    CHECK(*other != key_a);
+    CHECK_FALSE(d.reporter_key(reworded("p5")));  // anonymous
+  }
+  // Stable across restarts with the same key file.
+  {
+    Deduplicator d(f.db, f.settings);
+    CHECK(d.reporter_key(base_doc()) == key_a);
+  }
+  // A different key gives a different key for the same person.
+  {
+    TempDir other_dir("dedup-other");
+    const auto path = (other_dir / "k").string();
+    reportbridge::testing::write_file(path, "another-key-of-at-least-16-bytes");
+    ::chmod(path.c_str(), 0600);
+    Database db2((other_dir / "s.db").string(), Database::Mode::read_write_create);
+    DedupSettings s;
+    s.reporter_key_file = path;
+    Deduplicator d(db2, s);
+    CHECK(d.reporter_key(base_doc()) != key_a);
+  }
+  // No clear values anywhere in the database file.
+  f.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  const std::string bytes = reportbridge::testing::read_file(f.dir / "state.db");
+  CHECK(bytes.find("dedup_reporters") != std::string::npos);  // sanity: this is the file
+  for (const char* clear : {"a.khan@example.org", "447700900123", "Aisha", "Linthorpe", "teenagers"})
+    CHECK(bytes.find(clear) == std::string::npos);
+}
+
+TEST_CASE("no reporter keys without a key file; a bad key file is refused", "[dedup]") {
+  Fixture f;
+  DedupSettings s;
+  Deduplicator d(f.db, s);
+  CHECK_FALSE(d.reporter_key(base_doc()));
+  s.reporter_key_file = (f.dir / "missing.key").string();
+  CHECK_THROWS_AS(Deduplicator(f.db, s), std::invalid_argument);
+  const auto open_key = (f.dir / "open.key").string();
+  reportbridge::testing::write_file(open_key, "0123456789abcdef0123456789abcdef");
+  ::chmod(open_key.c_str(), 0644);
+  s.reporter_key_file = open_key;
+  CHECK_THROWS_AS(Deduplicator(f.db, s), std::invalid_argument);
+}
+
+TEST_CASE("retention purges fingerprints, the related index, verdicts and reporter keys", "[dedup]") {
+  Fixture f;
+  f.settings.retention = std::chrono::hours(24);
+  Deduplicator d(f.db, f.settings);
+  auto old_doc = base_doc();
+  d.check_and_record(old_doc, row_of(old_doc, 1, "2026-11-01T10:00:00Z"));
+  auto recent = reworded("n1");
+  recent.as_object()["occurred"].as_object()["start"] = "2026-11-27T10:00:00+00:00";
+  recent.as_object()["reporter"] = json::parse(R"({"anonymous": false, "email": "x@example.org", "phone": null})");
+  d.check_and_record(recent, row_of(recent, 2, "2026-11-27T10:05:00Z"));
+  REQUIRE(count(f.db, "dedup_fingerprints") == 2);
+  REQUIRE(count(f.db, "dedup_incidents") == 2);
+  REQUIRE(count(f.db, "dedup_verdicts") == 2);
+  REQUIRE(count(f.db, "dedup_reporters") == 3);  // a.khan email + phone, x@
+
+  const auto now = *reportbridge::dedup::parse_rfc3339_ms("2026-11-27T12:00:00Z");
+  CHECK(d.purge(now) == 5);  // the old report's fingerprint, incident, verdict and 2 reporter hashes
+  CHECK(count(f.db, "dedup_fingerprints") == 1);
+  CHECK(count(f.db, "dedup_incidents") == 1);
+  CHECK(count(f.db, "dedup_reporters") == 1);
+  CHECK_FALSE(d.recorded_verdict("a1", 1));
+  CHECK(d.recorded_verdict("n1", 1));
+  CHECK(d.purge(now) == 0);
+  // After the purge the old content is new again.
+  json::value tap = base_doc();
+  tap.as_object()["id"] = "a2";
+  CHECK(d.check_and_record(tap, row_of(tap, 3, "2026-11-01T10:00:05Z")).kind != Verdict::Kind::duplicate);
+}
+
+TEST_CASE("fold_text and trigram similarity", "[dedup]") {
+  using reportbridge::dedup::fold_text;
+  CHECK(fold_text("  Straße\u00a0 ＢＵＳ\n\tstop ") == "strasse bus stop");
+  CHECK(fold_text("\u200fمرحبا") == "مرحبا");
+  CHECK(fold_text(std::string("a\xff" "b")) == "a\xef\xbf\xbd" "b");
+  std::uint64_t a[8] = {}, b[8] = {}, c[8] = {};
+  reportbridge::dedup::trigram_bits(fold_text("Stones thrown at buses on Linthorpe Road"), a, 8, 700);
+  reportbridge::dedup::trigram_bits(fold_text("stones THROWN at the buses, Linthorpe Road!"), b, 8, 700);
+  reportbridge::dedup::trigram_bits(fold_text("Mattresses dumped in the back lane"), c, 8, 700);
+  CHECK(reportbridge::dedup::bit_similarity(a, b, 8) > 0.7);
+  CHECK(reportbridge::dedup::bit_similarity(a, c, 8) < 0.2);
+  std::uint64_t z[8] = {};
+  CHECK(reportbridge::dedup::bit_similarity(z, z, 8) == 0.0);
+}
+
+TEST_CASE("parse_rfc3339_ms", "[dedup]") {
+  using reportbridge::dedup::parse_rfc3339_ms;
+  CHECK(parse_rfc3339_ms("1970-01-01T00:00:00Z") == 0);
+  CHECK(parse_rfc3339_ms("2026-11-27T18:42:10+01:00") == parse_rfc3339_ms("2026-11-27T17:42:10Z"));
+  CHECK(parse_rfc3339_ms("2026-11-27T18:42:10.25Z") == *parse_rfc3339_ms("2026-11-27T18:42:10Z") + 250);
+  CHECK_FALSE(parse_rfc3339_ms("2026-11-27 18:42:10"));
+  CHECK_FALSE(parse_rfc3339_ms("2026-11-27T18:42:10"));
+  CHECK_FALSE(parse_rfc3339_ms("2026-13-27T18:42:10Z"));
+  CHECK_FALSE(parse_rfc3339_ms("2026-11-27T18:42:10Zx"));
+}
