@@ -9,14 +9,25 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
 
+#include "adapters/sources/http_store/http_store_source.hpp"
 #include "bridge/app/components.hpp"
+#include "bridge/audit/audit_cli.hpp"
+#include "bridge/audit/audit_log.hpp"
+#include "bridge/dedup/deduplicator.hpp"
+#include "bridge/service/health_server.hpp"
+#include "bridge/service/journal_log.hpp"
+#include "bridge/service/metrics.hpp"
+#include "bridge/service/notifier.hpp"
+#include "bridge/service/state_probe.hpp"
 #include "bridge/app/runtime.hpp"
 #include "bridge/pipeline/dispatcher.hpp"
 #include "bridge/pipeline/ingest.hpp"
@@ -39,14 +50,24 @@ Usage:
                                        Every problem is printed as file:line:col: message.
   reportbridge preview --config FILE (--submission ID | --input FILE.json)
                                        Print exactly what each target would receive.
-  reportbridge status  --config FILE   Backlog, per-target counts and quarantined rows.
+  reportbridge status  --config FILE   Backlog, per-target counts, circuits, dead letters and
+                                       quarantined rows.
+  reportbridge replay  --config FILE (--all | --target NAME | --submission ID | --item N)
+                                       Re-queue dead letters after a fix, each for its own
+                                       target only. The daemon carries the request out (at
+                                       once if running, else at its next start) and audits it.
+                                       With --list, only show what would be replayed.
+  reportbridge audit verify [--config FILE]
+                                       Check the audit trail's hash chain across every file.
+  reportbridge audit show --submission ID [--since T] [--until T] [--target NAME] [--json]
+                                       One submission's whole history (docs/audit.md).
   reportbridge config-keys              Print every config key as Markdown (docs/configuration.md).
   reportbridge --help | --version
 
 Options:
   --config FILE     the daemon config (default: /etc/reportbridge/reportbridge.yaml)
   --log-level LEVEL override logging.level (trace, debug, info, warn, error)
-  --limit N         status: how many quarantined rows to list (default 20)
+  --limit N         status: how many quarantined rows and dead letters to list (default 20)
 
 Exit codes:
   0  success (check: no errors; preview: every target would accept it)
@@ -81,11 +102,21 @@ struct Args {
   std::string input;
   std::string log_level;
   std::size_t limit = 20;
+  std::string target;
+  std::int64_t item = 0;
+  bool all = false;
+  bool list = false;
 };
 
 void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_logger_mt("reportbridge");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  std::shared_ptr<spdlog::logger> logger;
+  if (service::is_journal_stream()) {
+    // Under systemd: "<priority>message" lines; the journal adds the time.
+    logger = std::make_shared<spdlog::logger>("reportbridge", service::make_journal_sink());
+  } else {
+    logger = spdlog::stderr_logger_mt("reportbridge");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
 }
@@ -110,12 +141,37 @@ struct Delivery {
   pipeline::Dispatcher dispatcher;
   pipeline::DispatchStats totals;
 
-  explicit Delivery(Runtime& rt) : state(rt.config.state_path.string(), 8), dispatcher(state) {
+  core::EventListener* events;
+
+  Delivery(Runtime& rt, core::EventListener* events)
+      : state(rt.config.state_path.string(), 8), dispatcher(state, events), events(events) {
     for (const auto& t : rt.config.targets) {
       core::Sink* sink = rt.sink(t.name);
       if (!sink) continue;
       dispatcher.add_target(*sink, {t.retry.max_attempts, t.retry.base, t.retry.cap},
-                            {t.writeback.message, t.writeback.include_reference});
+                            {t.writeback.message, t.writeback.include_reference},
+                            {t.circuit.failures, t.circuit.cooldown, t.circuit.max_cooldown});
+    }
+  }
+
+  // Replays operators asked for with `reportbridge replay`.
+  void carry_out_replays() {
+    for (const auto& r : state.carry_out_replays(store::now_ms())) {
+      spdlog::info("replay: {} dead letter(s) re-queued (requested by {})", r.replayed.size(),
+                   r.requested_by);
+      if (!events) continue;
+      for (const auto& d : r.replayed) {
+        core::Event e;
+        e.kind = core::EventKind::replayed;
+        e.at_ms = store::now_ms();
+        e.submission_id = d.submission_id;
+        e.version = d.version;
+        e.mapping = d.mapping;
+        e.target = d.target;
+        e.detail = "requested by " + r.requested_by;
+        events->on_event(e);
+      }
+      events->flush();
     }
   }
 
@@ -129,7 +185,12 @@ struct Delivery {
 
   // Delivers until `stop`; then, with `flush_at_end`, publishes partial batches too.
   void loop(const std::atomic<bool>& stop, const std::atomic<bool>& flush_at_end) {
+    auto next_replay_check = std::chrono::steady_clock::now();
     while (!stop.load()) {
+      if (std::chrono::steady_clock::now() >= next_replay_check) {
+        carry_out_replays();
+        next_replay_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      }
       auto d = dispatcher.dispatch(false);
       add(d);
       // Nothing due: wait a little before asking again (each ask counts the
@@ -147,14 +208,69 @@ struct Writeback {
   store::StateStore state;
   pipeline::WritebackWorker worker;
 
-  Writeback(Runtime& rt)
-      : state(rt.config.state_path.string(), 2),
-        worker(state, *rt.source, rt.config.writeback_batch) {}
+  config::RetentionSettings retention;
+  core::EventListener* events;
+  std::optional<dedup::Deduplicator> dedup;  // its fingerprints and reporter keys expire too
 
-  // Writes until `stop`, then drains what is queued.
+  Writeback(Runtime& rt, core::EventListener* events)
+      : state(rt.config.state_path.string(), 2),
+        worker(state, *rt.source, rt.config.writeback_batch, events),
+        retention(rt.config.retention),
+        events(events) {
+    if (rt.dedup_settings) dedup.emplace(state.db(), *rt.dedup_settings);
+  }
+
+  // Erases the record copies of dead letters older than the retention period.
+  void purge() {
+    const std::int64_t now = store::now_ms();
+    if (dedup) {
+      store::Transaction tx(state.db());
+      const std::size_t rows = dedup->purge(now);
+      tx.commit();
+      if (rows > 0) {
+        spdlog::info("retention: purged {} deduplication row(s) (fingerprints, reporter keys)", rows);
+        if (events) {
+          core::Event e;
+          e.kind = core::EventKind::erased;
+          e.at_ms = now;
+          e.reason_code = "retention";
+          e.rule = "dedup.retention";
+          e.detail = std::to_string(rows) + " fingerprint/reporter-key row(s) past the dedup retention period";
+          events->on_event(e);
+          events->flush();
+        }
+      }
+    }
+    auto erased = state.purge_dead_records(now - retention.dead_letters.count());
+    if (erased.empty()) return;
+    spdlog::info("retention: erased the record copies of {} dead letter(s)", erased.size());
+    if (!events) return;
+    for (const auto& d : erased) {
+      core::Event e;
+      e.kind = core::EventKind::erased;
+      e.at_ms = now;
+      e.submission_id = d.submission_id;
+      e.version = d.version;
+      e.mapping = d.mapping;
+      e.target = d.target;
+      e.reason_code = "retention";
+      e.detail = "dead letter record copy erased";
+      events->on_event(e);
+    }
+    events->flush();
+  }
+
+  // Writes until `stop`, then drains what is queued. Runs the retention purge
+  // at start and every check_every.
   void loop(const std::atomic<bool>& stop, std::size_t batch) {
-    while (!stop.load())
+    auto next_purge = std::chrono::steady_clock::now();
+    while (!stop.load()) {
+      if (std::chrono::steady_clock::now() >= next_purge) {
+        purge();
+        next_purge = std::chrono::steady_clock::now() + retention.check_every;
+      }
       if (worker.run_once() < batch) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     worker.drain();
   }
 };
@@ -176,9 +292,79 @@ int cmd_run(const Args& args, bool once) {
   store::StateStore ingest_state(rt->config.state_path.string());
   pipeline::Ingestor ingestor(ingest_state, *rt->source, *rt->schema, *rt->mappings,
                               {rt->config.source.batch_size, rt->config.source.late_row_window});
-  Delivery delivery(*rt);
+
+  // The audit trail and the metrics listen to every lifecycle event.
+  std::shared_ptr<audit::AuditLog> audit_log;
+  if (rt->audit.enabled) {
+    try {
+      audit_log = std::make_shared<audit::AuditLog>(rt->audit);
+    } catch (const std::exception& e) {
+      spdlog::error("audit trail cannot be opened, nothing was started: {}", e.what());
+      return kExitFailure;
+    }
+    rt->events->add(audit_log);
+  }
+  auto metrics = std::make_shared<service::Metrics>(rt->config.target_names());
+  rt->events->add(metrics);
+
+  std::optional<dedup::Deduplicator> dedup;
+  if (rt->dedup_settings) {
+    dedup.emplace(ingest_state.db(), *rt->dedup_settings);
+    std::map<std::string, dedup::RelatedPolicy> related;
+    for (const auto& t : rt->config.targets)
+      related[t.name] = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
+    ingestor.set_dedup(&*dedup, std::move(related));
+  }
+
+  // Health, readiness and metrics on their own thread and state connection.
+  store::StateStore probe_state(rt->config.state_path.string(), 2);
+  std::mutex probe_mutex;
+  const auto targets = rt->config.target_names();
+  metrics->set_gauge_source([&] {
+    std::lock_guard<std::mutex> g(probe_mutex);
+    return service::collect_gauges(probe_state, targets, store::now_ms());
+  });
+  const auto source_path = rt->config.source.path.string();
+  // Only the daemon serves health and metrics; `once` is a batch job.
+  std::optional<service::HealthServer> health;
+  if (rt->service.health.enabled && !once) {
+    health.emplace(
+        rt->service.health.server,
+        [&] {
+          std::lock_guard<std::mutex> g(probe_mutex);
+          service::ReadinessInputs in;
+          in.state_error = service::probe_state_writable(probe_state.db());
+          try {
+            store::Database src(source_path, store::Database::Mode::read_only);
+            src.prepare("SELECT 1 FROM submissions LIMIT 1").step();
+          } catch (const std::exception& e) {
+            in.source_error = e.what();
+          }
+          if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
+          in.circuits = service::circuits(probe_state, targets);
+          in.now_ms = store::now_ms();
+          return service::readiness_checks(in, rt->service.health.circuit_open_threshold);
+        },
+        [&] { return metrics->render(); });
+    try {
+      health->start();
+    } catch (const std::exception& e) {
+      spdlog::error("health server: {}", e.what());
+      return kExitFailure;
+    }
+  }
+  service::Notifier notifier(rt->service.service.watchdog);
+
+  // No listener, no events built (they cost a few allocations per submission).
+  core::EventListener* events = rt->events->empty() ? nullptr : rt->events.get();
+  ingestor.set_events(events);
+  Delivery delivery(*rt, events);
+  delivery.dispatcher.set_stop_flag(&g_stop);
+  delivery.carry_out_replays();
   delivery.add(delivery.dispatcher.recover());
-  spdlog::info("{}: source {} state {}", once ? "once" : "run", rt->config.source.path.string(),
+  spdlog::info("{}: source {} state {}", once ? "once" : "run",
+               rt->config.source.type == "http" ? config::get_string(rt->config.source.settings, "base_url", "")
+                                                : rt->config.source.path.string(),
                rt->config.state_path.string());
 
   std::atomic<bool> stop_delivery{false}, flush_at_end{false}, stop_writeback{false};
@@ -192,7 +378,8 @@ int cmd_run(const Args& args, bool once) {
     }
   });
   std::optional<Writeback> writeback;
-  if (rt->config.writeback_enabled) writeback.emplace(*rt);
+  if (rt->config.writeback_enabled) writeback.emplace(*rt, events);
+  std::vector<std::unique_ptr<mapping::MappingSet>> retired_mappings;
   std::thread writeback_thread([&] {
     if (!writeback) return;
     try {
@@ -204,20 +391,41 @@ int cmd_run(const Args& args, bool once) {
   });
   pipeline::IngestStats total;
   std::exception_ptr ingest_error;
+  notifier.ready("serving " + std::to_string(targets.size()) + " target(s)");
   try {
     while (!g_stop.load()) {
+      notifier.tick();
       if (g_reload.exchange(false)) {
+        notifier.reloading("reloading mappings");
         core::Diagnostics diags;
         auto fresh = reload_mappings(*rt, diags);
         if (!fresh) {
           spdlog::error("reload refused; the running mappings stay in force:\n{}", diags.to_string());
+          notifier.ready("reload refused; previous mappings in force");
         } else {
           ingestor.set_mappings(*fresh);
-          rt->mappings.swap(fresh);
+          // The old set stays alive for the preview of items already queued:
+          // those keep the record rendered when they were queued (see docs).
+          retired_mappings.push_back(std::move(rt->mappings));
+          rt->mappings = std::move(fresh);
           spdlog::info("reload: {} mappings in force", rt->mappings->mappings().size());
+          notifier.ready("reloaded");
         }
       }
-      auto stats = ingestor.run_batch();
+      pipeline::IngestStats stats;
+      try {
+        stats = ingestor.run_batch();
+      } catch (const http_store::SourceUnavailable& e) {
+        // The hosted back end is down or throttling: wait as it asks, then poll again.
+        if (once) throw;
+        spdlog::warn("ingest: source unavailable, next poll in {} ms: {}", e.retry_in().count(), e.what());
+        auto until = std::chrono::steady_clock::now() + e.retry_in();
+        while (!g_stop.load() && std::chrono::steady_clock::now() < until) {
+          notifier.tick();
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        continue;
+      }
       total += stats;
       if (stats.read > 0) {
         log_batch(stats);
@@ -226,13 +434,33 @@ int cmd_run(const Args& args, bool once) {
       if (once) break;
       // Idle: sleep the poll interval in slices so a signal is acted on promptly.
       auto until = std::chrono::steady_clock::now() + rt->config.source.poll_interval;
-      while (!g_stop.load() && !g_reload.load() && std::chrono::steady_clock::now() < until)
+      while (!g_stop.load() && !g_reload.load() && std::chrono::steady_clock::now() < until) {
+        notifier.tick();
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
   } catch (...) {
     ingest_error = std::current_exception();
   }
-  if (g_stop.load()) spdlog::info("stopping: signal received, current batch finished");
+  if (g_stop.load()) {
+    spdlog::info("stopping: signal received, current batch finished");
+    notifier.stopping("draining");
+  }
+  // A drain that outlives service.shutdown_timeout (a hung legacy system) is
+  // cut short: the state database is consistent at every commit, and the
+  // deliveries cut off are in doubt and checked at the next start.
+  std::atomic<bool> drained{false};
+  std::thread deadline([&] {
+    const auto until = std::chrono::steady_clock::now() + rt->service.service.shutdown_timeout;
+    while (!drained.load() && std::chrono::steady_clock::now() < until) {
+      notifier.tick();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (drained.load() || !g_stop.load()) return;
+    spdlog::error("stopping: drain took longer than service.shutdown_timeout; exiting with deliveries in doubt");
+    if (audit_log) audit_log->flush();
+    std::_Exit(kExitFailure);
+  });
   // `once` publishes partial batches; a stopping daemon leaves them queued for the next start.
   flush_at_end.store(once && !ingest_error);
   stop_delivery.store(true);
@@ -240,14 +468,18 @@ int cmd_run(const Args& args, bool once) {
   // After delivery has settled its last batch, so its statuses are queued too.
   stop_writeback.store(true);
   writeback_thread.join();
+  drained.store(true);
+  deadline.join();
+  if (health) health->stop();
   if (ingest_error) std::rethrow_exception(ingest_error);
   if (delivery_error) std::rethrow_exception(delivery_error);
   if (writeback_error) std::rethrow_exception(writeback_error);
   const auto& delivered = delivery.totals;
   spdlog::info(
-      "done: read={} queued={} rejected={} mapping_failed={} unrouted={} delivered={} "
-      "retry={} dead={} batches={}",
-      total.read, total.queued, total.rejected, total.mapping_failed, total.unrouted,
+      "done: read={} queued={} rejected={} mapping_failed={} unrouted={} duplicates={} related={} "
+      "delivered={} retry={} dead={} batches={}",
+      total.read, total.queued, total.rejected, total.mapping_failed, total.unrouted, total.duplicates,
+      total.related,
       delivered.delivered, delivered.retried, delivered.rejected, delivered.batches);
   return kExitOk;
 }
@@ -266,20 +498,6 @@ int cmd_check(const Args& args) {
   std::cout << args.config << ": OK (" << rt->mappings->mappings().size() << " mappings, "
             << rt->sinks.size() << " targets)\n";
   return kExitOk;
-}
-
-std::string lineage(const mapping::FieldPlan& f, const std::optional<std::string>& value) {
-  std::string s;
-  if (f.constant) {
-    s = "constant";
-  } else if (f.from) {
-    s = "from " + f.from->text;
-    for (const auto& t : f.transforms) s += " | " + t.name;
-    if (f.lookup) s += " | lookup " + std::filesystem::path(f.lookup->file).filename().string();
-    if (f.max_length) s += " | max " + std::to_string(f.max_length);
-  }
-  if (f.default_value && value && *value == *f.default_value) s += s.empty() ? "default" : " (or default)";
-  return s;
 }
 
 int cmd_preview(const Args& args) {
@@ -305,7 +523,12 @@ int cmd_preview(const Args& args) {
         row.version = ver->get_int64();
     }
   } else {
-    auto found = rt->source->latest(args.submission);
+    if (!rt->sqlite_source) {
+      std::cerr << "reportbridge: preview --submission reads the SQLite store; with an http source,"
+                   " save the submission as JSON and use --input FILE\n";
+      return kExitUsage;
+    }
+    auto found = rt->sqlite_source->latest(args.submission);
     if (!found) {
       std::cerr << "reportbridge: submission " << args.submission << " not found in "
                 << rt->config.source.path.string() << "\n";
@@ -321,45 +544,50 @@ int cmd_preview(const Args& args) {
     std::cout << "resident would be told: " << schema::resident_message(check.errors) << "\n";
     return kExitPreviewRejected;
   }
-  auto routes = rt->mappings->route(*check.doc);
-  if (routes.empty()) {
+  const mapping::RoutePlan plan = rt->mappings->plan(*check.doc);
+  std::cout << mapping::format_plan(plan);
+  if (rt->dedup_settings) {
+    // Judged against the state database's history, without recording anything.
+    if (std::filesystem::exists(rt->config.state_path)) {
+      store::StateStore state(rt->config.state_path.string(), 2);
+      dedup::Deduplicator dd(state.db(), *rt->dedup_settings);
+      auto v = dd.check(*check.doc, row);
+      std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";
+      if (!v.of_id.empty()) std::cout << " of " << v.of_id;
+      if (!v.explanation.empty()) std::cout << ": " << v.explanation;
+      std::cout << "\n";
+      if (v.kind == dedup::Verdict::Kind::duplicate) {
+        std::cout << "DUPLICATE: would be recorded as a duplicate and not sent again\n";
+        return kExitOk;
+      }
+    }
+  }
+  if (plan.routes.empty()) {
     std::cout << "UNROUTED: no mapping applies (would be quarantined as unrouted)\n";
     return kExitPreviewRejected;
   }
   int result = kExitOk;
-  for (const auto* m : routes) {
-    for (const auto& target : m->targets) {
-      std::cout << "\n== mapping " << m->name << " -> target " << target << "\n";
-      auto r = mapping::apply(*m, target, *check.doc, row.id, row.version);
-      if (r.error) {
-        std::cout << "QUARANTINED: mapping '" << r.error->mapping << "' field '" << r.error->field
-                  << "': " << r.error->code << ": " << r.error->detail << "\n";
+  for (const auto& route : plan.routes) {
+    const auto& target = route.target;
+    std::cout << "\n== mapping " << route.mapping->name << " -> target " << target << "\n";
+    auto traced = mapping::apply_traced(*route.mapping, target, *check.doc, row.id, row.version);
+    std::cout << mapping::format_lineage(traced);
+    if (traced.result.error) {
+      std::cout << "QUARANTINED: " << mapping::to_string(*traced.result.error) << "\n";
+      result = kExitPreviewRejected;
+      continue;
+    }
+    if (auto* sink = rt->sink(target)) {
+      std::string rendered;
+      try {
+        rendered = sink->encode_preview(*traced.result.record);
+      } catch (const std::exception& e) {
+        std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
         result = kExitPreviewRejected;
         continue;
       }
-      std::size_t width = 0;
-      for (const auto& f : r.record->fields) width = std::max(width, f.name.size());
-      for (std::size_t i = 0; i < r.record->fields.size(); ++i) {
-        const auto& f = r.record->fields[i];
-        std::string shown = f.value ? "\"" + *f.value + "\"" : "null";
-        std::cout << "  " << f.name << std::string(width - f.name.size(), ' ') << " = " << shown
-                  << "   <- " << lineage(m->fields[i], f.value) << "\n";
-      }
-      for (const auto& a : r.record->attachments)
-        std::cout << "  attachment " << a.media_type << " " << a.size_bytes << " bytes sha256 "
-                  << a.sha256 << "\n";
-      if (auto* sink = rt->sink(target)) {
-        std::string rendered;
-        try {
-          rendered = sink->encode_preview(*r.record);
-        } catch (const std::exception& e) {
-          std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
-          result = kExitPreviewRejected;
-          continue;
-        }
-        std::cout << "-- " << target << " receives:\n" << rendered;
-        if (!rendered.ends_with("\n")) std::cout << "\n";
-      }
+      std::cout << "-- " << target << " receives:\n" << rendered;
+      if (!rendered.ends_with("\n")) std::cout << "\n";
     }
   }
   return result;
@@ -398,6 +626,20 @@ int cmd_status(const Args& args) {
                 static_cast<long long>(c.dead));
   }
   std::fflush(stdout);
+  for (const auto& h : state.target_health()) {
+    if (h.circuit == "closed") continue;
+    std::cout << "  circuit " << h.circuit << ": " << h.target << " after " << h.consecutive_failures
+              << " failed batch(es), next probe " << store::rfc3339_utc(h.retry_at_ms) << " (last error: "
+              << h.last_error << ")\n";
+  }
+  auto dead = state.dead_letters({}, args.limit);
+  if (!dead.empty()) {
+    std::cout << "dead letters (oldest first; `reportbridge replay` re-queues them):\n";
+    for (const auto& d : dead)
+      std::cout << "  item " << d.outbox_id << "  " << d.target << "  " << d.submission_id << " v"
+                << d.version << "  " << d.last_error << (d.replayable ? "" : "  (record erased: not replayable)")
+                << "\n";
+  }
   std::cout << "write-back: " << state.pending_writeback_count() << " status(es) pending\n";
   std::cout << "quarantined: " << state.quarantine_count() << " (newest first)\n";
   for (const auto& q : state.quarantined(args.limit)) {
@@ -407,6 +649,46 @@ int cmd_status(const Args& args) {
     if (!q.field.empty()) std::cout << "  field " << q.field;
     std::cout << "  " << q.detail << "\n";
   }
+  return kExitOk;
+}
+
+int cmd_replay(const Args& args) {
+  int code = kExitOk;
+  auto rt = load_or_report(args, code);
+  if (!rt) return code;
+  const int chosen = (args.all ? 1 : 0) + (args.target.empty() ? 0 : 1) + (args.submission.empty() ? 0 : 1) +
+                     (args.item ? 1 : 0);
+  if (chosen != 1 && !(chosen == 2 && !args.target.empty() && !args.submission.empty())) {
+    std::cerr << "reportbridge: replay needs --all, --target NAME, --submission ID (optionally with"
+                 " --target) or --item N\n";
+    return kExitUsage;
+  }
+  if (!std::filesystem::exists(rt->config.state_path)) {
+    std::cout << "no state database yet: nothing to replay\n";
+    return kExitOk;
+  }
+  store::StateStore state(rt->config.state_path.string());
+  store::ReplaySelector which{args.target, args.submission, args.item};
+  auto dead = state.dead_letters(which, 1'000'000);
+  std::size_t replayable = 0;
+  for (const auto& d : dead) {
+    if (d.replayable) ++replayable;
+    if (args.list)
+      std::cout << "item " << d.outbox_id << "  " << d.target << "  " << d.submission_id << " v" << d.version
+                << "  " << d.last_error << (d.replayable ? "" : "  (record erased: not replayable)") << "\n";
+  }
+  if (args.list) {
+    std::cout << replayable << " dead letter(s) would be replayed\n";
+    return kExitOk;
+  }
+  if (replayable == 0) {
+    std::cout << "no replayable dead letters match\n";
+    return kExitOk;
+  }
+  const char* user = std::getenv("USER");
+  state.request_replay(which, std::string("operator ") + (user ? user : "unknown"), store::now_ms());
+  std::cout << replayable << " dead letter(s) queued for replay; the daemon re-queues them within a second"
+               " (or at its next start) and audits it\n";
   return kExitOk;
 }
 
@@ -444,11 +726,47 @@ void print_spec(const config::MapSpec& spec) {
 // The config reference, generated from the same specs `check` validates with.
 int cmd_config_keys() {
   for (const auto* spec : config::daemon_specs()) print_spec(*spec);
+  print_spec(audit::audit_spec());
+  print_spec(service::health_spec());
+  print_spec(service::service_spec());
+  print_spec(dedup::dedup_spec());
+  print_spec(dedup::weights_spec());
   for (const auto& [type, factory] : builtin_targets()) print_spec(factory.spec);
   return kExitOk;
 }
 
 }  // namespace
+
+// `reportbridge audit verify|show ... [--config FILE | --dir DIR]`
+int cmd_audit(std::vector<std::string> words) {
+  std::string config_path = "/etc/reportbridge/reportbridge.yaml";
+  bool has_dir = false;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (words[i] == "--dir") has_dir = true;
+    if (words[i] == "--config") {
+      if (i + 1 >= words.size()) {
+        std::cerr << "reportbridge: --config needs a value\n";
+        return kExitUsage;
+      }
+      config_path = words[i + 1];
+      words.erase(words.begin() + static_cast<std::ptrdiff_t>(i), words.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+      --i;
+    }
+  }
+  std::filesystem::path dir;
+  if (!has_dir) {
+    core::Diagnostics diags;
+    auto cfg = config::load_daemon_config(config_path, builtin_target_specs(), diags);
+    if (!cfg) {
+      std::cerr << diags.to_string() << "reportbridge: configuration has errors\n";
+      return kExitConfigInvalid;
+    }
+    dir = audit::load_audit_settings(cfg->document["audit"], cfg->file, cfg->base_dir,
+                                     cfg->state_path.parent_path() / "audit", diags)
+              .directory;
+  }
+  return audit::run_audit_command(words, dir, std::cout, std::cerr);
+}
 
 int main(int argc, char** argv) {
   Args args;
@@ -456,6 +774,14 @@ int main(int argc, char** argv) {
   if (a.empty()) {
     std::cerr << kUsage;
     return kExitUsage;
+  }
+  if (a.front() == "audit") {
+    try {
+      return cmd_audit(std::vector<std::string>(a.begin() + 1, a.end()));
+    } catch (const std::exception& e) {
+      std::cerr << "reportbridge: " << e.what() << "\n";
+      return kExitFailure;
+    }
   }
   for (std::size_t i = 0; i < a.size(); ++i) {
     const std::string& s = a[i];
@@ -486,6 +812,21 @@ int main(int argc, char** argv) {
         std::cerr << "reportbridge: --log-level must be one of trace, debug, info, warn, error\n";
         return kExitUsage;
       }
+    } else if (s == "--target") {
+      if (!value(args.target)) return kExitUsage;
+    } else if (s == "--all") {
+      args.all = true;
+    } else if (s == "--list") {
+      args.list = true;
+    } else if (s == "--item") {
+      std::string n;
+      if (!value(n)) return kExitUsage;
+      try {
+        args.item = std::stoll(n);
+      } catch (...) {
+        std::cerr << "reportbridge: --item needs a number\n";
+        return kExitUsage;
+      }
     } else if (s == "--limit") {
       std::string n;
       if (!value(n)) return kExitUsage;
@@ -508,6 +849,7 @@ int main(int argc, char** argv) {
     if (args.verb == "check") return cmd_check(args);
     if (args.verb == "config-keys") return cmd_config_keys();
     if (args.verb == "status") return cmd_status(args);
+    if (args.verb == "replay") return cmd_replay(args);
     if (args.verb == "preview") {
       if (args.submission.empty() == args.input.empty()) {
         std::cerr << "reportbridge: preview needs exactly one of --submission ID or --input FILE\n";

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ struct TargetFactory {
                                             std::vector<std::string> columns,
                                             core::AttachmentLocator locator, core::Diagnostics&)>
       create;
+  // The field names the target accepts (e.g. element paths of its XSD), for
+  // the mapping loader's checks; empty function: any field.
+  std::function<std::optional<std::vector<std::string>>(const config::DaemonConfig&, const config::TargetSettings&,
+                                                        core::Diagnostics&)>
+      fields;
 };
 
 const std::map<std::string, TargetFactory>& builtin_targets();

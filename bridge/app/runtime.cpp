@@ -1,7 +1,12 @@
 #include "bridge/app/runtime.hpp"
 
-#include <algorithm>
+#include <boost/json.hpp>
 
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "adapters/sources/http_store/http_store_source.hpp"
 #include "bridge/app/components.hpp"
 
 namespace reportbridge::app {
@@ -14,11 +19,13 @@ core::Sink* Runtime::sink(const std::string& name) const {
 
 namespace {
 
-// Every mapping feeding one target must give it the same fields in the same
-// order (a CSV file has one header).
+// Every mapping feeding one CSV target must give it the same fields in the
+// same order (a CSV file has one header). XML targets are checked against
+// their XSD instead.
 void check_columns(const config::DaemonConfig& cfg, const mapping::MappingSet& set,
                    core::Diagnostics& diags) {
   for (const auto& t : cfg.targets) {
+    if (t.type != "csv_drop") continue;
     const mapping::Mapping* first = nullptr;
     std::vector<std::string> first_cols;
     for (const auto& m : set.mappings()) {
@@ -38,6 +45,26 @@ void check_columns(const config::DaemonConfig& cfg, const mapping::MappingSet& s
   }
 }
 
+// What the mapping loader checks paths and target fields against.
+mapping::LoadOptions load_options(const config::DaemonConfig& c, core::Diagnostics& diags) {
+  mapping::LoadOptions o;
+  o.known_targets = c.target_names();
+  std::ifstream in(c.schema_path);
+  if (in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(text.str(), ec);
+    if (!ec) o.known_paths = mapping::schema_paths(doc);
+  }
+  for (const auto& t : c.targets) {
+    auto it = builtin_targets().find(t.type);
+    if (it == builtin_targets().end() || !it->second.fields) continue;
+    if (auto fields = it->second.fields(c, t, diags)) o.target_fields[t.name] = std::move(*fields);
+  }
+  return o;
+}
+
 }  // namespace
 
 std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diagnostics& diags) {
@@ -48,20 +75,60 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
   const auto& c = rt->config;
 
   rt->schema = schema::SubmissionSchema::load(c.schema_path.string(), diags);
-  auto set = mapping::MappingSet::load(c.mapping_files, c.target_names(), diags);
+  rt->audit = audit::load_audit_settings(c.document["audit"], c.file, c.base_dir,
+                                         c.state_path.parent_path() / "audit", diags);
+  if (auto sc = service::load_service_config(c.document, c.file, diags)) rt->service = *sc;
+  if (const YAML::Node d = c.document["dedup"]; d && d.IsMap()) {
+    auto ds = dedup::load_dedup_settings(d, c.file, diags);
+    if (ds && ds->enabled) {
+      if (!ds->reporter_key_file.empty()) ds->reporter_key_file = c.resolve(ds->reporter_key_file).string();
+      rt->dedup_settings = std::move(*ds);
+    }
+  }
+  auto set = mapping::MappingSet::load(c.mapping_files, load_options(c, diags), diags);
   if (set) {
     check_columns(c, *set, diags);
     rt->mappings = std::make_unique<mapping::MappingSet>(std::move(*set));
   }
 
-  sqlite_store::SqliteStoreConfig sc;
-  sc.name = c.source.name;
-  sc.path = c.source.path;
-  sc.media_root = c.source.media_root;
-  rt->source = std::make_unique<sqlite_store::SqliteStoreSource>(sc);
-  if (!std::filesystem::exists(c.source.path))
-    diags.warning(c.file, 0, 0, "submission store " + c.source.path.string() + " does not exist yet",
-                  "config.store_missing");
+  if (c.source.type == "http") {
+    const auto& s = c.source.settings;
+    http_store::HttpStoreConfig h;
+    h.name = c.source.name;
+    h.base_url = config::get_string(s, "base_url", "");
+    if (s["token_file"]) h.token_file = c.resolve(config::get_string(s, "token_file", ""));
+    if (s["ca_file"]) h.tls.ca_file = c.resolve(config::get_string(s, "ca_file", ""));
+    if (s["client_cert"]) h.tls.client_cert = c.resolve(config::get_string(s, "client_cert", ""));
+    if (s["client_key"]) h.tls.client_key = c.resolve(config::get_string(s, "client_key", ""));
+    h.connect_timeout = config::get_duration(s, "connect_timeout", h.connect_timeout);
+    h.read_timeout = config::get_duration(s, "read_timeout", h.read_timeout);
+    h.total_timeout = config::get_duration(s, "request_timeout", h.total_timeout);
+    h.page_limit_max = static_cast<std::size_t>(config::get_int(s, "page_size", 1000, c.file, diags, 1));
+    h.max_connections = static_cast<std::size_t>(config::get_int(s, "max_connections", 4, c.file, diags, 1));
+    h.backoff.base = config::get_duration(s, "backoff_base", h.backoff.base);
+    h.backoff.cap = config::get_duration(s, "backoff_cap", h.backoff.cap);
+    h.spool_dir = s["spool_dir"] ? c.resolve(config::get_string(s, "spool_dir", ""))
+                                 : c.state_path.parent_path() / "spool";
+    h.attachment_limits.max_bytes = config::get_size(s, "max_attachment_size", h.attachment_limits.max_bytes);
+    try {
+      rt->source = std::make_unique<http_store::HttpStoreSource>(std::move(h));
+    } catch (const std::exception& e) {
+      auto p = config::position_of(c.file, s);
+      diags.error(p.file, p.line, p.column, std::string("source: ") + e.what(), "config.bad_source");
+      return nullptr;
+    }
+  } else {
+    sqlite_store::SqliteStoreConfig sc;
+    sc.name = c.source.name;
+    sc.path = c.source.path;
+    sc.media_root = c.source.media_root;
+    auto sqlite = std::make_unique<sqlite_store::SqliteStoreSource>(sc);
+    rt->sqlite_source = sqlite.get();
+    rt->source = std::move(sqlite);
+    if (!std::filesystem::exists(c.source.path))
+      diags.warning(c.file, 0, 0, "submission store " + c.source.path.string() + " does not exist yet",
+                    "config.store_missing");
+  }
 
   if (rt->mappings) {
     auto* source = rt->source.get();
@@ -80,7 +147,8 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
 }
 
 std::unique_ptr<mapping::MappingSet> reload_mappings(const Runtime& rt, core::Diagnostics& diags) {
-  auto set = mapping::MappingSet::load(rt.config.mapping_files, rt.config.target_names(), diags);
+  core::Diagnostics ignored;  // target settings were checked at start-up
+  auto set = mapping::MappingSet::load(rt.config.mapping_files, load_options(rt.config, ignored), diags);
   if (!set) return nullptr;
   check_columns(rt.config, *set, diags);
   for (const auto& t : rt.config.targets) {

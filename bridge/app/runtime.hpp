@@ -7,11 +7,15 @@
 #include <vector>
 
 #include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
+#include "bridge/audit/audit_config.hpp"
 #include "bridge/config/daemon_config.hpp"
 #include "bridge/core/diagnostics.hpp"
+#include "bridge/core/events.hpp"
 #include "bridge/core/sink.hpp"
+#include "bridge/dedup/settings.hpp"
 #include "bridge/mapping/mapping.hpp"
 #include "bridge/schema/submission_schema.hpp"
+#include "bridge/service/service_config.hpp"
 
 namespace reportbridge::app {
 
@@ -19,8 +23,14 @@ struct Runtime {
   config::DaemonConfig config;
   std::optional<schema::SubmissionSchema> schema;
   std::unique_ptr<mapping::MappingSet> mappings;
-  std::unique_ptr<sqlite_store::SqliteStoreSource> source;
+  std::unique_ptr<core::Source> source;
+  sqlite_store::SqliteStoreSource* sqlite_source = nullptr;  // set when the source is the SQLite store
   std::vector<std::unique_ptr<core::Sink>> sinks;
+  audit::AuditSettings audit;
+  service::ServiceConfig service;
+  std::optional<dedup::DedupSettings> dedup_settings;  // set when `dedup:` is configured and enabled
+  // Lifecycle events: the audit trail and the metrics listen here.
+  std::shared_ptr<core::EventBus> events = std::make_shared<core::EventBus>();
 
   core::Sink* sink(const std::string& name) const;
 };

@@ -15,16 +15,48 @@ const MapSpec kTopSpec{
      {"mappings", ValueKind::list, true, "Mapping files (mappings/*.yaml)."},
      {"targets", ValueKind::list, true, "Legacy systems and drops that receive records."},
      {"writeback", ValueKind::map, false, "Writing statuses back to the app."},
-     {"logging", ValueKind::map, false, "Log level."}}};
+     {"logging", ValueKind::map, false, "Log level."},
+     {"retention", ValueKind::map, false, "How long personal data is kept in the state database."},
+     {"audit", ValueKind::map, false, "The audit trail (docs/audit.md)."},
+     {"health", ValueKind::map, false, "Health, readiness and metrics over HTTP (docs/operations.md)."},
+     {"service", ValueKind::map, false, "Running under systemd: shutdown timeout, watchdog."},
+     {"dedup", ValueKind::map, false, "Double submissions, related reports and reporter keys (docs/deduplication.md)."}}};
+
+const MapSpec kRetentionSpec{
+    "retention",
+    {{"dead_letters", ValueKind::duration, false,
+      "Erase the record copy of a dead letter this long after it failed for good (default 30d)."},
+     {"check_every", ValueKind::duration, false, "How often the purge runs (default 1h)."}}};
+
+const MapSpec kCircuitSpec{
+    "target circuit",
+    {{"failures", ValueKind::integer, false, "Failed batches in a row that open the circuit (default 5)."},
+     {"cooldown", ValueKind::duration, false, "Wait before a single-item probe (default 30s)."},
+     {"max_cooldown", ValueKind::duration, false, "The wait doubles per failed probe up to this (default 10m)."}}};
 
 const MapSpec kStateSpec{
     "state", {{"path", ValueKind::string, true, "SQLite state database (created if missing, WAL mode)."}}};
 
 const MapSpec kSourceSpec{
     "source",
-    {{"type", ValueKind::string, true, "Source type.", {"sqlite"}},
+    {{"type", ValueKind::string, true, "sqlite (the embedded store) or http (the hosted back end, docs/sources/http_store.md).",
+      {"sqlite", "http"}},
      {"name", ValueKind::string, false, "Name used for the cursor and in logs (default: app)."},
-     {"path", ValueKind::string, true, "The app's SQLite submission store."},
+     {"path", ValueKind::string, false, "sqlite: the app's SQLite submission store (required)."},
+     {"base_url", ValueKind::string, false, "http: the back end's API root, http(s)://host[:port][/prefix] (required)."},
+     {"token_file", ValueKind::string, false, "http: file holding the bearer token; re-read when it changes."},
+     {"ca_file", ValueKind::string, false, "http: PEM CA bundle (default: the system trust store)."},
+     {"client_cert", ValueKind::string, false, "http: PEM client certificate for mutual TLS."},
+     {"client_key", ValueKind::string, false, "http: PEM key of client_cert."},
+     {"connect_timeout", ValueKind::duration, false, "http: connect + TLS handshake (default 5s)."},
+     {"read_timeout", ValueKind::duration, false, "http: each wait for response bytes (default 30s)."},
+     {"request_timeout", ValueKind::duration, false, "http: one whole API request (default 60s)."},
+     {"page_size", ValueKind::integer, false, "http: largest page asked for (default 1000)."},
+     {"max_connections", ValueKind::integer, false, "http: connections per client (default 4)."},
+     {"backoff_base", ValueKind::duration, false, "http: first wait after a failure (default 500ms), doubled with jitter."},
+     {"backoff_cap", ValueKind::duration, false, "http: longest wait after failures (default 60s)."},
+     {"spool_dir", ValueKind::string, false, "http: folder for downloaded attachments (default: <state dir>/spool)."},
+     {"max_attachment_size", ValueKind::size, false, "http: larger attachments are refused (default 4GiB)."},
      {"media_root", ValueKind::string, false, "Folder attachment paths are relative to (default: <store dir>/media)."},
      {"poll_interval", ValueKind::duration, false, "Wait between polls when idle (default 1s)."},
      {"batch_size", ValueKind::integer, false, "Rows read and committed per batch (default 1000)."},
@@ -45,7 +77,12 @@ const MapSpec kCommonTargetSpec{
     {{"name", ValueKind::string, true, "Unique target name, used by mappings."},
      {"type", ValueKind::string, true, "Target type, e.g. csv_drop."},
      {"retry", ValueKind::map, false, "Retry policy: max_attempts, base, cap."},
-     {"writeback", ValueKind::map, false, "What the resident is told once delivered: message, reference."}}};
+     {"writeback", ValueKind::map, false, "What the resident is told once delivered: message, reference."},
+     {"circuit", ValueKind::map, false, "Circuit breaker: failures, cooldown, max_cooldown."},
+     {"related", ValueKind::string, false,
+      "A report related to an earlier one (dedup): link (default; fills a RelatedReference field), hold (dead letter"
+      " for review, released by replay) or plain.",
+      {"link", "hold", "plain"}}}};
 
 const MapSpec kRetrySpec{
     "target retry",
@@ -63,8 +100,8 @@ const MapSpec kTargetWritebackSpec{
 const MapSpec& common_target_spec() { return kCommonTargetSpec; }
 
 std::vector<const MapSpec*> daemon_specs() {
-  return {&kTopSpec, &kStateSpec, &kSourceSpec, &kWritebackSpec, &kLoggingSpec,
-          &kCommonTargetSpec, &kRetrySpec, &kTargetWritebackSpec};
+  return {&kTopSpec,          &kStateSpec, &kSourceSpec,          &kWritebackSpec, &kLoggingSpec,
+          &kRetentionSpec,    &kCommonTargetSpec, &kRetrySpec, &kTargetWritebackSpec, &kCircuitSpec};
 }
 
 std::vector<std::string> DaemonConfig::target_names() const {
@@ -86,6 +123,7 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
   const std::size_t before = diags.size();
   DaemonConfig c;
   c.file = path;
+  c.document = *root;
   c.base_dir = std::filesystem::absolute(path).parent_path();
   check_map(*root, kTopSpec, path, diags);
   if (!root->IsMap()) return std::nullopt;
@@ -96,7 +134,13 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
   if (auto s = (*root)["source"]; s && s.IsMap() && check_map(s, kSourceSpec, path, diags)) {
     c.source.type = get_string(s, "type", "sqlite");
     c.source.name = get_string(s, "name", "app");
-    c.source.path = c.resolve(get_string(s, "path", ""));
+    c.source.settings = s;
+    if (s["path"]) c.source.path = c.resolve(get_string(s, "path", ""));
+    auto p = position_of(path, s);
+    if (c.source.type == "sqlite" && !s["path"])
+      diags.error(p.file, p.line, p.column, "a sqlite source needs 'path'", "config.missing_key");
+    if (c.source.type == "http" && !s["base_url"])
+      diags.error(p.file, p.line, p.column, "an http source needs 'base_url'", "config.missing_key");
     if (s["media_root"]) c.source.media_root = c.resolve(get_string(s, "media_root", ""));
     c.source.poll_interval = get_duration(s, "poll_interval", c.source.poll_interval);
     c.source.batch_size = static_cast<std::size_t>(
@@ -153,6 +197,12 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
         target.writeback.message = get_string(w, "message", target.writeback.message);
         target.writeback.include_reference = get_bool(w, "reference", false);
       }
+      target.related = get_string(t, "related", "link");
+      if (auto cb = t["circuit"]; cb && cb.IsMap() && check_map(cb, kCircuitSpec, path, diags)) {
+        target.circuit.failures = static_cast<int>(get_int(cb, "failures", 5, path, diags, 1));
+        target.circuit.cooldown = get_duration(cb, "cooldown", target.circuit.cooldown);
+        target.circuit.max_cooldown = get_duration(cb, "max_cooldown", target.circuit.max_cooldown);
+      }
       for (const auto& other : c.targets)
         if (other.name == target.name)
           diags.error(p.file, p.line, p.column, "target name '" + target.name + "' is used twice",
@@ -164,6 +214,10 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
   if (auto w = (*root)["writeback"]; w && w.IsMap() && check_map(w, kWritebackSpec, path, diags)) {
     c.writeback_enabled = get_bool(w, "enabled", true);
     c.writeback_batch = static_cast<std::size_t>(get_int(w, "batch_size", 2000, path, diags, 1));
+  }
+  if (auto r = (*root)["retention"]; r && r.IsMap() && check_map(r, kRetentionSpec, path, diags)) {
+    c.retention.dead_letters = get_duration(r, "dead_letters", c.retention.dead_letters);
+    c.retention.check_every = get_duration(r, "check_every", c.retention.check_every);
   }
   if (auto l = (*root)["logging"]; l && l.IsMap() && check_map(l, kLoggingSpec, path, diags))
     c.log_level = get_string(l, "level", "info");

@@ -25,6 +25,7 @@ struct SourceSettings {
   std::chrono::milliseconds poll_interval{1000};
   std::size_t batch_size = 1000;
   std::chrono::milliseconds late_row_window{600'000};
+  YAML::Node settings;  // the whole source map; type-specific keys read by the app
 };
 
 struct RetrySettings {
@@ -38,6 +39,14 @@ struct WritebackSettings {
   bool include_reference = false;
 };
 
+// A target that keeps failing is left alone for a while (its circuit opens),
+// then probed with a single item before full batches resume.
+struct CircuitSettings {
+  int failures = 5;                               // failed batches in a row that open it
+  std::chrono::milliseconds cooldown{30'000};     // first wait before a probe
+  std::chrono::milliseconds max_cooldown{600'000};// the wait doubles per failed probe, up to this
+};
+
 struct TargetSettings {
   std::string name;
   std::string type;
@@ -45,6 +54,15 @@ struct TargetSettings {
   Position position;
   RetrySettings retry;
   WritebackSettings writeback;
+  CircuitSettings circuit;
+  std::string related = "link";  // a report related to an earlier one: link | hold | plain
+};
+
+struct RetentionSettings {
+  // Record copies of dead letters (personal data) are erased this long after
+  // the delivery failed for good; the item stays, accounted for, without them.
+  std::chrono::milliseconds dead_letters{30LL * 24 * 3600 * 1000};
+  std::chrono::milliseconds check_every{3600'000};
 };
 
 struct DaemonConfig {
@@ -58,6 +76,10 @@ struct DaemonConfig {
   bool writeback_enabled = true;
   std::size_t writeback_batch = 2000;
   std::string log_level = "info";
+  RetentionSettings retention;
+  // The whole document: sections owned by other components (audit, health,
+  // service, dedup) are read from it by their own loaders in the app.
+  YAML::Node document;
 
   std::vector<std::string> target_names() const;
   std::filesystem::path resolve(const std::string& relative) const;

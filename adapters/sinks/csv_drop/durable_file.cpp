@@ -34,7 +34,9 @@ FileHandle create_file(const std::filesystem::path& path) {
 }
 
 FileHandle open_for_reading(const std::filesystem::path& path) noexcept {
-  return FileHandle(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO planted where a file should be cannot hang the open
+  // (callers then refuse anything but a regular file).
+  return FileHandle(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
 }
 
 void write_all(const FileHandle& file, std::string_view data, const std::filesystem::path& path) {

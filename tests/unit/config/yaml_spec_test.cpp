@@ -64,7 +64,7 @@ TEST_CASE("missing required keys, wrong kinds and duplicates are all reported") 
   const auto out = d.to_string();
   INFO(out);
   CHECK(out.find("c.yaml:1:1: error: config is missing required key 'state'") != std::string::npos);
-  CHECK(out.find("c.yaml:1:9: error: source is missing required key 'path'") != std::string::npos);
+  CHECK(out.find("c.yaml:1:9: error: a sqlite source needs 'path'") != std::string::npos);
   CHECK(out.find("c.yaml:2:11: error: 'mappings' must be a list") != std::string::npos);
   CHECK(out.find("target name 't' is used twice") != std::string::npos);
 }

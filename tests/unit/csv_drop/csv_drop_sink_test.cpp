@@ -496,6 +496,16 @@ TEST_CASE("a locator returning a path that is not a file gives attachment_unavai
   CHECK(listing(f.out).empty());
 }
 
+TEST_CASE("a FIFO planted where an attachment should be is refused at once, never read") {
+  Fixture f;
+  fs::create_directories(f.media);
+  REQUIRE(::mkfifo((f.media / "pipe").c_str(), 0600) == 0);
+  CsvDropSink sink(f.config(), {"ref"}, [&](const core::AttachmentRef&) { return f.media / "pipe"; });
+  // Without O_NONBLOCK the open would wait for a writer forever.
+  auto o = sink.deliver(make_batch("k", {make_record("s1", 1, {{"ref", "R1"}}, {{"a", "", "image/png", 1, "00", "x"}})}));
+  CHECK(o[0].reason_code == "attachment_unavailable");
+}
+
 TEST_CASE("a sha256 mismatch rejects the item, removes its copies, other rows publish") {
   Fixture f;
   auto sink = f.sink(f.config(), {"ref", "attachment_files"});

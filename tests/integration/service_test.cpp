@@ -1,0 +1,316 @@
+// The daemon as a service: sd_notify, health/readiness/metrics over HTTP,
+// SIGTERM drain, and the audit trail it leaves (real binary, real SQLite store).
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <sstream>
+
+#include "tests/integration/harness.hpp"
+
+using namespace reportbridge::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string run_out(const Installation& inst) { return (inst.dir / "run.out").string(); }
+std::string run_err(const Installation& inst) { return (inst.dir / "run.err").string(); }
+
+// The lines of `text` that contain every one of `words`.
+int lines_with(const std::string& text, const std::vector<std::string>& words) {
+  std::istringstream in(text);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) {
+    bool all = true;
+    for (const auto& w : words) all = all && line.find(w) != std::string::npos;
+    if (all) ++n;
+  }
+  return n;
+}
+
+// A listening socket on 127.0.0.1:port, held for the scope. It never answers:
+// as a target it is a legacy system that accepts a request and hangs.
+struct PortHolder {
+  int fd = -1;
+  int port = 0;
+  std::vector<int> accepted;
+  PortHolder() {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(listen(fd, 16) == 0);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+  }
+  ~PortHolder() {
+    for (int c : accepted) close(c);
+    close(fd);
+  }
+  // Takes a waiting connection, if any (kept open, never answered).
+  bool accept_one() {
+    const int c = accept(fd, nullptr, nullptr);
+    if (c >= 0) accepted.push_back(c);
+    return c >= 0;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("run under a supervisor: READY, health, readiness, metrics, SIGTERM drain, audit trail") {
+  Installation inst;
+  create_app_store(inst.store);
+  constexpr int kCount = 6;
+  for (int i = 1; i <= kCount; ++i) insert_submission(inst.store, i, test_id(i), 1, valid_payload(test_id(i)));
+  const int port = free_tcp_port();
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(port) +
+                     "\"}\nservice: {shutdown_timeout: 5s}\n");
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                   run_err(inst), {{"NOTIFY_SOCKET", notify.path().string()}});
+
+  const bool ready = notify.wait_for("READY=1", 15s);
+  INFO(read_file(run_err(inst)));
+  CHECK(ready);
+
+  auto healthz = http_get(port, "/healthz");
+  CHECK(healthz.status == 200);
+  CHECK(healthz.body.find("ok") != std::string::npos);
+
+  // Delivered and written back.
+  CHECK(wait_until([&] {
+    auto st = inst.statuses();
+    return inst.published().size() == kCount && st.size() == kCount &&
+           std::all_of(st.begin(), st.end(), [](const auto& s) { return s.second == "forwarded"; });
+  }));
+
+  auto readyz = http_get(port, "/readyz");
+  CHECK(readyz.status == 200);
+  CHECK(readyz.headers.find("application/json") != std::string::npos);
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(readyz.body, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(doc.at("status").as_string() == "ready");
+  std::set<std::string> checks;
+  for (const auto& c : doc.at("checks").as_array()) {
+    CHECK(c.at("ok").as_bool());
+    checks.insert(std::string(c.at("name").as_string()));
+  }
+  CHECK(checks == std::set<std::string>{"state_database", "source", "circuit:drop"});
+
+  // Counters follow the events: everything collected, mapped, delivered and
+  // written back (write-back lags delivery a little, so wait for it).
+  std::string metrics;
+  CHECK(wait_until([&] {
+    metrics = http_get(port, "/metrics").body;
+    return metric_value(metrics, "reportbridge_writebacks_total") == kCount &&
+           metric_value(metrics, "reportbridge_delivered_total{target=\"drop\"}") == kCount;
+  }, 10s));
+  INFO(metrics);
+  CHECK(metric_value(metrics, "reportbridge_submissions_collected_total") == kCount);
+  CHECK(metric_value(metrics, "reportbridge_submissions_validated_total") == kCount);
+  CHECK(metric_value(metrics, "reportbridge_records_mapped_total{target=\"drop\"}") == kCount);
+  CHECK(metric_value(metrics, "reportbridge_delivered_total{target=\"drop\"}") == kCount);
+  CHECK(metric_value(metrics, "reportbridge_dead_letters_total{target=\"drop\"}") == 0);
+  CHECK(metric_value(metrics, "reportbridge_target_backlog{target=\"drop\"}") == 0);
+  CHECK(metric_value(metrics, "reportbridge_state_gauges_ok") == 1);
+  CHECK(http_get(port, "/nope").status == 404);
+
+  // SIGHUP: the supervisor is told about the reload and that the bridge is ready again.
+  kill(pid, SIGHUP);
+  CHECK(notify.wait_for("RELOADING=1", 5s));
+  CHECK(notify.wait_for("STATUS=reloaded", 5s));
+
+  const auto stop_at = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  CHECK(notify.wait_for("STOPPING=1", 5s));
+  auto res = wait_process_for(pid, 10s);
+  const auto took = std::chrono::steady_clock::now() - stop_at;
+  REQUIRE(res);
+  CHECK(res->exit_code == 0);
+  CHECK(took < 5s);  // service.shutdown_timeout
+  // READY came before STOPPING, once each.
+  const auto& msgs = notify.messages();
+  auto first = [&](const std::string& what) {
+    return std::find_if(msgs.begin(), msgs.end(), [&](const auto& m) { return m.find(what) != std::string::npos; });
+  };
+  CHECK(first("READY=1") < first("STOPPING=1"));
+  CHECK(http_get(port, "/healthz").status == 0);  // the server went with the process
+
+  auto verify = inst.bridge({"audit", "verify"});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  CHECK(verify.out.find("OK") != std::string::npos);
+
+  auto show = inst.bridge({"audit", "show", "--submission", test_id(2)});
+  INFO(show.out << show.err);
+  CHECK(show.exit_code == 0);
+  CHECK(lines_with(show.out, {"collected", "v1"}) == 1);
+  CHECK(lines_with(show.out, {"validated", "v1"}) == 1);
+  CHECK(lines_with(show.out, {"mapped", "target drop", "mapping all"}) == 1);
+  CHECK(lines_with(show.out, {"delivered", "target drop", "ref "}) == 1);
+  CHECK(lines_with(show.out, {"written_back", "forwarded"}) == 1);
+  CHECK(show.out.find(test_id(3)) == std::string::npos);  // only the one asked for
+
+  // One byte changed anywhere breaks the chain.
+  const auto trail = inst.dir / "state/audit/audit.jsonl";
+  std::string bytes = read_file(trail);
+  const auto line3 = bytes.find('\n', bytes.find('\n') + 1) + 1;
+  const auto victim = bytes.find("\"kind\":\"", line3) + 8;
+  REQUIRE(victim < bytes.size());
+  bytes[victim] = static_cast<char>(bytes[victim] ^ 0x20);  // e.g. validated -> Validated
+  write_file(trail, bytes);
+  auto broken = inst.bridge({"audit", "verify"});
+  INFO(broken.out << broken.err);
+  CHECK(broken.exit_code == 1);
+  CHECK(broken.out.find("BROKEN") != std::string::npos);
+  CHECK(broken.out.find("audit.jsonl:3:") != std::string::npos);
+}
+
+TEST_CASE("/readyz turns 503 once a target's circuit has stayed open past the threshold") {
+  Installation inst(kAllKindsMapping, "    circuit: {failures: 1, cooldown: 1h}\n");
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  write_file(inst.dir / "out", "a file where the drop folder should be");
+  const int port = free_tcp_port();
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(port) +
+                     "\", circuit_open_threshold: 1s}\n");
+  const pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                  run_err(inst));
+  HttpResponse readyz;
+  CHECK(wait_until([&] { return (readyz = http_get(port, "/readyz")).status == 503; }, 15s));
+  INFO(readyz.body << read_file(run_err(inst)));
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(readyz.body, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(doc.at("status").as_string() == "not_ready");
+  std::map<std::string, bool> ok;
+  for (const auto& c : doc.at("checks").as_array()) ok[std::string(c.at("name").as_string())] = c.at("ok").as_bool();
+  CHECK(ok == std::map<std::string, bool>{{"state_database", true}, {"source", true}, {"circuit:drop", false}});
+  CHECK(http_get(port, "/healthz").status == 200);  // alive, only not ready
+  const std::string metrics = http_get(port, "/metrics").body;
+  CHECK(metric_value(metrics, "reportbridge_target_circuit_state{target=\"drop\"}") == 2);
+  CHECK(metric_value(metrics, "reportbridge_delivery_retries_total{target=\"drop\"}") == 1);
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 10s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 0);
+}
+
+TEST_CASE("run refuses to start when its health port is taken, and says why") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  PortHolder taken;
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(taken.port) + "\"}\n");
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                   run_err(inst), {{"NOTIFY_SOCKET", notify.path().string()}});
+  auto res = wait_process_for(pid, 15s);
+  REQUIRE(res);
+  const std::string log = read_file(run_err(inst));
+  INFO(log);
+  CHECK(res->exit_code == 1);
+  CHECK(log.find("cannot listen on 127.0.0.1:" + std::to_string(taken.port)) != std::string::npos);
+  CHECK_FALSE(notify.wait_for("READY=1", 200ms));  // never told systemd it was ready
+  CHECK(inst.published().empty());
+}
+
+TEST_CASE("run refuses to start when the audit trail cannot be opened") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  write_file(inst.dir / "blocked", "a file where the audit folder should be");
+  inst.append_config("audit: {directory: blocked}\nhealth: {enabled: false}\n");
+  auto res = inst.bridge({"once"});
+  INFO(res.out << res.err);
+  CHECK(res.exit_code == 1);
+  CHECK(res.err.find("audit trail cannot be opened") != std::string::npos);
+  CHECK(inst.published().empty());
+  CHECK(inst.statuses().empty());
+}
+
+TEST_CASE("audit: {enabled: false} delivers without writing a trail") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  inst.append_config("audit: {enabled: false}\nhealth: {enabled: false}\n");
+  auto res = inst.bridge({"once"});
+  INFO(res.err);
+  REQUIRE(res.exit_code == 0);
+  CHECK(inst.published().size() == 1);
+  CHECK_FALSE(std::filesystem::exists(inst.dir / "state/audit/audit.jsonl"));
+  auto show = inst.bridge({"audit", "show", "--submission", test_id(1)});
+  CHECK(show.exit_code == 1);
+  CHECK(show.err.find("no audit trail") != std::string::npos);
+}
+
+// `once` is a one-shot pass (cron, operators, tests running in parallel): it
+// must not need the daemon's health port, which a running daemon holds.
+TEST_CASE("once works while another process holds the configured health port") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  PortHolder taken;
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(taken.port) + "\"}\n");
+  auto res = inst.bridge({"once"});
+  INFO(res.out << res.err);
+  CHECK(res.exit_code == 0);
+  CHECK(inst.published().size() == 1);
+}
+
+TEST_CASE("SIGTERM while a delivery hangs: the drain is cut off at service.shutdown_timeout") {
+  Installation inst;
+  create_app_store(inst.store);
+  for (int i = 1; i <= 2; ++i) insert_submission(inst.store, i, test_id(i), 1, valid_payload(test_id(i)));
+  PortHolder hung;
+  // The shipped RMS mapping and XSD, sent to a "legacy system" that never answers.
+  write_file(inst.config,
+             "state:\n  path: state/state.db\n"
+             "source:\n  type: sqlite\n  path: store.db\n  poll_interval: 50ms\n"
+             "schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/submission.schema.json\n"
+             "mappings: [" REPORTBRIDGE_SOURCE_DIR "/mappings/rms_community_report.yaml]\n"
+             "targets:\n  - name: rms_soap\n    type: soap\n    url: http://127.0.0.1:" +
+                 std::to_string(hung.port) +
+                 "/rms\n    schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/rms_community_report.xsd\n"
+                 "    root: CommunityReport\n"
+                 "    create: {operation: CreateCommunityReport, soap_action: CreateCommunityReport,\n"
+                 "             reference_xpath: \"//svc:CreateCommunityReportResponse/svc:LegacyReference\"}\n"
+                 "    read_timeout: 1h\n    request_timeout: 1h\n    batch_wait: 10ms\n"
+                 "health: {enabled: false}\nservice: {shutdown_timeout: 1s}\n");
+  REQUIRE(inst.bridge({"check"}).exit_code == 0);
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                   run_err(inst), {{"NOTIFY_SOCKET", notify.path().string()}});
+  CHECK(notify.wait_for("READY=1", 15s));
+  REQUIRE(wait_until([&] { return hung.accept_one(); }, 15s));  // a request is in flight
+
+  const auto stop_at = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 15s);
+  const auto took = std::chrono::steady_clock::now() - stop_at;
+  const std::string log = read_file(run_err(inst));
+  INFO(log);
+  REQUIRE(res);  // not still hanging
+  CHECK(took >= 1s);
+  CHECK(took < 4s);
+  CHECK(res->exit_code == 1);
+  CHECK(log.find("drain took longer than service.shutdown_timeout") != std::string::npos);
+  CHECK(notify.wait_for("STOPPING=1", 1s));
+
+  // The state database is consistent: both records still owed to the target.
+  auto status = inst.bridge({"status"});
+  INFO(status.out << status.err);
+  CHECK(status.exit_code == 0);
+  const auto c = status_counts(status.out, "rms_soap");
+  CHECK(c.pending + c.in_flight == 2);
+  CHECK(c.delivered == 0);
+  CHECK(inst.bridge({"audit", "verify"}).exit_code == 0);
+}
