@@ -43,7 +43,8 @@ constexpr const char* kUsage = R"(reportbridge )" REPORTBRIDGE_VERSION R"( - the
 Usage:
   reportbridge run     --config FILE   Run as a daemon in the foreground until SIGTERM/SIGINT
                                        (finishes the current batch, then exits 0). SIGHUP
-                                       reloads the mapping files; a set with errors is refused.
+                                       re-reads the config and mapping files; a set with
+                                       errors, or a change that needs a restart, is refused.
   reportbridge once    --config FILE   One pass over everything pending (read, deliver,
                                        write back), then exit.
   reportbridge check   --config FILE   Validate config, mappings, lookups, schema and targets.
@@ -398,17 +399,22 @@ int cmd_run(const Args& args, bool once) {
       if (g_reload.exchange(false)) {
         notifier.reloading("reloading mappings");
         core::Diagnostics diags;
-        auto fresh = reload_mappings(*rt, diags);
+        auto fresh = reload(*rt, diags);
         if (!fresh) {
-          spdlog::error("reload refused; the running mappings stay in force:\n{}", diags.to_string());
-          notifier.ready("reload refused; previous mappings in force");
+          spdlog::error("reload refused; the running config and mappings stay in force:\n{}", diags.to_string());
+          notifier.ready("reload refused; previous config in force");
         } else {
-          ingestor.set_mappings(*fresh);
-          // The old set stays alive for the preview of items already queued:
-          // those keep the record rendered when they were queued (see docs).
+          ingestor.set_mappings(*fresh->mappings);
+          // Items already queued keep the record rendered when they were
+          // queued (mappings/README.md, "Reloading while submissions are queued").
           retired_mappings.push_back(std::move(rt->mappings));
-          rt->mappings = std::move(fresh);
-          spdlog::info("reload: {} mappings in force", rt->mappings->mappings().size());
+          rt->mappings = std::move(fresh->mappings);
+          rt->config.mapping_files = fresh->mapping_files;
+          const bool level_changed = args.log_level.empty() && fresh->log_level != rt->config.log_level;
+          if (level_changed) rt->config.log_level = fresh->log_level;
+          spdlog::info("reload: {} mappings in force, log level {}", rt->mappings->mappings().size(),
+                       rt->config.log_level);
+          if (level_changed) spdlog::set_level(spdlog::level::from_str(rt->config.log_level));
           notifier.ready("reloaded");
         }
       }

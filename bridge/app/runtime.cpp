@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "adapters/sources/http_store/http_store_source.hpp"
@@ -146,20 +147,46 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
   return rt;
 }
 
-std::unique_ptr<mapping::MappingSet> reload_mappings(const Runtime& rt, core::Diagnostics& diags) {
-  core::Diagnostics ignored;  // target settings were checked at start-up
-  auto set = mapping::MappingSet::load(rt.config.mapping_files, load_options(rt.config, ignored), diags);
-  if (!set) return nullptr;
-  check_columns(rt.config, *set, diags);
-  for (const auto& t : rt.config.targets) {
-    if (set->columns_for(t.name) != rt.mappings->columns_for(t.name))
-      diags.error(rt.config.file, t.position.line, t.position.column,
-                  "reload would change the fields of target '" + t.name +
-                      "'; restart the service to change a target's layout",
+std::optional<Reload> reload(const Runtime& rt, core::Diagnostics& diags) {
+  // The config file is read again in full and checked like at start-up.
+  auto cfg = config::load_daemon_config(rt.config.file, builtin_target_specs(), diags);
+  if (!cfg) return std::nullopt;
+  // Everything but the mapping list and the log level is bound to threads,
+  // connections and files opened at start-up: changing it needs a restart.
+  std::set<std::string> keys;
+  const YAML::Node* docs[] = {&rt.config.document, &cfg->document};
+  for (const YAML::Node* doc : docs)
+    if (doc->IsMap())
+      for (const auto& kv : *doc) keys.insert(kv.first.as<std::string>());
+  for (const auto& key : keys) {
+    if (key == "mappings" || key == "logging") continue;
+    const YAML::Node& old_doc = rt.config.document;
+    const YAML::Node& new_doc = cfg->document;
+    const YAML::Node before = old_doc[key], after = new_doc[key];
+    const std::string a = before ? YAML::Dump(before) : "", b = after ? YAML::Dump(after) : "";
+    if (a == b) continue;
+    auto p = after ? config::position_of(cfg->file, after) : config::Position{cfg->file, 1, 1};
+    diags.error(p.file, p.line, p.column,
+                "'" + key + "' changed: that needs a restart (systemctl restart reportbridge); reload refused",
+                "reload.needs_restart");
+  }
+  if (diags.has_errors()) return std::nullopt;
+  auto set = mapping::MappingSet::load(cfg->mapping_files, load_options(*cfg, diags), diags);
+  if (!set) return std::nullopt;
+  check_columns(*cfg, *set, diags);
+  for (const auto& t : cfg->targets) {
+    if (t.type == "csv_drop" && set->columns_for(t.name) != rt.mappings->columns_for(t.name))
+      diags.error(cfg->file, t.position.line, t.position.column,
+                  "reload would change the columns of CSV target '" + t.name +
+                      "'; restart the service to change a file layout",
                   "reload.columns_changed");
   }
-  if (diags.has_errors()) return nullptr;
-  return std::make_unique<mapping::MappingSet>(std::move(*set));
+  if (diags.has_errors()) return std::nullopt;
+  Reload r;
+  r.mappings = std::make_unique<mapping::MappingSet>(std::move(*set));
+  r.mapping_files = cfg->mapping_files;
+  r.log_level = cfg->log_level;
+  return r;
 }
 
 }  // namespace reportbridge::app

@@ -40,8 +40,18 @@ struct Runtime {
 // anything was an error.
 std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diagnostics& diags);
 
-// Loads the mapping files again (SIGHUP) and checks them against the running
-// targets: a set with errors, or that changes a target's columns, is refused.
-std::unique_ptr<mapping::MappingSet> reload_mappings(const Runtime& runtime, core::Diagnostics& diags);
+// What a SIGHUP changes: the mapping set (files, lookups, signposting) and
+// the log level, swapped in together.
+struct Reload {
+  std::unique_ptr<mapping::MappingSet> mappings;
+  std::vector<std::string> mapping_files;
+  std::string log_level;
+};
+
+// SIGHUP: reads the config file and the mapping files again and checks them
+// all as `check` does. Refused (nullopt, every reason in `diags`) when anything
+// has an error, when a section other than `mappings` and `logging` changed
+// (that needs a restart), or when a CSV target's columns would change.
+std::optional<Reload> reload(const Runtime& runtime, core::Diagnostics& diags);
 
 }  // namespace reportbridge::app

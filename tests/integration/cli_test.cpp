@@ -157,6 +157,46 @@ TEST_CASE("SIGHUP reloads mappings; a broken set is refused and the old one keep
   CHECK(inst.published().size() == 1);  // still delivered with the old mapping
 }
 
+TEST_CASE("SIGHUP re-reads the config: a change needing a restart is refused whole; the log level and mapping list apply") {
+  Installation inst;
+  create_app_store(inst.store);
+  const std::string original = read_file(inst.config);
+  std::string out = (inst.dir / "run.out").string(), err = (inst.dir / "run.err").string();
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, out, err);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  // A new target needs a restart: the whole reload is refused, the old set runs on.
+  std::string with_target = original;
+  with_target.replace(with_target.find("logging:"), 0,
+                      "  - name: extra\n    type: csv_drop\n    directory: out2\n");
+  write_file(inst.config, with_target);
+  kill(pid, SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  // A log level change and the same targets: applied.
+  std::string quieter = original;
+  quieter.replace(quieter.find("level: info"), 11, "level: warn");
+  write_file(inst.config, quieter);
+  kill(pid, SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (inst.published().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGTERM);
+  const auto stopped = wait_process(pid);
+  const std::string log = read_file(err);
+  INFO(log);
+  CHECK(stopped.exit_code == 0);
+  CHECK(log.find("'targets' changed: that needs a restart") != std::string::npos);
+  CHECK(log.find("reload: 1 mappings in force, log level warn") != std::string::npos);
+  CHECK(inst.published().size() == 1);
+  CHECK_FALSE(std::filesystem::exists(inst.dir / "out2"));
+  // At warn, the batch lines logged at info after the reload are gone.
+  const auto after = log.substr(log.find("log level warn"));
+  CHECK(after.find("ingest: read=") == std::string::npos);
+}
+
 TEST_CASE("windows-1252 drop keeps what it can hold and marks the rest, never '?'") {
   Installation inst(kAllKindsMapping, "    encoding: windows-1252\n");
   create_app_store(inst.store);
