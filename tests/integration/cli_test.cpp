@@ -31,7 +31,7 @@ TEST_CASE("check accepts the shipped demo config, mappings and lookups") {
                         std::string(REPORTBRIDGE_SOURCE_DIR) + "/config/demo.yaml"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
-  CHECK(r.out.find("OK (4 mappings, 4 targets)") != std::string::npos);
+  CHECK(r.out.find("OK (5 mappings, 4 targets)") != std::string::npos);
 }
 
 TEST_CASE("check reports every config error as file:line:col and exits 3") {

@@ -3,6 +3,8 @@
 // the shipped example mappings.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include <filesystem>
@@ -679,4 +681,42 @@ TEST_CASE("the shipped mappings load against the schema and map the contract's s
   CHECK_FALSE(value(c, "ComplainantEmail"));
   CHECK(value(c, "Anonymous") == "true");
   CHECK(core::to_json(*c.record).find("Khan") == std::string::npos);
+}
+
+TEST_CASE("a signposted complaint also goes to the review target through the review mapping") {
+  mapping::LoadOptions o;
+  o.known_targets = {"npt_csv", "psd_csv", "rms_soap", "psd_xml"};
+  o.known_paths = submission_paths();
+  std::vector<std::string> files;
+  for (const char* f : {"npt_community_report.yaml", "psd_feedback.yaml", "rms_community_report.yaml",
+                        "rms_review.yaml", "psd_complaint.yaml", "signposting.yaml"})
+    files.push_back((kSourceDir / "mappings" / f).string());
+  core::Diagnostics d;
+  auto set = mapping::MappingSet::load(files, o, d);
+  INFO(d.to_string());
+  REQUIRE(set);
+  auto doc = boost::json::parse(kDoc);
+  doc.as_object()["kind"] = "complaint";
+  doc.as_object()["category"] = "officer_conduct";
+  auto targets_of = [&](const boost::json::value& v) {
+    std::vector<std::string> t;
+    for (const auto& r : set->plan(v).routes) t.push_back(r.target);
+    return t;
+  };
+  auto plain = targets_of(doc);
+  CHECK(std::find(plain.begin(), plain.end(), "rms_soap") == plain.end());  // a complaint is not an RMS report
+  doc.as_object()["description"] = "He is being attacked outside the shop right now";
+  auto plan = set->plan(doc);
+  REQUIRE(plan.signpost);
+  CHECK(plan.signpost->review_target == "rms_soap");
+  auto marked = targets_of(doc);
+  CHECK(std::find(marked.begin(), marked.end(), "rms_soap") != marked.end());
+  CHECK(std::find(marked.begin(), marked.end(), "psd_xml") != marked.end());  // and its usual target
+  for (const auto& r : plan.routes)
+    if (r.target == "rms_soap") {
+      CHECK(r.mapping->name == "rms_signposted_review");
+      auto rec = mapping::apply(*r.mapping, "rms_soap", doc, "x", 1);
+      REQUIRE_FALSE(rec.error);
+      CHECK(value(rec, "CategoryCode") == "GEN99");  // unknown category: the lookup's default
+    }
 }
