@@ -33,13 +33,14 @@ constexpr double kPi = 3.14159265358979323846;
 // a received-time bucket (2^24 ms, about 4.7 h), so inserts and lookups touch
 // the few hot pages of the last hours, whatever the history size; rows hold
 // their data in the key's B-tree (WITHOUT ROWID), so a lookup is one range
-// scan. Verdicts keep numbers only; their explanation text is rebuilt on read.
+// scan. Verdicts are keyed by the bucket too (a replay carries the same
+// received_at); they keep numbers only, the explanation is rebuilt on read.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS dedup_verdicts (
-  id TEXT NOT NULL, version INTEGER NOT NULL, reason INTEGER NOT NULL, of_id TEXT, near_id TEXT,
+  bucket INTEGER NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, reason INTEGER NOT NULL, of_id TEXT, near_id TEXT,
   score REAL NOT NULL, x1 REAL, x2 REAL, x3 REAL, x4 REAL, x5 REAL, x6 REAL,
   reporter_key TEXT, received_ms INTEGER NOT NULL,
-  PRIMARY KEY (id, version)) WITHOUT ROWID;
+  PRIMARY KEY (bucket, id, version)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dedup_fingerprints (
   bucket INTEGER NOT NULL, fp INTEGER NOT NULL, received_ms INTEGER NOT NULL, id TEXT NOT NULL,
   PRIMARY KEY (bucket, fp, received_ms, id)) WITHOUT ROWID;
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS dedup_incidents (
   bucket INTEGER NOT NULL, cell INTEGER NOT NULL, received_ms INTEGER NOT NULL, id TEXT NOT NULL,
   root_id TEXT NOT NULL, category TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
   incident_ms INTEGER NOT NULL, bits BLOB NOT NULL,
-  PRIMARY KEY (bucket, cell, received_ms, id)) WITHOUT ROWID;
+  PRIMARY KEY (bucket, cell, category, received_ms, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dedup_reporters (
   hash TEXT PRIMARY KEY, reporter_key TEXT NOT NULL, last_seen_ms INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
@@ -56,13 +57,17 @@ CREATE TABLE IF NOT EXISTS dedup_reporters (
 // replaced (their rows are dropped: duplicates and related reports are then
 // found among submissions from the upgrade on).
 constexpr const char* kOldLayoutCheck =
-    "SELECT COUNT(*) FROM pragma_table_info('dedup_verdicts') WHERE name = 'explanation'";
+    "SELECT (SELECT COUNT(*) FROM pragma_table_info('dedup_verdicts')) > 0 AND "
+    "(SELECT COUNT(*) FROM pragma_table_info('dedup_verdicts') WHERE name = 'bucket') = 0";
 constexpr const char* kDropOldLayout = R"sql(
 DROP TABLE IF EXISTS dedup_verdicts; DROP TABLE IF EXISTS dedup_fingerprints;
 DROP TABLE IF EXISTS dedup_incidents;
 )sql";
 
 constexpr int kBucketShift = 24;
+constexpr std::size_t kBucketsPerQuery = 2;  // find_cell's placeholders ?1, ?2
+constexpr std::size_t kCellsPerQuery = 4;    // ?3 .. ?6
+constexpr std::size_t kCategoriesPerQuery = 3;  // ?7 .. ?9
 std::int64_t bucket_of(std::int64_t ms) { return ms >> kBucketShift; }
 
 // Why a verdict was given; stored as an integer, the kind, rule and text follow.
@@ -281,6 +286,8 @@ struct Deduplicator::Impl {
   double cell_m = 400;
 
   mutable Stmt find_verdict;
+  mutable Stmt first_verdict_bucket;
+  mutable Stmt last_verdict_bucket;
   mutable Stmt find_fp;
   mutable Stmt find_cell;
   mutable Stmt find_reporter;
@@ -327,25 +334,31 @@ struct Deduplicator::Impl {
     }
     unlinked.insert(s.unlinked_categories.begin(), s.unlinked_categories.end());
     cell_m = std::max(1.0, 2 * s.max_distance_m);
+    bool old_layout = false;
     {
       auto old = db.prepare(kOldLayoutCheck);
-      if (old.step() && old.int64(0) > 0) db.exec(kDropOldLayout);
+      old_layout = old.step() && old.int64(0) > 0;
     }
+    if (old_layout) db.exec(kDropOldLayout);
     db.exec(kSchema);
     sqlite3* h = db.handle();
     find_verdict = Stmt(h,
                         "SELECT reason, of_id, near_id, score, x1, x2, x3, x4, x5, x6, reporter_key FROM "
-                        "dedup_verdicts WHERE id = ? AND version = ?");
+                        "dedup_verdicts WHERE bucket = ? AND id = ? AND version = ?");
+    first_verdict_bucket = Stmt(h, "SELECT min(bucket) FROM dedup_verdicts");
+    last_verdict_bucket = Stmt(h, "SELECT max(bucket) FROM dedup_verdicts");
     find_fp = Stmt(h,
                    "SELECT id, received_ms FROM dedup_fingerprints WHERE bucket = ? AND fp = ? AND received_ms "
                    "BETWEEN ? AND ? AND id <> ? ORDER BY received_ms LIMIT 1");
     find_cell = Stmt(h,
                      "SELECT id, root_id, category, lat, lon, incident_ms, bits, received_ms FROM dedup_incidents "
-                     "WHERE bucket = ? AND cell BETWEEN ? AND ? AND received_ms BETWEEN ? AND ?");
+                     "WHERE bucket IN (?1, ?2) AND cell IN (?3, ?4, ?5, ?6) AND category IN (?7, ?8, ?9) "
+                     "AND received_ms BETWEEN ?10 AND ?11");
     find_reporter = Stmt(h, "SELECT reporter_key FROM dedup_reporters WHERE hash = ?");
     put_verdict = Stmt(h,
                        "INSERT OR IGNORE INTO dedup_verdicts (id, version, reason, of_id, near_id, score, x1, x2, "
-                       "x3, x4, x5, x6, reporter_key, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                       "x3, x4, x5, x6, reporter_key, received_ms, bucket) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     put_fp = Stmt(h, "INSERT OR IGNORE INTO dedup_fingerprints (bucket, fp, received_ms, id) VALUES (?, ?, ?, ?)");
     put_incident = Stmt(h,
                         "INSERT OR IGNORE INTO dedup_incidents (bucket, cell, received_ms, id, root_id, category, "
@@ -355,7 +368,7 @@ struct Deduplicator::Impl {
                         "ON CONFLICT (hash) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)");
     purge_fp = Stmt(h, "DELETE FROM dedup_fingerprints WHERE bucket <= ? AND received_ms < ?");
     purge_incidents = Stmt(h, "DELETE FROM dedup_incidents WHERE bucket <= ? AND received_ms < ?");
-    purge_verdicts = Stmt(h, "DELETE FROM dedup_verdicts WHERE received_ms < ?");
+    purge_verdicts = Stmt(h, "DELETE FROM dedup_verdicts WHERE bucket <= ? AND received_ms < ?");
     purge_reporters = Stmt(h, "DELETE FROM dedup_reporters WHERE last_seen_ms < ?");
   }
 
@@ -374,20 +387,17 @@ struct Deduplicator::Impl {
   static std::int64_t cell_id(std::int64_t row, std::int64_t col) {
     return ((row + (std::int64_t{1} << 20)) << 24) + (col + (std::int64_t{1} << 23));
   }
-  // The cells covering the search circle, as one range of cell ids per grid
-  // row (the columns of a row are consecutive ids): usually 2 ranges of 2.
-  struct CellRange {
-    std::int64_t first = 0, last = 0;
-  };
-  std::vector<CellRange> cells_near(const Place& p) const {
+  // The cells covering the search circle (usually 4).
+  std::vector<std::int64_t> cells_near(const Place& p) const {
     const double r = s.max_distance_m;
     const double dlat = r / kMetresPerDegree;
     const double c = std::max(0.01, std::cos(std::min(90.0, std::abs(p.lat) + dlat) * kPi / 180));
     const double dlon = r / (kMetresPerDegree * c);
-    std::vector<CellRange> out;
-    out.reserve(2);
+    std::vector<std::int64_t> out;
+    out.reserve(kCellsPerQuery);
     for (std::int64_t row = row_of(p.lat - dlat); row <= row_of(p.lat + dlat); ++row)
-      out.push_back({cell_id(row, col_of(row, p.lon - dlon)), cell_id(row, col_of(row, p.lon + dlon))});
+      for (std::int64_t col = col_of(row, p.lon - dlon); col <= col_of(row, p.lon + dlon); ++col)
+        out.push_back(cell_id(row, col));
     return out;
   }
 
@@ -548,9 +558,28 @@ struct Deduplicator::Impl {
     return v;
   }
 
-  std::optional<Verdict> stored(std::string_view id, std::int64_t version) const {
+  std::int64_t received_ms_of(const json::value& doc, const core::SourceRow& row) const {
+    return parse_rfc3339_ms(row.received_at)
+        .value_or(parse_rfc3339_ms(str(member(&doc, "submitted_at"))).value_or(wall_ms()));
+  }
+
+  // Without the bucket (audit): each bucket that holds verdicts, newest first.
+  std::optional<Verdict> stored_any(std::string_view id, std::int64_t version) const {
+    auto bound = [](Stmt& st) -> std::optional<std::int64_t> {
+      ResetGuard g{st};
+      if (!st.step() || st.col_null(0)) return std::nullopt;
+      return st.col_i64(0);
+    };
+    const auto first = bound(first_verdict_bucket), last = bound(last_verdict_bucket);
+    if (!first || !last) return std::nullopt;
+    for (std::int64_t b = *last; b >= *first; --b)
+      if (auto v = stored(id, version, b)) return v;
+    return std::nullopt;
+  }
+
+  std::optional<Verdict> stored(std::string_view id, std::int64_t version, std::int64_t bucket) const {
     ResetGuard g{find_verdict};
-    find_verdict.txt(1, id).i64(2, version);
+    find_verdict.i64(1, bucket).txt(2, id).i64(3, version);
     if (!find_verdict.step()) return std::nullopt;
     Facts f;
     const std::int64_t reason = find_verdict.col_i64(0);
@@ -575,8 +604,7 @@ struct Deduplicator::Impl {
 
   // Works out the facts (and of_id/score in a.verdict); explain() makes the rest.
   void analyse_into(Analysis& a, const json::value& doc, const core::SourceRow& row) const {
-    a.received_ms = parse_rfc3339_ms(row.received_at)
-                        .value_or(parse_rfc3339_ms(str(member(&doc, "submitted_at"))).value_or(wall_ms()));
+    a.received_ms = received_ms_of(doc, row);
     a.reporter_hashes = reporter_hashes(doc);
     a.verdict.reporter_key = key_for(a.reporter_hashes);
     Verdict& v = a.verdict;
@@ -658,40 +686,56 @@ struct Deduplicator::Impl {
     std::array<std::uint64_t, kTextWords + kPlaceWords> other_bits{};
     // Residents report one incident around the same time, too: arrival times
     // within the window select the rows, incident times are checked below.
-    for (const CellRange& cells : cells_near(*place)) {
-      for (std::int64_t b = bucket_of(a.received_ms - tw); b <= bucket_of(a.received_ms + tw); ++b) {
-        ResetGuard g{find_cell};
-        find_cell.i64(1, b).i64(2, cells.first).i64(3, cells.last).i64(4, a.received_ms - tw);
-        find_cell.i64(5, a.received_ms + tw);
-        while (find_cell.step()) {
-          const std::int64_t dt = std::llabs(a.incident_ms - find_cell.col_i64(5));
-          if (dt > tw) continue;
-          const std::string_view cat = find_cell.col_txt(2);
-          const bool same = cat == a.category;
-          if (!same && std::find(related_cats.begin(), related_cats.end(), cat) == related_cats.end()) continue;
-          const Place other{find_cell.col_dbl(3), find_cell.col_dbl(4)};
-          const double d = distance_m(*place, other);
-          if (d > s.max_distance_m) continue;
-          const std::string_view bits = find_cell.col_blob(6);
-          if (bits.size() != sizeof other_bits) continue;
-          std::memcpy(other_bits.data(), bits.data(), sizeof other_bits);
-          const double ts = bit_similarity(a.bits.data(), other_bits.data(), kTextWords);
-          const double ps = bit_similarity(a.bits.data() + kTextWords, other_bits.data() + kTextWords, kPlaceWords);
-          double score =
-              (s.weights.distance * (1 - d / s.max_distance_m) +
-               s.weights.time * (1 - static_cast<double>(dt) / static_cast<double>(std::max<std::int64_t>(1, tw))) +
-               s.weights.text * ts + s.weights.place * ps) /
-              (wsum > 0 ? wsum : 1);
-          if (!same) score -= s.related_category_penalty;
-          if (score > best.score) {
-            best.score = score;
-            best.id.assign(find_cell.col_txt(0));
-            best.root.assign(find_cell.col_txt(1));
-            best.dist = d;
-            best.dt_min = static_cast<double>(dt) / 60000.0;
-            best.text = ts;
-            best.place = ps;
-            best.same_category = same;
+    // One statement seeks every (bucket, cell, category) triple: up to
+    // kBucketsPerQuery buckets, kCellsPerQuery cells and kCategoriesPerQuery
+    // categories (this one and related ones). Unused slots repeat a value
+    // already bound (SQLite drops repeats from an IN list; a row read twice
+    // would not change the best score anyway).
+    const std::vector<std::int64_t> cells = cells_near(*place);
+    std::vector<std::string_view> cats{a.category};
+    cats.insert(cats.end(), related_cats.begin(), related_cats.end());
+    const std::int64_t b_first = bucket_of(a.received_ms - tw), b_last = bucket_of(a.received_ms + tw);
+    for (std::int64_t b = b_first; b <= b_last; b += kBucketsPerQuery) {
+      for (std::size_t ci = 0; ci < cells.size(); ci += kCellsPerQuery) {
+        for (std::size_t ki = 0; ki < cats.size(); ki += kCategoriesPerQuery) {
+          ResetGuard g{find_cell};
+          for (std::size_t k = 0; k < kCategoriesPerQuery; ++k)
+            find_cell.txt(static_cast<int>(7 + k), ki + k < cats.size() ? cats[ki + k] : cats[ki]);
+          for (int k = 0; k < static_cast<int>(kBucketsPerQuery); ++k)
+            find_cell.i64(1 + k, b + k <= b_last ? b + k : b);
+          for (std::size_t k = 0; k < kCellsPerQuery; ++k)
+            find_cell.i64(static_cast<int>(1 + kBucketsPerQuery + k), ci + k < cells.size() ? cells[ci + k] : cells[ci]);
+          find_cell.i64(10, a.received_ms - tw).i64(11, a.received_ms + tw);
+          while (find_cell.step()) {
+            const std::int64_t dt = std::llabs(a.incident_ms - find_cell.col_i64(5));
+            if (dt > tw) continue;
+            const std::string_view cat = find_cell.col_txt(2);
+            const bool same = cat == a.category;
+            if (!same && std::find(related_cats.begin(), related_cats.end(), cat) == related_cats.end()) continue;
+            const Place other{find_cell.col_dbl(3), find_cell.col_dbl(4)};
+            const double d = distance_m(*place, other);
+            if (d > s.max_distance_m) continue;
+            const std::string_view bits = find_cell.col_blob(6);
+            if (bits.size() != sizeof other_bits) continue;
+            std::memcpy(other_bits.data(), bits.data(), sizeof other_bits);
+            const double ts = bit_similarity(a.bits.data(), other_bits.data(), kTextWords);
+            const double ps = bit_similarity(a.bits.data() + kTextWords, other_bits.data() + kTextWords, kPlaceWords);
+            double score =
+                (s.weights.distance * (1 - d / s.max_distance_m) +
+                 s.weights.time * (1 - static_cast<double>(dt) / static_cast<double>(std::max<std::int64_t>(1, tw))) +
+                 s.weights.text * ts + s.weights.place * ps) /
+                (wsum > 0 ? wsum : 1);
+            if (!same) score -= s.related_category_penalty;
+            if (score > best.score) {
+              best.score = score;
+              best.id.assign(find_cell.col_txt(0));
+              best.root.assign(find_cell.col_txt(1));
+              best.dist = d;
+              best.dt_min = static_cast<double>(dt) / 60000.0;
+              best.text = ts;
+              best.place = ps;
+              best.same_category = same;
+            }
           }
         }
       }
@@ -729,7 +773,7 @@ struct Deduplicator::Impl {
         if (a.facts.x[i] != 0) put_verdict.dbl(7 + i, a.facts.x[i]);  // unset: NULL, read back as 0
       }
       if (v.reporter_key) put_verdict.txt(13, *v.reporter_key);
-      put_verdict.i64(14, a.received_ms);
+      put_verdict.i64(14, a.received_ms).i64(15, bucket_of(a.received_ms));
       put_verdict.run();
       if (db.changes() == 0) return false;
     }
@@ -761,13 +805,13 @@ struct Deduplicator::Impl {
   std::size_t purge(std::int64_t now_ms) {
     const std::int64_t cutoff = now_ms - s.retention.count();
     std::size_t n = 0;
-    for (Stmt* st : {&purge_fp, &purge_incidents}) {
+    for (Stmt* st : {&purge_fp, &purge_incidents, &purge_verdicts}) {
       ResetGuard g{*st};
       st->i64(1, bucket_of(cutoff)).i64(2, cutoff);
       st->run();
       n += static_cast<std::size_t>(db.changes());
     }
-    for (Stmt* st : {&purge_verdicts, &purge_reporters}) {
+    for (Stmt* st : {&purge_reporters}) {
       ResetGuard g{*st};
       st->i64(1, cutoff);
       st->run();
@@ -788,17 +832,17 @@ Verdict Deduplicator::check_and_record(const boost::json::value& doc, const core
   // stored verdict; its fresh analysis (reads only) is discarded.
   auto a = impl_->analyse(doc, row);
   if (impl_->record(a, row)) return std::move(a.verdict);
-  if (auto v = impl_->stored(row.id, row.version)) return *v;
+  if (auto v = impl_->stored(row.id, row.version, bucket_of(a.received_ms))) return *v;
   throw store::SqliteError("dedup: verdict for " + row.id + " neither stored nor found", SQLITE_ERROR);
 }
 
 Verdict Deduplicator::check(const boost::json::value& doc, const core::SourceRow& row) const {
-  if (auto v = impl_->stored(row.id, row.version)) return *v;
+  if (auto v = impl_->stored(row.id, row.version, bucket_of(impl_->received_ms_of(doc, row)))) return *v;
   return impl_->analyse(doc, row).verdict;
 }
 
 std::optional<Verdict> Deduplicator::recorded_verdict(std::string_view id, std::int64_t version) const {
-  return impl_->stored(id, version);
+  return impl_->stored_any(id, version);
 }
 
 std::size_t Deduplicator::purge(std::int64_t now_ms) { return impl_->purge(now_ms); }

@@ -374,6 +374,47 @@ TEST_CASE("fold_text and trigram similarity", "[dedup]") {
   CHECK(reportbridge::dedup::bit_similarity(z, z, 8) == 0.0);
 }
 
+TEST_CASE("fold_text's ASCII fast path folds as ICU does", "[dedup]") {
+  using reportbridge::dedup::fold_text;
+  // A leading "é" sends the text through ICU; without it, ASCII takes the fast path.
+  for (int c = 1; c < 0x80; ++c) {
+    const std::string ascii = std::string("Ab") + static_cast<char>(c) + "Zy";
+    CHECK(fold_text("\u00e9" + ascii) == "\u00e9" + fold_text(ascii));
+  }
+  CHECK(fold_text(" \tMIXED\r\n Case\x0b\x0c ") == "mixed case");
+  CHECK(fold_text(std::string_view("a\0b", 3)) == std::string("a\0b", 3));
+}
+
+TEST_CASE("a replayed (id, version) records nothing more", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  auto doc = base_doc();
+  const auto row = row_of(doc, 1, "2026-11-27T18:45:00Z");
+  const Verdict first = d.check_and_record(doc, row);
+  const auto rows_after_first = count(f.db, "dedup_fingerprints") + count(f.db, "dedup_incidents");
+  const Verdict again = d.check_and_record(doc, row);
+  CHECK(again.replayed);
+  CHECK(again.kind == first.kind);
+  CHECK(again.explanation == first.explanation);
+  CHECK(count(f.db, "dedup_fingerprints") + count(f.db, "dedup_incidents") == rows_after_first);
+  CHECK(count(f.db, "dedup_verdicts") == 1);
+}
+
+TEST_CASE("a state database with the first table layout is upgraded", "[dedup]") {
+  Fixture f;
+  f.db.exec(
+      "CREATE TABLE dedup_verdicts (id TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, of_id TEXT, "
+      "score REAL NOT NULL, rule TEXT NOT NULL, explanation TEXT NOT NULL, reporter_key TEXT, "
+      "received_ms INTEGER NOT NULL, PRIMARY KEY (id, version)) WITHOUT ROWID;"
+      "CREATE TABLE dedup_fingerprints (fp INTEGER NOT NULL, id TEXT NOT NULL, received_ms INTEGER NOT NULL);"
+      "INSERT INTO dedup_verdicts VALUES ('old', 1, 'original', NULL, 0, 'original.no_match', 'x', NULL, 0);");
+  Deduplicator d(f.db, f.settings);
+  CHECK(count(f.db, "dedup_verdicts") == 0);
+  auto doc = base_doc();
+  CHECK(d.check_and_record(doc, row_of(doc, 1, "2026-11-27T18:45:00Z")).kind == Verdict::Kind::original);
+  CHECK(d.recorded_verdict("a1", 1));
+}
+
 TEST_CASE("parse_rfc3339_ms", "[dedup]") {
   using reportbridge::dedup::parse_rfc3339_ms;
   CHECK(parse_rfc3339_ms("1970-01-01T00:00:00Z") == 0);
