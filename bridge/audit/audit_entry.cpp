@@ -1,3 +1,4 @@
+#include "bridge/core/civil_time.hpp"
 #include "bridge/audit/audit_entry.hpp"
 
 #include <openssl/evp.h>
@@ -148,15 +149,7 @@ void field(std::string& out, std::string_view key, std::int64_t value) {
   out += std::to_string(value);
 }
 
-// Howard Hinnant's civil-calendar algorithms.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+using core::days_from_civil;
 
 void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;

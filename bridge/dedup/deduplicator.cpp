@@ -1,3 +1,4 @@
+#include "bridge/core/civil_time.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 
 #include <boost/json.hpp>
@@ -160,14 +161,7 @@ struct ResetGuard {
   ~ResetGuard() { st.reset(); }
 };
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
+using core::days_from_civil;
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
