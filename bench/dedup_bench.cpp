@@ -1,7 +1,8 @@
 // Accuracy and cost of deduplication against the generator's ground truth.
 //
 //   reportbridge-dedup-bench --gen /work/shared/tools/gen_submissions.py
-//       [--work DIR] [--count N] [--seed S] [--tail N] [--cache-mib M] [--reuse] [-- generator args...]
+//       [--work DIR] [--count N] [--seed S] [--tail N] [--cache-mib M] [--reuse] [--dump FILE]
+//       [-- generator args...]
 //
 // Generates a store with truth (python3 gen_submissions.py ... --truth), feeds
 // every valid row in seq order through Deduplicator::check_and_record (one
@@ -57,14 +58,14 @@ std::string quote(const std::string& s) {
 
 int usage() {
   std::cerr << "usage: reportbridge-dedup-bench --gen PATH/gen_submissions.py [--work DIR] [--count N] "
-               "[--seed S] [--tail N] [--cache-mib M] [--reuse] [-- generator args...]\n";
+               "[--seed S] [--tail N] [--cache-mib M] [--reuse] [--dump FILE] [-- generator args...]\n";
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string gen, work = "/tmp/reportbridge-dedup-bench", extra;
+  std::string gen, work = "/tmp/reportbridge-dedup-bench", extra, dump_path;
   long count = 100000, seed = 1, tail = 10000, cache_mib = 16;
   bool reuse = false;
   for (int i = 1; i < argc; ++i) {
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
       else if (a == "--tail") tail = std::stol(next());
       else if (a == "--cache-mib") cache_mib = std::stol(next());
       else if (a == "--reuse") reuse = true;
+      else if (a == "--dump") dump_path = next();
       else if (a == "--") {
         for (++i; i < argc; ++i) extra += " " + quote(argv[i]);
       } else return usage();
@@ -142,6 +144,10 @@ int main(int argc, char** argv) {
   std::map<std::string, Counts> counts;
   std::size_t checked = 0, tail_checked = 0;
   std::map<std::string, std::string> wrong_examples;
+  // --dump: one line per related verdict or near miss (truth label, whether
+  // the link is right, score, explanation), for studying the scoring.
+  std::ofstream dump;
+  if (!dump_path.empty()) dump.open(dump_path);
 
   // Rows are read and parsed a batch (one ingest transaction, 5,000 rows) at
   // a time; then the batch's check_and_record calls are timed together (a
@@ -204,6 +210,10 @@ int main(int argc, char** argv) {
       score("duplicate", v.kind == Verdict::Kind::duplicate, t.label == "exact_dup", v.of_id == t.of);
       score("update", v.kind == Verdict::Kind::update, t.label == "update", v.of_id == t.of);
       score("related", v.kind == Verdict::Kind::related, t.label == "near_dup", v.of_id == t.of);
+      if (dump.is_open() && (v.kind == Verdict::Kind::related || t.label == "near_dup" ||
+                             v.explanation.rfind("closest", 0) == 0))
+        dump << t.label << '\t' << (v.kind == Verdict::Kind::related && t.label == "near_dup" && v.of_id == t.of)
+             << '\t' << to_string(v.kind) << '\t' << v.score << '\t' << v.explanation << '\n';
       if (v.kind == Verdict::Kind::related && !(t.label == "near_dup" && v.of_id == t.of)) {
         if (wrong_examples.size() < 3) wrong_examples[it.row.id] = v.explanation;
       }

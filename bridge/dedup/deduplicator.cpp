@@ -10,12 +10,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <vector>
 
 #include "bridge/dedup/normalise.hpp"
+#include "bridge/dedup/recent_index.hpp"
 #include "bridge/mapping/functions/pseudonymiser.hpp"
 
 namespace reportbridge::dedup {
@@ -24,8 +26,6 @@ namespace {
 namespace json = boost::json;
 namespace fn = mapping::functions;
 
-constexpr std::size_t kTextWords = 8;   // 512-bit trigram set of summary + description
-constexpr std::size_t kPlaceWords = 4;  // 256-bit trigram set of address + postcode
 constexpr std::size_t kTextCodePoints = 700;
 constexpr double kMetresPerDegree = 111320.0;
 constexpr double kPi = 3.14159265358979323846;
@@ -66,6 +66,9 @@ DROP TABLE IF EXISTS dedup_incidents;
 )sql";
 
 constexpr int kBucketShift = 24;
+// The in-memory mirror keeps this much more than the longest window, for rows
+// that arrive a little out of order (late commits in the app's store).
+constexpr std::int64_t kRecentSlackMs = 3'600'000;
 constexpr std::size_t kBucketsPerQuery = 2;  // find_cell's placeholders ?1, ?2
 constexpr std::size_t kCellsPerQuery = 4;    // ?3 .. ?6
 constexpr std::size_t kCategoriesPerQuery = 3;  // ?7 .. ?9
@@ -285,6 +288,12 @@ struct Deduplicator::Impl {
   mutable Stmt find_fp;
   mutable Stmt find_cell;
   mutable Stmt find_reporter;
+  mutable Stmt newest_fp;
+  mutable Stmt newest_incident;
+  mutable Stmt load_fp;
+  mutable Stmt load_incidents;
+  // The newest rows of dedup_fingerprints / dedup_incidents, in memory.
+  mutable RecentIndex recent;
   Stmt put_verdict;
   Stmt put_fp;
   Stmt put_incident;
@@ -312,11 +321,12 @@ struct Deduplicator::Impl {
     std::int64_t incident_ms = 0;
     std::string category;
     Place place;
-    std::array<std::uint64_t, kTextWords + kPlaceWords> bits{};  // text words, then place words
+    TrigramBits bits{};
     std::vector<std::string> reporter_hashes;
   };
 
-  Impl(store::Database& d, DedupSettings settings) : db(d), s(std::move(settings)) {
+  Impl(store::Database& d, DedupSettings settings)
+      : db(d), s(std::move(settings)), recent(std::max(s.duplicate_window, s.time_window).count() + kRecentSlackMs) {
     if (!s.reporter_key_file.empty()) keys.emplace(fn::Pseudonymiser::from_key_file(s.reporter_key_file));
     auto add_related = [&](const std::string& a, const std::string& b) {
       auto& v = related[a];
@@ -349,6 +359,16 @@ struct Deduplicator::Impl {
                      "WHERE bucket IN (?1, ?2) AND cell IN (?3, ?4, ?5, ?6) AND category IN (?7, ?8, ?9) "
                      "AND received_ms BETWEEN ?10 AND ?11");
     find_reporter = Stmt(h, "SELECT reporter_key FROM dedup_reporters WHERE hash = ?");
+    newest_fp = Stmt(h,
+                     "SELECT max(received_ms) FROM dedup_fingerprints WHERE bucket = "
+                     "(SELECT max(bucket) FROM dedup_fingerprints)");
+    newest_incident = Stmt(h,
+                           "SELECT max(received_ms) FROM dedup_incidents WHERE bucket = "
+                           "(SELECT max(bucket) FROM dedup_incidents)");
+    load_fp = Stmt(h, "SELECT fp, received_ms, id FROM dedup_fingerprints WHERE bucket >= ?1 AND received_ms >= ?2");
+    load_incidents = Stmt(h,
+                          "SELECT cell, received_ms, id, root_id, category, lat, lon, incident_ms, bits "
+                          "FROM dedup_incidents WHERE bucket >= ?1 AND received_ms >= ?2");
     put_verdict = Stmt(h,
                        "INSERT OR IGNORE INTO dedup_verdicts (id, version, reason, of_id, near_id, score, x1, x2, "
                        "x3, x4, x5, x6, reporter_key, received_ms, bucket) "
@@ -364,7 +384,62 @@ struct Deduplicator::Impl {
     purge_incidents = Stmt(h, "DELETE FROM dedup_incidents WHERE bucket <= ? AND received_ms < ?");
     purge_verdicts = Stmt(h, "DELETE FROM dedup_verdicts WHERE bucket <= ? AND received_ms < ?");
     purge_reporters = Stmt(h, "DELETE FROM dedup_reporters WHERE last_seen_ms < ?");
+    // A rolled-back transaction may have held rows the mirror already has.
+    sqlite3_rollback_hook(h, &Impl::on_rollback, this);
   }
+
+  ~Impl() { sqlite3_rollback_hook(db.handle(), nullptr, nullptr); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  static void on_rollback(void* self) { static_cast<Impl*>(self)->recent.invalidate(); }
+
+  // Fills the in-memory mirror from the tables (first use, after a rollback):
+  // every row received from span before the newest one (or the wall clock,
+  // if earlier) on.
+  void ensure_recent() const {
+    if (recent.loaded()) return;
+    auto newest = [](Stmt& st) -> std::optional<std::int64_t> {
+      ResetGuard g{st};
+      if (!st.step() || st.col_null(0)) return std::nullopt;
+      return st.col_i64(0);
+    };
+    const auto f = newest(newest_fp), i = newest(newest_incident);
+    if (!f && !i) {
+      recent.mark_loaded(std::numeric_limits<std::int64_t>::min());  // nothing stored: complete
+      return;
+    }
+    const std::int64_t from =
+        std::min(std::max(f.value_or(i.value_or(0)), i.value_or(f.value_or(0))), wall_ms()) - recent_span();
+    {
+      ResetGuard g{load_fp};
+      load_fp.i64(1, bucket_of(from)).i64(2, from);
+      while (load_fp.step())
+        recent.add_fingerprint(static_cast<std::uint64_t>(load_fp.col_i64(0)), load_fp.col_i64(1),
+                               std::string(load_fp.col_txt(2)));
+    }
+    {
+      ResetGuard g{load_incidents};
+      load_incidents.i64(1, bucket_of(from)).i64(2, from);
+      while (load_incidents.step()) {
+        const std::string_view bits = load_incidents.col_blob(8);
+        IncidentEntry e;
+        if (bits.size() != sizeof e.bits) continue;
+        std::memcpy(e.bits.data(), bits.data(), sizeof e.bits);
+        e.received_ms = load_incidents.col_i64(1);
+        e.id.assign(load_incidents.col_txt(2));
+        e.root_id.assign(load_incidents.col_txt(3));
+        e.category.assign(load_incidents.col_txt(4));
+        e.lat = load_incidents.col_dbl(5);
+        e.lon = load_incidents.col_dbl(6);
+        e.incident_ms = load_incidents.col_i64(7);
+        recent.add_incident(load_incidents.col_i64(0), std::move(e));
+      }
+    }
+    recent.mark_loaded(from);
+  }
+
+  std::int64_t recent_span() const { return std::max(s.duplicate_window, s.time_window).count() + kRecentSlackMs; }
 
   // --- grid cells: rows of cell_m in latitude; in each row, columns at least
   // cell_m wide everywhere in the row (measured at its pole-ward edge).
@@ -625,16 +700,25 @@ struct Deduplicator::Impl {
     // are visited in time order, so the first hit is the earliest)
     a.fp = fingerprint(doc, summary, description, a.category, address, postcode);
     const std::int64_t window = s.duplicate_window.count();
-    for (std::int64_t b = bucket_of(a.received_ms - window); b <= bucket_of(a.received_ms + window); ++b) {
+    ensure_recent();
+    const auto duplicate_of = [&](std::string_view of, std::int64_t of_received_ms) {
+      f.reason = Reason::duplicate;
+      v.of_id = std::string(of);
+      v.score = 1.0;
+      f.x[0] = static_cast<double>(a.received_ms - of_received_ms) / 1000.0;
+      f.x[1] = static_cast<double>(window) / 1000.0;
+    };
+    if (recent.covers(a.received_ms - window)) {
+      if (auto hit = recent.find_fingerprint(*a.fp, a.received_ms - window, a.received_ms + window, row.id)) {
+        duplicate_of(hit->id, hit->received_ms);
+        return;
+      }
+    } else for (std::int64_t b = bucket_of(a.received_ms - window); b <= bucket_of(a.received_ms + window); ++b) {
       ResetGuard g{find_fp};
       find_fp.i64(1, b).i64(2, static_cast<std::int64_t>(*a.fp)).i64(3, a.received_ms - window);
       find_fp.i64(4, a.received_ms + window).txt(5, row.id);
       if (find_fp.step()) {
-        f.reason = Reason::duplicate;
-        v.of_id = std::string(find_fp.col_txt(0));
-        v.score = 1.0;
-        f.x[0] = static_cast<double>(a.received_ms - find_fp.col_i64(1)) / 1000.0;
-        f.x[1] = static_cast<double>(window) / 1000.0;
+        duplicate_of(find_fp.col_txt(0), find_fp.col_i64(1));
         return;
       }
     }
@@ -672,63 +756,82 @@ struct Deduplicator::Impl {
     const std::int64_t tw = s.time_window.count();
     struct Best {
       double score = -1;
+      std::int64_t received_ms = 0;
       std::string id, root;
       double dist = 0, dt_min = 0, text = 0, place = 0;
       bool same_category = true;
     } best;
     const double wsum = s.weights.distance + s.weights.time + s.weights.text + s.weights.place;
-    std::array<std::uint64_t, kTextWords + kPlaceWords> other_bits{};
+    // One candidate (from the mirror or the table): gates, then the score. Ties
+    // go to the earlier arrival, then the smaller id, whichever path read it.
+    const auto consider = [&](std::string_view id, std::string_view root, std::string_view cat, const Place& other,
+                              std::int64_t incident_ms, std::int64_t received_ms, const std::uint64_t* bits) {
+      const std::int64_t dt = std::llabs(a.incident_ms - incident_ms);
+      if (dt > tw) return;
+      const bool same = cat == a.category;
+      if (!same && std::find(related_cats.begin(), related_cats.end(), cat) == related_cats.end()) return;
+      const double d = distance_m(*place, other);
+      if (d > s.max_distance_m) return;
+      const double ts = bit_similarity(a.bits.data(), bits, kTextWords);
+      const double ps = bit_similarity(a.bits.data() + kTextWords, bits + kTextWords, kPlaceWords);
+      double score =
+          (s.weights.distance * (1 - d / s.max_distance_m) +
+           s.weights.time * (1 - static_cast<double>(dt) / static_cast<double>(std::max<std::int64_t>(1, tw))) +
+           s.weights.text * ts + s.weights.place * ps) /
+          (wsum > 0 ? wsum : 1);
+      if (!same) score -= s.related_category_penalty;
+      if (score < best.score) return;
+      if (score == best.score &&
+          (received_ms > best.received_ms || (received_ms == best.received_ms && id >= best.id)))
+        return;
+      best.score = score;
+      best.received_ms = received_ms;
+      best.id.assign(id);
+      best.root.assign(root);
+      best.dist = d;
+      best.dt_min = static_cast<double>(dt) / 60000.0;
+      best.text = ts;
+      best.place = ps;
+      best.same_category = same;
+    };
     // Residents report one incident around the same time, too: arrival times
-    // within the window select the rows, incident times are checked below.
-    // One statement seeks every (bucket, cell, category) triple: up to
-    // kBucketsPerQuery buckets, kCellsPerQuery cells and kCategoriesPerQuery
-    // categories (this one and related ones). Unused slots repeat a value
-    // already bound (SQLite drops repeats from an IN list; a row read twice
-    // would not change the best score anyway).
+    // within the window select the rows, incident times are checked per row.
     const std::vector<std::int64_t> cells = cells_near(*place);
-    std::vector<std::string_view> cats{a.category};
-    cats.insert(cats.end(), related_cats.begin(), related_cats.end());
-    const std::int64_t b_first = bucket_of(a.received_ms - tw), b_last = bucket_of(a.received_ms + tw);
-    for (std::int64_t b = b_first; b <= b_last; b += kBucketsPerQuery) {
-      for (std::size_t ci = 0; ci < cells.size(); ci += kCellsPerQuery) {
-        for (std::size_t ki = 0; ki < cats.size(); ki += kCategoriesPerQuery) {
-          ResetGuard g{find_cell};
-          for (std::size_t k = 0; k < kCategoriesPerQuery; ++k)
-            find_cell.txt(static_cast<int>(7 + k), ki + k < cats.size() ? cats[ki + k] : cats[ki]);
-          for (int k = 0; k < static_cast<int>(kBucketsPerQuery); ++k)
-            find_cell.i64(1 + k, b + k <= b_last ? b + k : b);
-          for (std::size_t k = 0; k < kCellsPerQuery; ++k)
-            find_cell.i64(static_cast<int>(1 + kBucketsPerQuery + k), ci + k < cells.size() ? cells[ci + k] : cells[ci]);
-          find_cell.i64(10, a.received_ms - tw).i64(11, a.received_ms + tw);
-          while (find_cell.step()) {
-            const std::int64_t dt = std::llabs(a.incident_ms - find_cell.col_i64(5));
-            if (dt > tw) continue;
-            const std::string_view cat = find_cell.col_txt(2);
-            const bool same = cat == a.category;
-            if (!same && std::find(related_cats.begin(), related_cats.end(), cat) == related_cats.end()) continue;
-            const Place other{find_cell.col_dbl(3), find_cell.col_dbl(4)};
-            const double d = distance_m(*place, other);
-            if (d > s.max_distance_m) continue;
-            const std::string_view bits = find_cell.col_blob(6);
-            if (bits.size() != sizeof other_bits) continue;
-            std::memcpy(other_bits.data(), bits.data(), sizeof other_bits);
-            const double ts = bit_similarity(a.bits.data(), other_bits.data(), kTextWords);
-            const double ps = bit_similarity(a.bits.data() + kTextWords, other_bits.data() + kTextWords, kPlaceWords);
-            double score =
-                (s.weights.distance * (1 - d / s.max_distance_m) +
-                 s.weights.time * (1 - static_cast<double>(dt) / static_cast<double>(std::max<std::int64_t>(1, tw))) +
-                 s.weights.text * ts + s.weights.place * ps) /
-                (wsum > 0 ? wsum : 1);
-            if (!same) score -= s.related_category_penalty;
-            if (score > best.score) {
-              best.score = score;
-              best.id.assign(find_cell.col_txt(0));
-              best.root.assign(find_cell.col_txt(1));
-              best.dist = d;
-              best.dt_min = static_cast<double>(dt) / 60000.0;
-              best.text = ts;
-              best.place = ps;
-              best.same_category = same;
+    const std::int64_t lo = a.received_ms - tw, hi = a.received_ms + tw;
+    if (recent.covers(lo)) {
+      for (const std::int64_t cell : cells)
+        recent.for_each_incident(cell, lo, hi, [&](const IncidentEntry& e) {
+          consider(e.id, e.root_id, e.category, Place{e.lat, e.lon}, e.incident_ms, e.received_ms, e.bits.data());
+        });
+    } else {
+      // From the table: one statement seeks every (bucket, cell, category)
+      // triple: up to kBucketsPerQuery buckets, kCellsPerQuery cells and
+      // kCategoriesPerQuery categories (this one and related ones). Unused
+      // slots repeat a value already bound (SQLite drops repeats from an IN
+      // list; a row read twice would not change the best anyway).
+      std::vector<std::string_view> cats{a.category};
+      cats.insert(cats.end(), related_cats.begin(), related_cats.end());
+      TrigramBits other_bits{};
+      const std::int64_t b_first = bucket_of(lo), b_last = bucket_of(hi);
+      for (std::int64_t b = b_first; b <= b_last; b += kBucketsPerQuery) {
+        for (std::size_t ci = 0; ci < cells.size(); ci += kCellsPerQuery) {
+          for (std::size_t ki = 0; ki < cats.size(); ki += kCategoriesPerQuery) {
+            ResetGuard g{find_cell};
+            for (std::size_t k = 0; k < kCategoriesPerQuery; ++k)
+              find_cell.txt(static_cast<int>(7 + k), ki + k < cats.size() ? cats[ki + k] : cats[ki]);
+            for (int k = 0; k < static_cast<int>(kBucketsPerQuery); ++k)
+              find_cell.i64(1 + k, b + k <= b_last ? b + k : b);
+            for (std::size_t k = 0; k < kCellsPerQuery; ++k)
+              find_cell.i64(static_cast<int>(1 + kBucketsPerQuery + k),
+                            ci + k < cells.size() ? cells[ci + k] : cells[ci]);
+            find_cell.i64(10, lo).i64(11, hi);
+            while (find_cell.step()) {
+              const std::string_view bits = find_cell.col_blob(6);
+              if (bits.size() != sizeof other_bits) continue;
+              std::memcpy(other_bits.data(), bits.data(), sizeof other_bits);
+              consider(find_cell.col_txt(0), find_cell.col_txt(1), find_cell.col_txt(2),
+                       Place{find_cell.col_dbl(3), find_cell.col_dbl(4)}, find_cell.col_i64(5),
+                       find_cell.col_i64(7), other_bits.data());
             }
           }
         }
@@ -784,6 +887,7 @@ struct Deduplicator::Impl {
       put_fp.i64(1, bucket_of(a.received_ms)).i64(2, static_cast<std::int64_t>(*a.fp)).i64(3, a.received_ms);
       put_fp.txt(4, row.id);
       put_fp.run();
+      if (recent.loaded()) recent.add_fingerprint(*a.fp, a.received_ms, row.id);
     }
     if (a.index_incident) {
       ResetGuard g{put_incident};
@@ -792,7 +896,12 @@ struct Deduplicator::Impl {
       put_incident.txt(6, a.category).dbl(7, a.place.lat).dbl(8, a.place.lon).i64(9, a.incident_ms);
       put_incident.blob(10, a.bits.data(), sizeof a.bits);
       put_incident.run();
+      if (recent.loaded())
+        recent.add_incident(a.cell, IncidentEntry{a.received_ms, a.incident_ms, row.id,
+                                                v.kind == Verdict::Kind::related ? v.of_id : row.id, a.category,
+                                                a.place.lat, a.place.lon, a.bits});
     }
+    if (recent.sweep_due()) recent.evict(wall_ms());
     return true;
   }
 
@@ -811,6 +920,7 @@ struct Deduplicator::Impl {
       st->run();
       n += static_cast<std::size_t>(db.changes());
     }
+    recent.drop_before(cutoff);
     return n;
   }
 };

@@ -16,6 +16,11 @@
 // explanation without personal data. Reporter keys are keyed HMACs of the
 // normalised email or phone; the database holds only keyed hashes.
 //
+// Lookups of submissions arriving in order are answered from an in-memory
+// mirror of the newest rows (bridge/dedup/recent_index.hpp); the tables answer
+// older windows. The mirror is rebuilt after a rollback: the instance installs
+// its connection's SQLite rollback hook.
+//
 // Not thread-safe: one instance per connection, used by one thread.
 #include <boost/json/value.hpp>
 

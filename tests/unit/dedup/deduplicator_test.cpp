@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "bridge/dedup/normalise.hpp"
+#include "bridge/dedup/recent_index.hpp"
 #include "bridge/store/sqlite.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -424,4 +425,107 @@ TEST_CASE("parse_rfc3339_ms", "[dedup]") {
   CHECK_FALSE(parse_rfc3339_ms("2026-11-27T18:42:10"));
   CHECK_FALSE(parse_rfc3339_ms("2026-13-27T18:42:10Z"));
   CHECK_FALSE(parse_rfc3339_ms("2026-11-27T18:42:10Zx"));
+}
+
+TEST_CASE("a rolled-back judgement leaves nothing behind, in memory either", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  const auto first = base_doc();
+  {
+    reportbridge::store::Transaction tx(f.db);
+    CHECK(d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z")).kind == Verdict::Kind::original);
+    // no commit: ingest failed, the batch rolls back
+  }
+  CHECK(count(f.db, "dedup_fingerprints") == 0);
+  json::value tap = base_doc();
+  tap.as_object()["id"] = "a2";
+  auto v = d.check_and_record(tap, row_of(tap, 2, "2026-11-27T18:42:30Z"));
+  CHECK(v.kind == Verdict::Kind::original);  // a1 was never recorded
+  auto r = reworded("b1");
+  CHECK(d.check_and_record(r, row_of(r, 3, "2026-11-27T19:05:00Z")).of_id == "a2");  // not a1
+}
+
+TEST_CASE("a restarted deduplicator finds earlier submissions, in and out of its memory window", "[dedup]") {
+  Fixture f;
+  const auto first = base_doc();
+  auto far = reworded("x1");  // another place, 6 h later: the newest row at restart
+  far.as_object()["location"].as_object()["lat"] = 54.60;
+  far.as_object()["occurred"].as_object()["start"] = "2026-11-28T00:30:00+00:00";
+  {
+    Deduplicator d(f.db, f.settings);
+    d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+    d.check_and_record(far, row_of(far, 2, "2026-11-28T00:40:00Z"));
+  }
+  Deduplicator d(f.db, f.settings);
+  SECTION("a late double tap of the older one (its window is before the memory's): from the table") {
+    json::value tap = base_doc();
+    tap.as_object()["id"] = "a2";
+    auto v = d.check_and_record(tap, row_of(tap, 3, "2026-11-27T18:45:00Z"));
+    CHECK(v.kind == Verdict::Kind::duplicate);
+    CHECK(v.of_id == "a1");
+    auto r = reworded("b1");
+    auto rv = d.check_and_record(r, row_of(r, 4, "2026-11-27T19:05:00Z"));
+    CHECK(rv.kind == Verdict::Kind::related);
+    CHECK(rv.of_id == "a1");
+  }
+  SECTION("a double tap and a related report of the newest one: from memory") {
+    json::value tap = far;
+    tap.as_object()["id"] = "x2";
+    auto v = d.check_and_record(tap, row_of(tap, 3, "2026-11-28T00:41:00Z"));
+    CHECK(v.kind == Verdict::Kind::duplicate);
+    CHECK(v.of_id == "x1");
+    auto r = far;
+    r.as_object()["id"] = "x3";
+    r.as_object()["summary"] = "Bikes and stones again";
+    r.as_object()["location"].as_object()["lat"] = 54.6003;
+    auto rv = d.check_and_record(r, row_of(r, 4, "2026-11-28T00:50:00Z"));
+    CHECK(rv.kind == Verdict::Kind::related);
+    CHECK(rv.of_id == "x1");
+  }
+}
+
+TEST_CASE("the in-memory window evicts old entries and stays complete from its start", "[dedup]") {
+  using reportbridge::dedup::IncidentEntry;
+  using reportbridge::dedup::RecentIndex;
+  RecentIndex idx(1000);
+  CHECK_FALSE(idx.covers(0));
+  idx.mark_loaded(0);
+  CHECK(idx.covers(0));
+  CHECK_FALSE(idx.covers(-1));
+  idx.add_fingerprint(7, 10, "b");
+  idx.add_fingerprint(7, 10, "a");
+  idx.add_fingerprint(7, 5, "z");
+  auto hit = idx.find_fingerprint(7, 6, 100, "none");
+  REQUIRE(hit);
+  CHECK(hit->id == "a");  // earliest arrival in range, then the smaller id
+  CHECK(idx.find_fingerprint(7, 0, 100, "z")->id == "a");
+  CHECK(idx.find_fingerprint(7, 0, 100, "x")->id == "z");
+  CHECK_FALSE(idx.find_fingerprint(8, 0, 100, "x"));
+  idx.add_incident(3, IncidentEntry{20, 20, "i1", "i1", "noise", 54.0, -1.0, {}});
+  int seen = 0;
+  idx.for_each_incident(3, 0, 100, [&](const IncidentEntry& e) { seen += e.id == "i1"; });
+  idx.for_each_incident(3, 21, 100, [&](const IncidentEntry&) { seen += 10; });
+  CHECK(seen == 1);
+  for (int i = 0; i < 2000; ++i) idx.add_fingerprint(static_cast<std::uint64_t>(100 + i), 5000 + i, "n");
+  REQUIRE(idx.sweep_due());
+  idx.evict(1'000'000);  // newest arrival 6999 - span 1000
+  CHECK(idx.covered_from() == 5999);
+  CHECK_FALSE(idx.covers(5998));
+  CHECK_FALSE(idx.find_fingerprint(7, 0, 100, "x"));
+  CHECK(idx.size() == 1001);
+  SECTION("the wall clock caps the horizon: one row from the future does not empty it") {
+    idx.add_fingerprint(1, 1'000'000'000, "future");
+    for (int i = 0; i < 2000; ++i) idx.add_fingerprint(1, 7000 + i, "n");
+    idx.evict(9000);
+    CHECK(idx.covered_from() == 8000);
+    CHECK(idx.find_fingerprint(1, 8000, 9000, "x"));
+  }
+  SECTION("retention drops older entries") {
+    idx.drop_before(6500);
+    CHECK(idx.covered_from() == 6500);
+    CHECK(idx.size() == 500);
+  }
+  idx.invalidate();
+  CHECK_FALSE(idx.loaded());
+  CHECK(idx.size() == 0);
 }
