@@ -529,15 +529,20 @@ int cmd_preview(const Args& args) {
         row.version = ver->get_int64();
     }
   } else {
-    if (!rt->sqlite_source) {
-      std::cerr << "reportbridge: preview --submission reads the SQLite store; with an http source,"
-                   " save the submission as JSON and use --input FILE\n";
-      return kExitUsage;
+    std::optional<core::SourceRow> found;
+    try {
+      // The HTTP store has no GET for one submission: its latest() pages the whole store.
+      found = rt->sqlite_source ? rt->sqlite_source->latest(args.submission)
+                                : rt->http_source->latest(args.submission);
+    } catch (const std::exception& e) {
+      std::cerr << "reportbridge: cannot read the submission store: " << e.what() << "\n";
+      return kExitFailure;
     }
-    auto found = rt->sqlite_source->latest(args.submission);
     if (!found) {
       std::cerr << "reportbridge: submission " << args.submission << " not found in "
-                << rt->config.source.path.string() << "\n";
+                << (rt->sqlite_source ? rt->config.source.path.string()
+                                      : config::get_string(rt->config.source.settings, "base_url", ""))
+                << "\n";
       return kExitFailure;
     }
     row = *found;

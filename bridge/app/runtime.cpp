@@ -112,7 +112,9 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
                                  : c.state_path.parent_path() / "spool";
     h.attachment_limits.max_bytes = config::get_size(s, "max_attachment_size", h.attachment_limits.max_bytes);
     try {
-      rt->source = std::make_unique<http_store::HttpStoreSource>(std::move(h));
+      auto http = std::make_unique<http_store::HttpStoreSource>(std::move(h));
+      rt->http_source = http.get();
+      rt->source = std::move(http);
     } catch (const std::exception& e) {
       auto p = config::position_of(c.file, s);
       diags.error(p.file, p.line, p.column, std::string("source: ") + e.what(), "config.bad_source");

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/sources/http_store/http_store_source.hpp"
 #include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
 #include "bridge/audit/audit_config.hpp"
 #include "bridge/config/daemon_config.hpp"
@@ -25,6 +26,7 @@ struct Runtime {
   std::unique_ptr<mapping::MappingSet> mappings;
   std::unique_ptr<core::Source> source;
   sqlite_store::SqliteStoreSource* sqlite_source = nullptr;  // set when the source is the SQLite store
+  http_store::HttpStoreSource* http_source = nullptr;        // set when the source is the HTTP store
   std::vector<std::unique_ptr<core::Sink>> sinks;
   audit::AuditSettings audit;
   service::ServiceConfig service;

@@ -72,6 +72,9 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
 
   std::size_t delivered = 0, retried = 0, rejected = 0;
+  // Retries the target is to blame for: an attachment the source could not
+  // supply (attachment_unavailable) says nothing about the target's health.
+  std::size_t target_retried = 0;
   std::string last_error;
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     static const core::DeliveryOutcome kMissing = core::DeliveryOutcome::fail(
@@ -96,7 +99,10 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
         break;
       case core::DeliveryStatus::retry:
         ++retried;
-        last_error = o.reason_code + ": " + o.detail;
+        if (o.reason_code != "attachment_unavailable") {
+          ++target_retried;
+          last_error = o.reason_code + ": " + o.detail;
+        }
         // settle_batch turned exhausted retries into dead letters.
         e.kind = item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead
                                                                 : core::EventKind::retry;
@@ -115,9 +121,8 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   stats.rejected += rejected;
   spdlog::info("dispatch: target {} batch {} items={} delivered={} retry={} rejected={}",
                target.sink->name(), batch.key, batch.items.size(), delivered, retried, rejected);
-  const bool failed = delivered == 0 && retried > 0;
-  record_result(target, failed, last_error, now);
-  return failed;
+  record_result(target, delivered == 0 && target_retried > 0, last_error, now);
+  return delivered == 0 && retried > 0;
 }
 
 DispatchStats Dispatcher::recover() {

@@ -60,7 +60,11 @@ class Dispatcher {
     store::TargetHealth health;
     std::chrono::milliseconds current_cooldown{0};
   };
-  // Returns true when the batch counted as a failure (nothing delivered, something to retry).
+  // Returns true when nothing was delivered and something is to be retried
+  // (the caller stops this target's round and lets the backoff work). It
+  // counts against the target's circuit only when a retry is the target's
+  // doing: an attachment the source could not supply (attachment_unavailable)
+  // is not.
   bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
   void record_result(Target& target, bool failed, const std::string& error, std::int64_t now);
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/integration/harness.hpp"
+#include "tests/unit/http_store/app_store_server.hpp"
 
 using namespace reportbridge::testing;
 
@@ -235,4 +236,48 @@ TEST_CASE("preview reports a record the target would reject (exit 4)") {
   INFO(r.out << r.err);
   CHECK(r.exit_code == 4);
   CHECK(r.out.find("REJECTED by target drop") != std::string::npos);
+}
+
+TEST_CASE("preview --submission reads the HTTP store too: the newest version, paged") {
+  Installation inst;
+  create_app_store(inst.store);
+  for (int i = 1; i <= 7; ++i) insert_submission(inst.store, i, test_id(i), 1, valid_payload(test_id(i)));
+  insert_submission(inst.store, 8, test_id(3), 2, valid_payload(test_id(3), 2, "concern", "Edited summary"));
+  ServerOptions opts;
+  opts.db = inst.store;
+  opts.media_root = (inst.dir / "media").string();
+  AppStoreServer server(opts, inst.dir.path());
+  // Same installation, the source switched to the HTTP API with tiny pages.
+  std::string config = read_file(inst.config);
+  const std::string sqlite_source = "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n";
+  REQUIRE(config.find(sqlite_source) != std::string::npos);
+  config.replace(config.find(sqlite_source), sqlite_source.size(),
+                 "source:\n  type: http\n  base_url: " + server.url() + "\n  page_size: 3\n");
+  write_file(inst.config, config);
+
+  auto preview = inst.bridge({"preview", "--submission", test_id(3)});
+  INFO(preview.out << preview.err);
+  CHECK(preview.exit_code == 0);
+  CHECK(preview.out.find("submission " + test_id(3) + " version 2") != std::string::npos);
+  CHECK(preview.out.find("Edited summary") != std::string::npos);
+  CHECK(preview.out.find("== mapping all -> target drop") != std::string::npos);
+
+  auto missing = inst.bridge({"preview", "--submission", "no-such-id"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("not found in " + server.url()) != std::string::npos);
+}
+
+TEST_CASE("preview --submission with an HTTP store that cannot be reached fails cleanly") {
+  Installation inst;
+  std::string config = read_file(inst.config);
+  const std::string sqlite_source = "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n";
+  REQUIRE(config.find(sqlite_source) != std::string::npos);
+  // Port 9 (discard) on loopback: nothing listens there.
+  config.replace(config.find(sqlite_source), sqlite_source.size(),
+                 "source:\n  type: http\n  base_url: http://127.0.0.1:9\n  connect_timeout: 1s\n");
+  write_file(inst.config, config);
+  auto r = inst.bridge({"preview", "--submission", test_id(1)});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cannot read the submission store") != std::string::npos);
 }

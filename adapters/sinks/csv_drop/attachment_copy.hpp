@@ -4,9 +4,11 @@
 // whatever the file size (videos).
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "adapters/sinks/csv_drop/durable_file.hpp"
+#include "bridge/core/sink.hpp"
 
 namespace reportbridge::csv_drop {
 
@@ -30,5 +32,31 @@ struct StreamResult {
 StreamResult stream_with_sha256(const std::filesystem::path& source, const FileHandle& destination,
                                 const std::filesystem::path& destination_path,
                                 std::uint64_t max_bytes);
+
+// One attachment of a delivery item, as the file sinks (csv_drop, xml_drop)
+// fetch it: `n` of `count` (1-based) names it in details.
+struct AttachmentTransfer {
+  const core::AttachmentRef* attachment = nullptr;
+  std::size_t n = 1, count = 1;
+  std::uint64_t max_bytes = 0;
+  // Copy here when set (the file is created, fsynced and closed); verify only when null.
+  const std::filesystem::path* destination = nullptr;
+};
+
+// Checks the declared size, resolves the attachment through `locator`, streams
+// it (copying when a destination is set) and compares its SHA-256.
+// Returns std::nullopt when the attachment is good, else the item's outcome:
+// - retry "attachment_unavailable": the locator failed transiently
+//   (attachments::AttachmentError `unavailable`, std::system_error, bad_alloc);
+//   the item stays in the outbox and is tried again in a later batch;
+// - reject with attachments::to_string(code) for any other AttachmentError;
+// - reject "attachment_unavailable" for any other locator exception (unsafe
+//   or missing path) or a source that is missing or not a regular file;
+// - reject "attachment_too_large" / "attachment_mismatch".
+// Details name the attachment by position only, never its path or content.
+// A partial destination file is removed on every failure. Read errors part-way
+// and destination write errors throw std::system_error (the caller retries the batch).
+std::optional<core::DeliveryOutcome> transfer_attachment(const core::AttachmentLocator& locator,
+                                                         const AttachmentTransfer& transfer);
 
 }  // namespace reportbridge::csv_drop

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <stdexcept>
 #include <system_error>
@@ -47,13 +50,26 @@ std::string join(const std::vector<std::string>& parts, char sep) {
   return out;
 }
 
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-  return s;
+std::string read_whole_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::system_error(errno, std::generic_category(), "open " + path.string());
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::system_error(EIO, std::generic_category(), "read " + path.string());
+  return data;
 }
 
 }  // namespace
+
+// True when `line` (with its line ending) is one whole row of `file`.
+bool CsvDropSink::contains_row(const std::string& file, const std::string& line) const {
+  const std::size_t first = config_.encoding == Encoding::utf8_bom ? kBom.size() : 0;
+  for (std::size_t at = file.find(line, first); at != std::string::npos; at = file.find(line, at + 1)) {
+    if (at == first || file.compare(at - config_.line_ending.size(), config_.line_ending.size(),
+                                    config_.line_ending) == 0)
+      return true;
+  }
+  return false;
+}
 
 CsvDropSink::CsvDropSink(CsvDropConfig config, std::vector<std::string> columns,
                          core::AttachmentLocator locator)
@@ -184,52 +200,7 @@ std::vector<CsvDropSink::ItemPlan> CsvDropSink::plan_items(const core::DeliveryB
 std::optional<DeliveryOutcome> CsvDropSink::transfer(const core::AttachmentRef& attachment,
                                                      std::size_t n, std::size_t count,
                                                      const fs::path* destination) const {
-  const std::string which = "attachment " + std::to_string(n) + " of " + std::to_string(count);
-  const auto too_large = [&](std::uint64_t size) {
-    return reject("attachment_too_large", which + " has " + std::to_string(size) +
-                                              " bytes, above the limit of " +
-                                              std::to_string(config_.max_attachment_bytes));
-  };
-  if (attachment.size_bytes > config_.max_attachment_bytes) return too_large(attachment.size_bytes);
-  fs::path source;
-  try {
-    source = locator_(attachment);
-  } catch (const std::exception&) {
-    // The locator's message may quote the payload's path: keep it out of outcomes and logs.
-    return reject("attachment_unavailable", which + " could not be resolved safely");
-  }
-  FileHandle out;
-  if (destination) out = create_file(*destination);
-  const auto discard = [&] {
-    if (!destination) return;
-    out = FileHandle();
-    std::error_code ec;
-    fs::remove(*destination, ec);
-  };
-  StreamResult streamed;
-  try {
-    streamed = stream_with_sha256(source, out, destination ? *destination : fs::path(),
-                                  config_.max_attachment_bytes);
-  } catch (...) {
-    discard();
-    throw;
-  }
-  switch (streamed.status) {
-    case StreamResult::Status::unavailable:
-      discard();
-      return reject("attachment_unavailable", which + " is missing or unreadable");
-    case StreamResult::Status::too_large:
-      discard();
-      return too_large(streamed.bytes);
-    case StreamResult::Status::ok:
-      break;
-  }
-  if (streamed.sha256 != lowercase(attachment.sha256)) {
-    discard();
-    return reject("attachment_mismatch", which + ": sha256 differs from the declared value");
-  }
-  if (destination) sync_and_close(out, *destination);
-  return std::nullopt;
+  return transfer_attachment(locator_, {&attachment, n, count, config_.max_attachment_bytes, destination});
 }
 
 void CsvDropSink::copy_attachments(const BatchPaths& paths, std::vector<ItemPlan>& plans) const {
@@ -333,20 +304,22 @@ std::vector<DeliveryOutcome> CsvDropSink::publish(const core::DeliveryBatch& bat
   std::size_t accepted = 0;
   for (const ItemPlan& plan : plans) {
     if (plan.reject) {
-      spdlog::warn("csv_drop[{}]: batch {} outbox item {} rejected: {}", config_.name, batch.key,
-                   plan.item->outbox_id, plan.reject->reason_code);
+      spdlog::warn("csv_drop[{}]: batch {} outbox item {} {}: {}", config_.name, batch.key,
+                   plan.item->outbox_id,
+                   plan.reject->status == DeliveryStatus::retry ? "left for a retry" : "rejected",
+                   plan.reject->reason_code);
     } else {
       ++accepted;
       replaced_ += plan.replaced;
     }
   }
   if (accepted == 0) {
-    spdlog::warn("csv_drop[{}]: batch {}: every item rejected, no file written", config_.name,
+    spdlog::warn("csv_drop[{}]: batch {}: no item accepted, no file written", config_.name,
                  batch.key);
     return outcomes(paths, plans);
   }
   if (config_.trigger_file) publish_file(paths.done_tmp, paths.done, {});
-  spdlog::info("csv_drop[{}]: published {} ({} rows, {} rejected)", config_.name, paths.csv_name,
+  spdlog::info("csv_drop[{}]: published {} ({} rows, {} not accepted)", config_.name, paths.csv_name,
                accepted, plans.size() - accepted);
   return outcomes(paths, plans);
 }
@@ -354,17 +327,30 @@ std::vector<DeliveryOutcome> CsvDropSink::publish(const core::DeliveryBatch& bat
 std::vector<DeliveryOutcome> CsvDropSink::redeliver(const core::DeliveryBatch& batch,
                                                     const BatchPaths& paths,
                                                     std::vector<ItemPlan>& plans) {
-  // Recompute attachment rejections without copying. A file present in the
-  // published folder was verified before it was published.
+  // Recompute outcomes without copying. An item whose attachments are all in
+  // the published folder was verified and written. When a file is missing,
+  // the item's row decides: present -> delivered (the consumer may have taken
+  // the file); absent -> the item was left out (its attachment failed), so it
+  // gets that failure again, or retry if the attachment is fine by now.
   std::set<std::string> verified;
+  std::optional<std::string> published;  // the CSV's bytes, read once when needed
   for (ItemPlan& plan : plans) {
     if (plan.reject || plan.attachment_names.empty()) continue;
-    const auto& attachments = plan.item->record.attachments;
-    for (std::size_t n = 0; n < attachments.size() && !plan.reject; ++n) {
-      const std::string& name = plan.attachment_names[n];
-      if (verified.count(name) || fs::is_regular_file(fs::symlink_status(paths.attachments / name)))
-        continue;
-      plan.reject = transfer(attachments[n], n + 1, attachments.size(), nullptr);
+    const bool complete = std::all_of(
+        plan.attachment_names.begin(), plan.attachment_names.end(), [&](const std::string& name) {
+          return verified.count(name) || fs::is_regular_file(fs::symlink_status(paths.attachments / name));
+        });
+    if (!complete) {
+      if (!published) published = read_whole_file(paths.csv);
+      if (!contains_row(*published, plan.line)) {
+        const auto& attachments = plan.item->record.attachments;
+        for (std::size_t n = 0; n < attachments.size() && !plan.reject; ++n)
+          plan.reject = transfer(attachments[n], n + 1, attachments.size(), nullptr);
+        if (!plan.reject)
+          plan.reject = DeliveryOutcome::fail(DeliveryStatus::retry, "attachment_unavailable",
+                                              "left out of " + paths.csv_name +
+                                                  " while an attachment was unavailable; sent in a later batch");
+      }
     }
     if (!plan.reject) verified.insert(plan.attachment_names.begin(), plan.attachment_names.end());
   }

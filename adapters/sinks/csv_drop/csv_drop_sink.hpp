@@ -36,20 +36,32 @@
 // - I/O failure: every item gets retry/"io_error" and nothing is published.
 //
 // Attachments (copy_attachments)
-// - Each attachment is resolved through the AttachmentLocator (a throw ->
-//   reject "attachment_unavailable"), streamed in 64 KiB chunks with SHA-256
+// - Each attachment is resolved through the AttachmentLocator, streamed in
+//   64 KiB chunks with SHA-256
 //   (mismatch -> "attachment_mismatch"; over max_attachment_bytes ->
 //   "attachment_too_large"; partial copies removed) into
 //   `.<prefix>-<key>.attachments.tmp/`, which is fsynced and renamed to
 //   `<prefix>-<key>.attachments/` BEFORE the CSV is published.
+// - Locator failures (transfer_attachment in attachment_copy.hpp): a transient
+//   one (attachments::AttachmentError `unavailable`, e.g. the HTTP store
+//   answered 503; std::system_error) -> retry "attachment_unavailable": the
+//   item is left out of this file, stays in the outbox and goes into a later
+//   batch's file once the attachment comes through. A permanent AttachmentError
+//   -> reject with its code (attachment_mismatch, attachment_size_mismatch,
+//   attachment_type_mismatch, ...). Any other throw (unsafe or missing path)
+//   -> reject "attachment_unavailable". Details never carry the path.
+// - Redelivery of a published batch: an item whose attachment file is not in
+//   the published folder counts as delivered only if its row is in the CSV;
+//   otherwise it gets its attachment's failure again, or retry.
 // - Names: `<safe submission_id>_v<version>_<n>.<ext>` (n 1-based, ext from the
 //   media type: jpg png heic mp4 mov, else bin); never the payload's filename.
 // - If the column list contains `attachment_files`, the sink fills that column
 //   with the record's published file names joined by ';' (whatever the mapping
 //   put there is ignored); otherwise the columns are left alone.
 //
-// Reason codes: io_error (retry), unencodable, invalid_utf8,
-// attachment_unavailable, attachment_mismatch, attachment_too_large (reject).
+// Reason codes: io_error (retry), attachment_unavailable (retry when
+// transient, else reject), unencodable, invalid_utf8, attachment_mismatch,
+// attachment_too_large and the other attachments::to_string codes (reject).
 // Logs carry batch keys, counts, outbox ids and reason codes, never field values.
 // deliver() must not run concurrently on one instance.
 #include <atomic>
@@ -127,8 +139,7 @@ class CsvDropSink : public core::Sink {
                                                   const std::vector<std::string>& attachment_names,
                                                   std::string& line, std::uint64_t& replaced) const;
   std::vector<ItemPlan> plan_items(const core::DeliveryBatch& batch) const;
-  // Resolves and streams one attachment (copying it when `destination` is set);
-  // returns a reject outcome for attachment problems.
+  // transfer_attachment (attachment_copy.hpp) with this sink's locator and limit.
   std::optional<core::DeliveryOutcome> transfer(const core::AttachmentRef& attachment, std::size_t n,
                                                 std::size_t count,
                                                 const std::filesystem::path* destination) const;
@@ -138,6 +149,7 @@ class CsvDropSink : public core::Sink {
                                                const BatchPaths& paths, std::vector<ItemPlan>& plans);
   void copy_attachments(const BatchPaths& paths, std::vector<ItemPlan>& plans) const;
   void write_csv(const BatchPaths& paths, const std::vector<ItemPlan>& plans) const;
+  bool contains_row(const std::string& file, const std::string& line) const;
   std::vector<core::DeliveryOutcome> outcomes(const BatchPaths& paths,
                                               const std::vector<ItemPlan>& plans) const;
 

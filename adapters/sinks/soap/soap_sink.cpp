@@ -8,9 +8,11 @@
 #include <fstream>
 #include <optional>
 #include <stdexcept>
+#include <system_error>
 
 #include "adapters/sinks/soap/secret_file.hpp"
 #include "adapters/sinks/soap/soap_classify.hpp"
+#include "bridge/attachments/verifier.hpp"
 #include "bridge/net/url.hpp"
 #include "bridge/xml/xsd_validator.hpp"
 
@@ -67,6 +69,11 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 DeliveryOutcome reject(const char* code, std::string detail) {
   return DeliveryOutcome::fail(DeliveryStatus::reject, code, std::move(detail));
+}
+
+DeliveryOutcome retry_attachment(const core::AttachmentRef& a, const std::string& why) {
+  return DeliveryOutcome::fail(DeliveryStatus::retry, "attachment_unavailable",
+                               "attachment " + a.id + " is unavailable for now (" + why + "); retried later");
 }
 
 // Checks the file against the declared size and SHA-256 by streaming it.
@@ -236,8 +243,18 @@ struct SoapSink::Impl {
           if (!preview) {
             try {
               file = locator(a);
-            } catch (const std::exception& e) {
-              b.error = reject("attachment_unavailable", "attachment " + a.id + ": " + e.what());
+            } catch (const attachments::AttachmentError& e) {
+              // Transient (e.g. the HTTP store answered 503): the item stays in the outbox.
+              b.error = e.permanent()
+                            ? reject(attachments::to_string(e.code()), "attachment " + a.id + " cannot be used")
+                            : retry_attachment(a, "could not be fetched now");
+              return b;
+            } catch (const std::system_error& e) {
+              b.error = retry_attachment(a, e.code().message());
+              return b;
+            } catch (const std::exception&) {
+              // Unsafe or missing path; the message may quote the payload's path.
+              b.error = reject("attachment_unavailable", "attachment " + a.id + " could not be resolved safely");
               return b;
             }
             if (auto bad = check_attachment(file, a)) {

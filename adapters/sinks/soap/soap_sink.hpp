@@ -33,7 +33,10 @@
 // - <{attachment_content_element}> base64 of the file, streamed from disk in
 //   48 KiB chunks while sending, when size <= max_inline_bytes (the file is
 //   checked first: size and SHA-256 as declared, else reject
-//   attachment_mismatch; unresolvable -> reject attachment_unavailable);
+//   attachment_mismatch; the locator failing transiently (AttachmentError
+//   `unavailable`, e.g. HTTP store 503, or std::system_error) -> retry
+//   attachment_unavailable; a permanent AttachmentError -> reject with its
+//   code; otherwise unresolvable -> reject attachment_unavailable);
 // - otherwise <{attachment_reference_element}> with attachment_reference
 //   ("{id}", "{sha256}", "{path}", "{submission_id}" substituted).
 // Larger than max_inline_bytes without a reference element: reject

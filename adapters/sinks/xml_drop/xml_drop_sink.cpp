@@ -18,7 +18,6 @@ namespace reportbridge::xml_drop {
 namespace fs = std::filesystem;
 using core::DeliveryOutcome;
 using core::DeliveryStatus;
-using csv_drop::FileHandle;
 
 struct XmlDropSink::ItemPlan {
   const core::DeliveryItem* item = nullptr;
@@ -44,12 +43,6 @@ namespace {
 
 DeliveryOutcome reject(std::string code, std::string detail) {
   return DeliveryOutcome::fail(DeliveryStatus::reject, std::move(code), std::move(detail));
-}
-
-std::string lowercase(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-  return s;
 }
 
 bool exists_as_file(const fs::path& p) { return fs::is_regular_file(fs::symlink_status(p)); }
@@ -214,51 +207,8 @@ std::vector<XmlDropSink::ItemPlan> XmlDropSink::plan_items(const core::DeliveryB
 
 std::optional<DeliveryOutcome> XmlDropSink::transfer(const core::AttachmentRef& attachment, std::size_t n,
                                                      std::size_t count, const fs::path* destination) const {
-  const std::string which = "attachment " + std::to_string(n) + " of " + std::to_string(count);
-  const auto too_large = [&](std::uint64_t size) {
-    return reject("attachment_too_large", which + " has " + std::to_string(size) + " bytes, above the limit of " +
-                                              std::to_string(config_.max_attachment_bytes));
-  };
-  if (attachment.size_bytes > config_.max_attachment_bytes) return too_large(attachment.size_bytes);
-  fs::path source;
-  try {
-    source = locator_(attachment);
-  } catch (const std::exception&) {
-    // The locator's message may quote the payload's path: keep it out of outcomes and logs.
-    return reject("attachment_unavailable", which + " could not be resolved safely");
-  }
-  FileHandle out;
-  if (destination) out = csv_drop::create_file(*destination);
-  const auto discard = [&] {
-    if (!destination) return;
-    out = FileHandle();
-    std::error_code ec;
-    fs::remove(*destination, ec);
-  };
-  csv_drop::StreamResult streamed;
-  try {
-    streamed = csv_drop::stream_with_sha256(source, out, destination ? *destination : fs::path(),
-                                            config_.max_attachment_bytes);
-  } catch (...) {
-    discard();
-    throw;
-  }
-  switch (streamed.status) {
-    case csv_drop::StreamResult::Status::unavailable:
-      discard();
-      return reject("attachment_unavailable", which + " is missing or unreadable");
-    case csv_drop::StreamResult::Status::too_large:
-      discard();
-      return too_large(streamed.bytes);
-    case csv_drop::StreamResult::Status::ok:
-      break;
-  }
-  if (streamed.sha256 != lowercase(attachment.sha256)) {
-    discard();
-    return reject("attachment_mismatch", which + ": sha256 differs from the declared value");
-  }
-  if (destination) csv_drop::sync_and_close(out, *destination);
-  return std::nullopt;
+  return csv_drop::transfer_attachment(locator_,
+                                       {&attachment, n, count, config_.max_attachment_bytes, destination});
 }
 
 // Copies the attachments of accepted, unpublished items into `folder`. With
@@ -308,11 +258,19 @@ void XmlDropSink::verify_published_attachments(const BatchPaths& paths, std::vec
     if (plan.reject || !plan.published || plan.attachment_names.empty()) continue;
     if (config_.mode == Mode::per_submission) continue;  // its document is there: delivered
     const auto& attachments = plan.item->record.attachments;
+    bool missing = false;
     for (std::size_t n = 0; n < attachments.size() && !plan.reject; ++n) {
       const std::string& name = plan.attachment_names[n];
       if (verified.count(name) || exists_as_file(paths.attachments / name)) continue;
+      missing = true;
       plan.reject = transfer(attachments[n], n + 1, attachments.size(), nullptr);
     }
+    // Every accepted item's files are published before the document: a
+    // missing one means the item was left out (its attachment failed then).
+    if (missing && !plan.reject)
+      plan.reject = DeliveryOutcome::fail(DeliveryStatus::retry, "attachment_unavailable",
+                                          "left out of " + paths.names[0] +
+                                              " while an attachment was unavailable; sent in a later batch");
     if (!plan.reject) verified.insert(plan.attachment_names.begin(), plan.attachment_names.end());
   }
   const bool missing = std::any_of(plans.begin(), plans.end(), [](const ItemPlan& p) {
@@ -383,8 +341,10 @@ std::vector<DeliveryOutcome> XmlDropSink::outcomes(const BatchPaths& paths,
 void XmlDropSink::log_rejections(const core::DeliveryBatch& batch, const std::vector<ItemPlan>& plans) const {
   for (const ItemPlan& plan : plans)
     if (plan.reject)
-      spdlog::warn("xml_drop[{}]: batch {} outbox item {} rejected: {}", config_.name, batch.key,
-                   plan.item->outbox_id, plan.reject->reason_code);
+      spdlog::warn("xml_drop[{}]: batch {} outbox item {} {}: {}", config_.name, batch.key,
+                   plan.item->outbox_id,
+                   plan.reject->status == DeliveryStatus::retry ? "left for a retry" : "rejected",
+                   plan.reject->reason_code);
 }
 
 std::vector<DeliveryOutcome> XmlDropSink::publish(const core::DeliveryBatch& batch, const BatchPaths& paths,
@@ -431,9 +391,9 @@ std::vector<DeliveryOutcome> XmlDropSink::publish(const core::DeliveryBatch& bat
   log_rejections(batch, plans);
   const auto accepted = std::count_if(plans.begin(), plans.end(), [](const ItemPlan& p) { return !p.reject; });
   if (accepted == 0)
-    spdlog::warn("xml_drop[{}]: batch {}: every item rejected, nothing written", config_.name, batch.key);
+    spdlog::warn("xml_drop[{}]: batch {}: no item accepted, nothing written", config_.name, batch.key);
   else
-    spdlog::info("xml_drop[{}]: batch {} published ({} records, {} rejected)", config_.name, batch.key, accepted,
+    spdlog::info("xml_drop[{}]: batch {} published ({} records, {} not accepted)", config_.name, batch.key, accepted,
                  plans.size() - static_cast<std::size_t>(accepted));
   return outcomes(paths, plans);
 }

@@ -28,6 +28,15 @@
 //   `<prefix>-<key>.attachments/` before any document; file names
 //   `<safe submission_id>_v<version>_<n>.<ext>`, shown in each Attachment's
 //   StoredFile element when the XSD has one.
+// - Attachment failures (csv_drop::transfer_attachment, shared with csv_drop):
+//   a transient locator failure (AttachmentError `unavailable`, e.g. HTTP 503,
+//   or std::system_error) -> retry "attachment_unavailable": the item is left
+//   out now and delivered in a later batch; a permanent AttachmentError ->
+//   reject with its code; any other locator throw or a missing file -> reject
+//   "attachment_unavailable"; attachment_too_large, attachment_mismatch.
+//   Partial copies are removed. Batch-mode redelivery: an item whose file is
+//   not in the published folder was left out, so it gets retry (or its
+//   attachment's failure).
 // - Idempotent per batch key: a document that already exists is never
 //   rewritten; outcomes are recomputed the same way and missing `.done` files
 //   written. In per_submission mode a crash between two documents leaves the

@@ -264,6 +264,28 @@ std::int64_t HttpStoreSource::backlog(const core::SourceCursor& cursor) {
   }
 }
 
+std::optional<core::SourceRow> HttpStoreSource::latest(const std::string& submission_id) {
+  std::lock_guard lock(poll_mutex_);
+  if (auto left = poll_gate_.remaining(BackoffGate::Clock::now()); left.count() > 0)
+    throw SourceUnavailable("app store unavailable (backing off): " + last_poll_error_, left);
+  try {
+    // The contract has no GET for one submission: page through the whole store.
+    std::optional<core::SourceRow> found;
+    std::int64_t after = 0;
+    for (;;) {
+      Page page = get_page(after, config_.page_limit_max);
+      if (page.rows.empty()) break;
+      for (auto& row : page.rows)
+        if (row.id == submission_id && (!found || row.version >= found->version)) found = std::move(row);
+      after = page.rows.back().seq;
+    }
+    poll_gate_.succeeded();
+    return found;
+  } catch (const Failure& f) {
+    poll_failed(f);
+  }
+}
+
 std::chrono::milliseconds HttpStoreSource::poll_retry_in() const {
   std::lock_guard lock(poll_mutex_);
   return poll_gate_.remaining(BackoffGate::Clock::now());

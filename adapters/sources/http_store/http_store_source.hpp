@@ -5,6 +5,7 @@
 //          paged read per open cursor gap (after=gap.first-1, items up to
 //          gap.last), so rows committed late are never skipped: the same
 //          guarantee as the SQLite source, with core::advance_cursor.
+// latest() pages the whole store for the newest version of one submission.
 // backlog() counts rows after the high-water mark by paging, up to
 //          backlog_scan_max rows (-1 beyond: "unknown").
 // write_status() PUT {base}/v1/submissions/{id}/status per submission (the
@@ -93,6 +94,11 @@ class HttpStoreSource : public core::Source {
   void write_status(const std::vector<core::StatusUpdate>& updates) override;
   std::string attachment_path(const core::AttachmentRef& attachment) const override;
 
+  // The newest version of one submission (for `preview --submission ID`), or
+  // nullopt. The API has no GET for one submission, so this pages through the
+  // whole store from seq 0 (an operator tool, not for the delivery path).
+  // Failures throw SourceUnavailable like poll().
+  std::optional<core::SourceRow> latest(const std::string& submission_id);
   // Time until poll() may touch the network again (0: now).
   std::chrono::milliseconds poll_retry_in() const;
   // Status updates the server refused for good (dropped).

@@ -228,3 +228,42 @@ TEST_CASE("dead letters are announced as dead, not as retries") {
   CHECK(rec.kinds_for(test_id(1)) == std::vector<std::string>{"retry", "dead"});
   CHECK(b.state->target_counts()[0].dead == 1);
 }
+
+namespace {
+// A target whose every answer is "the attachment could not be fetched from the
+// source": the state the sinks report when the app's store answers 503 for a
+// photo (the sinks' own tests cover producing it from a real server).
+struct SourceAttachmentDown : core::Sink {
+  std::string name_ = "drop";
+  int calls = 0;
+  const std::string& name() const override { return name_; }
+  core::BatchPolicy batch_policy() const override { return {}; }
+  std::string encode_preview(const core::TargetRecord&) const override { return {}; }
+  std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override {
+    ++calls;
+    return std::vector<core::DeliveryOutcome>(
+        batch.items.size(), core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "attachment_unavailable",
+                                                        "attachment 1 of 1 is unavailable now"));
+  }
+};
+}  // namespace
+
+TEST_CASE("attachments the source cannot supply are retried without opening the target's circuit") {
+  Bridge b;
+  for (int i = 1; i <= 3; ++i) insert_submission(b.store_path, i, test_id(i), 1, valid_payload(test_id(i)));
+  b.ingest();
+  SourceAttachmentDown sink;
+  pipeline::Dispatcher d(*b.state);
+  d.add_target(sink, {20, std::chrono::milliseconds(1), std::chrono::milliseconds(1)}, {"x", false},
+               {2, std::chrono::milliseconds(150), std::chrono::milliseconds(1000)});
+  for (int round = 0; round < 4; ++round) {
+    b.state->db().exec("UPDATE outbox_items SET next_attempt_ms = 0");
+    auto s = d.dispatch(true);
+    CHECK(s.retried == 3);
+    CHECK(s.skipped_open_circuits == 0);
+  }
+  CHECK(d.health()[0].circuit == "closed");
+  CHECK(d.health()[0].consecutive_failures == 0);
+  CHECK(sink.calls == 4);
+  CHECK(b.state->backlog({"drop"}).at(0).pending == 3);  // nothing lost
+}
