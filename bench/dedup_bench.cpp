@@ -213,7 +213,8 @@ int main(int argc, char** argv) {
       if (dump.is_open() && (v.kind == Verdict::Kind::related || t.label == "near_dup" ||
                              v.explanation.rfind("closest", 0) == 0))
         dump << t.label << '\t' << (v.kind == Verdict::Kind::related && t.label == "near_dup" && v.of_id == t.of)
-             << '\t' << to_string(v.kind) << '\t' << v.score << '\t' << v.explanation << '\n';
+             << '\t' << to_string(v.kind) << '\t' << v.score << '\t' << t.of << '\t' << v.of_id << '\t'
+             << v.explanation << '\n';
       if (v.kind == Verdict::Kind::related && !(t.label == "near_dup" && v.of_id == t.of)) {
         if (wrong_examples.size() < 3) wrong_examples[it.row.id] = v.explanation;
       }

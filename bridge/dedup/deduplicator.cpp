@@ -609,10 +609,14 @@ struct Deduplicator::Impl {
         const std::string figures = fmt("%.0f", x[0]) + " m apart, incident times " + fmt("%.0f", x[1]) +
                                     " min apart, text similarity " + fmt("%.2f", x[2]) + ", place similarity " +
                                     fmt("%.2f", x[3]);
+        // x[5]: candidates within the gates (0 in verdicts stored before it was kept).
+        const std::string candidates =
+            x[5] >= 2 ? ", " + fmt("%.0f", x[5]) + " candidates within the gates" : std::string();
         if (f.reason == Reason::below_threshold) {
           v.rule = "original.no_match";
           v.explanation = "closest earlier report " + f.near_id + " scored " + fmt("%.2f", score) +
-                          " < threshold " + fmt("%.2f", x[4]) + " (" + figures + ") [rule original.no_match]";
+                          " < threshold " + fmt("%.2f", x[4]) + " (" + figures + candidates +
+                          ") [rule original.no_match]";
           break;
         }
         const bool same = f.reason == Reason::related_same;
@@ -620,7 +624,8 @@ struct Deduplicator::Impl {
         v.rule = same ? "related.same_category" : "related.related_category";
         v.explanation = "related to " + v.of_id + (v.of_id != f.near_id ? " (via " + f.near_id + ")" : "") + ": " +
                         (same ? "same category" : "related category") + ", " + figures + "; score " +
-                        fmt("%.2f", score) + " >= threshold " + fmt("%.2f", x[4]) + " [rule " + v.rule + "]";
+                        fmt("%.2f", score) + " >= threshold " + fmt("%.2f", x[4]) + candidates + " [rule " + v.rule +
+                        "]";
         break;
       }
     }
@@ -762,6 +767,7 @@ struct Deduplicator::Impl {
       bool same_category = true;
     } best;
     const double wsum = s.weights.distance + s.weights.time + s.weights.text + s.weights.place;
+    std::size_t gated = 0;  // candidates that pass the gates
     // One candidate (from the mirror or the table): gates, then the score. Ties
     // go to the earlier arrival, then the smaller id, whichever path read it.
     const auto consider = [&](std::string_view id, std::string_view root, std::string_view cat, const Place& other,
@@ -772,6 +778,7 @@ struct Deduplicator::Impl {
       if (!same && std::find(related_cats.begin(), related_cats.end(), cat) == related_cats.end()) return;
       const double d = distance_m(*place, other);
       if (d > s.max_distance_m) return;
+      ++gated;
       const double ts = bit_similarity(a.bits.data(), bits, kTextWords);
       const double ps = bit_similarity(a.bits.data() + kTextWords, bits + kTextWords, kPlaceWords);
       double score =
@@ -847,10 +854,12 @@ struct Deduplicator::Impl {
     f.x[1] = best.dt_min;
     f.x[2] = best.text;
     f.x[3] = best.place;
-    f.x[4] = s.threshold;
+    // Stored as numbers; explain() rebuilds the threshold from them.
+    f.x[4] = s.threshold + s.density_step * std::log(static_cast<double>(gated));
+    f.x[5] = static_cast<double>(gated);
     f.near_id = std::move(best.id);
     v.score = best.score;
-    if (best.score < s.threshold) {
+    if (best.score < f.x[4]) {
       f.reason = Reason::below_threshold;
       return;
     }

@@ -23,6 +23,8 @@ const MapSpec kDedupSpec{
      {"time_window", ValueKind::duration, false,
       "Related reports' incident times differ by at most this (default 2h)."},
      {"threshold", ValueKind::number, false, "Score (0..1) a related report must reach (default 0.6)."},
+     {"density_step", ValueKind::number, false,
+      "Threshold increase per natural log of the candidates that pass the gates (default 0.08)."},
      {"weights", ValueKind::map, false, "Weights of the related score: distance, time, text, place."},
      {"related_categories", ValueKind::map, false,
       "Category -> category or list of categories that may describe one incident (symmetric)."},
@@ -100,6 +102,7 @@ std::optional<DedupSettings> load_dedup_settings(const YAML::Node& node, const s
   s.retention = config::get_duration(node, "retention", s.retention);
   s.max_distance_m = get_number(node, "max_distance_m", s.max_distance_m, 1, 5000, file, diags);
   s.threshold = get_number(node, "threshold", s.threshold, 0, 1, file, diags);
+  s.density_step = get_number(node, "density_step", s.density_step, 0, 1, file, diags);
   s.related_category_penalty =
       get_number(node, "related_category_penalty", s.related_category_penalty, 0, 1, file, diags);
   for (const char* key : {"duplicate_window", "time_window", "retention"}) {

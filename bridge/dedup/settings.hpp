@@ -42,6 +42,11 @@ struct DedupSettings {
   double max_distance_m = 200;
   std::chrono::milliseconds time_window{std::chrono::hours(2)};
   double threshold = 0.6;
+  // Where many earlier reports of the category pass the distance and time
+  // gates (a busy street), the best of them is more likely to score high by
+  // chance: the threshold rises by density_step * ln(candidates) (nothing with
+  // one candidate).
+  double density_step = 0.08;
   ScoreWeights weights;
   // Pairs of categories that may describe one incident (symmetric); a pair
   // scores related_category_penalty less than the same category.

@@ -529,3 +529,30 @@ TEST_CASE("the in-memory window evicts old entries and stays complete from its s
   CHECK_FALSE(idx.loaded());
   CHECK(idx.size() == 0);
 }
+
+TEST_CASE("on a busy street the related threshold rises with the candidates within the gates", "[dedup]") {
+  Fixture f;
+  auto run = [&](double step) {
+    f.settings.density_step = step;
+    TempDir dir{"dedup-density"};
+    Database db{(dir / "state.db").string(), Database::Mode::read_write_create};
+    Deduplicator d(db, f.settings);
+    const auto first = base_doc();
+    d.check_and_record(first, row_of(first, 1, "2026-11-27T18:42:11Z"));
+    for (int i = 1; i <= 3; ++i) {
+      auto other = reworded("b" + std::to_string(i));
+      other.as_object()["location"].as_object()["lat"] = 54.5743 + 0.0001 * i;
+      d.check_and_record(other, row_of(other, 1 + i, "2026-11-27T19:0" + std::to_string(i) + ":00Z"));
+    }
+    auto last = reworded("c1");
+    return d.check(last, row_of(last, 9, "2026-11-27T19:08:00Z"));
+  };
+  const auto flat = run(0.0);
+  CHECK(flat.explanation.find("4 candidates within the gates") != std::string::npos);
+  CHECK(flat.explanation.find("threshold 0.60") != std::string::npos);
+  const auto busy = run(0.08);  // 0.60 + 0.08 * ln 4 = 0.71
+  CHECK(busy.explanation.find("threshold 0.71") != std::string::npos);
+  CHECK(busy.explanation.find("4 candidates within the gates") != std::string::npos);
+  CHECK(busy.score == Approx(flat.score));
+  CHECK((busy.kind == Verdict::Kind::related) == (busy.score >= 0.60 + 0.08 * std::log(4.0)));
+}

@@ -17,6 +17,7 @@ duplicate_window: 5m
 max_distance_m: 150
 time_window: 90m
 threshold: 0.55
+density_step: 0.1
 weights: {distance: 0.2, time: 0.3, text: 0.2, place: 0.3}
 related_categories:
   noise: anti_social_behaviour
@@ -34,6 +35,7 @@ reporter_key_file: /etc/reportbridge/dedup.key
   CHECK(s->max_distance_m == 150);
   CHECK(s->time_window == std::chrono::minutes(90));
   CHECK(s->threshold == Approx(0.55));
+  CHECK(s->density_step == Approx(0.1));
   CHECK(s->weights.place == Approx(0.3));
   CHECK(s->related_categories.size() == 3);
   CHECK(s->related_category_penalty == Approx(0.05));
@@ -48,6 +50,7 @@ TEST_CASE("defaults apply to missing keys", "[dedup]") {
   REQUIRE(s);
   CHECK(s->max_distance_m == 200);
   CHECK(s->threshold == Approx(0.6));
+  CHECK(s->density_step == Approx(0.08));
   CHECK(s->related_categories.size() == 4);
   CHECK(s->reporter_key_file.empty());
 }
@@ -61,6 +64,7 @@ TEST_CASE("bad dedup settings are reported with their position", "[dedup]") {
     CHECK(diags.to_string().find(code) != std::string::npos);
   };
   check_fails("threshold: 1.5", "dedup.out_of_range");
+  check_fails("density_step: -0.1", "dedup.out_of_range");
   check_fails("max_distance_m: 0", "dedup.out_of_range");
   check_fails("weights: {distance: 0, time: 0, text: 0, place: 0}", "dedup.out_of_range");
   check_fails("retention: 0s", "dedup.out_of_range");
