@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -312,9 +313,12 @@ int cmd_run(const Args& args, bool once) {
   if (rt->dedup_settings) {
     dedup.emplace(ingest_state.db(), *rt->dedup_settings);
     std::map<std::string, dedup::RelatedPolicy> related;
-    for (const auto& t : rt->config.targets)
+    std::set<std::string> reporter_key_targets;
+    for (const auto& t : rt->config.targets) {
       related[t.name] = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
-    ingestor.set_dedup(&*dedup, std::move(related));
+      if (t.reporter_key) reporter_key_targets.insert(t.name);
+    }
+    ingestor.set_dedup(&*dedup, std::move(related), std::move(reporter_key_targets));
   }
 
   // Health, readiness and metrics on their own thread and state connection.

@@ -82,7 +82,10 @@ const MapSpec kCommonTargetSpec{
      {"related", ValueKind::string, false,
       "A report related to an earlier one (dedup): link (default; fills a RelatedReference field), hold (dead letter"
       " for review, released by replay) or plain.",
-      {"link", "hold", "plain"}}}};
+      {"link", "hold", "plain"}},
+     {"reporter_key", ValueKind::boolean, false,
+      "Fill a ReporterKey field with the reporter's pseudonymous key (dedup.reporter_key_file), so the target can"
+      " reuse its person record (default false; never for anonymous reports)."}}};
 
 const MapSpec kRetrySpec{
     "target retry",
@@ -198,6 +201,7 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
         target.writeback.include_reference = get_bool(w, "reference", false);
       }
       target.related = get_string(t, "related", "link");
+      target.reporter_key = get_bool(t, "reporter_key", false);
       if (auto cb = t["circuit"]; cb && cb.IsMap() && check_map(cb, kCircuitSpec, path, diags)) {
         target.circuit.failures = static_cast<int>(get_int(cb, "failures", 5, path, diags, 1));
         target.circuit.cooldown = get_duration(cb, "cooldown", target.circuit.cooldown);

@@ -56,6 +56,7 @@ struct TargetSettings {
   WritebackSettings writeback;
   CircuitSettings circuit;
   std::string related = "link";  // a report related to an earlier one: link | hold | plain
+  bool reporter_key = false;      // fill a ReporterKey field with the reporter's pseudonymous key
 };
 
 struct RetentionSettings {

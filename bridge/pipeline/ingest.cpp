@@ -171,36 +171,62 @@ constexpr const char* kDuplicateMessage =
 // judged once): double submissions are recorded and not sent again; related
 // reports follow each target's policy.
 void Ingestor::deduplicate(const core::SourceRow& row, Decision& d, std::int64_t now) {
-  if (!dedup_ || !d.doc || d.outcome != "queued") return;
-  d.verdict = dedup_->check_and_record(*d.doc, row);
-  const auto& v = *d.verdict;
-  if (v.kind == dedup::Verdict::Kind::duplicate) {
-    d.outcome = "duplicate";
-    d.entries.clear();
-    d.writeback = core::StatusUpdate{row.id, "duplicate", state_.reference_for(v.of_id), kDuplicateMessage,
-                                     store::rfc3339_utc(now)};
-    return;
+  if (d.outcome != "queued") return;
+  if (dedup_ && d.doc) {
+    d.verdict = dedup_->check_and_record(*d.doc, row);
+    const auto& v = *d.verdict;
+    if (v.kind == dedup::Verdict::Kind::duplicate) {
+      d.outcome = "duplicate";
+      d.entries.clear();
+      d.writeback = core::StatusUpdate{row.id, "duplicate", state_.reference_for(v.of_id), kDuplicateMessage,
+                                       store::rfc3339_utc(now)};
+      return;
+    }
   }
-  if (v.kind != dedup::Verdict::Kind::related) return;
+  fill_bridge_fields(d);
+}
+
+// Holds related reports for targets with policy hold, and fills (or leaves
+// without a value) the fields the bridge provides: RelatedReference, ReporterKey.
+void Ingestor::fill_bridge_fields(Decision& d) {
+  const dedup::Verdict* v = d.verdict ? &*d.verdict : nullptr;
+  const bool related = v && v->kind == dedup::Verdict::Kind::related;
+  bool anonymous = true;  // no reporter object, or not clearly identified: no key
+  if (d.doc && d.doc->is_object()) {
+    if (const auto* rep = d.doc->as_object().if_contains("reporter"); rep && rep->is_object()) {
+      const auto* anon = rep->as_object().if_contains("anonymous");
+      anonymous = !(anon && anon->is_bool() && !anon->as_bool());
+    }
+  }
   for (auto& entry : d.entries) {
     auto it = related_policy_.find(entry.target);
     const auto policy = it == related_policy_.end() ? dedup::RelatedPolicy::link : it->second;
-    if (policy == dedup::RelatedPolicy::hold) {
-      entry.held = "held_for_review: related to " + v.of_id + " (" + v.rule + ", score " +
-                   std::to_string(v.score).substr(0, 4) + ")";
-    } else if (policy == dedup::RelatedPolicy::link) {
-      // Only records whose mapping has a RelatedReference field carry the link.
-      core::TargetRecord record;
-      if (!core::from_json(entry.record_json, record)) continue;
-      bool changed = false;
-      for (auto& f : record.fields) {
-        if (f.name != "RelatedReference" || (f.value && !f.value->empty())) continue;
-        std::string ref = state_.reference_for(v.of_id, entry.target);
-        f.value = ref.empty() ? v.of_id : ref;
-        changed = true;
+    if (related && policy == dedup::RelatedPolicy::hold)
+      entry.held = "held_for_review: related to " + v->of_id + " (" + v->rule + ", score " +
+                   std::to_string(v->score).substr(0, 4) + ")";
+    // Most mappings declare neither field: skip the parse for them.
+    if (entry.record_json.find("\"RelatedReference\"") == std::string::npos &&
+        entry.record_json.find("\"ReporterKey\"") == std::string::npos)
+      continue;
+    core::TargetRecord record;
+    if (!core::from_json(entry.record_json, record)) continue;
+    for (auto& f : record.fields) {
+      if (f.value && !f.value->empty()) continue;  // the mapping gave it a value: kept
+      if (f.name == "RelatedReference") {
+        if (related && policy == dedup::RelatedPolicy::link) {
+          std::string ref = state_.reference_for(v->of_id, entry.target);
+          f.value = ref.empty() ? v->of_id : ref;
+        } else {
+          f.value.reset();
+        }
+      } else if (f.name == "ReporterKey") {
+        if (v && v->reporter_key && !anonymous && reporter_key_targets_.count(entry.target) != 0)
+          f.value = *v->reporter_key;
+        else
+          f.value.reset();
       }
-      if (changed) entry.record_json = core::to_json(record);
     }
+    entry.record_json = core::to_json(record);
   }
 }
 

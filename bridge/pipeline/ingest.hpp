@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,10 +56,20 @@ class Ingestor {
   // after each batch commits.
   void set_events(core::EventListener* events) { events_ = events; }
   // Deduplication on the ingest connection (inside the batch transaction);
-  // `related` says per target what happens to a related report (default link).
-  void set_dedup(dedup::Deduplicator* dedup, std::map<std::string, dedup::RelatedPolicy> related) {
+  // `related` says per target what happens to a related report (default link);
+  // `reporter_key_targets` get the reporter's pseudonymous key.
+  //
+  // Fields the bridge fills (a mapping declares them with `default: ""`):
+  //   RelatedReference  related report, policy link: the target's reference
+  //                     for the first report (else its id);
+  //   ReporterKey       targets in reporter_key_targets, reporter not anonymous:
+  //                     the key ("rk-...") shared by that person's reports.
+  // Otherwise they get no value (an empty CSV cell, no XML element).
+  void set_dedup(dedup::Deduplicator* dedup, std::map<std::string, dedup::RelatedPolicy> related,
+                 std::set<std::string> reporter_key_targets = {}) {
     dedup_ = dedup;
     related_policy_ = std::move(related);
+    reporter_key_targets_ = std::move(reporter_key_targets);
   }
 
  private:
@@ -66,6 +77,7 @@ class Ingestor {
   Decision decide(const core::SourceRow& row, std::int64_t now) const;
   void write(const core::SourceRow& row, Decision& decision, std::int64_t now, IngestStats& stats);
   void deduplicate(const core::SourceRow& row, Decision& decision, std::int64_t now);
+  void fill_bridge_fields(Decision& decision);
   void publish(const core::SourceRow& row, const Decision& decision, std::int64_t now) const;
 
   store::StateStore& state_;
@@ -76,6 +88,7 @@ class Ingestor {
   core::EventListener* events_ = nullptr;
   dedup::Deduplicator* dedup_ = nullptr;
   std::map<std::string, dedup::RelatedPolicy> related_policy_;
+  std::set<std::string> reporter_key_targets_;
 };
 
 }  // namespace reportbridge::pipeline

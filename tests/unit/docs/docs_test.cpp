@@ -270,6 +270,9 @@ TEST_CASE("the mapping examples give the values mappings/README.md states for it
       {"grid_example", "Northing", "511900"},
       {"privacy_example", "ContactName", "ANONYMOUS"},
       {"privacy_example", "Language", "pl"},
+      {"bridge_fields_example", "AppReference", "6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01"},
+      {"bridge_fields_example", "RelatedReference", ""},
+      {"bridge_fields_example", "ReporterKey", ""},
   };
   for (const auto& e : expected) {
     INFO(e.mapping << " " << e.field);
