@@ -31,6 +31,7 @@
 #include "bridge/service/state_probe.hpp"
 #include "bridge/app/runtime.hpp"
 #include "bridge/pipeline/dispatcher.hpp"
+#include "bridge/pipeline/bridge_fields.hpp"
 #include "bridge/pipeline/ingest.hpp"
 #include "bridge/pipeline/writeback.hpp"
 #include "bridge/store/state_store.hpp"
@@ -561,12 +562,16 @@ int cmd_preview(const Args& args) {
   }
   const mapping::RoutePlan plan = rt->mappings->plan(*check.doc);
   std::cout << mapping::format_plan(plan);
+  // Judged against the state database's history, without recording anything;
+  // the verdict fills the bridge's fields (RelatedReference, ReporterKey) below.
+  std::optional<store::StateStore> preview_state;
+  std::optional<dedup::Verdict> verdict;
   if (rt->dedup_settings) {
-    // Judged against the state database's history, without recording anything.
     if (std::filesystem::exists(rt->config.state_path)) {
-      store::StateStore state(rt->config.state_path.string(), 2);
-      dedup::Deduplicator dd(state.db(), *rt->dedup_settings);
-      auto v = dd.check(*check.doc, row);
+      preview_state.emplace(rt->config.state_path.string(), 2);
+      dedup::Deduplicator dd(preview_state->db(), *rt->dedup_settings);
+      verdict = dd.check(*check.doc, row);
+      const auto& v = *verdict;
       std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";
       if (!v.of_id.empty()) std::cout << " of " << v.of_id;
       if (!v.explanation.empty()) std::cout << ": " << v.explanation;
@@ -591,6 +596,34 @@ int cmd_preview(const Args& args) {
       std::cout << "QUARANTINED: " << mapping::to_string(*traced.result.error) << "\n";
       result = kExitPreviewRejected;
       continue;
+    }
+    pipeline::BridgeFieldContext bridge_fields;
+    bridge_fields.verdict = verdict ? &*verdict : nullptr;
+    bridge_fields.anonymous = pipeline::reporter_is_anonymous(*check.doc);
+    for (const auto& t : rt->config.targets) {
+      if (t.name != target) continue;
+      bridge_fields.related = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
+      bridge_fields.reporter_key = t.reporter_key;
+    }
+    bridge_fields.reference_for = [&](const std::string& id) {
+      return preview_state ? preview_state->reference_for(id, target) : std::string();
+    };
+    if (pipeline::fill_bridge_fields(*traced.result.record, bridge_fields)) {
+      // As ingest fills them (the lineage above shows the mapping's own value).
+      for (const auto& f : traced.result.record->fields) {
+        if (f.name != pipeline::kRelatedReferenceField && f.name != pipeline::kReporterKeyField) continue;
+        std::cout << "    " << f.name << " = " << (f.value ? "\"" + *f.value + "\"" : std::string("(no value)"))
+                  << "   <- bridge: "
+                  << (f.name == pipeline::kRelatedReferenceField ? "related report, policy " +
+                                                                       std::string(dedup::to_string(bridge_fields.related))
+                                                                 : std::string("reporter key, reporter_key ") +
+                                                                       (bridge_fields.reporter_key ? "on" : "off"))
+                  << "\n";
+      }
+    }
+    if (verdict && verdict->kind == dedup::Verdict::Kind::related) {
+      if (bridge_fields.related == dedup::RelatedPolicy::hold)
+        std::cout << "HELD for review at " << target << " (related: hold): a dead letter until replayed\n";
     }
     if (auto* sink = rt->sink(target)) {
       std::string rendered;

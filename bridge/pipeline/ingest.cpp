@@ -1,5 +1,7 @@
 #include "bridge/pipeline/ingest.hpp"
 
+#include "bridge/pipeline/bridge_fields.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -187,46 +189,26 @@ void Ingestor::deduplicate(const core::SourceRow& row, Decision& d, std::int64_t
 }
 
 // Holds related reports for targets with policy hold, and fills (or leaves
-// without a value) the fields the bridge provides: RelatedReference, ReporterKey.
+// without a value) the fields the bridge provides (bridge_fields.hpp).
 void Ingestor::fill_bridge_fields(Decision& d) {
   const dedup::Verdict* v = d.verdict ? &*d.verdict : nullptr;
-  const bool related = v && v->kind == dedup::Verdict::Kind::related;
-  bool anonymous = true;  // no reporter object, or not clearly identified: no key
-  if (d.doc && d.doc->is_object()) {
-    if (const auto* rep = d.doc->as_object().if_contains("reporter"); rep && rep->is_object()) {
-      const auto* anon = rep->as_object().if_contains("anonymous");
-      anonymous = !(anon && anon->is_bool() && !anon->as_bool());
-    }
-  }
+  BridgeFieldContext context;
+  context.verdict = v;
+  context.anonymous = !d.doc || reporter_is_anonymous(*d.doc);
   for (auto& entry : d.entries) {
     auto it = related_policy_.find(entry.target);
-    const auto policy = it == related_policy_.end() ? dedup::RelatedPolicy::link : it->second;
-    if (related && policy == dedup::RelatedPolicy::hold)
+    context.related = it == related_policy_.end() ? dedup::RelatedPolicy::link : it->second;
+    if (v && v->kind == dedup::Verdict::Kind::related && context.related == dedup::RelatedPolicy::hold)
       entry.held = "held_for_review: related to " + v->of_id + " (" + v->rule + ", score " +
                    std::to_string(v->score).substr(0, 4) + ")";
     // Most mappings declare neither field: skip the parse for them.
-    if (entry.record_json.find("\"RelatedReference\"") == std::string::npos &&
-        entry.record_json.find("\"ReporterKey\"") == std::string::npos)
-      continue;
+    if (!may_have_bridge_fields(entry.record_json)) continue;
     core::TargetRecord record;
     if (!core::from_json(entry.record_json, record)) continue;
-    for (auto& f : record.fields) {
-      if (f.value && !f.value->empty()) continue;  // the mapping gave it a value: kept
-      if (f.name == "RelatedReference") {
-        if (related && policy == dedup::RelatedPolicy::link) {
-          std::string ref = state_.reference_for(v->of_id, entry.target);
-          f.value = ref.empty() ? v->of_id : ref;
-        } else {
-          f.value.reset();
-        }
-      } else if (f.name == "ReporterKey") {
-        if (v && v->reporter_key && !anonymous && reporter_key_targets_.count(entry.target) != 0)
-          f.value = *v->reporter_key;
-        else
-          f.value.reset();
-      }
-    }
-    entry.record_json = core::to_json(record);
+    context.reporter_key = reporter_key_targets_.count(entry.target) != 0;
+    const std::string target = entry.target;
+    context.reference_for = [this, &target](const std::string& id) { return state_.reference_for(id, target); };
+    if (pipeline::fill_bridge_fields(record, context)) entry.record_json = core::to_json(record);
   }
 }
 

@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include <boost/json.hpp>
+
 #include <chrono>
 #include <sstream>
 
@@ -212,6 +214,56 @@ TEST_CASE("dedup: the same report sent twice under two ids is delivered once; th
   INFO(show.out);
   CHECK(lines_with(show.out, {"duplicate", "duplicate.fingerprint", test_id(1)}) >= 1);
   CHECK(lines_with(show.out, {"delivered"}) == 0);
+}
+
+TEST_CASE("dedup: preview shows the RelatedReference and ReporterKey a related report is then delivered with") {
+  Installation inst(R"(mapping: all
+targets: [drop]
+fields:
+  - {name: Ref, from: id, required: true}
+  - {name: Version, from: version}
+  - {name: RelatedReference, default: ""}
+  - {name: ReporterKey, default: ""}
+)",
+                    "    related: link\n    reporter_key: true\n");
+  write_file(inst.dir / "dedup.key", "0123456789abcdef0123456789abcdef");
+  std::filesystem::permissions(inst.dir / "dedup.key", std::filesystem::perms::owner_read |
+                                                           std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+  inst.append_config("dedup: {reporter_key_file: dedup.key}\nhealth: {enabled: false}\n");
+  create_app_store(inst.store);
+  insert_submission_received(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)), "2026-11-27T18:42:11Z");
+  REQUIRE(inst.bridge({"once"}).exit_code == 0);
+  // Another resident (identified) reports the same incident in other words, 20 minutes later.
+  boost::json::value other = boost::json::parse(valid_payload(test_id(2)));
+  auto& o = other.as_object();
+  o["summary"] = "Lads on bikes throwing things at buses";
+  o["description"] = "Youths circling on bikes outside the shops, throwing stones at the buses.";
+  o["location"].as_object()["lat"] = 54.57445;
+  o["occurred"].as_object()["start"] = "2026-11-27T18:30:00+00:00";
+  o["reporter"].as_object()["email"] = "j.smith@example.org";
+  o["reporter"].as_object()["phone"] = "+447700900456";
+  insert_submission_received(inst.store, 2, test_id(2), 1, boost::json::serialize(other), "2026-11-27T19:02:00Z");
+
+  auto preview = inst.bridge({"preview", "--submission", test_id(2)});
+  INFO(preview.out << preview.err);
+  REQUIRE(preview.exit_code == 0);
+  CHECK(preview.out.find("dedup: related (rule related.same_category) of " + test_id(1)) != std::string::npos);
+  REQUIRE(inst.bridge({"once"}).exit_code == 0);
+  const auto records = inst.published_records();
+  const auto related_ref = column_by_ref(records, 2), reporter_key = column_by_ref(records, 3);
+  CHECK(related_ref.at(test_id(1)).empty());
+  // The drop's own reference for the first report (file#row).
+  CHECK(related_ref.at(test_id(2)).rfind("drop-", 0) == 0);
+  CHECK(related_ref.at(test_id(2)).ends_with(".csv#1"));
+  CHECK(reporter_key.at(test_id(1)).rfind("rk-", 0) == 0);
+  CHECK(reporter_key.at(test_id(2)).rfind("rk-", 0) == 0);
+  CHECK(reporter_key.at(test_id(2)) != reporter_key.at(test_id(1)));  // another person
+  // The preview showed exactly the row that was delivered.
+  CHECK(preview.out.find(test_id(2) + ",1," + related_ref.at(test_id(2)) + "," + reporter_key.at(test_id(2))) !=
+        std::string::npos);
+  CHECK(preview.out.find("RelatedReference = \"" + related_ref.at(test_id(2)) + "\"   <- bridge: related report, policy link") !=
+        std::string::npos);
 }
 
 TEST_CASE("SIGHUP with submissions queued: queued items keep their record and route, later ones get the new") {
