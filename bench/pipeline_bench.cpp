@@ -61,7 +61,7 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-void write_config(const fs::path& dir) {
+void write_config(const fs::path& dir, bool dedup) {
   std::ofstream c(dir / "bench.yaml");
   c << "state:\n  path: state/state.db\n"
        "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n  batch_size: 5000\n"
@@ -73,6 +73,7 @@ void write_config(const fs::path& dir) {
        "  - name: psd_csv\n    type: csv_drop\n    directory: out/psd\n    max_rows: 10000\n"
        "    encoding: windows-1252\n"
        "logging:\n  level: warn\n";
+  if (dedup) c << "dedup: {}\n";
 }
 
 }  // namespace
@@ -82,6 +83,7 @@ int main(int argc, char** argv) {
   int runs = 3;
   fs::path work = fs::temp_directory_path() / "reportbridge-bench";
   bool keep = false;
+  bool dedup = false;  // --dedup: the `dedup: {}` section (off by default, as in a fresh config)
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--sizes" && i + 1 < argc) {
@@ -95,8 +97,10 @@ int main(int argc, char** argv) {
       work = argv[++i];
     } else if (a == "--keep") {
       keep = true;
+    } else if (a == "--dedup") {
+      dedup = true;
     } else {
-      std::cout << "usage: reportbridge-bench [--sizes N,M] [--runs R] [--work DIR] [--keep]\n";
+      std::cout << "usage: reportbridge-bench [--sizes N,M] [--runs R] [--work DIR] [--keep] [--dedup]\n";
       return a == "--help" ? 0 : 2;
     }
   }
@@ -116,7 +120,7 @@ int main(int argc, char** argv) {
     // Let the kernel finish writing the generated store, so the first timed
     // run does not compete with that I/O.
     sync();
-    write_config(dir);
+    write_config(dir, dedup);
     std::vector<double> rates, rss;
     for (int r = 1; r <= runs; ++r) {
       fs::remove_all(dir / "state");
