@@ -151,8 +151,12 @@ struct Delivery {
     for (const auto& t : rt.config.targets) {
       core::Sink* sink = rt.sink(t.name);
       if (!sink) continue;
+      // References are read back for updates, the written-back reference and
+      // related links; a target with none of these does not keep them.
+      const bool keep_references = sink->updates_by_reference() || t.writeback.include_reference ||
+                                   (rt.dedup_settings && t.related == "link");
       dispatcher.add_target(*sink, {t.retry.max_attempts, t.retry.base, t.retry.cap},
-                            {t.writeback.message, t.writeback.include_reference},
+                            {t.writeback.message, t.writeback.include_reference, keep_references},
                             {t.circuit.failures, t.circuit.cooldown, t.circuit.max_cooldown});
     }
   }

@@ -86,6 +86,11 @@ class Sink {
   // delivered (the bridge died before recording the outcome), the sink must
   // not deliver it a second time; it returns the outcomes again instead.
   virtual std::vector<DeliveryOutcome> deliver(const DeliveryBatch& batch) = 0;
+
+  // True when the sink sends a later version of a submission as an update of
+  // the record the earlier one created, using DeliveryItem::prior_reference;
+  // the bridge then keeps every reference this target issues.
+  virtual bool updates_by_reference() const { return false; }
 };
 
 }  // namespace reportbridge::core

@@ -13,7 +13,7 @@ namespace reportbridge::store {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;
 
 // Schema version 1. Once released, later versions add migrations; this stays as is.
 constexpr const char* kSchemaV1 = R"SQL(
@@ -85,6 +85,22 @@ CREATE TABLE IF NOT EXISTS replay_requests (
   id INTEGER PRIMARY KEY, target TEXT NOT NULL, submission_id TEXT NOT NULL,
   outbox_id INTEGER NOT NULL, requested_by TEXT NOT NULL, requested_ms INTEGER NOT NULL,
   done_ms INTEGER, replayed INTEGER);
+)SQL";
+
+// Schema version 3: no index keyed by submission id alone over the whole
+// history. Submission ids are random, so every insert into such an index
+// dirties a page of its own; once the index outgrows the page cache (around a
+// few hundred thousand submissions) each submission cost several page reads
+// and WAL writes, and throughput fell by two thirds at 1,000,000. The
+// submission index of the outbox now holds only items still on their way (what
+// claim_batch asks about), dead letters have their own small one, and
+// reference_for looks legacy_refs up by its primary key, target by target.
+constexpr const char* kSchemaV3 = R"SQL(
+DROP INDEX IF EXISTS outbox_by_submission;
+CREATE INDEX IF NOT EXISTS outbox_open_by_submission ON outbox_items (target, submission_id, version)
+  WHERE state IN ('pending', 'in_flight');
+CREATE INDEX IF NOT EXISTS outbox_dead_by_submission ON outbox_items (submission_id) WHERE state = 'dead';
+DROP INDEX IF EXISTS legacy_refs_by_submission;
 )SQL";
 
 // "<UTC time of claim>-<state instance>-<batch id>": unique even when a state
@@ -188,6 +204,10 @@ void StateStore::migrate() {
     db_.exec(kSchemaV2);
     db_.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
   }
+  if (version < 3) {
+    db_.exec(kSchemaV3);
+    db_.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  }
   db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(3))))");
   auto q = db_.prepare("SELECT value FROM meta WHERE key = 'instance'");
   if (q.step()) instance_ = q.text(0);
@@ -253,9 +273,17 @@ void StateStore::enqueue(const OutboxEntry& e, std::int64_t now) {
 }
 
 std::string StateStore::reference_for(const std::string& submission_id, const std::string& target) {
+  // By primary key (target, submission_id): one target, or each target that
+  // has references (a handful), newest first.
+  // The targets are found by skipping along the key (min(target) > previous),
+  // not by reading the table.
   auto q = db_.prepare(
-      "SELECT reference FROM legacy_refs WHERE submission_id = ?1 AND (?2 = '' OR target = ?2)"
-      " ORDER BY updated_ms DESC LIMIT 1");
+      "WITH RECURSIVE t(target) AS ("
+      " SELECT min(target) FROM legacy_refs WHERE ?2 = '' OR target = ?2"
+      " UNION ALL SELECT (SELECT min(target) FROM legacy_refs WHERE target > t.target AND (?2 = '' OR target = ?2))"
+      " FROM t WHERE t.target IS NOT NULL)"
+      " SELECT l.reference FROM t JOIN legacy_refs l ON l.target = t.target AND l.submission_id = ?1"
+      " ORDER BY l.updated_ms DESC LIMIT 1");
   q.bind(1, submission_id).bind(2, target);
   return q.step() ? q.text(0) : std::string();
 }
@@ -293,8 +321,8 @@ core::DeliveryBatch load_items(Database& db, core::DeliveryBatch batch,
   auto q = db.prepare(
       "SELECT i.id, r.record, i.attempts, i.in_doubt, l.reference FROM outbox_items i"
       " LEFT JOIN outbox_records r ON r.item_id = i.id"
-      " LEFT JOIN legacy_refs l ON l.target = i.target AND l.submission_id = i.submission_id"
-      " AND l.version < i.version"
+      " LEFT JOIN legacy_refs l ON i.version > 1 AND l.target = i.target"
+      " AND l.submission_id = i.submission_id AND l.version < i.version"
       " WHERE i.batch_id = ?1 ORDER BY i.id");
   q.bind(1, batch.id);
   while (q.step()) {
@@ -425,7 +453,7 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
       case core::DeliveryStatus::delivered:
         delivered.bind(1, item.outbox_id).bind(2, o.reference).bind(3, now).run();
         delivered.reset();
-        if (!o.reference.empty()) {
+        if (rule.keep_references && !o.reference.empty()) {
           remember.bind(1, item.record.target).bind(2, item.record.submission_id)
               .bind(3, item.record.version).bind(4, o.reference).bind(5, now).run();
           remember.reset();

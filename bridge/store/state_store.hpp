@@ -63,6 +63,12 @@ struct RetryPolicy {
 struct WritebackRule {
   std::string message;            // e.g. "Passed to the neighbourhood policing team."
   bool include_reference = false; // write the target's reference back to the app
+  // Remember the reference this target issues for each submission (table
+  // legacy_refs): needed when a later version goes as an update of that record
+  // (core::Sink::updates_by_reference), for the written-back reference, and for
+  // linking related reports. Without any of these nothing reads them: the app
+  // leaves it off and spares a random-keyed write per delivery.
+  bool keep_references = true;
 };
 
 // A delivery that failed for good (or whose retries ran out): kept, with its

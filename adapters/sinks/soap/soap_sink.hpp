@@ -121,6 +121,8 @@ class SoapSink : public core::Sink {
   std::string encode_preview(const core::TargetRecord& record) const override;
 
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
+  // A later version goes as the update operation against the stored reference.
+  bool updates_by_reference() const override { return true; }
 
   const SoapConfig& config() const;
   std::uint64_t connections_opened() const;

@@ -99,6 +99,8 @@ class XmlDropSink : public core::Sink {
   std::string encode_preview(const core::TargetRecord& record) const override;
 
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
+  // A later version names the earlier document's reference in related_reference_field.
+  bool updates_by_reference() const override { return fill_related_reference_; }
 
   const XmlDropConfig& config() const { return config_; }
   const xml::XmlRenderer& renderer() const { return *renderer_; }

@@ -174,13 +174,14 @@ TEST_CASE("a version 1 state database is migrated in place") {
     enqueue(s, "kept", 1, 1, {"rms"});
     // Take it back to what schema version 1 had.
     s.db().exec("DROP TABLE legacy_refs; DROP TABLE target_health; DROP TABLE replay_requests; DROP TABLE status_hints;"
-                " DROP INDEX outbox_by_submission; ALTER TABLE outbox_items DROP COLUMN in_doubt;"
+                " DROP INDEX outbox_open_by_submission; DROP INDEX outbox_dead_by_submission;"
+                " ALTER TABLE outbox_items DROP COLUMN in_doubt;"
                 " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   }
   store::StateStore s(path);
   auto v = s.db().prepare("SELECT value FROM meta WHERE key = 'schema_version'");
   REQUIRE(v.step());
-  CHECK(v.text(0) == "2");
+  CHECK(v.text(0) == "3");
   auto b = s.claim_batch("rms", 10, 2000);
   REQUIRE(b);
   CHECK(b->items.size() == 1);
@@ -196,4 +197,30 @@ TEST_CASE("a state database from a newer build is refused") {
     s.db().exec("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
   }
   CHECK_THROWS_WITH(store::StateStore(path), Catch::Contains("schema version 99"));
+}
+
+TEST_CASE("references are kept only for targets that read them back; reference_for finds them by target") {
+  TempDir dir;
+  store::StateStore s((dir / "state.db").string());
+  enqueue(s, "sub-1", 1, 1, {"csv", "rms"});
+  auto csv = s.claim_batch("csv", 10, 2000);
+  auto rms = s.claim_batch("rms", 10, 2000);
+  REQUIRE(csv);
+  REQUIRE(rms);
+  s.settle_batch(*csv, {core::DeliveryOutcome::ok("csv-file#1")}, 2000, kRetry, {"Passed on.", false, false});
+  s.settle_batch(*rms, {core::DeliveryOutcome::ok("RMS-7")}, 2100, kRetry, kRule);
+  auto count = s.db().prepare("SELECT COUNT(*) FROM legacy_refs WHERE target = 'csv'");
+  REQUIRE(count.step());
+  CHECK(count.int64(0) == 0);  // nothing reads the CSV drop's references: none written
+  CHECK(s.reference_for("sub-1", "rms") == "RMS-7");
+  CHECK(s.reference_for("sub-1", "csv").empty());
+  CHECK(s.reference_for("sub-1") == "RMS-7");  // any target, newest
+  CHECK(s.reference_for("sub-2").empty());
+  // The lookups use the primary key and the open-items index, not a scan.
+  auto plan = s.db().prepare(
+      "EXPLAIN QUERY PLAN SELECT 1 FROM outbox_items e WHERE e.target = 'rms' AND e.submission_id = 'x'"
+      " AND e.version < 2 AND e.state IN ('pending', 'in_flight')");
+  std::string details;
+  while (plan.step()) details += plan.text(3) + "\n";
+  CHECK(details.find("outbox_open_by_submission") != std::string::npos);
 }
