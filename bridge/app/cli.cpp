@@ -153,8 +153,12 @@ struct Delivery {
       if (!sink) continue;
       // References are read back for updates, the written-back reference and
       // related links; a target with none of these does not keep them.
-      const bool keep_references = sink->updates_by_reference() || t.writeback.include_reference ||
-                                   (rt.dedup_settings && t.related == "link");
+      // (Decided at start: a mapping reloaded later that adds RelatedReference links
+      // with the app id until the next restart.)
+      const auto columns = rt.mappings->columns_for(t.name);
+      const bool links_related = rt.dedup_settings && t.related == "link" &&
+                                 std::find(columns.begin(), columns.end(), "RelatedReference") != columns.end();
+      const bool keep_references = sink->updates_by_reference() || t.writeback.include_reference || links_related;
       dispatcher.add_target(*sink, {t.retry.max_attempts, t.retry.base, t.retry.cap},
                             {t.writeback.message, t.writeback.include_reference, keep_references},
                             {t.circuit.failures, t.circuit.cooldown, t.circuit.max_cooldown});
