@@ -135,6 +135,13 @@ class Stmt {
   std::int64_t col_i64(int c) const { return sqlite3_column_int64(st_, c); }
   double col_dbl(int c) const { return sqlite3_column_double(st_, c); }
   bool col_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
+  // Runs a query of one integer (min, max): nullopt for no row or NULL. Resets.
+  std::optional<std::int64_t> scalar_i64() {
+    std::optional<std::int64_t> out;
+    if (step() && !col_null(0)) out = col_i64(0);
+    reset();
+    return out;
+  }
   std::string_view col_txt(int c) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
     return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, c))) : std::string_view();
@@ -326,7 +333,7 @@ struct Deduplicator::Impl {
   };
 
   Impl(store::Database& d, DedupSettings settings)
-      : db(d), s(std::move(settings)), recent(std::max(s.duplicate_window, s.time_window).count() + kRecentSlackMs) {
+      : db(d), s(std::move(settings)), recent(recent_span(s)) {
     if (!s.reporter_key_file.empty()) keys.emplace(fn::Pseudonymiser::from_key_file(s.reporter_key_file));
     auto add_related = [&](const std::string& a, const std::string& b) {
       auto& v = related[a];
@@ -399,18 +406,13 @@ struct Deduplicator::Impl {
   // if earlier) on.
   void ensure_recent() const {
     if (recent.loaded()) return;
-    auto newest = [](Stmt& st) -> std::optional<std::int64_t> {
-      ResetGuard g{st};
-      if (!st.step() || st.col_null(0)) return std::nullopt;
-      return st.col_i64(0);
-    };
-    const auto f = newest(newest_fp), i = newest(newest_incident);
+    const auto f = newest_fp.scalar_i64(), i = newest_incident.scalar_i64();
     if (!f && !i) {
       recent.mark_loaded(std::numeric_limits<std::int64_t>::min());  // nothing stored: complete
       return;
     }
-    const std::int64_t from =
-        std::min(std::max(f.value_or(i.value_or(0)), i.value_or(f.value_or(0))), wall_ms()) - recent_span();
+    constexpr std::int64_t kNone = std::numeric_limits<std::int64_t>::min();
+    const std::int64_t from = std::min(std::max(f.value_or(kNone), i.value_or(kNone)), wall_ms()) - recent_span(s);
     {
       ResetGuard g{load_fp};
       load_fp.i64(1, bucket_of(from)).i64(2, from);
@@ -439,7 +441,10 @@ struct Deduplicator::Impl {
     recent.mark_loaded(from);
   }
 
-  std::int64_t recent_span() const { return std::max(s.duplicate_window, s.time_window).count() + kRecentSlackMs; }
+  // How far behind the newest arrival the in-memory mirror reaches.
+  static std::int64_t recent_span(const DedupSettings& s) {
+    return std::max(s.duplicate_window, s.time_window).count() + kRecentSlackMs;
+  }
 
   // --- grid cells: rows of cell_m in latitude; in each row, columns at least
   // cell_m wide everywhere in the row (measured at its pole-ward edge).
@@ -639,12 +644,7 @@ struct Deduplicator::Impl {
 
   // Without the bucket (audit): each bucket that holds verdicts, newest first.
   std::optional<Verdict> stored_any(std::string_view id, std::int64_t version) const {
-    auto bound = [](Stmt& st) -> std::optional<std::int64_t> {
-      ResetGuard g{st};
-      if (!st.step() || st.col_null(0)) return std::nullopt;
-      return st.col_i64(0);
-    };
-    const auto first = bound(first_verdict_bucket), last = bound(last_verdict_bucket);
+    const auto first = first_verdict_bucket.scalar_i64(), last = last_verdict_bucket.scalar_i64();
     if (!first || !last) return std::nullopt;
     for (std::int64_t b = *last; b >= *first; --b)
       if (auto v = stored(id, version, b)) return v;

@@ -206,8 +206,7 @@ void Ingestor::fill_bridge_fields(Decision& d) {
     core::TargetRecord record;
     if (!core::from_json(entry.record_json, record)) continue;
     context.reporter_key = reporter_key_targets_.count(entry.target) != 0;
-    const std::string target = entry.target;
-    context.reference_for = [this, &target](const std::string& id) { return state_.reference_for(id, target); };
+    context.reference_for = [this, &entry](const std::string& id) { return state_.reference_for(id, entry.target); };
     if (pipeline::fill_bridge_fields(record, context)) entry.record_json = core::to_json(record);
   }
 }
