@@ -74,6 +74,7 @@ class SoapFault(Exception):
         self.dotted = dotted
         self.detail = detail or []
         self.http_status = http_status
+        self.operation = None
 
 
 class HttpError(Exception):
@@ -453,11 +454,14 @@ class Contract:
                             dotted="SchemaValidationError")
 
     # ---------------------------------------------------------------- requests
-    def port_for(self, path):
-        for p in self.ports:
-            if p.path == path:
+    def port_for(self, path, version=None):
+        """The port at this path; with several (a SOAP 1.1 and a 1.2 port on one path),
+        the one of the request's SOAP version."""
+        at = [p for p in self.ports if p.path == path]
+        for p in at:
+            if p.version == version:
                 return p
-        return None
+        return at[0] if at else None
 
 
 def parse_content_type(value):
@@ -539,10 +543,10 @@ def parse_request(contract, port, http_headers, body, understood=()):
     headers = elements(header) if header is not None else []
     body_children = elements(bodyel)
 
-    op = find_operation(port, action, body_children)
-
     # mustUnderstand
-    understood = set(understood) | {clark(h.part.element) for h in op.input.headers if h.part.element}
+    # (before the body is looked at, as SOAP processing requires)
+    understood = set(understood) | {clark(h.part.element) for o in port.operations for h in o.input.headers
+                                    if h.part.element}
     for h in headers:
         mu = h.get("{%s}mustUnderstand" % env)
         if mu in ("1", "true"):
@@ -552,6 +556,16 @@ def parse_request(contract, port, http_headers, body, understood=()):
                     raise SoapFault("MustUnderstand", "header %s is marked mustUnderstand and is not understood here"
                                     % h.tag)
 
+    op = find_operation(port, action, body_children)
+    try:
+        parts, hparts = _check_parts(contract, port, env, op, headers, body_children, understood)
+    except SoapFault as f:
+        f.operation = op.name  # the call reached an operation: count it there
+        raise
+    return Call(contract, port, port.version, doc, op, action, parts, hparts, headers, body)
+
+
+def _check_parts(contract, port, env, op, headers, body_children, understood):
     # body parts
     parts = {}
     if op.style == "rpc":
@@ -588,7 +602,8 @@ def parse_request(contract, port, http_headers, body, understood=()):
             raise SoapFault("Client", "the SOAP header %s appears %d times" % (tag, len(found)))
         contract.validate(found[0], "SOAP header %s" % etree.QName(found[0]).localname)
         hparts[spec.part.name] = found[0]
-    return Call(contract, port, port.version, doc, op, action, parts, hparts, headers, body)
+    return parts, hparts
+
 
 
 def find_operation(port, action, body_children):
@@ -691,7 +706,7 @@ def fault_bytes(version, fault):
     f = etree.SubElement(b, "{%s}Fault" % env)
     if version == "1.1":
         code = {"Sender": "Client", "Receiver": "Server"}.get(fault.code, fault.code)
-        if fault.subcode and fault.subcode[0] not in (ENV11, ""):
+        if fault.subcode and fault.subcode[0] not in (ENV11, "") and not fault.dotted:
             fc = etree.SubElement(f, "faultcode", nsmap={"f": fault.subcode[0]})
             fc.text = "f:%s" % fault.subcode[1]
         else:
