@@ -311,7 +311,37 @@ class Soap12Header(Shape):
             E(self.q("Status"), "OPEN")])}, {}
 
 
-SHAPES = {s.name: s for s in (Wrapped, Bare, Soap12Header)}
+class Rpc(Shape):
+    name = "rpc"
+    wsdl = FIXTURES / "rpc-literal" / "KestrelGateway.wsdl"
+    kinds = {"createLog": "create", "amendLog": "update", "findLog": "lookup"}
+
+    def reference(self, n):
+        return "KPS%02d%07d" % (now().year % 100, n)
+
+    def op_createLog(self, call):
+        p = call.body_parts
+        rec = self.store.create(call, p["sourceId"].text, p["entry"])
+        return {"logNumber": E("logNumber", rec["legacy_reference"])}, {}
+
+    def op_amendLog(self, call):
+        p = call.body_parts
+        ref = p["logNumber"].text
+        rec = self.store.update(call, ref, p["sourceId"].text, p["entry"])
+        if rec is None:
+            raise SoapFault("Client", "KPS-404 log %s does not exist" % ref)
+        return {"logNumber": E("logNumber", ref), "revision": E("revision", len(rec["versions"]))}, {}
+
+    def op_findLog(self, call):
+        rec = self.store.find(call.body_parts["sourceId"].text)
+        matches = E("matches")
+        if rec is not None:
+            matches.append(E("match", children=[E("logNumber", rec["legacy_reference"]),
+                                                E("revision", len(rec["versions"])), E("status", "OPEN")]))
+        return {"matches": matches}, {}
+
+
+SHAPES = {s.name: s for s in (Wrapped, Bare, Soap12Header, Rpc)}
 
 
 # ---------------------------------------------------------------------- faults and modes

@@ -379,6 +379,54 @@ def fault_subcode(url, src):
     return local if v.nsmap.get(prefix) == "http://vantage-justice.co.uk/caseconnect/services/intake/v1" else v.text
 
 
+# ------------------------------------------------------------------ d. rpc/literal
+def matches(result):
+    """zeep unwraps a MatchList to its list of match (or None when it is empty)."""
+    if result is None:
+        return []
+    if isinstance(result, list):
+        return result
+    return list(getattr(result, "match", None) or [])
+
+
+def test_rpc():
+    wsdl = FIX / "rpc-literal" / "KestrelGateway.wsdl"
+    binding = "{urn:kestrel:kps:gateway:2}KpsGatewaySoapBinding"
+    path = "/kps/services/KpsGateway"
+    sub = str(uuid.uuid4())
+
+    def entry(**over):
+        e = {"logType": "ASB", "opened": datetime.datetime(2026, 11, 27, 18, 42, 10), "synopsis": "Stones at buses",
+             "place": {"postcode": "TS1 3QY"},
+             "subject": [{"role": "informant", "person": {"familyName": "Khan", "givenName": ["Aisha"],
+                                                          "phone": ["+447700900123", "01642 000000"]}},
+                         {"role": "suspect", "vehicle": {"vrm": "AB12 CDE", "colour": "red"}}]}
+        e.update(over)
+        return e
+
+    with Server("rpc") as s:
+        svc = client(wsdl).create_service(binding, s.url(path))
+        ref = svc.createLog(entry=entry(), origin="PUBLICAPP", sourceId=ext(1, sub))
+        check(ref.startswith("KPS"), "rpc: create returns logNumber (%s)" % ref)
+        m = matches(svc.findLog(origin="PUBLICAPP", sourceId=ext(1, sub)))
+        check(len(m) == 1 and m[0].logNumber == ref and m[0].revision == 1, "rpc: lookup found")
+        m = matches(svc.findLog(origin="PUBLICAPP", sourceId=ext(1)))
+        check(m == [], "rpc: lookup not found is an empty match list (%r)" % (m,))
+        u = svc.amendLog(logNumber=ref, sourceId=ext(2, sub), entry=entry(place={"freeText": "bus station"}))
+        check(u.logNumber == ref and u.revision == 2, "rpc: update with the reference as a part")
+        f = fault_of(svc.amendLog, logNumber="KPS260000000", sourceId="x:1", entry=entry())
+        check(f is not None and "KPS-404" in f.message, "rpc: update unknown -> Client fault")
+        f = fault_of(svc.createLog, entry=entry(place={}), origin="PUBLICAPP", sourceId=ext(3, sub))
+        check(f is not None and "place" in f.message, "rpc: invalid entry (empty xs:choice) -> Client fault")
+        d = s.dump()
+        check(len(d["records"]) == 1 and len(d["records"][0]["versions"]) == 2, "rpc: one record, two versions")
+        check("<entry>" in d["records"][0]["versions"][0]["record"].replace(' xmlns:', ' ').split(">")[0] + ">"
+              or d["records"][0]["versions"][0]["record"].startswith("<entry"), "rpc: dump keeps the entry accessor")
+        modes(s, svc.createLog, lambda n: {"entry": entry(), "origin": "PUBLICAPP", "sourceId": ext(n + 100, sub)},
+              lambda n: bool(matches(svc.findLog(origin="PUBLICAPP", sourceId=ext(n + 100, sub)))),
+              client(wsdl, timeout=1).create_service(binding, s.url(path)).createLog)
+
+
 # ------------------------------------------------------------------ authentication
 def test_auth():
     wsdl = FIX / "wrapped" / "GuardianIntakeService.wsdl"
@@ -418,7 +466,8 @@ def test_auth():
         check(len(d["records"]) == 3, "auth: only authenticated calls committed")
 
 
-SHAPE_TESTS = {"wrapped": test_wrapped, "bare": test_bare, "soap12-header": test_soap12_header, "auth": test_auth}
+SHAPE_TESTS = {"wrapped": test_wrapped, "bare": test_bare, "soap12-header": test_soap12_header, "rpc": test_rpc,
+               "auth": test_auth}
 
 
 def main():
