@@ -9,7 +9,8 @@ Shapes (contracts under tests/fixtures/wsdl/; README.md beside this file has the
   bare           Northmoor Occurrence Hub bare/OccurrenceHub.wsdl
   soap12-header  Vantage CaseConnect     soap12-header/CaseConnectIntake.wsdl
   rpc            Kestrel KPS gateway     rpc-literal/KestrelGateway.wsdl
-  fbi-ngi        FBI CJIS NGI User Service (public contract) public/fbi-ngi/...
+  fbi-ngi        FBI CJIS NGI User Service  public/fbi-ngi/wsdl/ngi/user-services/NGIUserService.wsdl
+                 (a public contract we did not write; served at /address, its placeholder)
 
 Every request is checked against the WSDL (Content-Type, SOAPAction, envelope version,
 body and header parts validated against the WSDL's schemas with lxml); a request
@@ -162,6 +163,11 @@ class Shape:
     name = None
     wsdl = None
     kinds = {}          # operation name -> create | update | lookup
+    validate_output = True
+
+    def decorate(self, fault):
+        """The fault this system answers for a request the contract rejects."""
+        return fault
 
     def __init__(self, options):
         self.options = options
@@ -341,7 +347,40 @@ class Rpc(Shape):
         return {"matches": matches}, {}
 
 
-SHAPES = {s.name: s for s in (Wrapped, Bare, Soap12Header, Rpc)}
+class FbiNgi(Shape):
+    """The FBI CJIS NGI User Service (public contract, unmodified): document/literal bare,
+    the whole EBTS 10.0 / NIEM 2.0 package as the body, NGIControlNumber back."""
+    name = "fbi-ngi"
+    wsdl = FIXTURES / "public" / "fbi-ngi" / "wsdl" / "ngi" / "user-services" / "NGIUserService.wsdl"
+    NGI = "http://ws.cjis.gov/2014/08/01/ngi/core/xsd"
+    ANSI = "http://niem.gov/niem/biometrics/1.0"
+    NC = "http://niem.gov/niem/niem-core/2.0"
+    kinds = {"submitRequest": "create"}
+    # The contract's NGIControlNumberType pattern is written as a Perl regex
+    # ("^[A-Z]...366\\d{12}$"); in XSD ^, $ and \\ are literal, so no real control
+    # number is valid against it. The server answers real-looking numbers and does not
+    # validate its answer (see README.md).
+    validate_output = False
+
+    def reference(self, n):
+        return "E%04d366%012d" % (2024, n)
+
+    def decorate(self, fault):
+        if fault.dotted == "SchemaValidationError":
+            fault.detail = [E("{%s}NGIServicesFault" % self.NGI, children=[
+                E("{%s}faultMessage" % self.NGI, fault.string),
+                E("{%s}faultErrorCode" % self.NGI, "INVALID_REQUEST"),
+                E("{%s}faultType" % self.NGI, "NGI_SERVICE_ERROR")])]
+        return fault
+
+    def op_submitRequest(self, call):
+        pkg = call.body_parts["NISTBiometricInformation"]
+        tcn = pkg.findtext(".//{%s}TransactionControlIdentification/{%s}IdentificationID" % (self.ANSI, self.NC))
+        rec = self.store.create(call, tcn, pkg)
+        return {"NCN": E("{%s}NGIControlNumber" % self.NGI, rec["legacy_reference"])}, {}
+
+
+SHAPES = {s.name: s for s in (Wrapped, Bare, Soap12Header, Rpc, FbiNgi)}
 
 
 # ---------------------------------------------------------------------- faults and modes
@@ -622,7 +661,7 @@ class Handler(BaseHTTPRequestHandler):
             if f.operation:
                 st.count("received", f.operation)
             st.count("auth_failed" if f.subcode and f.subcode[0] == WSSE else "client_fault")
-            self.fault(version, f)
+            self.fault(version, st.shape.decorate(f))
             return
         kind = st.shape.kinds.get(op, "other")
         st.count("received", op)
@@ -636,7 +675,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             with st.shape.store.lock:
                 parts, headers = st.shape.handle(call)
-            data = wc.render_response(call, parts, headers)
+            data = wc.render_response(call, parts, headers, validate=st.shape.validate_output)
         except SoapFault as f:
             st.count("client_fault" if f.code in ("Client", "Sender") else "server_fault")
             if action and action[0] == "drop":

@@ -427,6 +427,67 @@ def test_rpc():
               client(wsdl, timeout=1).create_service(binding, s.url(path)).createLog)
 
 
+# ------------------------------------------------------------------ public: FBI CJIS NGI User Service
+def test_fbi_ngi():
+    """A contract we did not write: document/literal bare, the body is a whole EBTS 10.0
+    (NIEM 2.0) package from 11 schema files. zeep cannot build such a package from
+    objects (NIEM augmentation and substitution groups), so the body is a published FBI
+    sample; zeep still supplies the binding (SOAPAction, SOAP version, endpoint) and
+    parses the answer and faults against the WSDL."""
+    base = FIX / "public" / "fbi-ngi"
+    wsdl = base / "wsdl" / "ngi" / "user-services" / "NGIUserService.wsdl"
+    sample = base / "samples" / "Template(MPR)MissingPersonTransaction.xml"
+    ITL = "{http://biometrics.nist.gov/standard/2011}"
+    # niem-core.xsd declares an (unused) external entity; zeep refuses that by default
+    settings = zeep.Settings(forbid_entities=False)
+
+    def caller(s, timeout=None):
+        c = zeep.Client(str(wsdl), settings=settings, transport=Transport(operation_timeout=timeout))
+        svc = c.create_service("{http://ws.cjis.gov/2014/08/01/ngi/service}NGIUserServiceBinding", s.url("/address"))
+        op = svc._binding.get("submitRequest")
+
+        def submit(package):
+            env = etree.Element("{http://schemas.xmlsoap.org/soap/envelope/}Envelope")
+            etree.SubElement(env, "{http://schemas.xmlsoap.org/soap/envelope/}Body").append(package)
+            headers = {"SOAPAction": '"%s"' % op.soapaction, "Content-Type": "text/xml; charset=utf-8"}
+            reply = c.transport.post_xml(svc._binding_options["address"], env, headers)
+            return svc._binding.process_reply(c, op, reply)
+        return submit
+
+    def package(tcn=None):
+        root = etree.parse(str(sample)).getroot()
+        if tcn is not None:
+            root.find(".//{http://niem.gov/niem/biometrics/1.0}TransactionControlIdentification/"
+                      "{http://niem.gov/niem/niem-core/2.0}IdentificationID").text = tcn
+        return root
+
+    with Server("fbi-ngi") as s:
+        submit = caller(s)
+        ncn = submit(package())
+        check(isinstance(ncn, str) and ncn.startswith("E") and "366" in ncn, "fbi-ngi: submit returns an NCN (%s)" % ncn)
+        submit(package())
+        d = s.dump()
+        check(len(d["records"]) == 2 and d["duplicates"].get("56839"), "fbi-ngi: create always creates (TCN 56839 twice)")
+        bad = package()
+        bad.remove(bad.find(ITL + "PackageInformationRecord"))
+        f = fault_of(submit, bad)
+        check(f is not None and "Client" in f.code and f.detail is not None
+              and f.detail.find(".//{*}faultErrorCode").text == "INVALID_REQUEST",
+              "fbi-ngi: invalid package -> NGIServicesFault INVALID_REQUEST")
+        s.control("drop_next=1")
+        e = error_of(submit, package("DROP-1"))
+        check(isinstance(e, requests.exceptions.ConnectionError) and
+              any(r["external_reference"] == "DROP-1" for r in s.dump()["records"]),
+              "fbi-ngi: drop_next commits, then closes without answer")
+        s.control("slow_next=1&ms=2500")
+        e = error_of(caller(s, timeout=1), package("SLOW-1"))
+        present = any(r["external_reference"] == "SLOW-1" for r in s.dump()["records"])
+        check(isinstance(e, requests.exceptions.Timeout) and not present, "fbi-ngi: slow_next not committed at 1 s")
+        time.sleep(2.0)
+        check(any(r["external_reference"] == "SLOW-1" for r in s.dump()["records"]),
+              "fbi-ngi: slow_next committed after the wait")
+
+
 # ------------------------------------------------------------------ authentication
 def test_auth():
     wsdl = FIX / "wrapped" / "GuardianIntakeService.wsdl"
@@ -467,7 +528,7 @@ def test_auth():
 
 
 SHAPE_TESTS = {"wrapped": test_wrapped, "bare": test_bare, "soap12-header": test_soap12_header, "rpc": test_rpc,
-               "auth": test_auth}
+               "fbi-ngi": test_fbi_ngi, "auth": test_auth}
 
 
 def main():

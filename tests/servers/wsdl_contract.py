@@ -168,7 +168,9 @@ class Port:
         self.binding_name = binding_name  # (ns, local)
         self.version = version
         self.address = address
-        self.path = urlparse(address).path or "/"
+        u = urlparse(address)
+        # a placeholder address (e.g. location="address") is served at /<placeholder>
+        self.path = (u.path or "/") if u.scheme else "/" + address.lstrip("/")
         self.operations = operations      # list of Operation
 
 
@@ -651,7 +653,7 @@ def envelope_bytes(version, body_children, header_children=()):
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def render_response(call, parts, header_parts=None, validate=True):
+def render_response(call, parts, header_parts=None, validate=True):  # noqa: C901
     """parts: {part name: element}. Document style: each element is the part's element
     (tag = the part's element QName). rpc: each element is the part accessor (any tag;
     renamed to the unqualified part name). Returns the envelope bytes."""
