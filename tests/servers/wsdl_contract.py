@@ -370,7 +370,18 @@ class Contract:
         for ns, path in self.catalog.items():
             agg.setdefault(ns, Path(path).resolve())
 
+        inline_ns = {r.get("targetNamespace", "") for r, _, _ in docs}
         for root, base, path in docs:
+            # Schemas side by side in one wsdl:types often use each other's components without
+            # an xs:import (XSD requires one; .NET, CXF and zeep accept it anyway). Add the
+            # missing imports, as those toolkits behave.
+            imported = {i.get("namespace", "") for i in root.findall("{%s}import" % XS)}
+            own = root.get("targetNamespace", "")
+            for ns in sorted(inline_ns - imported - {own}):
+                imp = etree.Element("{%s}import" % XS)
+                if ns:
+                    imp.set("namespace", ns)
+                root.insert(0, imp)
             for ref in root.iter("{%s}import" % XS, "{%s}include" % XS, "{%s}redefine" % XS):
                 loc = ref.get("schemaLocation")
                 ns = ref.get("namespace", "")
