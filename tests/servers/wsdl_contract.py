@@ -664,7 +664,7 @@ def envelope_bytes(version, body_children, header_children=()):
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def render_response(call, parts, header_parts=None, validate=True):  # noqa: C901
+def render_response(call, parts, header_parts=None, validate=True):
     """parts: {part name: element}. Document style: each element is the part's element
     (tag = the part's element QName). rpc: each element is the part accessor (any tag;
     renamed to the unqualified part name). Returns the envelope bytes."""
