@@ -554,8 +554,57 @@ def test_auth():
                       % (f and f.code, f and f.subcodes))
 
 
+# ------------------------------------------------------------------ example envelopes
+EXAMPLES = [
+    # shape, wsdl, examples (create, update, lookup), port path, placeholder reference, reference pattern
+    ("wrapped", "wrapped/GuardianIntakeService.wsdl", "wrapped/examples",
+     ["SubmitCommunityReport", "UpdateCommunityReport", "FindByExternalReference"], "", "GRD/26/000001",
+     r"GRD/[0-9]{2}/[0-9]{6}"),
+    ("bare", "bare/OccurrenceHub.wsdl", "bare/examples", ["LodgeIncident", "AmendIncident", "QueryIncident"], "",
+     "OH-2026-000001", r"OH-[0-9]{4}-[0-9]{6}"),
+    ("soap12-header", "soap12-header/CaseConnectIntake.wsdl", "soap12-header/examples",
+     ["RecordOccurrence", "ReviseOccurrence", "LocateOccurrence"], ".soap12", "CC26/000001", r"CC[0-9]{2}/[0-9]{6}"),
+    ("soap12-header", "soap12-header/CaseConnectIntake.wsdl", "soap12-header/examples",
+     ["RecordOccurrence", "ReviseOccurrence", "LocateOccurrence"], ".soap11", "CC26/000001", r"CC[0-9]{2}/[0-9]{6}"),
+    ("rpc", "rpc-literal/KestrelGateway.wsdl", "rpc-literal/examples", ["createLog", "amendLog", "findLog"], "",
+     "KPS260000001", r"KPS[0-9]{9}"),
+]
+
+
+def test_examples():
+    """The hand-readable example envelopes under tests/fixtures/wsdl/*/examples are valid:
+    posted as they are (the update's reference replaced by the one the create returned),
+    each is answered 200 and the lookup finds the record."""
+    import re
+    sys.path.insert(0, str(HERE))
+    import wsdl_contract as wc
+    for shape, wsdl, folder, ops, suffix, placeholder, pattern in EXAMPLES:
+        contract = wc.Contract(str(FIX / wsdl))
+        version = "1.1" if suffix != ".soap12" else "1.2"
+        port = [p for p in contract.ports if p.version == version][0]
+        with Server(shape) as s:
+            ref = None
+            for op_name in ops:
+                op = [o for o in port.operations if o.name == op_name][0]
+                body = (FIX / folder / ("%s%s.request.xml" % (op_name, suffix))).read_text()
+                if ref:
+                    body = body.replace(placeholder, ref)
+                headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"%s"' % op.soap_action}
+                if version == "1.2":
+                    headers = {"Content-Type": 'application/soap+xml; charset=utf-8; action="%s"' % op.soap_action}
+                r = requests.post(s.url(port.path), data=body.encode(), headers=headers)
+                found = re.search(pattern, r.text)
+                check(r.status_code == 200 and found, "examples %s%s: %s answered 200 with a reference (%d %s)"
+                      % (shape, suffix, op_name, r.status_code, r.text[:300] if r.status_code != 200 else ""))
+                if ref is None and found:
+                    ref = found.group(0)
+            d = s.dump()
+            check(len(d["records"]) == 1 and len(d["records"][0]["versions"]) == 2,
+                  "examples %s%s: one record, two versions" % (shape, suffix))
+
+
 SHAPE_TESTS = {"wrapped": test_wrapped, "bare": test_bare, "soap12-header": test_soap12_header, "rpc": test_rpc,
-               "fbi-ngi": test_fbi_ngi, "auth": test_auth}
+               "fbi-ngi": test_fbi_ngi, "auth": test_auth, "examples": test_examples}
 
 
 def main():
