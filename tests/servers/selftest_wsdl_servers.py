@@ -3,13 +3,12 @@
 independent SOAP stack), every operation is called against the running server, and the
 answers, faults and /dump records are checked. Exits non-zero on any mismatch.
 
-Usage: selftest_wsdl_servers.py [-v] [SHAPE ...]    (default: every shape)
+Usage: selftest_wsdl_servers.py [-v] [SHAPE ...]    (default: every shape, the spyne ones too)
 Prints one line per check and a closing 'N passed, N failed'.
 """
 import datetime
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -47,8 +46,8 @@ def check(cond, what):
 
 
 class Server:
-    def __init__(self, shape, *args):
-        self.proc = subprocess.Popen(["/usr/bin/python3", str(SERVER), "0", "--shape", shape, *args],
+    def __init__(self, shape, *args, script=SERVER):
+        self.proc = subprocess.Popen(["/usr/bin/python3", str(script), "0", "--shape", shape, *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self.proc.stdout.readline()
         if not line:
@@ -607,14 +606,19 @@ SHAPE_TESTS = {"wrapped": test_wrapped, "bare": test_bare, "soap12-header": test
                "fbi-ngi": test_fbi_ngi, "auth": test_auth, "examples": test_examples}
 
 
-def main():
-    names = [a for a in sys.argv[1:] if not a.startswith("-")] or list(SHAPE_TESTS)
+def run(tests):
+    """Runs the named tests (all without names); prints 'N passed, N failed'; exit status."""
+    names = [a for a in sys.argv[1:] if not a.startswith("-")] or list(tests)
+    unknown = [n for n in names if n not in tests]
+    if unknown:
+        print("unknown test(s) %s; known: %s" % (", ".join(unknown), " ".join(tests)))
+        return 2
     # requests / zeep timeouts for the slow test: a 1 s client timeout
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
     for name in names:
         t0 = time.time()
         try:
-            SHAPE_TESTS[name]()
+            tests[name]()
         except Exception as e:  # noqa: BLE001
             import traceback
             traceback.print_exc()
@@ -622,6 +626,18 @@ def main():
         print("%-14s done in %.1f s" % (name, time.time() - t0), flush=True)
     print("%d passed, %d failed" % (passed, len(failed)))
     return 1 if failed else 0
+
+
+def all_tests():
+    """These shapes, then the spyne-served ones (selftest_spyne_servers.py), sharing counters."""
+    sys.modules.setdefault("selftest_wsdl_servers", sys.modules[__name__])
+    sys.path.insert(0, str(HERE))
+    import selftest_spyne_servers
+    return {**SHAPE_TESTS, **selftest_spyne_servers.TESTS}
+
+
+def main():
+    return run(all_tests())
 
 
 if __name__ == "__main__":
