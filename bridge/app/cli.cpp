@@ -19,8 +19,7 @@
 #include <sstream>
 #include <thread>
 
-#include "adapters/sources/http_store/http_store_source.hpp"
-#include "bridge/app/components.hpp"
+#include "adapters/registry.hpp"
 #include "bridge/audit/audit_cli.hpp"
 #include "bridge/audit/audit_log.hpp"
 #include "bridge/dedup/deduplicator.hpp"
@@ -338,7 +337,6 @@ int cmd_run(const Args& args, bool once) {
     std::lock_guard<std::mutex> g(probe_mutex);
     return service::collect_gauges(probe_state, targets, store::now_ms());
   });
-  const auto source_path = rt->config.source.path.string();
   // Only the daemon serves health and metrics; `once` is a batch job.
   std::optional<service::HealthServer> health;
   if (rt->service.health.enabled && !once) {
@@ -348,12 +346,7 @@ int cmd_run(const Args& args, bool once) {
           std::lock_guard<std::mutex> g(probe_mutex);
           service::ReadinessInputs in;
           in.state_error = service::probe_state_writable(probe_state.db());
-          try {
-            store::Database src(source_path, store::Database::Mode::read_only);
-            src.prepare("SELECT 1 FROM submissions LIMIT 1").step();
-          } catch (const std::exception& e) {
-            in.source_error = e.what();
-          }
+          in.source_error = rt->source->probe();
           if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
           in.circuits = service::circuits(probe_state, targets);
           in.now_ms = store::now_ms();
@@ -376,9 +369,7 @@ int cmd_run(const Args& args, bool once) {
   delivery.dispatcher.set_stop_flag(&g_stop);
   delivery.carry_out_replays();
   delivery.add(delivery.dispatcher.recover());
-  spdlog::info("{}: source {} state {}", once ? "once" : "run",
-               rt->config.source.type == "http" ? config::get_string(rt->config.source.settings, "base_url", "")
-                                                : rt->config.source.path.string(),
+  spdlog::info("{}: source {} state {}", once ? "once" : "run", rt->source->location(),
                rt->config.state_path.string());
 
   std::atomic<bool> stop_delivery{false}, flush_at_end{false}, stop_writeback{false};
@@ -434,7 +425,7 @@ int cmd_run(const Args& args, bool once) {
       pipeline::IngestStats stats;
       try {
         stats = ingestor.run_batch();
-      } catch (const http_store::SourceUnavailable& e) {
+      } catch (const core::SourceUnavailable& e) {
         // The hosted back end is down or throttling: wait as it asks, then poll again.
         if (once) throw;
         spdlog::warn("ingest: source unavailable, next poll in {} ms: {}", e.retry_in().count(), e.what());
@@ -544,17 +535,13 @@ int cmd_preview(const Args& args) {
   } else {
     std::optional<core::SourceRow> found;
     try {
-      // The HTTP store has no GET for one submission: its latest() pages the whole store.
-      found = rt->sqlite_source ? rt->sqlite_source->latest(args.submission)
-                                : rt->http_source->latest(args.submission);
+      found = rt->source->latest(args.submission);
     } catch (const std::exception& e) {
       std::cerr << "reportbridge: cannot read the submission store: " << e.what() << "\n";
       return kExitFailure;
     }
     if (!found) {
-      std::cerr << "reportbridge: submission " << args.submission << " not found in "
-                << (rt->sqlite_source ? rt->config.source.path.string()
-                                      : config::get_string(rt->config.source.settings, "base_url", ""))
+      std::cerr << "reportbridge: submission " << args.submission << " not found in " << rt->source->location()
                 << "\n";
       return kExitFailure;
     }
@@ -787,7 +774,12 @@ int cmd_config_keys() {
   print_spec(service::service_spec());
   print_spec(dedup::dedup_spec());
   print_spec(dedup::weights_spec());
-  for (const auto& [type, factory] : builtin_targets()) print_spec(factory.spec);
+  const auto& components = adapters::builtin_components();
+  for (const auto& source : components.sources()) print_spec(source.spec);
+  std::vector<const config::SinkType*> sinks;
+  for (const auto& sink : components.sinks()) sinks.push_back(&sink);
+  std::sort(sinks.begin(), sinks.end(), [](auto* a, auto* b) { return a->type < b->type; });
+  for (const auto* sink : sinks) print_spec(sink->spec);
   return kExitOk;
 }
 
@@ -812,7 +804,7 @@ int cmd_audit(std::vector<std::string> words) {
   std::filesystem::path dir;
   if (!has_dir) {
     core::Diagnostics diags;
-    auto cfg = config::load_daemon_config(config_path, builtin_target_specs(), diags);
+    auto cfg = config::load_daemon_config(config_path, adapters::builtin_components().specs(), diags);
     if (!cfg) {
       std::cerr << diags.to_string() << "reportbridge: configuration has errors\n";
       return kExitConfigInvalid;

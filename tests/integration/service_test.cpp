@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/integration/harness.hpp"
+#include "tests/unit/http_store/app_store_server.hpp"
 
 using namespace reportbridge::testing;
 using namespace std::chrono_literals;
@@ -198,6 +199,100 @@ TEST_CASE("/readyz turns 503 once a target's circuit has stayed open past the th
   const std::string metrics = http_get(port, "/metrics").body;
   CHECK(metric_value(metrics, "reportbridge_target_circuit_state{target=\"drop\"}") == 2);
   CHECK(metric_value(metrics, "reportbridge_delivery_retries_total{target=\"drop\"}") == 1);
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 10s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 0);
+}
+
+namespace {
+
+// The "source" check of /readyz: (answered, ok, detail).
+struct SourceCheck {
+  int status = 0;
+  bool ok = false;
+  std::string detail;
+};
+SourceCheck source_check(int port) {
+  SourceCheck out;
+  auto r = http_get(port, "/readyz");
+  out.status = r.status;
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(r.body, ec);
+  if (ec || !doc.is_object()) return out;
+  for (const auto& c : doc.at("checks").as_array())
+    if (c.at("name").as_string() == "source") {
+      out.ok = c.at("ok").as_bool();
+      out.detail = std::string(c.at("detail").as_string());
+    }
+  return out;
+}
+
+void use_http_source(const Installation& inst, const std::string& url) {
+  std::string config = read_file(inst.config);
+  const std::string sqlite_source = "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n";
+  REQUIRE(config.find(sqlite_source) != std::string::npos);
+  config.replace(config.find(sqlite_source), sqlite_source.size(),
+                 "source:\n  type: http\n  base_url: " + url + "\n  backoff_base: 50ms\n  backoff_cap: 200ms\n");
+  write_file(inst.config, config);
+}
+
+}  // namespace
+
+// Readiness asks the source itself (core::Source::probe), whatever its type:
+// an HTTP source has no submissions table to open (it used to answer 503
+// "no such table: submissions" while polling worked).
+TEST_CASE("/readyz judges the source by its own probe: SQLite store") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  const int port = free_tcp_port();
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n");
+  const pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                  run_err(inst));
+  SourceCheck c;
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 200; }, 15s));
+  CHECK(c.ok);
+  CHECK(c.detail == "reachable");
+  // The store goes away: not ready, and the check says why.
+  std::filesystem::rename(inst.store, inst.dir / "moved.db");
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 503; }, 10s));
+  INFO(c.detail << read_file(run_err(inst)));
+  CHECK_FALSE(c.ok);
+  CHECK(c.detail.find("submission store not found") != std::string::npos);
+  std::filesystem::rename(inst.dir / "moved.db", inst.store);
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 200; }, 10s));
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 10s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 0);
+}
+
+TEST_CASE("/readyz judges the source by its own probe: HTTP store") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  ServerOptions opts;
+  opts.db = inst.store;
+  opts.media_root = (inst.dir / "media").string();
+  std::optional<AppStoreServer> server;
+  server.emplace(opts, inst.dir.path());
+  use_http_source(inst, server->url());
+  const int port = free_tcp_port();
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n");
+  const pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                  run_err(inst));
+  // Polling works, so the source is ready (and the row is delivered and written back).
+  CHECK(wait_until([&] { return inst.statuses().size() == 1; }, 20s));
+  SourceCheck c = source_check(port);
+  INFO(c.detail << read_file(run_err(inst)));
+  CHECK(c.status == 200);
+  CHECK(c.ok);
+  // The back end goes down: the next polls fail and readiness says so.
+  server.reset();
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 503; }, 10s));
+  CHECK_FALSE(c.ok);
+  CHECK(c.detail.find("app store unavailable") != std::string::npos);
   kill(pid, SIGTERM);
   auto res = wait_process_for(pid, 10s);
   REQUIRE(res);
