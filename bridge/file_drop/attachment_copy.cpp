@@ -1,4 +1,4 @@
-#include "adapters/sinks/csv_drop/attachment_copy.hpp"
+#include "bridge/file_drop/attachment_copy.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "bridge/attachments/verifier.hpp"
 #include "bridge/core/sha256.hpp"
 
-namespace reportbridge::csv_drop {
+namespace reportbridge::file_drop {
 
 StreamResult stream_with_sha256(const std::filesystem::path& source, const FileHandle& destination,
                                 const std::filesystem::path& destination_path,
@@ -157,4 +157,4 @@ std::optional<DeliveryOutcome> transfer_attachment(const core::AttachmentLocator
   return std::nullopt;
 }
 
-}  // namespace reportbridge::csv_drop
+}  // namespace reportbridge::file_drop
