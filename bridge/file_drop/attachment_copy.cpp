@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bridge/attachments/verifier.hpp"
+#include "bridge/core/progress.hpp"
 #include "bridge/core/sha256.hpp"
 
 namespace reportbridge::file_drop {
@@ -45,6 +46,7 @@ StreamResult stream_with_sha256(const std::filesystem::path& source, const FileH
       return result;
     }
     sha.update(buffer.data(), static_cast<std::size_t>(n));
+    core::progress();  // the watchdog's heartbeat (bridge/core/progress.hpp)
     if (destination.is_open())
       write_all(destination, std::string_view(buffer.data(), static_cast<std::size_t>(n)),
                 destination_path);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "bridge/core/progress.hpp"
 #include "bridge/file_drop/attachment_copy.hpp"
 #include "bridge/file_drop/names.hpp"
 
@@ -29,6 +30,7 @@ void DocumentWriter::write(std::string_view bytes) {
   if (buffer_.size() >= kCopyChunkBytes) {
     write_all(file_, buffer_, path_);
     buffer_.clear();
+    core::progress();
   }
 }
 

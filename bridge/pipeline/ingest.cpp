@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "bridge/core/cursor.hpp"
+#include "bridge/core/progress.hpp"
 #include "bridge/core/sha256.hpp"
 
 namespace reportbridge::pipeline {
@@ -61,7 +62,10 @@ IngestStats Ingestor::run_batch() {
   stats.read = rows.size();
   std::vector<Decision> decisions;
   decisions.reserve(rows.size());
-  for (const auto& row : rows) decisions.push_back(decide(row, now));
+  for (const auto& row : rows) {
+    decisions.push_back(decide(row, now));
+    core::progress();  // per row: a slow batch is not a stuck one (the watchdog, bridge/runner)
+  }
 
   store::Transaction tx(state_.db());
   std::vector<std::int64_t> seen;
@@ -77,6 +81,7 @@ IngestStats Ingestor::run_batch() {
     }
     claimed.push_back(i);
     write(row, decisions[i], now, stats);
+    core::progress();
   }
   auto advance = core::advance_cursor(cursor, std::move(seen), now, settings_.late_row_window);
   for (const auto& gap : advance.expired)
