@@ -19,6 +19,7 @@
 #include "bridge/audit/audit_cli.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/pipeline/bridge_fields.hpp"
+#include "bridge/pipeline/decision.hpp"
 #include "bridge/service/journal_log.hpp"
 #include "bridge/service/service_config.hpp"
 #include "bridge/store/state_store.hpp"
@@ -167,82 +168,82 @@ int cmd_preview(const Args& args) {
     row = *found;
   }
   std::cout << "submission " << row.id << " version " << row.version << "\n";
-  auto check = schema::check_payload(*rt->schema, row.payload, row.id, row.version);
-  if (!check.ok()) {
+  // The decision ingest would make (pipeline/decision.hpp: the same code),
+  // with each field's lineage.
+  pipeline::DecisionRules rules = decision_rules(*rt);
+  rules.trace = true;
+  const std::int64_t now = store::now_ms();
+  pipeline::Decision decision = pipeline::decide(rules, row, now);
+  if (decision.outcome == "rejected") {
     std::cout << "REJECTED by the submission schema (would be quarantined):\n";
-    for (const auto& e : check.errors) std::cout << "  " << schema::to_string(e) << "\n";
-    std::cout << "resident would be told: " << schema::resident_message(check.errors) << "\n";
+    for (const auto& e : decision.errors) std::cout << "  " << schema::to_string(e) << "\n";
+    std::cout << "resident would be told: " << decision.writeback->message << "\n";
     return kExitPreviewRejected;
   }
-  const mapping::RoutePlan plan = rt->mappings->plan(*check.doc);
-  std::cout << mapping::format_plan(plan);
-  // Judged against the state database's history, without recording anything;
-  // the verdict fills the bridge's fields (RelatedReference, ReporterKey) below.
-  std::optional<store::StateStore> preview_state;
-  std::optional<dedup::Verdict> verdict;
-  if (rt->dedup_settings) {
-    if (std::filesystem::exists(rt->config.state_path)) {
-      preview_state.emplace(rt->config.state_path.string(), 2);
-      dedup::Deduplicator dd(preview_state->db(), *rt->dedup_settings);
-      verdict = dd.check(*check.doc, row);
-      const auto& v = *verdict;
-      std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";
-      if (!v.of_id.empty()) std::cout << " of " << v.of_id;
-      if (!v.explanation.empty()) std::cout << ": " << v.explanation;
-      std::cout << "\n";
-      if (v.kind == dedup::Verdict::Kind::duplicate) {
-        std::cout << "DUPLICATE: would be recorded as a duplicate and not sent again\n";
-        return kExitOk;
-      }
-    }
-  }
-  if (plan.routes.empty()) {
+  std::cout << mapping::format_plan(decision.plan);
+  if (decision.outcome == "unrouted") {
     std::cout << "UNROUTED: no mapping applies (would be quarantined as unrouted)\n";
     return kExitPreviewRejected;
   }
+  // Judged against the state database's history, without recording anything;
+  // the verdict fills the bridge's fields (RelatedReference, ReporterKey).
+  std::optional<store::StateStore> preview_state;
+  std::optional<dedup::Verdict> verdict;
+  if (rt->dedup_settings && decision.doc && std::filesystem::exists(rt->config.state_path)) {
+    preview_state.emplace(rt->config.state_path.string(), 2);
+    dedup::Deduplicator dd(preview_state->db(), *rt->dedup_settings);
+    verdict = dd.check(*decision.doc, row);
+    const auto& v = *verdict;
+    std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";
+    if (!v.of_id.empty()) std::cout << " of " << v.of_id;
+    if (!v.explanation.empty()) std::cout << ": " << v.explanation;
+    std::cout << "\n";
+  }
+  pipeline::judge(rules, decision, verdict,
+                  [&](const std::string& id, const std::string& target) {
+                    return preview_state ? preview_state->reference_for(id, target) : std::string();
+                  },
+                  row, now);
+  if (decision.outcome == "duplicate") {
+    std::cout << "DUPLICATE: would be recorded as a duplicate and not sent again\n";
+    return kExitOk;
+  }
   int result = kExitOk;
-  for (const auto& route : plan.routes) {
-    const auto& target = route.target;
+  std::size_t next_route = 0;  // decision.routes follow the plan's order when queued
+  for (std::size_t i = 0; i < decision.plan.routes.size(); ++i) {
+    const auto& route = decision.plan.routes[i];
+    const auto& traced = decision.traces[i];
+    const std::string& target = route.target;
     std::cout << "\n== mapping " << route.mapping->name << " -> target " << target << "\n";
-    auto traced = mapping::apply_traced(*route.mapping, target, *check.doc, row.id, row.version);
     std::cout << mapping::format_lineage(traced);
     if (traced.result.error) {
       std::cout << "QUARANTINED: " << mapping::to_string(*traced.result.error) << "\n";
       result = kExitPreviewRejected;
       continue;
     }
-    pipeline::BridgeFieldContext bridge_fields;
-    bridge_fields.verdict = verdict ? &*verdict : nullptr;
-    bridge_fields.anonymous = pipeline::reporter_is_anonymous(*check.doc);
-    for (const auto& t : rt->config.targets) {
-      if (t.name != target) continue;
-      bridge_fields.related = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
-      bridge_fields.reporter_key = t.reporter_key;
-    }
-    bridge_fields.reference_for = [&](const std::string& id) {
-      return preview_state ? preview_state->reference_for(id, target) : std::string();
-    };
-    if (pipeline::fill_bridge_fields(*traced.result.record, bridge_fields)) {
+    const pipeline::RoutedRecord* routed =
+        decision.outcome == "queued" && next_route < decision.routes.size() ? &decision.routes[next_route++] : nullptr;
+    const core::TargetRecord& record = routed ? routed->record : *traced.result.record;
+    if (routed) {
       // As ingest fills them (the lineage above shows the mapping's own value).
-      for (const auto& f : traced.result.record->fields) {
+      const auto policy = rules.related.count(target) ? rules.related.at(target) : dedup::RelatedPolicy::link;
+      for (const auto& f : record.fields) {
         if (f.name != pipeline::kRelatedReferenceField && f.name != pipeline::kReporterKeyField) continue;
         std::cout << "    " << f.name << " = " << (f.value ? "\"" + *f.value + "\"" : std::string("(no value)"))
                   << "   <- bridge: "
-                  << (f.name == pipeline::kRelatedReferenceField ? "related report, policy " +
-                                                                       std::string(dedup::to_string(bridge_fields.related))
-                                                                 : std::string("reporter key, reporter_key ") +
-                                                                       (bridge_fields.reporter_key ? "on" : "off"))
+                  << (f.name == pipeline::kRelatedReferenceField
+                          ? "related report, policy " + std::string(dedup::to_string(policy))
+                          : std::string("reporter key, reporter_key ") +
+                                (rules.reporter_key_targets.count(target) ? "on" : "off"))
                   << "\n";
       }
-    }
-    if (verdict && verdict->kind == dedup::Verdict::Kind::related) {
-      if (bridge_fields.related == dedup::RelatedPolicy::hold)
+      if (!routed->held.empty())
         std::cout << "HELD for review at " << target << " (related: hold): a dead letter until replayed\n";
     }
     if (auto* sink = rt->sink(target)) {
       std::string rendered;
       try {
-        rendered = sink->encode_preview(*traced.result.record);
+        rendered = sink->encode_preview(record);
       } catch (const std::exception& e) {
         std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
         result = kExitPreviewRejected;

@@ -44,13 +44,8 @@ std::vector<runner::Target> delivery_targets(const Runtime& rt) {
 
 std::optional<runner::Dedup> dedup_wiring(const Runtime& rt) {
   if (!rt.dedup_settings) return std::nullopt;
-  runner::Dedup d;
-  d.settings = &*rt.dedup_settings;
-  for (const auto& t : rt.config.targets) {
-    d.related[t.name] = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
-    if (t.reporter_key) d.reporter_key_targets.insert(t.name);
-  }
-  return d;
+  const auto rules = decision_rules(rt);
+  return runner::Dedup{&*rt.dedup_settings, rules.related, rules.reporter_key_targets};
 }
 
 }  // namespace

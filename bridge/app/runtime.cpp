@@ -123,6 +123,18 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const conf
   return rt;
 }
 
+pipeline::DecisionRules decision_rules(const Runtime& rt) {
+  pipeline::DecisionRules r;
+  r.schema = &*rt.schema;
+  r.mappings = rt.mappings.get();
+  r.dedup = rt.dedup_settings.has_value();
+  for (const auto& t : rt.config.targets) {
+    r.related[t.name] = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
+    if (t.reporter_key) r.reporter_key_targets.insert(t.name);
+  }
+  return r;
+}
+
 std::optional<Reload> reload(const Runtime& rt, core::Diagnostics& diags) {
   // The config file is read again in full and checked like at start-up.
   const config::Registry& components = *rt.components;

@@ -14,6 +14,7 @@
 #include "bridge/core/sink.hpp"
 #include "bridge/dedup/settings.hpp"
 #include "bridge/mapping/mapping.hpp"
+#include "bridge/pipeline/decision.hpp"
 #include "bridge/schema/submission_schema.hpp"
 #include "bridge/service/service_config.hpp"
 
@@ -42,6 +43,10 @@ struct Runtime {
 std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diagnostics& diags);
 std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const config::Registry& components,
                                       core::Diagnostics& diags);
+
+// The rules ingest decides each row with (schema, mappings, deduplication's
+// per-target policies); `preview` decides with the same ones.
+pipeline::DecisionRules decision_rules(const Runtime& runtime);
 
 // What a SIGHUP changes: the mapping set (files, lookups, signposting) and
 // the log level, swapped in together.
