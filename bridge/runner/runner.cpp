@@ -91,7 +91,7 @@ struct Runner::Impl {
   service::Notifier& notifier;
   ReloadFn reload_fn;
 
-  Signals* signals = nullptr;           // while run() runs
+  std::atomic<Signals*> signals{nullptr};  // while run() runs
   std::atomic<bool> stop_early{false};  // request_stop() before run()
   std::atomic<bool> stop{false};        // finish the batch in hand, then exit
   std::atomic<bool> finish_delivery{false};      // ingest ended: deliveries end (once: after a flush)
@@ -131,7 +131,7 @@ struct Runner::Impl {
       }
       loop.heartbeat.idle();
       loop.done.store(true);
-      signals->wake();
+      signals.load()->wake();
     });
   }
 
@@ -321,6 +321,7 @@ struct Runner::Impl {
   }
 
   void control() {
+    Signals* const signals = this->signals.load();
     const auto interval = std::chrono::duration_cast<Clock::duration>(notifier.watchdog_interval());
     const bool watchdog = interval.count() > 0;
     auto next_ping = Clock::now();
@@ -383,14 +384,14 @@ Runner::~Runner() = default;
 
 void Runner::request_stop() {
   impl_->stop_early.store(true);
-  if (Signals* s = impl_->signals) s->request_stop();
+  if (Signals* s = impl_->signals.load()) s->request_stop();
 }
 
 Totals Runner::run() {
   Impl& I = *impl_;
   std::filesystem::create_directories(I.settings.state_path.parent_path());
   Signals signals;
-  I.signals = &signals;
+  I.signals.store(&signals);
   if (I.stop_early.load()) signals.request_stop();
   const std::string path = I.settings.state_path.string();
   // One connection per loop, opened here one after another (the first
@@ -422,7 +423,7 @@ Totals Runner::run() {
   I.ingest.thread.join();
   for (auto& d : I.deliveries) d->thread.join();
   I.housekeeping.thread.join();
-  I.signals = nullptr;
+  I.signals.store(nullptr);
   if (I.ingest.error) std::rethrow_exception(I.ingest.error);
   for (auto& d : I.deliveries)
     if (d->error) std::rethrow_exception(d->error);
