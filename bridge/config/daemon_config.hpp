@@ -19,7 +19,7 @@
 namespace reportbridge::config {
 
 struct SourceSettings {
-  std::string type = "sqlite";
+  std::string type;  // a registered source type (config::Registry)
   std::string name = "app";
   std::chrono::milliseconds poll_interval{1000};
   std::size_t batch_size = 1000;
