@@ -223,7 +223,7 @@ int cmd_preview(const Args& args) {
     }
     const pipeline::RoutedRecord* routed =
         decision.outcome == "queued" && next_route < decision.routes.size() ? &decision.routes[next_route++] : nullptr;
-    const core::TargetRecord& record = routed ? routed->record : *traced.result.record;
+    const core::TargetRecord& record = routed && routed->record ? *routed->record : *traced.result.record;
     if (routed) {
       // As ingest fills them (the lineage above shows the mapping's own value).
       const auto policy = rules.related.count(target) ? rules.related.at(target) : dedup::RelatedPolicy::link;

@@ -72,8 +72,8 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
       continue;
     }
     if (d.outcome == "mapping_failed") continue;
-    RoutedRecord routed{route.mapping, route.target, std::move(*r.record), {}, {}};
-    routed.record_json = core::to_json(routed.record);
+    RoutedRecord routed{route.mapping, route.target, core::to_json(*r.record), std::nullopt, {}};
+    if (rules.trace || has_bridge_fields(*r.record)) routed.record = std::move(*r.record);
     d.routes.push_back(std::move(routed));
   }
   if (d.outcome == "mapping_failed") return d;
@@ -114,7 +114,7 @@ void judge(const DecisionRules& rules, Decision& d, std::optional<dedup::Verdict
       return reference_for ? reference_for(id, target) : std::string();
     };
     // Most mappings declare neither field: their record stays as serialised.
-    if (fill_bridge_fields(route.record, context)) route.record_json = core::to_json(route.record);
+    if (route.record && fill_bridge_fields(*route.record, context)) route.record_json = core::to_json(*route.record);
   }
 }
 

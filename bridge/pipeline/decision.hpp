@@ -46,9 +46,12 @@ struct DecisionRules {
 struct RoutedRecord {
   const mapping::Mapping* mapping = nullptr;
   std::string target;
-  core::TargetRecord record;
-  std::string record_json;  // what the outbox stores (kept in step with `record`)
-  std::string held;         // set: held for an operator's review (related: hold)
+  std::string record_json;  // what the outbox stores
+  // The record itself, kept only where it is still needed (memory: ingest
+  // holds a whole batch of decisions): with rules.trace, or when the bridge
+  // fills fields of it (judge re-serialises it into record_json).
+  std::optional<core::TargetRecord> record;
+  std::string held;  // set: held for an operator's review (related: hold)
 };
 
 struct Decision {

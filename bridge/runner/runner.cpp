@@ -397,9 +397,13 @@ Totals Runner::run() {
   // One connection per loop, opened here one after another (the first
   // migrates the schema).
   I.ingest_state = std::make_unique<store::StateStore>(path);
+  // The delivery connections share the page cache one delivery connection
+  // had (8 MiB), at least 2 MiB each: more targets do not mean more memory.
+  const int delivery_cache_mib =
+      std::max(2, 8 / static_cast<int>(std::max<std::size_t>(1, I.targets.size())));
   for (const auto& t : I.targets) {
     auto d = std::make_unique<DeliveryLoop>("delivery:" + t.sink->name());
-    d->state = std::make_unique<store::StateStore>(path, 8);
+    d->state = std::make_unique<store::StateStore>(path, delivery_cache_mib);
     // Every connection that settles batches composes a submission's status
     // from every target's rule, in config order.
     for (const auto& other : I.targets) d->state->set_writeback_rule(other.sink->name(), other.rule);
