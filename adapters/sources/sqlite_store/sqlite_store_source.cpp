@@ -107,6 +107,17 @@ std::optional<core::SourceRow> SqliteStoreSource::latest(const std::string& subm
   return read_row(q);
 }
 
+std::optional<std::string> SqliteStoreSource::probe() const {
+  try {
+    if (!std::filesystem::exists(config_.path)) return "submission store not found: " + config_.path.string();
+    store::Database db(config_.path.string(), store::Database::Mode::read_only);
+    db.prepare("SELECT 1 FROM submissions LIMIT 1").step();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+}
+
 std::string SqliteStoreSource::attachment_path(const core::AttachmentRef& attachment) const {
   return resolve_under_root(config_.media_root, attachment.path).string();
 }

@@ -7,10 +7,10 @@
 #include <optional>
 #include <string>
 
-#include "adapters/sinks/csv_drop/durable_file.hpp"
+#include "bridge/file_drop/durable_file.hpp"
 #include "bridge/core/sink.hpp"
 
-namespace reportbridge::csv_drop {
+namespace reportbridge::file_drop {
 
 inline constexpr std::size_t kCopyChunkBytes = 64 * 1024;
 
@@ -59,4 +59,4 @@ struct AttachmentTransfer {
 std::optional<core::DeliveryOutcome> transfer_attachment(const core::AttachmentLocator& locator,
                                                          const AttachmentTransfer& transfer);
 
-}  // namespace reportbridge::csv_drop
+}  // namespace reportbridge::file_drop

@@ -1,4 +1,4 @@
-#include "adapters/sinks/csv_drop/durable_file.hpp"
+#include "bridge/file_drop/durable_file.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <system_error>
 
-namespace reportbridge::csv_drop {
+namespace reportbridge::file_drop {
 
 FileHandle::~FileHandle() {
   if (fd_ >= 0) ::close(fd_);
@@ -84,4 +84,4 @@ void publish_file(const std::filesystem::path& temp, const std::filesystem::path
   }
 }
 
-}  // namespace reportbridge::csv_drop
+}  // namespace reportbridge::file_drop

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <string_view>
 
-namespace reportbridge::csv_drop {
+namespace reportbridge::file_drop {
 
 // An owned file descriptor.
 class FileHandle {
@@ -50,4 +50,4 @@ void rename_durably(const std::filesystem::path& from, const std::filesystem::pa
 void publish_file(const std::filesystem::path& temp, const std::filesystem::path& final_path,
                   std::string_view content);
 
-}  // namespace reportbridge::csv_drop
+}  // namespace reportbridge::file_drop

@@ -1,4 +1,4 @@
-#include "adapters/sinks/csv_drop/attachment_copy.hpp"
+#include "bridge/file_drop/attachment_copy.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,9 +12,10 @@
 #include <vector>
 
 #include "bridge/attachments/verifier.hpp"
+#include "bridge/core/progress.hpp"
 #include "bridge/core/sha256.hpp"
 
-namespace reportbridge::csv_drop {
+namespace reportbridge::file_drop {
 
 StreamResult stream_with_sha256(const std::filesystem::path& source, const FileHandle& destination,
                                 const std::filesystem::path& destination_path,
@@ -45,6 +46,7 @@ StreamResult stream_with_sha256(const std::filesystem::path& source, const FileH
       return result;
     }
     sha.update(buffer.data(), static_cast<std::size_t>(n));
+    core::progress();  // the watchdog's heartbeat (bridge/core/progress.hpp)
     if (destination.is_open())
       write_all(destination, std::string_view(buffer.data(), static_cast<std::size_t>(n)),
                 destination_path);
@@ -157,4 +159,4 @@ std::optional<DeliveryOutcome> transfer_attachment(const core::AttachmentLocator
   return std::nullopt;
 }
 
-}  // namespace reportbridge::csv_drop
+}  // namespace reportbridge::file_drop
