@@ -22,6 +22,7 @@
 #include "bridge/pipeline/decision.hpp"
 #include "bridge/service/journal_log.hpp"
 #include "bridge/service/service_config.hpp"
+#include "bridge/store/sqlite.hpp"
 #include "bridge/store/state_store.hpp"
 
 namespace reportbridge::app {
@@ -187,11 +188,12 @@ int cmd_preview(const Args& args) {
   }
   // Judged against the state database's history, without recording anything;
   // the verdict fills the bridge's fields (RelatedReference, ReporterKey).
-  std::optional<store::StateStore> preview_state;
+  std::unique_ptr<store::StateStore> preview_state;
   std::optional<dedup::Verdict> verdict;
   if (rt->dedup_settings && decision.doc && std::filesystem::exists(rt->config.state_path)) {
-    preview_state.emplace(rt->config.state_path.string(), 2);
-    dedup::Deduplicator dd(preview_state->db(), *rt->dedup_settings);
+    preview_state = store::open_state_store(rt->config.state_path.string(), 2);
+    if (!preview_state->sqlite_database()) throw std::runtime_error("deduplication needs the SQLite state store");
+    dedup::Deduplicator dd(*preview_state->sqlite_database(), *rt->dedup_settings);
     verdict = dd.check(*decision.doc, row);
     const auto& v = *verdict;
     std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";
@@ -265,7 +267,8 @@ int cmd_status(const Args& args) {
               << ": nothing has been processed (run `reportbridge once` or `run`)\n";
     return kExitOk;
   }
-  store::StateStore state(rt->config.state_path.string());
+  auto state_store = store::open_state_store(rt->config.state_path.string(), 2);
+  store::StateStore& state = *state_store;
   auto cursor = state.load_cursor(rt->config.source.name);
   std::int64_t backlog = -1;
   try {
@@ -330,7 +333,8 @@ int cmd_replay(const Args& args) {
     std::cout << "no state database yet: nothing to replay\n";
     return kExitOk;
   }
-  store::StateStore state(rt->config.state_path.string());
+  auto state_store = store::open_state_store(rt->config.state_path.string(), 2);
+  store::StateStore& state = *state_store;
   store::ReplaySelector which{args.target, args.submission, args.item};
   auto dead = state.dead_letters(which, 1'000'000);
   std::size_t replayable = 0;

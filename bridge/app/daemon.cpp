@@ -15,6 +15,7 @@
 #include "bridge/service/metrics.hpp"
 #include "bridge/service/notifier.hpp"
 #include "bridge/service/state_probe.hpp"
+#include "bridge/store/sqlite.hpp"
 
 namespace reportbridge::app {
 
@@ -67,7 +68,8 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
 
   // Health, readiness and metrics on their own thread and state connection.
   std::filesystem::create_directories(rt.config.state_path.parent_path());
-  store::StateStore probe_state(rt.config.state_path.string(), 2);
+  auto probe_store = store::open_state_store(rt.config.state_path.string(), 1);
+  store::StateStore& probe_state = *probe_store;
   std::mutex probe_mutex;
   const auto targets = rt.config.target_names();
   metrics->set_gauge_source([&] {
@@ -82,7 +84,7 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
         [&] {
           std::lock_guard<std::mutex> g(probe_mutex);
           service::ReadinessInputs in;
-          in.state_error = service::probe_state_writable(probe_state.db());
+          if (auto* db = probe_state.sqlite_database()) in.state_error = service::probe_state_writable(*db);
           in.source_error = rt.source->probe();
           if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
           in.circuits = service::circuits(probe_state, targets);

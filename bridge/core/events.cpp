@@ -24,4 +24,20 @@ std::string_view to_string(EventKind kind) {
   return "unknown";
 }
 
+Event EventBatch::event(const Item& item) const {
+  Event e;
+  e.kind = kind;
+  e.at_ms = at_ms;
+  e.submission_id = std::string(item.submission_id);
+  e.version = item.version;
+  e.mapping = std::string(mapping);
+  e.rule = std::string(rule);
+  e.target = std::string(target);
+  e.reference = std::string(item.reference);
+  e.reason_code = std::string(reason_code);
+  e.detail = std::string(item.detail.empty() ? detail : item.detail);
+  e.latency_ms = item.latency_ms;
+  return e;
+}
+
 }  // namespace reportbridge::core

@@ -50,12 +50,38 @@ struct Event {
   double latency_ms = -1;   // delivered/retry/dead: time the attempt took (-1: unknown)
 };
 
+// Many submissions that met the same event together (a batch collected,
+// validated, mapped for one target, delivered to one target, written back):
+// one call, and one audit entry, instead of one per submission. The common
+// fields are the batch's; each item names a submission version and what is
+// its own. The views stay valid for the duration of the call only.
+struct EventBatch {
+  EventKind kind = EventKind::collected;
+  std::int64_t at_ms = 0;
+  std::string_view mapping, rule, target, reason_code, detail;
+  struct Item {
+    std::string_view submission_id;
+    std::int64_t version = 0;
+    std::string_view reference;  // delivered: the target's reference
+    std::string_view detail;     // the item's own detail (collected: seq and sha256; written_back: state)
+    double latency_ms = -1;
+  };
+  std::vector<Item> items;
+
+  // The event of one item, as on_event would have been given it.
+  Event event(const Item& item) const;
+};
+
 class EventListener {
  public:
   virtual ~EventListener() = default;
   // Called from the ingest, delivery and write-back threads, possibly at once:
   // implementations synchronise themselves. Must not throw.
   virtual void on_event(const Event& event) noexcept = 0;
+  // A batch of events of one kind. By default each item is passed to on_event.
+  virtual void on_batch(const EventBatch& batch) noexcept {
+    for (const auto& item : batch.items) on_event(batch.event(item));
+  }
   // End of a batch: a chance to write buffered events out together.
   virtual void flush() noexcept {}
 };
@@ -67,6 +93,10 @@ class EventBus final : public EventListener {
   bool empty() const { return listeners_.empty(); }
   void on_event(const Event& event) noexcept override {
     for (auto& l : listeners_) l->on_event(event);
+  }
+  void on_batch(const EventBatch& batch) noexcept override {
+    if (batch.items.empty()) return;
+    for (auto& l : listeners_) l->on_batch(batch);
   }
   void flush() noexcept override {
     for (auto& l : listeners_) l->flush();

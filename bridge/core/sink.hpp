@@ -57,6 +57,9 @@ struct DeliveryBatch {
   std::int64_t id = 0;
   std::string key;  // e.g. "20261127T184210Z-3fa9c1-000042"
   std::vector<DeliveryItem> items;
+  // The fencing token of the claim (state stores shared by several
+  // instances): settling a batch whose token is no longer current fails.
+  std::int64_t fence = 0;
 };
 
 // When the dispatcher should hand a target a batch.

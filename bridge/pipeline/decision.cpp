@@ -2,6 +2,7 @@
 
 #include "bridge/core/sha256.hpp"
 #include "bridge/pipeline/bridge_fields.hpp"
+#include "bridge/store/record_codec.hpp"
 
 namespace reportbridge::pipeline {
 
@@ -12,7 +13,23 @@ constexpr const char* kUnroutedMessage =
 constexpr const char* kDuplicateMessage =
     "Thank you. This report matches one you sent moments ago, so we have kept the first one only.";
 
+const std::vector<std::string>* names_of(const DecisionRules& rules, const mapping::Mapping* m) {
+  if (!rules.field_names) return nullptr;
+  auto it = rules.field_names->find(m);
+  return it == rules.field_names->end() ? nullptr : &it->second;
+}
+
 }  // namespace
+
+std::shared_ptr<const std::map<const mapping::Mapping*, std::vector<std::string>>> field_names_of(
+    const mapping::MappingSet& set) {
+  auto out = std::make_shared<std::map<const mapping::Mapping*, std::vector<std::string>>>();
+  for (const auto& m : set.mappings()) {
+    auto& names = (*out)[&m];
+    for (const auto& f : m.fields) names.push_back(f.name);
+  }
+  return out;
+}
 
 Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int64_t now) {
   Decision d;
@@ -72,8 +89,13 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
       continue;
     }
     if (d.outcome == "mapping_failed") continue;
-    RoutedRecord routed{route.mapping, route.target, core::to_json(*r.record), std::nullopt, {}};
-    if (rules.trace || has_bridge_fields(*r.record)) routed.record = std::move(*r.record);
+    RoutedRecord routed{route.mapping, route.target, {}, names_of(rules, route.mapping), std::nullopt, {}};
+    store::codec::put_values(routed.values, *r.record);
+    // The names the values go with must be the record's own (a mapping's
+    // fields, in order); otherwise the record is kept whole.
+    const bool names_match = routed.field_names && routed.field_names->size() == r.record->fields.size();
+    if (!names_match) routed.field_names = nullptr;
+    if (rules.trace || !names_match || has_bridge_fields(*r.record)) routed.record = std::move(*r.record);
     d.routes.push_back(std::move(routed));
   }
   if (d.outcome == "mapping_failed") return d;
@@ -114,7 +136,10 @@ void judge(const DecisionRules& rules, Decision& d, std::optional<dedup::Verdict
       return reference_for ? reference_for(id, target) : std::string();
     };
     // Most mappings declare neither field: their record stays as serialised.
-    if (route.record && fill_bridge_fields(*route.record, context)) route.record_json = core::to_json(*route.record);
+    if (route.record && fill_bridge_fields(*route.record, context)) {
+      route.values.clear();
+      store::codec::put_values(route.values, *route.record);
+    }
   }
 }
 

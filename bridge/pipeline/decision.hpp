@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -40,16 +41,27 @@ struct DecisionRules {
   // Preview: record every route's field lineage (mapping::apply_traced), and
   // map the routes after a failing one too, to show them all.
   bool trace = false;
+  // Each mapping's field names, in order (field_names_of): what the outbox
+  // keeps once per segment instead of once per record. Ingest sets it.
+  std::shared_ptr<const std::map<const mapping::Mapping*, std::vector<std::string>>> field_names;
 };
+
+// The field names of every mapping of `set`, for DecisionRules::field_names.
+std::shared_ptr<const std::map<const mapping::Mapping*, std::vector<std::string>>> field_names_of(
+    const mapping::MappingSet& set);
 
 // One record for one target.
 struct RoutedRecord {
   const mapping::Mapping* mapping = nullptr;
   std::string target;
-  std::string record_json;  // what the outbox stores
+  // What the outbox stores: the record's values, encoded once here
+  // (store::codec::put_values; no JSON to build and parse back). The field
+  // names are the mapping's, in order (`field_names`).
+  std::string values;
+  const std::vector<std::string>* field_names = nullptr;
   // The record itself, kept only where it is still needed (memory: ingest
   // holds a whole batch of decisions): with rules.trace, or when the bridge
-  // fills fields of it (judge re-serialises it into record_json).
+  // fills fields of it (judge encodes it again into `values`).
   std::optional<core::TargetRecord> record;
   std::string held;  // set: held for an operator's review (related: hold)
 };

@@ -9,9 +9,9 @@
 namespace reportbridge::pipeline {
 
 void Dispatcher::add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule,
-                            CircuitPolicy circuit) {
+                            CircuitPolicy circuit, std::size_t max_batch_bytes) {
   state_.set_writeback_rule(sink.name(), rule);
-  Target t{&sink, retry, std::move(rule), circuit, {}, circuit.cooldown};
+  Target t{&sink, retry, std::move(rule), circuit, max_batch_bytes, {}, circuit.cooldown};
   t.health.target = sink.name();
   // A circuit left open by the previous run stays open until its probe time.
   for (const auto& h : state_.target_health())
@@ -80,11 +80,41 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   // supply (attachment_unavailable) says nothing about the target's health.
   std::size_t target_retried = 0;
   std::string last_error;
+  // Deliveries as batch events (one per mapping: one audit entry each);
+  // retries and dead letters as events of their own.
+  std::vector<core::EventBatch> delivered_events;
+  std::vector<std::string> details;  // "updated <reference>" of updates (alive until published)
+  details.reserve(batch.items.size());
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     static const core::DeliveryOutcome kMissing = core::DeliveryOutcome::fail(
         core::DeliveryStatus::retry, "no_outcome", "sink returned fewer outcomes than items");
     const auto& o = i < outcomes.size() ? outcomes[i] : kMissing;
     const auto& item = batch.items[i];
+    const double latency = o.latency_ms >= 0 ? o.latency_ms : batch_ms;
+    if (o.status == core::DeliveryStatus::delivered) {
+      ++delivered;
+      if (!events_) continue;
+      core::EventBatch* b = nullptr;
+      for (auto& d : delivered_events)
+        if (d.mapping == item.record.mapping) b = &d;
+      if (!b) {
+        delivered_events.emplace_back();
+        b = &delivered_events.back();
+        b->kind = core::EventKind::delivered;
+        b->at_ms = now;
+        b->mapping = item.record.mapping;
+        b->target = target.sink->name();
+        b->detail = "created";
+        b->items.reserve(batch.items.size());
+      }
+      std::string_view detail;
+      if (!item.prior_reference.empty()) {
+        details.push_back("updated " + item.prior_reference);
+        detail = details.back();
+      }
+      b->items.push_back({item.record.submission_id, item.record.version, o.reference, detail, latency});
+      continue;
+    }
     core::Event e;
     e.at_ms = now;
     e.submission_id = item.record.submission_id;
@@ -93,31 +123,23 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
     e.target = target.sink->name();
     e.reason_code = o.reason_code;
     e.detail = o.detail;
-    e.latency_ms = o.latency_ms >= 0 ? o.latency_ms : batch_ms;
-    switch (o.status) {
-      case core::DeliveryStatus::delivered:
-        ++delivered;
-        e.kind = core::EventKind::delivered;
-        e.reference = o.reference;
-        e.detail = item.prior_reference.empty() ? "created" : "updated " + item.prior_reference;
-        break;
-      case core::DeliveryStatus::retry:
-        ++retried;
-        if (o.reason_code != "attachment_unavailable") {
-          ++target_retried;
-          last_error = o.reason_code + ": " + o.detail;
-        }
-        // settle_batch turned exhausted retries into dead letters.
-        e.kind = item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead
-                                                                : core::EventKind::retry;
-        break;
-      case core::DeliveryStatus::reject:
-        ++rejected;
-        e.kind = core::EventKind::dead;
-        break;
+    e.latency_ms = latency;
+    if (o.status == core::DeliveryStatus::retry) {
+      ++retried;
+      if (o.reason_code != "attachment_unavailable") {
+        ++target_retried;
+        last_error = o.reason_code + ": " + o.detail;
+      }
+      // settle_batch turned exhausted retries into dead letters.
+      e.kind = item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead : core::EventKind::retry;
+    } else {
+      ++rejected;
+      e.kind = core::EventKind::dead;
     }
     if (events_) events_->on_event(e);
   }
+  if (events_)
+    for (const auto& b : delivered_events) events_->on_batch(b);
   if (events_) events_->flush();
   ++stats.batches;
   stats.delivered += delivered;
@@ -190,8 +212,15 @@ DispatchStats Dispatcher::dispatch(bool flush) {
       const bool full = static_cast<std::size_t>(summary.ready) >= max_items;
       const bool old = summary.oldest_enqueued_ms <= now - policy.max_wait.count();
       if (!full && !old && !flush) break;
-      auto batch = state_.claim_batch(target.sink->name(), max_items, now);
-      if (!batch) continue;  // only unreadable items: they went to dead letters
+      auto batch = state_.claim_batch(target.sink->name(), store::ClaimLimits{max_items, target.max_batch_bytes}, now);
+      if (!batch) {
+        // Nothing to deliver after all: what the claim looked at went to dead
+        // letters (unreadable) or waits for an earlier version. Go on only
+        // while claims still move something.
+        const auto after = state_.pending_summary(target.sink->name(), now, max_items);
+        if (after.ready == summary.ready && after.oldest_enqueued_ms == summary.oldest_enqueued_ms) break;
+        continue;
+      }
       if (deliver(target, *batch, stats)) break;  // failing: let the backoff work
     }
   }

@@ -37,8 +37,10 @@ class Dispatcher {
   explicit Dispatcher(store::StateStore& state, core::EventListener* events = nullptr)
       : state_(state), events_(events) {}
 
+  // `max_batch_bytes`: a claim takes at most about this many bytes of encoded
+  // records (what the batch holds in memory), even below the sink's batch size.
   void add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule,
-                  CircuitPolicy circuit = {});
+                  CircuitPolicy circuit = {}, std::size_t max_batch_bytes = store::ClaimLimits{}.max_bytes);
 
   // Re-delivers every batch left open by a crash. Call once at start-up
   // (the daemon does so on the target's delivery thread, beside ingest).
@@ -64,6 +66,7 @@ class Dispatcher {
     store::RetryPolicy retry;
     store::WritebackRule rule;
     CircuitPolicy circuit;
+    std::size_t max_batch_bytes;
     store::TargetHealth health;
     std::chrono::milliseconds current_cooldown{0};
   };

@@ -6,6 +6,7 @@
 
 #include "bridge/core/cursor.hpp"
 #include "bridge/core/progress.hpp"
+#include "bridge/store/record_codec.hpp"
 
 namespace reportbridge::pipeline {
 
@@ -32,6 +33,7 @@ Ingestor::Ingestor(store::StateStore& state, core::Source& source,
     : state_(state), source_(source), settings_(settings) {
   rules_.schema = &schema;
   rules_.mappings = &mappings;
+  rules_.field_names = field_names_of(mappings);
 }
 
 IngestStats Ingestor::run_batch() {
@@ -45,25 +47,28 @@ IngestStats Ingestor::run_batch() {
   decisions.reserve(rows.size());
   // Decided outside the write transaction, so another thread (a dispatcher)
   // can write to the state database meanwhile.
+  if (!rules_.field_names) rules_.field_names = field_names_of(*rules_.mappings);
   for (const auto& row : rows) {
     decisions.push_back(decide(rules_, row, now));
     core::progress();  // per row: a slow batch is not a stuck one (the watchdog, bridge/runner)
   }
 
-  store::Transaction tx(state_.db());
+  auto tx = state_.begin_ingest();
   std::vector<std::int64_t> seen;
   std::vector<std::size_t> claimed;
+  std::deque<std::vector<std::string>> names;  // field names of records kept whole (alive until commit)
   seen.reserve(rows.size());
+  claimed.reserve(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& row = rows[i];
     const auto& d = decisions[i];
     seen.push_back(row.seq);
-    if (!state_.ledger_claim(row, d.hash, now)) {
+    if (!tx->claim_version(row, d.hash, now)) {
       ++stats.already_seen;
       continue;
     }
     claimed.push_back(i);
-    write(row, decisions[i], now, stats);
+    write(*tx, row, decisions[i], now, stats, names);
     core::progress();
   }
   auto advance = core::advance_cursor(cursor, std::move(seen), now, settings_.late_row_window);
@@ -74,24 +79,68 @@ IngestStats Ingestor::run_batch() {
   stats.expired_gaps = advance.expired.size();
   stats.high_water = cursor.high_water;
   stats.open_gaps = cursor.gaps.size();
-  if (stats.read > 0 || stats.expired_gaps > 0) state_.save_cursor(source_.name(), cursor);
-  tx.commit();
-  if (events_) {
-    for (auto i : claimed) publish(rows[i], decisions[i], now);
+  if (stats.read > 0 || stats.expired_gaps > 0) tx->save_cursor(source_.name(), cursor);
+  tx->commit();
+  tx.reset();
+  if (events_ && !claimed.empty()) {
+    publish(rows, decisions, claimed, now);
     events_->flush();
   }
   return stats;
 }
 
-void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64_t now) const {
+void Ingestor::publish(const std::vector<core::SourceRow>& rows, const std::vector<Decision>& decisions,
+                       const std::vector<std::size_t>& claimed, std::int64_t now) const {
+  // The common path as batch events (one audit entry each): collected,
+  // validated, and mapped per mapping and target. What is particular to a
+  // submission (rejected, a dedup verdict, signposting, quarantine, withheld)
+  // stays an event of its own, between validated and mapped.
+  std::vector<std::string> details;
+  details.reserve(claimed.size());
+  core::EventBatch collected;
+  collected.kind = core::EventKind::collected;
+  collected.at_ms = now;
+  core::EventBatch validated = collected;
+  validated.kind = core::EventKind::validated;
+  collected.items.reserve(claimed.size());
+  validated.items.reserve(claimed.size());
+  for (auto i : claimed) {
+    details.push_back("seq " + std::to_string(rows[i].seq) + ", sha256 " + decisions[i].hash);
+    collected.items.push_back({rows[i].id, rows[i].version, {}, details.back(), -1});
+    if (decisions[i].outcome != "rejected") validated.items.push_back({rows[i].id, rows[i].version, {}, {}, -1});
+  }
+  events_->on_batch(collected);
+  events_->on_batch(validated);
+  // mapped: one batch per (mapping, target), in order of first appearance.
+  std::vector<core::EventBatch> mapped;
+  for (auto i : claimed) {
+    const auto& row = rows[i];
+    const auto& d = decisions[i];
+    publish_particular(row, d, now);
+    if (d.outcome != "queued") continue;
+    for (const auto& route : d.routes) {
+      core::EventBatch* b = nullptr;
+      for (auto& m : mapped)
+        if (m.mapping == route.mapping->name && m.target == route.target) b = &m;
+      if (!b) {
+        mapped.emplace_back();
+        b = &mapped.back();
+        b->kind = core::EventKind::mapped;
+        b->at_ms = now;
+        b->mapping = route.mapping->name;
+        b->target = route.target;
+      }
+      b->items.push_back({row.id, row.version, {}, route.held, -1});
+    }
+  }
+  for (const auto& b : mapped) events_->on_batch(b);
+}
+
+void Ingestor::publish_particular(const core::SourceRow& row, const Decision& d, std::int64_t now) const {
   core::Event e;
   e.at_ms = now;
   e.submission_id = row.id;
   e.version = row.version;
-  e.kind = core::EventKind::collected;
-  e.detail = "seq " + std::to_string(row.seq) + ", sha256 " + d.hash;
-  events_->on_event(e);
-  e.detail.clear();
   if (d.outcome == "rejected") {
     e.kind = core::EventKind::rejected;
     e.reason_code = d.quarantine->reason_code;
@@ -99,8 +148,6 @@ void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64
     events_->on_event(e);
     return;
   }
-  e.kind = core::EventKind::validated;
-  events_->on_event(e);
   if (d.verdict && (d.verdict->kind == dedup::Verdict::Kind::duplicate ||
                     d.verdict->kind == dedup::Verdict::Kind::related)) {
     e.kind = d.verdict->kind == dedup::Verdict::Kind::duplicate ? core::EventKind::duplicate
@@ -133,14 +180,6 @@ void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64
     events_->on_event(e);
     return;
   }
-  for (const auto& route : d.routes) {
-    e.kind = core::EventKind::mapped;
-    e.mapping = route.mapping->name;
-    e.target = route.target;
-    e.detail = route.held;
-    events_->on_event(e);
-  }
-  e.detail.clear();
   for (const auto& target : d.withheld) {
     e.kind = core::EventKind::withheld;
     e.mapping.clear();
@@ -152,22 +191,35 @@ void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64
   }
 }
 
-void Ingestor::write(const core::SourceRow& row, Decision& d, std::int64_t now, IngestStats& stats) {
+void Ingestor::write(store::IngestTransaction& tx, const core::SourceRow& row, Decision& d, std::int64_t now,
+                     IngestStats& stats, std::deque<std::vector<std::string>>& names) {
   // Inside the batch transaction, after the ledger claim (so each version is
   // judged once): double submissions are recorded and not sent again; related
   // reports follow each target's policy.
   std::optional<dedup::Verdict> verdict;
   if (dedup_ && d.outcome == "queued" && d.doc) verdict = dedup_->check_and_record(*d.doc, row);
   judge(rules_, d, std::move(verdict),
-        [this](const std::string& id, const std::string& target) { return state_.reference_for(id, target); }, row,
-        now);
-  if (d.quarantine) state_.quarantine(*d.quarantine);
-  if (d.signpost && d.outcome == "queued")
-    state_.set_status_hint(row.id, row.version, "needs_review", d.signpost->message);
-  if (d.writeback) state_.enqueue_writeback(*d.writeback, row.version);
-  if (d.outcome != "queued") state_.ledger_set_outcome(row, d.outcome);
-  for (const auto& r : d.routes)
-    state_.enqueue({r.target, row.id, row.version, row.seq, r.mapping->name, r.record_json, r.held}, now);
+        [&tx](const std::string& id, const std::string& target) { return tx.reference_for(id, target); }, row, now);
+  if (d.quarantine) tx.quarantine(*d.quarantine);
+  if (d.writeback) tx.queue_status(*d.writeback, row.version);
+  if (d.outcome != "queued") tx.set_outcome(row, d.outcome);
+  if (d.outcome == "queued" && !d.routes.empty()) {
+    store::QueuedVersion v;
+    v.row = &row;
+    if (d.signpost) v.hint = store::StatusHint{"needs_review", d.signpost->message};
+    v.records.reserve(d.routes.size());
+    for (const auto& r : d.routes) {
+      const std::vector<std::string>* field_names = r.field_names;
+      if (!field_names) {
+        // A record kept whole (no names known for its mapping): its own.
+        auto& n = names.emplace_back();
+        for (const auto& f : r.record->fields) n.push_back(f.name);
+        field_names = &n;
+      }
+      v.records.push_back({r.target, r.mapping->name, field_names, r.values, r.held});
+    }
+    tx.queue_version(v, now);
+  }
   if (d.outcome == "queued") {
     ++stats.queued;
     stats.records += d.routes.size();

@@ -3,6 +3,7 @@
 // per batch (cursor, ledger, quarantine, outbox and write-backs together), so a
 // crash anywhere repeats or loses nothing.
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -52,7 +53,10 @@ class Ingestor {
   IngestStats run_batch();
 
   // Swaps the mapping set (SIGHUP reload); takes effect from the next batch.
-  void set_mappings(const mapping::MappingSet& mappings) { rules_.mappings = &mappings; }
+  void set_mappings(const mapping::MappingSet& mappings) {
+    rules_.mappings = &mappings;
+    rules_.field_names = field_names_of(mappings);
+  }
   // Lifecycle events (collected, validated, rejected, mapped, ...) go here
   // after each batch commits.
   void set_events(core::EventListener* events) { events_ = events; }
@@ -77,8 +81,13 @@ class Ingestor {
  private:
   // Each row is decided by pipeline::decide (decision.hpp), the code
   // `reportbridge preview` runs too.
-  void write(const core::SourceRow& row, Decision& decision, std::int64_t now, IngestStats& stats);
-  void publish(const core::SourceRow& row, const Decision& decision, std::int64_t now) const;
+  void write(store::IngestTransaction& tx, const core::SourceRow& row, Decision& decision, std::int64_t now,
+             IngestStats& stats, std::deque<std::vector<std::string>>& names);
+  // Lifecycle events of a committed batch: collected, validated and mapped as
+  // batch events; what is particular to a submission as its own events.
+  void publish(const std::vector<core::SourceRow>& rows, const std::vector<Decision>& decisions,
+               const std::vector<std::size_t>& claimed, std::int64_t now) const;
+  void publish_particular(const core::SourceRow& row, const Decision& decision, std::int64_t now) const;
 
   store::StateStore& state_;
   core::Source& source_;

@@ -17,7 +17,7 @@ std::size_t WritebackWorker::run_once() {
   updates.reserve(items.size());
   for (auto& w : items) {
     ids.push_back(w.id);
-    updates.push_back(w.update);
+    updates.push_back(std::move(w.update));
   }
   try {
     source_.write_status(updates);
@@ -33,18 +33,30 @@ std::size_t WritebackWorker::run_once() {
   backoff_ = std::chrono::milliseconds(0);
   state_.mark_writebacks_done(ids);
   if (events_) {
+    // One batch event per state written (one audit entry each).
     const std::int64_t now = store::now_ms();
-    for (const auto& w : items) {
-      core::Event e;
-      e.kind = core::EventKind::written_back;
-      e.at_ms = now;
-      e.submission_id = w.update.submission_id;
-      e.version = w.version;
-      e.reference = w.update.reference;
-      e.reason_code = w.update.state;
-      e.detail = "state " + w.update.state;
-      events_->on_event(e);
+    std::vector<core::EventBatch> batches;
+    std::vector<std::string> details;
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      const auto& u = updates[i];
+      core::EventBatch* b = nullptr;
+      for (auto& x : batches)
+        if (x.reason_code == u.state) b = &x;
+      if (!b) {
+        batches.emplace_back();
+        b = &batches.back();
+        b->kind = core::EventKind::written_back;
+        b->at_ms = now;
+        b->reason_code = u.state;
+      }
+      b->items.push_back({u.submission_id, items[i].version, u.reference, {}, -1});
     }
+    details.reserve(batches.size());
+    for (auto& b : batches) {
+      details.push_back("state " + std::string(b.reason_code));
+      b.detail = details.back();
+    }
+    for (const auto& b : batches) events_->on_batch(b);
     events_->flush();
   }
   return updates.size();

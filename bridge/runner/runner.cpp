@@ -13,6 +13,7 @@
 #include "bridge/runner/heartbeat.hpp"
 #include "bridge/runner/signals.hpp"
 #include "bridge/runner/wakeup.hpp"
+#include "bridge/store/sqlite.hpp"
 
 namespace reportbridge::runner {
 
@@ -71,6 +72,17 @@ void log_batch(const pipeline::IngestStats& s) {
       s.read, s.queued, s.records, s.rejected, s.mapping_failed, s.unrouted, s.already_seen, s.late_rows,
       s.high_water, s.open_gaps);
 }
+
+// Deduplication keeps its tables in the SQLite state database (on a store
+// that is not SQLite it is not available yet).
+store::Database& sqlite_of(store::StateStore& state) {
+  if (auto* db = state.sqlite_database()) return *db;
+  throw std::runtime_error("deduplication needs the SQLite state store");
+}
+
+// Page cache of the ingest connection (the ledger's newest pages, the dedup
+// tables): memory stays flat however long the backlog.
+constexpr int kIngestCacheMib = 8;
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -155,7 +167,7 @@ struct Runner::Impl {
     ingestor.set_events(events);
     std::optional<dedup::Deduplicator> dd;
     if (dedup && dedup->settings) {
-      dd.emplace(ingest_state->db(), *dedup->settings);
+      dd.emplace(sqlite_of(*ingest_state), *dedup->settings);
       ingestor.set_dedup(&*dd, dedup->related, dedup->reporter_key_targets);
     }
     while (!stop.load()) {
@@ -178,6 +190,9 @@ struct Runner::Impl {
         continue;
       }
       if (settings.once) break;  // drained
+      // Idle: the records of what was delivered since the last batch go now
+      // (a busy ingest erases them in its own transactions).
+      ingest_state->release_settled_records();
       ingest.sleep(Clock::now() + settings.poll_interval);
     }
   }
@@ -243,7 +258,7 @@ struct Runner::Impl {
   void purge(store::StateStore& state, dedup::Deduplicator* dd) {
     const std::int64_t now = store::now_ms();
     if (dd) {
-      store::Transaction tx(state.db());
+      store::Transaction tx(sqlite_of(state));
       const std::size_t rows = dd->purge(now);
       tx.commit();
       if (rows > 0) {
@@ -284,7 +299,7 @@ struct Runner::Impl {
     std::optional<pipeline::WritebackWorker> writeback;
     if (settings.writeback_enabled) writeback.emplace(state, source, settings.writeback_batch, events);
     std::optional<dedup::Deduplicator> dd;  // its fingerprints and reporter keys expire too
-    if (dedup && dedup->settings) dd.emplace(state.db(), *dedup->settings);
+    if (dedup && dedup->settings) dd.emplace(sqlite_of(state), *dedup->settings);
     auto next_replay_check = Clock::now() + settings.replay_check;  // (run() carried out the first)
     auto next_purge = Clock::now();
     for (;;) {
@@ -304,8 +319,10 @@ struct Runner::Impl {
       if (writeback && writeback->next_try() > Clock::now()) until = earliest(until, writeback->next_try());
       housekeeping.sleep(until);
     }
-    // After the deliveries settled their last batches: their statuses too.
+    // After the deliveries settled their last batches: their statuses too,
+    // and the records they held are erased.
     if (writeback) writeback->drain();
+    state.release_settled_records();
   }
 
   // --- control: signals, phases, watchdog, shutdown deadline ---
@@ -396,14 +413,14 @@ Totals Runner::run() {
   const std::string path = I.settings.state_path.string();
   // One connection per loop, opened here one after another (the first
   // migrates the schema).
-  I.ingest_state = std::make_unique<store::StateStore>(path);
+  I.ingest_state = store::open_state_store(path, kIngestCacheMib);
   // The delivery connections share the page cache one delivery connection
   // had (8 MiB), at least 2 MiB each: more targets do not mean more memory.
   const int delivery_cache_mib =
       std::max(2, 8 / static_cast<int>(std::max<std::size_t>(1, I.targets.size())));
   for (const auto& t : I.targets) {
     auto d = std::make_unique<DeliveryLoop>("delivery:" + t.sink->name());
-    d->state = std::make_unique<store::StateStore>(path, delivery_cache_mib);
+    d->state = store::open_state_store(path, delivery_cache_mib);
     // Every connection that settles batches composes a submission's status
     // from every target's rule, in config order.
     for (const auto& other : I.targets) d->state->set_writeback_rule(other.sink->name(), other.rule);
@@ -412,7 +429,7 @@ Totals Runner::run() {
     d->dispatcher->set_stop_flag(&I.stop);
     I.deliveries.push_back(std::move(d));
   }
-  I.housekeeping_state = std::make_unique<store::StateStore>(path, 2);
+  I.housekeeping_state = store::open_state_store(path, 2);
   // Replays asked for while the daemon was down, before anything is claimed
   // (one quick transaction; later ones are looked for every replay_check).
   I.carry_out_replays(*I.housekeeping_state);

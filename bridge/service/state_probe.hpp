@@ -10,6 +10,7 @@
 
 #include "bridge/service/metrics.hpp"
 #include "bridge/service/service_config.hpp"
+#include "bridge/store/sqlite.hpp"
 #include "bridge/store/state_store.hpp"
 
 namespace reportbridge::service {

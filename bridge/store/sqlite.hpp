@@ -45,6 +45,7 @@ class Statement {
   // until the statement is reset (hot paths that bind many short strings).
   Statement& bind_static(int index, std::string_view value);
   Statement& bind_blob_static(int index, const void* data, std::size_t size);
+  Statement& bind_blob(int index, std::string_view bytes);  // copied (SQLITE_TRANSIENT)
 
   // Steps once: true when a row is available.
   bool step();
@@ -59,6 +60,7 @@ class Statement {
   std::string_view text_view(int column) const;  // valid until the next step/reset
   std::string_view blob_view(int column) const;  // valid until the next step/reset
   bool is_null(int column) const;
+  int type(int column) const;  // SQLITE_INTEGER, SQLITE_TEXT, SQLITE_BLOB, SQLITE_NULL, ...
   std::optional<std::string> optional_text(int column) const;
 
  private:

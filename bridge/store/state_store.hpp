@@ -1,24 +1,57 @@
 #pragma once
-// The bridge's own durable state (a SQLite database in WAL mode, apart from the
-// app's store): source cursors, the ledger of processed (id, version), the
-// quarantine, the per-target outbox with its delivery batches, and the queue of
-// statuses to write back to the app.
+// The bridge's own durable state, as the pipeline sees it: source cursors, the
+// ledger of processed (id, version), the quarantine, each target's outbox with
+// its delivery batches, dead letters, and the statuses to write back to the app.
 //
-// The ingest step moves the cursor, writes the ledger, the quarantine and the
-// outbox in ONE transaction (see pipeline/ingest.cpp); the dispatcher claims and
-// settles batches in their own transactions. A crash at any point therefore
-// leaves a state from which a restart neither loses nor repeats anything.
+// StateStore is an interface. SqliteStateStore (sqlite_state_store.hpp) is the
+// embedded implementation; a PostgreSQL one for several instances (issue #16)
+// implements the same operations. What every implementation promises:
+//
+//   ingest    One IngestTransaction per batch: ledger, quarantine, statuses,
+//             the records queued for each target and the moved cursor commit
+//             together or not at all. A crash before commit repeats the batch;
+//             after it, nothing in it is read again.
+//   delivery  claim_batch takes due items of ONE target as a batch with a
+//             stable key, durably (on disk before anything is published under
+//             the key); open_batches hands back, after a crash, exactly the
+//             batches claimed and never settled (same key, items, order);
+//             settle_batch records every item's outcome in one transaction and
+//             queues the status of every submission version that is then
+//             settled at each of its targets. A later version of a submission
+//             is never claimed while an earlier one is still on its way to that
+//             target; it goes with the reference the target issued for it.
+//   write-back  pending_writebacks / mark_writebacks_done: statuses in the
+//             order they were queued, each written back at least once.
+//
+// Several instances (#16): a claimed batch carries a fencing token
+// (core::DeliveryBatch::fence); settle_batch refuses (throws LeaseLost) a batch
+// this instance no longer holds, so an instance paused past its lease records
+// nothing it does not own. The ingest transaction is the place for the ingest
+// lease's fence. SQLite has one writer process, so its fence is the batch's
+// own id and state.
+//
+// Cost model (docs/performance.md): durable bookkeeping is per batch, not per
+// submission. Per submission version the SQLite implementation writes one
+// ledger row; records go to the outbox as one segment per (ingest batch,
+// target), a claim is one batch row over a range of the target's log, a settle
+// one update of it; per-item rows exist only for the exceptions (retries, items
+// waiting for an earlier version, dead letters and their record copies), and
+// statuses are queued as one chunk per settled batch.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bridge/core/sink.hpp"
 #include "bridge/core/source.hpp"
-#include "bridge/store/sqlite.hpp"
 
 namespace reportbridge::store {
+
+class Database;
 
 struct QuarantineEntry {
   std::int64_t seq = 0;
@@ -31,20 +64,36 @@ struct QuarantineEntry {
   std::int64_t at_ms = 0;
 };
 
-struct OutboxEntry {
-  std::string target;
-  std::string submission_id;
-  std::int64_t version = 0;
-  std::int64_t seq = 0;  // the source row: groups one version's items across targets
-  std::string mapping;
-  std::string record_json;
-  // Non-empty: enqueued as a dead letter with this reason (held for an
+// One record queued for one target, as ingest hands it over.
+struct QueuedRecord {
+  std::string_view target;
+  std::string_view mapping;
+  // The record's field names, in order (the same for every record a mapping
+  // makes for a target; the outbox keeps them once per segment).
+  const std::vector<std::string>* field_names = nullptr;
+  // The record's values, encoded with codec::put_values (record_codec.hpp).
+  std::string_view values;
+  // Non-empty: queued as a dead letter with this reason (held for an
   // operator's review; `reportbridge replay` releases it).
-  std::string held;
+  std::string_view held;
+};
+
+// A status that outranks `forwarded` when the version settles (needs_review
+// with its advice to the resident).
+struct StatusHint {
+  std::string state;
+  std::string message;
+};
+
+// Everything one submission version queues for delivery (all its targets at once).
+struct QueuedVersion {
+  const core::SourceRow* row = nullptr;
+  std::vector<QueuedRecord> records;
+  std::optional<StatusHint> hint;
 };
 
 struct PendingSummary {
-  std::int64_t ready = 0;             // pending and due now
+  std::int64_t ready = 0;               // claimable now (an upper bound: at most `enough`)
   std::int64_t oldest_enqueued_ms = 0;  // enqueue time of the oldest ready item
 };
 
@@ -69,6 +118,13 @@ struct WritebackRule {
   // linking related reports. Without any of these nothing reads them: the app
   // leaves it off and spares a random-keyed write per delivery.
   bool keep_references = true;
+};
+
+// How much one claim may take: items, and bytes of encoded records (what the
+// delivery holds in memory at once).
+struct ClaimLimits {
+  std::size_t max_items = 1000;
+  std::size_t max_bytes = 8u << 20;
 };
 
 // A delivery that failed for good (or whose retries ran out): kept, with its
@@ -109,110 +165,131 @@ struct TargetHealth {
 
 struct Backlog {
   std::string target;
-  std::int64_t pending = 0;
+  std::int64_t pending = 0;             // pending and in flight
   std::int64_t oldest_enqueued_ms = 0;  // 0: nothing pending
 };
 
+// One status to write back. `id` names the chunk it was queued in: statuses
+// are queued and marked done in chunks (many share an id).
 struct WritebackItem {
   std::int64_t id = 0;
   std::int64_t version = 0;
   core::StatusUpdate update;
 };
 
-class StateStore {
+// settle_batch or commit found that this instance no longer holds the work
+// (another instance took over the batch after its lease ran out).
+class LeaseLost : public std::runtime_error {
  public:
-  // Commits use WAL with synchronous=NORMAL (atomic, survives a process crash;
-  // a commit lost to a power cut is read again from the source), except batch
-  // claims, which are synced to disk before the batch is delivered.
-  // `cache_mib` bounds this connection's page cache (memory stays flat however
-  // long the backlog).
-  explicit StateStore(const std::string& path, int cache_mib = 16);
+  using std::runtime_error::runtime_error;
+};
 
-  Database& db() { return db_; }
-
-  // --- ingest (call inside a Transaction) ---
-  core::SourceCursor load_cursor(const std::string& source);
-  void save_cursor(const std::string& source, const core::SourceCursor& cursor);
+// One ingest batch: everything in it commits together or not at all. The
+// destructor rolls back unless commit() was called.
+class IngestTransaction {
+ public:
+  virtual ~IngestTransaction() = default;
   // Records (id, version) as processed with outcome "queued"; false when it
   // was already in the ledger (a replay: skip it).
-  bool ledger_claim(const core::SourceRow& row, const std::string& content_sha256, std::int64_t at_ms);
-  // rejected | unrouted | mapping_failed, for a version claimed in this transaction.
-  void ledger_set_outcome(const core::SourceRow& row, const std::string& outcome);
-  void quarantine(const QuarantineEntry& entry);
-  void enqueue(const OutboxEntry& entry, std::int64_t now_ms);
-  void enqueue_writeback(const core::StatusUpdate& update, std::int64_t version);
+  virtual bool claim_version(const core::SourceRow& row, std::string_view content_sha256, std::int64_t at_ms) = 0;
+  // rejected | unrouted | mapping_failed | duplicate, for a version claimed in this transaction.
+  virtual void set_outcome(const core::SourceRow& row, std::string_view outcome) = 0;
+  virtual void quarantine(const QuarantineEntry& entry) = 0;
+  // A status to write back as soon as this batch commits.
+  virtual void queue_status(const core::StatusUpdate& update, std::int64_t version) = 0;
+  // The records of one version, for delivery. Call at most once per version.
+  virtual void queue_version(const QueuedVersion& version, std::int64_t now_ms) = 0;
   // The newest reference a target (or, with target empty, any target) issued
   // for a submission; empty when none yet.
-  std::string reference_for(const std::string& submission_id, const std::string& target = {});
+  virtual std::string reference_for(const std::string& submission_id, const std::string& target) = 0;
+  virtual void save_cursor(const std::string& source, const core::SourceCursor& cursor) = 0;
+  virtual void commit() = 0;
+};
 
-  // A status that replaces `forwarded` when this version settles (e.g.
-  // needs_review with its advice to the resident). Call inside the ingest transaction.
-  void set_status_hint(const std::string& submission_id, std::int64_t version, const std::string& state,
-                       const std::string& message);
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // --- ingest ---
+  virtual core::SourceCursor load_cursor(const std::string& source) = 0;
+  virtual std::unique_ptr<IngestTransaction> begin_ingest() = 0;
+  // As IngestTransaction::reference_for, outside a transaction (preview).
+  virtual std::string reference_for(const std::string& submission_id, const std::string& target = {}) = 0;
 
   // --- dispatch ---
-  // Each target's write-back rule (its message, whether its reference goes
-  // back to the app), registered once at start-up by the dispatcher.
-  void set_writeback_rule(const std::string& target, const WritebackRule& rule);
-  // Counts the items claim_batch would take now, up to `enough` (the batch size).
-  PendingSummary pending_summary(const std::string& target, std::int64_t now_ms, std::size_t enough);
-  // The earliest retry time after `now_ms` among a target's pending items
+  // Every target's write-back rule, registered once at start-up in config
+  // order (the order in which a written-back message is chosen).
+  virtual void set_writeback_rule(const std::string& target, const WritebackRule& rule) = 0;
+  // How many items claim_batch would take now, up to `enough` (the batch size).
+  virtual PendingSummary pending_summary(const std::string& target, std::int64_t now_ms, std::size_t enough) = 0;
+  // The earliest retry time after `now_ms` among a target's waiting items
   // (nullopt: none waits): when the dispatcher next has something to do
   // besides new items.
-  std::optional<std::int64_t> next_attempt_after(const std::string& target, std::int64_t now_ms);
-  // Claims up to max_items due items as a new batch (own transaction, synced to
-  // disk: a power cut after a file is published must not lose the claim). Items
-  // whose stored record cannot be read are moved to dead letters.
+  virtual std::optional<std::int64_t> next_attempt_after(const std::string& target, std::int64_t now_ms) = 0;
+  // Claims due items as a new batch, durably. Items whose stored record
+  // cannot be read become dead letters. nullopt: nothing to deliver now.
+  virtual std::optional<core::DeliveryBatch> claim_batch(const std::string& target, ClaimLimits limits,
+                                                         std::int64_t now_ms) = 0;
   std::optional<core::DeliveryBatch> claim_batch(const std::string& target, std::size_t max_items,
-                                                 std::int64_t now_ms);
-  // Batches claimed but never settled (the bridge died while delivering).
-  std::vector<core::DeliveryBatch> open_batches(const std::string& target);
-  // Settles a batch (own transaction): delivered items done, retries
-  // rescheduled with backoff, rejects and exhausted retries to dead letters;
-  // queues write-backs for submission versions whose every target settled.
-  void settle_batch(const core::DeliveryBatch& batch,
-                    const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now_ms,
-                    const RetryPolicy& retry, const WritebackRule& rule);
+                                                 std::int64_t now_ms) {
+    return claim_batch(target, ClaimLimits{max_items, ClaimLimits{}.max_bytes}, now_ms);
+  }
+  // Batches claimed but never settled (the bridge died while delivering);
+  // every item is in doubt.
+  virtual std::vector<core::DeliveryBatch> open_batches(const std::string& target) = 0;
+  // Settles a batch: delivered items done, retries rescheduled with backoff,
+  // rejects and exhausted retries to dead letters; queues the statuses of
+  // the versions now settled at every target. Throws LeaseLost when the batch
+  // is no longer this instance's.
+  virtual void settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
+                            std::int64_t now_ms, const RetryPolicy& retry, const WritebackRule& rule) = 0;
+
+  // Erases the stored records of items that have settled (personal data is
+  // kept no longer than needed). Ingest does this in each batch; call it
+  // when ingest is idle and when the loops end. Returns how many stores of
+  // records (SQLite: segments) were erased.
+  virtual std::size_t release_settled_records() = 0;
 
   // --- dead letters ---
-  std::vector<DeadLetter> dead_letters(const ReplaySelector& which, std::size_t limit);
+  virtual std::vector<DeadLetter> dead_letters(const ReplaySelector& which, std::size_t limit) = 0;
   // Puts the selected dead letters back in the outbox for their own target
   // only (never another target), as new attempts due now. Returns them.
-  std::vector<DeadLetter> replay(const ReplaySelector& which, std::int64_t now_ms);
+  virtual std::vector<DeadLetter> replay(const ReplaySelector& which, std::int64_t now_ms) = 0;
   // `reportbridge replay` records a request; the daemon carries it out (so the
   // daemon, the only writer of the audit trail, records each replay).
-  void request_replay(const ReplaySelector& which, const std::string& requested_by, std::int64_t now_ms);
-  std::vector<ReplayDone> carry_out_replays(std::int64_t now_ms);
+  virtual void request_replay(const ReplaySelector& which, const std::string& requested_by, std::int64_t now_ms) = 0;
+  virtual std::vector<ReplayDone> carry_out_replays(std::int64_t now_ms) = 0;
   // Retention: deletes the record copies (personal data) of dead letters
   // settled before `cutoff_ms`. Returns what was erased (the items stay, so
   // status and the audit trail still account for them).
-  std::vector<DeadLetter> purge_dead_records(std::int64_t cutoff_ms);
+  virtual std::vector<DeadLetter> purge_dead_records(std::int64_t cutoff_ms) = 0;
 
   // --- target health ---
-  void save_target_health(const TargetHealth& health, std::int64_t now_ms);
-  std::vector<TargetHealth> target_health();
-  std::vector<Backlog> backlog(const std::vector<std::string>& targets);
+  virtual void save_target_health(const TargetHealth& health, std::int64_t now_ms) = 0;
+  virtual std::vector<TargetHealth> target_health() = 0;
+  virtual std::vector<Backlog> backlog(const std::vector<std::string>& targets) = 0;
 
   // --- write-back ---
-  std::vector<WritebackItem> pending_writebacks(std::size_t limit);
-  void mark_writebacks_done(const std::vector<std::int64_t>& ids);
+  // Whole chunks, oldest first, until at least `limit` statuses (or none is left).
+  virtual std::vector<WritebackItem> pending_writebacks(std::size_t limit) = 0;
+  virtual void mark_writebacks_done(const std::vector<std::int64_t>& ids) = 0;
 
   // --- status ---
-  std::vector<TargetCounts> target_counts();
-  std::vector<QuarantineEntry> quarantined(std::size_t limit);
-  std::int64_t quarantine_count();
-  std::int64_t ledger_count();
-  std::int64_t pending_writeback_count();
+  virtual std::vector<TargetCounts> target_counts() = 0;
+  virtual std::vector<QuarantineEntry> quarantined(std::size_t limit) = 0;
+  virtual std::int64_t quarantine_count() = 0;
+  virtual std::int64_t ledger_count() = 0;
+  virtual std::int64_t pending_writeback_count() = 0;
 
- private:
-  void migrate();
-  void queue_settled_writebacks(std::int64_t batch_id, std::int64_t now_ms, const WritebackRule& rule);
-
-  Database db_;
-  std::string instance_;
-  std::vector<std::pair<std::string, WritebackRule>> writeback_rules_;  // random per state database, part of every batch key
-  Statement ledger_insert_, ledger_outcome_, enqueue_, enqueue_record_, enqueue_writeback_, quarantine_;
+  // The SQLite database behind this store, for the parts of the bridge that
+  // keep tables of their own in it (deduplication); nullptr for a store that
+  // is not SQLite.
+  virtual Database* sqlite_database() { return nullptr; }
 };
+
+// Opens the state database at `path` (SQLite; created and migrated as
+// needed). `cache_mib` bounds this connection's page cache.
+std::unique_ptr<StateStore> open_state_store(const std::string& path, int cache_mib = 8);
 
 // Milliseconds since the Unix epoch, and RFC 3339 UTC text for it.
 std::int64_t now_ms();

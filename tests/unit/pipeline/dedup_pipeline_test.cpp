@@ -5,6 +5,8 @@
 // database, schema, mapping and CSV drops.
 #include <catch2/catch.hpp>
 
+#include "bridge/store/sqlite_state_store.hpp"
+
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
@@ -73,7 +75,7 @@ std::string payload(const std::string& id, const std::function<void(json::object
 struct DedupBridge {
   TempDir dir{"dedup-pipeline"};
   std::string store_path = (dir / "store.db").string();
-  std::unique_ptr<store::StateStore> state;
+  std::unique_ptr<store::SqliteStateStore> state;
   std::unique_ptr<sqlite_store::SqliteStoreSource> source;
   std::optional<schema::SubmissionSchema> schema;
   std::optional<mapping::MappingSet> mappings;
@@ -98,7 +100,7 @@ fields:
     INFO(d.to_string());
     REQUIRE(schema);
     REQUIRE(mappings);
-    state = std::make_unique<store::StateStore>((dir / "state.db").string());
+    state = std::make_unique<store::SqliteStateStore>((dir / "state.db").string());
     source = std::make_unique<sqlite_store::SqliteStoreSource>(
         sqlite_store::SqliteStoreConfig{"app", store_path, dir / "media"});
     for (const auto& t : targets) {

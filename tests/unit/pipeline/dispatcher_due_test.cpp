@@ -8,6 +8,8 @@
 
 #include "adapters/sinks/csv_drop/csv_drop_sink.hpp"
 #include "bridge/pipeline/dispatcher.hpp"
+#include "bridge/store/sqlite_state_store.hpp"
+#include "tests/support/outbox.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge;
@@ -20,7 +22,7 @@ namespace {
 
 struct Fixture {
   TempDir dir{"due"};
-  store::StateStore state{(dir / "state.db").string()};
+  store::SqliteStateStore state{(dir / "state.db").string()};
   std::unique_ptr<csv_drop::CsvDropSink> sink;
   pipeline::Dispatcher dispatcher{state};
 
@@ -37,15 +39,8 @@ struct Fixture {
   }
 
   void enqueue(const std::string& id, std::int64_t version, std::int64_t at_ms) {
-    core::TargetRecord r;
-    r.submission_id = id;
-    r.version = version;
-    r.mapping = "m";
-    r.target = "drop";
-    r.fields = {{"Ref", id}};
-    store::Transaction tx(state.db());
-    state.enqueue({"drop", id, version, version, "m", core::to_json(r)}, at_ms);
-    tx.commit();
+    reportbridge::testing::queue(state, {version, id, version, "2026-11-27T18:42:11Z", "{}"},
+                                 {{reportbridge::testing::ref_record(id, version, "drop"), {}}}, at_ms);
   }
 };
 

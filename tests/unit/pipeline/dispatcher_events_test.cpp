@@ -2,6 +2,8 @@
 // pipeline_test: a real app store, state database, schema, mapping and CSV drop.
 #include <catch2/catch.hpp>
 
+#include "bridge/store/sqlite_state_store.hpp"
+
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -28,7 +30,7 @@ namespace {
 struct Bridge {
   TempDir dir;
   std::string store_path = (dir / "store.db").string();
-  std::unique_ptr<store::StateStore> state;
+  std::unique_ptr<store::SqliteStateStore> state;
   std::unique_ptr<sqlite_store::SqliteStoreSource> source;
   std::optional<schema::SubmissionSchema> schema;
   std::optional<mapping::MappingSet> mappings;
@@ -55,7 +57,7 @@ fields:
 
   // A fresh process view: new state connection, source and sink.
   void reopen() {
-    state = std::make_unique<store::StateStore>((dir / "state.db").string());
+    state = std::make_unique<store::SqliteStateStore>((dir / "state.db").string());
     source = std::make_unique<sqlite_store::SqliteStoreSource>(
         sqlite_store::SqliteStoreConfig{"app", store_path, dir / "media"});
     csv_drop::CsvDropConfig c;
@@ -154,7 +156,7 @@ TEST_CASE("a target that keeps failing opens its circuit, is probed after the co
   CHECK(skipped.batches == 0);
   CHECK(skipped.skipped_open_circuits == 1);
   // Visible to `status`, another process: it is in the state database.
-  store::StateStore other((b.dir / "state.db").string());
+  store::SqliteStateStore other((b.dir / "state.db").string());
   auto saved = other.target_health();
   REQUIRE(saved.size() == 1);
   CHECK(saved[0].circuit == "open");

@@ -3,6 +3,8 @@
 // drop sink writing into a temp folder.
 #include <catch2/catch.hpp>
 
+#include "bridge/store/sqlite_state_store.hpp"
+
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -26,7 +28,7 @@ namespace {
 struct Bridge {
   TempDir dir;
   std::string store_path = (dir / "store.db").string();
-  std::unique_ptr<store::StateStore> state;
+  std::unique_ptr<store::SqliteStateStore> state;
   std::unique_ptr<sqlite_store::SqliteStoreSource> source;
   std::optional<schema::SubmissionSchema> schema;
   std::optional<mapping::MappingSet> mappings;
@@ -53,7 +55,7 @@ fields:
 
   // A fresh process view: new state connection, source and sink.
   void reopen() {
-    state = std::make_unique<store::StateStore>((dir / "state.db").string());
+    state = std::make_unique<store::SqliteStateStore>((dir / "state.db").string());
     source = std::make_unique<sqlite_store::SqliteStoreSource>(
         sqlite_store::SqliteStoreConfig{"app", store_path, dir / "media"});
     csv_drop::CsvDropConfig c;

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "bridge/store/sqlite_state_store.hpp"
+#include "tests/support/outbox.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge;
@@ -9,20 +11,19 @@ using namespace reportbridge;
 TEST_CASE("gauges come from a real state database") {
   testing::TempDir dir("rbprobe");
   const auto path = (dir / "state.db").string();
-  store::StateStore state(path);
+  store::SqliteStateStore state(path);
   const std::int64_t t0 = 1'700'000'000'000;
+  for (int i = 0; i < 3; ++i) {
+    core::SourceRow row;
+    row.id = "s" + std::to_string(i);
+    row.version = 1;
+    row.seq = i + 1;
+    testing::queue(state, row, {{testing::ref_record(row.id, 1, "npt"), {}}}, t0 + i * 1000);
+  }
   {
-    store::Transaction tx(state.db());
-    for (int i = 0; i < 3; ++i) {
-      core::SourceRow row;
-      row.id = "s" + std::to_string(i);
-      row.version = 1;
-      row.seq = i + 1;
-      REQUIRE(state.ledger_claim(row, "sha", t0));
-      state.enqueue({"npt", row.id, 1, row.seq, "m", "{}"}, t0 + i * 1000);
-    }
-    state.quarantine({7, "bad", 1, "invalid_payload", "/x", "wrong type", "", t0});
-    tx.commit();
+    auto tx = state.begin_ingest();
+    tx->quarantine({7, "bad", 1, "invalid_payload", "/x", "wrong type", "", t0});
+    tx->commit();
   }
   store::TargetHealth open{"psd", "open", 5, t0 - 120'000, t0 + 30'000, "http_503"};
   state.save_target_health(open, t0);
@@ -53,7 +54,7 @@ TEST_CASE("gauges come from a real state database") {
 TEST_CASE("state writability probe") {
   testing::TempDir dir("rbprobe");
   const auto path = (dir / "state.db").string();
-  store::StateStore state(path);
+  store::SqliteStateStore state(path);
   CHECK_FALSE(service::probe_state_writable(state.db(), 1));
 
   SECTION("not enough free space") {

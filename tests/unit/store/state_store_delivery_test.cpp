@@ -2,7 +2,10 @@
 // replays, retention, circuit state and the v1 -> v2 migration.
 #include <catch2/catch.hpp>
 
-#include "bridge/store/state_store.hpp"
+#include <filesystem>
+
+#include "bridge/store/sqlite_state_store.hpp"
+#include "tests/support/outbox.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge;
@@ -12,13 +15,9 @@ namespace {
 
 void enqueue(store::StateStore& s, const std::string& id, std::int64_t version, std::int64_t seq,
              const std::vector<std::string>& targets) {
-  store::Transaction tx(s.db());
-  REQUIRE(s.ledger_claim({seq, id, version, "2026-11-27T18:42:11Z", "{}"}, "hash", 1));
-  for (const auto& t : targets) {
-    core::TargetRecord r{id, version, std::string("m"), t, {core::RecordField{"Ref", id}}, {}};
-    s.enqueue({t, id, version, seq, "m", core::to_json(r)}, 1000);
-  }
-  tx.commit();
+  std::vector<reportbridge::testing::Queued> records;
+  for (const auto& t : targets) records.push_back({reportbridge::testing::ref_record(id, version, t), {}});
+  reportbridge::testing::queue(s, {seq, id, version, "2026-11-27T18:42:11Z", "{}"}, records, 1000);
 }
 
 const store::RetryPolicy kRetry{3, std::chrono::milliseconds(10), std::chrono::milliseconds(10)};
@@ -28,7 +27,7 @@ const store::WritebackRule kRule{"Passed on.", true};
 
 TEST_CASE("a later version waits for the earlier one, then goes as an update of its reference") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "sub-1", 1, 1, {"rms"});
   enqueue(s, "sub-1", 2, 2, {"rms"});
   enqueue(s, "sub-2", 1, 3, {"rms"});
@@ -54,7 +53,7 @@ TEST_CASE("a later version waits for the earlier one, then goes as an update of 
 
 TEST_CASE("items of a batch recovered after a crash, or that failed after sending, are in doubt") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "sub-1", 1, 1, {"rms"});
   enqueue(s, "sub-2", 1, 2, {"rms"});
   auto b = s.claim_batch("rms", 10, 2000);
@@ -77,7 +76,7 @@ TEST_CASE("items of a batch recovered after a crash, or that failed after sendin
 
 TEST_CASE("dead letters are listed and replayed for their own target only") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "sub-1", 1, 1, {"rms", "npt"});
   auto rms = s.claim_batch("rms", 10, 2000);
   auto npt = s.claim_batch("npt", 10, 2000);
@@ -116,7 +115,7 @@ TEST_CASE("dead letters are listed and replayed for their own target only") {
 
 TEST_CASE("retention erases the record copies of old dead letters, which then cannot be replayed") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "old", 1, 1, {"rms"});
   auto b1 = s.claim_batch("rms", 10, 1000);
   s.settle_batch(*b1, {core::DeliveryOutcome::fail(core::DeliveryStatus::reject, "x", "y")}, 1000, kRetry, kRule);
@@ -130,7 +129,7 @@ TEST_CASE("retention erases the record copies of old dead letters, which then ca
   CHECK(s.purge_dead_records(5000).empty());
   auto q = s.db().prepare("SELECT count(*) FROM outbox_records");
   REQUIRE(q.step());
-  CHECK(q.int64(0) == 1);
+  CHECK(q.int64(0) == 1);  // the copy of "new" only
   auto dead = s.dead_letters({}, 10);
   REQUIRE(dead.size() == 2);  // still accounted for
   CHECK_FALSE(dead[0].replayable);
@@ -140,7 +139,7 @@ TEST_CASE("retention erases the record copies of old dead letters, which then ca
 
 TEST_CASE("circuit state is saved and read back") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   s.save_target_health({"rms", "open", 5, 100, 30100, "http_503: unavailable"}, 100);
   s.save_target_health({"rms", "closed", 0, 0, 0, ""}, 200);
   s.save_target_health({"psd", "open", 7, 100, 500, "io_error: disk full"}, 200);
@@ -153,7 +152,7 @@ TEST_CASE("circuit state is saved and read back") {
 
 TEST_CASE("backlog counts pending and in-flight items per target with the oldest's time") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "a", 1, 1, {"rms"});
   enqueue(s, "b", 1, 2, {"rms"});
   auto b = s.claim_batch("rms", 1, 2000);
@@ -169,23 +168,23 @@ TEST_CASE("backlog counts pending and in-flight items per target with the oldest
 TEST_CASE("a version 1 state database is migrated in place") {
   TempDir dir;
   const auto path = (dir / "state.db").string();
+  // A database written by main at 5fd1c87 (schema 3), taken back to what
+  // schema version 1 had.
+  std::filesystem::copy_file(REPORTBRIDGE_SOURCE_DIR "/tests/fixtures/state/v3-main-5fd1c87.db", path);
   {
-    store::StateStore s(path);
-    enqueue(s, "kept", 1, 1, {"rms"});
-    // Take it back to what schema version 1 had.
-    s.db().exec("DROP TABLE legacy_refs; DROP TABLE target_health; DROP TABLE replay_requests; DROP TABLE status_hints;"
-                " DROP INDEX outbox_open_by_submission; DROP INDEX outbox_dead_by_submission;"
-                " ALTER TABLE outbox_items DROP COLUMN in_doubt;"
-                " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+    store::Database db(path, store::Database::Mode::read_write);
+    db.exec("DROP TABLE legacy_refs; DROP TABLE target_health; DROP TABLE replay_requests; DROP TABLE status_hints;"
+            " DROP INDEX outbox_open_by_submission; DROP INDEX outbox_dead_by_submission;"
+            " ALTER TABLE outbox_items DROP COLUMN in_doubt;"
+            " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   }
-  store::StateStore s(path);
+  store::SqliteStateStore s(path);
   auto v = s.db().prepare("SELECT value FROM meta WHERE key = 'schema_version'");
   REQUIRE(v.step());
-  CHECK(v.text(0) == "3");
-  auto b = s.claim_batch("rms", 10, 2000);
-  REQUIRE(b);
-  CHECK(b->items.size() == 1);
-  s.settle_batch(*b, {core::DeliveryOutcome::ok("R-1")}, 2000, kRetry, kRule);
+  CHECK(v.text(0) == "4");
+  auto open = s.open_batches("rms_soap");
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].items.size() == 10);
   CHECK(s.target_health().empty());
 }
 
@@ -193,15 +192,15 @@ TEST_CASE("a state database from a newer build is refused") {
   TempDir dir;
   const auto path = (dir / "state.db").string();
   {
-    store::StateStore s(path);
+    store::SqliteStateStore s(path);
     s.db().exec("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
   }
-  CHECK_THROWS_WITH(store::StateStore(path), Catch::Contains("schema version 99"));
+  CHECK_THROWS_WITH(store::SqliteStateStore(path), Catch::Contains("schema version 99"));
 }
 
 TEST_CASE("references are kept only for targets that read them back; reference_for finds them by target") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "sub-1", 1, 1, {"csv", "rms"});
   auto csv = s.claim_batch("csv", 10, 2000);
   auto rms = s.claim_batch("rms", 10, 2000);
@@ -219,7 +218,7 @@ TEST_CASE("references are kept only for targets that read them back; reference_f
   // The lookups use the primary key and the open-items index, not a scan.
   auto plan = s.db().prepare(
       "EXPLAIN QUERY PLAN SELECT 1 FROM outbox_items e WHERE e.target = 'rms' AND e.submission_id = 'x'"
-      " AND e.version < 2 AND e.state IN ('pending', 'in_flight')");
+      " AND e.version < 2 AND e.state IN ('pending', 'waiting', 'in_flight')");
   std::string details;
   while (plan.step()) details += plan.text(3) + "\n";
   CHECK(details.find("outbox_open_by_submission") != std::string::npos);

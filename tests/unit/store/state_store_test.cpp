@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "bridge/store/state_store.hpp"
+#include "bridge/store/sqlite_state_store.hpp"
+#include "tests/support/outbox.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge;
@@ -8,26 +9,15 @@ using reportbridge::testing::TempDir;
 
 namespace {
 
-core::TargetRecord record(const std::string& id, const std::string& target) {
-  core::TargetRecord r;
-  r.submission_id = id;
-  r.version = 1;
-  r.mapping = "m";
-  r.target = target;
-  r.fields = {{"Ref", id}};
-  return r;
-}
-
 core::SourceRow row(const std::string& id, std::int64_t seq) {
   return {seq, id, 1, "2026-11-27T18:42:11Z", "{}"};
 }
 
 void enqueue(store::StateStore& s, const std::string& id, std::int64_t seq,
              const std::vector<std::string>& targets) {
-  store::Transaction tx(s.db());
-  REQUIRE(s.ledger_claim(row(id, seq), "hash", 1));
-  for (const auto& t : targets) s.enqueue({t, id, 1, seq, "m", core::to_json(record(id, t))}, 1000);
-  tx.commit();
+  std::vector<reportbridge::testing::Queued> records;
+  for (const auto& t : targets) records.push_back({reportbridge::testing::ref_record(id, 1, t), {}});
+  reportbridge::testing::queue(s, row(id, seq), records, 1000);
 }
 
 const store::RetryPolicy kRetry{3, std::chrono::milliseconds(10), std::chrono::milliseconds(10)};
@@ -36,24 +26,24 @@ const store::RetryPolicy kRetry{3, std::chrono::milliseconds(10), std::chrono::m
 
 TEST_CASE("the ledger refuses a second claim of the same version") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
-  store::Transaction tx(s.db());
-  CHECK(s.ledger_claim(row("a", 1), "h", 1));
-  CHECK_FALSE(s.ledger_claim(row("a", 7), "h", 2));  // replayed under another seq
-  CHECK(s.ledger_claim(row("b", 2), "h", 3));
-  tx.commit();
+  store::SqliteStateStore s((dir / "state.db").string());
+  auto tx = s.begin_ingest();
+  CHECK(tx->claim_version(row("a", 1), "h", 1));
+  CHECK_FALSE(tx->claim_version(row("a", 7), "h", 2));  // replayed under another seq
+  CHECK(tx->claim_version(row("b", 2), "h", 3));
+  tx->commit();
   CHECK(s.ledger_count() == 2);
 }
 
 TEST_CASE("cursor with gaps survives a reopen") {
   TempDir dir;
   {
-    store::StateStore s((dir / "state.db").string());
-    store::Transaction tx(s.db());
-    s.save_cursor("app", {42, {{3, 5, 100}, {9, 9, 200}}});
-    tx.commit();
+    store::SqliteStateStore s((dir / "state.db").string());
+    auto tx = s.begin_ingest();
+    tx->save_cursor("app", {42, {{3, 5, 100}, {9, 9, 200}}});
+    tx->commit();
   }
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   auto c = s.load_cursor("app");
   CHECK(c.high_water == 42);
   REQUIRE(c.gaps.size() == 2);
@@ -65,7 +55,7 @@ TEST_CASE("cursor with gaps survives a reopen") {
 
 TEST_CASE("a submission is written back as forwarded only when every target has it") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "sub-1", 1, {"a", "b"});
   store::WritebackRule rule{"Passed on.", true};
   auto ba = s.claim_batch("a", 10, 2000);
@@ -90,7 +80,7 @@ TEST_CASE("a submission is written back as forwarded only when every target has 
 TEST_CASE("claims are stable: open batches are handed back whole after a crash") {
   TempDir dir;
   {
-    store::StateStore s((dir / "state.db").string());
+    store::SqliteStateStore s((dir / "state.db").string());
     enqueue(s, "x", 1, {"a"});
     enqueue(s, "y", 2, {"a"});
     auto b = s.claim_batch("a", 10, 5000);
@@ -98,7 +88,7 @@ TEST_CASE("claims are stable: open batches are handed back whole after a crash")
     CHECK(b->items.size() == 2);
     CHECK(s.claim_batch("a", 10, 5000) == std::nullopt);  // nothing left to claim
   }
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   auto open = s.open_batches("a");
   REQUIRE(open.size() == 1);
   CHECK(open[0].items.size() == 2);
@@ -108,7 +98,7 @@ TEST_CASE("claims are stable: open batches are handed back whole after a crash")
 
 TEST_CASE("retry backs off, reject and exhausted retries become dead letters") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "r", 1, {"a"});
   enqueue(s, "j", 2, {"a"});
   store::WritebackRule rule{"ok", false};
@@ -142,7 +132,7 @@ TEST_CASE("retry backs off, reject and exhausted retries become dead letters") {
 
 TEST_CASE("pending summary counts due items up to the batch size, with the oldest's age") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   for (int i = 0; i < 5; ++i) enqueue(s, "s" + std::to_string(i), i + 1, {"a"});
   auto p = s.pending_summary("a", 2000, 3);
   CHECK(p.ready == 3);
@@ -157,15 +147,24 @@ TEST_CASE("rfc3339_utc formats milliseconds since the epoch") {
 
 TEST_CASE("an unreadable stored record becomes a dead letter; the rest of the batch goes on") {
   TempDir dir;
-  store::StateStore s((dir / "state.db").string());
+  store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "good", 1, {"a"});
   enqueue(s, "bad", 2, {"a"});
-  s.db().exec("UPDATE outbox_records SET record = '{not json' WHERE item_id = 2");
-  auto b = s.claim_batch("a", 10, 2000);
+  auto first = s.claim_batch("a", 10, 2000);
+  REQUIRE(first);
+  // Both go back for a retry, each with its own copy of its record; one copy is damaged.
+  const auto retry = core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "io_error", "disk");
+  s.settle_batch(*first, {retry, retry}, 2000, kRetry, {"ok", false});
+  s.db().exec("UPDATE outbox_records SET record = x'52ff' WHERE item_id = 2");
+  auto b = s.claim_batch("a", 10, 10'000'000);
   REQUIRE(b);
   REQUIRE(b->items.size() == 1);
   CHECK(b->items[0].record.submission_id == "good");
   auto counts = s.target_counts();
   CHECK(counts[0].dead == 1);
   CHECK(counts[0].in_flight == 1);
+  auto dead = s.dead_letters({}, 10);
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].submission_id == "bad");
+  CHECK(dead[0].last_error == "record_unreadable");
 }

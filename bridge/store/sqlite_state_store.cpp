@@ -1,0 +1,1772 @@
+#include "bridge/store/sqlite_state_store.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "bridge/store/record_codec.hpp"
+
+namespace reportbridge::store {
+
+namespace {
+
+constexpr std::int64_t kSchemaVersion = 4;
+
+// Schema version 1. Once released, later versions add migrations; this stays as is.
+constexpr const char* kSchemaV1 = R"SQL(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS source_cursors (
+  source TEXT PRIMARY KEY, high_water INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS source_gaps (
+  source TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+  opened_at_ms INTEGER NOT NULL, PRIMARY KEY (source, first_seq)) WITHOUT ROWID;
+-- A version's received_at never changes (the store keeps each version as
+-- received), so leading the key with it keeps inserts near the end of the tree
+-- instead of scattering them over random UUIDs.
+CREATE TABLE IF NOT EXISTS ledger (
+  received_at TEXT NOT NULL, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
+  seq INTEGER NOT NULL, content_sha256 TEXT NOT NULL, outcome TEXT NOT NULL,
+  processed_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (received_at, submission_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, submission_id TEXT NOT NULL,
+  version INTEGER NOT NULL, reason_code TEXT NOT NULL, field TEXT NOT NULL,
+  detail TEXT NOT NULL, mapping TEXT NOT NULL, quarantined_at_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_items (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, submission_id TEXT NOT NULL,
+  version INTEGER NOT NULL, seq INTEGER NOT NULL, mapping TEXT NOT NULL,
+  state TEXT NOT NULL,              -- pending | in_flight | delivered | dead
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+  enqueued_ms INTEGER NOT NULL, batch_id INTEGER, reference TEXT, last_error TEXT,
+  settled_ms INTEGER);
+-- The rendered records live apart from the narrow, often-updated item rows, so
+-- a state change rewrites a few small pages, not the record's.
+CREATE TABLE IF NOT EXISTS outbox_records (item_id INTEGER PRIMARY KEY, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox_items (target, state, next_attempt_ms);
+CREATE INDEX IF NOT EXISTS outbox_by_seq ON outbox_items (seq);
+CREATE INDEX IF NOT EXISTS outbox_by_batch ON outbox_items (batch_id) WHERE batch_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS delivery_batches (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, batch_key TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL,              -- open | settled
+  created_ms INTEGER NOT NULL, settled_ms INTEGER);
+CREATE INDEX IF NOT EXISTS batches_open ON delivery_batches (target, state);
+CREATE TABLE IF NOT EXISTS writeback_queue (
+  id INTEGER PRIMARY KEY, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
+  state TEXT NOT NULL, reference TEXT, message TEXT NOT NULL, updated_at TEXT NOT NULL);
+-- A status is deleted from writeback_queue once the app has it.
+)SQL";
+
+// Schema version 2: updates against the target's reference, in-doubt
+// deliveries, and per-target circuit state.
+constexpr const char* kSchemaV2 = R"SQL(
+ALTER TABLE outbox_items ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS outbox_by_submission ON outbox_items (target, submission_id, version);
+-- The latest reference each target issued for a submission: a later version
+-- goes to that target as an update of this record.
+CREATE TABLE IF NOT EXISTS legacy_refs (
+  target TEXT NOT NULL, submission_id TEXT NOT NULL, version INTEGER NOT NULL,
+  reference TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+  PRIMARY KEY (target, submission_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS legacy_refs_by_submission ON legacy_refs (submission_id);
+-- A status that outranks `forwarded` once delivered (e.g. needs_review with
+-- the 999/101 advice), set at ingest, used and deleted when the version settles.
+CREATE TABLE IF NOT EXISTS status_hints (
+  submission_id TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL,
+  PRIMARY KEY (submission_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS target_health (
+  target TEXT PRIMARY KEY, circuit TEXT NOT NULL, consecutive_failures INTEGER NOT NULL,
+  opened_ms INTEGER, retry_at_ms INTEGER, last_error TEXT, updated_ms INTEGER NOT NULL);
+-- Operators ask for replays from another process; the daemon carries them out
+-- (and audits them) on its delivery thread.
+CREATE TABLE IF NOT EXISTS replay_requests (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, submission_id TEXT NOT NULL,
+  outbox_id INTEGER NOT NULL, requested_by TEXT NOT NULL, requested_ms INTEGER NOT NULL,
+  done_ms INTEGER, replayed INTEGER);
+)SQL";
+
+// Schema version 3: no index keyed by submission id alone over the whole
+// history. Submission ids are random, so every insert into such an index
+// dirties a page of its own; once the index outgrows the page cache (around a
+// few hundred thousand submissions) each submission cost several page reads
+// and WAL writes, and throughput fell by two thirds at 1,000,000. The
+// submission index of the outbox now holds only items still on their way (what
+// claim_batch asks about), dead letters have their own small one, and
+// reference_for looks legacy_refs up by its primary key, target by target.
+constexpr const char* kSchemaV3 = R"SQL(
+DROP INDEX IF EXISTS outbox_by_submission;
+CREATE INDEX IF NOT EXISTS outbox_open_by_submission ON outbox_items (target, submission_id, version)
+  WHERE state IN ('pending', 'in_flight');
+CREATE INDEX IF NOT EXISTS outbox_dead_by_submission ON outbox_items (submission_id) WHERE state = 'dead';
+DROP INDEX IF EXISTS legacy_refs_by_submission;
+)SQL";
+
+// Schema version 4: bookkeeping per batch, not per submission
+// (docs/performance.md). Records are queued as one outbox_segments row per
+// (ingest batch, target); a claim is one delivery_batches row over a range of
+// the target's log; a settle updates that row. outbox_items keeps only the
+// exceptions (retries, items waiting for an earlier version, dead letters),
+// each with its own record copy and its metadata (`meta`: the status hint and
+// the version's items at other targets). Statuses are queued as one
+// writeback_chunks row per settled batch. Item ids are one sequence
+// (meta.next_item) over all targets, so a target's log is ordered by id.
+constexpr const char* kSchemaV4 = R"SQL(
+CREATE TABLE IF NOT EXISTS outbox_segments (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL,
+  first_item INTEGER NOT NULL, last_item INTEGER NOT NULL, items INTEGER NOT NULL,
+  bytes INTEGER NOT NULL, enqueued_ms INTEGER NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_segments_by_target ON outbox_segments (target, last_item);
+CREATE TABLE IF NOT EXISTS outbox_logs (
+  target TEXT PRIMARY KEY,
+  claimed_through INTEGER NOT NULL DEFAULT 0,  -- every log item with a smaller id was claimed
+  queued INTEGER NOT NULL DEFAULT 0,           -- items ever appended to the log
+  claimed INTEGER NOT NULL DEFAULT 0,          -- items ever taken from the log (claimed or set aside)
+  delivered INTEGER NOT NULL DEFAULT 0);       -- items delivered
+ALTER TABLE outbox_items ADD COLUMN meta BLOB;
+ALTER TABLE delivery_batches ADD COLUMN first_item INTEGER;
+ALTER TABLE delivery_batches ADD COLUMN last_item INTEGER;
+ALTER TABLE delivery_batches ADD COLUMN skipped BLOB;
+ALTER TABLE delivery_batches ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS writeback_chunks (
+  id INTEGER PRIMARY KEY, statuses INTEGER NOT NULL, created_ms INTEGER NOT NULL, body BLOB NOT NULL);
+DROP INDEX IF EXISTS outbox_by_seq;
+DROP INDEX IF EXISTS outbox_open_by_submission;
+CREATE INDEX IF NOT EXISTS outbox_open_by_submission ON outbox_items (target, submission_id, version)
+  WHERE state IN ('pending', 'waiting', 'in_flight');
+)SQL";
+
+constexpr const char* kReceivedMessage = "Thank you. Your report has been received and will be reviewed by our staff.";
+
+// Records of one target in one segment: split so a claim reads and holds
+// little at a time.
+constexpr std::size_t kSegmentBytes = 256u << 10;
+
+// "<UTC time of claim>-<state instance>-<batch id>": unique even when a state
+// database is recreated next to a drop folder that already holds files.
+std::string batch_key(const std::string& instance, std::int64_t id, std::int64_t now) {
+  std::time_t t = static_cast<std::time_t>(now / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ-%s-%06lld", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, instance.c_str(),
+                static_cast<long long>(id));
+  return buf;
+}
+
+std::int64_t backoff_ms(int attempts, const RetryPolicy& p) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  double exp = static_cast<double>(p.base.count()) * static_cast<double>(1LL << std::min(attempts - 1, 30));
+  double capped = std::min(exp, static_cast<double>(p.cap.count()));
+  // Full jitter between half and all of the capped delay.
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  return static_cast<std::int64_t>(capped * jitter(rng));
+}
+
+// One write mutex per state database file, shared by its connections in this process.
+std::shared_ptr<std::mutex> write_lock_for(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<std::mutex>> registry;
+  std::error_code ec;
+  auto key = std::filesystem::weakly_canonical(path, ec).string();
+  std::lock_guard<std::mutex> guard(registry_mutex);
+  auto lock = registry[key].lock();
+  if (!lock) {
+    lock = std::make_shared<std::mutex>();
+    registry[key] = lock;
+  }
+  return lock;
+}
+
+// Synchronous=FULL for one transaction (a claim), NORMAL again afterwards.
+struct FullSync {
+  explicit FullSync(Database& d) : db(d) { db.exec("PRAGMA synchronous=FULL"); }
+  ~FullSync() {
+    try {
+      db.exec("PRAGMA synchronous=NORMAL");
+    } catch (...) {
+    }
+  }
+  Database& db;
+};
+
+// --- item metadata -------------------------------------------------------
+
+// What settling an item needs besides its record: the status hint of its
+// version and the version's items at other targets.
+struct Meta {
+  std::optional<StatusHint> hint;
+  std::vector<std::pair<std::string, std::int64_t>> siblings;  // (target, item id)
+};
+
+constexpr std::uint64_t kHasHint = 1, kHasSiblings = 2;
+
+void put_meta(std::string& out, const Meta& m) {
+  std::uint64_t flags = (m.hint ? kHasHint : 0) | (m.siblings.empty() ? 0 : kHasSiblings);
+  codec::put_varint(out, flags);
+  if (m.hint) {
+    codec::put_bytes(out, m.hint->state);
+    codec::put_bytes(out, m.hint->message);
+  }
+  if (!m.siblings.empty()) {
+    codec::put_varint(out, m.siblings.size());
+    for (const auto& [target, id] : m.siblings) {
+      codec::put_bytes(out, target);
+      codec::put_varint(out, static_cast<std::uint64_t>(id));
+    }
+  }
+}
+
+bool get_meta(std::string_view& in, Meta& m) {
+  std::uint64_t flags = 0;
+  if (!codec::get_varint(in, flags)) return false;
+  if (flags & kHasHint) {
+    StatusHint h;
+    if (!codec::get_string(in, h.state) || !codec::get_string(in, h.message)) return false;
+    m.hint = std::move(h);
+  }
+  if (flags & kHasSiblings) {
+    std::uint64_t n = 0;
+    if (!codec::get_varint(in, n) || n > in.size()) return false;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::string target;
+      std::uint64_t id = 0;
+      if (!codec::get_string(in, target) || !codec::get_varint(in, id)) return false;
+      m.siblings.emplace_back(std::move(target), static_cast<std::int64_t>(id));
+    }
+  }
+  return true;
+}
+
+std::string encode_meta(const Meta& m) {
+  std::string out;
+  put_meta(out, m);
+  return out;
+}
+
+Meta decode_meta(std::string_view blob) {
+  Meta m;
+  if (!blob.empty() && !get_meta(blob, m)) m = Meta{};
+  return m;
+}
+
+// A stand-alone record from a shape and encoded values (no decoding needed).
+std::string standalone_record(std::string_view submission_id, std::int64_t version, std::string_view mapping,
+                              std::string_view target, const std::vector<std::string>& names,
+                              std::string_view values) {
+  std::string out;
+  out.reserve(64 + values.size() + names.size() * 16);
+  out.push_back('R');
+  codec::put_bytes(out, submission_id);
+  codec::put_varint(out, static_cast<std::uint64_t>(version));
+  codec::put_bytes(out, mapping);
+  codec::put_bytes(out, target);
+  codec::put_varint(out, names.size());
+  for (const auto& n : names) codec::put_bytes(out, n);
+  out.append(values);
+  return out;
+}
+
+// --- segments ----------------------------------------------------------
+//
+//   'S' 1 | varint shapes | shape* | varint items | entry*
+//   shape  = mapping, varint n, name*
+//   entry  = varint length | varint id - previous id | submission_id | varint version | varint seq
+//            | varint shape | meta | values
+
+constexpr char kSegmentFormat[2] = {'S', 1};
+
+struct Shape {
+  std::string mapping;
+  std::vector<std::string> names;
+};
+
+struct SegmentItem {
+  std::int64_t id = 0;
+  std::string submission_id;
+  std::int64_t version = 0;
+  std::int64_t seq = 0;
+  std::size_t shape = 0;
+  Meta meta;
+  std::string_view values;  // into the segment body
+  bool values_ok = true;
+};
+
+class SegmentReader {
+ public:
+  // Throws when the segment's framing is broken (the database is damaged).
+  SegmentReader(std::string_view body, std::int64_t first_item, std::int64_t segment_id) : in_(body), id_(first_item) {
+    segment_ = segment_id;
+    if (in_.size() < 2 || in_[0] != kSegmentFormat[0] || in_[1] != kSegmentFormat[1]) corrupt();
+    in_.remove_prefix(2);
+    std::uint64_t n = 0;
+    if (!codec::get_varint(in_, n) || n > in_.size()) corrupt();
+    shapes_.resize(n);
+    for (auto& s : shapes_) {
+      std::uint64_t fields = 0;
+      if (!codec::get_string(in_, s.mapping) || !codec::get_varint(in_, fields) || fields > in_.size()) corrupt();
+      s.names.resize(fields);
+      for (auto& name : s.names)
+        if (!codec::get_string(in_, name)) corrupt();
+    }
+    if (!codec::get_varint(in_, left_)) corrupt();
+    first_ = true;
+  }
+
+  // The next entry's header and meta (values left encoded), or false at the end.
+  bool next(SegmentItem& item) {
+    if (left_ == 0) return false;
+    --left_;
+    std::string_view entry;
+    if (!codec::get_bytes(in_, entry)) corrupt();
+    std::uint64_t delta = 0, version = 0, seq = 0, shape = 0;
+    item.meta = Meta{};
+    if (!codec::get_varint(entry, delta) || !codec::get_string(entry, item.submission_id) ||
+        !codec::get_varint(entry, version) || !codec::get_varint(entry, seq) || !codec::get_varint(entry, shape) ||
+        shape >= shapes_.size())
+      corrupt();
+    id_ = first_ ? id_ + static_cast<std::int64_t>(delta) : id_ + static_cast<std::int64_t>(delta);
+    first_ = false;
+    item.id = id_;
+    item.version = static_cast<std::int64_t>(version);
+    item.seq = static_cast<std::int64_t>(seq);
+    item.shape = shape;
+    item.values_ok = get_meta(entry, item.meta);
+    item.values = entry;
+    return true;
+  }
+
+  const Shape& shape(std::size_t i) const { return shapes_[i]; }
+
+ private:
+  [[noreturn]] void corrupt() const {
+    throw std::runtime_error("state database: outbox segment " + std::to_string(segment_) +
+                             " cannot be read (the database is damaged)");
+  }
+  std::string_view in_;
+  std::int64_t id_ = 0;
+  std::int64_t segment_ = 0;
+  std::uint64_t left_ = 0;
+  bool first_ = true;
+  std::vector<Shape> shapes_;
+};
+
+// --- write-back chunks ------------------------------------------------
+//
+//   'W' 1 | varint strings | string* | varint statuses | status*
+//   status = submission_id | varint version | varint state | varint reference string
+//            | varint message string | varint updated_at string   (indexes into the strings)
+// Messages, states and times repeat over a batch: each is stored once.
+
+struct ChunkWriter {
+  std::vector<std::string> strings;
+  std::unordered_map<std::string, std::uint64_t> index;
+  std::string body;
+  std::size_t count = 0;
+
+  std::uint64_t intern(const std::string& s) {
+    auto [it, fresh] = index.emplace(s, strings.size());
+    if (fresh) strings.push_back(s);
+    return it->second;
+  }
+  void add(const core::StatusUpdate& u, std::int64_t version) {
+    codec::put_bytes(body, u.submission_id);
+    codec::put_varint(body, static_cast<std::uint64_t>(version));
+    codec::put_varint(body, intern(u.state));
+    codec::put_varint(body, intern(u.reference));
+    codec::put_varint(body, intern(u.message));
+    codec::put_varint(body, intern(u.updated_at));
+    ++count;
+  }
+  std::string finish() const {
+    std::string out = "W\x01";
+    codec::put_varint(out, strings.size());
+    for (const auto& s : strings) codec::put_bytes(out, s);
+    codec::put_varint(out, count);
+    out += body;
+    return out;
+  }
+};
+
+bool read_chunk(std::string_view in, std::int64_t id, std::vector<WritebackItem>& result) {
+  if (in.size() < 2 || in[0] != 'W' || in[1] != 1) return false;
+  std::vector<WritebackItem> out;
+  in.remove_prefix(2);
+  std::uint64_t n = 0;
+  if (!codec::get_varint(in, n) || n > in.size()) return false;
+  std::vector<std::string> strings(n);
+  for (auto& s : strings)
+    if (!codec::get_string(in, s)) return false;
+  std::uint64_t count = 0;
+  if (!codec::get_varint(in, count) || count > in.size()) return false;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    WritebackItem w;
+    w.id = id;
+    std::uint64_t version = 0, state = 0, ref = 0, msg = 0, at = 0;
+    if (!codec::get_string(in, w.update.submission_id) || !codec::get_varint(in, version) ||
+        !codec::get_varint(in, state) || !codec::get_varint(in, ref) || !codec::get_varint(in, msg) ||
+        !codec::get_varint(in, at) || state >= n || ref >= n || msg >= n || at >= n)
+      return false;
+    w.version = static_cast<std::int64_t>(version);
+    w.update.state = strings[state];
+    w.update.reference = strings[ref];
+    w.update.message = strings[msg];
+    w.update.updated_at = strings[at];
+    out.push_back(std::move(w));
+  }
+  result.insert(result.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
+  return true;
+}
+
+void write_chunk(Database& db, const ChunkWriter& chunk, std::int64_t now) {
+  if (chunk.count == 0) return;
+  db.prepare("INSERT INTO writeback_chunks (statuses, created_ms, body) VALUES (?1, ?2, ?3)")
+      .bind(1, static_cast<std::int64_t>(chunk.count)).bind(2, now).bind_blob(3, chunk.finish()).run();
+}
+
+std::string encode_ids(const std::vector<std::int64_t>& ids) {
+  std::string out;
+  std::int64_t prev = 0;
+  for (auto id : ids) {
+    codec::put_varint(out, static_cast<std::uint64_t>(id - prev));
+    prev = id;
+  }
+  return out;
+}
+
+std::vector<std::int64_t> decode_ids(std::string_view in) {
+  std::vector<std::int64_t> ids;
+  std::int64_t prev = 0;
+  std::uint64_t d = 0;
+  while (!in.empty() && codec::get_varint(in, d)) {
+    prev += static_cast<std::int64_t>(d);
+    ids.push_back(prev);
+  }
+  return ids;
+}
+
+// A record stored in outbox_records: the binary encoding, or JSON text from
+// schema versions before 4.
+bool read_stored_record(const Statement& q, int column, core::TargetRecord& out) {
+  if (q.is_null(column)) return false;
+  if (q.type(column) == SQLITE_BLOB) return codec::decode_record(q.blob_view(column), out);
+  return core::from_json(q.text(column), out);
+}
+
+struct LogState {
+  std::int64_t claimed_through = 0, queued = 0, claimed = 0, delivered = 0;
+};
+
+LogState load_log(Database& db, const std::string& target) {
+  LogState s;
+  auto q = db.prepare("SELECT claimed_through, queued, claimed, delivered FROM outbox_logs WHERE target = ?1");
+  q.bind(1, target);
+  if (q.step()) s = {q.int64(0), q.int64(1), q.int64(2), q.int64(3)};
+  return s;
+}
+
+// Deletes the segments whose items have all settled: below each target's
+// claimed position and below the first item of its open batches. Returns the
+// number of segments deleted.
+constexpr const char* kSettledSegments =
+    "SELECT s.id FROM outbox_logs l JOIN outbox_segments s"
+    " ON s.target = l.target AND s.last_item < min(l.claimed_through, coalesce((SELECT min(b.first_item)"
+    " FROM delivery_batches b WHERE b.target = l.target AND b.state = 'open' AND b.first_item IS NOT NULL),"
+    " l.claimed_through))";
+
+std::int64_t release_settled(Database& db) {
+  // Row by row: a statement deleting many rows would keep a statement journal
+  // of every page it changes (a temporary file as large as the segments).
+  std::vector<std::int64_t> ids;
+  {
+    auto q = db.prepare(kSettledSegments);
+    while (q.step()) ids.push_back(q.int64(0));
+  }
+  auto del = db.prepare("DELETE FROM outbox_segments WHERE id = ?1");
+  for (auto id : ids) {
+    del.bind(1, id).run();
+    del.reset();
+  }
+  return static_cast<std::int64_t>(ids.size());
+}
+
+// The first log item of a target not yet settled (its open batches', or the
+// first not claimed).
+std::int64_t unsettled_from(Database& db, const std::string& target, const LogState& log) {
+  auto q = db.prepare(
+      "SELECT min(first_item) FROM delivery_batches WHERE target = ?1 AND state = 'open' AND first_item IS NOT NULL");
+  q.bind(1, target);
+  if (q.step() && !q.is_null(0)) return std::min(log.claimed_through, q.int64(0));
+  return log.claimed_through;
+}
+
+}  // namespace
+
+// --- what a claimed batch holds beyond core::DeliveryBatch --------------
+
+struct SqliteStateStore::ItemInfo {
+  bool exception = false;  // from outbox_items (else: from the log)
+  std::int64_t seq = 0;
+  std::int64_t enqueued_ms = 0;
+  Meta meta;
+};
+
+struct SqliteStateStore::BatchInfo {
+  std::string target;
+  std::vector<ItemInfo> items;  // parallel to DeliveryBatch::items
+  // Items of a recovered batch whose record could not be read (left out of
+  // the batch): dead letters when it settles.
+  struct Unreadable {
+    std::int64_t id = 0;
+    bool exception = false;
+    std::string submission_id, mapping;
+    std::int64_t version = 0, seq = 0, enqueued_ms = 0;
+    Meta meta;
+  };
+  std::vector<Unreadable> unreadable;
+};
+
+// --- opening and migrating ---------------------------------------------
+
+SqliteStateStore::SqliteStateStore(const std::string& path, int cache_mib)
+    : db_(path, Database::Mode::read_write_create) {
+  db_.share_write_lock(write_lock_for(path));
+  db_.exec("PRAGMA journal_mode=WAL");
+  db_.exec("PRAGMA synchronous=NORMAL");
+  db_.exec("PRAGMA foreign_keys=ON");
+  db_.exec("PRAGMA cache_size=-" + std::to_string(std::max(1, cache_mib) * 1024));
+  // Checkpoint the WAL every ~64 MB rather than every 4 MB: an outbox segment
+  // written at ingest and deleted once delivered soon after then reaches the
+  // database file at most once, and its pages are reused. The WAL file is
+  // truncated back after checkpoints.
+  db_.exec("PRAGMA wal_autocheckpoint=16000");
+  db_.exec("PRAGMA journal_size_limit=67108864");
+  migrate();
+  ledger_insert_ = db_.prepare(
+      "INSERT OR IGNORE INTO ledger (submission_id, version, seq, content_sha256, outcome,"
+      " processed_at_ms, received_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?6)");
+  ledger_outcome_ = db_.prepare(
+      "UPDATE ledger SET outcome = ?4 WHERE received_at = ?3 AND submission_id = ?1 AND version = ?2");
+  quarantine_ = db_.prepare(
+      "INSERT INTO quarantine (seq, submission_id, version, reason_code, field, detail, mapping,"
+      " quarantined_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  // An earlier version of a submission still on its way to a target (through
+  // the exceptions: a retry, a replay, one waiting itself).
+  exception_open_ = db_.prepare(
+      "SELECT 1 FROM outbox_items WHERE target = ?1 AND submission_id = ?2 AND version < ?3"
+      " AND state IN ('pending', 'waiting', 'in_flight') LIMIT 1");
+}
+
+SqliteStateStore::~SqliteStateStore() = default;
+
+void SqliteStateStore::migrate() {
+  Transaction tx(db_);
+  db_.exec(kSchemaV1);
+  db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1')");
+  auto v = db_.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'");
+  const std::int64_t version = v.step() ? v.int64(0) : 1;
+  v.reset();
+  if (version > kSchemaVersion)
+    throw std::runtime_error("state database has schema version " + std::to_string(version) +
+                             ", newer than this build understands (" + std::to_string(kSchemaVersion) + ")");
+  if (version < 2) {
+    db_.exec(kSchemaV2);
+    db_.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+  }
+  if (version < 3) {
+    db_.exec(kSchemaV3);
+    db_.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  }
+  if (version < 4) {
+    db_.exec(kSchemaV4);
+    migrate_v3_to_v4();
+    db_.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+  }
+  db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(3))))");
+  auto q = db_.prepare("SELECT value FROM meta WHERE key = 'instance'");
+  if (q.step()) instance_ = q.text(0);
+  tx.commit();
+}
+
+// Items queued by schema version 3 were one row each. Those still pending, in
+// flight or dead stay rows (they are exceptions now), with their record
+// re-encoded and their metadata filled in (the hint, their version's items at
+// other targets); delivered rows become counts; queued statuses become one
+// chunk. New log items are numbered after every existing row.
+void SqliteStateStore::migrate_v3_to_v4() {
+  struct Row {
+    std::int64_t id, seq, version;
+    std::string target, submission_id;
+  };
+  std::vector<Row> open_rows;
+  {
+    auto q = db_.prepare(
+        "SELECT id, seq, version, target, submission_id FROM outbox_items WHERE state <> 'delivered' ORDER BY id");
+    while (q.step()) open_rows.push_back({q.int64(0), q.int64(1), q.int64(2), q.text(3), q.text(4)});
+  }
+  auto siblings_q = db_.prepare(
+      "SELECT target, id FROM outbox_items WHERE seq = ?1 AND submission_id = ?2 AND version = ?3 AND id <> ?4"
+      " ORDER BY id");
+  auto hint_q = db_.prepare("SELECT state, message FROM status_hints WHERE submission_id = ?1 AND version = ?2");
+  auto set_meta = db_.prepare("UPDATE outbox_items SET meta = ?2 WHERE id = ?1");
+  for (const auto& r : open_rows) {
+    Meta m;
+    siblings_q.bind(1, r.seq).bind(2, r.submission_id).bind(3, r.version).bind(4, r.id);
+    while (siblings_q.step()) m.siblings.emplace_back(siblings_q.text(0), siblings_q.int64(1));
+    siblings_q.reset();
+    hint_q.bind(1, r.submission_id).bind(2, r.version);
+    if (hint_q.step()) m.hint = StatusHint{hint_q.text(0), hint_q.text(1)};
+    hint_q.reset();
+    set_meta.bind(1, r.id).bind_blob(2, encode_meta(m)).run();
+    set_meta.reset();
+  }
+  // Records as JSON text become the binary encoding (an unreadable one is
+  // left as it is: its claim makes it a dead letter, as before).
+  {
+    std::vector<std::pair<std::int64_t, std::string>> converted;
+    auto q = db_.prepare("SELECT item_id, record FROM outbox_records WHERE typeof(record) = 'text'");
+    while (q.step()) {
+      core::TargetRecord rec;
+      if (core::from_json(q.text(1), rec)) converted.emplace_back(q.int64(0), codec::encode_record(rec));
+    }
+    auto up = db_.prepare("UPDATE outbox_records SET record = ?2 WHERE item_id = ?1");
+    for (const auto& [id, blob] : converted) {
+      up.bind(1, id).bind_blob(2, blob).run();
+      up.reset();
+    }
+  }
+  db_.exec(
+      "INSERT INTO outbox_logs (target, delivered) SELECT target, sum(state = 'delivered') FROM outbox_items"
+      " GROUP BY target");
+  db_.exec("DELETE FROM outbox_items WHERE state = 'delivered'");
+  db_.exec("DELETE FROM status_hints");
+  // Statuses still queued: one chunk, in their order.
+  {
+    ChunkWriter chunk;
+    auto q = db_.prepare(
+        "SELECT submission_id, state, coalesce(reference, ''), message, updated_at, version FROM writeback_queue"
+        " ORDER BY id");
+    while (q.step()) chunk.add({q.text(0), q.text(1), q.text(2), q.text(3), q.text(4)}, q.int64(5));
+    write_chunk(db_, chunk, 0);
+    db_.exec("DELETE FROM writeback_queue");
+  }
+  db_.exec(
+      "INSERT OR REPLACE INTO meta (key, value) SELECT 'next_item', coalesce(max(id), 0) + 1 FROM"
+      " (SELECT max(id) AS id FROM outbox_items UNION ALL SELECT max(item_id) FROM outbox_records)");
+  db_.exec("UPDATE outbox_logs SET claimed_through = (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_item')");
+}
+
+// --- ingest ---------------------------------------------------------------
+
+core::SourceCursor SqliteStateStore::load_cursor(const std::string& source) {
+  core::SourceCursor c;
+  auto q = db_.prepare("SELECT high_water FROM source_cursors WHERE source = ?1");
+  q.bind(1, source);
+  if (q.step()) c.high_water = q.int64(0);
+  auto g = db_.prepare(
+      "SELECT first_seq, last_seq, opened_at_ms FROM source_gaps WHERE source = ?1"
+      " ORDER BY first_seq");
+  g.bind(1, source);
+  while (g.step()) c.gaps.push_back({g.int64(0), g.int64(1), g.int64(2)});
+  return c;
+}
+
+// One ingest batch on the SQLite store: ledger rows as it goes; each target's
+// records collected into segments, written with the cursor at commit.
+class SqliteIngest final : public IngestTransaction {
+ public:
+  explicit SqliteIngest(SqliteStateStore& s) : s_(s), db_(s.db_), tx_(s.db_) {}
+
+  bool claim_version(const core::SourceRow& row, std::string_view sha, std::int64_t at_ms) override {
+    auto& q = s_.ledger_insert_;
+    q.bind_static(1, row.id).bind(2, row.version).bind(3, row.seq).bind_static(4, sha).bind(5, at_ms)
+        .bind_static(6, row.received_at).run();
+    q.reset();
+    return db_.changes() > 0;
+  }
+
+  void set_outcome(const core::SourceRow& row, std::string_view outcome) override {
+    auto& q = s_.ledger_outcome_;
+    q.bind(1, row.id).bind(2, row.version).bind(3, row.received_at).bind(4, outcome).run();
+    q.reset();
+  }
+
+  void quarantine(const QuarantineEntry& e) override {
+    auto& q = s_.quarantine_;
+    q.bind(1, e.seq).bind(2, e.submission_id).bind(3, e.version).bind(4, e.reason_code).bind(5, e.field)
+        .bind(6, e.detail).bind(7, e.mapping).bind(8, e.at_ms).run();
+    q.reset();
+  }
+
+  void queue_status(const core::StatusUpdate& u, std::int64_t version) override { statuses_.add(u, version); }
+
+  void queue_version(const QueuedVersion& v, std::int64_t now) override {
+    if (v.records.empty()) return;
+    now_ = now;
+    const core::SourceRow& row = *v.row;
+    if (next_item_ == 0) {
+      auto q = db_.prepare("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_item'");
+      next_item_ = q.step() ? q.int64(0) : 1;
+    }
+    std::vector<std::int64_t> ids;
+    ids.reserve(v.records.size());
+    for (std::size_t i = 0; i < v.records.size(); ++i) ids.push_back(next_item_++);
+    for (std::size_t i = 0; i < v.records.size(); ++i) {
+      const QueuedRecord& r = v.records[i];
+      Meta meta;
+      meta.hint = v.hint;
+      for (std::size_t k = 0; k < v.records.size(); ++k)
+        if (k != i) meta.siblings.emplace_back(std::string(v.records[k].target), ids[k]);
+      if (!r.held.empty()) {
+        hold(row, r, ids[i], meta);
+        continue;
+      }
+      Builder& b = builder(r.target);
+      const std::size_t shape = b.shape_of(r.mapping, *r.field_names);
+      std::string& body = b.entries;
+      std::string entry;
+      entry.reserve(64 + r.values.size());
+      codec::put_varint(entry, static_cast<std::uint64_t>(ids[i] - (b.count ? b.last : b.first_id(ids[i]))));
+      codec::put_bytes(entry, row.id);
+      codec::put_varint(entry, static_cast<std::uint64_t>(row.version));
+      codec::put_varint(entry, static_cast<std::uint64_t>(row.seq));
+      codec::put_varint(entry, shape);
+      put_meta(entry, meta);
+      entry.append(r.values);
+      codec::put_bytes(body, entry);
+      b.last = ids[i];
+      ++b.count;
+      if (body.size() >= kSegmentBytes) flush(b);
+    }
+  }
+
+  std::string reference_for(const std::string& submission_id, const std::string& target) override {
+    return s_.reference_for(submission_id, target);
+  }
+
+  void save_cursor(const std::string& source, const core::SourceCursor& cursor) override {
+    auto up = db_.prepare(
+        "INSERT INTO source_cursors (source, high_water) VALUES (?1, ?2)"
+        " ON CONFLICT (source) DO UPDATE SET high_water = excluded.high_water");
+    up.bind(1, source).bind(2, cursor.high_water).run();
+    auto del = db_.prepare("DELETE FROM source_gaps WHERE source = ?1");
+    del.bind(1, source).run();
+    auto ins = db_.prepare(
+        "INSERT INTO source_gaps (source, first_seq, last_seq, opened_at_ms) VALUES (?1, ?2, ?3, ?4)");
+    for (const auto& gap : cursor.gaps) {
+      ins.bind(1, source).bind(2, gap.first).bind(3, gap.last).bind(4, gap.opened_at_ms).run();
+      ins.reset();
+    }
+  }
+
+  void commit() override {
+    for (auto& b : builders_) flush(b);
+    if (next_item_ != 0)
+      db_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_item', ?1)")
+          .bind(1, std::to_string(next_item_)).run();
+    auto log = db_.prepare(
+        "INSERT INTO outbox_logs (target, claimed_through, queued) VALUES (?1, 0, ?2)"
+        " ON CONFLICT (target) DO UPDATE SET queued = queued + excluded.queued");
+    for (const auto& [target, n] : queued_) {
+      log.bind(1, target).bind(2, n).run();
+      log.reset();
+    }
+    write_chunk(db_, statuses_, now_ ? now_ : now_ms());
+    tx_.commit();
+  }
+
+ private:
+  struct Builder {
+    std::string target;
+    std::vector<Shape> shapes;
+    std::vector<const std::vector<std::string>*> shape_keys;
+    std::string entries;
+    std::size_t count = 0;
+    std::int64_t first = 0, last = 0;
+
+    std::int64_t first_id(std::int64_t id) {
+      first = id;
+      return id;
+    }
+    std::size_t shape_of(std::string_view mapping, const std::vector<std::string>& names) {
+      for (std::size_t i = 0; i < shapes.size(); ++i)
+        if (shape_keys[i] == &names && shapes[i].mapping == mapping) return i;
+      for (std::size_t i = 0; i < shapes.size(); ++i)
+        if (shapes[i].mapping == mapping && shapes[i].names == names) return i;
+      shapes.push_back({std::string(mapping), names});
+      shape_keys.push_back(&names);
+      return shapes.size() - 1;
+    }
+  };
+
+  Builder& builder(std::string_view target) {
+    for (auto& b : builders_)
+      if (b.target == target) return b;
+    builders_.push_back(Builder{std::string(target), {}, {}, {}, 0, 0, 0});
+    return builders_.back();
+  }
+
+  void flush(Builder& b) {
+    if (b.count == 0) return;
+    if (!released_) {
+      // Before the first new segment: the pages of settled segments are freed
+      // (and zeroed) here, then filled again by the new ones, in this one
+      // transaction: erasing the delivered records costs no writes of its own.
+      release_settled(db_);
+      released_ = true;
+    }
+    std::string body(kSegmentFormat, 2);
+    codec::put_varint(body, b.shapes.size());
+    for (const auto& s : b.shapes) {
+      codec::put_bytes(body, s.mapping);
+      codec::put_varint(body, s.names.size());
+      for (const auto& n : s.names) codec::put_bytes(body, n);
+    }
+    codec::put_varint(body, b.count);
+    body += b.entries;
+    db_.prepare(
+           "INSERT INTO outbox_segments (target, first_item, last_item, items, bytes, enqueued_ms, body)"
+           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .bind(1, b.target).bind(2, b.first).bind(3, b.last).bind(4, static_cast<std::int64_t>(b.count))
+        .bind(5, static_cast<std::int64_t>(body.size())).bind(6, now_).bind_blob(7, body).run();
+    queued_[b.target] += static_cast<std::int64_t>(b.count);
+    b.entries.clear();
+    b.count = 0;
+  }
+
+  // A record held for an operator's review: a dead letter from the start, with its own copy.
+  void hold(const core::SourceRow& row, const QueuedRecord& r, std::int64_t id, const Meta& meta) {
+    db_.prepare(
+           "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, attempts,"
+           " next_attempt_ms, enqueued_ms, last_error, settled_ms, meta)"
+           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'dead', 0, ?7, ?7, ?8, ?7, ?9)")
+        .bind(1, id).bind(2, r.target).bind(3, row.id).bind(4, row.version).bind(5, row.seq).bind(6, r.mapping)
+        .bind(7, now_).bind(8, r.held).bind_blob(9, encode_meta(meta)).run();
+    db_.prepare("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)")
+        .bind(1, id)
+        .bind_blob(2, standalone_record(row.id, row.version, r.mapping, r.target, *r.field_names, r.values))
+        .run();
+  }
+
+  SqliteStateStore& s_;
+  Database& db_;
+  Transaction tx_;
+  std::vector<Builder> builders_;
+  std::map<std::string, std::int64_t> queued_;
+  ChunkWriter statuses_;
+  std::int64_t next_item_ = 0;
+  std::int64_t now_ = 0;
+  bool released_ = false;
+};
+
+std::unique_ptr<IngestTransaction> SqliteStateStore::begin_ingest() { return std::make_unique<SqliteIngest>(*this); }
+
+std::string SqliteStateStore::reference_for(const std::string& submission_id, const std::string& target) {
+  // By primary key (target, submission_id): one target, or each target that
+  // has references (a handful), newest first.
+  // The targets are found by skipping along the key (min(target) > previous),
+  // not by reading the table.
+  auto q = db_.prepare(
+      "WITH RECURSIVE t(target) AS ("
+      " SELECT min(target) FROM legacy_refs WHERE ?2 = '' OR target = ?2"
+      " UNION ALL SELECT (SELECT min(target) FROM legacy_refs WHERE target > t.target AND (?2 = '' OR target = ?2))"
+      " FROM t WHERE t.target IS NOT NULL)"
+      " SELECT l.reference FROM t JOIN legacy_refs l ON l.target = t.target AND l.submission_id = ?1"
+      " ORDER BY l.updated_ms DESC LIMIT 1");
+  q.bind(1, submission_id).bind(2, target);
+  return q.step() ? q.text(0) : std::string();
+}
+
+// --- dispatch ---------------------------------------------------------------
+
+void SqliteStateStore::set_writeback_rule(const std::string& target, const WritebackRule& rule) {
+  for (auto& [t, r] : writeback_rules_)
+    if (t == target) {
+      r = rule;
+      return;
+    }
+  writeback_rules_.emplace_back(target, rule);
+}
+
+const WritebackRule* SqliteStateStore::rule_of(const std::string& target) const {
+  for (const auto& [t, r] : writeback_rules_)
+    if (t == target) return &r;
+  return nullptr;
+}
+
+std::size_t SqliteStateStore::rank_of(const std::string& target) const {
+  for (std::size_t k = 0; k < writeback_rules_.size(); ++k)
+    if (writeback_rules_[k].first == target) return k;
+  return writeback_rules_.size();
+}
+
+namespace {
+// Exception items claim_batch may take: pending (a retry or replay) or waiting,
+// due, and not a later version while an earlier one of the same submission is
+// still on its way to this target through the exceptions. pending_summary
+// counts with the same rule.
+constexpr const char* kClaimableExceptions =
+    " o.target = ?1 AND o.state IN ('pending', 'waiting') AND o.next_attempt_ms <= ?2 AND (o.version = 1 OR NOT"
+    " EXISTS (SELECT 1 FROM outbox_items e WHERE e.target = o.target AND e.submission_id = o.submission_id"
+    " AND e.version < o.version AND e.state IN ('pending', 'waiting', 'in_flight')))";
+}  // namespace
+
+PendingSummary SqliteStateStore::pending_summary(const std::string& target, std::int64_t now, std::size_t enough) {
+  PendingSummary s;
+  const LogState log = load_log(db_, target);
+  const std::int64_t unclaimed = std::max<std::int64_t>(0, log.queued - log.claimed);
+  if (unclaimed > 0) {
+    auto q = db_.prepare(
+        "SELECT enqueued_ms FROM outbox_segments WHERE target = ?1 AND last_item >= ?2 ORDER BY last_item LIMIT 1");
+    q.bind(1, target).bind(2, log.claimed_through);
+    if (q.step()) s.oldest_enqueued_ms = q.int64(0);
+  }
+  if (static_cast<std::size_t>(unclaimed) < enough) {
+    // Counting stops at `enough`: the dispatcher only needs to know whether a
+    // full batch is waiting, and a long backlog must not make this slow.
+    auto q = db_.prepare(std::string("SELECT count(*), min(enqueued_ms) FROM (SELECT o.enqueued_ms FROM outbox_items o"
+                                     " WHERE") + kClaimableExceptions + " LIMIT ?3)");
+    q.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(enough));
+    if (q.step() && q.int64(0) > 0) {
+      s.ready = q.int64(0);
+      if (s.oldest_enqueued_ms == 0 || q.int64(1) < s.oldest_enqueued_ms) s.oldest_enqueued_ms = q.int64(1);
+    }
+  }
+  s.ready = std::min<std::int64_t>(static_cast<std::int64_t>(enough), s.ready + unclaimed);
+  if (s.ready == 0) s.oldest_enqueued_ms = 0;
+  return s;
+}
+
+std::optional<std::int64_t> SqliteStateStore::next_attempt_after(const std::string& target, std::int64_t now) {
+  auto q = db_.prepare(
+      "SELECT min(next_attempt_ms) FROM outbox_items WHERE target = ?1 AND state IN ('pending', 'waiting')"
+      " AND next_attempt_ms > ?2");
+  q.bind(1, target).bind(2, now);
+  if (q.step() && !q.is_null(0)) return q.int64(0);
+  return std::nullopt;
+}
+
+namespace {
+
+// The versions (submission id -> lowest version) of a target's items on their
+// way in batches other than the one being claimed: an earlier version among
+// them holds a later one back.
+using OpenVersions = std::unordered_map<std::string, std::int64_t>;
+
+void note_open(OpenVersions& open, const std::string& id, std::int64_t version) {
+  auto [it, fresh] = open.emplace(id, version);
+  if (!fresh && version < it->second) it->second = version;
+}
+
+bool earlier_open(const OpenVersions& open, const std::string& id, std::int64_t version) {
+  auto it = open.find(id);
+  return it != open.end() && it->second < version;
+}
+
+}  // namespace
+
+std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::string& target, ClaimLimits limits,
+                                                                 std::int64_t now) {
+  const std::size_t max_items = std::max<std::size_t>(1, limits.max_items);
+  // The claim must reach the disk before anything is published under its key.
+  FullSync full(db_);
+  Transaction tx(db_);
+  const LogState log = load_log(db_, target);
+
+  core::DeliveryBatch batch;
+  auto info = std::make_unique<BatchInfo>();
+  info->target = target;
+  std::size_t bytes = 0;
+  OpenVersions in_batch;  // versions taken by this claim
+  OpenVersions elsewhere;  // versions in this target's other open batches
+  {
+    auto q = db_.prepare("SELECT id, batch_key FROM delivery_batches WHERE target = ?1 AND state = 'open'");
+    q.bind(1, target);
+    std::vector<std::pair<std::int64_t, std::string>> open;
+    while (q.step()) open.emplace_back(q.int64(0), q.text(1));
+    // Normally none: a delivery thread settles its batch before it claims the
+    // next. Several instances, or a test, may hold more than one.
+    for (const auto& [id, key] : open)
+      if (auto other = load_batch(id, key, false))
+        for (const auto& item : other->items) note_open(elsewhere, item.record.submission_id, item.record.version);
+  }
+  // 1. Exceptions that are due: retries, replays, items that waited for an earlier version.
+  std::vector<std::int64_t> taken_exceptions;
+  std::vector<std::int64_t> unreadable_exceptions;
+  {
+    auto q = db_.prepare(std::string("SELECT o.id, o.submission_id, o.version, o.seq, o.attempts, o.in_doubt, o.meta,"
+                                     " r.record, o.enqueued_ms FROM outbox_items o"
+                                     " LEFT JOIN outbox_records r ON r.item_id = o.id"
+                                     " WHERE") +
+                         kClaimableExceptions + " ORDER BY o.id LIMIT ?3");
+    q.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(max_items));
+    while (q.step() && batch.items.size() < max_items && bytes < limits.max_bytes) {
+      const std::string id_text = q.text(1);
+      const std::int64_t version = q.int64(2);
+      if (earlier_open(in_batch, id_text, version) || earlier_open(elsewhere, id_text, version)) continue;
+      core::DeliveryItem item;
+      item.outbox_id = q.int64(0);
+      item.attempts = static_cast<int>(q.int64(4));
+      item.in_doubt = q.int64(5) != 0;
+      if (!read_stored_record(q, 7, item.record)) {
+        unreadable_exceptions.push_back(item.outbox_id);
+        continue;
+      }
+      bytes += codec::values_size(item.record);
+      note_open(in_batch, id_text, version);
+      taken_exceptions.push_back(item.outbox_id);
+      info->items.push_back({true, q.int64(3), q.int64(8), decode_meta(q.blob_view(6))});
+      batch.items.push_back(std::move(item));
+    }
+  }
+  // 2. The log, from where the last claim ended.
+  std::int64_t first_item = 0, last_item = -1, examined = 0;
+  std::vector<std::int64_t> skipped;
+  std::vector<std::int64_t> unreadable_log;
+  struct Divert {
+    SegmentItem item;
+    std::string mapping;
+    std::string record;  // empty: unreadable
+    std::int64_t enqueued_ms = 0;
+  };
+  std::vector<Divert> diverted;
+  if (batch.items.size() < max_items && bytes < limits.max_bytes && log.queued > log.claimed) {
+    // Items of the log that have a row of their own (held, withdrawn): that row governs them.
+    std::unordered_set<std::int64_t> excepted;
+    {
+      auto q = db_.prepare("SELECT id FROM outbox_items WHERE id >= ?2 AND target = ?1");
+      q.bind(1, target).bind(2, log.claimed_through);
+      while (q.step()) excepted.insert(q.int64(0));
+    }
+    auto segs = db_.prepare(
+        "SELECT id, first_item, body, enqueued_ms FROM outbox_segments WHERE target = ?1 AND last_item >= ?2"
+        " ORDER BY last_item");
+    segs.bind(1, target).bind(2, log.claimed_through);
+    bool full = false;
+    SegmentItem it;
+    while (!full && segs.step()) {
+      SegmentReader reader(segs.blob_view(2), segs.int64(1), segs.int64(0));
+      while (reader.next(it)) {
+        if (it.id < log.claimed_through) continue;
+        if (batch.items.size() + diverted.size() >= max_items || bytes >= limits.max_bytes) {
+          full = true;
+          break;
+        }
+        if (first_item == 0) first_item = it.id;
+        last_item = it.id;
+        ++examined;
+        if (excepted.count(it.id)) {
+          skipped.push_back(it.id);
+          continue;
+        }
+        const Shape& shape = reader.shape(it.shape);
+        bool waits = false;
+        if (it.version > 1) {
+          waits = earlier_open(in_batch, it.submission_id, it.version) ||
+                  earlier_open(elsewhere, it.submission_id, it.version);
+          if (!waits) {
+            exception_open_.bind(1, target).bind(2, it.submission_id).bind(3, it.version);
+            waits = exception_open_.step();
+            exception_open_.reset();
+          }
+        }
+        if (waits) {
+          // A later version while an earlier one is on its way here: it waits
+          // with a copy of its own, and goes as an update once that one settled.
+          skipped.push_back(it.id);
+          diverted.push_back({it, shape.mapping,
+                              standalone_record(it.submission_id, it.version, shape.mapping, target, shape.names,
+                                                it.values),
+                              segs.int64(3)});
+          note_open(in_batch, it.submission_id, it.version);
+          continue;
+        }
+        core::DeliveryItem item;
+        item.outbox_id = it.id;
+        item.record.submission_id = it.submission_id;
+        item.record.version = it.version;
+        item.record.mapping = shape.mapping;
+        item.record.target = target;
+        std::string_view values = it.values;
+        if (!it.values_ok || !codec::get_values(values, shape.names, item.record)) {
+          skipped.push_back(it.id);
+          unreadable_log.push_back(it.id);
+          diverted.push_back({it, shape.mapping, {}, segs.int64(3)});
+          continue;
+        }
+        bytes += it.values.size();
+        note_open(in_batch, it.submission_id, it.version);
+        info->items.push_back({false, it.seq, segs.int64(3), std::move(it.meta)});
+        batch.items.push_back(std::move(item));
+      }
+    }
+  }
+  if (batch.items.empty() && examined == 0 && unreadable_exceptions.empty()) return std::nullopt;
+
+  // Items set aside from the log get rows of their own: waiting, or dead when unreadable.
+  if (!diverted.empty()) {
+    auto ins = db_.prepare(
+        "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, attempts,"
+        " next_attempt_ms, enqueued_ms, last_error, settled_ms, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?12,"
+        " ?9, ?10, ?11)");
+    auto rec = db_.prepare("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)");
+    std::unordered_set<std::int64_t> dead(unreadable_log.begin(), unreadable_log.end());
+    for (const auto& d : diverted) {
+      const bool is_dead = dead.count(d.item.id) != 0;
+      ins.bind(1, d.item.id).bind(2, target).bind(3, d.item.submission_id).bind(4, d.item.version)
+          .bind(5, d.item.seq).bind(6, d.mapping).bind(7, is_dead ? "dead" : "waiting").bind(8, now);
+      if (is_dead) {
+        ins.bind(9, "record_unreadable").bind(10, now);
+      } else {
+        ins.bind_null(9).bind_null(10);
+      }
+      ins.bind_blob(11, encode_meta(d.item.meta)).bind(12, d.enqueued_ms).run();
+      ins.reset();
+      if (!is_dead) {
+        rec.bind(1, d.item.id).bind_blob(2, d.record).run();
+        rec.reset();
+      }
+    }
+  }
+  for (auto id : unreadable_exceptions)
+    db_.prepare(
+           "UPDATE outbox_items SET state = 'dead', batch_id = NULL, last_error = 'record_unreadable',"
+           " settled_ms = ?2 WHERE id = ?1")
+        .bind(1, id).bind(2, now).run();
+  if (examined > 0)
+    db_.prepare("UPDATE outbox_logs SET claimed_through = ?2, claimed = claimed + ?3 WHERE target = ?1")
+        .bind(1, target).bind(2, last_item + 1).bind(3, examined).run();
+  if (batch.items.empty()) {
+    tx.commit();
+    return std::nullopt;
+  }
+
+  auto ins = db_.prepare(
+      "INSERT INTO delivery_batches (target, batch_key, state, created_ms, first_item, last_item, skipped, items)"
+      " VALUES (?1, ?2, 'open', ?3, ?4, ?5, ?6, ?7)");
+  // The key needs the row id: insert with a placeholder, then set it.
+  ins.bind(1, target).bind(2, "claiming-" + std::to_string(now)).bind(3, now);
+  if (examined > 0)
+    ins.bind(4, first_item).bind(5, last_item);
+  else
+    ins.bind_null(4).bind_null(5);
+  // `items`: how many of the batch's items come from the log (the exceptions
+  // it took are counted by their own rows).
+  ins.bind_blob(6, encode_ids(skipped))
+      .bind(7, static_cast<std::int64_t>(batch.items.size() - taken_exceptions.size()))
+      .run();
+  batch.id = db_.last_insert_rowid();
+  batch.fence = batch.id;
+  batch.key = batch_key(instance_, batch.id, now);
+  db_.prepare("UPDATE delivery_batches SET batch_key = ?1 WHERE id = ?2").bind(1, batch.key).bind(2, batch.id).run();
+  auto take = db_.prepare("UPDATE outbox_items SET state = 'in_flight', batch_id = ?1 WHERE id = ?2");
+  for (auto id : taken_exceptions) {
+    take.bind(1, batch.id).bind(2, id).run();
+    take.reset();
+  }
+  tx.commit();
+
+  // A later version goes as an update of the record the target made of an
+  // earlier one (reading needs no write lock: ingest goes on meanwhile).
+  auto ref = db_.prepare(
+      "SELECT reference FROM legacy_refs WHERE target = ?1 AND submission_id = ?2 AND version < ?3");
+  for (auto& item : batch.items) {
+    if (item.record.version <= 1) continue;
+    ref.bind(1, target).bind(2, item.record.submission_id).bind(3, item.record.version);
+    if (ref.step()) item.prior_reference = ref.text(0);
+    ref.reset();
+  }
+  claimed_[batch.id] = std::move(info);
+  return batch;
+}
+
+std::optional<core::DeliveryBatch> SqliteStateStore::load_batch(std::int64_t id, const std::string& key,
+                                                                bool recovering) {
+  core::DeliveryBatch batch;
+  batch.id = id;
+  batch.fence = id;
+  batch.key = key;
+  auto info = std::make_unique<BatchInfo>();
+  std::int64_t first_item = 0, last_item = -1;
+  std::unordered_set<std::int64_t> skipped;
+  {
+    auto q = db_.prepare("SELECT target, first_item, last_item, skipped FROM delivery_batches WHERE id = ?1");
+    q.bind(1, id);
+    if (!q.step()) return std::nullopt;
+    info->target = q.text(0);
+    if (!q.is_null(1)) {
+      first_item = q.int64(1);
+      last_item = q.int64(2);
+    }
+    for (auto s : decode_ids(q.blob_view(3))) skipped.insert(s);
+  }
+  // Exception items first, then the log's range: the order the claim gave.
+  {
+    auto q = db_.prepare(
+        "SELECT o.id, o.seq, o.attempts, o.in_doubt, o.meta, r.record, o.enqueued_ms, o.submission_id, o.version,"
+        " o.mapping FROM outbox_items o LEFT JOIN outbox_records r ON r.item_id = o.id WHERE o.batch_id = ?1"
+        " AND o.state = 'in_flight' ORDER BY o.id");
+    q.bind(1, id);
+    while (q.step()) {
+      core::DeliveryItem item;
+      item.outbox_id = q.int64(0);
+      item.attempts = static_cast<int>(q.int64(2));
+      item.in_doubt = recovering || q.int64(3) != 0;
+      if (!read_stored_record(q, 5, item.record)) {
+        info->unreadable.push_back(
+            {item.outbox_id, true, q.text(7), q.text(9), q.int64(8), q.int64(1), q.int64(6), decode_meta(q.blob_view(4))});
+        continue;
+      }
+      info->items.push_back({true, q.int64(1), q.int64(6), decode_meta(q.blob_view(4))});
+      batch.items.push_back(std::move(item));
+    }
+  }
+  if (last_item >= first_item && first_item > 0) {
+    auto segs = db_.prepare(
+        "SELECT id, first_item, body, enqueued_ms FROM outbox_segments WHERE target = ?1 AND last_item >= ?2"
+        " AND first_item <= ?3 ORDER BY last_item");
+    segs.bind(1, info->target).bind(2, first_item).bind(3, last_item);
+    SegmentItem it;
+    while (segs.step()) {
+      SegmentReader reader(segs.blob_view(2), segs.int64(1), segs.int64(0));
+      while (reader.next(it)) {
+        if (it.id < first_item || it.id > last_item || skipped.count(it.id)) continue;
+        const Shape& shape = reader.shape(it.shape);
+        core::DeliveryItem item;
+        item.outbox_id = it.id;
+        item.in_doubt = recovering;
+        item.record.submission_id = it.submission_id;
+        item.record.version = it.version;
+        item.record.mapping = shape.mapping;
+        item.record.target = info->target;
+        std::string_view values = it.values;
+        if (!it.values_ok || !codec::get_values(values, shape.names, item.record)) {
+          info->unreadable.push_back({it.id, false, it.submission_id, shape.mapping, it.version, it.seq,
+                                      segs.int64(3), std::move(it.meta)});
+          continue;
+        }
+        info->items.push_back({false, it.seq, segs.int64(3), std::move(it.meta)});
+        batch.items.push_back(std::move(item));
+      }
+    }
+  }
+  auto ref = db_.prepare("SELECT reference FROM legacy_refs WHERE target = ?1 AND submission_id = ?2 AND version < ?3");
+  for (auto& item : batch.items) {
+    if (item.record.version <= 1) continue;
+    ref.bind(1, info->target).bind(2, item.record.submission_id).bind(3, item.record.version);
+    if (ref.step()) item.prior_reference = ref.text(0);
+    ref.reset();
+  }
+  claimed_[id] = std::move(info);
+  return batch;
+}
+
+std::vector<core::DeliveryBatch> SqliteStateStore::open_batches(const std::string& target) {
+  std::vector<std::pair<std::int64_t, std::string>> open;
+  {
+    auto q = db_.prepare(
+        "SELECT id, batch_key FROM delivery_batches WHERE target = ?1 AND state = 'open' ORDER BY id");
+    q.bind(1, target);
+    while (q.step()) open.emplace_back(q.int64(0), q.text(1));
+  }
+  std::vector<core::DeliveryBatch> out;
+  for (const auto& [id, key] : open)
+    if (auto b = load_batch(id, key, true)) out.push_back(std::move(*b));
+  return out;
+}
+
+SqliteStateStore::BatchInfo& SqliteStateStore::batch_info(const core::DeliveryBatch& batch) {
+  auto it = claimed_.find(batch.id);
+  if (it == claimed_.end() || it->second->items.size() != batch.items.size()) {
+    auto q = db_.prepare("SELECT batch_key FROM delivery_batches WHERE id = ?1");
+    q.bind(1, batch.id);
+    if (!q.step()) throw LeaseLost("delivery batch " + batch.key + " is not in the state database");
+    const std::string key = q.text(0);
+    q.reset();
+    load_batch(batch.id, key, false);
+    it = claimed_.find(batch.id);
+    if (it == claimed_.end() || it->second->items.size() != batch.items.size())
+      throw std::logic_error("settle_batch: batch " + batch.key + " does not hold the items it was claimed with");
+  }
+  return *it->second;
+}
+
+void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
+                                    std::int64_t now, const RetryPolicy& retry, const WritebackRule& rule) {
+  BatchInfo& info = batch_info(batch);
+  const std::string& target = info.target;
+  Transaction tx(db_);
+  {
+    auto close = db_.prepare(
+        "UPDATE delivery_batches SET state = 'settled', settled_ms = ?2 WHERE id = ?1 AND state = 'open'");
+    close.bind(1, batch.id).bind(2, now).run();
+    if (db_.changes() != 1)
+      throw LeaseLost("delivery batch " + batch.key + " is no longer open: its outcome was recorded elsewhere");
+  }
+  auto drop_item = db_.prepare("DELETE FROM outbox_items WHERE id = ?1");
+  auto drop_record = db_.prepare("DELETE FROM outbox_records WHERE item_id = ?1");
+  auto remember = db_.prepare(
+      "INSERT INTO legacy_refs (target, submission_id, version, reference, updated_ms)"
+      " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (target, submission_id) DO UPDATE SET"
+      " version = excluded.version, reference = excluded.reference, updated_ms = excluded.updated_ms"
+      " WHERE excluded.version >= legacy_refs.version");
+  auto update = db_.prepare(
+      "UPDATE outbox_items SET state = ?2, attempts = ?3, last_error = ?4, next_attempt_ms = ?5, settled_ms = ?6,"
+      " in_doubt = in_doubt OR ?7, batch_id = NULL WHERE id = ?1");
+  auto insert = db_.prepare(
+      "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, attempts, next_attempt_ms,"
+      " enqueued_ms, last_error, settled_ms, in_doubt, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+      " ?12, ?13, ?14)");
+  auto copy = db_.prepare("INSERT OR REPLACE INTO outbox_records (item_id, record) VALUES (?1, ?2)");
+  // An item that leaves the log gets a row of its own (with a copy of its
+  // record); one that already has one is updated.
+  auto set_state = [&](std::size_t i, const char* state, int attempts, const std::string& error,
+                       std::int64_t next_attempt, bool settled, bool in_doubt) {
+    const auto& item = batch.items[i];
+    const ItemInfo& ii = info.items[i];
+    if (ii.exception) {
+      update.bind(1, item.outbox_id).bind(2, state).bind(3, attempts).bind(4, error).bind(5, next_attempt);
+      if (settled)
+        update.bind(6, now);
+      else
+        update.bind_null(6);
+      update.bind(7, in_doubt ? 1 : 0).run();
+      update.reset();
+      return;
+    }
+    insert.bind(1, item.outbox_id).bind(2, target).bind(3, item.record.submission_id).bind(4, item.record.version)
+        .bind(5, ii.seq).bind(6, item.record.mapping).bind(7, state).bind(8, attempts).bind(9, next_attempt)
+        .bind(10, ii.enqueued_ms).bind(11, error);
+    if (settled)
+      insert.bind(12, now);
+    else
+      insert.bind_null(12);
+    insert.bind(13, in_doubt ? 1 : 0).bind_blob(14, encode_meta(ii.meta)).run();
+    insert.reset();
+    copy.bind(1, item.outbox_id).bind_blob(2, codec::encode_record(item.record)).run();
+    copy.reset();
+  };
+
+  enum class Final { delivered, dead, open };
+  std::vector<Final> finals(batch.items.size(), Final::open);
+  std::int64_t delivered = 0;
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    const auto& item = batch.items[i];
+    const core::DeliveryOutcome& o =
+        i < outcomes.size()
+            ? outcomes[i]
+            : core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "no_outcome",
+                                          "sink returned fewer outcomes than items");
+    const std::string error = o.reason_code.empty() ? std::string() : o.reason_code + ": " + o.detail;
+    const int attempts = item.attempts + 1;
+    switch (o.status) {
+      case core::DeliveryStatus::delivered:
+        finals[i] = Final::delivered;
+        ++delivered;
+        if (info.items[i].exception) {
+          // Delivered items keep no copy of their record: personal data is
+          // kept no longer than needed (dead letters keep theirs for replay).
+          drop_item.bind(1, item.outbox_id).run();
+          drop_item.reset();
+          drop_record.bind(1, item.outbox_id).run();
+          drop_record.reset();
+        }
+        if (rule.keep_references && !o.reference.empty()) {
+          remember.bind(1, target).bind(2, item.record.submission_id).bind(3, item.record.version)
+              .bind(4, o.reference).bind(5, now).run();
+          remember.reset();
+        }
+        break;
+      case core::DeliveryStatus::reject:
+        finals[i] = Final::dead;
+        set_state(i, "dead", attempts, error, 0, true, false);
+        break;
+      case core::DeliveryStatus::retry:
+        if (attempts >= retry.max_attempts) {
+          finals[i] = Final::dead;
+          set_state(i, "dead", attempts, "retries_exhausted: " + error, 0, true, o.in_doubt);
+        } else {
+          const std::int64_t wait = std::max<std::int64_t>(
+              backoff_ms(attempts, retry), std::chrono::duration_cast<std::chrono::milliseconds>(o.retry_after).count());
+          set_state(i, "pending", attempts, error, now + wait, false, o.in_doubt);
+        }
+        break;
+    }
+  }
+  // Items of a recovered batch whose record could not be read.
+  for (const auto& u : info.unreadable) {
+    if (u.exception) {
+      db_.prepare(
+             "UPDATE outbox_items SET state = 'dead', batch_id = NULL, last_error = 'record_unreadable',"
+             " settled_ms = ?2 WHERE id = ?1")
+          .bind(1, u.id).bind(2, now).run();
+      continue;
+    }
+    insert.bind(1, u.id).bind(2, target).bind(3, u.submission_id).bind(4, u.version).bind(5, u.seq)
+        .bind(6, u.mapping).bind(7, "dead").bind(8, 0).bind(9, 0).bind(10, u.enqueued_ms)
+        .bind(11, "record_unreadable").bind(12, now).bind(13, 0).bind_blob(14, encode_meta(u.meta)).run();
+    insert.reset();
+  }
+  db_.prepare("UPDATE outbox_logs SET delivered = delivered + ?2 WHERE target = ?1")
+      .bind(1, target).bind(2, delivered).run();
+
+  // The statuses of the versions this batch settled at their last target.
+  std::unordered_map<std::string, LogState> logs;
+  auto log_of = [&](const std::string& t) -> const LogState& {
+    auto it = logs.find(t);
+    if (it == logs.end()) it = logs.emplace(t, load_log(db_, t)).first;
+    return it->second;
+  };
+  auto exception_state = db_.prepare("SELECT state FROM outbox_items WHERE id = ?1");
+  auto in_open_batch = db_.prepare(
+      "SELECT skipped FROM delivery_batches WHERE target = ?1 AND state = 'open' AND first_item <= ?2"
+      " AND last_item >= ?2");
+  // Where an item of another target stands: on its way, delivered, or dead.
+  auto sibling = [&](const std::string& t, std::int64_t id) -> Final {
+    exception_state.bind(1, id);
+    if (exception_state.step()) {
+      const std::string state = exception_state.text(0);
+      exception_state.reset();
+      return state == "dead" ? Final::dead : Final::open;
+    }
+    exception_state.reset();
+    if (id >= log_of(t).claimed_through) return Final::open;
+    in_open_batch.bind(1, t).bind(2, id);
+    bool open = false;
+    while (!open && in_open_batch.step()) {
+      const auto skipped = decode_ids(in_open_batch.blob_view(0));
+      open = std::find(skipped.begin(), skipped.end(), id) == skipped.end();
+    }
+    in_open_batch.reset();
+    return open ? Final::open : Final::delivered;
+  };
+  ChunkWriter chunk;
+  const std::string updated_at = rfc3339_utc(now);
+  std::set<std::pair<std::string, std::int64_t>> done;
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    if (finals[i] == Final::open) continue;
+    const auto& item = batch.items[i];
+    const Meta& meta = info.items[i].meta;
+    struct Got {
+      std::string target;
+      std::string reference;
+    };
+    std::vector<Got> got;
+    if (finals[i] == Final::delivered) got.push_back({target, i < outcomes.size() ? outcomes[i].reference : ""});
+    bool open = false;
+    for (const auto& [t, id] : meta.siblings) {
+      const Final f = sibling(t, id);
+      if (f == Final::open) {
+        open = true;
+        break;
+      }
+      if (f == Final::delivered) {
+        const WritebackRule* r = rule_of(t);
+        got.push_back({t, (r ? r->include_reference : rule.include_reference)
+                              ? reference_for(item.record.submission_id, t)
+                              : std::string()});
+      }
+    }
+    if (open) continue;
+    if (!done.emplace(item.record.submission_id, item.record.version).second) continue;
+    core::StatusUpdate u;
+    u.submission_id = item.record.submission_id;
+    u.updated_at = updated_at;
+    if (!got.empty()) {
+      // The message of the first target (in config order) that has it; the
+      // references of the targets whose rule writes them back, in config order.
+      std::stable_sort(got.begin(), got.end(),
+                       [&](const Got& a, const Got& b) { return rank_of(a.target) < rank_of(b.target); });
+      u.state = "forwarded";
+      const WritebackRule* first = rule_of(got.front().target);
+      u.message = first ? first->message : rule.message;
+      for (const auto& g : got) {
+        const WritebackRule* r = rule_of(g.target);
+        if (!r) r = &rule;
+        if (r->include_reference && !g.reference.empty()) u.reference += (u.reference.empty() ? "" : ", ") + g.reference;
+      }
+    } else {
+      u.state = "received";
+      u.message = kReceivedMessage;
+    }
+    if (meta.hint) {
+      u.state = meta.hint->state;
+      u.message = meta.hint->message;
+    }
+    chunk.add(u, item.record.version);
+  }
+  write_chunk(db_, chunk, now);
+
+  // The segments whose items all settled are deleted by the next ingest
+  // transaction (release_settled): their pages, zeroed as they are freed
+  // (secure_delete), are then reused by the new segments in the same
+  // transaction, so the erasure writes nothing of its own.
+  tx.commit();
+  claimed_.erase(batch.id);
+}
+
+std::size_t SqliteStateStore::release_settled_records() {
+  {
+    // Nothing to do is the common case when idle: find out without a write.
+    auto q = db_.prepare(std::string(kSettledSegments) + " LIMIT 1");
+    if (!q.step()) return 0;
+  }
+  Transaction tx(db_);
+  const auto n = release_settled(db_);
+  tx.commit();
+  return static_cast<std::size_t>(n);
+}
+
+// --- dead letters ---------------------------------------------------------
+
+namespace {
+void bind_selector(Statement& q, const ReplaySelector& w) {
+  q.bind(1, w.target).bind(2, w.submission_id).bind(3, w.outbox_id);
+}
+constexpr const char* kDeadWhere =
+    " WHERE i.state = 'dead' AND (?1 = '' OR i.target = ?1) AND (?2 = '' OR i.submission_id = ?2)"
+    " AND (?3 = 0 OR i.id = ?3)";
+DeadLetter read_dead(Statement& q) {
+  return {q.int64(0), q.text(1), q.text(2), q.int64(3), q.text(4), q.optional_text(5).value_or(""),
+          q.is_null(6) ? 0 : q.int64(6), q.int64(7) != 0};
+}
+}  // namespace
+
+std::vector<DeadLetter> SqliteStateStore::dead_letters(const ReplaySelector& which, std::size_t limit) {
+  std::vector<DeadLetter> out;
+  auto q = db_.prepare(std::string("SELECT i.id, i.target, i.submission_id, i.version, i.mapping,"
+                                   " i.last_error, i.settled_ms, r.item_id IS NOT NULL FROM outbox_items i"
+                                   " LEFT JOIN outbox_records r ON r.item_id = i.id") +
+                       kDeadWhere + " ORDER BY i.id LIMIT ?4");
+  bind_selector(q, which);
+  q.bind(4, static_cast<std::int64_t>(limit));
+  while (q.step()) out.push_back(read_dead(q));
+  return out;
+}
+
+std::vector<DeadLetter> SqliteStateStore::replay(const ReplaySelector& which, std::int64_t now) {
+  Transaction tx(db_);
+  std::vector<DeadLetter> out;
+  {
+    auto q = db_.prepare(std::string("SELECT i.id, i.target, i.submission_id, i.version, i.mapping,"
+                                     " i.last_error, i.settled_ms, 1 FROM outbox_items i"
+                                     " JOIN outbox_records r ON r.item_id = i.id") +
+                         kDeadWhere + " ORDER BY i.id");
+    bind_selector(q, which);
+    while (q.step()) out.push_back(read_dead(q));
+  }
+  auto up = db_.prepare(
+      "UPDATE outbox_items SET state = 'pending', batch_id = NULL, attempts = 0, next_attempt_ms = ?2,"
+      " settled_ms = NULL, last_error = 'replayed after: ' || coalesce(last_error, '') WHERE id = ?1");
+  for (const auto& d : out) {
+    up.bind(1, d.outbox_id).bind(2, now).run();
+    up.reset();
+  }
+  tx.commit();
+  return out;
+}
+
+void SqliteStateStore::request_replay(const ReplaySelector& w, const std::string& requested_by, std::int64_t now) {
+  Transaction tx(db_);
+  db_.prepare("INSERT INTO replay_requests (target, submission_id, outbox_id, requested_by, requested_ms)"
+              " VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, w.target).bind(2, w.submission_id).bind(3, w.outbox_id).bind(4, requested_by)
+      .bind(5, now).run();
+  tx.commit();
+}
+
+std::vector<ReplayDone> SqliteStateStore::carry_out_replays(std::int64_t now) {
+  std::vector<ReplayDone> out;
+  std::vector<std::pair<std::int64_t, ReplayDone>> todo;
+  {
+    auto q = db_.prepare(
+        "SELECT id, target, submission_id, outbox_id, requested_by FROM replay_requests"
+        " WHERE done_ms IS NULL ORDER BY id");
+    while (q.step()) {
+      ReplayDone r;
+      r.selector = {q.text(1), q.text(2), q.int64(3)};
+      r.requested_by = q.text(4);
+      todo.emplace_back(q.int64(0), std::move(r));
+    }
+  }
+  for (auto& [id, r] : todo) {
+    r.replayed = replay(r.selector, now);
+    Transaction tx(db_);
+    db_.prepare("UPDATE replay_requests SET done_ms = ?2, replayed = ?3 WHERE id = ?1")
+        .bind(1, id).bind(2, now).bind(3, static_cast<std::int64_t>(r.replayed.size())).run();
+    tx.commit();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::vector<DeadLetter> SqliteStateStore::purge_dead_records(std::int64_t cutoff) {
+  Transaction tx(db_);
+  std::vector<DeadLetter> out;
+  {
+    auto q = db_.prepare(
+        "SELECT i.id, i.target, i.submission_id, i.version, i.mapping, i.last_error, i.settled_ms, 0"
+        " FROM outbox_items i JOIN outbox_records r ON r.item_id = i.id"
+        " WHERE i.state = 'dead' AND i.settled_ms < ?1 ORDER BY i.id");
+    q.bind(1, cutoff);
+    while (q.step()) out.push_back(read_dead(q));
+  }
+  auto del = db_.prepare("DELETE FROM outbox_records WHERE item_id = ?1");
+  for (const auto& d : out) {
+    del.bind(1, d.outbox_id).run();
+    del.reset();
+  }
+  tx.commit();
+  return out;
+}
+
+// --- target health, backlog, status ----------------------------------------
+
+void SqliteStateStore::save_target_health(const TargetHealth& h, std::int64_t now) {
+  Transaction tx(db_);
+  db_.prepare(
+         "INSERT INTO target_health (target, circuit, consecutive_failures, opened_ms, retry_at_ms,"
+         " last_error, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (target) DO UPDATE SET"
+         " circuit = excluded.circuit, consecutive_failures = excluded.consecutive_failures,"
+         " opened_ms = excluded.opened_ms, retry_at_ms = excluded.retry_at_ms,"
+         " last_error = excluded.last_error, updated_ms = excluded.updated_ms")
+      .bind(1, h.target).bind(2, h.circuit).bind(3, h.consecutive_failures).bind(4, h.opened_ms)
+      .bind(5, h.retry_at_ms).bind(6, h.last_error).bind(7, now).run();
+  tx.commit();
+}
+
+std::vector<TargetHealth> SqliteStateStore::target_health() {
+  std::vector<TargetHealth> out;
+  auto q = db_.prepare(
+      "SELECT target, circuit, consecutive_failures, opened_ms, retry_at_ms, last_error"
+      " FROM target_health ORDER BY target");
+  while (q.step())
+    out.push_back({q.text(0), q.text(1), q.int64(2), q.is_null(3) ? 0 : q.int64(3),
+                   q.is_null(4) ? 0 : q.int64(4), q.optional_text(5).value_or("")});
+  return out;
+}
+
+std::vector<Backlog> SqliteStateStore::backlog(const std::vector<std::string>& targets) {
+  std::vector<Backlog> out;
+  // Counters and the few exception rows: nothing per queued item is read.
+  auto exceptions = db_.prepare(
+      "SELECT count(*), min(enqueued_ms) FROM outbox_items WHERE target = ?1"
+      " AND state IN ('pending', 'waiting', 'in_flight')");
+  auto in_flight = db_.prepare(
+      "SELECT coalesce(sum(items), 0) FROM delivery_batches WHERE target = ?1 AND state = 'open'"
+      " AND first_item IS NOT NULL");
+  auto oldest = db_.prepare("SELECT min(enqueued_ms) FROM outbox_segments WHERE target = ?1 AND last_item >= ?2");
+  for (const auto& t : targets) {
+    const LogState log = load_log(db_, t);
+    Backlog b{t, std::max<std::int64_t>(0, log.queued - log.claimed), 0};
+    exceptions.bind(1, t);
+    if (exceptions.step()) {
+      b.pending += exceptions.int64(0);
+      if (!exceptions.is_null(1)) b.oldest_enqueued_ms = exceptions.int64(1);
+    }
+    exceptions.reset();
+    // Log items of open batches (their exception items were counted above).
+    in_flight.bind(1, t);
+    if (in_flight.step()) b.pending += in_flight.int64(0);
+    in_flight.reset();
+    oldest.bind(1, t).bind(2, unsettled_from(db_, t, log));
+    if (oldest.step() && !oldest.is_null(0) && (b.oldest_enqueued_ms == 0 || oldest.int64(0) < b.oldest_enqueued_ms))
+      b.oldest_enqueued_ms = oldest.int64(0);
+    oldest.reset();
+    if (b.pending == 0) b.oldest_enqueued_ms = 0;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+std::vector<TargetCounts> SqliteStateStore::target_counts() {
+  std::map<std::string, TargetCounts> by_target;
+  {
+    auto q = db_.prepare("SELECT target, queued - claimed, delivered FROM outbox_logs");
+    while (q.step()) {
+      auto& c = by_target[q.text(0)];
+      c.pending += std::max<std::int64_t>(0, q.int64(1));
+      c.delivered += q.int64(2);
+    }
+  }
+  {
+    auto q = db_.prepare(
+        "SELECT target, sum(state IN ('pending', 'waiting')), sum(state = 'dead'), sum(state = 'in_flight')"
+        " FROM outbox_items GROUP BY target");
+    while (q.step()) {
+      auto& c = by_target[q.text(0)];
+      c.pending += q.int64(1);
+      c.dead += q.int64(2);
+      c.in_flight += q.int64(3);
+    }
+  }
+  {
+    auto q = db_.prepare("SELECT target, sum(items) FROM delivery_batches WHERE state = 'open' GROUP BY target");
+    while (q.step()) by_target[q.text(0)].in_flight += q.int64(1);
+  }
+  std::vector<TargetCounts> out;
+  for (auto& [target, c] : by_target) {
+    c.target = target;
+    if (c.pending || c.in_flight || c.delivered || c.dead) out.push_back(c);
+  }
+  return out;
+}
+
+std::vector<QuarantineEntry> SqliteStateStore::quarantined(std::size_t limit) {
+  std::vector<QuarantineEntry> out;
+  auto q = db_.prepare(
+      "SELECT seq, submission_id, version, reason_code, field, detail, mapping, quarantined_at_ms"
+      " FROM quarantine ORDER BY id DESC LIMIT ?1");
+  q.bind(1, static_cast<std::int64_t>(limit));
+  while (q.step())
+    out.push_back({q.int64(0), q.text(1), q.int64(2), q.text(3), q.text(4), q.text(5), q.text(6),
+                   q.int64(7)});
+  return out;
+}
+
+namespace {
+std::int64_t scalar(Database& db, const char* sql) {
+  auto q = db.prepare(sql);
+  return q.step() ? q.int64(0) : 0;
+}
+}  // namespace
+
+std::int64_t SqliteStateStore::quarantine_count() { return scalar(db_, "SELECT count(*) FROM quarantine"); }
+std::int64_t SqliteStateStore::ledger_count() { return scalar(db_, "SELECT count(*) FROM ledger"); }
+std::int64_t SqliteStateStore::pending_writeback_count() {
+  return scalar(db_, "SELECT coalesce(sum(statuses), 0) FROM writeback_chunks");
+}
+
+// --- write-back -------------------------------------------------------------
+
+std::vector<WritebackItem> SqliteStateStore::pending_writebacks(std::size_t limit) {
+  std::vector<WritebackItem> out;
+  auto q = db_.prepare("SELECT id, body FROM writeback_chunks ORDER BY id");
+  while (out.size() < std::max<std::size_t>(1, limit) && q.step()) {
+    // An unreadable chunk (a damaged database) is passed over, not dropped.
+    read_chunk(q.blob_view(1), q.int64(0), out);
+  }
+  return out;
+}
+
+void SqliteStateStore::mark_writebacks_done(const std::vector<std::int64_t>& ids) {
+  Transaction tx(db_);
+  auto del = db_.prepare("DELETE FROM writeback_chunks WHERE id = ?1");
+  std::int64_t last = 0;
+  for (auto id : ids) {
+    if (id == last) continue;  // (many statuses of one chunk)
+    del.bind(1, id).run();
+    del.reset();
+    last = id;
+  }
+  tx.commit();
+}
+
+}  // namespace reportbridge::store

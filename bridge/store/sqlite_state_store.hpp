@@ -1,0 +1,98 @@
+#pragma once
+// The embedded state store: one SQLite database in WAL mode (schema and cost
+// model in docs/architecture.md, "The state database", and
+// docs/performance.md).
+//
+//   ledger            one row per processed (id, version)
+//   outbox_segments   each target's log: one row per (ingest batch, target)
+//                     holding that batch's records for the target, compactly
+//                     (record_codec.hpp), with per-item metadata
+//   outbox_logs       per target: how far its log has been claimed, counters
+//   delivery_batches  a claim: a range of a target's log (minus the items it
+//                     skipped) plus any exception items it took
+//   outbox_items      per-item rows for the exceptions only: retries, items
+//                     waiting for an earlier version, dead letters (with
+//                     their record copies in outbox_records)
+//   writeback_chunks  statuses to write back, one row per settled batch
+//
+// One connection per thread; connections of one process share a write lock
+// (Database::share_write_lock), so a writer hands over at once.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bridge/store/sqlite.hpp"
+#include "bridge/store/state_store.hpp"
+
+namespace reportbridge::store {
+
+class SqliteStateStore final : public StateStore {
+ public:
+  // Commits use WAL with synchronous=NORMAL (atomic, survives a process crash;
+  // a commit lost to a power cut is read again from the source), except batch
+  // claims, which are synced to disk before the batch is delivered.
+  // `cache_mib` bounds this connection's page cache (memory stays flat however
+  // long the backlog).
+  explicit SqliteStateStore(const std::string& path, int cache_mib = 8);
+  ~SqliteStateStore() override;
+
+  Database& db() { return db_; }
+  Database* sqlite_database() override { return &db_; }
+
+  core::SourceCursor load_cursor(const std::string& source) override;
+  std::unique_ptr<IngestTransaction> begin_ingest() override;
+  std::string reference_for(const std::string& submission_id, const std::string& target = {}) override;
+
+  void set_writeback_rule(const std::string& target, const WritebackRule& rule) override;
+  PendingSummary pending_summary(const std::string& target, std::int64_t now_ms, std::size_t enough) override;
+  std::optional<std::int64_t> next_attempt_after(const std::string& target, std::int64_t now_ms) override;
+  using StateStore::claim_batch;
+  std::optional<core::DeliveryBatch> claim_batch(const std::string& target, ClaimLimits limits,
+                                                 std::int64_t now_ms) override;
+  std::vector<core::DeliveryBatch> open_batches(const std::string& target) override;
+  void settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
+                    std::int64_t now_ms, const RetryPolicy& retry, const WritebackRule& rule) override;
+
+  std::size_t release_settled_records() override;
+
+  std::vector<DeadLetter> dead_letters(const ReplaySelector& which, std::size_t limit) override;
+  std::vector<DeadLetter> replay(const ReplaySelector& which, std::int64_t now_ms) override;
+  void request_replay(const ReplaySelector& which, const std::string& requested_by, std::int64_t now_ms) override;
+  std::vector<ReplayDone> carry_out_replays(std::int64_t now_ms) override;
+  std::vector<DeadLetter> purge_dead_records(std::int64_t cutoff_ms) override;
+
+  void save_target_health(const TargetHealth& health, std::int64_t now_ms) override;
+  std::vector<TargetHealth> target_health() override;
+  std::vector<Backlog> backlog(const std::vector<std::string>& targets) override;
+
+  std::vector<WritebackItem> pending_writebacks(std::size_t limit) override;
+  void mark_writebacks_done(const std::vector<std::int64_t>& ids) override;
+
+  std::vector<TargetCounts> target_counts() override;
+  std::vector<QuarantineEntry> quarantined(std::size_t limit) override;
+  std::int64_t quarantine_count() override;
+  std::int64_t ledger_count() override;
+  std::int64_t pending_writeback_count() override;
+
+  // What the store knows of a claimed item beyond core::DeliveryItem.
+  struct ItemInfo;
+  struct BatchInfo;
+
+ private:
+  friend class SqliteIngest;
+  void migrate();
+  void migrate_v3_to_v4();
+  BatchInfo& batch_info(const core::DeliveryBatch& batch);
+  std::optional<core::DeliveryBatch> load_batch(std::int64_t id, const std::string& key, bool recovering);
+  const WritebackRule* rule_of(const std::string& target) const;
+  std::size_t rank_of(const std::string& target) const;
+
+  Database db_;
+  std::string instance_;  // random per state database, part of every batch key
+  std::vector<std::pair<std::string, WritebackRule>> writeback_rules_;  // config order
+  std::map<std::int64_t, std::unique_ptr<BatchInfo>> claimed_;  // open batches this connection claimed or loaded
+  Statement ledger_insert_, ledger_outcome_, quarantine_, exception_open_;
+};
+
+}  // namespace reportbridge::store
