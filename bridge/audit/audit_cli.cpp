@@ -77,7 +77,9 @@ int cmd_show(const std::filesystem::path& dir, const Query& q, bool json, std::o
     return kFailure;
   }
   if (json) {
-    for (const auto& h : r.hits) out << h.line << "\n";
+    // Entries exactly as stored: a batch entry once, with all its submissions.
+    for (const auto& h : r.hits)
+      if (!h.line.empty()) out << h.line << "\n";
     return kOk;
   }
   if (!q.submission_id.empty())

@@ -208,6 +208,82 @@ std::string encode_body(std::string_view kind, const core::Event& e, std::int64_
   return out;
 }
 
+std::string encode_batch_body(std::string_view kind, const core::EventBatch& b, std::int64_t time_ms,
+                              const ServiceIdentity& id) {
+  // The references' common prefix (a file name for a file drop's "file#row").
+  std::string_view prefix;
+  bool first = true;
+  for (const auto& item : b.items) {
+    if (first) {
+      prefix = item.reference;
+      first = false;
+      continue;
+    }
+    std::size_t n = 0;
+    while (n < prefix.size() && n < item.reference.size() && prefix[n] == item.reference[n]) ++n;
+    prefix = prefix.substr(0, n);
+  }
+  // Only a prefix that can be cut at a UTF-8 boundary and fits the field.
+  while (!prefix.empty() && (static_cast<unsigned char>(prefix.back()) & 0xC0) == 0x80) prefix.remove_suffix(1);
+  if (!prefix.empty() && static_cast<unsigned char>(prefix.back()) >= 0xC0) prefix.remove_suffix(1);
+  if (prefix.size() > kMaxField) prefix = {};
+  std::string out;
+  out.reserve(256 + b.detail.size() + b.items.size() * 64);
+  field(out, "time", format_time(time_ms));
+  field(out, "service", id.name);
+  field(out, "host", id.host);
+  field(out, "pid", id.pid);
+  field(out, "instance", id.instance);
+  field(out, "kind", kind);
+  field(out, "submission_id", "");
+  field(out, "version", 0);
+  field(out, "mapping", b.mapping);
+  field(out, "rule", b.rule);
+  field(out, "target", b.target);
+  field(out, "reference", prefix);
+  field(out, "related_id", "");
+  field(out, "reason_code", b.reason_code);
+  field(out, "detail", b.detail, kMaxDetail);
+  out += ",\"items\":[";
+  for (std::size_t i = 0; i < b.items.size(); ++i) {
+    const auto& item = b.items[i];
+    if (i) out.push_back(',');
+    out.push_back('[');
+    append_string(out, item.submission_id, kMaxField);
+    out.push_back(',');
+    out += std::to_string(item.version);
+    const std::string_view ref = item.reference.substr(prefix.size());
+    if (!ref.empty() || !item.detail.empty()) {
+      out.push_back(',');
+      append_string(out, ref, kMaxField);
+    }
+    if (!item.detail.empty()) {
+      out.push_back(',');
+      append_string(out, item.detail, kMaxDetail);
+    }
+    out.push_back(']');
+  }
+  out.push_back(']');
+  return out;
+}
+
+std::vector<Entry> Entry::expand() const {
+  if (!batch) return {*this};
+  std::vector<Entry> out;
+  out.reserve(items.size());
+  for (const auto& item : items) {
+    Entry e = *this;
+    e.items.clear();
+    e.batch = false;
+    e.submission_id = item.submission_id;
+    e.version = item.version;
+    e.reference = reference + item.reference;
+    if (!item.detail.empty()) e.detail = item.detail;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 std::string unsealed(std::int64_t seq, std::string_view body, std::string_view prev) {
   std::string out;
   out.reserve(body.size() + 180);
@@ -307,6 +383,30 @@ Parsed parse_entry(std::string_view line) {
   str("detail", e.detail);
   str("prev", e.prev);
   str("hash", e.hash);
+  if (const auto* items = o.if_contains("items")) {
+    // A batch entry: [[submission_id, version, reference?, detail?], ...]
+    e.batch = true;
+    const auto* arr = items->if_array();
+    if (!arr) {
+      missing += missing.empty() ? "items" : ", items";
+    } else {
+      e.items.reserve(arr->size());
+      for (const auto& v : *arr) {
+        const auto* a = v.if_array();
+        if (!a || a->size() < 2 || a->size() > 4 || !(*a)[0].is_string() || !(*a)[1].is_int64() ||
+            (a->size() > 2 && !(*a)[2].is_string()) || (a->size() > 3 && !(*a)[3].is_string())) {
+          r.error = "items: each must be [submission_id, version, reference?, detail?]";
+          return r;
+        }
+        EntryItem item;
+        item.submission_id = std::string((*a)[0].get_string());
+        item.version = (*a)[1].get_int64();
+        if (a->size() > 2) item.reference = std::string((*a)[2].get_string());
+        if (a->size() > 3) item.detail = std::string((*a)[3].get_string());
+        e.items.push_back(std::move(item));
+      }
+    }
+  }
   if (!missing.empty()) {
     r.error = "missing or mistyped field(s): " + missing;
     return r;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bridge/core/events.hpp"
 
@@ -39,6 +40,14 @@ struct ServiceIdentity {
   static ServiceIdentity current(std::string name);
 };
 
+// A submission in a batch entry (docs/audit.md, "Batch entries").
+struct EntryItem {
+  std::string submission_id;
+  std::int64_t version = 0;
+  std::string reference;  // after the entry's own `reference` (a common prefix)
+  std::string detail;     // empty: the entry's `detail`
+};
+
 struct Entry {
   std::int64_t seq = 0;
   std::string time;  // RFC 3339 UTC with milliseconds
@@ -57,14 +66,31 @@ struct Entry {
   std::string related_id;
   std::string reason_code;
   std::string detail;
+  // A batch entry: the submissions it speaks for (its own submission_id is
+  // empty). Empty for an entry about one submission.
+  std::vector<EntryItem> items;
+  bool batch = false;
   std::string prev;
   std::string hash;
+
+  // One entry per submission of a batch entry, as if each had been written on
+  // its own (the item's reference is the entry's reference prefix followed by
+  // the item's; an item without a detail takes the entry's). An entry about one
+  // submission is returned as it is.
+  std::vector<Entry> expand() const;
 };
 
 // Everything of an entry but seq and prev: `,"time":...,"detail":"..."`.
 // Built outside the writer's lock.
 std::string encode_body(std::string_view kind, const core::Event& event, std::int64_t time_ms,
                         const ServiceIdentity& id);
+
+// The same for a batch of events of one kind: the common fields, then
+// `,"items":[[submission_id,version,reference,detail],...]` (trailing empty
+// strings left out; references after the longest prefix they all share, which
+// goes in `reference`).
+std::string encode_batch_body(std::string_view kind, const core::EventBatch& batch, std::int64_t time_ms,
+                              const ServiceIdentity& id);
 
 // The unsealed part U for `seq`, `body` and `prev`.
 std::string unsealed(std::int64_t seq, std::string_view body, std::string_view prev);

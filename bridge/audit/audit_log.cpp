@@ -241,10 +241,31 @@ void AuditLog::rotate(std::int64_t now_ms) {
 
 void AuditLog::on_event(const core::Event& event) noexcept { append(core::to_string(event.kind), event); }
 
+void AuditLog::on_batch(const core::EventBatch& batch) noexcept {
+  if (batch.items.empty()) return;
+  try {
+    const std::int64_t at = batch.at_ms > 0 ? batch.at_ms : clock_();
+    append_body(encode_batch_body(core::to_string(batch.kind), batch, at, identity_));
+  } catch (const std::exception& e) {
+    fail(std::string("cannot record an event: ") + e.what());
+  } catch (...) {
+    fail("cannot record an event");
+  }
+}
+
 void AuditLog::append(std::string_view kind, const core::Event& event) noexcept {
   try {
     const std::int64_t at = event.at_ms > 0 ? event.at_ms : clock_();
-    const std::string body = encode_body(kind, event, at, identity_);
+    append_body(encode_body(kind, event, at, identity_));
+  } catch (const std::exception& e) {
+    fail(std::string("cannot record an event: ") + e.what());
+  } catch (...) {
+    fail("cannot record an event");
+  }
+}
+
+void AuditLog::append_body(const std::string& body) noexcept {
+  try {
     bool full;
     {
       std::lock_guard lock(buffer_mutex_);

@@ -52,6 +52,8 @@ class AuditLog final : public core::EventListener {
   AuditLog& operator=(const AuditLog&) = delete;
 
   void on_event(const core::Event& event) noexcept override;
+  // One entry for the whole batch (docs/audit.md, "Batch entries").
+  void on_batch(const core::EventBatch& batch) noexcept override;
   void flush() noexcept override;
 
   // False after a failed write until a later write succeeds; what failed is in
@@ -75,6 +77,7 @@ class AuditLog final : public core::EventListener {
  private:
   void resume_chain();
   void append(std::string_view kind, const core::Event& event) noexcept;
+  void append_body(const std::string& body) noexcept;
   void write_out(bool force_sync) noexcept;
   void open_current();
   void rotate(std::int64_t now_ms);

@@ -207,12 +207,18 @@ QueryResult query(const std::filesystem::path& dir, const Query& q) {
         result.warnings.push_back(at(name, i + 1) + ": skipped: " + parsed.error);
         continue;
       }
-      Entry& e = *parsed.entry;
-      if (!q.submission_id.empty() && e.submission_id != q.submission_id) continue;
-      if (!q.target.empty() && e.target != q.target) continue;
-      if (q.since_ms && e.time_ms < *q.since_ms) continue;
-      if (q.until_ms && e.time_ms >= *q.until_ms) continue;
-      result.hits.push_back({std::move(e), std::string(line)});
+      Entry& whole = *parsed.entry;
+      if (!q.target.empty() && whole.target != q.target) continue;
+      if (q.since_ms && whole.time_ms < *q.since_ms) continue;
+      if (q.until_ms && whole.time_ms >= *q.until_ms) continue;
+      // A batch entry speaks for each of its submissions: one hit per
+      // submission, the stored line given with the first only.
+      bool first = true;
+      for (auto& e : whole.expand()) {
+        if (!q.submission_id.empty() && e.submission_id != q.submission_id) continue;
+        result.hits.push_back({std::move(e), first ? std::string(line) : std::string()});
+        first = false;
+      }
     }
     if (split.torn > 0)
       result.warnings.push_back(at(name, split.lines.size() + 1) + ": skipped: incomplete last line (" +

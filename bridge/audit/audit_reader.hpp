@@ -53,7 +53,7 @@ struct Query {
 struct QueryResult {
   struct Hit {
     Entry entry;
-    std::string line;  // the entry exactly as stored
+    std::string line;  // the entry exactly as stored (empty for the further submissions of a batch entry)
   };
   std::vector<Hit> hits;  // by time, then seq
   std::vector<std::string> warnings;  // lines that could not be read (file:line: why)

@@ -156,6 +156,46 @@ void Metrics::on_event(const core::Event& event) noexcept {
   relaxed_add(t->latency_us, static_cast<std::uint64_t>(std::llround(event.latency_ms * 1000.0)));
 }
 
+void Metrics::on_batch(const core::EventBatch& batch) noexcept {
+  const std::uint64_t n = batch.items.size();
+  if (n == 0) return;
+  const auto k = index_of(batch.kind);
+  if (k < by_kind_.size()) relaxed_add(by_kind_[k], n);
+  TargetCounters* t = nullptr;
+  switch (batch.kind) {
+    case Kind::mapped:
+    case Kind::delivered:
+    case Kind::retry:
+    case Kind::dead:
+    case Kind::replayed: t = counters_for(std::string(batch.target)); break;
+    default: return;
+  }
+  if (!t) return;
+  switch (batch.kind) {
+    case Kind::mapped: relaxed_add(t->mapped, n); return;
+    case Kind::replayed: relaxed_add(t->replayed, n); return;
+    case Kind::delivered: relaxed_add(t->delivered, n); break;
+    case Kind::retry: relaxed_add(t->retry, n); break;
+    case Kind::dead: relaxed_add(t->dead, n); break;
+    default: return;
+  }
+  // Items of one batch mostly share their latency (a file drop's): counted per run of equal values.
+  std::size_t i = 0;
+  while (i < batch.items.size()) {
+    const double latency = batch.items[i].latency_ms;
+    std::size_t j = i + 1;
+    while (j < batch.items.size() && batch.items[j].latency_ms == latency) ++j;
+    if (latency >= 0) {
+      const double seconds = latency / 1000.0;
+      std::size_t b = 0;
+      while (b < kLatencyBuckets.size() && seconds > kLatencyBuckets[b]) ++b;
+      relaxed_add(t->buckets[b], j - i);
+      relaxed_add(t->latency_us, static_cast<std::uint64_t>(std::llround(latency * 1000.0)) * (j - i));
+    }
+    i = j;
+  }
+}
+
 std::string Metrics::render() const {
   // Configured and other targets together, by name.
   std::map<std::string, const TargetCounters*> all;

@@ -54,6 +54,8 @@ class Metrics final : public core::EventListener {
   ~Metrics() override;
 
   void on_event(const core::Event& event) noexcept override;
+  // Counts a batch at once (one counter update per kind, a latency per item).
+  void on_batch(const core::EventBatch& batch) noexcept override;
 
   // Set once before the metrics are served.
   void set_gauge_source(GaugeSource source) { gauges_ = std::move(source); }

@@ -194,6 +194,47 @@ TEST_CASE("audit show: a submission's history in time order across rotated files
   }
 }
 
+TEST_CASE("audit show: batch entries tell each submission's story; --json gives each stored line once") {
+  TempDir dir;
+  {
+    AuditLog log(settings(dir.path()), identity());
+    core::EventBatch collected;
+    collected.kind = core::EventKind::collected;
+    collected.at_ms = kT0;
+    const std::string seq_a = "seq 1, sha256 aa", seq_b = "seq 2, sha256 bb";
+    collected.items = {{"sub-A", 1, {}, seq_a, -1}, {"sub-B", 1, {}, seq_b, -1}};
+    log.on_batch(collected);
+    auto r = event(core::EventKind::needs_review, "sub-A", kT0 + 10);
+    r.rule = "risk_words";
+    log.on_event(r);
+    core::EventBatch delivered;
+    delivered.kind = core::EventKind::delivered;
+    delivered.at_ms = kT0 + 1000;
+    delivered.target = "csv_drop";
+    delivered.mapping = "crime_report";
+    delivered.detail = "created";
+    delivered.items = {{"sub-B", 1, "f.csv#1", {}, 5}, {"sub-A", 1, "f.csv#2", {}, 5}};
+    log.on_batch(delivered);
+  }
+  CHECK(run({"verify"}, dir.path()).code == 0);
+  auto a = run({"show", "--submission", "sub-A"}, dir.path());
+  REQUIRE(a.code == 0);
+  CHECK(a.out.find("submission sub-A: 3 entries") != std::string::npos);
+  CHECK(a.out.find("collected       v1  -- seq 1, sha256 aa") != std::string::npos);
+  CHECK(a.out.find("needs_review") != std::string::npos);
+  CHECK(a.out.find("delivered       v1  target csv_drop  ref f.csv#2  mapping crime_report  -- created") !=
+        std::string::npos);
+  CHECK(a.out.find("sub-B") == std::string::npos);
+  auto t = run({"show", "--target", "csv_drop"}, dir.path());
+  REQUIRE(t.code == 0);
+  CHECK(t.out.find("sub-B  v1  target csv_drop  ref f.csv#1") != std::string::npos);
+  CHECK(t.out.find("sub-A  v1  target csv_drop  ref f.csv#2") != std::string::npos);
+  auto j = run({"show", "--target", "csv_drop", "--json"}, dir.path());
+  REQUIRE(j.code == 0);
+  CHECK(std::count(j.out.begin(), j.out.end(), '\n') == 1);  // the one batch entry, as stored
+  CHECK(j.out.find(R"("items":[["sub-B",1,"1"],["sub-A",1,"2"]])") != std::string::npos);
+}
+
 TEST_CASE("the audit: config section") {
   TempDir dir;
   core::Diagnostics diags;

@@ -123,3 +123,69 @@ TEST_CASE("the service identity of this process") {
   CHECK(a.instance.size() == 16);
   CHECK(a.instance != b.instance);
 }
+
+TEST_CASE("a batch entry: the documented fields, then items; each submission's entry comes back from it") {
+  core::EventBatch b;
+  b.kind = core::EventKind::delivered;
+  b.at_ms = 1'700'000'000'000;
+  b.mapping = "npt_community_report";
+  b.target = "npt_csv";
+  b.detail = "created";
+  const std::string updated = "updated npt-1.csv#7";
+  b.items = {{"sub-1", 1, "npt-2.csv#1", {}, 3.0},
+             {"sub-2", 2, "npt-2.csv#2", updated, 3.0},
+             {"sub-\"3\"", 1, "npt-2.csv#10", {}, 3.0}};
+  auto s = seal(unsealed(9, encode_batch_body("delivered", b, b.at_ms, id()), kGenesis));
+  auto v = boost::json::parse(s.line).as_object();
+  std::vector<std::string> keys;
+  for (const auto& kv : v) keys.emplace_back(kv.key());
+  CHECK(keys == std::vector<std::string>{"seq", "time", "service", "host", "pid", "instance", "kind",
+                                         "submission_id", "version", "mapping", "rule", "target", "reference",
+                                         "related_id", "reason_code", "detail", "items", "prev", "hash"});
+  // The references' common prefix is written once.
+  CHECK(v["reference"].as_string() == "npt-2.csv#");
+  CHECK(s.line.find(R"(["sub-1",1,"1"],["sub-2",2,"2","updated npt-1.csv#7"],["sub-\"3\"",1,"10"])") !=
+        std::string::npos);
+  auto p = parse_entry(s.line);
+  REQUIRE(p.entry);
+  CHECK(p.entry->batch);
+  CHECK(p.entry->submission_id.empty());
+  const auto each = p.entry->expand();
+  REQUIRE(each.size() == 3);
+  CHECK(each[0].submission_id == "sub-1");
+  CHECK(each[0].reference == "npt-2.csv#1");
+  CHECK(each[0].detail == "created");
+  CHECK(each[1].version == 2);
+  CHECK(each[1].detail == "updated npt-1.csv#7");
+  CHECK(each[2].submission_id == "sub-\"3\"");
+  CHECK(each[2].reference == "npt-2.csv#10");
+  for (const auto& e : each) {
+    CHECK(e.kind == "delivered");
+    CHECK(e.target == "npt_csv");
+    CHECK(e.mapping == "npt_community_report");
+    CHECK(e.seq == 9);
+    CHECK_FALSE(e.batch);
+  }
+  // An entry about one submission expands to itself.
+  core::Event one;
+  one.kind = core::EventKind::retry;
+  one.submission_id = "sub-9";
+  auto single = parse_entry(make(1, one).line);
+  REQUIRE(single.entry);
+  CHECK_FALSE(single.entry->batch);
+  REQUIRE(single.entry->expand().size() == 1);
+  CHECK(single.entry->expand()[0].submission_id == "sub-9");
+}
+
+TEST_CASE("items of a batch entry must have the documented shape") {
+  core::EventBatch b;
+  b.kind = core::EventKind::validated;
+  b.items = {{"sub-1", 1, {}, {}, -1}};
+  auto body = encode_batch_body("validated", b, 1'700'000'000'000, id());
+  auto bad = body;
+  bad.replace(bad.find("[[\"sub-1\",1]]"), 13, "[[\"sub-1\"]]");
+  CHECK(parse_entry(seal(unsealed(1, body, kGenesis)).line).entry);
+  auto p = parse_entry(seal(unsealed(1, bad, kGenesis)).line);
+  CHECK_FALSE(p.entry);
+  CHECK_THAT(p.error, Catch::Contains("items"));
+}

@@ -237,3 +237,29 @@ TEST_CASE("metrics count correctly from several threads at once") {
   CHECK(text.find("reportbridge_delivery_latency_seconds_count{target=\"npt\"} 40000\n") != std::string::npos);
   CHECK(text.find("reportbridge_delivery_latency_seconds_sum{target=\"npt\"} 40\n") != std::string::npos);
 }
+
+TEST_CASE("a batch of events counts as its events one by one would") {
+  service::Metrics one({"npt"}), batch({"npt"});
+  const double latencies[] = {3, 3, 3, 250, -1};
+  core::EventBatch delivered;
+  delivered.kind = EventKind::delivered;
+  delivered.target = "npt";
+  for (double l : latencies) {
+    one.on_event(ev(EventKind::delivered, "npt", l));
+    delivered.items.push_back({"s", 1, {}, {}, l});
+  }
+  core::EventBatch collected;
+  collected.kind = EventKind::collected;
+  collected.items.assign(7, {"s", 1, {}, {}, -1});
+  for (int i = 0; i < 7; ++i) one.on_event(ev(EventKind::collected));
+  core::EventBatch mapped;
+  mapped.kind = EventKind::mapped;
+  mapped.target = "npt";
+  mapped.items.assign(2, {"s", 1, {}, {}, -1});
+  for (int i = 0; i < 2; ++i) one.on_event(ev(EventKind::mapped, "npt"));
+  batch.on_batch(delivered);
+  batch.on_batch(collected);
+  batch.on_batch(mapped);
+  CHECK(batch.render() == one.render());
+  CHECK(batch.render().find("reportbridge_delivered_total{target=\"npt\"} 5") != std::string::npos);
+}
