@@ -1,5 +1,6 @@
 #include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace reportbridge::sqlite_store {
@@ -84,9 +85,19 @@ void SqliteStoreSource::write_status(const std::vector<core::StatusUpdate>& upda
   if (!writer_)
     writer_ = std::make_unique<store::Database>(config_.path.string(),
                                                 store::Database::Mode::read_write);
+  // In submission id order (stable: a submission's statuses keep theirs), so
+  // the upserts walk submission_status's key index once instead of touching a
+  // random page each: with a large table most of them would be read and
+  // written again per batch (its pages are 16 KiB in the app's store).
+  std::vector<const core::StatusUpdate*> order;
+  order.reserve(updates.size());
+  for (const auto& u : updates) order.push_back(&u);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const auto* a, const auto* b) { return a->submission_id < b->submission_id; });
   store::Transaction tx(*writer_);
   auto up = writer_->prepare(kUpsertStatus);
-  for (const auto& u : updates) {
+  for (const auto* p : order) {
+    const auto& u = *p;
     up.bind(1, u.submission_id).bind(2, u.state);
     if (u.reference.empty())
       up.bind_null(3);
