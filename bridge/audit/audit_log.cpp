@@ -99,10 +99,11 @@ std::int64_t leading_seq(std::string_view data, std::int64_t fallback) {
 AuditLog::AuditLog(AuditSettings settings)
     : AuditLog(settings, ServiceIdentity::current(settings.service_name)) {}
 
-AuditLog::AuditLog(AuditSettings settings, ServiceIdentity identity, Clock clock)
+AuditLog::AuditLog(AuditSettings settings, ServiceIdentity identity, Clock clock, MonotonicClock monotonic)
     : settings_(std::move(settings)),
       identity_(std::move(identity)),
-      clock_(clock ? std::move(clock) : Clock(system_now_ms)) {
+      clock_(clock ? std::move(clock) : Clock(system_now_ms)),
+      monotonic_(monotonic ? std::move(monotonic) : MonotonicClock([] { return std::chrono::steady_clock::now(); })) {
   if (settings_.directory.empty()) throw std::runtime_error("audit: no directory configured");
   std::error_code ec;
   std::filesystem::create_directories(settings_.directory, ec);
@@ -310,9 +311,10 @@ void AuditLog::write_out(bool force_sync) noexcept {
         return;
       }
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = monotonic_();
     const bool due = settings_.fsync == FsyncPolicy::always ||
-                     (settings_.fsync == FsyncPolicy::interval && now - last_sync_ >= settings_.fsync_interval);
+                     (settings_.fsync == FsyncPolicy::interval &&
+                      (!last_sync_ || now - *last_sync_ >= settings_.fsync_interval));
     if (dirty_ && fd_ >= 0 && (force_sync || due) && settings_.fsync != FsyncPolicy::never) {
       if (::fdatasync(fd_) != 0) {
         ++write_errors_;
