@@ -760,6 +760,8 @@ const char* kind_text(config::ValueKind k) {
     case config::ValueKind::map: return "map";
     case config::ValueKind::scalar_or_list: return "value or list";
     case config::ValueKind::any: return "any";
+    case config::ValueKind::scalar_list: return "list of values";
+    case config::ValueKind::item_or_list: return "value, map or list";
   }
   return "";
 }

@@ -12,7 +12,7 @@ const MapSpec kTopSpec{
      {"source", ValueKind::map, true, "Where submissions come from."},
      {"schema", ValueKind::string, false,
       "Submission schema (JSON Schema) every payload is validated against. Default: schemas/submission.schema.json beside the config's parent folder."},
-     {"mappings", ValueKind::list, true, "Mapping files (mappings/*.yaml)."},
+     {"mappings", ValueKind::scalar_list, true, "Mapping files (mappings/*.yaml)."},
      {"targets", ValueKind::list, true, "Legacy systems and drops that receive records."},
      {"writeback", ValueKind::map, false, "Writing statuses back to the app."},
      {"logging", ValueKind::map, false, "Log level."},

@@ -26,6 +26,8 @@ const char* kind_name(ValueKind k) {
     case ValueKind::map: return "a map";
     case ValueKind::scalar_or_list: return "a value or a list of values";
     case ValueKind::any: return "a value";
+    case ValueKind::scalar_list: return "a list of values";
+    case ValueKind::item_or_list: return "a value, a map or a list of them";
   }
   return "a value";
 }
@@ -53,6 +55,8 @@ bool kind_matches(const YAML::Node& v, ValueKind kind) {
     case ValueKind::list: return v.IsSequence();
     case ValueKind::map: return v.IsMap();
     case ValueKind::scalar_or_list: return v.IsScalar() || v.IsSequence();
+    case ValueKind::scalar_list: return v.IsSequence();
+    case ValueKind::item_or_list: return v.IsScalar() || v.IsMap() || v.IsSequence();
     default: break;
   }
   if (!v.IsScalar()) return false;
@@ -108,6 +112,21 @@ bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& f
                   "'" + key + "' must be " + kind_name(it->kind), "yaml.wrong_type");
       ok = false;
       continue;
+    }
+    if ((it->kind == ValueKind::scalar_list || it->kind == ValueKind::scalar_or_list) &&
+        !check_scalar_items(kv.second, key, file, diags)) {
+      ok = false;
+      continue;
+    }
+    if (it->kind == ValueKind::item_or_list && kv.second.IsSequence()) {
+      for (const auto& item : kv.second) {
+        if (!item.IsSequence()) continue;
+        auto ip = position_of(file, item);
+        diags.error(ip.file, ip.line, ip.column,
+                    "'" + key + "' must list values or maps, not a nested list", "yaml.not_a_value");
+        ok = false;
+      }
+      if (!ok) continue;
     }
     if (!it->one_of.empty() && kv.second.IsScalar() &&
         std::find(it->one_of.begin(), it->one_of.end(), kv.second.Scalar()) == it->one_of.end()) {
@@ -220,6 +239,23 @@ std::vector<YAML::Node> items_of(const YAML::Node& node) {
   else
     items.push_back(node);
   return items;
+}
+
+bool check_scalar_items(const YAML::Node& node, const std::string& what, const std::string& file,
+                        core::Diagnostics& diags) {
+  if (!node || !node.IsSequence()) return true;
+  bool ok = true;
+  for (const auto& item : node) {
+    if (item.IsScalar()) continue;
+    auto ip = position_of(file, item);
+    if (ip.line == 0) ip = position_of(file, node);  // an empty item has no mark of its own
+    const char* found = item.IsSequence() ? "a nested list" : item.IsMap() ? "a map" : "an empty item";
+    diags.error(ip.file, ip.line, ip.column,
+                "'" + what + "' must list single values: found " + found + " (write [a, b], not [[a, b]])",
+                "yaml.not_a_value");
+    ok = false;
+  }
+  return ok;
 }
 
 std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key) {

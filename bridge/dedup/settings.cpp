@@ -30,7 +30,7 @@ const MapSpec kDedupSpec{
       "Category -> category or list of categories that may describe one incident (symmetric)."},
      {"related_category_penalty", ValueKind::number, false,
       "Score taken off when the categories are related, not equal (default 0.1)."},
-     {"unlinked_categories", ValueKind::list, false, "Categories never linked (default [police_feedback])."},
+     {"unlinked_categories", ValueKind::scalar_list, false, "Categories never linked (default [police_feedback])."},
      {"retention", ValueKind::duration, false,
       "Fingerprints, related index, verdicts and reporter keys are purged after this (default 30d)."},
      {"reporter_key_file", ValueKind::string, false,

@@ -62,7 +62,7 @@ const MapSpec kPredicateSpec{
     "where test",
     {{"path", ValueKind::string, true, "Path into the submission."},
      {"equals", ValueKind::string, false, "The value equals this text."},
-     {"in", ValueKind::list, false, "The value is one of these."},
+     {"in", ValueKind::scalar_list, false, "The value is one of these."},
      {"regex", ValueKind::string, false, "The value matches this RE2 pattern (anywhere)."},
      {"exists", ValueKind::boolean, false, "true: the path has a non-null value; false: it has none."},
      {"not", ValueKind::boolean, false, "true: the test must fail instead."}}};
@@ -86,7 +86,7 @@ const MapSpec kFieldSpec{
      {"default", ValueKind::string, false, "Used when the source gives nothing."},
      {"required", ValueKind::boolean, false, "Quarantine the submission when the value is empty."},
      {"contact", ValueKind::boolean, false, "true: contact details, withheld unless the reporter may be contacted."},
-     {"transforms", ValueKind::scalar_or_list, false, "Applied in order; see mappings/README.md for the list."},
+     {"transforms", ValueKind::item_or_list, false, "Applied in order; see mappings/README.md for the list."},
      {"on_error", ValueKind::string, false, "When a transform fails: reject (default: quarantine) or empty.", {"reject", "empty"}},
      {"lookup", ValueKind::map, false, "Translate the value through a CSV table."},
      {"max_length", ValueKind::integer, false, "Maximum length in characters."},
@@ -599,6 +599,8 @@ class Loader {
       } else if (n.IsMap() && n.size() == 1) {
         name = n.begin()->first.as<std::string>();
         args = n.begin()->second;
+      } else if (n.IsSequence()) {
+        continue;  // a nested list: check_map reported it (item_or_list)
       } else {
         error(n, "a transform is a name (trim) or a one-key map ({truncate: 50})", "mapping.bad_transform");
         continue;

@@ -318,5 +318,5 @@ fields:
   CHECK(out.find(fx.file + ":9:9: error: transform 'trim' takes no options") != std::string::npos);
   CHECK(out.find(fx.file + ":10:9: error: transform 'datetime' needs options") != std::string::npos);
   CHECK(out.find(fx.file + ":11:9: error: transform 'datetime'") != std::string::npos);
-  CHECK(out.find(fx.file + ":12:9: error: a transform is a name") != std::string::npos);
+  CHECK(out.find(fx.file + ":12:9: error: 'transforms' must list values or maps, not a nested list") != std::string::npos);
 }
