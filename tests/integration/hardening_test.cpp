@@ -1,0 +1,87 @@
+// Hardening (issue #15) on the real binary: what a careless operator or a
+// hostile resident can feed it is refused or made harmless, with a clear error.
+#include <catch2/catch.hpp>
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.hpp"
+
+using namespace reportbridge::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The first plain scalar item of every list in a YAML tree, with its 1-based
+// line and column (a list of maps has none).
+struct ListItem {
+  int line = 0, column = 0;
+  std::string text;
+};
+void first_scalar_items(const YAML::Node& n, std::vector<ListItem>& out) {
+  if (n.IsMap()) {
+    for (const auto& kv : n) first_scalar_items(kv.second, out);
+  } else if (n.IsSequence()) {
+    bool taken = false;
+    for (const auto& item : n) {
+      if (!taken && item.IsScalar()) {
+        out.push_back({item.Mark().line + 1, item.Mark().column + 1, item.Scalar()});
+        taken = true;
+      }
+      first_scalar_items(item, out);
+    }
+  }
+}
+
+// Offset of (line, column) in text.
+std::size_t offset_of(const std::string& text, int line, int column) {
+  std::size_t at = 0;
+  for (int l = 1; l < line; ++l) at = text.find('\n', at) + 1;
+  return at + static_cast<std::size_t>(column - 1);
+}
+
+}  // namespace
+
+// Every list-valued key the shipped config and mappings use refuses a nested
+// list in place of one of its values, at that item, through `check` (exit 3).
+TEST_CASE("check refuses a nested list in every list of values the shipped config and mappings use") {
+  TempDir dir("lists");
+  const fs::path src = REPORTBRIDGE_SOURCE_DIR;
+  for (const char* sub : {"config", "mappings", "schemas"})
+    fs::copy(src / sub, dir / sub, fs::copy_options::recursive);
+  const std::string config = (dir / "config/demo.yaml").string();
+  REQUIRE(run_process({REPORTBRIDGE_BINARY, "check", "--config", config}).exit_code == 0);
+
+  std::vector<fs::path> files{dir / "config/demo.yaml"};
+  for (const auto& e : fs::directory_iterator(dir / "mappings"))
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  int tried = 0;
+  for (const auto& file : files) {
+    const std::string original = read_file(file);
+    std::vector<ListItem> items;
+    first_scalar_items(YAML::Load(original), items);
+    for (const auto& item : items) {
+      const std::size_t at = offset_of(original, item.line, item.column);
+      if (original.compare(at, item.text.size(), item.text) != 0) continue;  // quoted: skip
+      std::string changed = original;
+      changed.insert(at + item.text.size(), "]");
+      changed.insert(at, "[");
+      write_file(file, changed);
+      auto r = run_process({REPORTBRIDGE_BINARY, "check", "--config", config});
+      write_file(file, original);
+      const std::string where = file.string() + ":" + std::to_string(item.line) + ":" + std::to_string(item.column) + ": error: ";
+      INFO(where << item.text << "\n" << r.out << r.err);
+      CHECK(r.exit_code == 3);
+      CHECK(r.out.find(where) != std::string::npos);
+      CHECK(r.out.find("not_a_value") != std::string::npos);
+      ++tried;
+    }
+  }
+  // mappings, targets, when.kind, transforms, signpost patterns and fields at least.
+  CHECK(tried >= 6);
+}
