@@ -4,6 +4,8 @@
 #include <cctype>
 #include <fstream>
 
+#include "bridge/core/untrusted_text.hpp"
+
 namespace reportbridge::config {
 
 Position position_of(const std::string& file, const YAML::Node& node) {
@@ -86,13 +88,15 @@ bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& f
   std::vector<std::string> known;
   for (const auto& k : spec.keys) known.push_back(k.key);
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("(a ") + (kv.first.IsMap() ? "map" : "list") + ")";
     auto kp = position_of(file, kv.first);
     auto it = std::find_if(spec.keys.begin(), spec.keys.end(),
                            [&](const KeySpec& k) { return k.key == key; });
     if (it == spec.keys.end()) {
       diags.error(kp.file, kp.line, kp.column,
-                  core::with_suggestion("unknown key '" + key + "' in " + spec.what, key, known),
+                  // Quoted as a short excerpt: a file listed by mistake (a
+                  // password file) must not have its lines echoed.
+                  core::with_suggestion("unknown key '" + core::excerpt(key) + "' in " + spec.what, key, known),
                   "yaml.unknown_key");
       ok = false;
       continue;

@@ -366,6 +366,16 @@ class Loader {
       load_signposts((*root)["signposts"], rules);
       return;
     }
+    // A file that is not a mapping at all (a password or config file listed
+    // by mistake): one error, none of its content quoted.
+    if (!root->IsMap() || (!(*root)["mapping"] && !(*root)["targets"] && !(*root)["fields"])) {
+      const auto p = config::position_of(file, *root);
+      diags_.error(p.file, p.line, p.column,
+                   "this is not a mapping file: it has none of the keys 'mapping', 'targets' and 'fields' "
+                   "(is the right file listed under 'mappings'?)",
+                   "mapping.not_a_mapping");
+      return;
+    }
     if (!config::check_map(*root, kMappingSpec, file, diags_) && !root->IsMap()) return;
     mappings.push_back(load_mapping(*root, mappings));
     if (auto s = (*root)["signposts"]; s && s.IsSequence()) load_signposts(s, rules);

@@ -218,7 +218,7 @@ EncodeResult encode_windows_1252(std::string_view utf8, UnencodablePolicy policy
     r.bytes.clear();
     r.error = "windows-1252 cannot encode";
     for (std::size_t i = 0; i < r.unencodable.size() && i < 5; ++i)
-      r.error += " " + code_point_marker(r.unencodable[i]);
+      r.error.append(1, ' ').append(code_point_marker(r.unencodable[i]));
     if (r.unencodable.size() > 5) r.error += " ...";
     return r;
   }
@@ -260,7 +260,7 @@ std::string safe_file_component(std::string_view untrusted) {
     altered = altered || !safe;
   }
   if (out.empty()) {
-    out = "_";
+    out.assign(1, '_');
     altered = true;
   }
   if (out.front() == '.') {
@@ -269,7 +269,7 @@ std::string safe_file_component(std::string_view untrusted) {
   }
   if (out.size() > kMaxFileComponent) altered = true;
   if (altered) {
-    const std::string suffix = "-" + core::sha256_hex(untrusted).substr(0, 8);
+    const std::string suffix = std::string(1, '-').append(core::sha256_hex(untrusted), 0, 8);
     if (out.size() > kMaxFileComponent - suffix.size()) out.resize(kMaxFileComponent - suffix.size());
     out += suffix;
   }

@@ -773,3 +773,29 @@ fields:
   CHECK_FALSE(in.load(d4));
   CHECK_THAT(d4.to_string(), Catch::Contains(in.file + ":5:34: error: 'in' must list single values: found a nested list"));
 }
+
+// A file listed as a mapping that is not one (a password file) is reported
+// once, without its lines; an unknown key that is not name-like is masked.
+TEST_CASE("a file that is not a mapping is named, never quoted") {
+  Fixture shadow("root:$6$saltsalt$Hh2Fq7oVbnxsecret1:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n");
+  core::Diagnostics d;
+  CHECK_FALSE(shadow.load(d));
+  std::string out = d.to_string();
+  CHECK_THAT(out, Catch::Contains(shadow.file + ":1:1: error: this is not a mapping file"));
+  CHECK(out.find("secret1") == std::string::npos);
+  CHECK(out.find("daemon") == std::string::npos);
+  CHECK(d.size() == 1);
+
+  Fixture htpasswd("admin: $2y$10$abcdefghijklmnopqrstuvsecrethash\n");
+  core::Diagnostics d2;
+  CHECK_FALSE(htpasswd.load(d2));
+  CHECK(d2.to_string().find("secrethash") == std::string::npos);
+
+  Fixture mixed("mapping: m\ntargets: [npt_csv]\nfields: [{name: A, from: id}]\n"
+                "root:$6$saltsalt$Hh2Fq7oVbnxsecret1:19000:0:99999:7:::\n");
+  core::Diagnostics d3;
+  CHECK_FALSE(mixed.load(d3));
+  out = d3.to_string();
+  CHECK_THAT(out, Catch::Contains(mixed.file + ":4:1: error: unknown key 'roo... (53 bytes)' in mapping"));
+  CHECK(out.find("secret1") == std::string::npos);
+}
