@@ -11,6 +11,7 @@
 
 #include "adapters/sinks/csv_drop/csv_drop_sink.hpp"
 #include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
+#include "bridge/core/sha256.hpp"
 #include "bridge/pipeline/dispatcher.hpp"
 #include "bridge/pipeline/ingest.hpp"
 #include "bridge/pipeline/writeback.hpp"
@@ -257,4 +258,30 @@ TEST_CASE("retries are capped: an item that keeps failing becomes a dead letter"
   auto counts = b.state->target_counts();
   CHECK(counts[0].dead == 1);
   CHECK(counts[0].pending == 0);
+}
+
+// docs/submission-schema.md: the bridge keeps no copy of a quarantined payload
+// (personal data never delivered would need its own retention); the payload
+// stays in the app's store, found by seq, and the ledger holds its SHA-256.
+TEST_CASE("a quarantined payload stays in the app's store only: the ledger has its seq and SHA-256") {
+  Bridge b;
+  std::string bad = valid_payload(test_id(7));
+  bad.replace(bad.find("\"concern\""), 9, "\"emergency\"");
+  bad.replace(bad.find("Aisha Khan"), 10, "Zebedee Quuxworth");
+  insert_submission(b.store_path, 7, test_id(7), 1, bad);
+  CHECK(b.ingest().rejected == 1);
+  auto q = b.state->quarantined(10);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].seq == 7);
+  auto ledger = b.state->db().prepare("SELECT seq, content_sha256, outcome FROM ledger WHERE submission_id = ?1");
+  ledger.bind(1, test_id(7));
+  REQUIRE(ledger.step());
+  CHECK(ledger.int64(0) == 7);
+  CHECK(ledger.text(1) == reportbridge::core::sha256_hex(bad));
+  CHECK(ledger.text(2) == "rejected");
+  b.state.reset();  // close: checkpoint the WAL into the file
+  for (const char* f : {"state.db", "state.db-wal"}) {
+    if (!fs::exists(b.dir / f)) continue;
+    CHECK(read_file(b.dir / f).find("Quuxworth") == std::string::npos);
+  }
 }
