@@ -25,9 +25,7 @@ class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t formatted;
     formatter_->format(msg, formatted);
-    std::string line(1, '<');  // (not "<" + ...: GCC 12 -O3 -Wrestrict false positive, bug 105329)
-    line += std::to_string(journal_priority(msg.level));
-    line += '>';
+    std::string line = "<" + std::to_string(journal_priority(msg.level)) + ">";
     // One entry per message: the journal splits on newlines.
     for (char c : std::string_view(formatted.data(), formatted.size())) line += c == '\n' ? ' ' : c;
     line += '\n';

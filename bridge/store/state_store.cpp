@@ -9,6 +9,10 @@
 #include <random>
 #include <stdexcept>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace reportbridge::store {
 
 namespace {
@@ -158,10 +162,33 @@ std::shared_ptr<std::mutex> write_lock_for(const std::string& path) {
   }
   return lock;
 }
+
+// The state database holds personal data (records waiting for delivery, dead
+// letters): owner read/write, group read (the service group, like the audit
+// trail: an operator in it can run `status`), nothing for others. SQLite
+// creates files 0644 and gives -wal/-shm the database file's mode, so the file
+// is created here first; files left more open by an earlier version are
+// tightened.
+constexpr mode_t kStateFileMode = 0640;
+
+const std::string& private_state_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, kStateFileMode);
+  if (fd >= 0) {
+    ::fchmod(fd, kStateFileMode);  // whatever the umask
+    ::close(fd);
+  }
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string file = path + suffix;
+    struct stat st {};
+    if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if ((st.st_mode & 0777 & ~kStateFileMode) != 0) ::chmod(file.c_str(), st.st_mode & kStateFileMode);
+  }
+  return path;
+}
 }  // namespace
 
 StateStore::StateStore(const std::string& path, int cache_mib)
-    : db_(path, Database::Mode::read_write_create) {
+    : db_(private_state_file(path), Database::Mode::read_write_create) {
   db_.share_write_lock(write_lock_for(path));
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=NORMAL");

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include "bridge/store/state_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -168,4 +170,41 @@ TEST_CASE("an unreadable stored record becomes a dead letter; the rest of the ba
   auto counts = s.target_counts();
   CHECK(counts[0].dead == 1);
   CHECK(counts[0].in_flight == 1);
+}
+
+// Issue #15 item 12: the state database (and its -wal and -shm) held personal
+// data world-readable (0644) while the audit trail was 0640.
+TEST_CASE("the state database and its WAL files are created 0640 and tightened when older ones are open") {
+  TempDir dir;
+  const mode_t old_umask = ::umask(022);
+  auto mode_of = [](const std::filesystem::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+  };
+  {
+    store::StateStore s((dir / "state.db").string());
+    store::Transaction tx(s.db());
+    s.enqueue_writeback({"id", "received", "", "m", "t"}, 1);
+    tx.commit();
+    CHECK(mode_of(dir / "state.db") == 0640);
+    CHECK(mode_of(dir / "state.db-wal") == 0640);
+    CHECK(mode_of(dir / "state.db-shm") == 0640);
+  }
+  // A database an earlier version left 0644, with a stale WAL of the same mode.
+  ::chmod((dir / "state.db").c_str(), 0644);
+  reportbridge::testing::write_file(dir / "state.db-wal", "");
+  ::chmod((dir / "state.db-wal").c_str(), 0666);
+  {
+    store::StateStore s((dir / "state.db").string());
+    CHECK(mode_of(dir / "state.db") == 0640);
+    CHECK(mode_of(dir / "state.db-wal") == 0640);
+  }
+  // A stricter mode the operator chose is kept.
+  ::chmod((dir / "state.db").c_str(), 0600);
+  {
+    store::StateStore s((dir / "state.db").string());
+    CHECK(mode_of(dir / "state.db") == 0600);
+  }
+  ::umask(old_umask);
 }
