@@ -82,7 +82,10 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
   if (const YAML::Node d = c.document["dedup"]; d && d.IsMap()) {
     auto ds = dedup::load_dedup_settings(d, c.file, diags);
     if (ds && ds->enabled) {
-      if (!ds->reporter_key_file.empty()) ds->reporter_key_file = c.resolve(ds->reporter_key_file).string();
+      if (!ds->reporter_key_file.empty()) {
+        ds->reporter_key_file = c.resolve(ds->reporter_key_file).string();
+        dedup::check_reporter_key_file(*ds, d["reporter_key_file"], c.file, diags);  // at check: exit 3
+      }
       rt->dedup_settings = std::move(*ds);
     }
   }

@@ -2,6 +2,7 @@
 // hostile resident can feed it is refused or made harmless, with a clear error.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -84,4 +85,58 @@ TEST_CASE("check refuses a nested list in every list of values the shipped confi
   }
   // mappings, targets, when.kind, transforms, signpost patterns and fields at least.
   CHECK(tried >= 6);
+}
+
+// Issue #15 item 6: one rule for every secret file, found by `check` (exit 3),
+// not by the first run (exit 1).
+TEST_CASE("check refuses a reporter key or a token file others can read, at its position, exit 3") {
+  Installation inst;
+  create_app_store(inst.store);
+  write_file(inst.dir / "dedup.key", "0123456789abcdef0123456789abcdef");
+  ::chmod((inst.dir / "dedup.key").c_str(), 0644);
+  inst.append_config("dedup:\n  reporter_key_file: dedup.key\n");
+  auto r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find(inst.config + ":22:22: error: dedup reporter_key_file: pseudonymise: key file") != std::string::npos);
+  CHECK(r.out.find("must not be accessible by others") != std::string::npos);
+  CHECK(r.out.find("[dedup.bad_key_file]") != std::string::npos);
+  CHECK(r.out.find("0123456789abcdef") == std::string::npos);
+  // `once` stops at the same place, before anything runs.
+  CHECK(inst.bridge({"once"}).exit_code == 3);
+  // Through a symlink to the open file: the same.
+  std::filesystem::rename(inst.dir / "dedup.key", inst.dir / "real.key");
+  std::filesystem::create_symlink(inst.dir / "real.key", inst.dir / "dedup.key");
+  CHECK(inst.bridge({"check"}).exit_code == 3);
+  // Private: accepted.
+  ::chmod((inst.dir / "real.key").c_str(), 0600);
+  r = inst.bridge({"check"});
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  // Too short for a key: also at check.
+  write_file(inst.dir / "real.key", "short");
+  r = inst.bridge({"check"});
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find("shorter than 16 bytes") != std::string::npos);
+}
+
+TEST_CASE("check refuses an HTTP store token file others can read, exit 3") {
+  Installation inst;
+  std::string cfg = read_file(inst.config);
+  cfg.replace(cfg.find("  type: sqlite\n  path: store.db\n  media_root: media\n"),
+              std::string("  type: sqlite\n  path: store.db\n  media_root: media\n").size(),
+              "  type: http\n  base_url: http://127.0.0.1:9/\n  token_file: token\n");
+  write_file(inst.config, cfg);
+  write_file(inst.dir / "token", "tok-123\n");
+  ::chmod((inst.dir / "token").c_str(), 0644);
+  auto r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find("token file " + (inst.dir / "token").string() + ": must not be accessible by others") !=
+        std::string::npos);
+  CHECK(r.out.find("tok-123") == std::string::npos);
+  ::chmod((inst.dir / "token").c_str(), 0600);
+  r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
 }
