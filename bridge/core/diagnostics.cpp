@@ -12,14 +12,8 @@ namespace reportbridge::core {
 std::string Diagnostic::to_string() const {
   std::string s = escape_for_terminal(file);
   if (line > 0) {
-    // Appended piece by piece: GCC 12 at -O3 warns falsely (-Wrestrict,
-    // GCC bug 105329) about "literal" + std::string&&.
-    s += ':';
-    s += std::to_string(line);
-    if (column > 0) {
-      s += ':';
-      s += std::to_string(column);
-    }
+    s += ":" + std::to_string(line);
+    if (column > 0) s += ":" + std::to_string(column);
   }
   s += severity == Severity::error ? ": error: " : ": warning: ";
   s += escape_for_terminal(message);

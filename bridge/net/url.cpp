@@ -33,7 +33,7 @@ std::optional<Url> parse_url(std::string_view text) {
   const auto slash = text.find_first_of("/?");
   std::string_view authority = text.substr(0, slash);
   url.target = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
-  if (!url.target.empty() && url.target[0] == '?') url.target.insert(url.target.begin(), '/');
+  if (!url.target.empty() && url.target[0] == '?') url.target.insert(0, "/");
   if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
   std::string_view port;
   if (authority[0] == '[') {
