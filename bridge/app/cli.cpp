@@ -23,6 +23,7 @@
 #include "bridge/app/components.hpp"
 #include "bridge/audit/audit_cli.hpp"
 #include "bridge/audit/audit_log.hpp"
+#include "bridge/core/untrusted_text.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/service/health_server.hpp"
 #include "bridge/service/journal_log.hpp"
@@ -638,7 +639,7 @@ int cmd_preview(const Args& args) {
       try {
         rendered = sink->encode_preview(*traced.result.record);
       } catch (const std::exception& e) {
-        std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
+        std::cout << "REJECTED by target " << target << ": " << core::escape_for_terminal(e.what()) << "\n";
         result = kExitPreviewRejected;
         continue;
       }
@@ -664,7 +665,7 @@ int cmd_status(const Args& args) {
   try {
     backlog = rt->source->backlog(cursor);
   } catch (const std::exception& e) {
-    std::cout << "source: unreachable: " << e.what() << "\n";
+    std::cout << "source: unreachable: " << core::escape_for_terminal(e.what()) << "\n";
   }
   std::cout << "source " << rt->config.source.name << ": high-water seq " << cursor.high_water
             << ", " << cursor.gaps.size() << " open gap(s) awaiting late rows, backlog "
@@ -686,15 +687,15 @@ int cmd_status(const Args& args) {
     if (h.circuit == "closed") continue;
     std::cout << "  circuit " << h.circuit << ": " << h.target << " after " << h.consecutive_failures
               << " failed batch(es), next probe " << store::rfc3339_utc(h.retry_at_ms) << " (last error: "
-              << h.last_error << ")\n";
+              << core::escape_for_terminal(h.last_error) << ")\n";
   }
   auto dead = state.dead_letters({}, args.limit);
   if (!dead.empty()) {
     std::cout << "dead letters (oldest first; `reportbridge replay` re-queues them):\n";
     for (const auto& d : dead)
       std::cout << "  item " << d.outbox_id << "  " << d.target << "  " << d.submission_id << " v"
-                << d.version << "  " << d.last_error << (d.replayable ? "" : "  (record erased: not replayable)")
-                << "\n";
+                << d.version << "  " << core::escape_for_terminal(d.last_error)
+                << (d.replayable ? "" : "  (record erased: not replayable)") << "\n";
   }
   std::cout << "write-back: " << state.pending_writeback_count() << " status(es) pending\n";
   std::cout << "quarantined: " << state.quarantine_count() << " (newest first)\n";
@@ -703,7 +704,7 @@ int cmd_status(const Args& args) {
               << q.reason_code;
     if (!q.mapping.empty()) std::cout << "  mapping " << q.mapping;
     if (!q.field.empty()) std::cout << "  field " << q.field;
-    std::cout << "  " << q.detail << "\n";
+    std::cout << "  " << core::escape_for_terminal(q.detail) << "\n";
   }
   return kExitOk;
 }
@@ -731,7 +732,8 @@ int cmd_replay(const Args& args) {
     if (d.replayable) ++replayable;
     if (args.list)
       std::cout << "item " << d.outbox_id << "  " << d.target << "  " << d.submission_id << " v" << d.version
-                << "  " << d.last_error << (d.replayable ? "" : "  (record erased: not replayable)") << "\n";
+                << "  " << core::escape_for_terminal(d.last_error)
+                << (d.replayable ? "" : "  (record erased: not replayable)") << "\n";
   }
   if (args.list) {
     std::cout << replayable << " dead letter(s) would be replayed\n";
@@ -834,6 +836,8 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (a.front() == "audit") {
+    // What the audit trail holds came from residents and targets: shown, never obeyed.
+    core::TerminalOutputGuard safe_out(std::cout), safe_err(std::cerr);
     try {
       return cmd_audit(std::vector<std::string>(a.begin() + 1, a.end()));
     } catch (const std::exception& e) {
@@ -900,6 +904,13 @@ int main(int argc, char** argv) {
       std::cerr << "reportbridge: unexpected argument '" << s << "'\n(see reportbridge --help)\n";
       return kExitUsage;
     }
+  }
+  // Reports that print what residents, targets and files supplied: every
+  // control character is shown as an escape (core::escape_for_terminal).
+  std::optional<core::TerminalOutputGuard> safe_out, safe_err;
+  if (args.verb == "status" || args.verb == "preview" || args.verb == "check" || args.verb == "replay") {
+    safe_out.emplace(std::cout);
+    safe_err.emplace(std::cerr);
   }
   try {
     if (args.verb == "run") return cmd_run(args, false);

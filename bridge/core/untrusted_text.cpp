@@ -54,10 +54,11 @@ void hex_byte(std::string& out, unsigned char b) {
 
 }  // namespace
 
-bool terminal_safe(std::string_view text) {
+bool terminal_safe(std::string_view text, bool keep_layout) {
   for (std::size_t i = 0; i < text.size();) {
     const auto b = static_cast<unsigned char>(text[i]);
-    if (b >= 0x20 && b < 0x7F && b != '\\') {
+    const bool crlf = b == '\r' && i + 1 < text.size() && text[i + 1] == '\n';
+    if ((b >= 0x20 && b < 0x7F && b != '\\') || (keep_layout && (b == '\n' || b == '\t' || b == '\\' || crlf))) {
       ++i;
       continue;
     }
@@ -70,13 +71,19 @@ bool terminal_safe(std::string_view text) {
   return true;
 }
 
-std::string escape_for_terminal(std::string_view text) {
-  if (terminal_safe(text)) return std::string(text);
+std::string escape_for_terminal(std::string_view text, bool keep_layout) {
+  if (terminal_safe(text, keep_layout)) return std::string(text);
   std::string out;
   out.reserve(text.size() + 16);
   for (std::size_t i = 0; i < text.size();) {
     const auto b = static_cast<unsigned char>(text[i]);
     if (b < 0x80) {
+      const bool crlf = b == '\r' && i + 1 < text.size() && text[i + 1] == '\n';
+      if (keep_layout && (b == '\n' || b == '\t' || b == '\\' || crlf)) {
+        out.push_back(static_cast<char>(b));
+        ++i;
+        continue;
+      }
       switch (b) {
         case '\n': out += "\\n"; break;
         case '\r': out += "\\r"; break;
@@ -156,6 +163,51 @@ std::string clean_reference(std::string_view reference, std::size_t max_bytes) {
     i += n;
   }
   return out;
+}
+
+class TerminalOutputGuard::Filter : public std::streambuf {
+ public:
+  explicit Filter(std::streambuf* next) : next_(next) {}
+  ~Filter() override { pass_on(); }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    line_.push_back(traits_type::to_char_type(c));
+    if (c == '\n') pass_on();
+    return c;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    for (std::streamsize i = 0; i < n; ++i) {
+      line_.push_back(s[i]);
+      if (s[i] == '\n') pass_on();
+    }
+    return n;
+  }
+  int sync() override {
+    pass_on();
+    return next_->pubsync();
+  }
+
+ private:
+  void pass_on() {
+    if (line_.empty()) return;
+    const std::string safe = escape_for_terminal(line_, true);
+    next_->sputn(safe.data(), static_cast<std::streamsize>(safe.size()));
+    line_.clear();
+  }
+  std::streambuf* next_;
+  std::string line_;
+};
+
+TerminalOutputGuard::TerminalOutputGuard(std::ostream& out)
+    : out_(out), original_(out.rdbuf()), filter_(std::make_unique<Filter>(original_)) {
+  out_.rdbuf(filter_.get());
+}
+
+TerminalOutputGuard::~TerminalOutputGuard() {
+  out_.flush();
+  out_.rdbuf(original_);
 }
 
 }  // namespace reportbridge::core

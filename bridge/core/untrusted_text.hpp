@@ -4,6 +4,9 @@
 // line or an error message. One function for each use, so every output path
 // treats it the same way.
 #include <cstddef>
+#include <memory>
+#include <ostream>
+#include <streambuf>
 #include <string>
 #include <string_view>
 
@@ -17,10 +20,34 @@ namespace reportbridge::core {
 // become \u{XXXX}, bytes that are not UTF-8 become \xNN, and a backslash is
 // doubled so an escape cannot be forged. Printable text, including every
 // other non-ASCII character, passes unchanged.
-std::string escape_for_terminal(std::string_view text);
+// With `keep_layout`, LF, CR LF, TAB and the backslash pass unchanged (for a
+// whole document or report whose lines are its structure, where values were
+// escaped already; a value itself must not keep them). A lone CR is escaped.
+std::string escape_for_terminal(std::string_view text, bool keep_layout = false);
 
 // True when escape_for_terminal would change nothing (the fast path).
-bool terminal_safe(std::string_view text);
+bool terminal_safe(std::string_view text, bool keep_layout = false);
+
+// While alive, everything written to `out` passes through
+// escape_for_terminal(..., keep_layout = true), a line at a time: the CLI puts
+// one on stdout and stderr for `status`, `preview`, `check`, `replay` and
+// `audit`, so no control character that a resident, a target or a file put
+// into any value printed there can act on the terminal (ESC, OSC, BEL, CR,
+// C1). Values that may hold a line feed are escaped on their own as well, so
+// that their line feeds show as \n instead of starting a line.
+class TerminalOutputGuard {
+ public:
+  explicit TerminalOutputGuard(std::ostream& out);
+  ~TerminalOutputGuard();
+  TerminalOutputGuard(const TerminalOutputGuard&) = delete;
+  TerminalOutputGuard& operator=(const TerminalOutputGuard&) = delete;
+
+ private:
+  class Filter;
+  std::ostream& out_;
+  std::streambuf* original_;
+  std::unique_ptr<Filter> filter_;
+};
 
 // A short, masked quote of untrusted text for an error message: a name-like
 // text (letters, digits, '_', '-', '.', at most `max_name` bytes) is quoted

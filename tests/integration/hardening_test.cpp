@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/integration/harness.hpp"
+#include "tests/servers/server_process.hpp"
 
 using namespace reportbridge::testing;
 namespace fs = std::filesystem;
@@ -139,4 +140,76 @@ TEST_CASE("check refuses an HTTP store token file others can read, exit 3") {
   r = inst.bridge({"check"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
+}
+
+namespace {
+
+// True when `text` holds a byte that acts on a terminal: a C0 control other
+// than LF, TAB and the CR of a CR LF line end, DEL, or a C1 control
+// (U+0080-U+009F in UTF-8).
+bool has_raw_controls(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) return true;
+    if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(text[i + 1]) <= 0x9f)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// Issue #15 item 7: `status` printed a target's fault string raw (a line feed
+// forged a line), `preview` printed ESC/OSC/BEL a resident typed.
+TEST_CASE("status, preview and audit show print every control character as an escape") {
+  ServerProcess faulty({python(), server_script("faulty_server.py"), "0"});
+  Installation inst(R"(mapping: all
+targets: [drop, rms]
+fields:
+  - {name: SubmissionId, from: id, required: true}
+  - {name: Summary, from: summary}
+  - {name: Postcode, from: location.postcode}
+)",
+                    "  - name: rms\n    type: soap\n    url: " + faulty.url("/hostile-fault") +
+                        "\n    schema: " REPORTBRIDGE_SOURCE_DIR "/tests/unit/soap/fixtures/test_report.xsd\n"
+                        "    root: CommunityReport\n    create: {soap_action: CreateCommunityReport}\n");
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  // A resident's summary with a terminal title change (OSC), a bell, a screen clear and a line.
+  std::string payload = valid_payload(test_id(2));
+  const std::string summary = "\"Group throwing stones at buses\"";
+  payload.replace(payload.find(summary), summary.size(), R"("Stones\u001b]0;pwned\u0007\u001b[2J at buses\r\nforged: yes")");
+  insert_submission(inst.store, 2, test_id(2), 1, payload);
+  auto once = inst.bridge({"once"});
+  INFO(once.out << once.err);
+  REQUIRE(once.exit_code == 0);
+
+  auto status = inst.bridge({"status"});
+  INFO(status.out << status.err);
+  CHECK(status.exit_code == 0);
+  CHECK_FALSE(has_raw_controls(status.out));
+  // The fault string stays on its dead letter's line, its line feed visible.
+  CHECK(status.out.find("soap_client_fault: SOAP fault") != std::string::npos);
+  CHECK(status.out.find("bad data\\nitem 999") != std::string::npos);
+  CHECK(status.out.find("\nitem 999") == std::string::npos);
+  CHECK(status.out.find("\\u{009B}2J") != std::string::npos);
+  CHECK(status.out.find("\\u{202E}evil") != std::string::npos);
+
+  auto preview = inst.bridge({"preview", "--submission", test_id(2)});
+  INFO(preview.out << preview.err);
+  CHECK_FALSE(has_raw_controls(preview.out));
+  // The value, on its lineage line, with every control shown.
+  CHECK(preview.out.find("  Summary      = \"Stones\\e]0;pwned\\x07\\e[2J at buses\\r\\nforged: yes\"") !=
+        std::string::npos);
+  // The rendered CSV shows the controls as the file holds them: markers.
+  CHECK(preview.out.find("Stones[U+001B]]0;pwned[U+0007][U+001B][2J at buses") != std::string::npos);
+
+  auto show = inst.bridge({"audit", "show", "--submission", test_id(1)});
+  INFO(show.out << show.err);
+  CHECK(show.exit_code == 0);
+  CHECK_FALSE(has_raw_controls(show.out));
+  CHECK(show.out.find("\nitem 999") == std::string::npos);
+  CHECK(show.out.find("bad data\\nitem 999") != std::string::npos);
 }

@@ -1,6 +1,7 @@
 // Untrusted text on its way to a terminal, an error message or a resident.
 #include <catch2/catch.hpp>
 
+#include <sstream>
 #include <string>
 
 #include "bridge/core/diagnostics.hpp"
@@ -59,4 +60,24 @@ TEST_CASE("clean_reference drops controls, collapses white space and bounds the 
 TEST_CASE("diagnostics print control characters visibly") {
   Diagnostic d{"m\x1b.yaml", 3, 1, Severity::error, "unknown key 'a\nb' in mapping", "yaml.unknown_key"};
   CHECK(d.to_string() == "m\\e.yaml:3:1: error: unknown key 'a\\nb' in mapping [yaml.unknown_key]");
+}
+
+TEST_CASE("keep_layout keeps line ends and tabs, and escapes everything else") {
+  CHECK(escape_for_terminal("a\tb\r\nc\nd\\e", true) == "a\tb\r\nc\nd\\e");
+  CHECK(escape_for_terminal("over\rwrite\x1b[2K\x07", true) == "over\\rwrite\\e[2K\\x07");
+  CHECK(escape_for_terminal("\xc2\x9b" "1m", true) == "\\u{009B}1m");
+}
+
+TEST_CASE("TerminalOutputGuard escapes whatever is written through the stream, a line at a time") {
+  std::ostringstream sink;
+  {
+    TerminalOutputGuard guard(sink);
+    sink << "dead letter: " << "fault\x1b]0;title\x07" << "\n";
+    sink << "partial \x9b";  // an invalid byte, flushed at the end
+    sink << std::flush;
+    sink << "line\r\n";
+  }
+  CHECK(sink.str() == "dead letter: fault\\e]0;title\\x07\npartial \\x9bline\r\n");
+  sink << "\x1b after the guard";  // the stream has its own buffer back
+  CHECK(sink.str().back() == 'd');
 }
