@@ -23,6 +23,7 @@
 #include "bridge/app/components.hpp"
 #include "bridge/audit/audit_cli.hpp"
 #include "bridge/audit/audit_log.hpp"
+#include "bridge/core/bounded_read.hpp"
 #include "bridge/core/untrusted_text.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/service/health_server.hpp"
@@ -526,14 +527,14 @@ int cmd_preview(const Args& args) {
   if (!rt) return code;
   core::SourceRow row;
   if (!args.input.empty()) {
-    std::ifstream in(args.input, std::ios::binary);
-    if (!in) {
-      std::cerr << "reportbridge: cannot read " << args.input << "\n";
+    // Read no further than the largest payload the schema accepts (plus a
+    // little): `--input /dev/zero` is rejected for its size like in ingest.
+    core::BoundedRead in = core::read_bounded(args.input, schema::kMaxPayloadBytes);
+    if (!in.content) {
+      std::cerr << "reportbridge: cannot read " << args.input << ": " << in.error << "\n";
       return kExitFailure;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    row.payload = ss.str();
+    row.payload = std::move(*in.content);
     boost::system::error_code ec;
     auto v = boost::json::parse(row.payload, ec);
     if (!ec && v.is_object()) {

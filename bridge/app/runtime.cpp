@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "adapters/sources/http_store/http_store_source.hpp"
+#include "bridge/core/bounded_read.hpp"
 #include "bridge/app/components.hpp"
 
 namespace reportbridge::app {
@@ -50,12 +51,10 @@ void check_columns(const config::DaemonConfig& cfg, const mapping::MappingSet& s
 mapping::LoadOptions load_options(const config::DaemonConfig& c, core::Diagnostics& diags) {
   mapping::LoadOptions o;
   o.known_targets = c.target_names();
-  std::ifstream in(c.schema_path);
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
+  const core::BoundedRead in = core::read_bounded(c.schema_path, core::kMaxSchemaFileBytes);
+  if (in.content && !in.too_large) {
     boost::system::error_code ec;
-    auto doc = boost::json::parse(text.str(), ec);
+    auto doc = boost::json::parse(*in.content, ec);
     if (!ec) o.known_paths = mapping::schema_paths(doc);
   }
   for (const auto& t : c.targets) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <fstream>
 
+#include "bridge/core/bounded_read.hpp"
 #include "bridge/core/untrusted_text.hpp"
 
 namespace reportbridge::config {
@@ -154,13 +155,22 @@ bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& f
 }
 
 std::optional<YAML::Node> load_yaml_file(const std::string& path, core::Diagnostics& diags) {
-  std::ifstream in(path);
-  if (!in) {
-    diags.error(path, 0, 0, "cannot open file", "file.unreadable");
+  // Config and mapping files are a few KiB: a cap keeps a wrong file (a log,
+  // a dump, /dev/zero) from taking the memory of the machine.
+  const core::BoundedRead file = core::read_bounded(path, core::kMaxConfigFileBytes);
+  if (file.too_large) {
+    diags.error(path, 0, 0,
+                "file is larger than " + core::size_text(core::kMaxConfigFileBytes) +
+                    ", the limit for a config or mapping file (is the right file named?)",
+                "file.too_large");
+    return std::nullopt;
+  }
+  if (!file.content) {
+    diags.error(path, 0, 0, "cannot open file: " + file.error, "file.unreadable");
     return std::nullopt;
   }
   try {
-    return YAML::Load(in);
+    return YAML::Load(*file.content);
   } catch (const YAML::Exception& e) {
     diags.error(path, e.mark.line + 1, e.mark.column + 1, "YAML syntax: " + e.msg, "yaml.syntax");
     return std::nullopt;

@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "bridge/config/yaml_spec.hpp"
+#include "bridge/core/bounded_read.hpp"
 #include "bridge/mapping/functions/functions.hpp"
 
 namespace reportbridge::mapping {
@@ -107,15 +108,21 @@ const MapSpec kLookupSpec{
 // Reads a two-column CSV (RFC 4180 quoting) with a header row.
 std::shared_ptr<LookupTable> load_lookup(const std::string& path, const config::Position& ref,
                                          core::Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const core::BoundedRead file = core::read_bounded(path, core::kMaxLookupFileBytes);
+  if (file.too_large) {
+    diags.error(ref.file, ref.line, ref.column,
+                "lookup table '" + path + "' is larger than " + core::size_text(core::kMaxLookupFileBytes),
+                "mapping.lookup_too_large");
+    return nullptr;
+  }
+  if (!file.content) {
     diags.error(ref.file, ref.line, ref.column, "lookup table '" + path + "' not found",
                 "mapping.lookup_missing");
     return nullptr;
   }
   auto table = std::make_shared<LookupTable>();
   table->file = path;
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string& content = *file.content;
   std::vector<std::string> row;
   std::string cell;
   bool quoted = false;

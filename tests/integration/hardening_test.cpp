@@ -213,3 +213,38 @@ fields:
   CHECK(show.out.find("\nitem 999") == std::string::npos);
   CHECK(show.out.find("bad data\\nitem 999") != std::string::npos);
 }
+
+// Issue #15 item 8: `check` on a 110 MB config took 3.1 GB; `preview --input
+// /dev/zero` read until bad_alloc.
+TEST_CASE("oversized config, mapping and preview inputs stop at their cap with a clear error") {
+  Installation inst;
+  create_app_store(inst.store);
+  const std::string good_config = read_file(inst.config);
+  // A config padded past 1 MiB with a comment (valid YAML, just too big).
+  write_file(inst.config, good_config + "# " + std::string(2u << 20, 'x') + "\n");
+  auto r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find(inst.config + ": error: file is larger than 1 MiB, the limit for a config or mapping file") !=
+        std::string::npos);
+  CHECK(r.out.find("[file.too_large]") != std::string::npos);
+  write_file(inst.config, good_config);
+
+  const std::string mapping = read_file(inst.dir / "mappings/all.yaml");
+  write_file(inst.dir / "mappings/all.yaml", mapping + "# " + std::string(2u << 20, 'x') + "\n");
+  r = inst.bridge({"check"});
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find((inst.dir / "mappings/all.yaml").string() + ": error: file is larger than 1 MiB") !=
+        std::string::npos);
+  write_file(inst.dir / "mappings/all.yaml", mapping);
+
+  // /dev/zero: rejected for its size, as ingest would (exit 4), after reading about 1 MiB.
+  r = inst.bridge({"preview", "--input", "/dev/zero"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.find("REJECTED by the submission schema") != std::string::npos);
+  CHECK(r.out.find("payload larger than 1048576 bytes (1 MiB), the limit for one submission [size]") !=
+        std::string::npos);
+  CHECK(r.out.find("resident would be told: We could not accept your report because it was too large") !=
+        std::string::npos);
+}

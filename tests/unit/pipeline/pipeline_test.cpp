@@ -5,6 +5,8 @@
 
 #include <sqlite3.h>
 
+#include <boost/json.hpp>
+
 #include <filesystem>
 #include <map>
 #include <set>
@@ -284,4 +286,24 @@ TEST_CASE("a quarantined payload stays in the app's store only: the ledger has i
     if (!fs::exists(b.dir / f)) continue;
     CHECK(read_file(b.dir / f).find("Quuxworth") == std::string::npos);
   }
+}
+
+// Issue #15 item 8: a 50 MB address flowed into a 50 MB CSV cell (313 MiB RSS).
+TEST_CASE("a 50 MB field is quarantined as invalid_payload, never mapped, and the rows behind flow") {
+  Bridge b;
+  boost::json::value big = boost::json::parse(valid_payload(test_id(1)));
+  big.as_object()["location"].as_object()["address"] = std::string(50u << 20, 'x');
+  insert_submission(b.store_path, 1, test_id(1), 1, boost::json::serialize(big));
+  insert_submission(b.store_path, 2, test_id(2), 1, valid_payload(test_id(2)));
+  auto s = b.ingest();
+  CHECK(s.rejected == 1);
+  CHECK(s.queued == 1);
+  auto q = b.state->quarantined(10);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].reason_code == "invalid_payload");
+  CHECK(q[0].detail.find("payload larger than 1048576 bytes (1 MiB)") != std::string::npos);
+  b.dispatch();
+  auto rows = b.published();
+  CHECK(rows.count({test_id(1), "1"}) == 0);
+  CHECK(rows.count({test_id(2), "1"}) == 1);
 }
