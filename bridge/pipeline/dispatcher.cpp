@@ -166,6 +166,9 @@ DispatchStats Dispatcher::recover() {
 
 DispatchStats Dispatcher::dispatch(bool flush) {
   DispatchStats stats;
+  // Duplicates waiting for the reference of the report kept for them (that
+  // report may have been delivered before the duplicate arrived).
+  fill_duplicate_references();
   for (auto& target : targets_) {
     const auto policy = target.sink->batch_policy();
     for (;;) {
@@ -191,7 +194,16 @@ DispatchStats Dispatcher::dispatch(bool flush) {
       if (deliver(target, *batch, stats)) break;  // failing: let the backoff work
     }
   }
+  fill_duplicate_references();
   return stats;
+}
+
+void Dispatcher::fill_duplicate_references() {
+  try {
+    state_.fill_duplicate_references(store::now_ms());
+  } catch (const std::exception& e) {
+    spdlog::warn("dispatch: duplicate statuses not filled in this pass: {}", e.what());
+  }
 }
 
 }  // namespace reportbridge::pipeline

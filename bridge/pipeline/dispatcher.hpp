@@ -72,6 +72,7 @@ class Dispatcher {
   // is not.
   bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
   static void bound_untrusted(const Target& target, std::vector<core::DeliveryOutcome>& outcomes);
+  void fill_duplicate_references();
   void record_result(Target& target, bool failed, const std::string& error, std::int64_t now);
 
   store::StateStore& state_;

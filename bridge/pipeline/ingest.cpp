@@ -50,6 +50,9 @@ struct Ingestor::Decision {
   std::vector<std::string> withheld;  // partner targets left out: no consent to share
   std::optional<boost::json::value> doc;  // the parsed payload (valid rows), for dedup
   std::optional<dedup::Verdict> verdict;
+  // A later copy withdrawn for this one (first received wins): its new verdict.
+  std::optional<dedup::Verdict> withdrawn;
+  std::string withdrawn_id;
 };
 
 IngestStats Ingestor::run_batch() {
@@ -113,6 +116,17 @@ void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64
   }
   e.kind = core::EventKind::validated;
   events_->on_event(e);
+  if (d.withdrawn) {
+    // The later copy, ingested first and withdrawn before it left.
+    core::Event w = e;
+    w.submission_id = d.withdrawn_id;
+    w.version = 1;
+    w.kind = core::EventKind::duplicate;
+    w.related_id = row.id;
+    w.rule = d.withdrawn->rule;
+    w.detail = d.withdrawn->explanation;
+    events_->on_event(w);
+  }
   if (d.verdict && (d.verdict->kind == dedup::Verdict::Kind::duplicate ||
                     d.verdict->kind == dedup::Verdict::Kind::related)) {
     e.kind = d.verdict->kind == dedup::Verdict::Kind::duplicate ? core::EventKind::duplicate
@@ -167,21 +181,60 @@ void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64
 namespace {
 constexpr const char* kDuplicateMessage =
     "Thank you. This report matches one you sent moments ago, so we have kept the first one only.";
+// The earlier copy, when the later one had already left (first-received wins,
+// but a record is never sent twice): no "first one" to speak of.
+constexpr const char* kLinkedMessage =
+    "Thank you. This report matches another copy of it you sent, which has already been passed on, so we "
+    "have not sent it twice.";
 }
 
 // Inside the batch transaction, after the ledger claim (so each version is
 // judged once): double submissions are recorded and not sent again; related
-// reports follow each target's policy.
+// reports follow each target's policy. The first received copy wins whatever
+// the ingest order: a later copy ingested first is withdrawn when it has not
+// left yet, else the earlier one is linked to it. An edit of a duplicate goes
+// as an update of the record kept for it (docs/deduplication.md).
 void Ingestor::deduplicate(const core::SourceRow& row, Decision& d, std::int64_t now) {
   if (d.outcome != "queued") return;
   if (dedup_ && d.doc) {
     d.verdict = dedup_->check_and_record(*d.doc, row);
-    const auto& v = *d.verdict;
+    auto& v = *d.verdict;
+    if (v.kind == dedup::Verdict::Kind::update) {
+      if (auto kept = state_.kept_for(row.id))
+        for (auto& e : d.entries) e.update_of = *kept;
+    }
+    if (v.kind == dedup::Verdict::Kind::duplicate && v.received_before_of && !v.replayed) {
+      // One savepoint: the later copy's records and its dedup rows go, or neither.
+      state_.db().exec("SAVEPOINT ingest_supersede");
+      std::optional<dedup::Superseded> swapped;
+      try {
+        if (state_.withdraw_unsent(v.of_id)) swapped = dedup_->supersede(*d.doc, row);
+      } catch (...) {
+        state_.db().exec("ROLLBACK TO ingest_supersede; RELEASE ingest_supersede");
+        dedup_->reload_window();
+        throw;
+      }
+      if (swapped) {
+        state_.db().exec("RELEASE ingest_supersede");
+        const std::string later = swapped->later_id;
+        state_.link_duplicate(later, 1, row.id, kDuplicateMessage, now);
+        state_.relink_duplicates(later, row.id);
+        state_.enqueue_writeback({later, "duplicate", "", kDuplicateMessage, store::rfc3339_utc(now)}, 1);
+        d.withdrawn = std::move(swapped->later_verdict);
+        d.withdrawn_id = later;
+        v = std::move(swapped->verdict);
+      } else {
+        state_.db().exec("ROLLBACK TO ingest_supersede; RELEASE ingest_supersede");
+        dedup_->reload_window();
+      }
+    }
     if (v.kind == dedup::Verdict::Kind::duplicate) {
+      const char* message = v.received_before_of ? kLinkedMessage : kDuplicateMessage;
       d.outcome = "duplicate";
       d.entries.clear();
-      d.writeback = core::StatusUpdate{row.id, "duplicate", state_.reference_for(v.of_id), kDuplicateMessage,
-                                       store::rfc3339_utc(now)};
+      // The reference follows once the kept report has one (fill_duplicate_references).
+      d.writeback = core::StatusUpdate{row.id, "duplicate", "", message, store::rfc3339_utc(now)};
+      state_.link_duplicate(row.id, row.version, v.of_id, message, now);
       return;
     }
   }
@@ -219,6 +272,7 @@ void Ingestor::write(const core::SourceRow& row, Decision& d, std::int64_t now, 
   if (d.writeback) state_.enqueue_writeback(*d.writeback, row.version);
   if (d.outcome != "queued") state_.ledger_set_outcome(row, d.outcome);
   for (const auto& e : d.entries) state_.enqueue(e, now);
+  if (d.withdrawn) ++stats.duplicates;
   if (d.outcome == "queued") {
     ++stats.queued;
     stats.records += d.entries.size();

@@ -17,7 +17,7 @@ namespace reportbridge::store {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 3;
+constexpr std::int64_t kSchemaVersion = 4;
 
 // Schema version 1. Once released, later versions add migrations; this stays as is.
 constexpr const char* kSchemaV1 = R"SQL(
@@ -106,6 +106,24 @@ CREATE INDEX IF NOT EXISTS outbox_open_by_submission ON outbox_items (target, su
 CREATE INDEX IF NOT EXISTS outbox_dead_by_submission ON outbox_items (submission_id) WHERE state = 'dead';
 DROP INDEX IF EXISTS legacy_refs_by_submission;
 )SQL";
+
+// Schema version 4: duplicates keep a link to the report they duplicate
+// (docs/deduplication.md): their status gets its reference once it has one,
+// and an edit of a duplicate goes as an update of the record kept for it
+// (outbox_items.update_of). Duplicates are rare: the table stays small.
+constexpr const char* kSchemaV4 = R"SQL(
+ALTER TABLE outbox_items ADD COLUMN update_of TEXT;
+CREATE TABLE IF NOT EXISTS duplicate_links (
+  submission_id TEXT NOT NULL, version INTEGER NOT NULL, of_id TEXT NOT NULL,
+  message TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  reference TEXT,                   -- written back with the duplicate status; NULL: still waiting for one
+  PRIMARY KEY (submission_id, version)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS duplicate_links_waiting ON duplicate_links (of_id) WHERE reference IS NULL;
+)SQL";
+
+// How long a duplicate waits for the kept report's reference before its
+// status is left as written (a target that issues none, a dead letter).
+constexpr std::int64_t kDuplicateReferenceWaitMs = 7LL * 24 * 3600 * 1000;
 
 // "<UTC time of claim>-<state instance>-<batch id>": unique even when a state
 // database is recreated next to a drop folder that already holds files.
@@ -207,7 +225,7 @@ StateStore::StateStore(const std::string& path, int cache_mib)
       "UPDATE ledger SET outcome = ?4 WHERE received_at = ?3 AND submission_id = ?1 AND version = ?2");
   enqueue_ = db_.prepare(
       "INSERT INTO outbox_items (target, submission_id, version, mapping, state,"
-      " next_attempt_ms, enqueued_ms, seq) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?6)");
+      " next_attempt_ms, enqueued_ms, seq, update_of) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?6, ?7)");
   enqueue_record_ = db_.prepare("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)");
   enqueue_writeback_ = db_.prepare(
       "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at)"
@@ -234,6 +252,10 @@ void StateStore::migrate() {
   if (version < 3) {
     db_.exec(kSchemaV3);
     db_.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+  }
+  if (version < 4) {
+    db_.exec(kSchemaV4);
+    db_.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
   }
   db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(3))))");
   auto q = db_.prepare("SELECT value FROM meta WHERE key = 'instance'");
@@ -289,7 +311,12 @@ void StateStore::quarantine(const QuarantineEntry& e) {
 
 void StateStore::enqueue(const OutboxEntry& e, std::int64_t now) {
   enqueue_.bind(1, e.target).bind(2, e.submission_id).bind(3, e.version).bind(4, e.mapping)
-      .bind(5, now).bind(6, e.seq).run();
+      .bind(5, now).bind(6, e.seq);
+  if (e.update_of.empty())
+    enqueue_.bind_null(7);
+  else
+    enqueue_.bind(7, e.update_of);
+  enqueue_.run();
   enqueue_.reset();
   const std::int64_t id = db_.last_insert_rowid();
   enqueue_record_.bind(1, id).bind(2, e.record_json).run();
@@ -346,10 +373,12 @@ namespace {
 core::DeliveryBatch load_items(Database& db, core::DeliveryBatch batch,
                                std::vector<std::int64_t>* unreadable, bool recovering) {
   auto q = db.prepare(
-      "SELECT i.id, r.record, i.attempts, i.in_doubt, l.reference FROM outbox_items i"
+      "SELECT i.id, r.record, i.attempts, i.in_doubt, coalesce(k.reference, l.reference) FROM outbox_items i"
       " LEFT JOIN outbox_records r ON r.item_id = i.id"
-      " LEFT JOIN legacy_refs l ON i.version > 1 AND l.target = i.target"
+      " LEFT JOIN legacy_refs l ON i.version > 1 AND i.update_of IS NULL AND l.target = i.target"
       " AND l.submission_id = i.submission_id AND l.version < i.version"
+      // an edit of a duplicate: an update of the record kept for it
+      " LEFT JOIN legacy_refs k ON i.update_of IS NOT NULL AND k.target = i.target AND k.submission_id = i.update_of"
       " WHERE i.batch_id = ?1 ORDER BY i.id");
   q.bind(1, batch.id);
   while (q.step()) {
@@ -390,7 +419,10 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
       "SELECT o.id FROM outbox_items o WHERE o.target = ?1 AND o.state = 'pending'"
       " AND o.next_attempt_ms <= ?2 AND (o.version = 1 OR NOT EXISTS (SELECT 1 FROM outbox_items e"
       " WHERE e.target = o.target AND e.submission_id = o.submission_id AND e.version < o.version"
-      " AND e.state IN ('pending', 'in_flight'))) ORDER BY o.id LIMIT ?3");
+      " AND e.state IN ('pending', 'in_flight')))"
+      // an edit of a duplicate waits for the record kept for it, too
+      " AND (o.update_of IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_items k WHERE k.target = o.target"
+      " AND k.submission_id = o.update_of AND k.state IN ('pending', 'in_flight'))) ORDER BY o.id LIMIT ?3");
   ids.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(max_items));
   std::vector<std::int64_t> item_ids;
   while (ids.step()) item_ids.push_back(ids.int64(0));
@@ -582,6 +614,16 @@ void StateStore::queue_settled_writebacks(std::int64_t batch_id, std::int64_t no
     u.updated_at = updated_at;
     if (!delivered.empty()) {
       u.state = "forwarded";
+      // References are joined in config order of the targets (as
+      // written_reference does for a duplicate's status).
+      std::stable_sort(delivered.begin(), delivered.end(), [&](const Item* a, const Item* b) {
+        auto rank = [&](const std::string& t) {
+          for (std::size_t k = 0; k < writeback_rules_.size(); ++k)
+            if (writeback_rules_[k].first == t) return k;
+          return writeback_rules_.size();
+        };
+        return rank(a->target) < rank(b->target);
+      });
       const WritebackRule* first = nullptr;
       std::size_t first_rank = writeback_rules_.size() + 1;
       for (const auto* d : delivered) {
@@ -613,7 +655,123 @@ void StateStore::queue_settled_writebacks(std::int64_t batch_id, std::int64_t no
       hint.reset();
     }
     enqueue_writeback(u, v.version);
+    if (!u.reference.empty()) fill_duplicates_of(v.id, u.reference, now);
   }
+}
+
+void StateStore::link_duplicate(const std::string& submission_id, std::int64_t version, const std::string& of_id,
+                                const std::string& message, std::int64_t now) {
+  db_.prepare("INSERT OR REPLACE INTO duplicate_links (submission_id, version, of_id, message, created_ms)"
+              " VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, submission_id).bind(2, version).bind(3, of_id).bind(4, message).bind(5, now).run();
+}
+
+std::optional<std::string> StateStore::kept_for(const std::string& submission_id) {
+  auto q = db_.prepare("SELECT of_id FROM duplicate_links WHERE submission_id = ?1 ORDER BY version LIMIT 1");
+  std::optional<std::string> kept;
+  std::string id = submission_id;
+  for (int hop = 0; hop < 8; ++hop) {  // a duplicate of a report that became a duplicate itself
+    q.bind(1, id);
+    if (!q.step()) break;
+    id = q.text(0);
+    q.reset();
+    kept = id;
+  }
+  return kept;
+}
+
+void StateStore::relink_duplicates(const std::string& from, const std::string& to) {
+  db_.prepare("UPDATE duplicate_links SET of_id = ?2 WHERE of_id = ?1").bind(1, from).bind(2, to).run();
+}
+
+bool StateStore::withdraw_unsent(const std::string& submission_id) {
+  // Its items still on their way, target by target (the partial index leads
+  // with the target; the targets are found by skipping along outbox_due).
+  auto q = db_.prepare(
+      "WITH RECURSIVE t(target) AS (SELECT min(target) FROM outbox_items"
+      " UNION ALL SELECT (SELECT min(target) FROM outbox_items WHERE target > t.target) FROM t"
+      " WHERE t.target IS NOT NULL)"
+      " SELECT o.id, o.state, o.attempts, o.in_doubt, o.version, o.seq FROM t JOIN outbox_items o"
+      " ON o.target = t.target AND o.submission_id = ?1 AND o.state IN ('pending', 'in_flight')");
+  q.bind(1, submission_id);
+  std::vector<std::int64_t> ids;
+  std::int64_t seq = -1;
+  while (q.step()) {
+    if (q.text(1) != "pending" || q.int64(2) != 0 || q.int64(3) != 0 || q.int64(4) != 1) return false;
+    ids.push_back(q.int64(0));
+    seq = q.int64(5);
+  }
+  if (ids.empty()) return false;
+  // Every item its version 1 was queued with is among them: none delivered or dead.
+  auto all = db_.prepare("SELECT count(*) FROM outbox_items WHERE seq = ?1 AND submission_id = ?2");
+  all.bind(1, seq).bind(2, submission_id);
+  if (!all.step() || all.int64(0) != static_cast<std::int64_t>(ids.size())) return false;
+  auto drop_record = db_.prepare("DELETE FROM outbox_records WHERE item_id = ?1");
+  auto drop_item = db_.prepare("DELETE FROM outbox_items WHERE id = ?1");
+  for (auto id : ids) {
+    drop_record.bind(1, id).run();
+    drop_record.reset();
+    drop_item.bind(1, id).run();
+    drop_item.reset();
+  }
+  db_.prepare("DELETE FROM status_hints WHERE submission_id = ?1 AND version = 1").bind(1, submission_id).run();
+  return true;
+}
+
+std::string StateStore::written_reference(const std::string& submission_id) {
+  std::string out;
+  for (const auto& [target, rule] : writeback_rules_) {
+    if (!rule.include_reference) continue;
+    const std::string ref = reference_for(submission_id, target);
+    if (!ref.empty()) out += (out.empty() ? "" : ", ") + ref;
+  }
+  return out;
+}
+
+void StateStore::fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now) {
+  std::vector<std::pair<std::string, std::int64_t>> filled;
+  {
+    auto q = db_.prepare(
+        "SELECT submission_id, version, message FROM duplicate_links WHERE of_id = ?1 AND reference IS NULL");
+    q.bind(1, of_id);
+    while (q.step()) {
+      enqueue_writeback({q.text(0), "duplicate", reference, q.text(2), rfc3339_utc(now)}, q.int64(1));
+      filled.emplace_back(q.text(0), q.int64(1));
+    }
+  }
+  auto done = db_.prepare("UPDATE duplicate_links SET reference = ?3 WHERE submission_id = ?1 AND version = ?2");
+  for (const auto& [id, version] : filled) {
+    done.bind(1, id).bind(2, version).bind(3, reference).run();
+    done.reset();
+  }
+}
+
+std::size_t StateStore::fill_duplicate_references(std::int64_t now) {
+  struct Waiting {
+    std::string of_id;
+    std::int64_t created_ms = 0;
+  };
+  std::vector<Waiting> waiting;
+  {
+    auto q = db_.prepare("SELECT DISTINCT of_id, created_ms FROM duplicate_links WHERE reference IS NULL LIMIT 500");
+    while (q.step()) waiting.push_back({q.text(0), q.int64(1)});
+  }
+  if (waiting.empty()) return 0;
+  std::size_t n = 0;
+  Transaction tx(db_);
+  for (const auto& w : waiting) {
+    const std::string ref = written_reference(w.of_id);
+    if (!ref.empty()) {
+      fill_duplicates_of(w.of_id, ref, now);
+      ++n;
+    } else if (w.created_ms < now - kDuplicateReferenceWaitMs) {
+      // No reference came (a target that issues none, a dead letter): its status stays as written.
+      db_.prepare("UPDATE duplicate_links SET reference = '' WHERE of_id = ?1 AND reference IS NULL")
+          .bind(1, w.of_id).run();
+    }
+  }
+  tx.commit();
+  return n;
 }
 
 std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {

@@ -41,6 +41,9 @@ struct OutboxEntry {
   // Non-empty: enqueued as a dead letter with this reason (held for an
   // operator's review; `reportbridge replay` releases it).
   std::string held;
+  // Non-empty: an edit of a duplicate, sent as an update of the record this
+  // submission (the one kept for it) holds at the target.
+  std::string update_of;
 };
 
 struct PendingSummary {
@@ -150,6 +153,25 @@ class StateStore {
   void set_status_hint(const std::string& submission_id, std::int64_t version, const std::string& state,
                        const std::string& message);
 
+  // --- duplicates (docs/deduplication.md) ---
+  // Records that (submission_id, version) is a duplicate of of_id, told
+  // `message`; its status is written again with of_id's reference once of_id
+  // has one (fill_duplicate_references, and when of_id's own status is queued).
+  void link_duplicate(const std::string& submission_id, std::int64_t version, const std::string& of_id,
+                      const std::string& message, std::int64_t now_ms);
+  // The submission kept for a duplicate (following a chain), if it is one.
+  std::optional<std::string> kept_for(const std::string& submission_id);
+  // Duplicates of `from` become duplicates of `to` (`from` was withdrawn for `to`).
+  void relink_duplicates(const std::string& from, const std::string& to);
+  // Removes a submission's queued records when none has left: only version 1
+  // queued, every item pending, never attempted, not in doubt. False (nothing
+  // changed) otherwise. Call inside the ingest transaction.
+  bool withdraw_unsent(const std::string& submission_id);
+  // Queues, for each duplicate still waiting, its status with the reference
+  // the kept report now has (written_reference). Returns how many kept
+  // reports had one. Uses the targets' write-back rules (dispatcher side).
+  std::size_t fill_duplicate_references(std::int64_t now_ms);
+
   // --- dispatch ---
   // Each target's write-back rule (its message, whether its reference goes
   // back to the app), registered once at start-up by the dispatcher.
@@ -203,6 +225,10 @@ class StateStore {
  private:
   void migrate();
   void queue_settled_writebacks(std::int64_t batch_id, std::int64_t now_ms, const WritebackRule& rule);
+  // The reference written back for a delivered submission: the references of
+  // the targets with writeback.reference, in config order.
+  std::string written_reference(const std::string& submission_id);
+  void fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now_ms);
 
   Database db_;
   std::string instance_;

@@ -248,3 +248,35 @@ TEST_CASE("oversized config, mapping and preview inputs stop at their cap with a
   CHECK(r.out.find("resident would be told: We could not accept your report because it was too large") !=
         std::string::npos);
 }
+
+// Issue #15 item 1, the repro on the real binary: the double tap stored as seq
+// 2 and run; the original stored as seq 1 (received earlier) and run; then an
+// edit of the original.
+TEST_CASE("once: an original ingested after its delivered double tap is linked, never sent twice") {
+  Installation inst;
+  inst.append_config("dedup: {}\n");
+  create_app_store(inst.store);
+  const std::string orig = test_id(1), tap = test_id(2);
+  insert_submission_received(inst.store, 2, tap, 1, valid_payload(tap), "2026-11-27T18:42:15Z");
+  REQUIRE(inst.bridge({"once"}).exit_code == 0);
+  insert_submission_received(inst.store, 1, orig, 1, valid_payload(orig), "2026-11-27T18:42:11Z");
+  auto r = inst.bridge({"once"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto rows = inst.published();
+  CHECK(rows[tap + ",1"] == 1);
+  CHECK(rows.count(orig + ",1") == 0);
+  CHECK(inst.statuses()[orig] == "duplicate");
+  CHECK(inst.statuses()[tap] == "forwarded");
+  auto show = inst.bridge({"audit", "show", "--submission", orig});
+  CHECK(show.out.find("duplicate.fingerprint_sent_first") != std::string::npos);
+
+  // The edit reaches the target (as an update of the tap's record where a
+  // target updates by reference; a CSV drop gets its row).
+  insert_submission_received(inst.store, 3, orig, 2, valid_payload(orig, 2), "2026-11-27T18:50:00Z");
+  REQUIRE(inst.bridge({"once"}).exit_code == 0);
+  rows = inst.published();
+  CHECK(rows[orig + ",2"] == 1);
+  CHECK(rows.count(orig + ",1") == 0);
+  CHECK(inst.statuses()[orig] == "forwarded");
+}

@@ -176,12 +176,13 @@ TEST_CASE("a version 1 state database is migrated in place") {
     s.db().exec("DROP TABLE legacy_refs; DROP TABLE target_health; DROP TABLE replay_requests; DROP TABLE status_hints;"
                 " DROP INDEX outbox_open_by_submission; DROP INDEX outbox_dead_by_submission;"
                 " ALTER TABLE outbox_items DROP COLUMN in_doubt;"
+                " DROP TABLE duplicate_links; ALTER TABLE outbox_items DROP COLUMN update_of;"
                 " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   }
   store::StateStore s(path);
   auto v = s.db().prepare("SELECT value FROM meta WHERE key = 'schema_version'");
   REQUIRE(v.step());
-  CHECK(v.text(0) == "3");
+  CHECK(v.text(0) == "4");
   auto b = s.claim_batch("rms", 10, 2000);
   REQUIRE(b);
   CHECK(b->items.size() == 1);
