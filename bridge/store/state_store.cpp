@@ -119,6 +119,9 @@ CREATE TABLE IF NOT EXISTS duplicate_links (
   reference TEXT,                   -- written back with the duplicate status; NULL: still waiting for one
   PRIMARY KEY (submission_id, version)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS duplicate_links_waiting ON duplicate_links (of_id) WHERE reference IS NULL;
+-- Write-back per status: one the app keeps failing waits on its own.
+ALTER TABLE writeback_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE writeback_queue ADD COLUMN next_attempt_ms INTEGER NOT NULL DEFAULT 0;
 )SQL";
 
 // How long a duplicate waits for the kept report's reference before its
@@ -774,12 +777,12 @@ std::size_t StateStore::fill_duplicate_references(std::int64_t now) {
   return n;
 }
 
-std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
+std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit, std::int64_t now_ms) {
   std::vector<WritebackItem> out;
   auto q = db_.prepare(
-      "SELECT id, submission_id, state, reference, message, updated_at, version FROM writeback_queue"
-      " ORDER BY id LIMIT ?1");
-  q.bind(1, static_cast<std::int64_t>(limit));
+      "SELECT id, submission_id, state, reference, message, updated_at, version, attempts FROM writeback_queue"
+      " WHERE next_attempt_ms <= ?2 ORDER BY id LIMIT ?1");
+  q.bind(1, static_cast<std::int64_t>(limit)).bind(2, now_ms);
   while (q.step()) {
     WritebackItem w;
     w.id = q.int64(0);
@@ -789,9 +792,20 @@ std::vector<WritebackItem> StateStore::pending_writebacks(std::size_t limit) {
     w.update.message = q.text(4);
     w.update.updated_at = q.text(5);
     w.version = q.int64(6);
+    w.attempts = static_cast<int>(q.int64(7));
     out.push_back(std::move(w));
   }
   return out;
+}
+
+void StateStore::retry_writebacks_later(const std::vector<std::pair<std::int64_t, std::int64_t>>& id_and_due) {
+  Transaction tx(db_);
+  auto up = db_.prepare("UPDATE writeback_queue SET attempts = attempts + 1, next_attempt_ms = ?2 WHERE id = ?1");
+  for (const auto& [id, due] : id_and_due) {
+    up.bind(1, id).bind(2, due).run();
+    up.reset();
+  }
+  tx.commit();
 }
 
 void StateStore::mark_writebacks_done(const std::vector<std::int64_t>& ids) {

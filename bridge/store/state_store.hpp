@@ -119,6 +119,7 @@ struct Backlog {
 struct WritebackItem {
   std::int64_t id = 0;
   std::int64_t version = 0;
+  int attempts = 0;  // failed attempts so far
   core::StatusUpdate update;
 };
 
@@ -212,8 +213,12 @@ class StateStore {
   std::vector<Backlog> backlog(const std::vector<std::string>& targets);
 
   // --- write-back ---
-  std::vector<WritebackItem> pending_writebacks(std::size_t limit);
+  // The oldest queued statuses that are due (a status the app failed waits
+  // until its next_attempt_ms; the others are not held up by it).
+  std::vector<WritebackItem> pending_writebacks(std::size_t limit, std::int64_t now_ms = INT64_MAX);
   void mark_writebacks_done(const std::vector<std::int64_t>& ids);
+  // Statuses not written this time: each waits until its due time (Unix ms).
+  void retry_writebacks_later(const std::vector<std::pair<std::int64_t, std::int64_t>>& id_and_due);
 
   // --- status ---
   std::vector<TargetCounts> target_counts();

@@ -177,6 +177,7 @@ TEST_CASE("a version 1 state database is migrated in place") {
                 " DROP INDEX outbox_open_by_submission; DROP INDEX outbox_dead_by_submission;"
                 " ALTER TABLE outbox_items DROP COLUMN in_doubt;"
                 " DROP TABLE duplicate_links; ALTER TABLE outbox_items DROP COLUMN update_of;"
+                " ALTER TABLE writeback_queue DROP COLUMN attempts; ALTER TABLE writeback_queue DROP COLUMN next_attempt_ms;"
                 " UPDATE meta SET value = '1' WHERE key = 'schema_version'");
   }
   store::StateStore s(path);
