@@ -15,8 +15,10 @@
 
 #include "adapters/registry.hpp"
 #include "bridge/app/daemon.hpp"
-#include "bridge/app/runtime.hpp"
 #include "bridge/audit/audit_cli.hpp"
+#include "bridge/core/bounded_read.hpp"
+#include "bridge/core/untrusted_text.hpp"
+#include "bridge/app/runtime.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/pipeline/bridge_fields.hpp"
 #include "bridge/pipeline/decision.hpp"
@@ -137,14 +139,14 @@ int cmd_preview(const Args& args) {
   if (!rt) return code;
   core::SourceRow row;
   if (!args.input.empty()) {
-    std::ifstream in(args.input, std::ios::binary);
-    if (!in) {
-      std::cerr << "reportbridge: cannot read " << args.input << "\n";
+    // Read no further than the largest payload the schema accepts (plus a
+    // little): `--input /dev/zero` is rejected for its size like in ingest.
+    core::BoundedRead in = core::read_bounded(args.input, schema::kMaxPayloadBytes);
+    if (!in.content) {
+      std::cerr << "reportbridge: cannot read " << args.input << ": " << in.error << "\n";
       return kExitFailure;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    row.payload = ss.str();
+    row.payload = std::move(*in.content);
     boost::system::error_code ec;
     auto v = boost::json::parse(row.payload, ec);
     if (!ec && v.is_object()) {
@@ -191,7 +193,7 @@ int cmd_preview(const Args& args) {
   std::unique_ptr<store::StateStore> preview_state;
   std::optional<dedup::Verdict> verdict;
   if (rt->dedup_settings && decision.doc && std::filesystem::exists(rt->config.state_path)) {
-    preview_state = store::open_state_store(rt->config.state_path.string(), 2);
+    preview_state = store::open_state_store(rt->config.state_path.string(), 2048);
     if (!preview_state->sqlite_database()) throw std::runtime_error("deduplication needs the SQLite state store");
     dedup::Deduplicator dd(*preview_state->sqlite_database(), *rt->dedup_settings);
     verdict = dd.check(*decision.doc, row);
@@ -247,7 +249,7 @@ int cmd_preview(const Args& args) {
       try {
         rendered = sink->encode_preview(record);
       } catch (const std::exception& e) {
-        std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
+        std::cout << "REJECTED by target " << target << ": " << core::escape_for_terminal(e.what()) << "\n";
         result = kExitPreviewRejected;
         continue;
       }
@@ -267,14 +269,14 @@ int cmd_status(const Args& args) {
               << ": nothing has been processed (run `reportbridge once` or `run`)\n";
     return kExitOk;
   }
-  auto state_store = store::open_state_store(rt->config.state_path.string(), 2);
+  auto state_store = store::open_state_store(rt->config.state_path.string(), 2048);
   store::StateStore& state = *state_store;
   auto cursor = state.load_cursor(rt->config.source.name);
   std::int64_t backlog = -1;
   try {
     backlog = rt->source->backlog(cursor);
   } catch (const std::exception& e) {
-    std::cout << "source: unreachable: " << e.what() << "\n";
+    std::cout << "source: unreachable: " << core::escape_for_terminal(e.what()) << "\n";
   }
   std::cout << "source " << rt->config.source.name << ": high-water seq " << cursor.high_water
             << ", " << cursor.gaps.size() << " open gap(s) awaiting late rows, backlog "
@@ -296,15 +298,15 @@ int cmd_status(const Args& args) {
     if (h.circuit == "closed") continue;
     std::cout << "  circuit " << h.circuit << ": " << h.target << " after " << h.consecutive_failures
               << " failed batch(es), next probe " << store::rfc3339_utc(h.retry_at_ms) << " (last error: "
-              << h.last_error << ")\n";
+              << core::escape_for_terminal(h.last_error) << ")\n";
   }
   auto dead = state.dead_letters({}, args.limit);
   if (!dead.empty()) {
     std::cout << "dead letters (oldest first; `reportbridge replay` re-queues them):\n";
     for (const auto& d : dead)
       std::cout << "  item " << d.outbox_id << "  " << d.target << "  " << d.submission_id << " v"
-                << d.version << "  " << d.last_error << (d.replayable ? "" : "  (record erased: not replayable)")
-                << "\n";
+                << d.version << "  " << core::escape_for_terminal(d.last_error)
+                << (d.replayable ? "" : "  (record erased: not replayable)") << "\n";
   }
   std::cout << "write-back: " << state.pending_writeback_count() << " status(es) pending\n";
   std::cout << "quarantined: " << state.quarantine_count() << " (newest first)\n";
@@ -313,7 +315,7 @@ int cmd_status(const Args& args) {
               << q.reason_code;
     if (!q.mapping.empty()) std::cout << "  mapping " << q.mapping;
     if (!q.field.empty()) std::cout << "  field " << q.field;
-    std::cout << "  " << q.detail << "\n";
+    std::cout << "  " << core::escape_for_terminal(q.detail) << "\n";
   }
   return kExitOk;
 }
@@ -333,7 +335,7 @@ int cmd_replay(const Args& args) {
     std::cout << "no state database yet: nothing to replay\n";
     return kExitOk;
   }
-  auto state_store = store::open_state_store(rt->config.state_path.string(), 2);
+  auto state_store = store::open_state_store(rt->config.state_path.string(), 2048);
   store::StateStore& state = *state_store;
   store::ReplaySelector which{args.target, args.submission, args.item};
   auto dead = state.dead_letters(which, 1'000'000);
@@ -342,7 +344,8 @@ int cmd_replay(const Args& args) {
     if (d.replayable) ++replayable;
     if (args.list)
       std::cout << "item " << d.outbox_id << "  " << d.target << "  " << d.submission_id << " v" << d.version
-                << "  " << d.last_error << (d.replayable ? "" : "  (record erased: not replayable)") << "\n";
+                << "  " << core::escape_for_terminal(d.last_error)
+                << (d.replayable ? "" : "  (record erased: not replayable)") << "\n";
   }
   if (args.list) {
     std::cout << replayable << " dead letter(s) would be replayed\n";
@@ -371,6 +374,8 @@ const char* kind_text(config::ValueKind k) {
     case config::ValueKind::map: return "map";
     case config::ValueKind::scalar_or_list: return "value or list";
     case config::ValueKind::any: return "any";
+    case config::ValueKind::scalar_list: return "list of values";
+    case config::ValueKind::item_or_list: return "value, map or list";
   }
   return "";
 }
@@ -448,6 +453,8 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (a.front() == "audit") {
+    // What the audit trail holds came from residents and targets: shown, never obeyed.
+    core::TerminalOutputGuard safe_out(std::cout), safe_err(std::cerr);
     try {
       return cmd_audit(std::vector<std::string>(a.begin() + 1, a.end()));
     } catch (const std::exception& e) {
@@ -514,6 +521,13 @@ int main(int argc, char** argv) {
       std::cerr << "reportbridge: unexpected argument '" << s << "'\n(see reportbridge --help)\n";
       return kExitUsage;
     }
+  }
+  // Reports that print what residents, targets and files supplied: every
+  // control character is shown as an escape (core::escape_for_terminal).
+  std::optional<core::TerminalOutputGuard> safe_out, safe_err;
+  if (args.verb == "status" || args.verb == "preview" || args.verb == "check" || args.verb == "replay") {
+    safe_out.emplace(std::cout);
+    safe_err.emplace(std::cerr);
   }
   try {
     if (args.verb == "run") return cmd_run(args, false);

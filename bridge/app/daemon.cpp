@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -20,6 +25,20 @@
 namespace reportbridge::app {
 
 namespace {
+
+// glibc's allocator, for a long-running process with a loop per thread
+// (docs/performance.md, "Memory"): blocks of 128 KiB and more (a batch's
+// vectors, buffers and stored segments) are mapped and unmapped on their own
+// instead of staying in the arena of the thread that freed them; free memory
+// at an arena's top goes back above 128 KiB; two arenas for all the threads.
+// An operator's MALLOC_* environment variables win.
+void tune_allocator() {
+#if defined(__GLIBC__)
+  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+#endif
+}
 
 // What the delivery side needs per target, in config order.
 std::vector<runner::Target> delivery_targets(const Runtime& rt) {
@@ -52,6 +71,7 @@ std::optional<runner::Dedup> dedup_wiring(const Runtime& rt) {
 }  // namespace
 
 int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
+  tune_allocator();
   // The audit trail and the metrics listen to every lifecycle event.
   std::shared_ptr<audit::AuditLog> audit_log;
   if (rt.audit.enabled) {
@@ -68,7 +88,7 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
 
   // Health, readiness and metrics on their own thread and state connection.
   std::filesystem::create_directories(rt.config.state_path.parent_path());
-  auto probe_store = store::open_state_store(rt.config.state_path.string(), 1);
+  auto probe_store = store::open_state_store(rt.config.state_path.string(), 256);
   store::StateStore& probe_state = *probe_store;
   std::mutex probe_mutex;
   const auto targets = rt.config.target_names();

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "adapters/registry.hpp"
+#include "bridge/core/bounded_read.hpp"
 
 namespace reportbridge::app {
 
@@ -55,12 +56,10 @@ mapping::LoadOptions load_options(const config::Registry& components, const conf
                                   core::Diagnostics& diags) {
   mapping::LoadOptions o;
   o.known_targets = c.target_names();
-  std::ifstream in(c.schema_path);
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
+  const core::BoundedRead in = core::read_bounded(c.schema_path, core::kMaxSchemaFileBytes);
+  if (in.content && !in.too_large) {
     boost::system::error_code ec;
-    auto doc = boost::json::parse(text.str(), ec);
+    auto doc = boost::json::parse(*in.content, ec);
     if (!ec) o.known_paths = mapping::schema_paths(doc);
   }
   for (const auto& t : c.targets) {
@@ -93,7 +92,10 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const conf
   if (const YAML::Node d = c.document["dedup"]; d && d.IsMap()) {
     auto ds = dedup::load_dedup_settings(d, c.file, diags);
     if (ds && ds->enabled) {
-      if (!ds->reporter_key_file.empty()) ds->reporter_key_file = c.resolve(ds->reporter_key_file).string();
+      if (!ds->reporter_key_file.empty()) {
+        ds->reporter_key_file = c.resolve(ds->reporter_key_file).string();
+        dedup::check_reporter_key_file(*ds, d["reporter_key_file"], c.file, diags);  // at check: exit 3
+      }
       rt->dedup_settings = std::move(*ds);
     }
   }

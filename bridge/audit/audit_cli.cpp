@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "bridge/audit/audit_reader.hpp"
+#include "bridge/core/untrusted_text.hpp"
 
 namespace reportbridge::audit {
 
@@ -35,8 +36,10 @@ void print_human(std::ostream& out, const Entry& e, bool with_submission) {
   out << e.time << "  " << pad(e.kind, 14);
   if (with_submission) out << "  " << (e.submission_id.empty() ? "-" : e.submission_id);
   if (!e.submission_id.empty() || e.version) out << "  v" << e.version;
+  // Values came from residents' reports and targets' answers: escaped, so a
+  // line feed cannot forge an entry and ESC cannot drive the terminal.
   auto kv = [&](const char* key, const std::string& value) {
-    if (!value.empty()) out << "  " << key << " " << value;
+    if (!value.empty()) out << "  " << key << " " << core::escape_for_terminal(value);
   };
   kv("target", e.target);
   kv("ref", e.reference);
@@ -44,7 +47,7 @@ void print_human(std::ostream& out, const Entry& e, bool with_submission) {
   kv("rule", e.rule);
   kv("related", e.related_id);
   kv("reason", e.reason_code);
-  if (!e.detail.empty()) out << "  -- " << e.detail;
+  if (!e.detail.empty()) out << "  -- " << core::escape_for_terminal(e.detail);
   out << "\n";
 }
 

@@ -316,6 +316,29 @@ Sealed seal(std::string u) {
   return s;
 }
 
+std::string seal_into(std::string& out, std::int64_t seq, std::string_view body, std::string_view prev) {
+  const std::size_t start = out.size();
+  out.reserve(start + body.size() + 180);
+  out += "{\"seq\":";
+  out += std::to_string(seq);
+  out += body;
+  out += ",\"prev\":\"";
+  out += prev;
+  out += '"';
+  auto& c = contexts();
+  if (EVP_DigestInit_ex(c.a, sha256_md(), nullptr) != 1 ||
+      EVP_DigestUpdate(c.a, out.data() + start, out.size() - start) != 1 || EVP_MD_CTX_copy_ex(c.b, c.a) != 1)
+    throw std::runtime_error("OpenSSL: digest failed");
+  const std::string own = finish(c.a);
+  const std::size_t suffix = out.size();
+  out += kHashKey;
+  out += own;
+  out += "\"}";
+  if (EVP_DigestUpdate(c.b, out.data() + suffix, out.size() - suffix) != 1)
+    throw std::runtime_error("OpenSSL: digest failed");
+  return finish(c.b);
+}
+
 std::string line_hash(std::string_view line) {
   auto& c = contexts();
   if (EVP_DigestInit_ex(c.a, sha256_md(), nullptr) != 1 || EVP_DigestUpdate(c.a, line.data(), line.size()) != 1)

@@ -103,6 +103,10 @@ struct Sealed {
 // Appends the own hash to U; computes both hashes in one pass over U.
 Sealed seal(std::string unsealed_part);
 
+// The same as `out += seal(unsealed(seq, body, prev)).line`, without copying
+// the body twice (a batch entry can be a megabyte); returns the line hash.
+std::string seal_into(std::string& out, std::int64_t seq, std::string_view body, std::string_view prev);
+
 // sha256 of a line's exact bytes (without the "\n").
 std::string line_hash(std::string_view line);
 

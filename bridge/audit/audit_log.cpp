@@ -99,10 +99,11 @@ std::int64_t leading_seq(std::string_view data, std::int64_t fallback) {
 AuditLog::AuditLog(AuditSettings settings)
     : AuditLog(settings, ServiceIdentity::current(settings.service_name)) {}
 
-AuditLog::AuditLog(AuditSettings settings, ServiceIdentity identity, Clock clock)
+AuditLog::AuditLog(AuditSettings settings, ServiceIdentity identity, Clock clock, MonotonicClock monotonic)
     : settings_(std::move(settings)),
       identity_(std::move(identity)),
-      clock_(clock ? std::move(clock) : Clock(system_now_ms)) {
+      clock_(clock ? std::move(clock) : Clock(system_now_ms)),
+      monotonic_(monotonic ? std::move(monotonic) : MonotonicClock([] { return std::chrono::steady_clock::now(); })) {
   if (settings_.directory.empty()) throw std::runtime_error("audit: no directory configured");
   std::error_code ec;
   std::filesystem::create_directories(settings_.directory, ec);
@@ -269,10 +270,8 @@ void AuditLog::append_body(const std::string& body) noexcept {
     bool full;
     {
       std::lock_guard lock(buffer_mutex_);
-      Sealed s = seal(unsealed(next_seq_, body, prev_));
+      prev_ = seal_into(buffer_, next_seq_, body, prev_);
       ++next_seq_;
-      prev_ = std::move(s.line_hash);
-      buffer_ += s.line;
       buffer_.push_back('\n');
       ++entries_;
       full = buffer_.size() >= settings_.buffer_size;
@@ -323,6 +322,8 @@ void AuditLog::write_out(bool force_sync) noexcept {
         dirty_ = true;
         ++writes_;
         unwritten_.erase(0, off);
+        // A large batch entry leaves a large buffer behind: give it back.
+        if (unwritten_.empty() && unwritten_.capacity() > (256u << 10)) std::string().swap(unwritten_);
       }
       if (err) {
         ++write_errors_;
@@ -331,9 +332,10 @@ void AuditLog::write_out(bool force_sync) noexcept {
         return;
       }
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = monotonic_();
     const bool due = settings_.fsync == FsyncPolicy::always ||
-                     (settings_.fsync == FsyncPolicy::interval && now - last_sync_ >= settings_.fsync_interval);
+                     (settings_.fsync == FsyncPolicy::interval &&
+                      (!last_sync_ || now - *last_sync_ >= settings_.fsync_interval));
     if (dirty_ && fd_ >= 0 && (force_sync || due) && settings_.fsync != FsyncPolicy::never) {
       if (::fdatasync(fd_) != 0) {
         ++write_errors_;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <mutex>
 #include <string>
 
@@ -38,6 +39,8 @@ struct AuditSettings {
 class AuditLog final : public core::EventListener {
  public:
   using Clock = std::function<std::int64_t()>;  // Unix ms, for events without at_ms and file names
+  // The monotonic clock that paces fsync (policy interval); steady_clock by default.
+  using MonotonicClock = std::function<std::chrono::steady_clock::time_point()>;
 
   // Creates the folder, takes its writer lock (one writer per folder) and
   // continues the chain from the last entry on disk. After a torn last line
@@ -46,7 +49,7 @@ class AuditLog final : public core::EventListener {
   // cannot be used, another process writes it, or the last complete entry on
   // disk fails its own hash (the writer never continues a chain it can't trust).
   explicit AuditLog(AuditSettings settings);
-  AuditLog(AuditSettings settings, ServiceIdentity identity, Clock clock = {});
+  AuditLog(AuditSettings settings, ServiceIdentity identity, Clock clock = {}, MonotonicClock monotonic = {});
   ~AuditLog() override;  // flushes and syncs
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -87,6 +90,7 @@ class AuditLog final : public core::EventListener {
   AuditSettings settings_;
   ServiceIdentity identity_;
   Clock clock_;
+  MonotonicClock monotonic_;
   std::filesystem::path current_path_;
   int lock_fd_ = -1;
 
@@ -103,7 +107,9 @@ class AuditLog final : public core::EventListener {
   std::uint64_t size_ = 0;
   std::int64_t file_first_seq_ = 0;
   std::string unwritten_;  // taken from the buffer, not yet fully written
-  std::chrono::steady_clock::time_point last_sync_{};
+  // None until the first sync: the monotonic clock starts near zero at boot,
+  // so its epoch is no "long ago" (the first write is synced at once).
+  std::optional<std::chrono::steady_clock::time_point> last_sync_;
   bool dirty_ = false;     // written since the last sync
   bool mid_line_ = false;  // a failed write stopped inside a line: no rotation until it is finished
   std::uint64_t writes_ = 0, syncs_ = 0, rotations_ = 0, write_errors_ = 0;

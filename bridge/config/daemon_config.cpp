@@ -12,7 +12,7 @@ const MapSpec kTopSpec{
      {"source", ValueKind::map, true, "Where submissions come from."},
      {"schema", ValueKind::string, false,
       "Submission schema (JSON Schema) every payload is validated against. Default: schemas/submission.schema.json beside the config's parent folder."},
-     {"mappings", ValueKind::list, true, "Mapping files (mappings/*.yaml)."},
+     {"mappings", ValueKind::scalar_list, true, "Mapping files (mappings/*.yaml)."},
      {"targets", ValueKind::list, true, "Legacy systems and drops that receive records."},
      {"writeback", ValueKind::map, false, "Writing statuses back to the app."},
      {"logging", ValueKind::map, false, "Log level."},
@@ -43,7 +43,7 @@ const MapSpec kSourceSpec{
     {{"type", ValueKind::string, true, "Source type: one of the source sections below (e.g. sqlite, http)."},
      {"name", ValueKind::string, false, "Name used for the cursor and in logs (default: app)."},
      {"poll_interval", ValueKind::duration, false, "Wait between polls when idle (default 1s)."},
-     {"batch_size", ValueKind::integer, false, "Rows read and committed per batch (default 1000)."},
+     {"batch_size", ValueKind::integer, false, "Rows read and committed per batch (default 1000, at most 1000: what a batch holds in memory stays bounded)."},
      {"late_row_window", ValueKind::duration, false,
       "How long a seq jumped over is awaited before it is given up (default 10m)."}}};
 

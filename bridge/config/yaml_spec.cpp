@@ -4,6 +4,9 @@
 #include <cctype>
 #include <fstream>
 
+#include "bridge/core/bounded_read.hpp"
+#include "bridge/core/untrusted_text.hpp"
+
 namespace reportbridge::config {
 
 Position position_of(const std::string& file, const YAML::Node& node) {
@@ -26,6 +29,8 @@ const char* kind_name(ValueKind k) {
     case ValueKind::map: return "a map";
     case ValueKind::scalar_or_list: return "a value or a list of values";
     case ValueKind::any: return "a value";
+    case ValueKind::scalar_list: return "a list of values";
+    case ValueKind::item_or_list: return "a value, a map or a list of them";
   }
   return "a value";
 }
@@ -53,6 +58,8 @@ bool kind_matches(const YAML::Node& v, ValueKind kind) {
     case ValueKind::list: return v.IsSequence();
     case ValueKind::map: return v.IsMap();
     case ValueKind::scalar_or_list: return v.IsScalar() || v.IsSequence();
+    case ValueKind::scalar_list: return v.IsSequence();
+    case ValueKind::item_or_list: return v.IsScalar() || v.IsMap() || v.IsSequence();
     default: break;
   }
   if (!v.IsScalar()) return false;
@@ -82,13 +89,15 @@ bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& f
   std::vector<std::string> known;
   for (const auto& k : spec.keys) known.push_back(k.key);
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("(a ") + (kv.first.IsMap() ? "map" : "list") + ")";
     auto kp = position_of(file, kv.first);
     auto it = std::find_if(spec.keys.begin(), spec.keys.end(),
                            [&](const KeySpec& k) { return k.key == key; });
     if (it == spec.keys.end()) {
       diags.error(kp.file, kp.line, kp.column,
-                  core::with_suggestion("unknown key '" + key + "' in " + spec.what, key, known),
+                  // Quoted as a short excerpt: a file listed by mistake (a
+                  // password file) must not have its lines echoed.
+                  core::with_suggestion("unknown key '" + core::excerpt(key) + "' in " + spec.what, key, known),
                   "yaml.unknown_key");
       ok = false;
       continue;
@@ -108,6 +117,21 @@ bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& f
                   "'" + key + "' must be " + kind_name(it->kind), "yaml.wrong_type");
       ok = false;
       continue;
+    }
+    if ((it->kind == ValueKind::scalar_list || it->kind == ValueKind::scalar_or_list) &&
+        !check_scalar_items(kv.second, key, file, diags)) {
+      ok = false;
+      continue;
+    }
+    if (it->kind == ValueKind::item_or_list && kv.second.IsSequence()) {
+      for (const auto& item : kv.second) {
+        if (!item.IsSequence()) continue;
+        auto ip = position_of(file, item);
+        diags.error(ip.file, ip.line, ip.column,
+                    "'" + key + "' must list values or maps, not a nested list", "yaml.not_a_value");
+        ok = false;
+      }
+      if (!ok) continue;
     }
     if (!it->one_of.empty() && kv.second.IsScalar() &&
         std::find(it->one_of.begin(), it->one_of.end(), kv.second.Scalar()) == it->one_of.end()) {
@@ -131,13 +155,22 @@ bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& f
 }
 
 std::optional<YAML::Node> load_yaml_file(const std::string& path, core::Diagnostics& diags) {
-  std::ifstream in(path);
-  if (!in) {
-    diags.error(path, 0, 0, "cannot open file", "file.unreadable");
+  // Config and mapping files are a few KiB: a cap keeps a wrong file (a log,
+  // a dump, /dev/zero) from taking the memory of the machine.
+  const core::BoundedRead file = core::read_bounded(path, core::kMaxConfigFileBytes);
+  if (file.too_large) {
+    diags.error(path, 0, 0,
+                "file is larger than " + core::size_text(core::kMaxConfigFileBytes) +
+                    ", the limit for a config or mapping file (is the right file named?)",
+                "file.too_large");
+    return std::nullopt;
+  }
+  if (!file.content) {
+    diags.error(path, 0, 0, "cannot open file: " + file.error, "file.unreadable");
     return std::nullopt;
   }
   try {
-    return YAML::Load(in);
+    return YAML::Load(*file.content);
   } catch (const YAML::Exception& e) {
     diags.error(path, e.mark.line + 1, e.mark.column + 1, "YAML syntax: " + e.msg, "yaml.syntax");
     return std::nullopt;
@@ -220,6 +253,23 @@ std::vector<YAML::Node> items_of(const YAML::Node& node) {
   else
     items.push_back(node);
   return items;
+}
+
+bool check_scalar_items(const YAML::Node& node, const std::string& what, const std::string& file,
+                        core::Diagnostics& diags) {
+  if (!node || !node.IsSequence()) return true;
+  bool ok = true;
+  for (const auto& item : node) {
+    if (item.IsScalar()) continue;
+    auto ip = position_of(file, item);
+    if (ip.line == 0) ip = position_of(file, node);  // an empty item has no mark of its own
+    const char* found = item.IsSequence() ? "a nested list" : item.IsMap() ? "a map" : "an empty item";
+    diags.error(ip.file, ip.line, ip.column,
+                "'" + what + "' must list single values: found " + found + " (write [a, b], not [[a, b]])",
+                "yaml.not_a_value");
+    ok = false;
+  }
+  return ok;
 }
 
 std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key) {

@@ -16,7 +16,12 @@
 
 namespace reportbridge::config {
 
-enum class ValueKind { string, integer, number, boolean, duration, size, list, map, scalar_or_list, any };
+// List kinds and their items: `list` holds anything (a list of maps: targets,
+// fields); `scalar_list` and `scalar_or_list` hold single values only, so a
+// nested list or map among them (`[[npt_csv]]`) is an error at the item;
+// `item_or_list` holds values or maps, never a nested list (transforms).
+enum class ValueKind { string, integer, number, boolean, duration, size, list, map, scalar_or_list, any,
+                       scalar_list, item_or_list };
 
 struct KeySpec {
   std::string key;
@@ -39,8 +44,9 @@ struct Position {
 };
 Position position_of(const std::string& file, const YAML::Node& node);
 
-// Reports unknown keys (with a suggestion), missing required keys and values of
-// the wrong kind. Returns false when anything was wrong.
+// Reports unknown keys (with a suggestion), missing required keys, values of
+// the wrong kind and, in lists of values, every item that is not a single
+// value (at the item). Returns false when anything was wrong.
 bool check_map(const YAML::Node& node, const MapSpec& spec, const std::string& file,
                core::Diagnostics& diags);
 
@@ -60,6 +66,13 @@ std::chrono::milliseconds get_duration(const YAML::Node& map, const std::string&
 std::vector<std::string> get_string_list(const YAML::Node& map, const std::string& key);
 // The items of a "value or list" node: the node itself, or its elements.
 std::vector<YAML::Node> items_of(const YAML::Node& node);
+// Checks that every item of a value-or-list node is a single value (no nested
+// list or map, no empty item), reporting each other one at its position as
+// "'<what>' must list single values" [yaml.not_a_value]. The one check every
+// list of names (targets, kinds, categories, `in` values, patterns) goes
+// through; check_map calls it for scalar_list and scalar_or_list keys.
+bool check_scalar_items(const YAML::Node& node, const std::string& what, const std::string& file,
+                        core::Diagnostics& diags);
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 // "512", "64KiB", "50MiB", "2GiB"

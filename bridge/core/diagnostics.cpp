@@ -1,18 +1,22 @@
 #include "bridge/core/diagnostics.hpp"
 
 #include <algorithm>
+
+#include "bridge/core/untrusted_text.hpp"
 #include <tuple>
 
 namespace reportbridge::core {
 
+// Printed on a terminal: file names and messages (which may quote what a file
+// holds) have their control characters shown, never acted on.
 std::string Diagnostic::to_string() const {
-  std::string s = file;
+  std::string s = escape_for_terminal(file);
   if (line > 0) {
     s += ":" + std::to_string(line);
     if (column > 0) s += ":" + std::to_string(column);
   }
   s += severity == Severity::error ? ": error: " : ": warning: ";
-  s += message;
+  s += escape_for_terminal(message);
   if (!code.empty()) s += " [" + code + "]";
   return s;
 }

@@ -16,7 +16,8 @@ struct Diagnostic {
   std::string message;
   std::string code;  // stable, documented code such as "config.unknown_key"
 
-  // "file:line:col: error: message [code]"
+  // "file:line:col: error: message [code]", control characters escaped
+  // (core::escape_for_terminal)
   std::string to_string() const;
 };
 

@@ -4,6 +4,7 @@
 // outbox), so a crash never loses or repeats a row.
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -48,6 +49,18 @@ class SourceUnavailable : public std::runtime_error {
   std::chrono::milliseconds retry_in_;
 };
 
+// What became of each status of one write_statuses call.
+enum class StatusOutcome {
+  written,  // the app has it (or a newer status of the same submission in the call)
+  refused,  // the app refused it for good (e.g. unknown submission): not retried
+  retry,    // not written: stays queued for a later pass
+};
+
+struct StatusWriteResult {
+  std::vector<StatusOutcome> outcomes;  // one per update, in order
+  std::string error;                    // what the last failure was (for the log)
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -64,6 +77,22 @@ class Source {
   // Writes statuses back to the app (idempotent upserts). Throws on failure;
   // the caller retries later.
   virtual void write_status(const std::vector<StatusUpdate>& updates) = 0;
+
+  // The same with an outcome per status, so that one failing status never
+  // holds back or re-sends the others. Throws only when nothing could be
+  // attempted (then every status stays queued). The default: write_status,
+  // all written or all to retry.
+  virtual StatusWriteResult write_statuses(const std::vector<StatusUpdate>& updates) {
+    StatusWriteResult r;
+    try {
+      write_status(updates);
+      r.outcomes.assign(updates.size(), StatusOutcome::written);
+    } catch (const std::exception& e) {
+      r.outcomes.assign(updates.size(), StatusOutcome::retry);
+      r.error = e.what();
+    }
+    return r;
+  }
 
   // Opens an attachment's bytes for reading (path relative to the media
   // root); returns an absolute local path, or throws if the path is unsafe.

@@ -86,7 +86,14 @@ enum class Reason : int {
   below_threshold = 7,
   related_same = 8,
   related_other = 9,
+  // The same content as a copy received later but ingested (and sent) first:
+  // this earlier one is linked to it (x[0]: seconds before it).
+  duplicate_sent_first = 10,
+  // Ingested first, withdrawn before delivery when the earlier copy arrived:
+  // a duplicate of that earlier one (x[0]: seconds after it).
+  duplicate_withdrawn = 11,
 };
+constexpr Reason kLastReason = Reason::duplicate_withdrawn;
 
 // Prepared statements are store::Statement, kept for the life of the
 // Deduplicator; hot text and blobs are bound without a copy (bind_static).
@@ -252,6 +259,22 @@ struct Deduplicator::Impl {
   Stmt purge_incidents;
   Stmt purge_verdicts;
   Stmt purge_reporters;
+  Stmt drop_fp;
+  Stmt drop_incident;
+  Stmt drop_verdict;
+  Stmt reroot_incidents;
+  Stmt withdrawn_verdict;
+
+  // The last verdict of check_and_record that found a later copy ingested
+  // first (for supersede).
+  struct SentFirst {
+    std::string id;
+    std::int64_t version = 0;
+    std::string of_id;
+    std::int64_t received_ms = 0, of_received_ms = 0;
+    std::uint64_t fp = 0;
+  };
+  std::optional<SentFirst> sent_first;
 
   // The numbers an explanation is built from (stored in dedup_verdicts).
   struct Facts {
@@ -265,6 +288,7 @@ struct Deduplicator::Impl {
     Verdict verdict;
     Facts facts;
     std::int64_t received_ms = 0;
+    std::int64_t of_received_ms = 0;  // duplicates: when the copy found was received
     std::optional<std::uint64_t> fp;
     bool index_incident = false;
     std::int64_t cell = 0;
@@ -334,6 +358,14 @@ struct Deduplicator::Impl {
     purge_incidents = Stmt(h, "DELETE FROM dedup_incidents WHERE bucket <= ? AND received_ms < ?");
     purge_verdicts = Stmt(h, "DELETE FROM dedup_verdicts WHERE bucket <= ? AND received_ms < ?");
     purge_reporters = Stmt(h, "DELETE FROM dedup_reporters WHERE last_seen_ms < ?");
+    drop_fp = Stmt(h, "DELETE FROM dedup_fingerprints WHERE bucket = ? AND fp = ? AND received_ms = ? AND id = ?");
+    drop_incident = Stmt(h, "DELETE FROM dedup_incidents WHERE bucket = ? AND received_ms = ? AND id = ?");
+    drop_verdict = Stmt(h, "DELETE FROM dedup_verdicts WHERE bucket = ? AND id = ? AND version = ?");
+    reroot_incidents = Stmt(h, "UPDATE dedup_incidents SET root_id = ?1 WHERE bucket BETWEEN ?3 AND ?4 AND root_id = ?2");
+    withdrawn_verdict = Stmt(h,
+                             "UPDATE dedup_verdicts SET reason = ?4, of_id = ?5, near_id = NULL, score = 1, x1 = ?6, "
+                             "x2 = ?7, x3 = NULL, x4 = NULL, x5 = NULL, x6 = NULL WHERE bucket = ?1 AND id = ?2 AND "
+                             "version = ?3");
     // A rolled-back transaction may have held rows the mirror already has.
     sqlite3_rollback_hook(h, &Impl::on_rollback, this);
   }
@@ -531,12 +563,27 @@ struct Deduplicator::Impl {
                             : "not compared: deduplication is disabled [rule original.not_checked]";
         break;
       case Reason::duplicate:
+      case Reason::duplicate_withdrawn:
         v.kind = Verdict::Kind::duplicate;
         v.rule = "duplicate.fingerprint";
         v.explanation = "duplicate of " + v.of_id + ": same content fingerprint (kind, category, text, place, " +
                         "incident time, reporter, attachments), received " + fmt("%.0f", x[0]) +
-                        " s after it, within the " + fmt("%.0f", x[1]) +
-                        " s window [rule duplicate.fingerprint, score 1.00]";
+                        " s after it, within the " + fmt("%.0f", x[1]) + " s window" +
+                        (f.reason == Reason::duplicate_withdrawn
+                             ? std::string("; ingested first, it was withdrawn before delivery when the earlier "
+                                           "copy arrived")
+                             : std::string()) +
+                        " [rule duplicate.fingerprint, score 1.00]";
+        break;
+      case Reason::duplicate_sent_first:
+        v.kind = Verdict::Kind::duplicate;
+        v.received_before_of = true;
+        v.rule = "duplicate.fingerprint_sent_first";
+        v.explanation = "duplicate of " + v.of_id + ": same content fingerprint, received " + fmt("%.0f", x[0]) +
+                        " s before it, within the " + fmt("%.0f", x[1]) + " s window; " + v.of_id +
+                        " was ingested first and is already on its way to the targets, so this earlier copy is "
+                        "linked to it, not sent as a second record [rule duplicate.fingerprint_sent_first, "
+                        "score 1.00]";
         break;
       case Reason::no_location:
         v.rule = "original.no_match";
@@ -600,7 +647,7 @@ struct Deduplicator::Impl {
     if (!find_verdict.step()) return std::nullopt;
     Facts f;
     const std::int64_t reason = find_verdict.int64(0);
-    f.reason = reason >= 0 && reason <= static_cast<int>(Reason::related_other) ? static_cast<Reason>(reason)
+    f.reason = reason >= 0 && reason <= static_cast<int>(kLastReason) ? static_cast<Reason>(reason)
                                                                                   : Reason::no_location;
     f.near_id = std::string(find_verdict.text_view(2));
     for (int i = 0; i < 6; ++i) f.x[i] = find_verdict.real(4 + i);
@@ -649,12 +696,19 @@ struct Deduplicator::Impl {
     a.fp = fingerprint(doc, summary, description, a.category, address, postcode);
     const std::int64_t window = s.duplicate_window.count();
     ensure_recent();
+    // The first received copy wins, whatever the ingest order: a copy found
+    // that was received later (it was ingested first: this row was committed
+    // late or hidden) makes this one the earlier of the two, linked to it; the
+    // ingest step then withdraws the later one if it has not left yet
+    // (Deduplicator::supersede). Equal arrival times keep the ingest order.
     const auto duplicate_of = [&](std::string_view of, std::int64_t of_received_ms) {
-      f.reason = Reason::duplicate;
+      const bool later = of_received_ms > a.received_ms;
+      f.reason = later ? Reason::duplicate_sent_first : Reason::duplicate;
       v.of_id = std::string(of);
       v.score = 1.0;
-      f.x[0] = static_cast<double>(a.received_ms - of_received_ms) / 1000.0;
+      f.x[0] = static_cast<double>(later ? of_received_ms - a.received_ms : a.received_ms - of_received_ms) / 1000.0;
       f.x[1] = static_cast<double>(window) / 1000.0;
+      a.of_received_ms = of_received_ms;
     };
     if (recent.covers(a.received_ms - window)) {
       if (auto hit = recent.find_fingerprint(*a.fp, a.received_ms - window, a.received_ms + window, row.id)) {
@@ -715,6 +769,7 @@ struct Deduplicator::Impl {
     // go to the earlier arrival, then the smaller id, whichever path read it.
     const auto consider = [&](std::string_view id, std::string_view root, std::string_view cat, const Place& other,
                               std::int64_t incident_ms, std::int64_t received_ms, const std::uint64_t* bits) {
+      if (root == row.id) return;  // already hangs on this report (it superseded their first one)
       const std::int64_t dt = std::llabs(a.incident_ms - incident_ms);
       if (dt > tw) return;
       const bool same = cat == a.category;
@@ -889,10 +944,79 @@ Verdict Deduplicator::check_and_record(const boost::json::value& doc, const core
   // instead of a lookup and an insert. A replay finds it there and gets the
   // stored verdict; its fresh analysis (reads only) is discarded.
   auto a = impl_->analyse(doc, row);
-  if (impl_->record(a, row)) return std::move(a.verdict);
+  impl_->sent_first.reset();
+  if (impl_->record(a, row)) {
+    if (a.facts.reason == Reason::duplicate_sent_first && a.fp)
+      impl_->sent_first = Impl::SentFirst{row.id, row.version, a.verdict.of_id, a.received_ms, a.of_received_ms, *a.fp};
+    return std::move(a.verdict);
+  }
   if (auto v = impl_->stored(row.id, row.version, bucket_of(a.received_ms))) return *v;
   throw store::SqliteError("dedup: verdict for " + row.id + " neither stored nor found", SQLITE_ERROR);
 }
+
+std::optional<Superseded> Deduplicator::supersede(const boost::json::value& doc, const core::SourceRow& row) {
+  auto& im = *impl_;
+  if (!im.sent_first || im.sent_first->id != row.id || im.sent_first->version != row.version) return std::nullopt;
+  const Impl::SentFirst sf = *im.sent_first;
+  im.sent_first.reset();
+  im.db.exec("SAVEPOINT dedup_supersede");
+  try {
+    const std::int64_t later_bucket = bucket_of(sf.of_received_ms);
+    {  // the later copy leaves the indexes
+      ResetGuard g{im.drop_fp};
+      im.drop_fp.bind(1, later_bucket).bind(2, static_cast<std::int64_t>(sf.fp)).bind(3, sf.of_received_ms);
+      im.drop_fp.bind(4, sf.of_id).run();
+    }
+    {
+      ResetGuard g{im.drop_incident};
+      im.drop_incident.bind(1, later_bucket).bind(2, sf.of_received_ms).bind(3, sf.of_id).run();
+    }
+    {  // related reports of the incident that hung on the later copy now hang on this one
+      ResetGuard g{im.reroot_incidents};
+      const std::int64_t span = im.s.time_window.count();
+      im.reroot_incidents.bind(1, row.id).bind(2, sf.of_id);
+      im.reroot_incidents.bind(3, bucket_of(sf.of_received_ms - span)).bind(4, bucket_of(sf.of_received_ms + span));
+      im.reroot_incidents.run();
+    }
+    {  // this one is judged again without it
+      ResetGuard g{im.drop_verdict};
+      im.drop_verdict.bind(1, bucket_of(sf.received_ms)).bind(2, row.id).bind(3, row.version).run();
+    }
+    im.recent.invalidate();
+    auto a = im.analyse(doc, row);
+    if (a.verdict.kind == Verdict::Kind::duplicate || !im.record(a, row)) {
+      im.db.exec("ROLLBACK TO dedup_supersede; RELEASE dedup_supersede");
+      im.recent.invalidate();
+      return std::nullopt;
+    }
+    {  // the later copy: a duplicate of this one
+      ResetGuard g{im.withdrawn_verdict};
+      im.withdrawn_verdict.bind(1, later_bucket).bind(2, sf.of_id).bind(3, 1);
+      im.withdrawn_verdict.bind(4, static_cast<int>(Reason::duplicate_withdrawn)).bind(5, row.id);
+      im.withdrawn_verdict.bind(6, static_cast<double>(sf.of_received_ms - sf.received_ms) / 1000.0);
+      im.withdrawn_verdict.bind(7, static_cast<double>(im.s.duplicate_window.count()) / 1000.0).run();
+    }
+    im.recent.invalidate();
+    Superseded out;
+    out.verdict = std::move(a.verdict);
+    out.later_id = sf.of_id;
+    if (auto v = im.stored(sf.of_id, 1, later_bucket)) {
+      out.later_verdict = std::move(*v);
+      out.later_verdict.replayed = false;
+    }
+    im.db.exec("RELEASE dedup_supersede");
+    return out;
+  } catch (...) {
+    try {
+      im.db.exec("ROLLBACK TO dedup_supersede; RELEASE dedup_supersede");
+    } catch (...) {
+    }
+    im.recent.invalidate();
+    throw;
+  }
+}
+
+void Deduplicator::reload_window() { impl_->recent.invalidate(); }
 
 Verdict Deduplicator::check(const boost::json::value& doc, const core::SourceRow& row) const {
   if (auto v = impl_->stored(row.id, row.version, bucket_of(impl_->received_ms_of(doc, row)))) return *v;

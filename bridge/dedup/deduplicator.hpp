@@ -52,6 +52,18 @@ struct Verdict {
   std::string explanation;  // for preview and the audit detail; no personal data
   std::optional<std::string> reporter_key;  // "rk-..." when keys are configured and the doc has contact
   bool replayed = false;  // (id, version) was judged before: this is the stored verdict
+  // duplicate (rule duplicate.fingerprint_sent_first): of_id was received
+  // after this one but ingested first. The ingest step withdraws of_id when it
+  // has not left yet and calls supersede(); otherwise this one stays linked.
+  bool received_before_of = false;
+};
+
+// What supersede() changed: this submission's new verdict, and the later
+// copy's (now a duplicate of this one).
+struct Superseded {
+  Verdict verdict;
+  std::string later_id;
+  Verdict later_verdict;
 };
 
 std::string_view to_string(Verdict::Kind kind);
@@ -71,6 +83,21 @@ class Deduplicator {
   // call for the same (id, version) returns the stored verdict (replayed).
   // `doc` is the parsed payload; row.id, row.version and row.received_at are used.
   Verdict check_and_record(const boost::json::value& doc, const core::SourceRow& row);
+
+  // After check_and_record judged `row` a duplicate of a copy received later
+  // but ingested first (received_before_of), and the ingest step withdrew that
+  // copy before it left: the later copy leaves the indexes and becomes a
+  // duplicate of this one (rule duplicate.fingerprint, withdrawn), and this
+  // one is judged again without it (original or related) and recorded.
+  // Related reports that hung on the later copy now hang on this one. Runs in
+  // a savepoint of the caller's transaction: nullopt (and nothing changed)
+  // when this one would still be a duplicate, or `row` is not the row just
+  // judged that way.
+  std::optional<Superseded> supersede(const boost::json::value& doc, const core::SourceRow& row);
+
+  // Drops the in-memory window (it is rebuilt from the tables on next use):
+  // for a caller that rolled back to a savepoint of its own.
+  void reload_window();
 
   // The same judgement without recording anything (for `preview`).
   Verdict check(const boost::json::value& doc, const core::SourceRow& row) const;

@@ -1,5 +1,7 @@
 #include "bridge/dedup/settings.hpp"
 
+#include "bridge/mapping/functions/pseudonymiser.hpp"
+
 namespace reportbridge::dedup {
 namespace {
 
@@ -30,11 +32,11 @@ const MapSpec kDedupSpec{
       "Category -> category or list of categories that may describe one incident (symmetric)."},
      {"related_category_penalty", ValueKind::number, false,
       "Score taken off when the categories are related, not equal (default 0.1)."},
-     {"unlinked_categories", ValueKind::list, false, "Categories never linked (default [police_feedback])."},
+     {"unlinked_categories", ValueKind::scalar_list, false, "Categories never linked (default [police_feedback])."},
      {"retention", ValueKind::duration, false,
       "Fingerprints, related index, verdicts and reporter keys are purged after this (default 30d)."},
      {"reporter_key_file", ValueKind::string, false,
-      "HMAC key file for pseudonymous reporter keys (chmod 600, >= 16 bytes). Absent: no reporter keys."}}};
+      "HMAC key file for pseudonymous reporter keys (a private secret file, chmod 600, >= 16 bytes). Absent: no reporter keys."}}};
 
 const KeySpec kRelatedPolicyKey{"related", ValueKind::string, false,
                                 "Reports related to an earlier one: link (RelatedReference), hold (review) "
@@ -84,6 +86,20 @@ std::string_view to_string(RelatedPolicy policy) {
     case RelatedPolicy::plain: return "plain";
   }
   return "link";
+}
+
+bool check_reporter_key_file(const DedupSettings& s, const YAML::Node& at, const std::string& file,
+                             core::Diagnostics& diags) {
+  if (s.reporter_key_file.empty()) return true;
+  try {
+    (void)mapping::functions::Pseudonymiser::from_key_file(s.reporter_key_file);
+    return true;
+  } catch (const std::exception& e) {
+    const auto p = config::position_of(file, at);
+    diags.error(p.file, p.line, p.column, std::string("dedup reporter_key_file: ") + e.what(),
+                "dedup.bad_key_file");
+    return false;
+  }
 }
 
 const config::MapSpec& dedup_spec() { return kDedupSpec; }

@@ -77,4 +77,11 @@ const config::KeySpec& related_policy_key_spec();
 std::optional<DedupSettings> load_dedup_settings(const YAML::Node& node, const std::string& file,
                                                  core::Diagnostics& diags);
 
+// Reads settings.reporter_key_file (a resolved path) as the Deduplicator will,
+// under the rule of every secret file, and reports a problem at `at` (the
+// reporter_key_file node) as an error [dedup.bad_key_file], so `check` finds
+// it (exit 3) instead of the first run. False when the key is unusable.
+bool check_reporter_key_file(const DedupSettings& settings, const YAML::Node& at, const std::string& file,
+                             core::Diagnostics& diags);
+
 }  // namespace reportbridge::dedup

@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "bridge/core/untrusted_text.hpp"
 #include "bridge/mapping/functions/bng.hpp"
 #include "bridge/mapping/functions/template.hpp"
 #include "bridge/mapping/mapping.hpp"
@@ -415,27 +416,14 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
 }
 
 // Quoted for display: quotes, backslashes and control characters escaped.
+// A value in lineage output: quoted, with every control character escaped
+// (core::escape_for_terminal) and inner quotes escaped.
 std::string quoted(const std::optional<std::string>& v) {
   if (!v) return "null";
   std::string out = "\"";
-  for (unsigned char c : *v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
+  for (char c : core::escape_for_terminal(*v)) {
+    if (c == '"') out += '\\';
+    out += c;
   }
   return out + "\"";
 }

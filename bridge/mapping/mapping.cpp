@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "bridge/config/yaml_spec.hpp"
+#include "bridge/core/bounded_read.hpp"
 #include "bridge/mapping/functions/functions.hpp"
 
 namespace reportbridge::mapping {
@@ -62,7 +63,7 @@ const MapSpec kPredicateSpec{
     "where test",
     {{"path", ValueKind::string, true, "Path into the submission."},
      {"equals", ValueKind::string, false, "The value equals this text."},
-     {"in", ValueKind::list, false, "The value is one of these."},
+     {"in", ValueKind::scalar_list, false, "The value is one of these."},
      {"regex", ValueKind::string, false, "The value matches this RE2 pattern (anywhere)."},
      {"exists", ValueKind::boolean, false, "true: the path has a non-null value; false: it has none."},
      {"not", ValueKind::boolean, false, "true: the test must fail instead."}}};
@@ -86,7 +87,7 @@ const MapSpec kFieldSpec{
      {"default", ValueKind::string, false, "Used when the source gives nothing."},
      {"required", ValueKind::boolean, false, "Quarantine the submission when the value is empty."},
      {"contact", ValueKind::boolean, false, "true: contact details, withheld unless the reporter may be contacted."},
-     {"transforms", ValueKind::scalar_or_list, false, "Applied in order; see mappings/README.md for the list."},
+     {"transforms", ValueKind::item_or_list, false, "Applied in order; see mappings/README.md for the list."},
      {"on_error", ValueKind::string, false, "When a transform fails: reject (default: quarantine) or empty.", {"reject", "empty"}},
      {"lookup", ValueKind::map, false, "Translate the value through a CSV table."},
      {"max_length", ValueKind::integer, false, "Maximum length in characters."},
@@ -107,15 +108,21 @@ const MapSpec kLookupSpec{
 // Reads a two-column CSV (RFC 4180 quoting) with a header row.
 std::shared_ptr<LookupTable> load_lookup(const std::string& path, const config::Position& ref,
                                          core::Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const core::BoundedRead file = core::read_bounded(path, core::kMaxLookupFileBytes);
+  if (file.too_large) {
+    diags.error(ref.file, ref.line, ref.column,
+                "lookup table '" + path + "' is larger than " + core::size_text(core::kMaxLookupFileBytes),
+                "mapping.lookup_too_large");
+    return nullptr;
+  }
+  if (!file.content) {
     diags.error(ref.file, ref.line, ref.column, "lookup table '" + path + "' not found",
                 "mapping.lookup_missing");
     return nullptr;
   }
   auto table = std::make_shared<LookupTable>();
   table->file = path;
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string& content = *file.content;
   std::vector<std::string> row;
   std::string cell;
   bool quoted = false;
@@ -366,6 +373,16 @@ class Loader {
       load_signposts((*root)["signposts"], rules);
       return;
     }
+    // A file that is not a mapping at all (a password or config file listed
+    // by mistake): one error, none of its content quoted.
+    if (!root->IsMap() || (!(*root)["mapping"] && !(*root)["targets"] && !(*root)["fields"])) {
+      const auto p = config::position_of(file, *root);
+      diags_.error(p.file, p.line, p.column,
+                   "this is not a mapping file: it has none of the keys 'mapping', 'targets' and 'fields' "
+                   "(is the right file listed under 'mappings'?)",
+                   "mapping.not_a_mapping");
+      return;
+    }
     if (!config::check_map(*root, kMappingSpec, file, diags_) && !root->IsMap()) return;
     mappings.push_back(load_mapping(*root, mappings));
     if (auto s = (*root)["signposts"]; s && s.IsSequence()) load_signposts(s, rules);
@@ -599,6 +616,8 @@ class Loader {
       } else if (n.IsMap() && n.size() == 1) {
         name = n.begin()->first.as<std::string>();
         args = n.begin()->second;
+      } else if (n.IsSequence()) {
+        continue;  // a nested list: check_map reported it (item_or_list)
       } else {
         error(n, "a transform is a name (trim) or a one-key map ({truncate: 50})", "mapping.bad_transform");
         continue;

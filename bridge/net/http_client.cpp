@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -26,6 +27,7 @@
 #include <stdexcept>
 #include <strings.h>
 
+#include "bridge/core/secret_file.hpp"
 #include "bridge/core/progress.hpp"
 #include "bridge/net/url.hpp"
 
@@ -143,11 +145,16 @@ struct HttpClient::Impl {
         ssl_ctx->set_default_verify_paths();
       if (!cfg.tls.client_cert.empty()) {
         ssl_ctx->use_certificate_chain_file(cfg.tls.client_cert.string());
-        ssl_ctx->use_private_key_file(cfg.tls.client_key.string(), ssl::context::pem);
+        // The key is a secret file like any other (core::read_secret_file).
+        core::SecretFile key = core::read_secret_file(cfg.tls.client_key, "TLS client key");
+        ssl_ctx->use_private_key(asio::buffer(key.content), ssl::context::pem);
+        OPENSSL_cleanse(key.content.data(), key.content.size());
         if (SSL_CTX_check_private_key(ssl_ctx->native_handle()) != 1)
           throw std::runtime_error("client key does not match the client certificate");
       }
     } catch (const boost::system::system_error& e) {
+      throw std::runtime_error(std::string("TLS setup failed: ") + e.what());
+    } catch (const core::SecretFileError& e) {
       throw std::runtime_error(std::string("TLS setup failed: ") + e.what());
     }
   }

@@ -10,9 +10,6 @@ namespace {
 
 constexpr const char* kUnroutedMessage =
     "Thank you. Your report has been received and will be reviewed by our staff.";
-constexpr const char* kDuplicateMessage =
-    "Thank you. This report matches one you sent moments ago, so we have kept the first one only.";
-
 const std::vector<std::string>* names_of(const DecisionRules& rules, const mapping::Mapping* m) {
   if (!rules.field_names) return nullptr;
   auto it = rules.field_names->find(m);
@@ -20,6 +17,12 @@ const std::vector<std::string>* names_of(const DecisionRules& rules, const mappi
 }
 
 }  // namespace
+
+const char* const kDuplicateMessage =
+    "Thank you. This report matches one you sent moments ago, so we have kept the first one only.";
+const char* const kLinkedMessage =
+    "Thank you. This report matches another copy of it you sent, which has already been passed on, so we "
+    "have not sent it twice.";
 
 std::shared_ptr<const std::map<const mapping::Mapping*, std::vector<std::string>>> field_names_of(
     const mapping::MappingSet& set) {
@@ -115,8 +118,12 @@ void judge(const DecisionRules& rules, Decision& d, std::optional<dedup::Verdict
   if (v && v->kind == dedup::Verdict::Kind::duplicate) {
     d.outcome = "duplicate";
     d.routes.clear();
-    d.writeback = core::StatusUpdate{row.id, "duplicate", reference_for ? reference_for(v->of_id, "") : "",
-                                     kDuplicateMessage, store::rfc3339_utc(now)};
+    // The reference follows once the kept report has one: ingest links the
+    // duplicate to it (StateStore::link_duplicate, fill_duplicate_references).
+    // An earlier copy linked to a later one already sent is not told "we kept
+    // the first one".
+    d.writeback = core::StatusUpdate{row.id, "duplicate", "", v->received_before_of ? kLinkedMessage : kDuplicateMessage,
+                                     store::rfc3339_utc(now)};
     return;
   }
   // Related reports are held for targets with policy hold; the fields the

@@ -80,6 +80,9 @@ struct Decision {
   std::vector<std::string> withheld;  // partner targets left out: no consent to share
   std::optional<boost::json::value> doc;  // the parsed payload, with rules.dedup
   std::optional<dedup::Verdict> verdict;
+  // Ingest: a later copy withdrawn for this one (first received wins), and its new verdict.
+  std::optional<dedup::Verdict> withdrawn;
+  std::string withdrawn_id;
 };
 
 // The target's reference for a submission id ("" when none; an empty target:
@@ -90,8 +93,15 @@ using ReferenceLookup = std::function<std::string(const std::string& submission_
 // fails for one target is quarantined whole, so it is never half-delivered).
 Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int64_t now_ms);
 
+// What a duplicate is told: kept the first one; or, for an earlier copy linked
+// to a later one that was already sent (first received wins, but a record is
+// never sent twice), that its other copy was passed on.
+extern const char* const kDuplicateMessage;
+extern const char* const kLinkedMessage;
+
 // For a queued decision: a double submission (verdict duplicate) becomes
-// `duplicate`, with the first report's reference, and is not sent; otherwise
+// `duplicate`, its status written without a reference (the kept report's
+// follows once it has one), and is not sent; otherwise
 // related reports are held for targets with policy hold, and RelatedReference
 // and ReporterKey are filled (bridge_fields.hpp). `verdict` nullopt: dedup off.
 void judge(const DecisionRules& rules, Decision& decision, std::optional<dedup::Verdict> verdict,

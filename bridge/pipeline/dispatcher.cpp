@@ -1,5 +1,7 @@
 #include "bridge/pipeline/dispatcher.hpp"
 
+#include "bridge/core/untrusted_text.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -57,6 +59,29 @@ void Dispatcher::record_result(Target& t, bool failed, const std::string& error,
   if (h.circuit != before || failed) state_.save_target_health(h, now);
 }
 
+// What a target answers is untrusted: a reference is stored, shown in `status`
+// and the audit trail, and written back to the resident's app, so it is
+// cleaned (no control characters, white space collapsed) and capped at
+// kMaxReferenceBytes; an error detail is capped at kMaxDetailBytes.
+void Dispatcher::bound_untrusted(const Target& target, std::vector<core::DeliveryOutcome>& outcomes) {
+  for (auto& o : outcomes) {
+    if (!o.reference.empty()) {
+      std::string clean = core::clean_reference(o.reference, kMaxReferenceBytes);
+      if (clean != o.reference)
+        spdlog::warn("dispatch: target {} returned a reference of {} bytes with control characters or over {} "
+                     "bytes; kept as {} bytes of printable text",
+                     target.sink->name(), o.reference.size(), kMaxReferenceBytes, clean.size());
+      o.reference = std::move(clean);
+    }
+    if (o.detail.size() > kMaxDetailBytes) {
+      std::size_t cut = kMaxDetailBytes;
+      while (cut > 0 && (static_cast<unsigned char>(o.detail[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+      o.detail.resize(cut);
+      o.detail += "... (cut)";
+    }
+  }
+}
+
 bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats) {
   std::vector<core::DeliveryOutcome> outcomes;
   const auto started = std::chrono::steady_clock::now();
@@ -71,6 +96,7 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   }
   const double batch_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  bound_untrusted(target, outcomes);
   const std::int64_t now = store::now_ms();
   core::progress();
   state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
@@ -192,6 +218,9 @@ std::optional<std::int64_t> Dispatcher::next_due_ms(std::int64_t now) {
 
 DispatchStats Dispatcher::dispatch(bool flush) {
   DispatchStats stats;
+  // Duplicates waiting for the reference of the report kept for them (that
+  // report may have been delivered before the duplicate arrived).
+  fill_duplicate_references();
   for (auto& target : targets_) {
     const auto policy = target.sink->batch_policy();
     for (;;) {
@@ -224,7 +253,16 @@ DispatchStats Dispatcher::dispatch(bool flush) {
       if (deliver(target, *batch, stats)) break;  // failing: let the backoff work
     }
   }
+  fill_duplicate_references();
   return stats;
+}
+
+void Dispatcher::fill_duplicate_references() {
+  try {
+    state_.fill_duplicate_references(store::now_ms());
+  } catch (const std::exception& e) {
+    spdlog::warn("dispatch: duplicate statuses not filled in this pass: {}", e.what());
+  }
 }
 
 }  // namespace reportbridge::pipeline

@@ -34,6 +34,11 @@ struct CircuitPolicy {
 
 class Dispatcher {
  public:
+  // A target's reference is cleaned of control characters and kept to this
+  // many bytes (it reaches the resident's app); an error detail to kMaxDetailBytes.
+  static constexpr std::size_t kMaxReferenceBytes = 256;
+  static constexpr std::size_t kMaxDetailBytes = 1024;
+
   explicit Dispatcher(store::StateStore& state, core::EventListener* events = nullptr)
       : state_(state), events_(events) {}
 
@@ -76,6 +81,8 @@ class Dispatcher {
   // doing: an attachment the source could not supply (attachment_unavailable)
   // is not.
   bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
+  static void bound_untrusted(const Target& target, std::vector<core::DeliveryOutcome>& outcomes);
+  void fill_duplicate_references();
   void record_result(Target& target, bool failed, const std::string& error, std::int64_t now);
 
   store::StateStore& state_;

@@ -4,11 +4,18 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 #include "bridge/core/cursor.hpp"
 #include "bridge/core/progress.hpp"
 #include "bridge/store/record_codec.hpp"
 
 namespace reportbridge::pipeline {
+
+namespace {
+// About 2.5 MiB of payloads and their decisions at the shipped mappings' sizes.
+constexpr std::size_t kMaxBatchRows = 1000;
+}  // namespace
 
 IngestStats& IngestStats::operator+=(const IngestStats& o) {
   read += o.read;
@@ -41,15 +48,19 @@ IngestStats Ingestor::run_batch() {
   const std::int64_t now = store::now_ms();
   // Only this ingestor moves the cursor, so it can be read before the write transaction.
   core::SourceCursor cursor = state_.load_cursor(source_.name());
-  std::vector<core::SourceRow> rows = source_.poll(cursor, settings_.batch_size);
+  // A batch is at most kMaxBatchRows rows, whatever `batch_size` says: what
+  // a batch holds in memory (its rows and their decisions) stays bounded.
+  std::vector<core::SourceRow> rows = source_.poll(cursor, std::min(settings_.batch_size, kMaxBatchRows));
   stats.read = rows.size();
   std::vector<Decision> decisions;
   decisions.reserve(rows.size());
   // Decided outside the write transaction, so another thread (a dispatcher)
   // can write to the state database meanwhile.
   if (!rules_.field_names) rules_.field_names = field_names_of(*rules_.mappings);
-  for (const auto& row : rows) {
+  for (auto& row : rows) {
     decisions.push_back(decide(rules_, row, now));
+    // The payload is not needed once decided (memory: a batch of them).
+    std::string().swap(row.payload);
     core::progress();  // per row: a slow batch is not a stuck one (the watchdog, bridge/runner)
   }
 
@@ -148,6 +159,17 @@ void Ingestor::publish_particular(const core::SourceRow& row, const Decision& d,
     events_->on_event(e);
     return;
   }
+  if (d.withdrawn) {
+    // The later copy, ingested first and withdrawn before it left.
+    core::Event w = e;
+    w.submission_id = d.withdrawn_id;
+    w.version = 1;
+    w.kind = core::EventKind::duplicate;
+    w.related_id = row.id;
+    w.rule = d.withdrawn->rule;
+    w.detail = d.withdrawn->explanation;
+    events_->on_event(w);
+  }
   if (d.verdict && (d.verdict->kind == dedup::Verdict::Kind::duplicate ||
                     d.verdict->kind == dedup::Verdict::Kind::related)) {
     e.kind = d.verdict->kind == dedup::Verdict::Kind::duplicate ? core::EventKind::duplicate
@@ -191,21 +213,64 @@ void Ingestor::publish_particular(const core::SourceRow& row, const Decision& d,
   }
 }
 
+// The first received copy wins whatever the ingest order (docs/deduplication.md):
+// a verdict that found a later copy ingested first withdraws that copy when it
+// has not left yet, and this one is judged again without it; otherwise this
+// one stays a duplicate linked to it (a record is never sent twice).
+void Ingestor::supersede(store::IngestTransaction& tx, const core::SourceRow& row, Decision& d, dedup::Verdict& v,
+                         std::int64_t now) {
+  if (v.kind != dedup::Verdict::Kind::duplicate || !v.received_before_of || v.replayed) return;
+  // One savepoint: the later copy's records and its dedup rows go, or neither.
+  tx.begin_savepoint();
+  std::optional<dedup::Superseded> swapped;
+  try {
+    if (tx.withdraw_unsent(v.of_id)) swapped = dedup_->supersede(*d.doc, row);
+  } catch (...) {
+    tx.end_savepoint(false);
+    dedup_->reload_window();
+    throw;
+  }
+  if (!swapped) {
+    tx.end_savepoint(false);
+    dedup_->reload_window();
+    return;
+  }
+  tx.end_savepoint(true);
+  const std::string later = swapped->later_id;
+  tx.link_duplicate(later, 1, row.id, kDuplicateMessage, now);
+  tx.relink_duplicates(later, row.id);
+  tx.queue_status({later, "duplicate", "", kDuplicateMessage, store::rfc3339_utc(now)}, 1);
+  d.withdrawn = std::move(swapped->later_verdict);
+  d.withdrawn_id = later;
+  v = std::move(swapped->verdict);
+}
+
 void Ingestor::write(store::IngestTransaction& tx, const core::SourceRow& row, Decision& d, std::int64_t now,
                      IngestStats& stats, std::deque<std::vector<std::string>>& names) {
   // Inside the batch transaction, after the ledger claim (so each version is
   // judged once): double submissions are recorded and not sent again; related
   // reports follow each target's policy.
   std::optional<dedup::Verdict> verdict;
-  if (dedup_ && d.outcome == "queued" && d.doc) verdict = dedup_->check_and_record(*d.doc, row);
-  judge(rules_, d, std::move(verdict),
+  if (dedup_ && d.outcome == "queued" && d.doc) {
+    verdict = dedup_->check_and_record(*d.doc, row);
+    supersede(tx, row, d, *verdict, now);
+  }
+  judge(rules_, d, verdict,
         [&tx](const std::string& id, const std::string& target) { return tx.reference_for(id, target); }, row, now);
+  // A duplicate keeps a link to the report kept for it: its status gets that
+  // report's reference once it has one, and its edits update that record.
+  std::string update_of;
+  if (verdict && d.outcome == "duplicate")
+    tx.link_duplicate(row.id, row.version, verdict->of_id, d.writeback->message, now);
+  else if (verdict && verdict->kind == dedup::Verdict::Kind::update)
+    update_of = tx.kept_for(row.id).value_or("");
   if (d.quarantine) tx.quarantine(*d.quarantine);
   if (d.writeback) tx.queue_status(*d.writeback, row.version);
   if (d.outcome != "queued") tx.set_outcome(row, d.outcome);
   if (d.outcome == "queued" && !d.routes.empty()) {
     store::QueuedVersion v;
     v.row = &row;
+    v.update_of = update_of;
     if (d.signpost) v.hint = store::StatusHint{"needs_review", d.signpost->message};
     v.records.reserve(d.routes.size());
     for (const auto& r : d.routes) {
@@ -220,6 +285,7 @@ void Ingestor::write(store::IngestTransaction& tx, const core::SourceRow& row, D
     }
     tx.queue_version(v, now);
   }
+  if (d.withdrawn) ++stats.duplicates;
   if (d.outcome == "queued") {
     ++stats.queued;
     stats.records += d.routes.size();

@@ -88,6 +88,8 @@ class Ingestor {
   void publish(const std::vector<core::SourceRow>& rows, const std::vector<Decision>& decisions,
                const std::vector<std::size_t>& claimed, std::int64_t now) const;
   void publish_particular(const core::SourceRow& row, const Decision& decision, std::int64_t now) const;
+  void supersede(store::IngestTransaction& tx, const core::SourceRow& row, Decision& decision,
+                 dedup::Verdict& verdict, std::int64_t now);
 
   store::StateStore& state_;
   core::Source& source_;

@@ -10,34 +10,57 @@ std::size_t WritebackWorker::run_once() {
   // After a failure the app's store is left alone for a while (1 s, doubling
   // to 60 s): a down back end is not hammered, and the log is not flooded.
   if (std::chrono::steady_clock::now() < next_try_) return 0;
-  auto items = state_.pending_writebacks(batch_size_);
+  auto items = state_.pending_writebacks(batch_size_, store::now_ms());
   if (items.empty()) return 0;
   std::vector<core::StatusUpdate> updates;
-  std::vector<std::int64_t> ids;
   updates.reserve(items.size());
-  for (auto& w : items) {
-    ids.push_back(w.id);
-    updates.push_back(std::move(w.update));
-  }
-  try {
-    source_.write_status(updates);
-  } catch (const std::exception& e) {
+  for (auto& w : items) updates.push_back(std::move(w.update));
+  const auto failed = [&](std::size_t count, const std::string& why) {
     ++failures_;
     backoff_ = std::min(backoff_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(1000) : backoff_ * 2,
                         std::chrono::milliseconds(60'000));
     next_try_ = std::chrono::steady_clock::now() + backoff_;
-    spdlog::warn("writeback: {} statuses not written, next try in {} ms: {}", updates.size(), backoff_.count(),
-                 e.what());
+    spdlog::warn("writeback: {} status(es) not written, next try in {} ms: {}", count, backoff_.count(), why);
+  };
+  core::StatusWriteResult result;
+  try {
+    result = source_.write_statuses(updates);
+  } catch (const std::exception& e) {
+    failed(updates.size(), e.what());
     return 0;
   }
-  backoff_ = std::chrono::milliseconds(0);
-  state_.mark_writebacks_done(ids);
-  if (events_) {
+  // Per status: the written and the refused are done; only the others stay
+  // queued, each waiting on its own (1 s doubling to 60 s), so one that keeps
+  // failing never re-sends nor holds back the rest of its batch. When none
+  // was written at all, the app is down: the whole worker backs off.
+  std::vector<store::WritebackItem> done;
+  std::vector<std::size_t> written;
+  std::vector<std::pair<store::WritebackItem, std::int64_t>> later;
+  const std::int64_t now = store::now_ms();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto o = i < result.outcomes.size() ? result.outcomes[i] : core::StatusOutcome::retry;
+    if (o == core::StatusOutcome::retry) {
+      const std::int64_t wait = std::min<std::int64_t>(60'000, 1000LL << std::min(items[i].attempts, 6));
+      items[i].update = updates[i];  // (kept as a status of its own)
+      later.emplace_back(items[i], now + wait);
+      continue;
+    }
+    done.push_back(items[i]);
+    if (o == core::StatusOutcome::written) written.push_back(i);
+  }
+  state_.finish_writebacks(done, later);
+  if (!later.empty() && done.empty()) {
+    failed(later.size(), result.error);
+  } else {
+    backoff_ = std::chrono::milliseconds(0);
+    if (!later.empty())
+      spdlog::warn("writeback: {} status(es) not written, each retried on its own: {}", later.size(), result.error);
+  }
+  if (events_ && !written.empty()) {
     // One batch event per state written (one audit entry each).
-    const std::int64_t now = store::now_ms();
     std::vector<core::EventBatch> batches;
     std::vector<std::string> details;
-    for (std::size_t i = 0; i < updates.size(); ++i) {
+    for (auto i : written) {
       const auto& u = updates[i];
       core::EventBatch* b = nullptr;
       for (auto& x : batches)
@@ -59,7 +82,7 @@ std::size_t WritebackWorker::run_once() {
     for (const auto& b : batches) events_->on_batch(b);
     events_->flush();
   }
-  return updates.size();
+  return written.size();
 }
 
 std::size_t WritebackWorker::drain() {

@@ -1,6 +1,10 @@
 #pragma once
-// Write-back: the queued statuses go to the app's submission_status in batches.
-// Failures leave them queued; the next pass retries. Never blocks ingest.
+// Write-back: the queued statuses go to the app's submission_status in batches,
+// with an outcome per status (Source::write_statuses): written and refused
+// ones are done; a failed one stays queued and waits on its own (1 s doubling
+// to 60 s), so it never re-sends nor holds up the others. Only when nothing of
+// a batch was written (the app is down) does the worker back off as a whole.
+// Never blocks ingest.
 #include <chrono>
 #include <cstddef>
 
@@ -16,7 +20,8 @@ class WritebackWorker {
                   core::EventListener* events = nullptr)
       : state_(state), source_(source), batch_size_(batch_size), events_(events) {}
 
-  // Writes up to one batch; returns how many were written (0: none pending or failed).
+  // Writes up to one batch of due statuses; returns how many were written (0:
+  // none due, or none written).
   std::size_t run_once();
   // Writes until nothing is pending or a write fails.
   std::size_t drain();

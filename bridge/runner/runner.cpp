@@ -80,9 +80,12 @@ store::Database& sqlite_of(store::StateStore& state) {
   throw std::runtime_error("deduplication needs the SQLite state store");
 }
 
-// Page cache of the ingest connection (the ledger's newest pages, the dedup
-// tables): memory stays flat however long the backlog.
-constexpr int kIngestCacheMib = 8;
+// Page caches (memory stays flat however long the backlog): ingest's holds
+// the ledger's newest pages and the dedup tables; the outbox is written once
+// and read once, in order, so the delivery connections share 1 MiB.
+constexpr int kIngestCacheKib = 1024;
+constexpr int kDeliveryCacheKib = 1024;
+constexpr int kHousekeepingCacheKib = 512;
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -413,14 +416,14 @@ Totals Runner::run() {
   const std::string path = I.settings.state_path.string();
   // One connection per loop, opened here one after another (the first
   // migrates the schema).
-  I.ingest_state = store::open_state_store(path, kIngestCacheMib);
-  // The delivery connections share the page cache one delivery connection
-  // had (8 MiB), at least 2 MiB each: more targets do not mean more memory.
-  const int delivery_cache_mib =
-      std::max(2, 8 / static_cast<int>(std::max<std::size_t>(1, I.targets.size())));
+  I.ingest_state = store::open_state_store(path, kIngestCacheKib);
+  // The delivery connections share kDeliveryCacheKib, at least 256 KiB each:
+  // more targets do not mean more memory.
+  const int delivery_cache_kib =
+      std::max(256, kDeliveryCacheKib / static_cast<int>(std::max<std::size_t>(1, I.targets.size())));
   for (const auto& t : I.targets) {
     auto d = std::make_unique<DeliveryLoop>("delivery:" + t.sink->name());
-    d->state = store::open_state_store(path, delivery_cache_mib);
+    d->state = store::open_state_store(path, delivery_cache_kib);
     // Every connection that settles batches composes a submission's status
     // from every target's rule, in config order.
     for (const auto& other : I.targets) d->state->set_writeback_rule(other.sink->name(), other.rule);
@@ -429,7 +432,7 @@ Totals Runner::run() {
     d->dispatcher->set_stop_flag(&I.stop);
     I.deliveries.push_back(std::move(d));
   }
-  I.housekeeping_state = store::open_state_store(path, 2);
+  I.housekeeping_state = store::open_state_store(path, kHousekeepingCacheKib);
   // Replays asked for while the daemon was down, before anything is claimed
   // (one quick transaction; later ones are looked for every replay_check).
   I.carry_out_replays(*I.housekeeping_state);

@@ -73,6 +73,8 @@ std::string resident_message(const std::vector<SchemaError>& errors) {
   if (errors.empty()) return {};
   std::vector<FieldProblem> problems;
   for (const auto& e : errors) {
+    if (e.keyword == "size")
+      return "We could not accept your report because it was too large. Please shorten it and send it again.";
     bool whole_document = e.keyword == "json" || e.keyword == "row_mismatch" ||
                           (e.path.empty() && e.keyword != "required");
     if (whole_document) return std::string(kDamaged) + std::string(kAgain);

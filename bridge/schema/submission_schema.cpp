@@ -10,6 +10,8 @@
 #include <utility>
 
 #include <boost/json/parser.hpp>
+
+#include "bridge/core/bounded_read.hpp"
 #include <boost/json/serialize.hpp>
 
 #include "bridge/schema/date_time.hpp"
@@ -599,17 +601,17 @@ SubmissionSchema::SubmissionSchema(std::shared_ptr<const detail::CompiledSchema>
 
 std::optional<SubmissionSchema> SubmissionSchema::load(const std::string& path,
                                                        core::Diagnostics& diags) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  const core::BoundedRead file = core::read_bounded(path, core::kMaxSchemaFileBytes);
+  if (file.too_large) {
+    diags.error(path, 0, 0, "the schema file is larger than " + core::size_text(core::kMaxSchemaFileBytes),
+                "schema.too_large");
+    return std::nullopt;
+  }
+  if (!file.content) {
     diags.error(path, 0, 0, "cannot read the schema file", "schema.io_error");
     return std::nullopt;
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) {
-    diags.error(path, 0, 0, "cannot read the schema file", "schema.io_error");
-    return std::nullopt;
-  }
-  return parse(text, path, diags);
+  return parse(*file.content, path, diags);
 }
 
 std::optional<SubmissionSchema> SubmissionSchema::parse(std::string_view text,
@@ -643,6 +645,13 @@ std::vector<SchemaError> SubmissionSchema::validate(const json::value& doc) cons
 PayloadCheck check_payload(const SubmissionSchema& schema, std::string_view payload,
                            std::string_view row_id, std::int64_t row_version) {
   PayloadCheck result;
+  // Before parsing: a 50 MB payload is refused without building its tree.
+  if (payload.size() > kMaxPayloadBytes) {
+    result.errors.push_back({"", "size",
+                             "payload larger than " + std::to_string(kMaxPayloadBytes) + " bytes (" +
+                                 core::size_text(kMaxPayloadBytes) + "), the limit for one submission"});
+    return result;
+  }
   json::parser parser;
   boost::system::error_code ec;
   std::size_t consumed = parser.write(payload.data(), payload.size(), ec);

@@ -62,7 +62,14 @@ struct PayloadCheck {
   bool ok() const { return doc.has_value() && errors.empty(); }
 };
 
-// Parses and validates a raw payload from a store row. Invalid JSON gives one
+// The largest payload (one submission version, bytes) the bridge reads: every
+// field has a maxLength far below it (the description, 10,000 characters, is
+// at most 40,000 bytes), so only a broken or hostile payload reaches it.
+inline constexpr std::size_t kMaxPayloadBytes = 1 << 20;
+
+// Parses and validates a raw payload from a store row. A payload over
+// kMaxPayloadBytes gives one error {path "", keyword "size"} and is not
+// parsed. Invalid JSON gives one
 // error {path "", keyword "json"} with the parser's message and byte offset.
 // A payload whose id or version differs from the row's gives keyword
 // "row_mismatch" (checked only when those fields are otherwise valid).

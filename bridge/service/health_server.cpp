@@ -84,6 +84,10 @@ class Session : public std::enable_shared_from_this<Session> {
     read();
   }
 
+  // Waiting for a request (idle on keep-alive, or a client that has not sent
+  // its header yet), not writing a response.
+  bool waiting() const { return waiting_; }
+
   void close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -97,11 +101,13 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(server_.settings.max_header_bytes));
     parser_->body_limit(kMaxBody);
     stream_.expires_after(server_.settings.io_timeout);
+    waiting_ = true;
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
+    waiting_ = false;
     if (ec == http::error::header_limit)
       return reply(text_response(http::status::request_header_fields_too_large, 11,
                                  "request header too large\n"),
@@ -138,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Response res_;
   std::list<std::weak_ptr<Session>>::iterator self_;
+  bool waiting_ = false;
 };
 
 void HealthServer::Impl::accept() {
@@ -153,14 +160,26 @@ void HealthServer::Impl::accept() {
       return;
     }
     if (active >= settings.max_connections) {
-      beast::error_code ignored;
-      socket.shutdown(tcp::socket::shutdown_both, ignored);
-      socket.close(ignored);
-    } else {
-      auto session = std::make_shared<Session>(*this, std::move(socket));
-      sessions.push_front(session);
-      session->start(sessions.begin());
+      // Full: the connection that has waited longest for a request (an idle
+      // keep-alive, or a slow client that never sends its header) makes
+      // room, so that slow clients cannot lock the probes out for the read
+      // timeout. Only when every connection is busy writing is the new one
+      // refused.
+      std::shared_ptr<Session> oldest;
+      for (auto it = sessions.rbegin(); it != sessions.rend() && !oldest; ++it)
+        if (auto s = it->lock(); s && s->waiting()) oldest = std::move(s);
+      if (!oldest) {
+        beast::error_code ignored;
+        socket.shutdown(tcp::socket::shutdown_both, ignored);
+        socket.close(ignored);
+        accept();
+        return;
+      }
+      oldest->close();
     }
+    auto session = std::make_shared<Session>(*this, std::move(socket));
+    sessions.push_front(session);
+    session->start(sessions.begin());
     accept();
   });
 }
@@ -237,6 +256,11 @@ void HealthServer::start() {
     throw std::system_error(ec, "health server: cannot listen on " + where);
   }
   impl_->port = acc.local_endpoint().port();
+  if (!address.is_loopback())
+    spdlog::warn("health server: listening on {}, not a loopback address: /readyz and /metrics (target "
+                 "names, circuit errors, counts) are reachable from other machines; listen on 127.0.0.1 "
+                 "or [::1] unless a firewall limits who can connect",
+                 where);
   impl_->accept();
   impl_->started = true;
   impl_->thread = std::thread([impl = impl_.get()] {

@@ -5,9 +5,12 @@
 //   GET /readyz   200 when every readiness check passes, else 503; JSON body
 //                 {"status":"ready"|"not_ready","checks":[{"name","ok","detail"}]}
 //   GET /metrics  the Prometheus text exposition
-// Bounded: at most max_connections at once (more are closed on accept), a
-// header size limit (431), no request bodies (413), and a timeout on every
-// read and write.
+// Bounded: at most max_connections at once (when full, a new connection
+// closes the one that has waited longest for a request, so slow or idle
+// clients cannot lock probes out; it is refused only when every connection
+// is busy writing), a header size limit (431), no request bodies (413), and a
+// timeout on every read and write. Listening on an address that is not
+// loopback is logged as a warning (load_service_config also warns at check).
 #include <chrono>
 #include <cstdint>
 #include <functional>

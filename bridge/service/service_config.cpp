@@ -23,7 +23,7 @@ const config::MapSpec kHealthSpec{
       "loopback or a management network: the endpoints have no authentication."},
      {"circuit_open_threshold", ValueKind::duration, false,
       "/readyz fails once a target's circuit has been open this long (default 5m)."},
-     {"max_connections", ValueKind::integer, false, "Connections served at once; more are closed (default 16)."},
+     {"max_connections", ValueKind::integer, false, "Connections served at once; when full, the one idle longest is closed for a new one (default 16)."},
      {"max_header_size", ValueKind::size, false, "Largest request header accepted (default 8KiB)."},
      {"timeout", ValueKind::duration, false, "Read and write timeout per request (default 5s)."}}};
 
@@ -82,6 +82,17 @@ std::optional<ServiceConfig> load_service_config(const YAML::Node& root, const s
       if (auto parsed = parse_listen(l.Scalar())) {
         s.server.address = parsed->first;
         s.server.port = parsed->second;
+        boost::system::error_code ec;
+        if (!boost::asio::ip::make_address(parsed->first, ec).is_loopback() &&
+            config::get_bool(h, "enabled", true)) {
+          auto p = config::position_of(file, l);
+          diags.warning(p.file, p.line, p.column,
+                        "health listens on " + parsed->first +
+                            ", not a loopback address: /readyz and /metrics (target names, circuit errors, "
+                            "counts) are reachable from other machines; use 127.0.0.1 or [::1] unless a "
+                            "firewall limits who can connect",
+                        "config.health_exposed");
+        }
       } else {
         auto p = config::position_of(file, l);
         diags.error(p.file, p.line, p.column,

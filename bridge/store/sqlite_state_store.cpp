@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <random>
@@ -12,13 +13,17 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "bridge/store/record_codec.hpp"
 
 namespace reportbridge::store {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 4;
+constexpr std::int64_t kSchemaVersion = 5;
 
 // Schema version 1. Once released, later versions add migrations; this stays as is.
 constexpr const char* kSchemaV1 = R"SQL(
@@ -108,16 +113,38 @@ CREATE INDEX IF NOT EXISTS outbox_dead_by_submission ON outbox_items (submission
 DROP INDEX IF EXISTS legacy_refs_by_submission;
 )SQL";
 
-// Schema version 4: bookkeeping per batch, not per submission
+// Schema version 4: duplicates keep a link to the report they duplicate
+// (docs/deduplication.md): their status gets its reference once it has one,
+// and an edit of a duplicate goes as an update of the record kept for it
+// (outbox_items.update_of). Duplicates are rare: the table stays small.
+constexpr const char* kSchemaV4 = R"SQL(
+ALTER TABLE outbox_items ADD COLUMN update_of TEXT;
+CREATE TABLE IF NOT EXISTS duplicate_links (
+  submission_id TEXT NOT NULL, version INTEGER NOT NULL, of_id TEXT NOT NULL,
+  message TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  reference TEXT,                   -- written back with the duplicate status; NULL: still waiting for one
+  PRIMARY KEY (submission_id, version)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS duplicate_links_waiting ON duplicate_links (of_id) WHERE reference IS NULL;
+-- Write-back per status: one the app keeps failing waits on its own.
+ALTER TABLE writeback_queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE writeback_queue ADD COLUMN next_attempt_ms INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
+// How long a duplicate waits for the kept report's reference before its
+// status is left as written (a target that issues none, a dead letter).
+constexpr std::int64_t kDuplicateReferenceWaitMs = 7LL * 24 * 3600 * 1000;
+
+// Schema version 5: bookkeeping per batch, not per submission
 // (docs/performance.md). Records are queued as one outbox_segments row per
 // (ingest batch, target); a claim is one delivery_batches row over a range of
 // the target's log; a settle updates that row. outbox_items keeps only the
 // exceptions (retries, items waiting for an earlier version, dead letters),
 // each with its own record copy and its metadata (`meta`: the status hint and
 // the version's items at other targets). Statuses are queued as one
-// writeback_chunks row per settled batch. Item ids are one sequence
+// writeback_chunks row per settled batch (writeback_queue keeps the single
+// ones: retries, duplicates' statuses). Item ids are one sequence
 // (meta.next_item) over all targets, so a target's log is ordered by id.
-constexpr const char* kSchemaV4 = R"SQL(
+constexpr const char* kSchemaV5 = R"SQL(
 CREATE TABLE IF NOT EXISTS outbox_segments (
   id INTEGER PRIMARY KEY, target TEXT NOT NULL,
   first_item INTEGER NOT NULL, last_item INTEGER NOT NULL, items INTEGER NOT NULL,
@@ -136,6 +163,8 @@ ALTER TABLE delivery_batches ADD COLUMN skipped BLOB;
 ALTER TABLE delivery_batches ADD COLUMN items INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS writeback_chunks (
   id INTEGER PRIMARY KEY, statuses INTEGER NOT NULL, created_ms INTEGER NOT NULL, body BLOB NOT NULL);
+-- Single statuses and chunks are written in the order they were queued.
+ALTER TABLE writeback_queue ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0;
 DROP INDEX IF EXISTS outbox_by_seq;
 DROP INDEX IF EXISTS outbox_open_by_submission;
 CREATE INDEX IF NOT EXISTS outbox_open_by_submission ON outbox_items (target, submission_id, version)
@@ -185,17 +214,41 @@ std::shared_ptr<std::mutex> write_lock_for(const std::string& path) {
   return lock;
 }
 
-// Synchronous=FULL for one transaction (a claim), NORMAL again afterwards.
-struct FullSync {
-  explicit FullSync(Database& d) : db(d) { db.exec("PRAGMA synchronous=FULL"); }
-  ~FullSync() {
-    try {
-      db.exec("PRAGMA synchronous=NORMAL");
-    } catch (...) {
-    }
+// The state database holds personal data (records waiting for delivery, dead
+// letters): owner read/write, group read (the service group, like the audit
+// trail: an operator in it can run `status`), nothing for others. SQLite
+// creates files 0644 and gives -wal/-shm the database file's mode, so the file
+// is created here first; files left more open by an earlier version are
+// tightened.
+constexpr mode_t kStateFileMode = 0640;
+
+const std::string& private_state_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, kStateFileMode);
+  if (fd >= 0) {
+    ::fchmod(fd, kStateFileMode);  // whatever the umask
+    ::close(fd);
   }
-  Database& db;
-};
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    const std::string file = path + suffix;
+    struct stat st {};
+    if (::lstat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if ((st.st_mode & 0777 & ~kStateFileMode) != 0) ::chmod(file.c_str(), st.st_mode & kStateFileMode);
+  }
+  return path;
+}
+
+// Makes the WAL durable up to the last commit (fsync): what a claim needs
+// before anything is published under its key. Called after the commit, so the
+// write lock is not held during the sync (the other connections go on; their
+// frames are synced along, which does no harm).
+void sync_wal(Database& db) {
+  sqlite3_file* wal = nullptr;
+  if (sqlite3_file_control(db.handle(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || !wal ||
+      !wal->pMethods)
+    throw SqliteError("cannot reach the state database's write-ahead log to sync it", SQLITE_ERROR);
+  const int rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+  if (rc != SQLITE_OK) throw SqliteError("cannot sync the state database's write-ahead log", rc);
+}
 
 // --- item metadata -------------------------------------------------------
 
@@ -204,12 +257,14 @@ struct FullSync {
 struct Meta {
   std::optional<StatusHint> hint;
   std::vector<std::pair<std::string, std::int64_t>> siblings;  // (target, item id)
+  std::string update_of;  // an edit of a duplicate: the submission kept for it
 };
 
-constexpr std::uint64_t kHasHint = 1, kHasSiblings = 2;
+constexpr std::uint64_t kHasHint = 1, kHasSiblings = 2, kHasUpdateOf = 4;
 
 void put_meta(std::string& out, const Meta& m) {
-  std::uint64_t flags = (m.hint ? kHasHint : 0) | (m.siblings.empty() ? 0 : kHasSiblings);
+  std::uint64_t flags =
+      (m.hint ? kHasHint : 0) | (m.siblings.empty() ? 0 : kHasSiblings) | (m.update_of.empty() ? 0 : kHasUpdateOf);
   codec::put_varint(out, flags);
   if (m.hint) {
     codec::put_bytes(out, m.hint->state);
@@ -222,6 +277,7 @@ void put_meta(std::string& out, const Meta& m) {
       codec::put_varint(out, static_cast<std::uint64_t>(id));
     }
   }
+  if (!m.update_of.empty()) codec::put_bytes(out, m.update_of);
 }
 
 bool get_meta(std::string_view& in, Meta& m) {
@@ -242,6 +298,7 @@ bool get_meta(std::string_view& in, Meta& m) {
       m.siblings.emplace_back(std::move(target), static_cast<std::int64_t>(id));
     }
   }
+  if ((flags & kHasUpdateOf) && !codec::get_string(in, m.update_of)) return false;
   return true;
 }
 
@@ -409,6 +466,7 @@ bool read_chunk(std::string_view in, std::int64_t id, std::vector<WritebackItem>
   for (std::uint64_t i = 0; i < count; ++i) {
     WritebackItem w;
     w.id = id;
+    w.in_chunk = true;
     std::uint64_t version = 0, state = 0, ref = 0, msg = 0, at = 0;
     if (!codec::get_string(in, w.update.submission_id) || !codec::get_varint(in, version) ||
         !codec::get_varint(in, state) || !codec::get_varint(in, ref) || !codec::get_varint(in, msg) ||
@@ -535,13 +593,13 @@ struct SqliteStateStore::BatchInfo {
 
 // --- opening and migrating ---------------------------------------------
 
-SqliteStateStore::SqliteStateStore(const std::string& path, int cache_mib)
-    : db_(path, Database::Mode::read_write_create) {
+SqliteStateStore::SqliteStateStore(const std::string& path, int cache_kib)
+    : db_(private_state_file(path), Database::Mode::read_write_create) {
   db_.share_write_lock(write_lock_for(path));
   db_.exec("PRAGMA journal_mode=WAL");
   db_.exec("PRAGMA synchronous=NORMAL");
   db_.exec("PRAGMA foreign_keys=ON");
-  db_.exec("PRAGMA cache_size=-" + std::to_string(std::max(1, cache_mib) * 1024));
+  db_.exec("PRAGMA cache_size=-" + std::to_string(std::max(64, cache_kib)));
   // Checkpoint the WAL every ~64 MB rather than every 4 MB: an outbox segment
   // written at ingest and deleted once delivered soon after then reaches the
   // database file at most once, and its pages are reused. The WAL file is
@@ -586,8 +644,12 @@ void SqliteStateStore::migrate() {
   }
   if (version < 4) {
     db_.exec(kSchemaV4);
-    migrate_v3_to_v4();
     db_.exec("UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+  }
+  if (version < 5) {
+    db_.exec(kSchemaV5);
+    migrate_v4_to_v5();
+    db_.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
   }
   db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(3))))");
   auto q = db_.prepare("SELECT value FROM meta WHERE key = 'instance'");
@@ -595,12 +657,13 @@ void SqliteStateStore::migrate() {
   tx.commit();
 }
 
-// Items queued by schema version 3 were one row each. Those still pending, in
+// Items queued by schema versions 3 and 4 were one row each. Those still pending, in
 // flight or dead stay rows (they are exceptions now), with their record
 // re-encoded and their metadata filled in (the hint, their version's items at
-// other targets); delivered rows become counts; queued statuses become one
-// chunk. New log items are numbered after every existing row.
-void SqliteStateStore::migrate_v3_to_v4() {
+// other targets, what an edit of a duplicate updates); delivered rows become
+// counts; queued statuses stay rows (they keep their attempts). New log items
+// are numbered after every existing row.
+void SqliteStateStore::migrate_v4_to_v5() {
   struct Row {
     std::int64_t id, seq, version;
     std::string target, submission_id;
@@ -616,8 +679,12 @@ void SqliteStateStore::migrate_v3_to_v4() {
       " ORDER BY id");
   auto hint_q = db_.prepare("SELECT state, message FROM status_hints WHERE submission_id = ?1 AND version = ?2");
   auto set_meta = db_.prepare("UPDATE outbox_items SET meta = ?2 WHERE id = ?1");
+  auto update_of_q = db_.prepare("SELECT coalesce(update_of, '') FROM outbox_items WHERE id = ?1");
   for (const auto& r : open_rows) {
     Meta m;
+    update_of_q.bind(1, r.id);
+    if (update_of_q.step()) m.update_of = update_of_q.text(0);
+    update_of_q.reset();
     siblings_q.bind(1, r.seq).bind(2, r.submission_id).bind(3, r.version).bind(4, r.id);
     while (siblings_q.step()) m.siblings.emplace_back(siblings_q.text(0), siblings_q.int64(1));
     siblings_q.reset();
@@ -647,16 +714,6 @@ void SqliteStateStore::migrate_v3_to_v4() {
       " GROUP BY target");
   db_.exec("DELETE FROM outbox_items WHERE state = 'delivered'");
   db_.exec("DELETE FROM status_hints");
-  // Statuses still queued: one chunk, in their order.
-  {
-    ChunkWriter chunk;
-    auto q = db_.prepare(
-        "SELECT submission_id, state, coalesce(reference, ''), message, updated_at, version FROM writeback_queue"
-        " ORDER BY id");
-    while (q.step()) chunk.add({q.text(0), q.text(1), q.text(2), q.text(3), q.text(4)}, q.int64(5));
-    write_chunk(db_, chunk, 0);
-    db_.exec("DELETE FROM writeback_queue");
-  }
   db_.exec(
       "INSERT OR REPLACE INTO meta (key, value) SELECT 'next_item', coalesce(max(id), 0) + 1 FROM"
       " (SELECT max(id) AS id FROM outbox_items UNION ALL SELECT max(item_id) FROM outbox_records)");
@@ -722,6 +779,7 @@ class SqliteIngest final : public IngestTransaction {
       const QueuedRecord& r = v.records[i];
       Meta meta;
       meta.hint = v.hint;
+      meta.update_of = std::string(v.update_of);
       for (std::size_t k = 0; k < v.records.size(); ++k)
         if (k != i) meta.siblings.emplace_back(std::string(v.records[k].target), ids[k]);
       if (!r.held.empty()) {
@@ -749,6 +807,107 @@ class SqliteIngest final : public IngestTransaction {
 
   std::string reference_for(const std::string& submission_id, const std::string& target) override {
     return s_.reference_for(submission_id, target);
+  }
+
+  void link_duplicate(const std::string& submission_id, std::int64_t version, const std::string& of_id,
+                      const std::string& message, std::int64_t now) override {
+    db_.prepare("INSERT OR REPLACE INTO duplicate_links (submission_id, version, of_id, message, created_ms)"
+                " VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, submission_id).bind(2, version).bind(3, of_id).bind(4, message).bind(5, now).run();
+  }
+
+  std::optional<std::string> kept_for(const std::string& submission_id) override {
+    auto q = db_.prepare("SELECT of_id FROM duplicate_links WHERE submission_id = ?1 ORDER BY version LIMIT 1");
+    std::optional<std::string> kept;
+    std::string id = submission_id;
+    for (int hop = 0; hop < 8; ++hop) {  // a duplicate of a report that became a duplicate itself
+      q.bind(1, id);
+      if (!q.step()) break;
+      id = q.text(0);
+      q.reset();
+      kept = id;
+    }
+    return kept;
+  }
+
+  void relink_duplicates(const std::string& from, const std::string& to) override {
+    db_.prepare("UPDATE duplicate_links SET of_id = ?2 WHERE of_id = ?1").bind(1, from).bind(2, to).run();
+  }
+
+  // The submission's items are found in the targets' logs, newest segment
+  // first (the copy to withdraw came in recently), only among the items not
+  // claimed yet; the first one found names the others (its siblings). Each
+  // gets a row of state 'withdrawn', which the claim skips. Rare (an
+  // out-of-order double submission), so a scan is acceptable here.
+  bool withdraw_unsent(const std::string& submission_id) override {
+    for (auto& b : builders_) flush(b);  // (before begin_savepoint: see there)
+    std::map<std::string, std::int64_t> claimed_through;
+    {
+      auto q = db_.prepare("SELECT target, claimed_through FROM outbox_logs");
+      while (q.step()) claimed_through[q.text(0)] = q.int64(1);
+    }
+    // A version 1 with a row of its own (held, waiting, retried, dead) has
+    // left the log: not withdrawn.
+    {
+      auto q = db_.prepare(
+          "SELECT 1 FROM outbox_items WHERE submission_id = ?1 AND state <> 'withdrawn' LIMIT 1");
+      q.bind(1, submission_id);
+      if (q.step()) return false;
+    }
+    auto segs = db_.prepare(
+        "SELECT s.id, s.first_item, s.body, s.target FROM outbox_segments s JOIN outbox_logs l ON l.target = s.target"
+        " WHERE s.last_item >= l.claimed_through ORDER BY s.id DESC");
+    SegmentItem it;
+    std::vector<std::pair<std::string, SegmentItem>> found;
+    std::string mapping;
+    while (found.empty() && segs.step()) {
+      const std::string target = segs.text(3);
+      const std::int64_t from = claimed_through[target];
+      SegmentReader reader(segs.blob_view(2), segs.int64(1), segs.int64(0));
+      while (reader.next(it)) {
+        if (it.id < from || it.submission_id != submission_id) continue;
+        if (it.version != 1) return false;
+        found.emplace_back(target, it);
+        break;
+      }
+    }
+    if (found.empty()) return false;
+    // Every sibling must be a log item not claimed yet, without a row of its own.
+    const Meta meta = found.front().second.meta;
+    for (const auto& [target, id] : meta.siblings) {
+      auto c = claimed_through.find(target);
+      if (c == claimed_through.end() || id < c->second) return false;
+      auto q = db_.prepare("SELECT 1 FROM outbox_items WHERE id = ?1");
+      q.bind(1, id);
+      if (q.step()) return false;
+    }
+    std::vector<std::pair<std::string, std::int64_t>> items(meta.siblings.begin(), meta.siblings.end());
+    items.emplace_back(found.front().first, found.front().second.id);
+    auto ins = db_.prepare(
+        "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, attempts,"
+        " next_attempt_ms, enqueued_ms, settled_ms) VALUES (?1, ?2, ?3, 1, ?4, '', 'withdrawn', 0, ?5, ?5, ?5)");
+    // Taken from the log now (not pending any more), skipped when a claim reaches them.
+    auto taken = db_.prepare(
+        "INSERT INTO outbox_logs (target, claimed_through, claimed) VALUES (?1, 0, 1)"
+        " ON CONFLICT (target) DO UPDATE SET claimed = claimed + 1");
+    for (const auto& [target, id] : items) {
+      ins.bind(1, id).bind(2, target).bind(3, submission_id).bind(4, found.front().second.seq).bind(5, now_ms())
+          .run();
+      ins.reset();
+      taken.bind(1, target).run();
+      taken.reset();
+    }
+    return true;
+  }
+
+  // Records still collected in memory go to their segments first: a
+  // savepoint rolled back must not lose records queued before it.
+  void begin_savepoint() override {
+    for (auto& b : builders_) flush(b);
+    db_.exec("SAVEPOINT ingest_step");
+  }
+  void end_savepoint(bool keep) override {
+    db_.exec(keep ? "RELEASE ingest_step" : "ROLLBACK TO ingest_step; RELEASE ingest_step");
   }
 
   void save_cursor(const std::string& source, const core::SourceCursor& cursor) override {
@@ -915,7 +1074,10 @@ namespace {
 constexpr const char* kClaimableExceptions =
     " o.target = ?1 AND o.state IN ('pending', 'waiting') AND o.next_attempt_ms <= ?2 AND (o.version = 1 OR NOT"
     " EXISTS (SELECT 1 FROM outbox_items e WHERE e.target = o.target AND e.submission_id = o.submission_id"
-    " AND e.version < o.version AND e.state IN ('pending', 'waiting', 'in_flight')))";
+    " AND e.version < o.version AND e.state IN ('pending', 'waiting', 'in_flight')))"
+    // an edit of a duplicate waits for the record kept for it, too (docs/deduplication.md)
+    " AND (o.update_of IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_items k WHERE k.target = o.target"
+    " AND k.submission_id = o.update_of AND k.state IN ('pending', 'waiting', 'in_flight')))";
 }  // namespace
 
 PendingSummary SqliteStateStore::pending_summary(const std::string& target, std::int64_t now, std::size_t enough) {
@@ -975,14 +1137,19 @@ bool earlier_open(const OpenVersions& open, const std::string& id, std::int64_t 
 std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::string& target, ClaimLimits limits,
                                                                  std::int64_t now) {
   const std::size_t max_items = std::max<std::size_t>(1, limits.max_items);
-  // The claim must reach the disk before anything is published under its key.
-  FullSync full(db_);
   Transaction tx(db_);
   const LogState log = load_log(db_, target);
 
   core::DeliveryBatch batch;
   auto info = std::make_unique<BatchInfo>();
   info->target = target;
+  // Room for what the claim will likely take (the byte limit usually ends it
+  // first: records of a few hundred bytes), not for max_items.
+  const std::size_t expect = std::min<std::size_t>(
+      {max_items, static_cast<std::size_t>(std::max<std::int64_t>(0, log.queued - log.claimed)) + 64,
+       limits.max_bytes / 384 + 16});
+  batch.items.reserve(expect);
+  info->items.reserve(expect);
   std::size_t bytes = 0;
   OpenVersions in_batch;  // versions taken by this claim
   OpenVersions elsewhere;  // versions in this target's other open batches
@@ -1002,7 +1169,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
   std::vector<std::int64_t> unreadable_exceptions;
   {
     auto q = db_.prepare(std::string("SELECT o.id, o.submission_id, o.version, o.seq, o.attempts, o.in_doubt, o.meta,"
-                                     " r.record, o.enqueued_ms FROM outbox_items o"
+                                     " r.record, o.enqueued_ms, coalesce(o.update_of, '') FROM outbox_items o"
                                      " LEFT JOIN outbox_records r ON r.item_id = o.id"
                                      " WHERE") +
                          kClaimableExceptions + " ORDER BY o.id LIMIT ?3");
@@ -1011,6 +1178,9 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
       const std::string id_text = q.text(1);
       const std::int64_t version = q.int64(2);
       if (earlier_open(in_batch, id_text, version) || earlier_open(elsewhere, id_text, version)) continue;
+      const std::string kept = q.text(9);
+      if (!kept.empty() && (earlier_open(in_batch, kept, INT64_MAX) || earlier_open(elsewhere, kept, INT64_MAX)))
+        continue;
       core::DeliveryItem item;
       item.outbox_id = q.int64(0);
       item.attempts = static_cast<int>(q.int64(4));
@@ -1037,13 +1207,18 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
     std::int64_t enqueued_ms = 0;
   };
   std::vector<Divert> diverted;
+  std::unordered_set<std::int64_t> withdrawn;  // withdrawn items of the log (already counted as claimed)
+  std::int64_t withdrawn_passed = 0;
   if (batch.items.size() < max_items && bytes < limits.max_bytes && log.queued > log.claimed) {
     // Items of the log that have a row of their own (held, withdrawn): that row governs them.
     std::unordered_set<std::int64_t> excepted;
     {
-      auto q = db_.prepare("SELECT id FROM outbox_items WHERE id >= ?2 AND target = ?1");
+      auto q = db_.prepare("SELECT id, state = 'withdrawn' FROM outbox_items WHERE id >= ?2 AND target = ?1");
       q.bind(1, target).bind(2, log.claimed_through);
-      while (q.step()) excepted.insert(q.int64(0));
+      while (q.step()) {
+        excepted.insert(q.int64(0));
+        if (q.int64(1)) withdrawn.insert(q.int64(0));
+      }
     }
     auto segs = db_.prepare(
         "SELECT id, first_item, body, enqueued_ms FROM outbox_segments WHERE target = ?1 AND last_item >= ?2"
@@ -1064,6 +1239,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
         ++examined;
         if (excepted.count(it.id)) {
           skipped.push_back(it.id);
+          if (withdrawn.count(it.id)) ++withdrawn_passed;
           continue;
         }
         const Shape& shape = reader.shape(it.shape);
@@ -1073,6 +1249,16 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
                   earlier_open(elsewhere, it.submission_id, it.version);
           if (!waits) {
             exception_open_.bind(1, target).bind(2, it.submission_id).bind(3, it.version);
+            waits = exception_open_.step();
+            exception_open_.reset();
+          }
+        }
+        if (!waits && !it.meta.update_of.empty()) {
+          // An edit of a duplicate: while the record kept for it is on its way here.
+          const std::string& kept = it.meta.update_of;
+          waits = earlier_open(in_batch, kept, INT64_MAX) || earlier_open(elsewhere, kept, INT64_MAX);
+          if (!waits) {
+            exception_open_.bind(1, target).bind(2, kept).bind(3, INT64_MAX);
             waits = exception_open_.step();
             exception_open_.reset();
           }
@@ -1114,8 +1300,8 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
   if (!diverted.empty()) {
     auto ins = db_.prepare(
         "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, attempts,"
-        " next_attempt_ms, enqueued_ms, last_error, settled_ms, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?12,"
-        " ?9, ?10, ?11)");
+        " next_attempt_ms, enqueued_ms, last_error, settled_ms, meta, update_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+        " 0, ?8, ?12, ?9, ?10, ?11, nullif(?13, ''))");
     auto rec = db_.prepare("INSERT INTO outbox_records (item_id, record) VALUES (?1, ?2)");
     std::unordered_set<std::int64_t> dead(unreadable_log.begin(), unreadable_log.end());
     for (const auto& d : diverted) {
@@ -1127,7 +1313,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
       } else {
         ins.bind_null(9).bind_null(10);
       }
-      ins.bind_blob(11, encode_meta(d.item.meta)).bind(12, d.enqueued_ms).run();
+      ins.bind_blob(11, encode_meta(d.item.meta)).bind(12, d.enqueued_ms).bind(13, d.item.meta.update_of).run();
       ins.reset();
       if (!is_dead) {
         rec.bind(1, d.item.id).bind_blob(2, d.record).run();
@@ -1142,7 +1328,10 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
         .bind(1, id).bind(2, now).run();
   if (examined > 0)
     db_.prepare("UPDATE outbox_logs SET claimed_through = ?2, claimed = claimed + ?3 WHERE target = ?1")
-        .bind(1, target).bind(2, last_item + 1).bind(3, examined).run();
+        .bind(1, target).bind(2, last_item + 1).bind(3, examined - withdrawn_passed).run();
+  if (withdrawn_passed > 0)  // their rows have done their work
+    db_.prepare("DELETE FROM outbox_items WHERE target = ?1 AND state = 'withdrawn' AND id <= ?2")
+        .bind(1, target).bind(2, last_item).run();
   if (batch.items.empty()) {
     tx.commit();
     return std::nullopt;
@@ -1172,19 +1361,34 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
     take.reset();
   }
   tx.commit();
+  // The claim must reach the disk before anything is published under its key
+  // (a power cut must not make the same items appear under a second key).
+  sync_wal(db_);
 
   // A later version goes as an update of the record the target made of an
   // earlier one (reading needs no write lock: ingest goes on meanwhile).
-  auto ref = db_.prepare(
-      "SELECT reference FROM legacy_refs WHERE target = ?1 AND submission_id = ?2 AND version < ?3");
-  for (auto& item : batch.items) {
-    if (item.record.version <= 1) continue;
-    ref.bind(1, target).bind(2, item.record.submission_id).bind(3, item.record.version);
+  prior_references(target, batch, *info);
+  claimed_[batch.id] = std::move(info);
+  return batch;
+}
+
+// A later version goes as an update of the record the target made of an
+// earlier one; an edit of a duplicate, of the record kept for it (reading
+// needs no write lock: ingest goes on meanwhile).
+void SqliteStateStore::prior_references(const std::string& target, core::DeliveryBatch& batch, const BatchInfo& info) {
+  auto ref = db_.prepare("SELECT reference FROM legacy_refs WHERE target = ?1 AND submission_id = ?2 AND version < ?3");
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    auto& item = batch.items[i];
+    const std::string& kept = info.items[i].meta.update_of;
+    if (!kept.empty()) {
+      ref.bind(1, target).bind(2, kept).bind(3, INT64_MAX);
+    } else {
+      if (item.record.version <= 1) continue;
+      ref.bind(1, target).bind(2, item.record.submission_id).bind(3, item.record.version);
+    }
     if (ref.step()) item.prior_reference = ref.text(0);
     ref.reset();
   }
-  claimed_[batch.id] = std::move(info);
-  return batch;
 }
 
 std::optional<core::DeliveryBatch> SqliteStateStore::load_batch(std::int64_t id, const std::string& key,
@@ -1257,13 +1461,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::load_batch(std::int64_t id,
       }
     }
   }
-  auto ref = db_.prepare("SELECT reference FROM legacy_refs WHERE target = ?1 AND submission_id = ?2 AND version < ?3");
-  for (auto& item : batch.items) {
-    if (item.record.version <= 1) continue;
-    ref.bind(1, info->target).bind(2, item.record.submission_id).bind(3, item.record.version);
-    if (ref.step()) item.prior_reference = ref.text(0);
-    ref.reset();
-  }
+  prior_references(info->target, batch, *info);
   claimed_[id] = std::move(info);
   return batch;
 }
@@ -1322,8 +1520,8 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
       " in_doubt = in_doubt OR ?7, batch_id = NULL WHERE id = ?1");
   auto insert = db_.prepare(
       "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, attempts, next_attempt_ms,"
-      " enqueued_ms, last_error, settled_ms, in_doubt, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-      " ?12, ?13, ?14)");
+      " enqueued_ms, last_error, settled_ms, in_doubt, meta, update_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+      " ?10, ?11, ?12, ?13, ?14, nullif(?15, ''))");
   auto copy = db_.prepare("INSERT OR REPLACE INTO outbox_records (item_id, record) VALUES (?1, ?2)");
   // An item that leaves the log gets a row of its own (with a copy of its
   // record); one that already has one is updated.
@@ -1348,7 +1546,7 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
       insert.bind(12, now);
     else
       insert.bind_null(12);
-    insert.bind(13, in_doubt ? 1 : 0).bind_blob(14, encode_meta(ii.meta)).run();
+    insert.bind(13, in_doubt ? 1 : 0).bind_blob(14, encode_meta(ii.meta)).bind(15, ii.meta.update_of).run();
     insert.reset();
     copy.bind(1, item.outbox_id).bind_blob(2, codec::encode_record(item.record)).run();
     copy.reset();
@@ -1411,7 +1609,8 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
     }
     insert.bind(1, u.id).bind(2, target).bind(3, u.submission_id).bind(4, u.version).bind(5, u.seq)
         .bind(6, u.mapping).bind(7, "dead").bind(8, 0).bind(9, 0).bind(10, u.enqueued_ms)
-        .bind(11, "record_unreadable").bind(12, now).bind(13, 0).bind_blob(14, encode_meta(u.meta)).run();
+        .bind(11, "record_unreadable").bind(12, now).bind(13, 0).bind_blob(14, encode_meta(u.meta))
+        .bind(15, u.meta.update_of).run();
     insert.reset();
   }
   db_.prepare("UPDATE outbox_logs SET delivered = delivered + ?2 WHERE target = ?1")
@@ -1449,6 +1648,11 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
   };
   ChunkWriter chunk;
   const std::string updated_at = rfc3339_utc(now);
+  bool duplicates_wait = false;  // (rare: one probe of a small partial index per settle)
+  {
+    auto q = db_.prepare("SELECT 1 FROM duplicate_links WHERE reference IS NULL LIMIT 1");
+    duplicates_wait = q.step();
+  }
   std::set<std::pair<std::string, std::int64_t>> done;
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     if (finals[i] == Final::open) continue;
@@ -1501,6 +1705,7 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
       u.message = meta.hint->message;
     }
     chunk.add(u, item.record.version);
+    if (duplicates_wait && !u.reference.empty()) fill_duplicates_of(u.submission_id, u.reference, now);
   }
   write_chunk(db_, chunk, now);
 
@@ -1740,31 +1945,159 @@ std::int64_t scalar(Database& db, const char* sql) {
 
 std::int64_t SqliteStateStore::quarantine_count() { return scalar(db_, "SELECT count(*) FROM quarantine"); }
 std::int64_t SqliteStateStore::ledger_count() { return scalar(db_, "SELECT count(*) FROM ledger"); }
-std::int64_t SqliteStateStore::pending_writeback_count() {
-  return scalar(db_, "SELECT coalesce(sum(statuses), 0) FROM writeback_chunks");
-}
 
-// --- write-back -------------------------------------------------------------
+// --- duplicates ------------------------------------------------------------
 
-std::vector<WritebackItem> SqliteStateStore::pending_writebacks(std::size_t limit) {
-  std::vector<WritebackItem> out;
-  auto q = db_.prepare("SELECT id, body FROM writeback_chunks ORDER BY id");
-  while (out.size() < std::max<std::size_t>(1, limit) && q.step()) {
-    // An unreadable chunk (a damaged database) is passed over, not dropped.
-    read_chunk(q.blob_view(1), q.int64(0), out);
+std::string SqliteStateStore::written_reference(const std::string& submission_id) {
+  std::string out;
+  for (const auto& [target, rule] : writeback_rules_) {
+    if (!rule.include_reference) continue;
+    const std::string ref = reference_for(submission_id, target);
+    if (!ref.empty()) out += (out.empty() ? "" : ", ") + ref;
   }
   return out;
 }
 
-void SqliteStateStore::mark_writebacks_done(const std::vector<std::int64_t>& ids) {
+void SqliteStateStore::fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now) {
+  std::vector<std::pair<std::string, std::int64_t>> filled;
+  {
+    auto q = db_.prepare(
+        "SELECT submission_id, version, message FROM duplicate_links WHERE of_id = ?1 AND reference IS NULL");
+    q.bind(1, of_id);
+    auto ins = db_.prepare(
+        "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at, created_ms)"
+        " VALUES (?1, ?2, 'duplicate', ?3, ?4, ?5, ?6)");
+    while (q.step()) {
+      ins.bind(1, q.text(0)).bind(2, q.int64(1)).bind(3, reference).bind(4, q.text(2)).bind(5, rfc3339_utc(now))
+          .bind(6, now).run();
+      ins.reset();
+      filled.emplace_back(q.text(0), q.int64(1));
+    }
+  }
+  auto done = db_.prepare("UPDATE duplicate_links SET reference = ?3 WHERE submission_id = ?1 AND version = ?2");
+  for (const auto& [id, version] : filled) {
+    done.bind(1, id).bind(2, version).bind(3, reference).run();
+    done.reset();
+  }
+}
+
+std::size_t SqliteStateStore::fill_duplicate_references(std::int64_t now) {
+  struct Waiting {
+    std::string of_id;
+    std::int64_t created_ms = 0;
+  };
+  std::vector<Waiting> waiting;
+  {
+    auto q = db_.prepare("SELECT DISTINCT of_id, created_ms FROM duplicate_links WHERE reference IS NULL LIMIT 500");
+    while (q.step()) waiting.push_back({q.text(0), q.int64(1)});
+  }
+  if (waiting.empty()) return 0;
+  std::size_t n = 0;
   Transaction tx(db_);
-  auto del = db_.prepare("DELETE FROM writeback_chunks WHERE id = ?1");
-  std::int64_t last = 0;
-  for (auto id : ids) {
-    if (id == last) continue;  // (many statuses of one chunk)
-    del.bind(1, id).run();
-    del.reset();
-    last = id;
+  for (const auto& w : waiting) {
+    const std::string ref = written_reference(w.of_id);
+    if (!ref.empty()) {
+      fill_duplicates_of(w.of_id, ref, now);
+      ++n;
+    } else if (w.created_ms < now - kDuplicateReferenceWaitMs) {
+      // No reference came (a target that issues none, a dead letter): its status stays as written.
+      db_.prepare("UPDATE duplicate_links SET reference = '' WHERE of_id = ?1 AND reference IS NULL")
+          .bind(1, w.of_id).run();
+    }
+  }
+  tx.commit();
+  return n;
+}
+
+// --- write-back -------------------------------------------------------------
+
+std::int64_t SqliteStateStore::pending_writeback_count() {
+  return scalar(db_, "SELECT coalesce(sum(statuses), 0) FROM writeback_chunks") +
+         scalar(db_, "SELECT count(*) FROM writeback_queue");
+}
+
+std::vector<WritebackItem> SqliteStateStore::pending_writebacks(std::size_t limit, std::int64_t now) {
+  limit = std::max<std::size_t>(1, limit);
+  // Whole chunks, oldest first, until `limit`; then the single statuses that
+  // are due and not newer than the chunks left for later; both merged in the
+  // order they were queued, so a newer status of a submission is written
+  // after (over) an older one.
+  std::vector<WritebackItem> chunked;
+  std::int64_t newest = INT64_MAX;  // queued after this: left for a later pass
+  {
+    auto q = db_.prepare("SELECT id, body, created_ms FROM writeback_chunks ORDER BY id");
+    while (q.step()) {
+      if (chunked.size() >= limit) {
+        newest = q.int64(2);
+        break;
+      }
+      // An unreadable chunk (a damaged database) is passed over, not dropped.
+      const std::size_t before = chunked.size();
+      read_chunk(q.blob_view(1), q.int64(0), chunked);
+      for (std::size_t i = before; i < chunked.size(); ++i) chunked[i].queued_ms = q.int64(2);
+    }
+  }
+  std::vector<WritebackItem> single;
+  {
+    auto q = db_.prepare(
+        "SELECT id, submission_id, state, coalesce(reference, ''), message, updated_at, version, attempts, created_ms"
+        " FROM writeback_queue WHERE next_attempt_ms <= ?2 AND created_ms <= ?3 ORDER BY created_ms, id LIMIT ?1");
+    q.bind(1, static_cast<std::int64_t>(limit)).bind(2, now).bind(3, newest);
+    while (q.step()) {
+      WritebackItem w;
+      w.id = q.int64(0);
+      w.update = {q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)};
+      w.version = q.int64(6);
+      w.attempts = static_cast<int>(q.int64(7));
+      w.queued_ms = q.int64(8);
+      single.push_back(std::move(w));
+    }
+  }
+  if (single.empty()) return chunked;
+  std::vector<WritebackItem> out;
+  out.reserve(chunked.size() + single.size());
+  // (at the same time, a chunk's statuses first: a duplicate's reference is
+  // filled in after the ingest batch that queued its first status)
+  std::merge(std::make_move_iterator(chunked.begin()), std::make_move_iterator(chunked.end()),
+             std::make_move_iterator(single.begin()), std::make_move_iterator(single.end()), std::back_inserter(out),
+             [](const WritebackItem& a, const WritebackItem& b) { return a.queued_ms < b.queued_ms; });
+  return out;
+}
+
+void SqliteStateStore::finish_writebacks(const std::vector<WritebackItem>& done,
+                                         const std::vector<std::pair<WritebackItem, std::int64_t>>& retry) {
+  Transaction tx(db_);
+  std::set<std::int64_t> chunks;
+  auto del_row = db_.prepare("DELETE FROM writeback_queue WHERE id = ?1");
+  for (const auto& w : done) {
+    if (w.in_chunk) {
+      chunks.insert(w.id);
+      continue;
+    }
+    del_row.bind(1, w.id).run();
+    del_row.reset();
+  }
+  // A status of a chunk the app did not take becomes a row of its own.
+  auto again = db_.prepare("UPDATE writeback_queue SET attempts = attempts + 1, next_attempt_ms = ?2 WHERE id = ?1");
+  auto single = db_.prepare(
+      "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at, attempts,"
+      " next_attempt_ms, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  for (const auto& [w, due] : retry) {
+    if (!w.in_chunk) {
+      again.bind(1, w.id).bind(2, due).run();
+      again.reset();
+      continue;
+    }
+    chunks.insert(w.id);
+    single.bind(1, w.update.submission_id).bind(2, w.version).bind(3, w.update.state).bind(4, w.update.reference)
+        .bind(5, w.update.message).bind(6, w.update.updated_at).bind(7, w.attempts + 1).bind(8, due)
+        .bind(9, w.queued_ms).run();
+    single.reset();
+  }
+  auto del_chunk = db_.prepare("DELETE FROM writeback_chunks WHERE id = ?1");
+  for (auto id : chunks) {
+    del_chunk.bind(1, id).run();
+    del_chunk.reset();
   }
   tx.commit();
 }

@@ -14,12 +14,17 @@
 //                     waiting for an earlier version, dead letters (with
 //                     their record copies in outbox_records)
 //   writeback_chunks  statuses to write back, one row per settled batch
+//   writeback_queue   the single ones: a status the app did not take (its
+//                     attempts, when it is due), a duplicate's status
+//   duplicate_links   duplicates and the report kept for each
 //
 // One connection per thread; connections of one process share a write lock
 // (Database::share_write_lock), so a writer hands over at once.
 #include <map>
 #include <memory>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bridge/store/sqlite.hpp"
@@ -32,9 +37,9 @@ class SqliteStateStore final : public StateStore {
   // Commits use WAL with synchronous=NORMAL (atomic, survives a process crash;
   // a commit lost to a power cut is read again from the source), except batch
   // claims, which are synced to disk before the batch is delivered.
-  // `cache_mib` bounds this connection's page cache (memory stays flat however
+  // `cache_kib` bounds this connection's page cache (memory stays flat however
   // long the backlog).
-  explicit SqliteStateStore(const std::string& path, int cache_mib = 8);
+  explicit SqliteStateStore(const std::string& path, int cache_kib = 2048);
   ~SqliteStateStore() override;
 
   Database& db() { return db_; }
@@ -66,8 +71,11 @@ class SqliteStateStore final : public StateStore {
   std::vector<TargetHealth> target_health() override;
   std::vector<Backlog> backlog(const std::vector<std::string>& targets) override;
 
-  std::vector<WritebackItem> pending_writebacks(std::size_t limit) override;
-  void mark_writebacks_done(const std::vector<std::int64_t>& ids) override;
+  std::size_t fill_duplicate_references(std::int64_t now_ms) override;
+
+  std::vector<WritebackItem> pending_writebacks(std::size_t limit, std::int64_t now_ms = INT64_MAX) override;
+  void finish_writebacks(const std::vector<WritebackItem>& done,
+                         const std::vector<std::pair<WritebackItem, std::int64_t>>& retry) override;
 
   std::vector<TargetCounts> target_counts() override;
   std::vector<QuarantineEntry> quarantined(std::size_t limit) override;
@@ -82,11 +90,16 @@ class SqliteStateStore final : public StateStore {
  private:
   friend class SqliteIngest;
   void migrate();
-  void migrate_v3_to_v4();
+  void migrate_v4_to_v5();
   BatchInfo& batch_info(const core::DeliveryBatch& batch);
   std::optional<core::DeliveryBatch> load_batch(std::int64_t id, const std::string& key, bool recovering);
   const WritebackRule* rule_of(const std::string& target) const;
   std::size_t rank_of(const std::string& target) const;
+  void prior_references(const std::string& target, core::DeliveryBatch& batch, const BatchInfo& info);
+  // The reference written back for a delivered submission: the references of
+  // the targets with writeback.reference, in config order.
+  std::string written_reference(const std::string& submission_id);
+  void fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now_ms);
 
   Database db_;
   std::string instance_;  // random per state database, part of every batch key

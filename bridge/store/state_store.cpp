@@ -7,8 +7,8 @@
 
 namespace reportbridge::store {
 
-std::unique_ptr<StateStore> open_state_store(const std::string& path, int cache_mib) {
-  return std::make_unique<SqliteStateStore>(path, cache_mib);
+std::unique_ptr<StateStore> open_state_store(const std::string& path, int cache_kib) {
+  return std::make_unique<SqliteStateStore>(path, cache_kib);
 }
 
 std::int64_t now_ms() {

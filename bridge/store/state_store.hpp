@@ -20,8 +20,13 @@
 //             settled at each of its targets. A later version of a submission
 //             is never claimed while an earlier one is still on its way to that
 //             target; it goes with the reference the target issued for it.
-//   write-back  pending_writebacks / mark_writebacks_done: statuses in the
-//             order they were queued, each written back at least once.
+//   write-back  pending_writebacks / finish_writebacks: statuses in the
+//             order they were queued, each written back at least once; one
+//             the app did not take waits on its own (attempts, due time) and
+//             never holds back or re-sends the others.
+//   dedup     duplicates keep a link to the report kept for them (their
+//             status gets its reference once it has one); a later copy
+//             ingested first is withdrawn while none of it has left.
 //
 // Several instances (#16): a claimed batch carries a fencing token
 // (core::DeliveryBatch::fence); settle_batch refuses (throws LeaseLost) a batch
@@ -39,6 +44,7 @@
 // statuses are queued as one chunk per settled batch.
 #include <chrono>
 #include <cstdint>
+#include <utility>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -90,6 +96,10 @@ struct QueuedVersion {
   const core::SourceRow* row = nullptr;
   std::vector<QueuedRecord> records;
   std::optional<StatusHint> hint;
+  // Non-empty: an edit of a duplicate, sent as an update of the record this
+  // submission (the one kept for it) holds at each target; it waits while
+  // that one is still on its way there.
+  std::string_view update_of;
 };
 
 struct PendingSummary {
@@ -169,11 +179,16 @@ struct Backlog {
   std::int64_t oldest_enqueued_ms = 0;  // 0: nothing pending
 };
 
-// One status to write back. `id` names the chunk it was queued in: statuses
-// are queued and marked done in chunks (many share an id).
+// One status to write back. Statuses are queued in chunks (one per settled
+// batch; `in_chunk`, `id` names the chunk, many share it) or, the exceptions
+// (a status the app did not take, a duplicate's status with the kept report's
+// reference), one row each (`id` names the row).
 struct WritebackItem {
   std::int64_t id = 0;
+  bool in_chunk = false;
   std::int64_t version = 0;
+  int attempts = 0;  // failed attempts so far
+  std::int64_t queued_ms = 0;  // when it was queued (the order statuses are written in)
   core::StatusUpdate update;
 };
 
@@ -203,6 +218,28 @@ class IngestTransaction {
   // for a submission; empty when none yet.
   virtual std::string reference_for(const std::string& submission_id, const std::string& target) = 0;
   virtual void save_cursor(const std::string& source, const core::SourceCursor& cursor) = 0;
+
+  // --- duplicates (docs/deduplication.md) ---
+  // Records that (submission_id, version) is a duplicate of of_id, told
+  // `message`; its status is written again with of_id's reference once of_id
+  // has one (StateStore::fill_duplicate_references, and when of_id settles).
+  virtual void link_duplicate(const std::string& submission_id, std::int64_t version, const std::string& of_id,
+                              const std::string& message, std::int64_t now_ms) = 0;
+  // The submission kept for a duplicate (following a chain), if it is one.
+  virtual std::optional<std::string> kept_for(const std::string& submission_id) = 0;
+  // Duplicates of `from` become duplicates of `to` (`from` was withdrawn for `to`).
+  virtual void relink_duplicates(const std::string& from, const std::string& to) = 0;
+  // Withdraws a submission's queued records when none has left: only its
+  // version 1 queued, every record still waiting for its first claim, none
+  // held. False (nothing changed) otherwise. Call between begin_savepoint and
+  // end_savepoint, so that what goes with it is undone with it.
+  virtual bool withdraw_unsent(const std::string& submission_id) = 0;
+  // A savepoint inside the batch: end_savepoint(false) undoes what was done
+  // since begin_savepoint (in this store and in tables other parts of the
+  // bridge keep in the same database), end_savepoint(true) keeps it.
+  virtual void begin_savepoint() = 0;
+  virtual void end_savepoint(bool keep) = 0;
+
   virtual void commit() = 0;
 };
 
@@ -244,6 +281,10 @@ class StateStore {
   virtual void settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
                             std::int64_t now_ms, const RetryPolicy& retry, const WritebackRule& rule) = 0;
 
+  // Queues, for each duplicate still waiting, its status with the reference
+  // the kept report now has. Returns how many kept reports had one.
+  virtual std::size_t fill_duplicate_references(std::int64_t now_ms) = 0;
+
   // Erases the stored records of items that have settled (personal data is
   // kept no longer than needed). Ingest does this in each batch; call it
   // when ingest is idle and when the loops end. Returns how many stores of
@@ -270,9 +311,16 @@ class StateStore {
   virtual std::vector<Backlog> backlog(const std::vector<std::string>& targets) = 0;
 
   // --- write-back ---
-  // Whole chunks, oldest first, until at least `limit` statuses (or none is left).
-  virtual std::vector<WritebackItem> pending_writebacks(std::size_t limit) = 0;
-  virtual void mark_writebacks_done(const std::vector<std::int64_t>& ids) = 0;
+  // Statuses due at `now_ms`: the single ones first, then whole chunks,
+  // oldest first, until at least `limit` statuses (or none is left).
+  virtual std::vector<WritebackItem> pending_writebacks(std::size_t limit, std::int64_t now_ms = INT64_MAX) = 0;
+  // Settles a pass of write-back, in one transaction: `done` (written, or
+  // refused for good) are removed; each of `retry` stays queued on its own,
+  // one attempt more, due at its time (Unix ms). Every status of a chunk
+  // must be in one of them.
+  virtual void finish_writebacks(const std::vector<WritebackItem>& done,
+                                 const std::vector<std::pair<WritebackItem, std::int64_t>>& retry) = 0;
+  void mark_writebacks_done(const std::vector<WritebackItem>& done) { finish_writebacks(done, {}); }
 
   // --- status ---
   virtual std::vector<TargetCounts> target_counts() = 0;
@@ -288,8 +336,8 @@ class StateStore {
 };
 
 // Opens the state database at `path` (SQLite; created and migrated as
-// needed). `cache_mib` bounds this connection's page cache.
-std::unique_ptr<StateStore> open_state_store(const std::string& path, int cache_mib = 8);
+// needed). `cache_kib` bounds this connection's page cache.
+std::unique_ptr<StateStore> open_state_store(const std::string& path, int cache_kib = 2048);
 
 // Milliseconds since the Unix epoch, and RFC 3339 UTC text for it.
 std::int64_t now_ms();

@@ -265,6 +265,7 @@ TEST_CASE("/readyz judges the source by its own probe: SQLite store") {
   kill(pid, SIGTERM);
   auto res = wait_process_for(pid, 10s);
   REQUIRE(res);
+  INFO("signal " << res->signal << "; stderr: " << read_file(run_err(inst)));
   CHECK(res->exit_code == 0);
 }
 

@@ -39,6 +39,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ARGS = None
 FAIL_COUNTS = {}
 LOCK = threading.Lock()
+# Status upserts are serialised, as a back end's connection pool would: SQLite
+# allows one writer, and threads racing for its lock spin in the busy handler
+# (tens of ms each), which made the server, not the client, the bottleneck.
+WRITE_LOCK = threading.Lock()
+LOCAL = threading.local()
 
 
 def load_faults():
@@ -147,8 +152,11 @@ class Handler(BaseHTTPRequestHandler):
             state = doc["state"]
         except (ValueError, KeyError, TypeError):
             return self.reply_json(400, {"error": "bad body"})
-        db = connect()
-        try:
+        # One connection per server thread (a kept-alive client keeps its thread).
+        db = getattr(LOCAL, "db", None)
+        if db is None:
+            db = LOCAL.db = connect()
+        with WRITE_LOCK:
             db.execute(
                 "INSERT INTO submission_status (submission_id, state, reference, message, updated_at)"
                 " VALUES (?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
@@ -157,8 +165,6 @@ class Handler(BaseHTTPRequestHandler):
                 " updated_at = excluded.updated_at",
                 (sid, state, doc.get("reference"), doc.get("message")))
             db.commit()
-        finally:
-            db.close()
         self.reply(204)
 
     def list_submissions(self, url, faults):

@@ -19,6 +19,10 @@ The first path segment of a POST chooses the behaviour (query parameters tune it
   /laughs        200 whose body is a billion-laughs document
   /oversize      200 with ?bytes= (default 8 MiB) of XML
   /capture       200 like /ok, and remembers the request (GET /last returns it)
+  /hostile-ref   200 whose LegacyReference holds CR/LF, C1 and bidi controls and
+                 ?bytes= (default 100000) more characters
+  /hostile-fault Client fault whose faultstring holds a line feed, CR, a C1 CSI
+                 and a bidi override (a forged line for `status`)
 The SOAP version of faults and /ok follows the request's Content-Type.
 GET /count returns {"<mode>": requests received, ...}; GET /last the last captured
 request as JSON (headers, body, client certificate subject).
@@ -154,6 +158,15 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, XXE)
         elif mode == "laughs":
             self.reply(200, LAUGHS)
+        elif mode == "hostile-ref":
+            tail = "R" * int(q.get("bytes", "100000"))
+            ref = "CR/%d&#13;&#10;Injected: forged line\u009b31m\u202e%s" % (n, tail)
+            self.reply(200, ok_body(ns, ref), rtype)
+        elif mode == "hostile-fault":
+            text = "bad data&#10;item 999  rms  forged v1  delivered&#13;\u009b2J\u202eevil"
+            body = envelope(S11, '<soap:Fault><faultcode>soap:Client</faultcode><faultstring>%s</faultstring>'
+                            '</soap:Fault>' % text)
+            self.reply(500, body, "text/xml; charset=utf-8")
         elif mode == "oversize":
             size = int(q.get("bytes", str(8 << 20)))
             self.reply(200, b"<a>" + b"x" * size + b"</a>")

@@ -32,19 +32,25 @@ void create_app_store(const std::string& path) {
 
 void insert_submission(const std::string& path, std::int64_t seq, const std::string& id,
                        std::int64_t version, const std::string& payload) {
+  insert_submission_at(path, seq, id, version, payload, "2026-11-27T18:42:11Z");
+}
+
+void insert_submission_at(const std::string& path, std::int64_t seq, const std::string& id,
+                          std::int64_t version, const std::string& payload, const std::string& received_at) {
   sqlite3* db = nullptr;
   check(sqlite3_open(path.c_str(), &db), db, "open");
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt* st = nullptr;
   check(sqlite3_prepare_v2(db,
                            "INSERT INTO submissions (seq, id, version, received_at, payload)"
-                           " VALUES (?, ?, ?, '2026-11-27T18:42:11Z', ?)",
+                           " VALUES (?, ?, ?, ?, ?)",
                            -1, &st, nullptr),
         db, "prepare");
   sqlite3_bind_int64(st, 1, seq);
   sqlite3_bind_text(st, 2, id.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(st, 3, version);
-  sqlite3_bind_text(st, 4, payload.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, received_at.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, payload.c_str(), -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step(st);
   sqlite3_finalize(st);
   check(rc, db, "insert");
@@ -81,6 +87,22 @@ std::map<std::string, std::string> read_statuses(const std::string& path) {
   sqlite3_busy_timeout(db, 5000);  // the bridge or a test server may be writing a status right now
   sqlite3_stmt* st = nullptr;
   check(sqlite3_prepare_v2(db, "SELECT submission_id, state FROM submission_status", -1, &st, nullptr),
+        db, "prepare");
+  while (sqlite3_step(st) == SQLITE_ROW)
+    out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+std::map<std::string, std::string> read_status_references(const std::string& path) {
+  std::map<std::string, std::string> out;
+  sqlite3* db = nullptr;
+  check(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), db, "open");
+  sqlite3_stmt* st = nullptr;
+  check(sqlite3_prepare_v2(db, "SELECT submission_id, coalesce(reference, '') FROM submission_status", -1, &st,
+                           nullptr),
         db, "prepare");
   while (sqlite3_step(st) == SQLITE_ROW)
     out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] =

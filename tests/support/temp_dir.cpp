@@ -35,3 +35,13 @@ void write_file(const std::filesystem::path& p, const std::string& content) {
 }
 
 }  // namespace reportbridge::testing
+
+namespace reportbridge::testing {
+
+void write_secret_file(const std::filesystem::path& p, const std::string& content) {
+  write_file(p, content);
+  std::filesystem::permissions(p, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace);
+}
+
+}  // namespace reportbridge::testing

@@ -20,5 +20,7 @@ class TempDir {
 
 std::string read_file(const std::filesystem::path& p);
 void write_file(const std::filesystem::path& p, const std::string& content);
+// A secret file as the bridge accepts it (core::read_secret_file): mode 0600.
+void write_secret_file(const std::filesystem::path& p, const std::string& content);
 
 }  // namespace reportbridge::testing

@@ -131,7 +131,7 @@ std::optional<DeliveryOutcome> CsvDropSink::render_row(const core::TargetRecord&
         return reject("invalid_utf8", "field '" + columns_[i] + "': " + enc.error);
       return reject("unencodable", "field '" + columns_[i] + "': " + enc.error);
     }
-    replaced += enc.unencodable.size();
+    replaced += enc.unencodable.size() + enc.controls;
     line += escape_cell(enc.bytes, config_.delimiter, config_.formula_guard);
   }
   line += config_.line_ending;

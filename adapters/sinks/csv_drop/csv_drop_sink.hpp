@@ -20,7 +20,8 @@
 //   "unencodable", detail names the field and code points, never the text).
 //   Characters Windows-1252 has (é £ € ’) are always encoded exactly.
 //   unencodable_replaced() counts characters transliterated or marked in
-//   published rows.
+//   published rows, control characters marked included (encode_text: no
+//   raw C0/C1 control other than TAB, LF and CR is ever written).
 //
 // Delivery (deliver), through the shared file-drop library (bridge/file_drop)
 // - File `<prefix>-<safe key>.csv`, published atomically: written to

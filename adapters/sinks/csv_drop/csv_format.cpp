@@ -62,6 +62,44 @@ std::string code_point_marker(char32_t cp) {
 
 namespace {
 
+bool is_marked_control_byte(unsigned char c) { return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F; }
+
+// Any byte of a control that mark_controls replaces (C1: U+0080-U+009F is C2 80..9F).
+bool has_controls(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (is_marked_control_byte(c)) return true;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F &&
+        static_cast<unsigned char>(s[i + 1]) >= 0x80)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string mark_controls(std::string_view s, std::size_t& count) {
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (is_marked_control_byte(c)) {
+      out += code_point_marker(c);
+      ++count;
+    } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += code_point_marker(static_cast<unsigned char>(s[i + 1]));
+      ++count;
+      ++i;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+namespace {
+
 // Well-formed UTF-8 per RFC 3629 (no overlongs, surrogates or values above U+10FFFF).
 bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -231,6 +269,17 @@ EncodeResult encode_text(std::string_view utf8, Encoding encoding, UnencodablePo
   EncodeResult r;
   if (utf8.size() > static_cast<std::size_t>(INT32_MAX)) {
     r.error = "text too long";
+    return r;
+  }
+  if (has_controls(utf8)) {
+    if (!valid_utf8(utf8)) {
+      r.error = "invalid UTF-8";
+      return r;
+    }
+    std::size_t controls = 0;
+    const std::string marked = mark_controls(utf8, controls);
+    r = encode_text(marked, encoding, policy);
+    r.controls = controls;
     return r;
   }
   if (is_ascii(utf8)) {  // identical in every supported encoding

@@ -33,12 +33,17 @@ bool is_plain_number(std::string_view value);
 struct EncodeResult {
   std::string bytes;                  // the encoded text (empty when !ok)
   std::vector<char32_t> unencodable;  // code points Windows-1252 could not hold exactly
+  std::size_t controls = 0;           // control characters replaced by their marker
   bool ok = false;
   std::string error;                  // when !ok: names code points, never the text
 };
 
 // Encodes UTF-8 text to `encoding`. Invalid UTF-8 is refused (ok=false with an
-// empty `unencodable`). UTF-8 / UTF-8+BOM return the text unchanged (the BOM
+// empty `unencodable`). Control characters are never written raw, in any
+// encoding: TAB, LF and CR are text layout and stay (a cell holding CR or LF
+// is quoted); every other C0 control (U+0000-U+001F), DEL (U+007F) and every
+// C1 control (U+0080-U+009F) becomes its visible marker "[U+000B]", counted
+// in `controls` (mark_controls). UTF-8 / UTF-8+BOM return the text unchanged (the BOM
 // belongs to the file, not to each value). Windows-1252: the text is NFC
 // normalised, characters the code page has (é £ € ’ ...) are encoded exactly
 // with ICU's converter, the others go through `policy`; every such character is
@@ -48,5 +53,10 @@ EncodeResult encode_text(std::string_view utf8, Encoding encoding, UnencodablePo
 
 // "[U+1F64F]": the visible marker for a character that cannot be encoded.
 std::string code_point_marker(char32_t cp);
+
+// The control-character policy of encode_text on (valid) UTF-8: returns the
+// text with every control other than TAB, LF and CR replaced by its marker,
+// adding the number replaced to `count`.
+std::string mark_controls(std::string_view utf8, std::size_t& count);
 
 }  // namespace reportbridge::csv_drop

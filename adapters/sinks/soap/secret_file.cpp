@@ -1,20 +1,19 @@
 #include "adapters/sinks/soap/secret_file.hpp"
 
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
+
+#include "bridge/core/secret_file.hpp"
 
 namespace reportbridge::soap {
 
 std::string read_secret_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw std::runtime_error("secret file " + path.string() + ": " + ec.message());
-  if (size > 64 * 1024) throw std::runtime_error("secret file " + path.string() + " is larger than 64 KiB");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("secret file " + path.string() + " cannot be read");
-  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string s;
+  try {
+    s = core::read_secret_file(path, "secret file", 64 * 1024).content;
+  } catch (const core::SecretFileError& e) {
+    throw std::runtime_error(e.what());
+  }
   if (!s.empty() && s.back() == '\n') s.pop_back();
   if (!s.empty() && s.back() == '\r') s.pop_back();
   if (s.empty()) throw std::runtime_error("secret file " + path.string() + " is empty");

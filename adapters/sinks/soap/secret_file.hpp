@@ -6,9 +6,11 @@
 
 namespace reportbridge::soap {
 
-// The file's content without one trailing "\n" or "\r\n". Throws
-// std::runtime_error naming the path (never the content) when the file is
-// missing, unreadable, empty or larger than 64 KiB.
+// The file's content without one trailing "\n" or "\r\n". The rule of every
+// secret file applies (core::read_secret_file: a private regular file owned by
+// the service or root). Throws std::runtime_error naming the path and the
+// rule (never the content) when the file is missing, breaks the rule,
+// is unreadable, empty or larger than 64 KiB.
 std::string read_secret_file(const std::filesystem::path& path);
 
 // $CREDENTIALS_DIRECTORY/<name>; throws std::runtime_error when the variable is

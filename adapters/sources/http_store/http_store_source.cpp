@@ -313,33 +313,72 @@ std::uint64_t HttpStoreSource::statuses_refused() const {
   return statuses_refused_;
 }
 
-void HttpStoreSource::write_status(const std::vector<core::StatusUpdate>& updates) {
+std::uint64_t HttpStoreSource::status_connections_opened() const {
   std::lock_guard lock(status_mutex_);
-  if (updates.empty()) return;
+  return status_client_->connections_opened();
+}
+
+void HttpStoreSource::write_status(const std::vector<core::StatusUpdate>& updates) {
+  const core::StatusWriteResult r = write_statuses(updates);
+  std::size_t failed = 0;
+  for (auto o : r.outcomes) failed += o == core::StatusOutcome::retry ? 1 : 0;
+  if (failed > 0)
+    throw SourceUnavailable("status write-back: " + std::to_string(failed) + " status(es) not written: " + r.error,
+                            status_gate_.remaining(BackoffGate::Clock::now()));
+}
+
+core::StatusWriteResult HttpStoreSource::write_statuses(const std::vector<core::StatusUpdate>& updates) {
+  std::lock_guard lock(status_mutex_);
+  core::StatusWriteResult result;
+  result.outcomes.assign(updates.size(), core::StatusOutcome::retry);
+  if (updates.empty()) return result;
   if (auto left = status_gate_.remaining(BackoffGate::Clock::now()); left.count() > 0)
     throw SourceUnavailable("status write-back backing off: " + last_status_error_, left);
-  // Only the newest update per submission: concurrent PUTs for one id could land out of order.
-  std::vector<core::StatusUpdate> pending;
-  std::map<std::string, std::size_t> index;
-  for (const auto& u : updates) {
-    auto [it, fresh] = index.emplace(u.submission_id, pending.size());
-    if (fresh)
-      pending.push_back(u);
-    else
-      pending[it->second] = u;
+  // Only the newest update per submission is sent: concurrent PUTs for one id
+  // could land out of order. An older one is covered by it (same outcome).
+  std::vector<std::size_t> newest;                 // indexes into updates, one per submission
+  std::vector<std::size_t> covered_by(updates.size());
+  {
+    std::map<std::string, std::size_t> slot;
+    for (std::size_t i = 0; i < updates.size(); ++i) {
+      auto [it, fresh] = slot.emplace(updates[i].submission_id, newest.size());
+      if (fresh)
+        newest.push_back(i);
+      else
+        newest[it->second] = i;
+    }
+    for (std::size_t i = 0; i < updates.size(); ++i) covered_by[i] = slot[updates[i].submission_id];
   }
+  std::vector<core::StatusOutcome> outcome(newest.size(), core::StatusOutcome::retry);
+  std::vector<std::size_t> pending(newest.size());  // slots still to send
+  for (std::size_t k = 0; k < pending.size(); ++k) pending[k] = k;
+  auto finish = [&] {
+    for (std::size_t i = 0; i < updates.size(); ++i) result.outcomes[i] = outcome[covered_by[i]];
+    // The app answered some: it is up, and the ones left wait on their own
+    // (the caller's per-status retry), not behind a gate for every status.
+    for (auto o : outcome)
+      if (o != core::StatusOutcome::retry) {
+        status_gate_.succeeded();
+        break;
+      }
+    return result;
+  };
   for (int round = 1;; ++round) {
-    std::vector<net::Request> requests;
-    requests.reserve(pending.size());
     std::vector<std::pair<std::string, std::string>> auth;
     try {
       auth = auth_headers(false);
     } catch (const std::exception& e) {
       last_status_error_ = e.what();
       const auto wait = status_gate_.failed(BackoffGate::Clock::now(), std::nullopt);
-      throw SourceUnavailable(std::string("status write-back: ") + e.what(), wait);
+      if (round == 1) throw SourceUnavailable(std::string("status write-back: ") + e.what(), wait);
+      result.error = e.what();
+      return finish();
     }
-    for (const auto& u : pending) {
+    // All of them at once over the kept-alive connections (up to max_connections in flight).
+    std::vector<net::Request> requests;
+    requests.reserve(pending.size());
+    for (std::size_t k : pending) {
+      const auto& u = updates[newest[k]];
       net::Request r;
       r.method = "PUT";
       r.target = prefix_ + "/v1/submissions/" + encode_path_segment(u.submission_id) + "/status";
@@ -352,31 +391,37 @@ void HttpStoreSource::write_status(const std::vector<core::StatusUpdate>& update
       requests.push_back(std::move(r));
     }
     std::vector<net::Response> responses = status_client_->send_all(requests);
-    std::vector<core::StatusUpdate> again;
+    std::vector<std::size_t> again;
     std::optional<milliseconds> retry_after;
     bool unauthorised = false;
     std::string error;
-    for (std::size_t i = 0; i < responses.size(); ++i) {
-      const auto& r = responses[i];
-      if (r.error == net::ErrorKind::none && is_2xx(r.status)) continue;
+    for (std::size_t j = 0; j < responses.size(); ++j) {
+      const std::size_t k = pending[j];
+      const auto& r = responses[j];
+      if (r.error == net::ErrorKind::none && is_2xx(r.status)) {
+        outcome[k] = core::StatusOutcome::written;
+        continue;
+      }
       const int s = r.status;
       if (r.error == net::ErrorKind::none && (s == 400 || s == 404 || s == 409 || s == 410 || s == 422)) {
         ++statuses_refused_;
+        outcome[k] = core::StatusOutcome::refused;
         spdlog::error("writeback: the app refused the status of submission {} for good (HTTP {}); dropped",
-                      pending[i].submission_id, s);
+                      updates[newest[k]].submission_id, s);
         continue;
       }
       if (s == 401) unauthorised = true;
       if (auto ra = retry_after_of(r)) retry_after = std::max(retry_after.value_or(milliseconds{0}), *ra);
       error = describe("PUT status", r);
-      again.push_back(std::move(pending[i]));
+      again.push_back(k);
     }
     if (again.empty()) {
       status_gate_.succeeded();
-      return;
+      return finish();
     }
     pending = std::move(again);
     last_status_error_ = error;
+    result.error = error;
     if (unauthorised && token_) {
       try {
         token_->token(true);
@@ -385,11 +430,8 @@ void HttpStoreSource::write_status(const std::vector<core::StatusUpdate>& update
       }
     }
     const milliseconds wait = status_gate_.failed(BackoffGate::Clock::now(), retry_after);
-    if (round >= config_.status_attempts || wait > config_.status_wait_cap)
-      throw SourceUnavailable("status write-back: " + std::to_string(pending.size()) +
-                                  " status(es) not written: " + error + "; next attempt in " +
-                                  std::to_string(wait.count()) + " ms",
-                              wait);
+    // The ones still failing stay queued for a later pass; the rest are done.
+    if (round >= config_.status_attempts || wait > config_.status_wait_cap) return finish();
     std::this_thread::sleep_for(wait);
   }
 }

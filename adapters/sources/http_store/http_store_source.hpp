@@ -8,13 +8,15 @@
 // latest() pages the whole store for the newest version of one submission.
 // backlog() counts rows after the high-water mark by paging, up to
 //          backlog_scan_max rows (-1 beyond: "unknown").
-// write_status() PUT {base}/v1/submissions/{id}/status per submission (the
-//          last update per id in a batch), up to max_connections at once,
-//          retried in the call on 408/429/5xx/network errors while the wait is
-//          at most status_wait_cap (Retry-After honoured); then it throws and
-//          the WritebackWorker retries later. Updates the server refuses for
-//          good (400/404/409/410/422) are logged, counted and dropped so one
-//          bad status cannot block the queue.
+// write_statuses() PUT {base}/v1/submissions/{id}/status per submission (the
+//          last update per id in a batch), up to max_connections at once over
+//          kept-alive connections, with an outcome per status: written,
+//          refused for good (400/404/409/410/422: logged, counted, dropped so
+//          one bad status cannot block the queue), or retry. The failed ones
+//          alone are retried in the call on 408/429/5xx/network errors while
+//          the wait is at most status_wait_cap (Retry-After honoured); those
+//          still failing stay queued for the WritebackWorker's next pass, and
+//          the others are done. write_status() throws when any is left.
 // attachment_path() downloads GET {base}/v1/attachments/{id} into spool_dir,
 //          streamed in 64 KiB chunks (never whole in memory), verifying size,
 //          sha256 and the media type's leading bytes while streaming, and
@@ -84,6 +86,7 @@ class HttpStoreSource : public core::Source {
   std::vector<core::SourceRow> poll(const core::SourceCursor& cursor, std::size_t limit) override;
   std::int64_t backlog(const core::SourceCursor& cursor) override;
   void write_status(const std::vector<core::StatusUpdate>& updates) override;
+  core::StatusWriteResult write_statuses(const std::vector<core::StatusUpdate>& updates) override;
   std::string attachment_path(const core::AttachmentRef& attachment) const override;
 
   // The newest version of one submission (for `preview --submission ID`), or
@@ -101,6 +104,8 @@ class HttpStoreSource : public core::Source {
   std::chrono::milliseconds poll_retry_in() const;
   // Status updates the server refused for good (dropped).
   std::uint64_t statuses_refused() const;
+  // Connections the status writer opened so far (keep-alive: far fewer than PUTs).
+  std::uint64_t status_connections_opened() const;
   const HttpStoreConfig& config() const { return config_; }
 
  private:

@@ -1,5 +1,8 @@
 #include "adapters/sources/http_store/streaming_get.hpp"
 
+#include "bridge/core/secret_file.hpp"
+
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -95,8 +98,17 @@ StreamingGet::StreamingGet(const StreamingGetOptions& o) : impl_(std::make_uniqu
     if (ec) fail("CA bundle", ec);
     if (!o.tls.client_cert.empty()) {
       im.tls_ctx->use_certificate_chain_file(o.tls.client_cert.string(), ec);
-      if (!ec) im.tls_ctx->use_private_key_file(o.tls.client_key.string(), ssl::context::pem, ec);
       if (ec) fail("client certificate", ec);
+      // The key is a secret file like any other (core::read_secret_file).
+      core::SecretFile key;
+      try {
+        key = core::read_secret_file(o.tls.client_key, "TLS client key");
+      } catch (const core::SecretFileError& e) {
+        throw AttachmentError(ErrorCode::unavailable, std::string("attachment download failed: ") + e.what());
+      }
+      im.tls_ctx->use_private_key(asio::buffer(key.content), ssl::context::pem, ec);
+      OPENSSL_cleanse(key.content.data(), key.content.size());
+      if (ec) fail("client key", ec);
     }
     im.secure = std::make_unique<ssl::stream<beast::tcp_stream>>(im.ioc, *im.tls_ctx);
     SSL* s = im.secure->native_handle();

@@ -11,6 +11,8 @@ namespace reportbridge::http_store {
 
 class TokenFile {
  public:
+  // Reads the file at once: throws std::runtime_error when it breaks the
+  // secret-file rule (core::read_secret_file) or holds no usable token.
   explicit TokenFile(std::filesystem::path path);
 
   // The token (surrounding whitespace trimmed). Re-reads the file when it

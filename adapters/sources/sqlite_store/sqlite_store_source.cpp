@@ -48,9 +48,14 @@ SqliteStoreSource::SqliteStoreSource(SqliteStoreConfig config) : config_(std::mo
 store::Database& SqliteStoreSource::reader() {
   if (!reader_) {
     if (!std::filesystem::exists(config_.path))
-      throw std::runtime_error("submission store not found: " + config_.path.string());
+      // Unavailable for now, not a fatal error: a store replaced by an export
+      // or moved back comes back, and the daemon polls again after a pause.
+      throw core::SourceUnavailable("submission store not found: " + config_.path.string(),
+                                    std::chrono::seconds(1));
     reader_ = std::make_unique<store::Database>(config_.path.string(),
                                                 store::Database::Mode::read_only);
+    // Polls read the table once, in seq order: a small page cache does.
+    reader_->exec("PRAGMA cache_size=-1024");
   }
   return *reader_;
 }

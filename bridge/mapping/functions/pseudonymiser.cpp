@@ -1,14 +1,10 @@
 #include "bridge/mapping/functions/pseudonymiser.hpp"
 
-#include <fcntl.h>
+#include "bridge/core/secret_file.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
 #include "bridge/mapping/functions/phone.hpp"
@@ -28,20 +24,6 @@ std::string to_hex(const unsigned char* bytes, std::size_t n) {
   }
   return out;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -85,34 +67,13 @@ Pseudonymiser::~Pseudonymiser() {
 }
 
 Pseudonymiser Pseudonymiser::from_key_file(const std::filesystem::path& path) {
-  const std::string where = "pseudonymise: key file " + path.string() + ": ";
-  // O_NONBLOCK: opening a FIFO must not hang the load; the S_ISREG check refuses it.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0) throw std::invalid_argument(where + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw std::invalid_argument(where + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw std::invalid_argument(where + "not a regular file");
-  if ((st.st_mode & 077) != 0) {
-    throw std::invalid_argument(where + "must not be accessible by group or others (chmod 600)");
-  }
-  std::string key;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      OPENSSL_cleanse(key.data(), key.size());
-      throw std::invalid_argument(where + std::strerror(errno));
-    }
-    if (n == 0) break;
-    key.append(buf, static_cast<std::size_t>(n));
-    if (key.size() > (std::size_t{1} << 20)) throw std::invalid_argument(where + "larger than 1 MiB: not a key");
-  }
-  OPENSSL_cleanse(buf, sizeof buf);
-  if (key.empty()) throw std::invalid_argument(where + "is empty");
+  // The rule every secret file follows (bridge/core/secret_file.hpp).
+  core::SecretFile file = core::read_secret_file(path, "pseudonymise: key file", std::size_t{1} << 20);
+  std::string key = std::move(file.content);
   if (key.size() < kMinKeyBytes) {
     OPENSSL_cleanse(key.data(), key.size());
-    throw std::invalid_argument(where + "shorter than " + std::to_string(kMinKeyBytes) + " bytes");
+    throw std::invalid_argument("pseudonymise: key file " + path.string() + ": shorter than " +
+                                std::to_string(kMinKeyBytes) + " bytes");
   }
   return Pseudonymiser(std::move(key));
 }

@@ -42,9 +42,10 @@ class Pseudonymiser {
   // Throws std::invalid_argument when the key has fewer than kMinKeyBytes bytes.
   explicit Pseudonymiser(std::string key);
   // The file's bytes are the key, as they are (a trailing newline is part of
-  // it; a symlink is judged by its target). Throws std::invalid_argument when
-  // the file is missing, not a regular file, accessible by group or others
-  // (mode & 077; chmod 600), empty, shorter than kMinKeyBytes, or unreadable.
+  // it; a symlink is judged by its target). The rule of every secret file
+  // (core::read_secret_file: regular, private, owned by the service or root,
+  // at most 1 MiB here). Throws std::invalid_argument when the file breaks it,
+  // is shorter than kMinKeyBytes, or is unreadable.
   static Pseudonymiser from_key_file(const std::filesystem::path& path);
 
   ~Pseudonymiser();

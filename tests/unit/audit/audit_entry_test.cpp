@@ -189,3 +189,15 @@ TEST_CASE("items of a batch entry must have the documented shape") {
   CHECK_FALSE(p.entry);
   CHECK_THAT(p.error, Catch::Contains("items"));
 }
+
+TEST_CASE("seal_into appends exactly the line seal would make") {
+  core::Event e;
+  e.kind = core::EventKind::collected;
+  e.submission_id = "sub-1";
+  const std::string body = encode_body("collected", e, 1'700'000'000'000, id());
+  const auto sealed = seal(unsealed(42, body, kGenesis));
+  std::string out = "previous line\n";
+  const std::string hash = seal_into(out, 42, body, kGenesis);
+  CHECK(out == "previous line\n" + sealed.line);
+  CHECK(hash == sealed.line_hash);
+}

@@ -277,6 +277,25 @@ TEST_CASE("fsync policies") {
     CHECK(log.stats().writes == 3);
     CHECK(log.stats().syncs == 1);
   }
+  SECTION("interval, on a machine booted moments ago: the first write is synced at once") {
+    // The monotonic clock starts near zero after boot: a last-sync time
+    // defaulting to the clock's epoch must not read as "synced just now".
+    s.fsync = FsyncPolicy::interval;
+    s.fsync_interval = std::chrono::hours(1);
+    auto uptime = std::chrono::steady_clock::time_point{} + std::chrono::seconds(5);
+    AuditLog log(s, identity(), {}, [&] { return uptime; });
+    log.on_event(event(core::EventKind::collected, "s", 1000));
+    log.flush();
+    CHECK(log.stats().syncs == 1);
+    uptime += std::chrono::minutes(59);
+    log.on_event(event(core::EventKind::collected, "s", 1001));
+    log.flush();
+    CHECK(log.stats().syncs == 1);
+    uptime += std::chrono::minutes(1);
+    log.on_event(event(core::EventKind::collected, "s", 1002));
+    log.flush();
+    CHECK(log.stats().syncs == 2);
+  }
   SECTION("never") {
     AuditLog log(s, identity());
     log.on_event(event(core::EventKind::collected, "s", 1000));

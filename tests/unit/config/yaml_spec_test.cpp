@@ -73,3 +73,53 @@ TEST_CASE("missing required keys, wrong kinds and duplicates are all reported") 
   CHECK(out.find("c.yaml:2:11: error: 'mappings' must be a list") != std::string::npos);
   CHECK(out.find("target name 't' is used twice") != std::string::npos);
 }
+
+// Every list of names refuses an item that is not a single value, at the item:
+// a nested list (`[[npt_csv]]`) once made a partner target look like none.
+TEST_CASE("lists of values refuse nested lists, maps and empty items at the item's position") {
+  const config::MapSpec spec{"thing",
+                             {{"names", config::ValueKind::scalar_list, false, ""},
+                              {"one_or_more", config::ValueKind::scalar_or_list, false, ""},
+                              {"steps", config::ValueKind::item_or_list, false, ""},
+                              {"rows", config::ValueKind::list, false, ""}}};
+  auto check = [&](const std::string& yaml) {
+    core::Diagnostics d;
+    const bool ok = config::check_map(YAML::Load(yaml), spec, "f.yaml", d);
+    return std::make_pair(ok, d.to_string());
+  };
+  for (const char* good : {"names: [a, b]", "one_or_more: a", "one_or_more: [a, 'b c']", "steps: [trim, {truncate: 5}]",
+                           "steps: trim", "rows: [{a: 1}, [x]]", "names: []"}) {
+    INFO(good);
+    CHECK(check(good).first);
+  }
+  auto [ok1, out1] = check("names: [a, [b]]");
+  CHECK_FALSE(ok1);
+  CHECK_THAT(out1, Catch::Contains("f.yaml:1:12: error: 'names' must list single values: found a nested list"));
+  auto [ok2, out2] = check("one_or_more: [[a]]");
+  CHECK_FALSE(ok2);
+  CHECK_THAT(out2, Catch::Contains("f.yaml:1:15: error: 'one_or_more' must list single values: found a nested list"));
+  auto [ok3, out3] = check("one_or_more:\n  - a\n  - {b: c}\n");
+  CHECK_FALSE(ok3);
+  CHECK_THAT(out3, Catch::Contains("f.yaml:3:5: error: 'one_or_more' must list single values: found a map"));
+  auto [ok4, out4] = check("names: [a, ~]");
+  CHECK_FALSE(ok4);
+  CHECK_THAT(out4, Catch::Contains("'names' must list single values: found an empty item"));
+  auto [ok5, out5] = check("steps: [trim, [uppercase]]");
+  CHECK_FALSE(ok5);
+  CHECK_THAT(out5, Catch::Contains("f.yaml:1:15: error: 'steps' must list values or maps, not a nested list"));
+}
+
+TEST_CASE("the config's list of mapping files refuses a nested list") {
+  reportbridge::testing::TempDir dir;
+  reportbridge::testing::write_file(dir / "c.yaml",
+                                    "state: {path: s.db}\nsource: {type: sqlite, path: a.db}\n"
+                                    "mappings: [[m.yaml]]\n"
+                                    "targets:\n  - {name: t, type: csv_drop, directory: a}\n");
+  core::Diagnostics d;
+  const config::ComponentSpecs specs{
+      {{"sqlite", {"sqlite source", {{"path", config::ValueKind::string, true, ""}}}}},
+      {{"csv_drop", {"csv_drop target", {{"directory", config::ValueKind::string, true, ""}}}}}};
+  auto c = config::load_daemon_config((dir / "c.yaml").string(), specs, d);
+  CHECK_FALSE(c);
+  CHECK_THAT(d.to_string(), Catch::Contains("c.yaml:3:12: error: 'mappings' must list single values: found a nested list"));
+}

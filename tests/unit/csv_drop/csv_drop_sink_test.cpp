@@ -144,6 +144,20 @@ TEST_CASE("writes a header and RFC 4180 rows; missing and null fields are empty 
   CHECK(listing(f.out) == std::set<std::string>{"npt_csv-npt_csv-20261127T184210Z-000042.csv"});
 }
 
+TEST_CASE("no raw control character reaches the file; the marker is counted") {
+  Fixture f;
+  auto sink = f.sink(f.config(), {"ref", "notes"});
+  auto o = sink.deliver(make_batch("k", {make_record("s1", 1, {{"ref", "R1"}, {"notes", std::string("tab\there\x0bvt\x1b]0;t\x07\0nul\nnext", 26)}})}));
+  REQUIRE(o[0].status == DeliveryStatus::delivered);
+  const std::string file = read_file(f.out / "npt_csv-k.csv");
+  CHECK(file == "ref,notes\r\nR1,\"tab\there[U+000B]vt[U+001B]]0;t[U+0007][U+0000]nul\nnext\"\r\n");
+  for (char c : file) {
+    const auto b = static_cast<unsigned char>(c);
+    CHECK((b >= 0x20 || c == '\t' || c == '\r' || c == '\n'));
+  }
+  CHECK(sink.unencodable_replaced() == 4);
+}
+
 TEST_CASE("formula guard can be switched off") {
   Fixture f;
   auto c = f.config();

@@ -171,3 +171,35 @@ TEST_CASE("code point markers are visible and zero-padded") {
   CHECK(code_point_marker(U'\u200B') == "[U+200B]");
   CHECK(code_point_marker(U'\x41') == "[U+0041]");
 }
+
+// Issue #15 item 4: a resident who types U+000B, U+001B or U+0000 must not get
+// raw control bytes into a CSV cell (importers choke on them, terminals act on
+// them). TAB, LF and CR are text layout and stay; the rest become markers.
+TEST_CASE("control characters become visible markers in every encoding; TAB, LF and CR stay") {
+  using namespace std::string_literals;
+  for (auto enc : {Encoding::utf8, Encoding::utf8_bom, Encoding::windows_1252}) {
+    INFO(static_cast<int>(enc));
+    auto r = encode_text("a\x0b" "b\x1b[2Jc\0d\x7f" "e\x01"s, enc, UnencodablePolicy::reject);
+    REQUIRE(r.ok);
+    CHECK(r.bytes == "a[U+000B]b[U+001B][2Jc[U+0000]d[U+007F]e[U+0001]");
+    CHECK(r.controls == 5);
+    CHECK(r.unencodable.empty());
+    r = encode_text("line 1\r\nline 2\tend", enc, UnencodablePolicy::reject);
+    REQUIRE(r.ok);
+    CHECK(r.bytes == "line 1\r\nline 2\tend");
+    CHECK(r.controls == 0);
+  }
+  // C1 controls (8-bit CSI U+009B, NEL U+0085) in UTF-8 output too.
+  auto r = encode_text("x\xc2\x9b" "31my\xc2\x85z caf\xc3\xa9", Encoding::utf8, UnencodablePolicy::reject);
+  REQUIRE(r.ok);
+  CHECK(r.bytes == "x[U+009B]31my[U+0085]z caf\xc3\xa9");
+  CHECK(r.controls == 2);
+  // Mixed with other text in Windows-1252: exact characters, then markers.
+  r = cp1252("\xc3\xa9\x0b\xe2\x82\xac");
+  REQUIRE(r.ok);
+  CHECK(r.bytes == "\xE9[U+000B]\x80");
+  // Controls inside invalid UTF-8 are still refused as invalid.
+  r = encode_text("\x0b\xff", Encoding::utf8, UnencodablePolicy::reject);
+  CHECK_FALSE(r.ok);
+  CHECK(r.error == "invalid UTF-8");
+}

@@ -556,3 +556,73 @@ TEST_CASE("on a busy street the related threshold rises with the candidates with
   CHECK(busy.score == Approx(flat.score));
   CHECK((busy.kind == Verdict::Kind::related) == (busy.score >= 0.60 + 0.08 * std::log(4.0)));
 }
+
+// Issue #15 item 1: the first received copy wins, whatever the ingest order.
+TEST_CASE("a copy received earlier but ingested later is linked to the later one, then can supersede it", "[dedup]") {
+  Fixture f;
+  Deduplicator d(f.db, f.settings);
+  json::value tap = base_doc();
+  tap.as_object()["id"] = "tap-1";
+  const auto tap_row = row_of(tap, 2, "2026-11-27T18:42:30Z");
+  REQUIRE(d.check_and_record(tap, tap_row).kind == Verdict::Kind::original);
+  // Another resident's report of the same incident, linked to the tap for now.
+  json::value other = reworded("other-1");
+  auto vr = d.check_and_record(other, row_of(other, 3, "2026-11-27T18:45:00Z"));
+  REQUIRE(vr.kind == Verdict::Kind::related);
+  CHECK(vr.of_id == "tap-1");
+
+  const json::value first = base_doc();  // received 19 s before the tap, ingested after it
+  const auto first_row = row_of(first, 1, "2026-11-27T18:42:11Z");
+  auto v = d.check_and_record(first, first_row);
+  CHECK(v.kind == Verdict::Kind::duplicate);
+  CHECK(v.of_id == "tap-1");
+  CHECK(v.received_before_of);
+  CHECK(v.rule == "duplicate.fingerprint_sent_first");
+  CHECK_THAT(v.explanation, Catch::Contains("received 19 s before it"));
+  // Stored as such (audit, replay).
+  auto stored = d.recorded_verdict(first_row.id, 1);
+  REQUIRE(stored);
+  CHECK(stored->rule == "duplicate.fingerprint_sent_first");
+  CHECK(stored->received_before_of);
+
+  SECTION("left alone (the tap was sent): nothing else changes") {
+    json::value third = base_doc();
+    third.as_object()["id"] = "tap-2";
+    auto v3 = d.check_and_record(third, row_of(third, 4, "2026-11-27T18:42:40Z"));
+    CHECK(v3.kind == Verdict::Kind::duplicate);
+    CHECK(v3.of_id == "tap-1");
+  }
+  SECTION("superseded (the tap had not left): the first is judged afresh, the tap is its duplicate") {
+    auto s = d.supersede(first, first_row);
+    REQUIRE(s);
+    CHECK(s->verdict.kind == Verdict::Kind::original);
+    CHECK(s->later_id == "tap-1");
+    CHECK(s->later_verdict.kind == Verdict::Kind::duplicate);
+    CHECK(s->later_verdict.of_id == first_row.id);
+    CHECK(s->later_verdict.rule == "duplicate.fingerprint");
+    CHECK_THAT(s->later_verdict.explanation, Catch::Contains("received 19 s after it") &&
+                                                 Catch::Contains("withdrawn before delivery"));
+    auto tap_now = d.recorded_verdict("tap-1", 1);
+    REQUIRE(tap_now);
+    CHECK(tap_now->kind == Verdict::Kind::duplicate);
+    CHECK(tap_now->of_id == first_row.id);
+    auto first_now = d.recorded_verdict(first_row.id, 1);
+    REQUIRE(first_now);
+    CHECK(first_now->kind == Verdict::Kind::original);
+    // Later copies and related reports now find the first one, from the
+    // tables and from the in-memory window alike.
+    json::value third = base_doc();
+    third.as_object()["id"] = "tap-2";
+    auto v3 = d.check_and_record(third, row_of(third, 4, "2026-11-27T18:42:40Z"));
+    CHECK(v3.kind == Verdict::Kind::duplicate);
+    CHECK(v3.of_id == first_row.id);
+    CHECK_FALSE(v3.received_before_of);
+    json::value more = reworded("other-2");
+    more.as_object()["summary"] = "Bikes and stones outside the Co-op again";
+    auto v4 = d.check_and_record(more, row_of(more, 5, "2026-11-27T18:46:00Z"));
+    CHECK(v4.kind == Verdict::Kind::related);
+    CHECK(v4.of_id == first_row.id);
+    // A second call is refused: only the row just judged that way.
+    CHECK_FALSE(d.supersede(first, first_row));
+  }
+}

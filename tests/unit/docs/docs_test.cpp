@@ -389,3 +389,11 @@ TEST_CASE("the mapping examples give the values mappings/README.md states for it
     CHECK_FALSE(has(names(no_category), "hate_incidents"));
   }
 }
+
+// Issue #15 item 13: the page said a quarantined payload "is kept as stored";
+// the bridge keeps no copy (pipeline_test checks the state database holds none).
+TEST_CASE("docs/submission-schema.md says where a quarantined payload is, truthfully") {
+  const std::string page = read_file(kSourceDir / "docs/submission-schema.md");
+  CHECK(page.find("kept as stored") == std::string::npos);
+  CHECK(page.find("the bridge keeps no copy of it") != std::string::npos);
+}

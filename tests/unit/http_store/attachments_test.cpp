@@ -186,7 +186,7 @@ TEST_CASE("attachments are downloaded over HTTP, verified, and spooled by conten
   AttachmentStore s({{photo, kJpeg}, {clip, video}});
   auto opts = s.options();
   const auto token = s.dir / "token";
-  write_file(token, "secret-token");
+  write_secret_file(token, "secret-token");
   opts.token_file = token.string();
   AppStoreServer server(opts, s.dir.path());
   auto cfg = s.config(server.url());

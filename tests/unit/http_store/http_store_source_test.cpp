@@ -288,7 +288,7 @@ TEST_CASE("a token rotated in the file is used without a restart") {
   const auto server_token = f.dir / "server_token";
   const auto client_token = f.dir / "client_token";
   write_file(server_token, "alpha-1\n");
-  write_file(client_token, "alpha-1\n");
+  write_secret_file(client_token, "alpha-1\n");
   auto opts = f.options();
   opts.token_file = server_token.string();
   AppStoreServer server(opts, f.dir.path());
@@ -325,7 +325,7 @@ TEST_CASE("a token rotated in the file is used without a restart") {
   fs::remove(client_token);
   std::this_thread::sleep_for(src.poll_retry_in());
   CHECK_THROWS_WITH(src.poll(c, 10), Catch::Contains("token file"));
-  write_file(client_token, "  \n");
+  write_secret_file(client_token, "  \n");
   std::this_thread::sleep_for(src.poll_retry_in());
   CHECK_THROWS_WITH(src.poll(c, 10), Catch::Contains("token file is empty"));
 }

@@ -720,3 +720,82 @@ TEST_CASE("a signposted complaint also goes to the review target through the rev
       CHECK(value(rec, "CategoryCode") == "GEN99");  // unknown category: the lookup's default
     }
 }
+
+// A nested list once passed check and switched the consent gate off: the
+// partner target was then fed as an ordinary one. Both examples from issue #15.
+TEST_CASE("privacy: a nested list in partner_targets or when is refused at its position") {
+  Fixture partner(R"(mapping: shared
+targets: [npt_csv, council_csv]
+partner_targets: [[council_csv]]
+fields:
+  - {name: Ref, from: id}
+)");
+  core::Diagnostics d;
+  CHECK_FALSE(partner.load(d));
+  CHECK_THAT(d.to_string(), Catch::Contains(partner.file + ":3:19: error: 'partner_targets' must list single values: found a nested list"));
+
+  Fixture when(R"(mapping: info
+targets: [council_csv]
+when: {kind: [[information]]}
+fields:
+  - {name: Ref, from: id}
+)");
+  core::Diagnostics d2;
+  CHECK_FALSE(when.load(d2));
+  CHECK_THAT(d2.to_string(), Catch::Contains(when.file + ":3:15: error: 'kind' must list single values: found a nested list"));
+
+  // The same for every other list of values a mapping holds.
+  Fixture others(R"(mapping: others
+targets: [npt_csv, [psd_csv]]
+when:
+  category: [{noise: x}]
+fields:
+  - {name: Ref, from: id, transforms: [[trim]]}
+)");
+  core::Diagnostics d3;
+  CHECK_FALSE(others.load(d3));
+  const std::string out = d3.to_string();
+  INFO(out);
+  CHECK_THAT(out, Catch::Contains(others.file + ":2:20: error: 'targets' must list single values"));
+  CHECK_THAT(out, Catch::Contains(others.file + ":4:14: error: 'category' must list single values: found a map"));
+  CHECK_THAT(out, Catch::Contains(others.file + ":6:40: error: 'transforms' must list values or maps, not a nested list"));
+  CHECK(out.find("bad_transform") == std::string::npos);  // reported once
+
+  Fixture in(R"(mapping: in
+targets: [npt_csv]
+when:
+  where:
+    - {path: kind, in: [concern, [information]]}
+fields:
+  - {name: Ref, from: id}
+)");
+  core::Diagnostics d4;
+  CHECK_FALSE(in.load(d4));
+  CHECK_THAT(d4.to_string(), Catch::Contains(in.file + ":5:34: error: 'in' must list single values: found a nested list"));
+}
+
+// A file listed as a mapping that is not one (a password file) is reported
+// once, without its lines; an unknown key that is not name-like is masked.
+TEST_CASE("a file that is not a mapping is named, never quoted") {
+  Fixture shadow("root:$6$saltsalt$Hh2Fq7oVbnxsecret1:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n");
+  core::Diagnostics d;
+  CHECK_FALSE(shadow.load(d));
+  std::string out = d.to_string();
+  CHECK_THAT(out, Catch::Contains(shadow.file + ":1:1: error: this is not a mapping file"));
+  CHECK(out.find("secret1") == std::string::npos);
+  CHECK(out.find("daemon") == std::string::npos);
+  CHECK(d.size() == 1);
+
+  Fixture htpasswd("admin: $2y$10$abcdefghijklmnopqrstuvsecrethash\n");
+  core::Diagnostics d2;
+  CHECK_FALSE(htpasswd.load(d2));
+  CHECK(d2.to_string().find("secrethash") == std::string::npos);
+
+  Fixture mixed("mapping: m\ntargets: [npt_csv]\nfields: [{name: A, from: id}]\n"
+                "root:$6$saltsalt$Hh2Fq7oVbnxsecret1:19000:0:99999:7:::\n");
+  core::Diagnostics d3;
+  CHECK_FALSE(mixed.load(d3));
+  out = d3.to_string();
+  CHECK_THAT(out, Catch::Contains(mixed.file + ":4:1: error: unknown key 'roo... (53 bytes)' in mapping"));
+  CHECK(out.find("secret1") == std::string::npos);
+}

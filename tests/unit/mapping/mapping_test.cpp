@@ -318,5 +318,18 @@ fields:
   CHECK(out.find(fx.file + ":9:9: error: transform 'trim' takes no options") != std::string::npos);
   CHECK(out.find(fx.file + ":10:9: error: transform 'datetime' needs options") != std::string::npos);
   CHECK(out.find(fx.file + ":11:9: error: transform 'datetime'") != std::string::npos);
-  CHECK(out.find(fx.file + ":12:9: error: a transform is a name") != std::string::npos);
+  CHECK(out.find(fx.file + ":12:9: error: 'transforms' must list values or maps, not a nested list") != std::string::npos);
+}
+
+TEST_CASE("a lookup table over 16 MiB is refused at its reference, not read whole") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: Cat, from: category, lookup: {table: lookups/cats.csv}}
+)",
+             "key,value\n" + std::string(17u << 20, 'k') + ",v\n");
+  core::Diagnostics d;
+  CHECK_FALSE(fx.load(d));
+  CHECK_THAT(d.to_string(), Catch::Contains(":4:") && Catch::Contains("is larger than 16 MiB") &&
+                                Catch::Contains("[mapping.lookup_too_large]"));
 }

@@ -118,12 +118,26 @@ TEST_CASE("key files: private regular files only") {
     CHECK(*Pseudonymiser::from_key_file(key).pseudonymise("x", "a").value !=
           *Pseudonymiser(kKey).pseudonymise("x", "a").value);
   }
-  SECTION("group or world access is refused") {
-    for (mode_t mode : {0640, 0604, 0644, 0660, 0620, 0602, 0610}) {
+  SECTION("world access, group write, or group read by another group is refused") {
+    for (mode_t mode : {0604, 0644, 0660, 0620, 0602, 0610, 0670}) {
       INFO("mode " << std::oct << mode);
       chmod_or_fail(key, mode);
       CHECK_THROWS_WITH(Pseudonymiser::from_key_file(key),
-                        Catch::Contains("must not be accessible by group or others") && Catch::Contains("chmod 600"));
+                        Catch::Contains("must not be accessible by others") && Catch::Contains("chmod 600"));
+    }
+    // 0640 only with the service's own group (root:reportbridge 0640).
+    chmod_or_fail(key, 0640);
+    REQUIRE(::chown(key.c_str(), static_cast<uid_t>(-1), ::getegid()) == 0);
+    CHECK_NOTHROW(Pseudonymiser::from_key_file(key));
+    const gid_t other = ::getegid() == 65534 ? 0 : 65534;
+    if (::chown(key.c_str(), static_cast<uid_t>(-1), other) == 0) {  // possible as root
+      CHECK_THROWS_WITH(Pseudonymiser::from_key_file(key), Catch::Contains("nor by a group other than the service's"));
+    }
+  }
+  SECTION("owned by another account is refused") {
+    chmod_or_fail(key, 0600);
+    if (::geteuid() == 0 && ::chown(key.c_str(), 65534, static_cast<gid_t>(-1)) == 0) {
+      CHECK_THROWS_WITH(Pseudonymiser::from_key_file(key), Catch::Contains("must be owned by the service's user or by root"));
     }
   }
   SECTION("missing, empty, short, a directory, a FIFO") {

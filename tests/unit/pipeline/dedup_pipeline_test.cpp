@@ -20,6 +20,7 @@
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/pipeline/dispatcher.hpp"
 #include "bridge/pipeline/ingest.hpp"
+#include "bridge/pipeline/writeback.hpp"
 #include "tests/support/app_store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -138,6 +139,27 @@ fields:
     for (const auto& t : targets) d.add_target(*sinks[t], {}, {"Passed to the team.", true});
     d.dispatch(true);
   }
+
+  void write_back() {
+    pipeline::WritebackWorker wb(*state, *source, 100);
+    wb.drain();
+  }
+
+  // What the app's submission_status holds for one submission.
+  struct Status {
+    std::string state, reference, message;
+  };
+  Status status(const std::string& id) const {
+    store::Database db(store_path, store::Database::Mode::read_only);
+    auto q = db.prepare("SELECT state, coalesce(reference, ''), coalesce(message, '') FROM submission_status"
+                        " WHERE submission_id = ?1");
+    q.bind(1, id);
+    if (!q.step()) return {};
+    return {q.text(0), q.text(1), q.text(2)};
+  }
+
+  // The reference the app was given for a delivered submission: every target's, joined.
+  std::string written_reference(const std::string& id) const { return status(id).reference; }
 };
 
 }  // namespace
@@ -202,4 +224,126 @@ TEST_CASE("related reports, reporter keys and double taps through the pipeline, 
   CHECK(hold.count(tap) == 0);
   auto statuses_pending = b.state->backlog({"link_csv", "hold_csv", "plain_csv"});
   for (const auto& bl : statuses_pending) CHECK(bl.pending == 0);
+}
+
+// --- first received wins, whatever the ingest order (issue #15 item 1) --------------
+
+namespace {
+
+std::string edited(const std::string& id) {
+  return valid_payload(id, 2, "concern", "Group throwing stones at buses (edited: now at the shelter)");
+}
+
+}  // namespace
+
+// Repro from the issue: the double tap is ingested (and delivered) before its
+// original, whose row was committed late. The original must not be sent as a
+// second record, nor told "we kept the first one", and its edit must go as an
+// update of the record the targets hold.
+TEST_CASE("an original ingested after its already-delivered double tap is linked to it, not sent again") {
+  DedupBridge b;
+  const std::string orig = test_id(11), tap = test_id(12);
+  insert_submission_at(b.store_path, 2, tap, 1, valid_payload(tap), "2026-11-27T18:42:15Z");
+  b.ingest();
+  b.dispatch();
+  b.write_back();
+  insert_submission_at(b.store_path, 1, orig, 1, valid_payload(orig), "2026-11-27T18:42:11Z");
+  b.ingest();
+  b.dispatch();
+  b.write_back();
+
+  for (const auto& t : b.targets) {
+    const Rows rows = published(b.dir / t);
+    CHECK(rows.count(tap) == 1);
+    CHECK(rows.count(orig) == 0);
+  }
+  auto v = b.dedup->recorded_verdict(orig, 1);
+  REQUIRE(v);
+  CHECK(v->kind == dedup::Verdict::Kind::duplicate);
+  CHECK(v->of_id == tap);
+  CHECK(v->rule == "duplicate.fingerprint_sent_first");
+  CHECK_THAT(v->explanation, Catch::Contains("received 4 s before it") && Catch::Contains("already on its way"));
+  const auto st = b.status(orig);
+  CHECK(st.state == "duplicate");
+  CHECK_FALSE(st.reference.empty());
+  CHECK(st.reference == b.written_reference(tap));
+  CHECK(st.message.find("first one") == std::string::npos);
+
+  // An edit of the original: an update of the record the targets hold (the tap's).
+  insert_submission_at(b.store_path, 3, orig, 2, edited(orig), "2026-11-27T18:50:00Z");
+  b.ingest();
+  for (const auto& t : b.targets) {
+    auto batch = b.state->claim_batch(t, 10, store::now_ms());
+    REQUIRE(batch);
+    REQUIRE(batch->items.size() == 1);
+    CHECK(batch->items[0].record.submission_id == orig);
+    CHECK(batch->items[0].record.version == 2);
+    CHECK_FALSE(batch->items[0].prior_reference.empty());
+    CHECK(batch->items[0].prior_reference == b.state->reference_for(tap, t));
+  }
+}
+
+TEST_CASE("an original ingested after its double tap, before the tap left, is sent; the tap becomes the duplicate") {
+  DedupBridge b;
+  const std::string orig = test_id(21), tap = test_id(22);
+  insert_submission_at(b.store_path, 2, tap, 1, valid_payload(tap), "2026-11-27T18:42:15Z");
+  b.ingest();  // queued, not delivered yet
+  insert_submission_at(b.store_path, 1, orig, 1, valid_payload(orig), "2026-11-27T18:42:11Z");
+  b.ingest();
+  b.dispatch();
+  b.write_back();
+
+  for (const auto& t : b.targets) {
+    const Rows rows = published(b.dir / t);
+    CHECK(rows.count(orig) == 1);
+    CHECK(rows.count(tap) == 0);
+  }
+  auto vo = b.dedup->recorded_verdict(orig, 1);
+  auto vt = b.dedup->recorded_verdict(tap, 1);
+  REQUIRE(vo);
+  REQUIRE(vt);
+  CHECK(vo->kind == dedup::Verdict::Kind::original);
+  CHECK(vt->kind == dedup::Verdict::Kind::duplicate);
+  CHECK(vt->of_id == orig);
+  CHECK(vt->rule == "duplicate.fingerprint");
+  CHECK(b.status(orig).state == "forwarded");
+  const auto st = b.status(tap);
+  CHECK(st.state == "duplicate");
+  CHECK_FALSE(st.reference.empty());
+  CHECK(st.reference == b.written_reference(orig));
+  for (const auto& bl : b.state->backlog(b.targets)) CHECK(bl.pending == 0);
+
+  // The tap's edit is an update of the original's record.
+  insert_submission_at(b.store_path, 3, tap, 2, edited(tap), "2026-11-27T18:50:00Z");
+  b.ingest();
+  for (const auto& t : b.targets) {
+    auto batch = b.state->claim_batch(t, 10, store::now_ms());
+    REQUIRE(batch);
+    REQUIRE(batch->items.size() == 1);
+    CHECK(batch->items[0].prior_reference == b.state->reference_for(orig, t));
+    CHECK_FALSE(batch->items[0].prior_reference.empty());
+  }
+}
+
+// Issue #17 item 4: a duplicate's status was written at ingest, before the first
+// report had a reference, and never again.
+TEST_CASE("a duplicate's status gets the first report's reference once it has one") {
+  DedupBridge b;
+  const std::string first = test_id(31), tap = test_id(32);
+  insert_submission_at(b.store_path, 1, first, 1, valid_payload(first), "2026-11-27T18:42:11Z");
+  insert_submission_at(b.store_path, 2, tap, 1, valid_payload(tap), "2026-11-27T18:42:14Z");
+  b.ingest();
+  b.write_back();  // the duplicate status goes out at once, with no reference yet
+  CHECK(b.status(tap).state == "duplicate");
+  CHECK(b.status(tap).reference.empty());
+  b.dispatch();
+  b.write_back();
+  CHECK(b.status(first).state == "forwarded");
+  CHECK_FALSE(b.written_reference(first).empty());
+  const auto st = b.status(tap);
+  CHECK(st.state == "duplicate");
+  CHECK(st.reference == b.written_reference(first));
+  // Nothing is left to fill in: another pass writes nothing more.
+  b.dispatch();
+  CHECK(b.state->pending_writeback_count() == 0);
 }

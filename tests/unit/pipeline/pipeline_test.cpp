@@ -7,12 +7,15 @@
 
 #include <sqlite3.h>
 
+#include <boost/json.hpp>
+
 #include <filesystem>
 #include <map>
 #include <set>
 
 #include "adapters/sinks/csv_drop/csv_drop_sink.hpp"
 #include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
+#include "bridge/core/sha256.hpp"
 #include "bridge/pipeline/dispatcher.hpp"
 #include "bridge/pipeline/ingest.hpp"
 #include "bridge/pipeline/writeback.hpp"
@@ -259,4 +262,50 @@ TEST_CASE("retries are capped: an item that keeps failing becomes a dead letter"
   auto counts = b.state->target_counts();
   CHECK(counts[0].dead == 1);
   CHECK(counts[0].pending == 0);
+}
+
+// docs/submission-schema.md: the bridge keeps no copy of a quarantined payload
+// (personal data never delivered would need its own retention); the payload
+// stays in the app's store, found by seq, and the ledger holds its SHA-256.
+TEST_CASE("a quarantined payload stays in the app's store only: the ledger has its seq and SHA-256") {
+  Bridge b;
+  std::string bad = valid_payload(test_id(7));
+  bad.replace(bad.find("\"concern\""), 9, "\"emergency\"");
+  bad.replace(bad.find("Aisha Khan"), 10, "Zebedee Quuxworth");
+  insert_submission(b.store_path, 7, test_id(7), 1, bad);
+  CHECK(b.ingest().rejected == 1);
+  auto q = b.state->quarantined(10);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].seq == 7);
+  auto ledger = b.state->db().prepare("SELECT seq, content_sha256, outcome FROM ledger WHERE submission_id = ?1");
+  ledger.bind(1, test_id(7));
+  REQUIRE(ledger.step());
+  CHECK(ledger.int64(0) == 7);
+  CHECK(ledger.text(1) == reportbridge::core::sha256_hex(bad));
+  CHECK(ledger.text(2) == "rejected");
+  b.state.reset();  // close: checkpoint the WAL into the file
+  for (const char* f : {"state.db", "state.db-wal"}) {
+    if (!fs::exists(b.dir / f)) continue;
+    CHECK(read_file(b.dir / f).find("Quuxworth") == std::string::npos);
+  }
+}
+
+// Issue #15 item 8: a 50 MB address flowed into a 50 MB CSV cell (313 MiB RSS).
+TEST_CASE("a 50 MB field is quarantined as invalid_payload, never mapped, and the rows behind flow") {
+  Bridge b;
+  boost::json::value big = boost::json::parse(valid_payload(test_id(1)));
+  big.as_object()["location"].as_object()["address"] = std::string(50u << 20, 'x');
+  insert_submission(b.store_path, 1, test_id(1), 1, boost::json::serialize(big));
+  insert_submission(b.store_path, 2, test_id(2), 1, valid_payload(test_id(2)));
+  auto s = b.ingest();
+  CHECK(s.rejected == 1);
+  CHECK(s.queued == 1);
+  auto q = b.state->quarantined(10);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].reason_code == "invalid_payload");
+  CHECK(q[0].detail.find("payload larger than 1048576 bytes (1 MiB)") != std::string::npos);
+  b.dispatch();
+  auto rows = b.published();
+  CHECK(rows.count({test_id(1), "1"}) == 0);
+  CHECK(rows.count({test_id(2), "1"}) == 1);
 }

@@ -684,3 +684,67 @@ TEST_CASE("validation cost per payload", "[.bench]") {
             << " us, parse+validate " << us(t1, t2) << " us per payload\n";
   CHECK(errors == 0);
 }
+
+// --- size caps (issue #15 item 8) ---------------------------------------------------
+
+TEST_CASE("every string in the schema file has a maxLength") {
+  std::function<void(const json::value&, const std::string&)> walk =
+      [&](const json::value& node, const std::string& at) {
+        const auto& o = node.as_object();
+        bool is_string = false;
+        if (auto t = o.if_contains("type")) {
+          if (t->is_string()) is_string = t->as_string() == "string";
+          else
+            for (const auto& x : t->as_array()) is_string = is_string || x.as_string() == "string";
+        }
+        INFO(at);
+        // An enum, or a pattern anchored at both ends without * or +, bounds the length already.
+        bool bounded = o.contains("maxLength") || o.contains("enum");
+        if (auto pat = o.if_contains("pattern")) {
+          const std::string re(pat->as_string());
+          bounded = bounded || (re.front() == '^' && re.back() == '$' && re.find_first_of("*+") == std::string::npos);
+        }
+        if (is_string) CHECK(bounded);
+        if (auto p = o.if_contains("properties"))
+          for (const auto& m : p->as_object()) walk(m.value(), at + "/" + std::string(m.key()));
+        if (auto items = o.if_contains("items")) walk(*items, at + "/items");
+      };
+  walk(json::parse(reportbridge::testing::read_file(kSchemaPath)), "");
+}
+
+TEST_CASE("an overlong address, name or attachment path is invalid, without echoing it") {
+  auto doc = valid_doc();
+  doc["location"].as_object()["address"] = repeat("a", 501);
+  doc["reporter"].as_object()["name"] = repeat("N", 201);
+  auto r = check(doc);
+  CHECK_FALSE(r.ok());
+  INFO(describe(r.errors));
+  REQUIRE(r.errors.size() == 2);
+  CHECK(r.errors[0].path == "/location/address");
+  CHECK(r.errors[0].keyword == "maxLength");
+  CHECK(r.errors[0].message.find("aaa") == std::string::npos);
+  CHECK(r.errors[1].path == "/reporter/name");
+  CHECK(r.errors[1].keyword == "maxLength");
+  doc = valid_doc();
+  doc["location"].as_object()["address"] = repeat("é", 500);  // characters, not bytes
+  CHECK(check(doc).ok());
+}
+
+TEST_CASE("a payload over 1 MiB is refused before it is parsed, with a clear message") {
+  auto doc = valid_doc();
+  // A 50 MB address once flowed into a 50 MB CSV cell.
+  doc["location"].as_object()["address"] = std::string(50u << 20, 'x');
+  const std::string text = json::serialize(doc);
+  auto r = check_text(text);
+  CHECK_FALSE(r.ok());
+  CHECK_FALSE(r.doc);
+  REQUIRE(r.errors.size() == 1);
+  CHECK(r.errors[0].keyword == "size");
+  CHECK(r.errors[0].message == "payload larger than 1048576 bytes (1 MiB), the limit for one submission");
+  CHECK(resident_message(r.errors) ==
+        "We could not accept your report because it was too large. Please shorten it and send it again.");
+  // Just under the cap, an unknown extra property passes (the app evolves).
+  doc = valid_doc();
+  doc["future_field"] = std::string(kMaxPayloadBytes - 4096, 'f');
+  CHECK(check(doc).ok());
+}

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <stdexcept>
+#include <memory>
 #include <thread>
+#include <vector>
 
 using namespace reportbridge;
 namespace asio = boost::asio;
@@ -173,7 +175,7 @@ TEST_CASE("health server closes idle connections after the timeout") {
   CHECK(waited < 3s);
 }
 
-TEST_CASE("health server limits concurrent connections") {
+TEST_CASE("health server limits concurrent connections: the longest idle one makes room") {
   auto settings = ephemeral();
   settings.max_connections = 2;
   settings.io_timeout = 10s;
@@ -185,9 +187,29 @@ TEST_CASE("health server limits concurrent connections") {
   CHECK(a.request(http::verb::get, "/healthz").result() == http::status::ok);
   CHECK(b.request(http::verb::get, "/healthz").result() == http::status::ok);
   Client third(server.port());
-  CHECK(third.closed_by_server());
-  // The first two still work.
-  CHECK(a.request(http::verb::get, "/metrics").body() == "m\n");
+  CHECK(third.request(http::verb::get, "/metrics").body() == "m\n");
+  // Still at most two: the one idle longest (a) was closed for it.
+  CHECK(a.closed_by_server());
+  CHECK(b.request(http::verb::get, "/healthz").result() == http::status::ok);
+}
+
+// Issue #15 item 12: 16 clients that connect and send nothing held every slot
+// for the read timeout, and /healthz was refused meanwhile.
+TEST_CASE("slow clients holding every connection cannot lock the probes out") {
+  auto settings = ephemeral();
+  settings.io_timeout = 30s;  // far longer than the probe may wait
+  service::HealthServer server(settings, {}, {});
+  server.start();
+  std::vector<std::unique_ptr<Client>> slow;
+  for (int i = 0; i < 16; ++i) {
+    slow.push_back(std::make_unique<Client>(server.port()));
+    slow.back()->send_raw("GET /healthz HTTP/1.1\r\nHo");  // a header that never ends
+  }
+  std::this_thread::sleep_for(100ms);  // all 16 accepted and reading
+  for (int probe = 0; probe < 3; ++probe) {
+    Client c(server.port());
+    CHECK(c.request(http::verb::get, "/healthz").result() == http::status::ok);
+  }
 }
 
 TEST_CASE("health server stops cleanly with connections open, and reports a port in use") {

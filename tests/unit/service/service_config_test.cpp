@@ -61,6 +61,27 @@ TEST_CASE("service config reports bad keys and values with their position") {
   CHECK(text.find("rb.yaml:5:21:") != std::string::npos);  // malformed duration
 }
 
+TEST_CASE("a health endpoint on a non-loopback address is a warning at check") {
+  for (const char* listen : {"0.0.0.0:9464", "\"[::]:9464\"", "10.1.2.3:9464"}) {
+    core::Diagnostics diags;
+    auto c = load(std::string("health:\n  listen: ") + listen + "\n", diags);
+    INFO(listen);
+    REQUIRE(c);  // a warning, not an error
+    CHECK_THAT(diags.to_string(), Catch::Contains("rb.yaml:2:11: warning: health listens on") &&
+                                      Catch::Contains("not a loopback address") &&
+                                      Catch::Contains("[config.health_exposed]"));
+  }
+  for (const char* listen : {"127.0.0.1:9464", "\"[::1]:9464\"", "127.0.0.53:9100"}) {
+    core::Diagnostics diags;
+    auto c = load(std::string("health:\n  listen: ") + listen + "\n", diags);
+    REQUIRE(c);
+    CHECK(diags.empty());
+  }
+  core::Diagnostics off;
+  REQUIRE(load("health:\n  enabled: false\n  listen: 0.0.0.0:9464\n", off));
+  CHECK(off.empty());
+}
+
 TEST_CASE("listen addresses parse strictly") {
   using P = std::pair<std::string, std::uint16_t>;
   CHECK(service::parse_listen("127.0.0.1:9464") == P{"127.0.0.1", 9464});

@@ -47,20 +47,26 @@ TEST_CASE("content types and envelopes per SOAP version") {
 
 TEST_CASE("secret files") {
   testing::TempDir dir;
-  testing::write_file(dir / "pw", "hunter2\n");
+  testing::write_secret_file(dir / "pw", "hunter2\n");
   CHECK(read_secret_file(dir / "pw") == "hunter2");
-  testing::write_file(dir / "crlf", "a b\r\n");
+  testing::write_secret_file(dir / "crlf", "a b\r\n");
   CHECK(read_secret_file(dir / "crlf") == "a b");
-  testing::write_file(dir / "empty", "\n");
+  testing::write_secret_file(dir / "empty", "\n");
   CHECK_THROWS_AS(read_secret_file(dir / "empty"), std::runtime_error);
   CHECK_THROWS_AS(read_secret_file(dir / "missing"), std::runtime_error);
-  testing::write_file(dir / "big", std::string(70000, 'x'));
+  testing::write_secret_file(dir / "big", std::string(70000, 'x'));
   CHECK_THROWS_AS(read_secret_file(dir / "big"), std::runtime_error);
   try {
     read_secret_file(dir / "big");
   } catch (const std::runtime_error& e) {
     CHECK(std::string(e.what()).find("xxxx") == std::string::npos);  // never the content
   }
+  // The rule of every secret file (core::read_secret_file): a password file
+  // others can read was accepted before issue #15.
+  testing::write_file(dir / "open", "hunter2\n");
+  CHECK_THROWS_WITH(read_secret_file(dir / "open"), Catch::Contains("must not be accessible by others"));
+  std::filesystem::create_symlink(dir / "open", dir / "link");
+  CHECK_THROWS_WITH(read_secret_file(dir / "link"), Catch::Contains("must not be accessible by others"));
   setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
   CHECK(credential_path("pw") == dir / "pw");
   CHECK_THROWS_AS(credential_path("../pw"), std::runtime_error);

@@ -285,8 +285,8 @@ TEST_CASE("attachments: inline base64 streamed, large ones by reference, mismatc
 
 TEST_CASE("HTTP basic auth and WS-Security are accepted; wrong secrets are rejected") {
   testing::TempDir dir;
-  testing::write_file(dir / "pw", "s3cret-pw\n");
-  testing::write_file(dir / "wrong", "nope\n");
+  testing::write_secret_file(dir / "pw", "s3cret-pw\n");
+  testing::write_secret_file(dir / "wrong", "nope\n");
   ServerProcess secured(server_args("rms_spyne_server.py", {"--basic", "bridge:s3cret-pw", "--wsse", "bridge:s3cret-pw"}));
   auto c = config_for(secured.url("/rms"));
   c.username = "bridge";

@@ -181,7 +181,7 @@ TEST_CASE("a version 1 state database is migrated in place") {
   store::SqliteStateStore s(path);
   auto v = s.db().prepare("SELECT value FROM meta WHERE key = 'schema_version'");
   REQUIRE(v.step());
-  CHECK(v.text(0) == "4");
+  CHECK(v.text(0) == "5");
   auto open = s.open_batches("rms_soap");
   REQUIRE(open.size() == 1);
   CHECK(open[0].items.size() == 10);

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include "bridge/store/sqlite_state_store.hpp"
 #include "tests/support/outbox.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -73,7 +75,7 @@ TEST_CASE("a submission is written back as forwarded only when every target has 
   CHECK(wb[0].update.state == "forwarded");
   CHECK(wb[0].update.message == "Passed on.");
   CHECK((wb[0].update.reference == "A-1, B-7" || wb[0].update.reference == "B-7, A-1"));
-  s.mark_writebacks_done({wb[0].id});
+  s.mark_writebacks_done({wb[0]});
   CHECK(s.pending_writeback_count() == 0);
 }
 
@@ -167,4 +169,41 @@ TEST_CASE("an unreadable stored record becomes a dead letter; the rest of the ba
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].submission_id == "bad");
   CHECK(dead[0].last_error == "record_unreadable");
+}
+
+// Issue #15 item 12: the state database (and its -wal and -shm) held personal
+// data world-readable (0644) while the audit trail was 0640.
+TEST_CASE("the state database and its WAL files are created 0640 and tightened when older ones are open") {
+  TempDir dir;
+  const mode_t old_umask = ::umask(022);
+  auto mode_of = [](const std::filesystem::path& p) {
+    struct stat st {};
+    REQUIRE(::stat(p.c_str(), &st) == 0);
+    return st.st_mode & 0777;
+  };
+  {
+    store::SqliteStateStore s((dir / "state.db").string());
+    auto tx = s.begin_ingest();
+    tx->queue_status({"id", "received", "", "m", "t"}, 1);
+    tx->commit();
+    CHECK(mode_of(dir / "state.db") == 0640);
+    CHECK(mode_of(dir / "state.db-wal") == 0640);
+    CHECK(mode_of(dir / "state.db-shm") == 0640);
+  }
+  // A database an earlier version left 0644, with a stale WAL of the same mode.
+  ::chmod((dir / "state.db").c_str(), 0644);
+  reportbridge::testing::write_file(dir / "state.db-wal", "");
+  ::chmod((dir / "state.db-wal").c_str(), 0666);
+  {
+    store::SqliteStateStore s((dir / "state.db").string());
+    CHECK(mode_of(dir / "state.db") == 0640);
+    CHECK(mode_of(dir / "state.db-wal") == 0640);
+  }
+  // A stricter mode the operator chose is kept.
+  ::chmod((dir / "state.db").c_str(), 0600);
+  {
+    store::SqliteStateStore s((dir / "state.db").string());
+    CHECK(mode_of(dir / "state.db") == 0600);
+  }
+  ::umask(old_umask);
 }
