@@ -9,6 +9,10 @@ PACKAGES=(
   libssl-dev libsystemd-dev libre2-dev libicu-dev libhowardhinnant-date-dev libproj-dev
   python3-spyne python3-zeep python3-lxml   # real SOAP server and client for the tests
   openssl ca-certificates                   # test CAs and certificates; the system trust store
+  # fuzzing (scripts/fuzz.sh, docs/fuzzing.md): libclang-rt-14-dev holds the
+  # libFuzzer, ASan and UBSan runtimes clang links: only recommended by
+  # clang-14's packages, and this script installs no recommends
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,7 @@
 #include "bridge/xml/xml_document.hpp"
 
 #include <libxml/parser.h>
+#include <libxml/xmlerror.h>
 #include <libxml/xmlsave.h>
 
 #include <mutex>
@@ -8,9 +9,27 @@
 
 namespace reportbridge::xml {
 
+namespace {
+// libxml2 reports what it cannot tie to a parser context (an encoding
+// conversion that fails, an I/O error) through its generic error function,
+// which prints to stderr: past the bridge's logging, quoting bytes of the
+// document. Every message the bridge needs reaches it through a context's
+// structured errors; the generic ones are dropped.
+void drop_generic_error(void*, const char*, ...) {}
+}  // namespace
+
 void init() {
   static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
+  std::call_once(once, [] {
+    xmlInitParser();
+    xmlThrDefSetGenericErrorFunc(nullptr, drop_generic_error);  // threads libxml2 meets from now on
+  });
+  // libxml2 keeps the function per thread: this one may have met it already.
+  thread_local const bool quiet = [] {
+    xmlSetGenericErrorFunc(nullptr, drop_generic_error);
+    return true;
+  }();
+  (void)quiet;
 }
 
 void DocFree::operator()(xmlDoc* doc) const noexcept { xmlFreeDoc(doc); }

@@ -15,7 +15,8 @@
 
 namespace reportbridge::xml {
 
-// Idempotent, thread-safe: xmlInitParser() exactly once.
+// Idempotent, thread-safe: xmlInitParser() exactly once, and libxml2's generic
+// error messages (stderr) dropped on the calling thread and every later one.
 void init();
 
 struct DocFree {

@@ -505,6 +505,72 @@ TEST_CASE("watchdog: a loop stuck longer than stall_timeout stops the pings") {
   CHECK(res->exit_code == 1);  // the drain was cut off at shutdown_timeout
 }
 
+// A slow but legal mapping (issue #15 item 5): a heavy RE2 pattern makes every
+// row take a noticeable time, so one batch of rows runs several times longer
+// than both the watchdog interval (1 s) and service.stall_timeout (2 s). Ingest
+// reports progress per row mapped, so the pings keep coming all through the
+// batch and systemd does not restart the service on the same batch forever.
+// (Without the per-row progress the ingest loop looks stuck after 2 s and the
+// pings stop: this test fails.)
+TEST_CASE("watchdog: a batch slowed by a heavy RE2 mapping keeps the pings coming") {
+  // Three captures around a 40-fold optional repetition, put back as they
+  // were: RE2 answers in linear time, but with submatches over the whole
+  // 9,000-character text (the NFA), tens of milliseconds per row and step.
+  const std::string heavy = R"({regex_replace: {pattern: '(?s)(.*?)((?:.?.?.?.?){40})(.*)$', with: '\1\2\3'}})";
+  Installation inst(std::string(R"(mapping: all
+targets: [drop]
+fields:
+  - {name: Ref, from: id, required: true}
+  - {name: Version, from: version}
+  - {name: Description, from: description, transforms: [)") +
+                    heavy + ", " + heavy + ", " + heavy + "]}\n");
+  create_app_store(inst.store);
+  constexpr int kRows = 40;
+  std::string text;
+  while (text.size() < 9000) text += "Stones thrown at the buses again tonight, ";
+  text.resize(9000);
+  for (int i = 1; i <= kRows; ++i) {
+    auto payload = boost::json::parse(valid_payload(test_id(i))).as_object();
+    payload["description"] = text;
+    insert_submission(inst.store, i, test_id(i), 1, boost::json::serialize(payload));
+  }
+  inst.append_config("service: {shutdown_timeout: 10s, stall_timeout: 2s}\n");
+  REQUIRE(inst.bridge({"check"}).exit_code == 0);
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                   run_err(inst),
+                                   {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_USEC", "1000000"}});
+  REQUIRE(notify.wait_for("READY=1", 15s));
+  const auto ready_at = std::chrono::steady_clock::now();
+  const std::string done = "ingest: read=" + std::to_string(kRows);
+  bool ingested = false;
+  for (int i = 0; i < 600 && !ingested; ++i) {  // at most 120 s
+    notify.collect_for(200ms);
+    ingested = read_file(run_err(inst)).find(done) != std::string::npos;
+  }
+  const auto batch_took = std::chrono::steady_clock::now() - ready_at;
+  notify.collect_for(1s);
+  const std::string log = read_file(run_err(inst));
+  INFO(log);
+  REQUIRE(ingested);
+  // The batch really was long: well past the stall timeout.
+  REQUIRE(batch_took > 3s);
+  const auto pings = notify.times_of("WATCHDOG=1");
+  CHECK(largest_gap(pings) < 1000ms);  // never a whole interval without a ping
+  CHECK(static_cast<std::int64_t>(pings.size()) >=
+        std::chrono::duration_cast<std::chrono::milliseconds>(batch_took).count() / 500 - 2);
+  CHECK(!pings.empty());
+  CHECK(pings.back() > ready_at + batch_took);  // still pinging after the batch
+  CHECK(log.find("made no progress") == std::string::npos);
+  // The slow mapping did its work: every row delivered, the description whole.
+  REQUIRE(wait_until([&] { return inst.published().size() == kRows; }, 30s));
+  for (const auto& r : inst.published_records()) CHECK(r.at(2) == text);
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 30s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 0);
+}
+
 // Recovery runs on the target's own delivery thread, beside ingest and the
 // other targets (issue #17 item 5): a batch a crash left open for a target that
 // never answers holds up neither ingest nor the statuses of what other targets

@@ -1,14 +1,19 @@
 #include "bridge/xml/safe_parse.hpp"
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <thread>
 
 #include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge::xml;
 using reportbridge::testing::TempDir;
+using reportbridge::testing::read_file;
 using reportbridge::testing::write_file;
 
 namespace {
@@ -90,6 +95,33 @@ TEST_CASE("oversize, empty and malformed input") {
   CHECK(parse_untrusted("not xml at all").reason == "malformed");
   CHECK(parse_untrusted("<a/><b/>").reason == "malformed");
   CHECK(parse_untrusted("<a>\xff\xfe</a>").reason == "malformed");
+}
+
+// Found by fuzz_soap_response: an answer declaring an encoding its bytes do not
+// follow made libxml2 print "encoding error : input conversion failed due to
+// input error, bytes 0x80 0xAD 0x22 0x75" on the daemon's stderr (the journal),
+// past the bridge's logging, quoting bytes of the answer. Every libxml2 message
+// goes to the bridge's own error lists; none to stderr, on any thread.
+TEST_CASE("a malformed answer writes nothing to stderr on any thread") {
+  TempDir dir("xmlerr");
+  const std::string captured = (dir.path() / "stderr").string();
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int fd = ::open(captured.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(fd >= 0);
+  ::dup2(fd, 2);
+  ::close(fd);
+  const std::string shift_jis = "<?xml version=\"1.0\" encoding=\"Shift_JIS\"?><a>\x80\xAD\"ur\xff\xfe</a>";
+  const std::string utf16 = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><a>x</a>";
+  std::string here = parse_untrusted(shift_jis).reason;
+  std::string there;
+  std::thread([&] { there = parse_untrusted(shift_jis).reason + "," + parse_untrusted(utf16).reason; }).join();
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  CHECK(here == "malformed");
+  CHECK(there == "malformed,malformed");
+  CHECK(read_file(captured) == "");
 }
 
 TEST_CASE("XPath with namespace prefixes returns the first match's string") {
