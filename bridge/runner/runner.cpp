@@ -84,6 +84,10 @@ store::Database& sqlite_of(store::StateStore& state) {
 // the ledger's newest pages and the dedup tables; the outbox is written once
 // and read once, in order, so the delivery connections share 1 MiB.
 constexpr int kIngestCacheKib = 1024;
+// With deduplication the ingest connection also works on the dedup tables'
+// newest pages (fingerprints, incidents, verdicts): a larger cache saves
+// re-reading and re-writing them per batch.
+constexpr int kIngestDedupCacheKib = 8192;
 constexpr int kDeliveryCacheKib = 1024;
 constexpr int kHousekeepingCacheKib = 512;
 
@@ -416,7 +420,8 @@ Totals Runner::run() {
   const std::string path = I.settings.state_path.string();
   // One connection per loop, opened here one after another (the first
   // migrates the schema).
-  I.ingest_state = store::open_state_store(path, kIngestCacheKib);
+  I.ingest_state =
+      store::open_state_store(path, I.dedup && I.dedup->settings ? kIngestDedupCacheKib : kIngestCacheKib);
   // The delivery connections share kDeliveryCacheKib, at least 256 KiB each:
   // more targets do not mean more memory.
   const int delivery_cache_kib =
