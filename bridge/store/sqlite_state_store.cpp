@@ -518,6 +518,16 @@ bool read_stored_record(const Statement& q, int column, core::TargetRecord& out)
   return core::from_json(q.text(column), out);
 }
 
+// What a decoded record takes in memory: its field structs, and the heap
+// blocks of names and values too long for the small-string buffer.
+std::size_t held_bytes(const core::TargetRecord& r) {
+  auto heap = [](const std::string& s) { return s.size() > 15 ? s.capacity() + 1 : 0; };
+  std::size_t n =
+      sizeof(core::TargetRecord) + sizeof(core::DeliveryItem) + r.fields.capacity() * sizeof(core::RecordField);
+  for (const auto& f : r.fields) n += heap(f.name) + (f.value ? heap(*f.value) : 0);
+  return n;
+}
+
 struct LogState {
   std::int64_t claimed_through = 0, queued = 0, claimed = 0, delivered = 0;
 };
@@ -1189,7 +1199,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
         unreadable_exceptions.push_back(item.outbox_id);
         continue;
       }
-      bytes += codec::values_size(item.record);
+      bytes += held_bytes(item.record);
       note_open(in_batch, id_text, version);
       taken_exceptions.push_back(item.outbox_id);
       info->items.push_back({true, q.int64(3), q.int64(8), decode_meta(q.blob_view(6))});
@@ -1287,7 +1297,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
           diverted.push_back({it, shape.mapping, {}, segs.int64(3)});
           continue;
         }
-        bytes += it.values.size();
+        bytes += held_bytes(item.record);
         note_open(in_batch, it.submission_id, it.version);
         info->items.push_back({false, it.seq, segs.int64(3), std::move(it.meta)});
         batch.items.push_back(std::move(item));

@@ -130,11 +130,13 @@ struct WritebackRule {
   bool keep_references = true;
 };
 
-// How much one claim may take: items, and bytes of encoded records (what the
-// delivery holds in memory at once).
+// How much one claim may take: items, and bytes of the records as the delivery
+// holds them in memory (decoded: field structs, names and values; about eight
+// times their encoded size), so what a delivery holds at once stays bounded
+// whatever a sink's batch size.
 struct ClaimLimits {
   std::size_t max_items = 1000;
-  std::size_t max_bytes = 8u << 20;
+  std::size_t max_bytes = 2u << 20;
 };
 
 // A delivery that failed for good (or whose retries ran out): kept, with its

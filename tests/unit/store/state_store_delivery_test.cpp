@@ -223,3 +223,36 @@ TEST_CASE("references are kept only for targets that read them back; reference_f
   while (plan.step()) details += plan.text(3) + "\n";
   CHECK(details.find("outbox_open_by_submission") != std::string::npos);
 }
+
+// Issue #14 (memory): a claim is bounded by the bytes its records take once
+// decoded (field structs, names, values), not by their compact encoding, which
+// is many times smaller for records of many short fields: the delivery of a
+// sink with large batches (CSV: 10,000 rows) held tens of MiB per target.
+TEST_CASE("a claim is bounded by the memory its decoded records take") {
+  TempDir dir;
+  store::SqliteStateStore s((dir / "state.db").string());
+  for (int i = 0; i < 100; ++i) {
+    core::TargetRecord r = reportbridge::testing::ref_record("sub-" + std::to_string(i), 1, "csv");
+    for (int f = 0; f < 200; ++f) r.fields.push_back({"AFieldNameLongerThanSixteen" + std::to_string(f), "x"});
+    reportbridge::testing::queue(s, {i + 1, r.submission_id, 1, "2026-11-27T18:42:11Z", "{}"}, {{r, {}}}, 1000);
+  }
+  // Encoded, a record is about 600 bytes (100 of them: 60 KiB, under the
+  // limit); decoded, each takes 200 field structs and 200 heap-held names.
+  auto b = s.claim_batch("csv", store::ClaimLimits{1000, 64u << 10}, 2000);
+  REQUIRE(b);
+  CHECK(b->items.size() >= 1);
+  CHECK(b->items.size() <= 6);
+  // The rest follows in later claims, in order, nothing skipped.
+  std::size_t total = b->items.size();
+  std::int64_t last = b->items.back().outbox_id;
+  s.settle_batch(*b, std::vector<core::DeliveryOutcome>(b->items.size(), core::DeliveryOutcome::ok("R")), 2000, kRetry,
+                 kRule);
+  while (auto next = s.claim_batch("csv", store::ClaimLimits{1000, 64u << 10}, 2000)) {
+    CHECK(next->items.front().outbox_id > last);
+    last = next->items.back().outbox_id;
+    total += next->items.size();
+    s.settle_batch(*next, std::vector<core::DeliveryOutcome>(next->items.size(), core::DeliveryOutcome::ok("R")), 2000,
+                   kRetry, kRule);
+  }
+  CHECK(total == 100);
+}
