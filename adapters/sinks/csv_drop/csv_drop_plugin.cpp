@@ -22,7 +22,7 @@ const config::MapSpec kCsvDropSpec{
      {"header", ValueKind::boolean, false, "Write a header row (default true)."},
      {"formula_guard", ValueKind::boolean, false,
       "Prefix cells starting with = + - @ TAB CR with ' (default true)."},
-     {"max_rows", ValueKind::integer, false, "Roll a file at this many rows (default 5000)."},
+     {"max_rows", ValueKind::integer, false, "Roll a file at this many rows (default 5000); a batch also ends at 2 MiB of records held in memory, so wide records make smaller files."},
      {"max_age", ValueKind::duration, false, "Publish a partial file once its oldest row waited this long (default 60s)."},
      {"trigger_file", ValueKind::boolean, false, "Write <file>.done after publishing (default false)."},
      {"copy_attachments", ValueKind::boolean, false, "Copy attachments beside the CSV (default true)."},
