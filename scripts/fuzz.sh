@@ -3,11 +3,12 @@
 # runs each for a fixed time from its seed corpus (tests/fuzz/corpus/<target>).
 # docs/fuzzing.md describes the targets and a longer run.
 #
-#   scripts/fuzz.sh [--seconds N] [--jobs J] [--keep-corpus DIR] [TARGET...]
+#   scripts/fuzz.sh [--seconds N] [--keep-corpus DIR] [TARGET...]
 #
 # --seconds N        time per target (default 30)
 # --keep-corpus DIR  keep the grown corpora under DIR/<target> (default: a temp
 #                    folder, removed; the repository's seeds are never changed)
+# FUZZ_FLAGS       extra libFuzzer flags, after the script's own (the later wins)
 # Exit status: 0 when no target crashed, 1 otherwise (the crashing inputs are
 # kept in build-fuzz/crashes/<target>/ and named in the output).
 set -euo pipefail
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_PER_TARGET="$2"; shift 2 ;;
     --keep-corpus) KEEP="$2"; shift 2 ;;
     -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -*) echo "fuzz: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) TARGETS+=("$1"); shift ;;
   esac
 done
@@ -52,7 +54,7 @@ for t in "${TARGETS[@]}"; do
   set +e
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "$BUILD_DIR/tests/fuzz/$t" -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$BUILD_DIR/crashes/$t/" "$corpus" >"$log" 2>&1
+    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$BUILD_DIR/crashes/$t/" ${FUZZ_FLAGS:-} "$corpus" >"$log" 2>&1
   rc=$?
   set -e
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)

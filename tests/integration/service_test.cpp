@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <re2/re2.h>
+
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <sstream>
@@ -516,7 +519,8 @@ TEST_CASE("watchdog: a batch slowed by a heavy RE2 mapping keeps the pings comin
   // Three captures around a 40-fold optional repetition, put back as they
   // were: RE2 answers in linear time, but with submatches over the whole
   // 9,000-character text (the NFA), tens of milliseconds per row and step.
-  const std::string heavy = R"({regex_replace: {pattern: '(?s)(.*?)((?:.?.?.?.?){40})(.*)$', with: '\1\2\3'}})";
+  const std::string pattern = "(?s)(.*?)((?:.?.?.?.?){40})(.*)$";
+  const std::string heavy = "{regex_replace: {pattern: '" + pattern + R"(', with: '\1\2\3'}})";
   Installation inst(std::string(R"(mapping: all
 targets: [drop]
 fields:
@@ -525,10 +529,28 @@ fields:
   - {name: Description, from: description, transforms: [)") +
                     heavy + ", " + heavy + ", " + heavy + "]}\n");
   create_app_store(inst.store);
-  constexpr int kRows = 40;
   std::string text;
   while (text.size() < 9000) text += "Stones thrown at the buses again tonight, ";
   text.resize(9000);
+  // As many rows as make a batch of about 8 s on this machine (a row is the
+  // three steps, timed here with the same RE2), so the batch outlasts the
+  // stall timeout on a fast machine too; each row stays far below it.
+  const RE2 re(pattern);
+  REQUIRE(re.ok());
+  auto per_row = std::chrono::steady_clock::duration::max();
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto started = std::chrono::steady_clock::now();
+    for (int step = 0; step < 3; ++step) {
+      std::string copy = text;
+      RE2::GlobalReplace(&copy, re, R"(\1\2\3)");
+      REQUIRE(copy == text);
+    }
+    per_row = std::min(per_row, std::chrono::steady_clock::now() - started);
+  }
+  const int kRows = static_cast<int>(std::clamp<std::int64_t>(8s / per_row + 1, 20, 500));
+  INFO("rows: " << kRows << ", " << std::chrono::duration_cast<std::chrono::microseconds>(per_row).count()
+                << " us per row");
+  REQUIRE(per_row < 500ms);
   for (int i = 1; i <= kRows; ++i) {
     auto payload = boost::json::parse(valid_payload(test_id(i))).as_object();
     payload["description"] = text;
@@ -563,7 +585,7 @@ fields:
   CHECK(pings.back() > ready_at + batch_took);  // still pinging after the batch
   CHECK(log.find("made no progress") == std::string::npos);
   // The slow mapping did its work: every row delivered, the description whole.
-  REQUIRE(wait_until([&] { return inst.published().size() == kRows; }, 30s));
+  REQUIRE(wait_until([&] { return inst.published().size() == static_cast<std::size_t>(kRows); }, 30s));
   for (const auto& r : inst.published_records()) CHECK(r.at(2) == text);
   kill(pid, SIGTERM);
   auto res = wait_process_for(pid, 30s);
