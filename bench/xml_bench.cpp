@@ -53,8 +53,9 @@ int main(int argc, char** argv) {
     xml::XmlLayout layout;
     layout.root = "CommunityReport";
     layout.attachments_path = "Attachments/Attachment";
-    const xml::XmlRenderer renderer(xml::SchemaShape::load(xsd), layout);
-    const xml::XsdValidator validator(xsd);
+    const auto set = xml::SchemaSet::load(xsd);
+    const xml::XmlRenderer renderer(set, layout);
+    const xml::XsdValidator validator(set);
     std::vector<core::TargetRecord> records;
     for (int i = 0; i < count; ++i) records.push_back(record(i));
 

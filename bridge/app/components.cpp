@@ -6,7 +6,7 @@
 #include "adapters/sinks/soap/secret_file.hpp"
 #include "adapters/sinks/soap/soap_sink.hpp"
 #include "adapters/sinks/xml_drop/xml_drop_sink.hpp"
-#include "bridge/xml/schema_shape.hpp"
+#include "bridge/xml/schema_set.hpp"
 #include "bridge/xml/xml_renderer.hpp"
 
 namespace reportbridge::app {
@@ -86,46 +86,48 @@ xml::XmlLayout layout_from(const YAML::Node& s, const std::string& root_key) {
   layout.root = config::get_string(s, root_key, "");
   layout.namespace_uri = config::get_string(s, "namespace", "");
   layout.prefix = config::get_string(s, "prefix", "");
+  if (const YAML::Node n = s["namespaces"]; n && n.IsMap())
+    for (const auto& kv : n) layout.namespaces.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
   if (const YAML::Node f = s["fields"]; f && f.IsMap())
     for (const auto& kv : f) layout.fields.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
   layout.attachments_path = config::get_string(s, "attachments_path", "");
   return layout;
 }
 
-// The field names an XML target accepts: each schema path, each element's own
-// name where the renderer can place it unambiguously, and the layout's names.
-std::optional<std::vector<std::string>> xml_fields(const config::DaemonConfig& cfg,
-                                                   const config::TargetSettings& t, const char* xsd_key,
-                                                   const char* root_key) {
+// Mapping field names an XML target takes: paths resolved against the whole
+// schema set (why and the nearest valid paths when one does not resolve).
+std::function<std::optional<std::string>(const std::string&)> xml_field_check(const config::DaemonConfig& cfg,
+                                                                                 const config::TargetSettings& t,
+                                                                                 const char* xsd_key,
+                                                                                 const char* root_key) {
   try {
-    auto shape = xml::SchemaShape::load(cfg.resolve(config::get_string(t.settings, xsd_key, "")));
-    xml::XmlRenderer renderer(shape, layout_from(t.settings, root_key));
-    std::vector<std::string> candidates = renderer.allowed_field_paths();
-    for (const auto& path : renderer.allowed_field_paths()) {
-      auto slash = path.rfind('/');
-      if (slash != std::string::npos) candidates.push_back(path.substr(slash + 1));
-    }
-    for (const auto& [name, path] : renderer.layout().fields) candidates.push_back(name);
-    auto unknown = renderer.unknown_fields(candidates);
-    std::vector<std::string> accepted;
-    for (const auto& c : candidates)
-      if (std::find(unknown.begin(), unknown.end(), c) == unknown.end() &&
-          std::find(accepted.begin(), accepted.end(), c) == accepted.end())
-        accepted.push_back(c);
-    return accepted;
+    auto renderer = std::make_shared<const xml::XmlRenderer>(
+        xml::SchemaSet::load(cfg.resolve(config::get_string(t.settings, xsd_key, ""))), layout_from(t.settings, root_key));
+    return [renderer](const std::string& field) -> std::optional<std::string> {
+      auto r = renderer->resolve_field(field);
+      if (r) return std::nullopt;
+      std::string why = r.error->message;
+      if (!r.error->suggestions.empty()) {
+        why += " (did you mean ";
+        for (std::size_t i = 0; i < r.error->suggestions.size(); ++i) why += (i ? ", " : "") + r.error->suggestions[i];
+        why += "?)";
+      }
+      return why;
+    };
   } catch (const std::exception&) {
-    return std::nullopt;  // the factory reports the bad XSD or layout
+    return {};  // the factory reports the bad schema or layout
   }
 }
 
 const config::MapSpec kXmlDropSpec{
     "xml_drop target",
     {{"directory", ValueKind::string, true, "Folder the XML documents are published into (created if missing)."},
-     {"xsd", ValueKind::string, true, "The target's XSD; every document is validated against it before it is written."},
+     {"xsd", ValueKind::string, true, "The target's XSD (its local xs:include/xs:import files are read too) or a WSDL; every document is validated against it before it is written."},
      {"root", ValueKind::string, true, "Global element of the XSD that holds one record (e.g. Complaint)."},
      {"namespace", ValueKind::string, false, "Namespace of the root element (default: the XSD's targetNamespace)."},
      {"prefix", ValueKind::string, false, "Namespace prefix (default: none, xmlns=\"...\")."},
-     {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr, Parent/@attr)."},
+     {"namespaces", ValueKind::map, false, "prefix: uri pairs used in field paths (nc:Incident/nc:ActivityDate) and declared on the root."},
+     {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr, Parent/@attr, Item[2]/Name, p:Name)."},
      {"attachments_path", ValueKind::string, false, "Repeated element listing attachments (e.g. Attachments/Attachment)."},
      {"mode", ValueKind::string, false, "per_submission (default) or batch.", {"per_submission", "batch"}},
      {"batch_root", ValueKind::string, false, "batch mode: global element wrapping the records (e.g. ComplaintBatch)."},
@@ -178,7 +180,7 @@ const config::MapSpec kSoapSpec{
      {"prefix", ValueKind::string, false, "Namespace prefix of the record document (default: none)."},
      {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr)."},
      {"service_namespace", ValueKind::string, false, "Namespace of the operation elements (default urn:reportbridge:rms:service:1)."},
-     {"namespaces", ValueKind::map, false, "Extra prefix: uri pairs for the XPaths (svc, soap, soap11, soap12 predefined)."},
+     {"namespaces", ValueKind::map, false, "Extra prefix: uri pairs for the XPaths and the field paths (svc, soap, soap11, soap12 predefined)."},
      {"create", ValueKind::map, false, "operation, soap_action, reference_xpath of the create call."},
      {"update", ValueKind::map, false, "Same keys; used for a new version of a delivered submission."},
      {"lookup", ValueKind::map, false, "Same keys; finds a record by external reference before resending an in-doubt one."},
@@ -264,14 +266,14 @@ const std::map<std::string, TargetFactory>& builtin_targets() {
   static const std::map<std::string, TargetFactory> targets{
       {"csv_drop", {kCsvDropSpec, make_csv_drop}},
       {"xml_drop",
-       {kXmlDropSpec, make_xml_drop,
-        [](const config::DaemonConfig& c, const config::TargetSettings& t, core::Diagnostics&) {
-          return xml_fields(c, t, "xsd", "root");
+       {kXmlDropSpec, make_xml_drop, {},
+        [](const config::DaemonConfig& c, const config::TargetSettings& t) {
+          return xml_field_check(c, t, "xsd", "root");
         }}},
       {"soap",
-       {kSoapSpec, make_soap,
-        [](const config::DaemonConfig& c, const config::TargetSettings& t, core::Diagnostics&) {
-          return xml_fields(c, t, "schema", "root");
+       {kSoapSpec, make_soap, {},
+        [](const config::DaemonConfig& c, const config::TargetSettings& t) {
+          return xml_field_check(c, t, "schema", "root");
         }}},
   };
   return targets;

@@ -26,6 +26,13 @@ struct TargetFactory {
   std::function<std::optional<std::vector<std::string>>(const config::DaemonConfig&, const config::TargetSettings&,
                                                         core::Diagnostics&)>
       fields;
+  // A check of one field name (e.g. an XML path resolved against the target's
+  // schema, with why and the nearest valid paths when it does not resolve);
+  // when set, used instead of `fields`. Returns an empty function when the
+  // target's settings are unusable (the factory reports that).
+  std::function<std::function<std::optional<std::string>(const std::string&)>(const config::DaemonConfig&,
+                                                                           const config::TargetSettings&)>
+      field_check;
 };
 
 const std::map<std::string, TargetFactory>& builtin_targets();

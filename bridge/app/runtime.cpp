@@ -60,7 +60,12 @@ mapping::LoadOptions load_options(const config::DaemonConfig& c, core::Diagnosti
   }
   for (const auto& t : c.targets) {
     auto it = builtin_targets().find(t.type);
-    if (it == builtin_targets().end() || !it->second.fields) continue;
+    if (it == builtin_targets().end()) continue;
+    if (it->second.field_check) {
+      if (auto check = it->second.field_check(c, t)) o.target_field_checks[t.name] = std::move(check);
+      continue;
+    }
+    if (!it->second.fields) continue;
     if (auto fields = it->second.fields(c, t, diags)) o.target_fields[t.name] = std::move(*fields);
   }
   return o;

@@ -35,8 +35,6 @@ struct ParseResult {
 
 ParseResult parse_untrusted(std::string_view text, const ParseLimits& limits = {});
 
-// prefix -> namespace URI, e.g. {"soap", "http://schemas.xmlsoap.org/soap/envelope/"}
-using Namespaces = std::vector<std::pair<std::string, std::string>>;
 
 // An XPath 1.0 expression compiled once (at configuration time), evaluated
 // against documents. Thread safety: first_string() is const and may be called

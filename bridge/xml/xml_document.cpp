@@ -2,15 +2,22 @@
 
 #include <libxml/parser.h>
 #include <libxml/xmlsave.h>
+#include <libxml/xmlschemastypes.h>
 
 #include <mutex>
 #include <stdexcept>
+
+#include "bridge/xml/entity_loader.hpp"
 
 namespace reportbridge::xml {
 
 void init() {
   static std::once_flag once;
-  std::call_once(once, [] { xmlInitParser(); });
+  std::call_once(once, [] {
+    xmlInitParser();
+    xmlSchemaInitTypes();
+    detail::install_entity_loader();  // no network, ever; WSDL-embedded schemas from memory
+  });
 }
 
 void DocFree::operator()(xmlDoc* doc) const noexcept { xmlFreeDoc(doc); }

@@ -15,8 +15,12 @@
 
 namespace reportbridge::xml {
 
-// Idempotent, thread-safe: xmlInitParser() exactly once.
+// Idempotent, thread-safe: xmlInitParser() exactly once, and the process-wide
+// entity loader that never touches the network (entity_loader.hpp).
 void init();
+
+// prefix -> namespace URI, e.g. {"soap", "http://schemas.xmlsoap.org/soap/envelope/"}
+using Namespaces = std::vector<std::pair<std::string, std::string>>;
 
 struct DocFree {
   void operator()(xmlDoc* doc) const noexcept;

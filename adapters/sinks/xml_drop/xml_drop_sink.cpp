@@ -90,25 +90,33 @@ XmlDropSink::XmlDropSink(XmlDropConfig config, core::AttachmentLocator locator)
     throw invalid("file_prefix '" + prefix_ + "' must use only [A-Za-z0-9._-] and not start with '.'");
   if (config_.copy_attachments && !locator_) throw invalid("copy_attachments needs an attachment locator");
 
-  auto shape = xml::SchemaShape::load(config_.xsd);
-  validator_ = std::make_unique<xml::XsdValidator>(config_.xsd);
+  auto set = xml::SchemaSet::load(config_.xsd);
+  validator_ = std::make_unique<xml::XsdValidator>(set);
   try {
-    renderer_ = std::make_unique<xml::XmlRenderer>(shape, config_.layout);
+    renderer_ = std::make_unique<xml::XmlRenderer>(set, config_.layout);
   } catch (const std::invalid_argument& e) {
     throw invalid(e.what());
   }
   if (config_.mode == Mode::batch) {
     if (config_.batch_root.empty()) throw invalid("batch mode needs batch_root");
-    const xml::ElementShape* wrapper = shape->element(config_.batch_root);
-    if (!wrapper) throw invalid("batch_root '" + config_.batch_root + "' is not a global element of the schema");
-    const xml::ElementShape* child = wrapper->child(config_.layout.root);
-    if (!child || !child->repeated)
+    std::string why;
+    const xml::ElementDecl* wrapper = xml::find_global_element(*set, config_.batch_root, config_.layout.namespaces,
+                                                              config_.layout.namespace_uri, &why);
+    if (!wrapper) throw invalid("batch_root '" + config_.batch_root + "' is not a global element of the schema (" + why + ")");
+    const xml::ElementDecl* record_root = &renderer_->root();
+    const bool holds = std::any_of(wrapper->type->slots.begin(), wrapper->type->slots.end(), [&](const xml::ContentSlot& slot) {
+      if (!slot.element || !slot.repeated()) return false;
+      const auto subs = slot.element->substitutes();
+      return std::find(subs.begin(), subs.end(), record_root) != subs.end();
+    });
+    if (!holds)
       throw invalid("batch_root '" + config_.batch_root + "' does not hold repeated '" + config_.layout.root + "'");
     xml::XmlLayout layout;
     layout.root = config_.batch_root;
     layout.namespace_uri = config_.layout.namespace_uri;
     layout.prefix = config_.layout.prefix;
-    batch_renderer_ = std::make_unique<xml::XmlRenderer>(shape, std::move(layout));
+    layout.namespaces = config_.layout.namespaces;
+    batch_renderer_ = std::make_unique<xml::XmlRenderer>(set, std::move(layout));
   }
   fill_related_reference_ = !config_.related_reference_field.empty() &&
                             renderer_->unknown_fields({config_.related_reference_field}).empty();
@@ -173,6 +181,9 @@ void XmlDropSink::render(const core::DeliveryItem& item, ItemPlan& plan) const {
     plan.reject = reject(rendered.error->code, rendered.error->detail);
     return;
   }
+  if (rendered.replaced_characters)
+    spdlog::info("xml_drop[{}]: outbox item {}: {} character(s) XML cannot hold replaced by U+FFFD", config_.name,
+                 item.outbox_id, rendered.replaced_characters);
   const auto errors = validator_->validate(*rendered.doc);
   if (!errors.empty()) {
     plan.reject = reject("schema_invalid", xml::join_errors(xml::redact_values(errors)));
