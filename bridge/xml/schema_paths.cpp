@@ -95,6 +95,7 @@ std::optional<std::vector<RawStep>> parse(std::string_view path, PathError& err)
       s.local = first;
     }
     if (s.local.empty()) return bad("step " + std::to_string(steps.size() + 1) + " has no name");
+    if (s.local == "." || s.local == "..") return bad("'" + s.local + "' is not a step: paths go down from the root element");
     while (i < path.size() && path[i] == '[') {
       const auto close = path.find(']', i);
       if (close == std::string_view::npos) return bad("'[' without ']'");
