@@ -583,8 +583,6 @@ struct SchemaSet::Impl {
     std::set<std::string> seen;
     std::vector<Embedded> embedded;
     collect_wsdl(file, seen, embedded, {});
-    if (embedded.empty())
-      throw SchemaError({display_of(file), 0}, "the WSDL has no xs:schema in wsdl:types (nothing to map or validate)");
     // First embedded schema per namespace: the target of location-less imports.
     std::map<std::string, const Embedded*> first_of;
     for (const auto& e : embedded) first_of.emplace(e.tns, &e);
@@ -603,6 +601,23 @@ struct SchemaSet::Impl {
           const auto loc = attr_opt(c, "schemaLocation");
           if (loc && !detail::is_remote_location(*loc) && fs::path(*loc).is_relative())
             set_attr(c, "schemaLocation", (e.dir / *loc).lexically_normal().string());
+        }
+      }
+      // The schemas of wsdl:types see each other's components, as WSDL
+      // toolkits (JAX-WS, .NET) treat them, even where a block references a
+      // sibling namespace without xs:import: libxml2 needs the import.
+      {
+        std::set<std::string> imported;
+        for (xmlNode* c = root->children; c; c = c->next)
+          if (is_xs(c, "import")) imported.insert(attr(c, "namespace"));
+        xmlNode* first_child = root->children;
+        for (const auto& [ns, other] : first_of) {
+          if (ns == e.tns || imported.count(ns) || (ns.empty() && e.tns.empty())) continue;
+          xmlNode* imp = xmlNewDocNode(e.doc.get(), root->ns, X("import"), nullptr);
+          if (!ns.empty()) set_attr(imp, "namespace", ns);
+          set_attr(imp, "schemaLocation", other->url);
+          if (first_child) xmlAddPrevSibling(first_child, imp);
+          else xmlAddChild(root, imp);
         }
       }
       // Several xs:schema blocks with one targetNamespace: the first includes the others.
@@ -636,7 +651,7 @@ struct SchemaSet::Impl {
       Doc* d = add_document(e.doc, xmlDocGetRootElement(e.doc.get()), e.display, e.url, e.dir, Via::main, none, {});
       if (d) memory_docs[e.url] = d;
     }
-    set.target_namespace_ = embedded.front().tns;
+    if (!embedded.empty()) set.target_namespace_ = embedded.front().tns;
     // The validator compiles a driver importing each namespace's first schema.
     std::string driver =
         "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" targetNamespace=\"urn:reportbridge:wsdl-types\">\n";
