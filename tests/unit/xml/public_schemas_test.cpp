@@ -179,3 +179,89 @@ TEST_CASE("CJSE Crown Court new case message across four namespaces") {
   REQUIRE_FALSE(conflict);
   CHECK(conflict.error->code == "choice_conflict");
 }
+
+TEST_CASE("NIBRS 4.0 IEPD (NIEM 3.0: fifteen files, eleven namespaces): a group A incident report") {
+  auto set = SchemaSet::load(fixture("nibrs_4_0/xsd/nibrs/4.0/nibrs.xsd"));
+  CHECK(set->documents().size() == 15);
+  XmlLayout layout;
+  layout.root = "nibrs:Submission";
+  layout.namespaces = {{"nibrs", "http://fbi.gov/cjis/nibrs/4.0"},
+                       {"cjis", "http://fbi.gov/cjis/1.0"},
+                       {"nc", "http://release.niem.gov/niem/niem-core/3.0/"},
+                       {"j", "http://release.niem.gov/niem/domains/jxdm/5.1/"},
+                       {"s", "http://release.niem.gov/niem/structures/3.0/"}};
+  const std::string rep = "nibrs:Report[1]/";
+  const std::string hdr = rep + "nibrs:ReportHeader/";
+  const std::string inc = rep + "nc:Incident/";
+  const std::string off = rep + "j:Offense[1]/";
+  core::TargetRecord r;
+  r.fields = {
+      {hdr + "nibrs:NIBRSReportCategoryCode", "GROUP A INCIDENT REPORT"},
+      {hdr + "nibrs:ReportActionCategoryCode", "I"},
+      // nc:YearMonthDate stands in for the abstract nc:DateRepresentation.
+      {hdr + "nibrs:ReportDate/nc:YearMonthDate[1]", "2026-11"},
+      {hdr + "nibrs:ReportingAgency[1]/j:OrganizationAugmentation[1]/j:OrganizationORIIdentification[1]/"
+             "nc:IdentificationID[1]",
+       "WVNDX0100"},
+      {inc + "nc:ActivityIdentification[1]/nc:IdentificationID[1]", "RB-2026-000417"},
+      {inc + "nc:ActivityDate[1]/nc:DateTime[1]", "2026-11-27T18:15:00"},
+      {inc + "cjis:IncidentAugmentation[1]/cjis:IncidentReportDateIndicator[1]", "false"},
+      {inc + "j:IncidentAugmentation[1]/j:IncidentExceptionalClearanceCode[1]", "N"},
+      // Two offences, each with its s:id; nibrs:OffenseUCRCode is one of two members
+      // of j:OffenseDesignation named OffenseUCRCode (the other is j:'s).
+      {off + "@s:id", "Offense1"},
+      {off + "nibrs:OffenseUCRCode[1]", "290"},
+      {off + "j:OffenseAttemptedIndicator[1]", "false"},
+      {rep + "j:Offense[2]/@s:id", "Offense2"},
+      {rep + "j:Offense[2]/nibrs:OffenseUCRCode[1]", "13B"},
+      {rep + "j:Offense[2]/j:OffenseAttemptedIndicator[1]", "true"},
+      {rep + "nc:Location[1]/@s:id", "Location1"},
+      {rep + "nc:Location[1]/j:LocationCategoryCode[1]", "13"},
+      // The victim and the suspect, as a JSON list zipped by position.
+      {rep + "nc:Person[*]/@s:id", R"(["PersonVictim1", "PersonSubject1"])"},
+      {rep + "nc:Person[*]/j:PersonSexCode[1]", R"(["F", "M"])"},
+      {rep + "nc:Person[1]/nc:PersonAgeMeasure[1]/nc:MeasureIntegerValue[1]", "34"},
+      {rep + "nc:Person[2]/j:PersonEthnicityCode[1]/@xsi:nil", "true"},
+      {rep + "j:Victim[1]/nc:RoleOfPerson[1]/@s:ref", "PersonVictim1"},
+      {rep + "j:Victim[1]/j:VictimSequenceNumberText[1]", "1"},
+      {rep + "j:Victim[1]/j:VictimCategoryCode[1]", "I"},
+      {rep + "j:Subject[1]/nc:RoleOfPerson[1]/@s:ref", "PersonSubject1"},
+      {rep + "j:Subject[1]/j:SubjectSequenceNumberText[1]", "1"},
+      {rep + "j:OffenseLocationAssociation[1]/j:Offense[1]/@s:ref", "Offense1"},
+      {rep + "j:OffenseLocationAssociation[1]/nc:Location[1]/@s:ref", "Location1"},
+      {rep + "j:OffenseVictimAssociation[1]/j:Offense[1]/@s:ref", "Offense2"},
+      {rep + "j:OffenseVictimAssociation[1]/j:Victim[1]/@s:ref", "PersonVictim1"},
+  };
+  const Rendered doc = render_and_validate(set, layout, r);
+  CHECK(join_errors(doc.errors).empty());
+  CHECK(join_errors(doc.reparsed_errors).empty());
+  CHECK(doc.text.find("<nibrs:NIBRSReportCategoryCode>GROUP A INCIDENT REPORT</nibrs:NIBRSReportCategoryCode>") !=
+        std::string::npos);
+  CHECK(doc.text.find("<nc:DateTime>2026-11-27T18:15:00</nc:DateTime>") != std::string::npos);
+  CHECK(doc.text.find("<j:Offense s:id=\"Offense2\">") != std::string::npos);
+  CHECK(count(doc.text, "<nc:Person ") == 2);
+  CHECK(count(doc.text, "<nibrs:OffenseUCRCode>") == 2);
+  CHECK(doc.text.find("<j:PersonEthnicityCode xsi:nil=\"true\"/>") != std::string::npos);
+  CHECK(doc.text.find("<cjis:IncidentReportDateIndicator>false</cjis:IncidentReportDateIndicator>") !=
+        std::string::npos);
+
+  PathResolver paths(set, *set->element({"http://fbi.gov/cjis/nibrs/4.0", "Submission"}), layout.namespaces);
+  // The abstract head names its members; the unprefixed member name is ambiguous.
+  PathResolution abstract = paths.resolve(off + "j:OffenseDesignation[1]");
+  REQUIRE_FALSE(abstract);
+  CHECK(abstract.error->kind == PathErrorKind::abstract);
+  CHECK(std::find(abstract.error->candidates.begin(), abstract.error->candidates.end(), "nibrs:OffenseUCRCode") !=
+        abstract.error->candidates.end());
+  PathResolution ambiguous = paths.resolve(off + "OffenseUCRCode[1]");
+  REQUIRE_FALSE(ambiguous);
+  CHECK(ambiguous.error->kind == PathErrorKind::ambiguous);
+  // NIEM repeats almost everything: a missing index is named, with the fix.
+  PathResolution repeated = paths.resolve(inc + "nc:ActivityIdentification/nc:IdentificationID[1]");
+  REQUIRE_FALSE(repeated);
+  CHECK(repeated.error->kind == PathErrorKind::repeated);
+  // Code lists are checked before anything is sent.
+  CHECK(paths.check_value(hdr + "nibrs:NIBRSReportCategoryCode", "GROUP Z REPORT")->find("GROUP A INCIDENT REPORT") !=
+        std::string::npos);
+  CHECK_FALSE(paths.check_value(off + "nibrs:OffenseUCRCode[1]", "13A").has_value());
+  CHECK(paths.check_value(off + "nibrs:OffenseUCRCode[1]", "13Z").has_value());
+}
