@@ -2,6 +2,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
+#include "bridge/xml/schema_paths.hpp"
+#include "bridge/xml/xml_renderer.hpp"
 #include "bridge/xml/xsd_validator.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -236,4 +240,135 @@ TEST_CASE("the project's RMS service WSDL: two ports, three wrapped operations, 
   CHECK(create.version == SoapVersion::soap11);
   CHECK(create.input_wrapper == QName{"urn:reportbridge:rms:service:1", "CreateCommunityReport"});
   xml::XsdValidator validator(w->schemas());  // the embedded schema compiles
+}
+
+namespace {
+
+std::string public_wsdl(const std::string& name) { return source("tests/fixtures/wsdl/" + name); }
+
+// Renders `record` under the operation's input wrapper and validates it against
+// the WSDL's schema set (the body the SOAP sink would send).
+std::string render_body(const Wsdl& w, const Operation& op, const xml::Namespaces& ns,
+                        const core::TargetRecord& record) {
+  REQUIRE(op.input_wrapper);
+  const std::string root = [&] {
+    for (const auto& [prefix, uri] : ns)
+      if (uri == op.input_wrapper->ns) return prefix + ":" + op.input_wrapper->local;
+    return op.input_wrapper->local;
+  }();
+  xml::XmlLayout layout;
+  layout.root = root;
+  layout.namespaces = ns;
+  xml::XmlRenderer renderer(w.schemas(), layout);
+  xml::RenderResult r = renderer.render(record);
+  if (!r) FAIL(r.error->code + ": " + r.error->detail);
+  xml::XsdValidator validator(w.schemas());
+  CHECK(xml::join_errors(validator.validate(*r.doc)).empty());
+  return xml::to_string(*r.doc);
+}
+
+}  // namespace
+
+TEST_CASE("public WSDL: the DARTS service (six embedded schemas using each other without imports)") {
+  auto w = Wsdl::load(public_wsdl("darts_service/dartsService.wsdl"));
+  const std::string tns = "http://com.synapps.mojdarts.service.com";
+  REQUIRE(w->services().size() == 1);
+  const auto ops = w->operations();
+  REQUIRE(ops.size() == 8);
+  for (const auto& op : ops) {
+    INFO(op.name);
+    CHECK(op.usable());
+    CHECK(op.style == OperationStyle::document_wrapped);
+    CHECK(op.version == SoapVersion::soap11);
+    CHECK(op.soap_action.empty());
+    CHECK(op.endpoint == "http://192.168.0.65:8070/service/darts/DARTSService");
+    CHECK(op.input_wrapper == QName{tns, op.name});
+    CHECK(op.output_wrapper == QName{tns, op.name + "Response"});
+    REQUIRE(op.faults.size() == 2);
+    CHECK(op.faults[0].element == QName{tns, "Exception"});
+    CHECK(op.faults[1].element == QName{"http://rt.fs.documentum.emc.com/", "ServiceException"});
+  }
+  xml::XsdValidator compiles(w->schemas());
+
+  const xml::Namespaces ns = {{"d", tns},
+                              {"core", "http://core.datamodel.fs.documentum.emc.com/"},
+                              {"prop", "http://properties.core.datamodel.fs.documentum.emc.com/"}};
+  // addCase: one unqualified string child carrying an XML document as text.
+  core::TargetRecord add_case;
+  add_case.fields = {{"document", "<case type=\"1\" id=\"T20267001\"><courthouse>TEESSIDE</courthouse></case>"}};
+  const std::string body = render_body(*w, w->operation("addCase"), ns, add_case);
+  CHECK(body.find("<d:addCase xmlns:d=\"http://com.synapps.mojdarts.service.com\"") != std::string::npos);
+  CHECK(body.find("<document>&lt;case type=\"1\" id=\"T20267001\"&gt;") != std::string::npos);
+
+  // addAudio: a Documentum data package; its properties are of the abstract type
+  // prop:Property, so each names its concrete type with xsi:type.
+  const std::string obj = "dataPackage/core:DataObjects[1]/";
+  core::TargetRecord add_audio;
+  add_audio.fields = {
+      {"document", "<audio start=\"2026-11-27T10:00:00\" courtroom=\"1\"/>"},
+      {"dataPackage/@repositoryName", "moj_darts"},
+      {obj + "@type", "moj_darts_audio"},
+      {obj + "core:Properties/@isInternal", "false"},
+      {obj + "core:Properties/prop:Properties[1][xsi:type=prop:StringProperty]/@name", "channel"},
+      {obj + "core:Properties/prop:Properties[1][xsi:type=prop:StringProperty]/@isTransient", "false"},
+      {obj + "core:Properties/prop:Properties[1][xsi:type=prop:StringProperty]/prop:Value", "2"},
+      {obj + "core:Properties/prop:Properties[2][xsi:type=prop:BooleanProperty]/@name", "hidden"},
+      {obj + "core:Properties/prop:Properties[2][xsi:type=prop:BooleanProperty]/@isTransient", "false"},
+      {obj + "core:Properties/prop:Properties[2][xsi:type=prop:BooleanProperty]/prop:Value", "false"},
+  };
+  const std::string audio = render_body(*w, w->operation("addAudio"), ns, add_audio);
+  CHECK(audio.find("<prop:Properties xsi:type=\"prop:StringProperty\" name=\"channel\" isTransient=\"false\">") !=
+        std::string::npos);
+  CHECK(audio.find("xsi:type=\"prop:BooleanProperty\"") != std::string::npos);
+
+  // Without xsi:type the abstract type is named with the concrete ones to choose from.
+  xml::PathResolver paths(w->schemas(), *w->schemas()->element({tns, "addAudio"}), ns);
+  xml::PathResolution abstract = paths.resolve(obj + "core:Properties/prop:Properties[1]/prop:Value");
+  REQUIRE_FALSE(abstract);
+  CHECK(abstract.error->kind == xml::PathErrorKind::abstract);
+  CHECK(std::find(abstract.error->candidates.begin(), abstract.error->candidates.end(), "prop:StringProperty") !=
+        abstract.error->candidates.end());
+}
+
+TEST_CASE("public WSDL: the Documentum context registry (types imported from eight local files in a cycle)") {
+  auto w = Wsdl::load(public_wsdl("documentum_context_registry/ContextRegistryService.wsdl"));
+  const std::string tns = "http://services.rt.fs.documentum.emc.com/";
+  const auto ops = w->operations();
+  REQUIRE(ops.size() == 3);
+  CHECK(ops[0].name == "register");
+  CHECK(ops[1].name == "lookup");
+  CHECK(ops[2].name == "unregister");
+  for (const auto& op : ops) {
+    INFO(op.name);
+    CHECK(op.usable());
+    CHECK(op.style == OperationStyle::document_wrapped);
+    CHECK(op.endpoint == "REPLACE_WITH_ACTUAL_URL");
+    CHECK(op.faults.empty());
+  }
+  xml::XsdValidator compiles(w->schemas());
+
+  const xml::Namespaces ns = {{"reg", tns},
+                              {"ctx", "http://context.core.datamodel.fs.documentum.emc.com/"},
+                              {"prof", "http://profiles.core.datamodel.fs.documentum.emc.com/"},
+                              {"prop", "http://properties.core.datamodel.fs.documentum.emc.com/"}};
+  core::TargetRecord r;
+  r.fields = {
+      {"context/@locale", "en_GB"},
+      {"context/ctx:Identities[1][xsi:type=ctx:RepositoryIdentity]/@userName", "reportbridge"},
+      {"context/ctx:Identities[1][xsi:type=ctx:RepositoryIdentity]/@password", "not-a-real-secret"},
+      {"context/ctx:Identities[1][xsi:type=ctx:RepositoryIdentity]/@repositoryName", "moj_darts"},
+      {"context/ctx:Profiles[1][xsi:type=prof:ContentTransferProfile]/@transferMode", "MTOM"},
+      {"context/ctx:Profiles[1][xsi:type=prof:ContentTransferProfile]/@allowCachedContentTransfer", "false"},
+      {"context/ctx:Profiles[1][xsi:type=prof:ContentTransferProfile]/@allowAsyncContentTransfer", "false"},
+      {"context/ctx:Profiles[1][xsi:type=prof:ContentTransferProfile]/@isProcessOLELinks", "false"},
+      {"context/ctx:RuntimeProperties/@isInternal", "false"},
+      {"host", "darts-gateway.example.internal"},
+  };
+  const std::string body = render_body(*w, w->operation("register"), ns, r);
+  CHECK(body.find("<ctx:Identities xsi:type=\"ctx:RepositoryIdentity\" userName=\"reportbridge\"") != std::string::npos);
+  CHECK(body.find("<host>darts-gateway.example.internal</host>") != std::string::npos);
+  // A facet of a type three imports away is known.
+  xml::PathResolver paths(w->schemas(), *w->schemas()->element({tns, "register"}), ns);
+  CHECK(paths.check_value("context/ctx:Profiles[1][xsi:type=prof:ContentTransferProfile]/@transferMode", "FTP")
+            ->find("BASE64") != std::string::npos);
 }
