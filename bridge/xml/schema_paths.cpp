@@ -764,6 +764,23 @@ struct Enumerator {
         p.depth = depth;
         out.push_back(std::move(p));
         if (out.size() >= o.max_paths) return;
+      } else if (o.include_containers) {
+        PathInfo p;
+        p.kind = PathInfo::Kind::element;
+        p.container = true;
+        p.path = path;
+        p.required = slot.required;
+        p.required_from_root = req_root;
+        p.min_occurs = slot.min_occurs;
+        p.max_occurs = slot.max_occurs;
+        p.type = type_name(t);
+        p.nillable = e->nillable;
+        p.in_choice = !slot.choices.empty();
+        if (e != slot.element) p.notes.push_back("member of substitution group " + r.step_name(slot.element->name));
+        if (t != e->type) p.notes.push_back("xsi:type " + type_name(t) + " (the declared type " + type_name(e->type) + " is abstract)");
+        p.depth = depth;
+        out.push_back(std::move(p));
+        if (out.size() >= o.max_paths) return;
       }
       if (t->simple) continue;
       attributes(t, path + "/", req_root, depth + 1);

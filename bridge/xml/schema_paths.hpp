@@ -113,6 +113,7 @@ struct PathInfo {
   bool in_choice = false;        // one branch of an xs:choice
   std::vector<std::string> notes;  // substitution, xsi:type, wildcard, recursion notes
   int depth = 0;
+  bool container = false;        // an element of element-only content (include_containers)
 };
 
 struct EnumerateOptions {
@@ -121,6 +122,9 @@ struct EnumerateOptions {
   bool include_repeated = true;  // false: nothing below (or at) a repeated element
   bool include_attributes = true;
   bool include_optional = true;
+  // Also list elements that hold only elements (container = true, no value):
+  // e.g. to find required ones with nothing required inside.
+  bool include_containers = false;
 };
 
 class PathResolver {
