@@ -96,7 +96,8 @@ struct Node {
   const std::string* text = nullptr;
   bool nil = false;
   std::vector<std::pair<const AttributeDecl*, const std::string*>> attrs;
-  std::vector<Node*> children;
+  Node* first_child = nullptr;  // children in schema order: by slot order, then index
+  Node* next_sibling = nullptr;
   const std::string* field = nullptr;  // a field that wrote below this node
 };
 
@@ -116,6 +117,13 @@ struct XmlRenderer::Impl {
   std::map<std::string, std::string> attribute_prefix;  // namespace -> non-empty prefix
   mutable std::once_flag allowed_once;
   mutable std::vector<std::string> allowed;
+
+  // Cached entries live as long as the renderer (the cache never drops one).
+  const CompiledField* cached(const std::string& name) const {
+    std::shared_lock lock(cache_mutex);
+    auto it = cache.find(name);
+    return it == cache.end() ? nullptr : it->second.get();
+  }
 
   std::shared_ptr<const CompiledField> compile(const std::string& name) const {
     {
@@ -154,12 +162,19 @@ struct XmlRenderer::Impl {
     Node* top = nullptr;
     std::size_t replaced = 0;
     std::optional<RenderError> error;
-    std::set<std::string> element_namespaces, attribute_namespaces;
+    std::vector<const std::string*> element_namespaces, attribute_namespaces;  // distinct
+    std::vector<std::shared_ptr<const CompiledField>> owned;  // compiled past the cache's limit
     bool needs_xsi = false;
   };
 
+  static void note_namespace(std::vector<const std::string*>& seen, const std::string& ns) {
+    for (const std::string* s : seen)
+      if (*s == ns) return;
+    seen.push_back(&ns);
+  }
+
   Node* child(Build& b, Node* parent, const ResolvedStep& step, int index, const std::string* field) const {
-    for (Node* c : parent->children)
+    for (Node* c = parent->first_child; c; c = c->next_sibling)
       if (c->element == step.element && c->index == index) {
         if (step.xsi_type && c->xsi_type && c->xsi_type != step.xsi_type) {
           b.error = RenderError{"duplicate_field", "field '" + *field + "' chooses another xsi:type for " +
@@ -176,11 +191,16 @@ struct XmlRenderer::Impl {
     n.index = index;
     n.xsi_type = step.xsi_type;
     n.field = field;
-    parent->children.push_back(&n);
-    b.element_namespaces.insert(step.element->name.ns);
+    // Inserted at its place in schema order (after equal keys: first come first).
+    Node** link = &parent->first_child;
+    while (*link && ((*link)->order < n.order || ((*link)->order == n.order && (*link)->index <= n.index)))
+      link = &(*link)->next_sibling;
+    n.next_sibling = *link;
+    *link = &n;
+    note_namespace(b.element_namespaces, step.element->name.ns);
     if (step.xsi_type) {
       b.needs_xsi = true;
-      b.element_namespaces.insert(step.xsi_type->name.ns);
+      note_namespace(b.element_namespaces, step.xsi_type->name.ns);
     }
     return &n;
   }
@@ -210,7 +230,7 @@ struct XmlRenderer::Impl {
           return;
         }
       at->attrs.emplace_back(path.attribute, value);
-      if (!path.attribute->name.ns.empty()) b.attribute_namespaces.insert(path.attribute->name.ns);
+      if (!path.attribute->name.ns.empty()) note_namespace(b.attribute_namespaces, path.attribute->name.ns);
       return;
     }
     if (at->text) {
@@ -232,7 +252,12 @@ struct XmlRenderer::Impl {
   }
 
   void add_field(Build& b, const core::RecordField& f) const {
-    auto compiled = compile(f.name);
+    const CompiledField* compiled = cached(f.name);
+    if (!compiled) {
+      auto c = compile(f.name);
+      compiled = c.get();
+      if (!cached(f.name)) b.owned.push_back(std::move(c));
+    }
     if (!compiled->path) {
       b.error = RenderError{"unknown_field", "field '" + f.name + "': " + compiled->error->message};
       return;
@@ -315,32 +340,46 @@ struct XmlRenderer::Impl {
 
   // xs:choice branches and nil content, checked once the tree is complete.
   bool check(Build& b, Node* n) const {
-    if (n->nil && (n->text || !n->children.empty())) {
+    if (n->nil && (n->text || n->first_child)) {
       b.error = RenderError{"nil_conflict", "field '" + (n->field ? *n->field : std::string("?")) + "' sets xsi:nil on " +
                                                 paths->step_name(n->element->name) + ", which other fields give content"};
       return false;
     }
-    for (std::size_t i = 0; i < n->children.size(); ++i) {
-      const ContentSlot* si = n->children[i]->slot;
+    for (const Node* ni = n->first_child; ni; ni = ni->next_sibling) {
+      const ContentSlot* si = ni->slot;
       if (!si || si->choices.empty()) continue;
-      for (std::size_t j = i + 1; j < n->children.size(); ++j) {
-        const ContentSlot* sj = n->children[j]->slot;
+      for (const Node* nj = ni->next_sibling; nj; nj = nj->next_sibling) {
+        const ContentSlot* sj = nj->slot;
         if (!sj || sj == si || sj->choices.empty()) continue;
         for (const auto& ci : si->choices)
           for (const auto& cj : sj->choices)
             if (ci.choice == cj.choice && ci.branch != cj.branch && ci.max_occurs == 1) {
               b.error = RenderError{
                   "choice_conflict",
-                  "fields '" + (n->children[i]->field ? *n->children[i]->field : std::string("?")) + "' and '" +
-                      (n->children[j]->field ? *n->children[j]->field : std::string("?")) + "' fill " +
-                      paths->step_name(n->children[i]->element->name) + " and " +
-                      paths->step_name(n->children[j]->element->name) + ", alternatives of one xs:choice (" +
+                  "fields '" + (ni->field ? *ni->field : std::string("?")) + "' and '" +
+                      (nj->field ? *nj->field : std::string("?")) + "' fill " +
+                      paths->step_name(ni->element->name) + " and " +
+                      paths->step_name(nj->element->name) + ", alternatives of one xs:choice (" +
                       ci.choice->where.to_string() + ")"};
               return false;
             }
       }
     }
-    for (Node* c : n->children)
+    // Attributes in the order the type declares them (children are kept in
+    // schema order as they are added).
+    if (n->attrs.size() > 1) {
+      const TypeDef* t = n->xsi_type ? n->xsi_type : n->element->type;
+      const auto position = [&](const AttributeDecl* d) {
+        if (!t->simple)
+          for (std::size_t i = 0; i < t->attributes.size(); ++i)
+            if (t->attributes[i].decl == d) return i;
+        return static_cast<std::size_t>(-1);
+      };
+      for (std::size_t i = 1; i < n->attrs.size(); ++i)  // insertion sort: few, and stable
+        for (std::size_t j = i; j > 0 && position(n->attrs[j].first) < position(n->attrs[j - 1].first); --j)
+          std::swap(n->attrs[j], n->attrs[j - 1]);
+    }
+    for (Node* c = n->first_child; c; c = c->next_sibling)
       if (!check(b, c)) return false;
     return true;
   }
@@ -350,7 +389,7 @@ struct XmlRenderer::Impl {
     Node& top = b.nodes.emplace_back();
     top.element = root;
     b.top = &top;
-    b.element_namespaces.insert(root->name.ns);
+    note_namespace(b.element_namespaces, root->name.ns);
     for (const auto& f : record.fields) {
       add_field(b, f);
       if (b.error) return b;
@@ -363,15 +402,21 @@ struct XmlRenderer::Impl {
   // --- emission -------------------------------------------------------------------
 
   struct Emit {
+    using NsList = std::vector<std::pair<const std::string*, xmlNs*>>;
     xmlDoc* doc;
-    std::map<std::string, xmlNs*> element_ns;    // namespace -> declaration used for elements
-    std::map<std::string, xmlNs*> attribute_ns;  // namespace -> prefixed declaration for attributes
+    NsList element_ns;    // namespace -> declaration used for elements
+    NsList attribute_ns;  // namespace -> prefixed declaration for attributes
     xmlNs* xsi = nullptr;
+    static xmlNs* ns_of(const NsList& list, const std::string& ns) {
+      for (const auto& [u, d] : list)
+        if (*u == ns) return d;
+      throw std::logic_error("namespace " + ns + " not declared");
+    }
   };
 
   xmlNode* element(Emit& e, const Node& n, xmlNode* parent, bool default_in_scope) const {
     const std::string& ns = n.element->name.ns;
-    xmlNs* declared = ns.empty() ? nullptr : e.element_ns.at(ns);
+    xmlNs* declared = ns.empty() ? nullptr : e.ns_of(e.element_ns, ns);
     xmlNode* el = xmlNewDocNode(e.doc, declared, x(n.element->name.local), nullptr);
     if (!el) throw std::bad_alloc();
     if (parent) xmlAddChild(parent, el);
@@ -389,18 +434,9 @@ struct XmlRenderer::Impl {
       const std::string value = p.empty() ? n.xsi_type->name.local : p + ":" + n.xsi_type->name.local;
       xmlNewNsProp(el, e.xsi, x("type"), x(value));
     }
-    // Attributes in the order the type declares them.
-    std::vector<std::pair<const AttributeDecl*, const std::string*>> attrs = n.attrs;
-    const TypeDef* t = n.xsi_type ? n.xsi_type : n.element->type;
-    const auto position = [&](const AttributeDecl* d) {
-      if (!t->simple)
-        for (std::size_t i = 0; i < t->attributes.size(); ++i)
-          if (t->attributes[i].decl == d) return i;
-      return static_cast<std::size_t>(-1);
-    };
-    std::stable_sort(attrs.begin(), attrs.end(), [&](const auto& a, const auto& b) { return position(a.first) < position(b.first); });
-    for (const auto& [decl, value] : attrs) {
-      xmlNs* ns = decl->name.ns.empty() ? nullptr : e.attribute_ns.at(decl->name.ns);
+    // Attributes and children are in schema order (sorted by check()).
+    for (const auto& [decl, value] : n.attrs) {
+      xmlNs* ns = decl->name.ns.empty() ? nullptr : e.ns_of(e.attribute_ns, decl->name.ns);
       xmlNewNsProp(el, ns, x(decl->name.local), x(*value));
     }
     if (n.nil) {
@@ -408,11 +444,7 @@ struct XmlRenderer::Impl {
       return;
     }
     if (n.text) xmlNodeAddContentLen(el, x(*n.text), static_cast<int>(n.text->size()));
-    std::vector<const Node*> kids(n.children.begin(), n.children.end());
-    std::stable_sort(kids.begin(), kids.end(), [](const Node* a, const Node* b) {
-      return a->order != b->order ? a->order < b->order : a->index < b->index;
-    });
-    for (const Node* c : kids) element(e, *c, el, default_in_scope);
+    for (const Node* c = n.first_child; c; c = c->next_sibling) element(e, *c, el, default_in_scope);
   }
 
   xmlNode* emit(xmlDoc* doc, xmlNode* parent, const Build& b) const {
@@ -422,26 +454,29 @@ struct XmlRenderer::Impl {
     if (parent) xmlAddChild(parent, top);
     else xmlDocSetRootElement(doc, top);
     // Every namespace the document uses, declared once here: the root's first.
-    std::vector<std::string> order{root->name.ns};
-    for (const auto& ns : b.element_namespaces)
-      if (ns != root->name.ns) order.push_back(ns);
+    // (element_namespaces starts with the root's; the others sorted for a stable output.)
+    std::vector<const std::string*> order(b.element_namespaces.begin(), b.element_namespaces.end());
+    std::sort(order.begin() + 1, order.end(), [](const std::string* a, const std::string* c) { return *a < *c; });
     bool uses_default = false;
-    for (const auto& ns : order) {
-      if (ns.empty()) continue;
-      const std::string p = prefix_of(ns);
+    for (const std::string* ns : order) {
+      if (ns->empty()) continue;
+      const std::string p = prefix_of(*ns);
       if (p.empty()) uses_default = true;
-      e.element_ns[ns] = xmlNewNs(top, x(ns), p.empty() ? nullptr : x(p));
+      e.element_ns.emplace_back(ns, xmlNewNs(top, x(*ns), p.empty() ? nullptr : x(p)));
     }
-    for (const auto& ns : b.attribute_namespaces) {
-      if (auto it = e.element_ns.find(ns); it != e.element_ns.end() && it->second->prefix) {
-        e.attribute_ns[ns] = it->second;
+    std::vector<const std::string*> attr_order(b.attribute_namespaces.begin(), b.attribute_namespaces.end());
+    std::sort(attr_order.begin(), attr_order.end(), [](const std::string* a, const std::string* c) { return *a < *c; });
+    for (const std::string* ns : attr_order) {
+      auto it = std::find_if(e.element_ns.begin(), e.element_ns.end(), [&](const auto& kv) { return *kv.first == *ns; });
+      if (it != e.element_ns.end() && it->second->prefix) {
+        e.attribute_ns.emplace_back(ns, it->second);
         continue;
       }
-      const std::string p = attr_prefix_of(ns);
-      e.attribute_ns[ns] = xmlNewNs(top, x(ns), x(p));
+      const std::string p = attr_prefix_of(*ns);
+      e.attribute_ns.emplace_back(ns, xmlNewNs(top, x(*ns), x(p)));
     }
     if (b.needs_xsi) e.xsi = xmlNewNs(top, x(std::string(kXsiNamespace)), x(std::string("xsi")));
-    if (!root->name.ns.empty()) xmlSetNs(top, e.element_ns.at(root->name.ns));
+    if (!root->name.ns.empty()) xmlSetNs(top, e.ns_of(e.element_ns, root->name.ns));
     bool default_in_scope = uses_default;
     if (parent && !uses_default) {
       xmlNs* d = xmlSearchNs(doc, parent, nullptr);

@@ -1,5 +1,7 @@
 #include "bridge/xml/xsd_validator.hpp"
 
+#include <mutex>
+
 #include <libxml/globals.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
@@ -88,15 +90,39 @@ std::string describe(const std::vector<XmlError>& errors) {
 struct XsdValidator::Impl {
   DocPtr main_doc;  // kept: the compiled schema may point into it
   std::unique_ptr<xmlSchema, SchemaFree> schema;
+  // Validation contexts, reused (libxml2 clears one after each run): saves
+  // their allocations on every document. One per concurrent validation.
+  mutable std::mutex pool_mutex;
+  mutable std::vector<xmlSchemaValidCtxt*> pool;
+
+  ~Impl() {
+    for (xmlSchemaValidCtxt* c : pool) xmlSchemaFreeValidCtxt(c);
+  }
 
   template <typename Validate>
   std::vector<XmlError> run(Validate&& validate) const {
     std::vector<XmlError> errors;
-    xmlSchemaValidCtxt* ctxt = xmlSchemaNewValidCtxt(schema.get());
+    xmlSchemaValidCtxt* ctxt = nullptr;
+    {
+      std::lock_guard lock(pool_mutex);
+      if (!pool.empty()) {
+        ctxt = pool.back();
+        pool.pop_back();
+      }
+    }
+    if (!ctxt) ctxt = xmlSchemaNewValidCtxt(schema.get());
     if (!ctxt) throw std::bad_alloc();
     xmlSchemaSetValidStructuredErrors(ctxt, collect, &errors);
     const int rc = validate(ctxt);
-    xmlSchemaFreeValidCtxt(ctxt);
+    xmlSchemaSetValidStructuredErrors(ctxt, nullptr, nullptr);
+    {
+      std::lock_guard lock(pool_mutex);
+      if (pool.size() < 16) {
+        pool.push_back(ctxt);
+        ctxt = nullptr;
+      }
+    }
+    if (ctxt) xmlSchemaFreeValidCtxt(ctxt);
     if (rc < 0 && errors.empty()) errors.push_back({"libxml2 internal error during validation", 0, 0});
     if (rc > 0 && errors.empty()) errors.push_back({"document is not valid", 0, 0});
     return errors;
