@@ -877,8 +877,20 @@ std::vector<std::string> PathResolver::suggest(std::string_view path, std::size_
     const std::size_t leaf = edit_distance(want_leaf, idx.leaves[i]);
     const std::size_t limit = std::max<std::size_t>(3, want.size() / 3);
     std::size_t score = full;
-    const bool near_leaf = want_leaf.size() >= 4 && leaf <= (want_leaf.size() >= 8 ? 2u : 1u);
+    bool near_leaf = want_leaf.size() >= 4 && leaf <= (want_leaf.size() >= 8 ? 2u : 1u);
     if (near_leaf) score = std::min(score, leaf * 4 + 1);
+    // "Email" for "ComplainantEmail": a leaf holding the typed name (or held by
+    // it), ranked by how far its parent is from the typed parent.
+    const std::string& cand_leaf = idx.leaves[i];
+    if (want_leaf.size() >= 3 && cand_leaf != want_leaf &&
+        (cand_leaf.find(want_leaf) != std::string::npos || want_leaf.find(cand_leaf) != std::string::npos)) {
+      const auto parent = [](const std::string& p) {
+        const auto slash = p.rfind('/');
+        return slash == std::string::npos ? std::string() : p.substr(0, slash);
+      };
+      score = std::min(score, edit_distance(parent(want), parent(cand)) * 2 + 1);
+      near_leaf = true;
+    }
     if (score <= limit || near_leaf) scored.emplace_back(score, i);
   }
   std::sort(scored.begin(), scored.end());

@@ -224,6 +224,9 @@ struct SoapSink::Impl {
       b.error = reject(rendered.error->code.c_str(), rendered.error->detail);
       return b;
     }
+    if (rendered.replaced_characters && !preview)
+      spdlog::info("soap target {}: {} character(s) XML cannot hold replaced by U+FFFD", cfg.name,
+                   rendered.replaced_characters);
     struct Inline {
       std::filesystem::path file;
       std::uint64_t size;

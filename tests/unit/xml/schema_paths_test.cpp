@@ -125,6 +125,15 @@ TEST_CASE("each kind of path error says why, with candidates and suggestions") {
     CHECK(e.message.find("'j:Arest[1]'") != std::string::npos);
     CHECK(contains(e.suggestions, "j:Arrest[1]/j:Charge[1]"));
   }
+  SECTION("a part of the name finds the element whose name holds it") {
+    auto set = SchemaSet::load(std::string(REPORTBRIDGE_SOURCE_DIR) + "/schemas/psd_complaint.xsd");
+    PathResolver r(set, *set->element({"urn:police-uk:psd:complaint:1.0", "Complaint"}),
+                   {{"psd", "urn:police-uk:psd:complaint:1.0"}});
+    auto res = r.resolve("psd:Complainant/psd:Email");
+    REQUIRE_FALSE(res);
+    REQUIRE_FALSE(res.error->suggestions.empty());
+    CHECK(res.error->suggestions.front() == "psd:Complainant/psd:ComplainantEmail");
+  }
   SECTION("other namespace: you wrote j, the element is in nc") {
     auto e = f.error("j:Arrest[1]/j:DateTime");
     CHECK(e.kind == PathErrorKind::other_namespace);
