@@ -281,12 +281,12 @@ Scaffold build(const std::shared_ptr<const xml::SchemaSet>& set, const xml::Elem
   std::string y;
   y += "# Starter mapping for " + out.root + (root.name.ns.empty() ? "" : " {" + root.name.ns + "}") + ",\n";
   y += "# generated from " + (options.schema_path.empty() ? set->main_file().string() : options.schema_path) + ".\n";
-  y += "# Required paths are active: give each a `from:` (or `value:`/`template:`) where it says TODO.\n";
+  y += "# Required paths are active: give each a `from:` (or `value:`/`template:`) where it says FILL_IN.\n";
   y += "# Optional paths are commented out: uncomment the ones you fill. Repeated elements are\n";
   y += "# written [1]; add [2], ... or map a JSON list with [*]. Paths and prefixes: see\n";
   y += "# mappings/README.md, \"Addressing XML elements\"; the prefixes are the target's `namespaces:`.\n";
   y += "mapping: " + name + "\n";
-  y += "description: " + yaml_quoted("TODO: what this mapping sends to " + target) + "\n";
+  y += "description: " + yaml_quoted("FILL_IN: what this mapping sends to " + target) + "\n";
   y += "targets: " + target + "\n";
   y += "# when:\n#   kind: [concern]\n";
   y += "fields:\n";
@@ -303,7 +303,7 @@ Scaffold build(const std::shared_ptr<const xml::SchemaSet>& set, const xml::Elem
     if (!f.from.empty())
       y += "  " + c + "  from: " + f.from + "\n";
     else
-      y += "  " + c + "  from: TODO\n";
+      y += "  " + c + "  from: FILL_IN\n";
     if (f.required) y += "    required: true\n";
   }
   if (out.optional_left_out)
@@ -332,7 +332,7 @@ Scaffold scaffold_document(const std::shared_ptr<const xml::SchemaSet>& set, con
   std::string y = "targets:\n";
   y += "  " + target + ":\n";
   y += "    type: xml_drop\n";
-  y += "    directory: " + yaml_quoted("TODO/drop/" + target) + "\n";
+  y += "    directory: " + yaml_quoted("FILL_IN/drop/" + target) + "\n";
   y += "    xsd: " + yaml_quoted(options.schema_path.empty() ? set->main_file().string() : options.schema_path) + "\n";
   y += "    root: " + yaml_quoted(out.root) + "\n";
   y += namespaces_yaml(out.namespaces, "    ");
@@ -390,7 +390,7 @@ Scaffold scaffold_operation(const Wsdl& wsdl, const Operation& op, const Scaffol
   y += ".\n";
   for (const auto& n : notes) y += "    # " + n + "\n";
   y += "    type: soap\n";
-  y += "    url: " + yaml_quoted(op.endpoint.empty() ? "TODO" : op.endpoint) + "\n";
+  y += "    url: " + yaml_quoted(op.endpoint.empty() ? "FILL_IN" : op.endpoint) + "\n";
   y += "    soap_version: " + yaml_quoted(op.version == SoapVersion::soap12 ? "1.2" : "1.1") + "\n";
   y += "    schema: " + yaml_quoted(o.schema_path) + "\n";
   y += "    root: " + yaml_quoted(out.root) + "\n";

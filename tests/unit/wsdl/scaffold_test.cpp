@@ -15,6 +15,7 @@
 #include "bridge/mapping/mapping.hpp"
 #include "bridge/xml/schema_paths.hpp"
 #include "bridge/xml/xml_renderer.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge;
 using namespace reportbridge::wsdl;
@@ -50,6 +51,20 @@ void check_paths_resolve(const std::shared_ptr<const xml::SchemaSet>& set, const
   }
 }
 
+// Loads the scaffolded mapping as `check` would: nullopt when it loads, else the diagnostics.
+std::optional<std::string> load_errors(const Scaffold& s, const std::string& target,
+                                       const std::vector<std::string>& submission_paths) {
+  reportbridge::testing::TempDir dir;
+  const std::string file = (dir / "scaffold.yaml").string();
+  std::ofstream(file) << s.mapping_yaml;
+  mapping::LoadOptions lo;
+  lo.known_targets = {target};
+  lo.known_paths = submission_paths;
+  core::Diagnostics d;
+  if (mapping::MappingSet::load({file}, lo, d) && !d.has_errors()) return std::nullopt;
+  return d.to_string();
+}
+
 }  // namespace
 
 TEST_CASE("scaffold of the project's complaint schema: required paths active, obvious fields guessed") {
@@ -80,6 +95,9 @@ TEST_CASE("scaffold of the project's complaint schema: required paths active, ob
   CHECK(s.mapping_yaml.find("inside repeated psd:Attachment (the first") != std::string::npos);
   check_paths_resolve(set, s);
 
+  // Every required path was guessed: the starter mapping loads as it is.
+  CHECK(s.mapping_yaml.find("from: FILL_IN\n    required: true") == std::string::npos);
+  CHECK_FALSE(load_errors(s, "complaint", o.submission_paths).has_value());
   const YAML::Node target = YAML::Load(s.target_yaml)["targets"]["complaint"];
   CHECK(target["type"].as<std::string>() == "xml_drop");
   CHECK(target["xsd"].as<std::string>() == "schemas/psd_complaint.xsd");
@@ -108,6 +126,11 @@ TEST_CASE("scaffold of the NIBRS IEPD: required paths through NIEM's repeated el
         std::string::npos);
   CHECK(s.mapping_yaml.find("GROUP A INCIDENT REPORT") != std::string::npos);  // enumeration in the comment
   CHECK(s.root == "nibrs:Submission");
+  // Required paths nothing obvious fills keep `from: FILL_IN`: the mapping does not
+  // load until someone decides.
+  const auto errors = load_errors(s, "submission", submission_paths());
+  REQUIRE(errors);
+  CHECK(errors->find("FILL_IN") != std::string::npos);
   std::set<std::string> prefixes;
   for (const auto& [p, u] : s.namespaces) prefixes.insert(p);
   CHECK(prefixes.count("nibrs"));
