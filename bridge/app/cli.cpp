@@ -6,34 +6,22 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <map>
-#include <set>
-#include <mutex>
 #include <optional>
 #include <sstream>
-#include <thread>
 
-#include "adapters/sources/http_store/http_store_source.hpp"
-#include "bridge/app/components.hpp"
-#include "bridge/audit/audit_cli.hpp"
-#include "bridge/audit/audit_log.hpp"
-#include "bridge/dedup/deduplicator.hpp"
-#include "bridge/service/health_server.hpp"
-#include "bridge/service/journal_log.hpp"
-#include "bridge/service/metrics.hpp"
-#include "bridge/service/notifier.hpp"
-#include "bridge/service/state_probe.hpp"
+#include "adapters/registry.hpp"
+#include "bridge/app/daemon.hpp"
 #include "bridge/app/runtime.hpp"
-#include "bridge/pipeline/dispatcher.hpp"
+#include "bridge/audit/audit_cli.hpp"
+#include "bridge/dedup/deduplicator.hpp"
 #include "bridge/pipeline/bridge_fields.hpp"
-#include "bridge/pipeline/ingest.hpp"
-#include "bridge/pipeline/writeback.hpp"
+#include "bridge/pipeline/decision.hpp"
+#include "bridge/service/journal_log.hpp"
+#include "bridge/service/service_config.hpp"
 #include "bridge/store/state_store.hpp"
 
 namespace reportbridge::app {
@@ -80,24 +68,6 @@ Exit codes:
   4  preview: the submission would be rejected or quarantined
 )";
 
-std::atomic<bool> g_stop{false};
-std::atomic<bool> g_reload{false};
-
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
-extern "C" void on_reload_signal(int) { g_reload.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  struct sigaction hup {};
-  hup.sa_handler = on_reload_signal;
-  sigemptyset(&hup.sa_mask);
-  sigaction(SIGHUP, &hup, nullptr);
-}
-
 struct Args {
   std::string verb;
   std::string config = "/etc/reportbridge/reportbridge.yaml";
@@ -137,370 +107,11 @@ std::unique_ptr<Runtime> load_or_report(const Args& args, int& exit_code) {
   return rt;
 }
 
-// The delivery side: the dispatcher on its own state connection, in its own
-// thread, so rendering and file I/O overlap with ingest.
-struct Delivery {
-  store::StateStore state;
-  pipeline::Dispatcher dispatcher;
-  pipeline::DispatchStats totals;
-
-  core::EventListener* events;
-
-  Delivery(Runtime& rt, core::EventListener* events)
-      : state(rt.config.state_path.string(), 8), dispatcher(state, events), events(events) {
-    for (const auto& t : rt.config.targets) {
-      core::Sink* sink = rt.sink(t.name);
-      if (!sink) continue;
-      // References are read back for updates, the written-back reference and
-      // related links; a target with none of these does not keep them.
-      // (Decided at start: a mapping reloaded later that adds RelatedReference links
-      // with the app id until the next restart.)
-      const auto columns = rt.mappings->columns_for(t.name);
-      const bool links_related = rt.dedup_settings && t.related == "link" &&
-                                 std::find(columns.begin(), columns.end(), "RelatedReference") != columns.end();
-      const bool keep_references = sink->updates_by_reference() || t.writeback.include_reference || links_related;
-      dispatcher.add_target(*sink, {t.retry.max_attempts, t.retry.base, t.retry.cap},
-                            {t.writeback.message, t.writeback.include_reference, keep_references},
-                            {t.circuit.failures, t.circuit.cooldown, t.circuit.max_cooldown});
-    }
-  }
-
-  // Replays operators asked for with `reportbridge replay`.
-  void carry_out_replays() {
-    for (const auto& r : state.carry_out_replays(store::now_ms())) {
-      spdlog::info("replay: {} dead letter(s) re-queued (requested by {})", r.replayed.size(),
-                   r.requested_by);
-      if (!events) continue;
-      for (const auto& d : r.replayed) {
-        core::Event e;
-        e.kind = core::EventKind::replayed;
-        e.at_ms = store::now_ms();
-        e.submission_id = d.submission_id;
-        e.version = d.version;
-        e.mapping = d.mapping;
-        e.target = d.target;
-        e.detail = "requested by " + r.requested_by;
-        events->on_event(e);
-      }
-      events->flush();
-    }
-  }
-
-  void add(const pipeline::DispatchStats& d) {
-    totals.batches += d.batches;
-    totals.delivered += d.delivered;
-    totals.retried += d.retried;
-    totals.rejected += d.rejected;
-    totals.recovered_batches += d.recovered_batches;
-  }
-
-  // Delivers until `stop`; then, with `flush_at_end`, publishes partial batches too.
-  void loop(const std::atomic<bool>& stop, const std::atomic<bool>& flush_at_end) {
-    auto next_replay_check = std::chrono::steady_clock::now();
-    while (!stop.load()) {
-      if (std::chrono::steady_clock::now() >= next_replay_check) {
-        carry_out_replays();
-        next_replay_check = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-      }
-      auto d = dispatcher.dispatch(false);
-      add(d);
-      // Nothing due: wait a little before asking again (each ask counts the
-      // due items); 100 ms is nothing beside a target's max_age.
-      if (d.batches == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    add(dispatcher.dispatch(flush_at_end.load()));
-  }
-};
-
-// Write-back to the app's store, in a thread of its own: the app's table is
-// keyed by random ids, so these writes are slow, and they must never hold up
-// delivery.
-struct Writeback {
-  store::StateStore state;
-  pipeline::WritebackWorker worker;
-
-  config::RetentionSettings retention;
-  core::EventListener* events;
-  std::optional<dedup::Deduplicator> dedup;  // its fingerprints and reporter keys expire too
-
-  Writeback(Runtime& rt, core::EventListener* events)
-      : state(rt.config.state_path.string(), 2),
-        worker(state, *rt.source, rt.config.writeback_batch, events),
-        retention(rt.config.retention),
-        events(events) {
-    if (rt.dedup_settings) dedup.emplace(state.db(), *rt.dedup_settings);
-  }
-
-  // Erases the record copies of dead letters older than the retention period.
-  void purge() {
-    const std::int64_t now = store::now_ms();
-    if (dedup) {
-      store::Transaction tx(state.db());
-      const std::size_t rows = dedup->purge(now);
-      tx.commit();
-      if (rows > 0) {
-        spdlog::info("retention: purged {} deduplication row(s) (fingerprints, reporter keys)", rows);
-        if (events) {
-          core::Event e;
-          e.kind = core::EventKind::erased;
-          e.at_ms = now;
-          e.reason_code = "retention";
-          e.rule = "dedup.retention";
-          e.detail = std::to_string(rows) + " fingerprint/reporter-key row(s) past the dedup retention period";
-          events->on_event(e);
-          events->flush();
-        }
-      }
-    }
-    auto erased = state.purge_dead_records(now - retention.dead_letters.count());
-    if (erased.empty()) return;
-    spdlog::info("retention: erased the record copies of {} dead letter(s)", erased.size());
-    if (!events) return;
-    for (const auto& d : erased) {
-      core::Event e;
-      e.kind = core::EventKind::erased;
-      e.at_ms = now;
-      e.submission_id = d.submission_id;
-      e.version = d.version;
-      e.mapping = d.mapping;
-      e.target = d.target;
-      e.reason_code = "retention";
-      e.detail = "dead letter record copy erased";
-      events->on_event(e);
-    }
-    events->flush();
-  }
-
-  // Writes until `stop`, then drains what is queued. Runs the retention purge
-  // at start and every check_every.
-  void loop(const std::atomic<bool>& stop, std::size_t batch) {
-    auto next_purge = std::chrono::steady_clock::now();
-    while (!stop.load()) {
-      if (std::chrono::steady_clock::now() >= next_purge) {
-        purge();
-        next_purge = std::chrono::steady_clock::now() + retention.check_every;
-      }
-      if (worker.run_once() < batch) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    worker.drain();
-  }
-};
-
-void log_batch(const pipeline::IngestStats& s) {
-  spdlog::info(
-      "ingest: read={} queued={} records={} rejected={} mapping_failed={} unrouted={} "
-      "already_seen={} late_rows={} high_water={} open_gaps={}",
-      s.read, s.queued, s.records, s.rejected, s.mapping_failed, s.unrouted, s.already_seen,
-      s.late_rows, s.high_water, s.open_gaps);
-}
-
 int cmd_run(const Args& args, bool once) {
   int code = kExitOk;
   auto rt = load_or_report(args, code);
   if (!rt) return code;
-  install_signal_handlers();
-  std::filesystem::create_directories(rt->config.state_path.parent_path());
-  store::StateStore ingest_state(rt->config.state_path.string());
-  pipeline::Ingestor ingestor(ingest_state, *rt->source, *rt->schema, *rt->mappings,
-                              {rt->config.source.batch_size, rt->config.source.late_row_window});
-
-  // The audit trail and the metrics listen to every lifecycle event.
-  std::shared_ptr<audit::AuditLog> audit_log;
-  if (rt->audit.enabled) {
-    try {
-      audit_log = std::make_shared<audit::AuditLog>(rt->audit);
-    } catch (const std::exception& e) {
-      spdlog::error("audit trail cannot be opened, nothing was started: {}", e.what());
-      return kExitFailure;
-    }
-    rt->events->add(audit_log);
-  }
-  auto metrics = std::make_shared<service::Metrics>(rt->config.target_names());
-  rt->events->add(metrics);
-
-  std::optional<dedup::Deduplicator> dedup;
-  if (rt->dedup_settings) {
-    dedup.emplace(ingest_state.db(), *rt->dedup_settings);
-    std::map<std::string, dedup::RelatedPolicy> related;
-    std::set<std::string> reporter_key_targets;
-    for (const auto& t : rt->config.targets) {
-      related[t.name] = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
-      if (t.reporter_key) reporter_key_targets.insert(t.name);
-    }
-    ingestor.set_dedup(&*dedup, std::move(related), std::move(reporter_key_targets));
-  }
-
-  // Health, readiness and metrics on their own thread and state connection.
-  store::StateStore probe_state(rt->config.state_path.string(), 2);
-  std::mutex probe_mutex;
-  const auto targets = rt->config.target_names();
-  metrics->set_gauge_source([&] {
-    std::lock_guard<std::mutex> g(probe_mutex);
-    return service::collect_gauges(probe_state, targets, store::now_ms());
-  });
-  const auto source_path = rt->config.source.path.string();
-  // Only the daemon serves health and metrics; `once` is a batch job.
-  std::optional<service::HealthServer> health;
-  if (rt->service.health.enabled && !once) {
-    health.emplace(
-        rt->service.health.server,
-        [&] {
-          std::lock_guard<std::mutex> g(probe_mutex);
-          service::ReadinessInputs in;
-          in.state_error = service::probe_state_writable(probe_state.db());
-          try {
-            store::Database src(source_path, store::Database::Mode::read_only);
-            src.prepare("SELECT 1 FROM submissions LIMIT 1").step();
-          } catch (const std::exception& e) {
-            in.source_error = e.what();
-          }
-          if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
-          in.circuits = service::circuits(probe_state, targets);
-          in.now_ms = store::now_ms();
-          return service::readiness_checks(in, rt->service.health.circuit_open_threshold);
-        },
-        [&] { return metrics->render(); });
-    try {
-      health->start();
-    } catch (const std::exception& e) {
-      spdlog::error("health server: {}", e.what());
-      return kExitFailure;
-    }
-  }
-  service::Notifier notifier(rt->service.service.watchdog);
-
-  // No listener, no events built (they cost a few allocations per submission).
-  core::EventListener* events = rt->events->empty() ? nullptr : rt->events.get();
-  ingestor.set_events(events);
-  Delivery delivery(*rt, events);
-  delivery.dispatcher.set_stop_flag(&g_stop);
-  delivery.carry_out_replays();
-  delivery.add(delivery.dispatcher.recover());
-  spdlog::info("{}: source {} state {}", once ? "once" : "run",
-               rt->config.source.type == "http" ? config::get_string(rt->config.source.settings, "base_url", "")
-                                                : rt->config.source.path.string(),
-               rt->config.state_path.string());
-
-  std::atomic<bool> stop_delivery{false}, flush_at_end{false}, stop_writeback{false};
-  std::exception_ptr delivery_error, writeback_error;
-  std::thread delivery_thread([&] {
-    try {
-      delivery.loop(stop_delivery, flush_at_end);
-    } catch (...) {
-      delivery_error = std::current_exception();
-      g_stop.store(true);
-    }
-  });
-  std::optional<Writeback> writeback;
-  if (rt->config.writeback_enabled) writeback.emplace(*rt, events);
-  std::vector<std::unique_ptr<mapping::MappingSet>> retired_mappings;
-  std::thread writeback_thread([&] {
-    if (!writeback) return;
-    try {
-      writeback->loop(stop_writeback, rt->config.writeback_batch);
-    } catch (...) {
-      writeback_error = std::current_exception();
-      g_stop.store(true);
-    }
-  });
-  pipeline::IngestStats total;
-  std::exception_ptr ingest_error;
-  notifier.ready("serving " + std::to_string(targets.size()) + " target(s)");
-  try {
-    while (!g_stop.load()) {
-      notifier.tick();
-      if (g_reload.exchange(false)) {
-        notifier.reloading("reloading mappings");
-        core::Diagnostics diags;
-        auto fresh = reload(*rt, diags);
-        if (!fresh) {
-          spdlog::error("reload refused; the running config and mappings stay in force:\n{}", diags.to_string());
-          notifier.ready("reload refused; previous config in force");
-        } else {
-          ingestor.set_mappings(*fresh->mappings);
-          // Items already queued keep the record rendered when they were
-          // queued (mappings/README.md, "Reloading while submissions are queued").
-          retired_mappings.push_back(std::move(rt->mappings));
-          rt->mappings = std::move(fresh->mappings);
-          rt->config.mapping_files = fresh->mapping_files;
-          const bool level_changed = args.log_level.empty() && fresh->log_level != rt->config.log_level;
-          if (level_changed) rt->config.log_level = fresh->log_level;
-          spdlog::info("reload: {} mappings in force, log level {}", rt->mappings->mappings().size(),
-                       rt->config.log_level);
-          if (level_changed) spdlog::set_level(spdlog::level::from_str(rt->config.log_level));
-          notifier.ready("reloaded");
-        }
-      }
-      pipeline::IngestStats stats;
-      try {
-        stats = ingestor.run_batch();
-      } catch (const http_store::SourceUnavailable& e) {
-        // The hosted back end is down or throttling: wait as it asks, then poll again.
-        if (once) throw;
-        spdlog::warn("ingest: source unavailable, next poll in {} ms: {}", e.retry_in().count(), e.what());
-        auto until = std::chrono::steady_clock::now() + e.retry_in();
-        while (!g_stop.load() && std::chrono::steady_clock::now() < until) {
-          notifier.tick();
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-        continue;
-      }
-      total += stats;
-      if (stats.read > 0) {
-        log_batch(stats);
-        continue;
-      }
-      if (once) break;
-      // Idle: sleep the poll interval in slices so a signal is acted on promptly.
-      auto until = std::chrono::steady_clock::now() + rt->config.source.poll_interval;
-      while (!g_stop.load() && !g_reload.load() && std::chrono::steady_clock::now() < until) {
-        notifier.tick();
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-  } catch (...) {
-    ingest_error = std::current_exception();
-  }
-  if (g_stop.load()) {
-    spdlog::info("stopping: signal received, current batch finished");
-    notifier.stopping("draining");
-  }
-  // A drain that outlives service.shutdown_timeout (a hung legacy system) is
-  // cut short: the state database is consistent at every commit, and the
-  // deliveries cut off are in doubt and checked at the next start.
-  std::atomic<bool> drained{false};
-  std::thread deadline([&] {
-    const auto until = std::chrono::steady_clock::now() + rt->service.service.shutdown_timeout;
-    while (!drained.load() && std::chrono::steady_clock::now() < until) {
-      notifier.tick();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    if (drained.load() || !g_stop.load()) return;
-    spdlog::error("stopping: drain took longer than service.shutdown_timeout; exiting with deliveries in doubt");
-    if (audit_log) audit_log->flush();
-    std::_Exit(kExitFailure);
-  });
-  // `once` publishes partial batches; a stopping daemon leaves them queued for the next start.
-  flush_at_end.store(once && !ingest_error);
-  stop_delivery.store(true);
-  delivery_thread.join();
-  // After delivery has settled its last batch, so its statuses are queued too.
-  stop_writeback.store(true);
-  writeback_thread.join();
-  drained.store(true);
-  deadline.join();
-  if (health) health->stop();
-  if (ingest_error) std::rethrow_exception(ingest_error);
-  if (delivery_error) std::rethrow_exception(delivery_error);
-  if (writeback_error) std::rethrow_exception(writeback_error);
-  const auto& delivered = delivery.totals;
-  spdlog::info(
-      "done: read={} queued={} rejected={} mapping_failed={} unrouted={} duplicates={} related={} "
-      "delivered={} retry={} dead={} batches={}",
-      total.read, total.queued, total.rejected, total.mapping_failed, total.unrouted, total.duplicates,
-      total.related,
-      delivered.delivered, delivered.retried, delivered.rejected, delivered.batches);
-  return kExitOk;
+  return run_daemon(*rt, once, args.log_level);
 }
 
 int cmd_check(const Args& args) {
@@ -544,99 +155,95 @@ int cmd_preview(const Args& args) {
   } else {
     std::optional<core::SourceRow> found;
     try {
-      // The HTTP store has no GET for one submission: its latest() pages the whole store.
-      found = rt->sqlite_source ? rt->sqlite_source->latest(args.submission)
-                                : rt->http_source->latest(args.submission);
+      found = rt->source->latest(args.submission);
     } catch (const std::exception& e) {
       std::cerr << "reportbridge: cannot read the submission store: " << e.what() << "\n";
       return kExitFailure;
     }
     if (!found) {
-      std::cerr << "reportbridge: submission " << args.submission << " not found in "
-                << (rt->sqlite_source ? rt->config.source.path.string()
-                                      : config::get_string(rt->config.source.settings, "base_url", ""))
+      std::cerr << "reportbridge: submission " << args.submission << " not found in " << rt->source->location()
                 << "\n";
       return kExitFailure;
     }
     row = *found;
   }
   std::cout << "submission " << row.id << " version " << row.version << "\n";
-  auto check = schema::check_payload(*rt->schema, row.payload, row.id, row.version);
-  if (!check.ok()) {
+  // The decision ingest would make (pipeline/decision.hpp: the same code),
+  // with each field's lineage.
+  pipeline::DecisionRules rules = decision_rules(*rt);
+  rules.trace = true;
+  const std::int64_t now = store::now_ms();
+  pipeline::Decision decision = pipeline::decide(rules, row, now);
+  if (decision.outcome == "rejected") {
     std::cout << "REJECTED by the submission schema (would be quarantined):\n";
-    for (const auto& e : check.errors) std::cout << "  " << schema::to_string(e) << "\n";
-    std::cout << "resident would be told: " << schema::resident_message(check.errors) << "\n";
+    for (const auto& e : decision.errors) std::cout << "  " << schema::to_string(e) << "\n";
+    std::cout << "resident would be told: " << decision.writeback->message << "\n";
     return kExitPreviewRejected;
   }
-  const mapping::RoutePlan plan = rt->mappings->plan(*check.doc);
-  std::cout << mapping::format_plan(plan);
-  // Judged against the state database's history, without recording anything;
-  // the verdict fills the bridge's fields (RelatedReference, ReporterKey) below.
-  std::optional<store::StateStore> preview_state;
-  std::optional<dedup::Verdict> verdict;
-  if (rt->dedup_settings) {
-    if (std::filesystem::exists(rt->config.state_path)) {
-      preview_state.emplace(rt->config.state_path.string(), 2);
-      dedup::Deduplicator dd(preview_state->db(), *rt->dedup_settings);
-      verdict = dd.check(*check.doc, row);
-      const auto& v = *verdict;
-      std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";
-      if (!v.of_id.empty()) std::cout << " of " << v.of_id;
-      if (!v.explanation.empty()) std::cout << ": " << v.explanation;
-      std::cout << "\n";
-      if (v.kind == dedup::Verdict::Kind::duplicate) {
-        std::cout << "DUPLICATE: would be recorded as a duplicate and not sent again\n";
-        return kExitOk;
-      }
-    }
-  }
-  if (plan.routes.empty()) {
+  std::cout << mapping::format_plan(decision.plan);
+  if (decision.outcome == "unrouted") {
     std::cout << "UNROUTED: no mapping applies (would be quarantined as unrouted)\n";
     return kExitPreviewRejected;
   }
+  // Judged against the state database's history, without recording anything;
+  // the verdict fills the bridge's fields (RelatedReference, ReporterKey).
+  std::optional<store::StateStore> preview_state;
+  std::optional<dedup::Verdict> verdict;
+  if (rt->dedup_settings && decision.doc && std::filesystem::exists(rt->config.state_path)) {
+    preview_state.emplace(rt->config.state_path.string(), 2);
+    dedup::Deduplicator dd(preview_state->db(), *rt->dedup_settings);
+    verdict = dd.check(*decision.doc, row);
+    const auto& v = *verdict;
+    std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";
+    if (!v.of_id.empty()) std::cout << " of " << v.of_id;
+    if (!v.explanation.empty()) std::cout << ": " << v.explanation;
+    std::cout << "\n";
+  }
+  pipeline::judge(rules, decision, verdict,
+                  [&](const std::string& id, const std::string& target) {
+                    return preview_state ? preview_state->reference_for(id, target) : std::string();
+                  },
+                  row, now);
+  if (decision.outcome == "duplicate") {
+    std::cout << "DUPLICATE: would be recorded as a duplicate and not sent again\n";
+    return kExitOk;
+  }
   int result = kExitOk;
-  for (const auto& route : plan.routes) {
-    const auto& target = route.target;
+  std::size_t next_route = 0;  // decision.routes follow the plan's order when queued
+  for (std::size_t i = 0; i < decision.plan.routes.size(); ++i) {
+    const auto& route = decision.plan.routes[i];
+    const auto& traced = decision.traces[i];
+    const std::string& target = route.target;
     std::cout << "\n== mapping " << route.mapping->name << " -> target " << target << "\n";
-    auto traced = mapping::apply_traced(*route.mapping, target, *check.doc, row.id, row.version);
     std::cout << mapping::format_lineage(traced);
     if (traced.result.error) {
       std::cout << "QUARANTINED: " << mapping::to_string(*traced.result.error) << "\n";
       result = kExitPreviewRejected;
       continue;
     }
-    pipeline::BridgeFieldContext bridge_fields;
-    bridge_fields.verdict = verdict ? &*verdict : nullptr;
-    bridge_fields.anonymous = pipeline::reporter_is_anonymous(*check.doc);
-    for (const auto& t : rt->config.targets) {
-      if (t.name != target) continue;
-      bridge_fields.related = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
-      bridge_fields.reporter_key = t.reporter_key;
-    }
-    bridge_fields.reference_for = [&](const std::string& id) {
-      return preview_state ? preview_state->reference_for(id, target) : std::string();
-    };
-    if (pipeline::fill_bridge_fields(*traced.result.record, bridge_fields)) {
+    const pipeline::RoutedRecord* routed =
+        decision.outcome == "queued" && next_route < decision.routes.size() ? &decision.routes[next_route++] : nullptr;
+    const core::TargetRecord& record = routed && routed->record ? *routed->record : *traced.result.record;
+    if (routed) {
       // As ingest fills them (the lineage above shows the mapping's own value).
-      for (const auto& f : traced.result.record->fields) {
+      const auto policy = rules.related.count(target) ? rules.related.at(target) : dedup::RelatedPolicy::link;
+      for (const auto& f : record.fields) {
         if (f.name != pipeline::kRelatedReferenceField && f.name != pipeline::kReporterKeyField) continue;
         std::cout << "    " << f.name << " = " << (f.value ? "\"" + *f.value + "\"" : std::string("(no value)"))
                   << "   <- bridge: "
-                  << (f.name == pipeline::kRelatedReferenceField ? "related report, policy " +
-                                                                       std::string(dedup::to_string(bridge_fields.related))
-                                                                 : std::string("reporter key, reporter_key ") +
-                                                                       (bridge_fields.reporter_key ? "on" : "off"))
+                  << (f.name == pipeline::kRelatedReferenceField
+                          ? "related report, policy " + std::string(dedup::to_string(policy))
+                          : std::string("reporter key, reporter_key ") +
+                                (rules.reporter_key_targets.count(target) ? "on" : "off"))
                   << "\n";
       }
-    }
-    if (verdict && verdict->kind == dedup::Verdict::Kind::related) {
-      if (bridge_fields.related == dedup::RelatedPolicy::hold)
+      if (!routed->held.empty())
         std::cout << "HELD for review at " << target << " (related: hold): a dead letter until replayed\n";
     }
     if (auto* sink = rt->sink(target)) {
       std::string rendered;
       try {
-        rendered = sink->encode_preview(*traced.result.record);
+        rendered = sink->encode_preview(record);
       } catch (const std::exception& e) {
         std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
         result = kExitPreviewRejected;
@@ -787,7 +394,12 @@ int cmd_config_keys() {
   print_spec(service::service_spec());
   print_spec(dedup::dedup_spec());
   print_spec(dedup::weights_spec());
-  for (const auto& [type, factory] : builtin_targets()) print_spec(factory.spec);
+  const auto& components = adapters::builtin_components();
+  for (const auto& source : components.sources()) print_spec(source.spec);
+  std::vector<const config::SinkType*> sinks;
+  for (const auto& sink : components.sinks()) sinks.push_back(&sink);
+  std::sort(sinks.begin(), sinks.end(), [](auto* a, auto* b) { return a->type < b->type; });
+  for (const auto* sink : sinks) print_spec(sink->spec);
   return kExitOk;
 }
 
@@ -812,7 +424,7 @@ int cmd_audit(std::vector<std::string> words) {
   std::filesystem::path dir;
   if (!has_dir) {
     core::Diagnostics diags;
-    auto cfg = config::load_daemon_config(config_path, builtin_target_specs(), diags);
+    auto cfg = config::load_daemon_config(config_path, adapters::builtin_components().specs(), diags);
     if (!cfg) {
       std::cerr << diags.to_string() << "reportbridge: configuration has errors\n";
       return kExitConfigInvalid;

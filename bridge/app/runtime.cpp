@@ -7,8 +7,7 @@
 #include <set>
 #include <sstream>
 
-#include "adapters/sources/http_store/http_store_source.hpp"
-#include "bridge/app/components.hpp"
+#include "adapters/registry.hpp"
 
 namespace reportbridge::app {
 
@@ -20,13 +19,18 @@ core::Sink* Runtime::sink(const std::string& name) const {
 
 namespace {
 
-// Every mapping feeding one CSV target must give it the same fields in the
-// same order (a CSV file has one header). XML targets are checked against
-// their XSD instead.
-void check_columns(const config::DaemonConfig& cfg, const mapping::MappingSet& set,
-                   core::Diagnostics& diags) {
+bool fixed_columns(const config::Registry& components, const config::TargetSettings& t) {
+  const auto* type = components.sink(t.type);
+  return type && type->fixed_columns;
+}
+
+// Every mapping feeding a target with fixed columns (a CSV drop: one header
+// per file) must give it the same fields in the same order. XML targets are
+// checked against their XSD instead.
+void check_columns(const config::Registry& components, const config::DaemonConfig& cfg,
+                   const mapping::MappingSet& set, core::Diagnostics& diags) {
   for (const auto& t : cfg.targets) {
-    if (t.type != "csv_drop") continue;
+    if (!fixed_columns(components, t)) continue;
     const mapping::Mapping* first = nullptr;
     std::vector<std::string> first_cols;
     for (const auto& m : set.mappings()) {
@@ -47,7 +51,8 @@ void check_columns(const config::DaemonConfig& cfg, const mapping::MappingSet& s
 }
 
 // What the mapping loader checks paths and target fields against.
-mapping::LoadOptions load_options(const config::DaemonConfig& c, core::Diagnostics& diags) {
+mapping::LoadOptions load_options(const config::Registry& components, const config::DaemonConfig& c,
+                                  core::Diagnostics& diags) {
   mapping::LoadOptions o;
   o.known_targets = c.target_names();
   std::ifstream in(c.schema_path);
@@ -59,14 +64,14 @@ mapping::LoadOptions load_options(const config::DaemonConfig& c, core::Diagnosti
     if (!ec) o.known_paths = mapping::schema_paths(doc);
   }
   for (const auto& t : c.targets) {
-    auto it = builtin_targets().find(t.type);
-    if (it == builtin_targets().end()) continue;
-    if (it->second.field_check) {
-      if (auto check = it->second.field_check(c, t)) o.target_field_checks[t.name] = std::move(check);
+    const auto* type = components.sink(t.type);
+    if (!type) continue;
+    if (type->field_check) {
+      if (auto check = type->field_check(c, t)) o.target_field_checks[t.name] = std::move(check);
       continue;
     }
-    if (!it->second.fields) continue;
-    if (auto fields = it->second.fields(c, t, diags)) o.target_fields[t.name] = std::move(*fields);
+    if (!type->fields) continue;
+    if (auto fields = type->fields(c, t, diags)) o.target_fields[t.name] = std::move(*fields);
   }
   return o;
 }
@@ -74,9 +79,15 @@ mapping::LoadOptions load_options(const config::DaemonConfig& c, core::Diagnosti
 }  // namespace
 
 std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diagnostics& diags) {
-  auto cfg = config::load_daemon_config(config_path, builtin_target_specs(), diags);
+  return load_runtime(config_path, adapters::builtin_components(), diags);
+}
+
+std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const config::Registry& components,
+                                      core::Diagnostics& diags) {
+  auto cfg = config::load_daemon_config(config_path, components.specs(), diags);
   if (!cfg) return nullptr;
   auto rt = std::make_unique<Runtime>();
+  rt->components = &components;
   rt->config = std::move(*cfg);
   const auto& c = rt->config;
 
@@ -91,52 +102,15 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
       rt->dedup_settings = std::move(*ds);
     }
   }
-  auto set = mapping::MappingSet::load(c.mapping_files, load_options(c, diags), diags);
+  auto set = mapping::MappingSet::load(c.mapping_files, load_options(components, c, diags), diags);
   if (set) {
-    check_columns(c, *set, diags);
+    check_columns(components, c, *set, diags);
     rt->mappings = std::make_unique<mapping::MappingSet>(std::move(*set));
   }
 
-  if (c.source.type == "http") {
-    const auto& s = c.source.settings;
-    http_store::HttpStoreConfig h;
-    h.name = c.source.name;
-    h.base_url = config::get_string(s, "base_url", "");
-    if (s["token_file"]) h.token_file = c.resolve(config::get_string(s, "token_file", ""));
-    if (s["ca_file"]) h.tls.ca_file = c.resolve(config::get_string(s, "ca_file", ""));
-    if (s["client_cert"]) h.tls.client_cert = c.resolve(config::get_string(s, "client_cert", ""));
-    if (s["client_key"]) h.tls.client_key = c.resolve(config::get_string(s, "client_key", ""));
-    h.connect_timeout = config::get_duration(s, "connect_timeout", h.connect_timeout);
-    h.read_timeout = config::get_duration(s, "read_timeout", h.read_timeout);
-    h.total_timeout = config::get_duration(s, "request_timeout", h.total_timeout);
-    h.page_limit_max = static_cast<std::size_t>(config::get_int(s, "page_size", 1000, c.file, diags, 1));
-    h.max_connections = static_cast<std::size_t>(config::get_int(s, "max_connections", 4, c.file, diags, 1));
-    h.backoff.base = config::get_duration(s, "backoff_base", h.backoff.base);
-    h.backoff.cap = config::get_duration(s, "backoff_cap", h.backoff.cap);
-    h.spool_dir = s["spool_dir"] ? c.resolve(config::get_string(s, "spool_dir", ""))
-                                 : c.state_path.parent_path() / "spool";
-    h.attachment_limits.max_bytes = config::get_size(s, "max_attachment_size", h.attachment_limits.max_bytes);
-    try {
-      auto http = std::make_unique<http_store::HttpStoreSource>(std::move(h));
-      rt->http_source = http.get();
-      rt->source = std::move(http);
-    } catch (const std::exception& e) {
-      auto p = config::position_of(c.file, s);
-      diags.error(p.file, p.line, p.column, std::string("source: ") + e.what(), "config.bad_source");
-      return nullptr;
-    }
-  } else {
-    sqlite_store::SqliteStoreConfig sc;
-    sc.name = c.source.name;
-    sc.path = c.source.path;
-    sc.media_root = c.source.media_root;
-    auto sqlite = std::make_unique<sqlite_store::SqliteStoreSource>(sc);
-    rt->sqlite_source = sqlite.get();
-    rt->source = std::move(sqlite);
-    if (!std::filesystem::exists(c.source.path))
-      diags.warning(c.file, 0, 0, "submission store " + c.source.path.string() + " does not exist yet",
-                    "config.store_missing");
-  }
+  // (load_daemon_config has reported an unknown type.)
+  if (const auto* type = components.source(c.source.type)) rt->source = type->create(c, diags);
+  if (!rt->source) return nullptr;
 
   if (rt->mappings) {
     auto* source = rt->source.get();
@@ -144,9 +118,9 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
       return std::filesystem::path(source->attachment_path(a));
     };
     for (const auto& t : c.targets) {
-      auto it = builtin_targets().find(t.type);
-      if (it == builtin_targets().end()) continue;
-      auto sink = it->second.create(c, t, rt->mappings->columns_for(t.name), locator, diags);
+      const auto* type = components.sink(t.type);
+      if (!type) continue;
+      auto sink = type->create(c, t, rt->mappings->columns_for(t.name), locator, diags);
       if (sink) rt->sinks.push_back(std::move(sink));
     }
   }
@@ -154,9 +128,22 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diag
   return rt;
 }
 
+pipeline::DecisionRules decision_rules(const Runtime& rt) {
+  pipeline::DecisionRules r;
+  r.schema = &*rt.schema;
+  r.mappings = rt.mappings.get();
+  r.dedup = rt.dedup_settings.has_value();
+  for (const auto& t : rt.config.targets) {
+    r.related[t.name] = dedup::parse_related_policy(t.related).value_or(dedup::RelatedPolicy::link);
+    if (t.reporter_key) r.reporter_key_targets.insert(t.name);
+  }
+  return r;
+}
+
 std::optional<Reload> reload(const Runtime& rt, core::Diagnostics& diags) {
   // The config file is read again in full and checked like at start-up.
-  auto cfg = config::load_daemon_config(rt.config.file, builtin_target_specs(), diags);
+  const config::Registry& components = *rt.components;
+  auto cfg = config::load_daemon_config(rt.config.file, components.specs(), diags);
   if (!cfg) return std::nullopt;
   // Everything but the mapping list and the log level is bound to threads,
   // connections and files opened at start-up: changing it needs a restart.
@@ -178,13 +165,13 @@ std::optional<Reload> reload(const Runtime& rt, core::Diagnostics& diags) {
                 "reload.needs_restart");
   }
   if (diags.has_errors()) return std::nullopt;
-  auto set = mapping::MappingSet::load(cfg->mapping_files, load_options(*cfg, diags), diags);
+  auto set = mapping::MappingSet::load(cfg->mapping_files, load_options(components, *cfg, diags), diags);
   if (!set) return std::nullopt;
-  check_columns(*cfg, *set, diags);
+  check_columns(components, *cfg, *set, diags);
   for (const auto& t : cfg->targets) {
-    if (t.type == "csv_drop" && set->columns_for(t.name) != rt.mappings->columns_for(t.name))
+    if (fixed_columns(components, t) && set->columns_for(t.name) != rt.mappings->columns_for(t.name))
       diags.error(cfg->file, t.position.line, t.position.column,
-                  "reload would change the columns of CSV target '" + t.name +
+                  "reload would change the columns of " + t.type + " target '" + t.name +
                       "'; restart the service to change a file layout",
                   "reload.columns_changed");
   }

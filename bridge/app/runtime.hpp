@@ -6,27 +6,26 @@
 #include <string>
 #include <vector>
 
-#include "adapters/sources/http_store/http_store_source.hpp"
-#include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
 #include "bridge/audit/audit_config.hpp"
+#include "bridge/config/components.hpp"
 #include "bridge/config/daemon_config.hpp"
 #include "bridge/core/diagnostics.hpp"
 #include "bridge/core/events.hpp"
 #include "bridge/core/sink.hpp"
 #include "bridge/dedup/settings.hpp"
 #include "bridge/mapping/mapping.hpp"
+#include "bridge/pipeline/decision.hpp"
 #include "bridge/schema/submission_schema.hpp"
 #include "bridge/service/service_config.hpp"
 
 namespace reportbridge::app {
 
 struct Runtime {
+  const config::Registry* components = nullptr;  // the source and target types it was built from
   config::DaemonConfig config;
   std::optional<schema::SubmissionSchema> schema;
   std::unique_ptr<mapping::MappingSet> mappings;
   std::unique_ptr<core::Source> source;
-  sqlite_store::SqliteStoreSource* sqlite_source = nullptr;  // set when the source is the SQLite store
-  http_store::HttpStoreSource* http_source = nullptr;        // set when the source is the HTTP store
   std::vector<std::unique_ptr<core::Sink>> sinks;
   audit::AuditSettings audit;
   service::ServiceConfig service;
@@ -37,10 +36,17 @@ struct Runtime {
   core::Sink* sink(const std::string& name) const;
 };
 
-// Loads and checks everything (config, schema, mappings, lookups, targets),
-// reporting every problem in `diags`. Opens no database. Returns nullptr when
-// anything was an error.
+// Loads and checks everything (config, schema, mappings, lookups, source,
+// targets), reporting every problem in `diags`. Opens no database. Returns
+// nullptr when anything was an error. `components`: the source and target
+// types to build from (default: adapters/registry.cpp's built-in list).
 std::unique_ptr<Runtime> load_runtime(const std::string& config_path, core::Diagnostics& diags);
+std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const config::Registry& components,
+                                      core::Diagnostics& diags);
+
+// The rules ingest decides each row with (schema, mappings, deduplication's
+// per-target policies); `preview` decides with the same ones.
+pipeline::DecisionRules decision_rules(const Runtime& runtime);
 
 // What a SIGHUP changes: the mapping set (files, lookups, signposting) and
 // the log level, swapped in together.
@@ -53,7 +59,8 @@ struct Reload {
 // SIGHUP: reads the config file and the mapping files again and checks them
 // all as `check` does. Refused (nullopt, every reason in `diags`) when anything
 // has an error, when a section other than `mappings` and `logging` changed
-// (that needs a restart), or when a CSV target's columns would change.
+// (that needs a restart), or when the columns of a target with fixed columns
+// (a CSV drop) would change.
 std::optional<Reload> reload(const Runtime& runtime, core::Diagnostics& diags);
 
 }  // namespace reportbridge::app

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "bridge/core/progress.hpp"
+
 namespace reportbridge::attachments {
 
 FileChunkReader::FileChunkReader(const std::filesystem::path& path) {
@@ -26,6 +28,7 @@ std::string copy_verified(ChunkReader& in, const core::AttachmentRef& ref, const
   while (std::size_t n = in.read(buffer.data(), buffer.size())) {
     verifier.update(buffer.data(), n);
     if (out) out(buffer.data(), n);
+    core::progress();  // the watchdog's heartbeat: a long download is not a stuck one
   }
   return verifier.finish();
 }

@@ -37,27 +37,11 @@ const MapSpec kCircuitSpec{
 const MapSpec kStateSpec{
     "state", {{"path", ValueKind::string, true, "SQLite state database (created if missing, WAL mode)."}}};
 
+// The keys every source has; each source type adds its own (its SourceType spec).
 const MapSpec kSourceSpec{
     "source",
-    {{"type", ValueKind::string, true, "sqlite (the embedded store) or http (the hosted back end, docs/sources/http_store.md).",
-      {"sqlite", "http"}},
+    {{"type", ValueKind::string, true, "Source type: one of the source sections below (e.g. sqlite, http)."},
      {"name", ValueKind::string, false, "Name used for the cursor and in logs (default: app)."},
-     {"path", ValueKind::string, false, "sqlite: the app's SQLite submission store (required)."},
-     {"base_url", ValueKind::string, false, "http: the back end's API root, http(s)://host[:port][/prefix] (required)."},
-     {"token_file", ValueKind::string, false, "http: file holding the bearer token; re-read when it changes."},
-     {"ca_file", ValueKind::string, false, "http: PEM CA bundle (default: the system trust store)."},
-     {"client_cert", ValueKind::string, false, "http: PEM client certificate for mutual TLS."},
-     {"client_key", ValueKind::string, false, "http: PEM key of client_cert."},
-     {"connect_timeout", ValueKind::duration, false, "http: connect + TLS handshake (default 5s)."},
-     {"read_timeout", ValueKind::duration, false, "http: each wait for response bytes (default 30s)."},
-     {"request_timeout", ValueKind::duration, false, "http: one whole API request (default 60s)."},
-     {"page_size", ValueKind::integer, false, "http: largest page asked for (default 1000)."},
-     {"max_connections", ValueKind::integer, false, "http: connections per client (default 4)."},
-     {"backoff_base", ValueKind::duration, false, "http: first wait after a failure (default 500ms), doubled with jitter."},
-     {"backoff_cap", ValueKind::duration, false, "http: longest wait after failures (default 60s)."},
-     {"spool_dir", ValueKind::string, false, "http: folder for downloaded attachments (default: <state dir>/spool)."},
-     {"max_attachment_size", ValueKind::size, false, "http: larger attachments are refused (default 4GiB)."},
-     {"media_root", ValueKind::string, false, "Folder attachment paths are relative to (default: <store dir>/media)."},
      {"poll_interval", ValueKind::duration, false, "Wait between polls when idle (default 1s)."},
      {"batch_size", ValueKind::integer, false, "Rows read and committed per batch (default 1000)."},
      {"late_row_window", ValueKind::duration, false,
@@ -101,6 +85,7 @@ const MapSpec kTargetWritebackSpec{
 }  // namespace
 
 const MapSpec& common_target_spec() { return kCommonTargetSpec; }
+const MapSpec& common_source_spec() { return kSourceSpec; }
 
 std::vector<const MapSpec*> daemon_specs() {
   return {&kTopSpec,          &kStateSpec, &kSourceSpec,          &kWritebackSpec, &kLoggingSpec,
@@ -119,7 +104,31 @@ std::filesystem::path DaemonConfig::resolve(const std::string& relative) const {
   return (base_dir / p).lexically_normal();
 }
 
-std::optional<DaemonConfig> load_daemon_config(const std::string& path, const TargetSpecs& specs,
+namespace {
+
+// The common spec plus the type's own keys; an unknown type is reported (with
+// the nearest known one) and leaves only the common keys allowed.
+MapSpec merged_spec(const MapSpec& common, const std::map<std::string, MapSpec>& types, const std::string& type,
+                    const YAML::Node& node, const std::string& path, const char* what, const char* code,
+                    core::Diagnostics& diags) {
+  MapSpec merged = common;
+  auto spec = types.find(type);
+  if (spec == types.end() && node["type"]) {  // (a missing `type` is reported as a missing key)
+    std::vector<std::string> known;
+    for (const auto& [k, v] : types) known.push_back(k);
+    auto tp = position_of(path, node["type"] ? node["type"] : node);
+    diags.error(tp.file, tp.line, tp.column,
+                core::with_suggestion(std::string("unknown ") + what + " type '" + type + "'", type, known), code);
+  } else if (spec != types.end()) {
+    merged.what = type + " " + what;
+    merged.keys.insert(merged.keys.end(), spec->second.keys.begin(), spec->second.keys.end());
+  }
+  return merged;
+}
+
+}  // namespace
+
+std::optional<DaemonConfig> load_daemon_config(const std::string& path, const ComponentSpecs& specs,
                                                core::Diagnostics& diags) {
   auto root = load_yaml_file(path, diags);
   if (!root) return std::nullopt;
@@ -134,17 +143,14 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
   if (auto s = (*root)["state"]; s && s.IsMap() && check_map(s, kStateSpec, path, diags))
     c.state_path = c.resolve(get_string(s, "path", ""));
 
-  if (auto s = (*root)["source"]; s && s.IsMap() && check_map(s, kSourceSpec, path, diags)) {
-    c.source.type = get_string(s, "type", "sqlite");
+  if (auto s = (*root)["source"]; s && s.IsMap()) {
+    c.source.type = get_string(s, "type", "");
+    const MapSpec merged = merged_spec(kSourceSpec, specs.sources, c.source.type, s, path, "source",
+                                       "config.unknown_source_type", diags);
+    check_map(s, merged, path, diags);
     c.source.name = get_string(s, "name", "app");
     c.source.settings = s;
-    if (s["path"]) c.source.path = c.resolve(get_string(s, "path", ""));
-    auto p = position_of(path, s);
-    if (c.source.type == "sqlite" && !s["path"])
-      diags.error(p.file, p.line, p.column, "a sqlite source needs 'path'", "config.missing_key");
-    if (c.source.type == "http" && !s["base_url"])
-      diags.error(p.file, p.line, p.column, "an http source needs 'base_url'", "config.missing_key");
-    if (s["media_root"]) c.source.media_root = c.resolve(get_string(s, "media_root", ""));
+    c.source.position = position_of(path, s);
     c.source.poll_interval = get_duration(s, "poll_interval", c.source.poll_interval);
     c.source.batch_size = static_cast<std::size_t>(
         get_int(s, "batch_size", static_cast<std::int64_t>(c.source.batch_size), path, diags, 1));
@@ -177,19 +183,8 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Ta
       target.type = get_string(t, "type", "");
       target.settings = static_cast<const YAML::Node&>(t);
       target.position = p;
-      MapSpec merged = kCommonTargetSpec;
-      auto spec = specs.find(target.type);
-      if (spec == specs.end()) {
-        std::vector<std::string> types;
-        for (const auto& [k, v] : specs) types.push_back(k);
-        auto tp = position_of(path, t["type"] ? t["type"] : t);
-        diags.error(tp.file, tp.line, tp.column,
-                    core::with_suggestion("unknown target type '" + target.type + "'", target.type, types),
-                    "config.unknown_target_type");
-      } else {
-        merged.what = target.type + " target";
-        merged.keys.insert(merged.keys.end(), spec->second.keys.begin(), spec->second.keys.end());
-      }
+      const MapSpec merged = merged_spec(kCommonTargetSpec, specs.targets, target.type, t, path, "target",
+                                         "config.unknown_target_type", diags);
       check_map(t, merged, path, diags);
       if (auto r = t["retry"]; r && r.IsMap() && check_map(r, kRetrySpec, path, diags)) {
         target.retry.max_attempts = static_cast<int>(get_int(r, "max_attempts", 10, path, diags, 1));

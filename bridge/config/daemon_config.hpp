@@ -1,8 +1,9 @@
 #pragma once
 // The daemon's one YAML config file (documented key by key in
 // docs/configuration.md, generated from the specs in daemon_config.cpp and in
-// each target adapter). Relative paths are resolved against the config file's
-// folder. Unknown keys and wrong types are errors with file:line:col.
+// each source and target adapter, bridge/config/components.hpp). Relative
+// paths are resolved against the config file's folder. Unknown keys and wrong
+// types are errors with file:line:col.
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -18,14 +19,13 @@
 namespace reportbridge::config {
 
 struct SourceSettings {
-  std::string type = "sqlite";
+  std::string type;  // a registered source type (config::Registry)
   std::string name = "app";
-  std::filesystem::path path;
-  std::filesystem::path media_root;
   std::chrono::milliseconds poll_interval{1000};
   std::size_t batch_size = 1000;
   std::chrono::milliseconds late_row_window{600'000};
-  YAML::Node settings;  // the whole source map; type-specific keys read by the app
+  YAML::Node settings;  // the whole source map; type-specific keys read by the source's factory
+  Position position;
 };
 
 struct RetrySettings {
@@ -86,16 +86,23 @@ struct DaemonConfig {
   std::filesystem::path resolve(const std::string& relative) const;
 };
 
-// Type-specific target keys, by target type (e.g. "csv_drop"), declared by the
-// adapters and registered by the app.
+// Type-specific keys, by type (e.g. "csv_drop", "sqlite"), declared by the
+// adapters (config::Registry, components.hpp).
 using TargetSpecs = std::map<std::string, MapSpec>;
+using SourceSpecs = std::map<std::string, MapSpec>;
+struct ComponentSpecs {
+  SourceSpecs sources;
+  TargetSpecs targets;
+};
 
 // The common keys every target has (name, type, retry, writeback).
 const MapSpec& common_target_spec();
+// The common keys of the source (type, name, poll_interval, batch_size, late_row_window).
+const MapSpec& common_source_spec();
 // All top-level specs, for docs and `reportbridge config-keys`.
 std::vector<const MapSpec*> daemon_specs();
 
-std::optional<DaemonConfig> load_daemon_config(const std::string& path, const TargetSpecs& specs,
+std::optional<DaemonConfig> load_daemon_config(const std::string& path, const ComponentSpecs& specs,
                                                core::Diagnostics& diags);
 
 }  // namespace reportbridge::config

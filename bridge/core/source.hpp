@@ -2,7 +2,10 @@
 // The Source interface: read a batch from a cursor, with no side effects.
 // The pipeline moves the cursor (in the same transaction as the ledger and the
 // outbox), so a crash never loses or repeats a row.
+#include <chrono>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -32,6 +35,19 @@ struct StatusUpdate {
   std::string updated_at; // RFC 3339 UTC
 };
 
+// The source cannot be used now (a back end that is down or throttling); the
+// caller waits retry_in() before the next attempt. Any other exception from a
+// Source is an error of its own.
+class SourceUnavailable : public std::runtime_error {
+ public:
+  SourceUnavailable(const std::string& what, std::chrono::milliseconds retry_in)
+      : std::runtime_error(what), retry_in_(retry_in) {}
+  std::chrono::milliseconds retry_in() const { return retry_in_; }
+
+ private:
+  std::chrono::milliseconds retry_in_;
+};
+
 class Source {
  public:
   virtual ~Source() = default;
@@ -52,6 +68,21 @@ class Source {
   // Opens an attachment's bytes for reading (path relative to the media
   // root); returns an absolute local path, or throws if the path is unsafe.
   virtual std::string attachment_path(const AttachmentRef& attachment) const = 0;
+
+  // The newest version of one submission, or nullopt (`reportbridge preview
+  // --submission ID`; an operator tool, not for the delivery path). Throws
+  // like poll().
+  virtual std::optional<SourceRow> latest(const std::string& submission_id) = 0;
+
+  // Readiness (`/readyz`): nullopt when the source can be read now, else what
+  // is wrong (never a secret). Called from the health server's thread while
+  // the other threads use the source: an implementation uses nothing they
+  // use without a lock, and does not block for long.
+  virtual std::optional<std::string> probe() const = 0;
+
+  // Where the source reads from, for logs and messages (a path or URL, never
+  // a credential).
+  virtual std::string location() const = 0;
 };
 
 }  // namespace reportbridge::core

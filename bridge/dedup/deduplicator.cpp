@@ -88,82 +88,25 @@ enum class Reason : int {
   related_other = 9,
 };
 
-// A prepared statement kept for the life of the Deduplicator (SQLite C API:
-// persistent preparation, text bound without copying).
-class Stmt {
- public:
-  Stmt() = default;
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st_, nullptr) != SQLITE_OK)
-      throw store::SqliteError(std::string("prepare: ") + sqlite3_errmsg(db) + ": " + sql, sqlite3_errcode(db));
-  }
-  ~Stmt() { sqlite3_finalize(st_); }
-  Stmt(Stmt&& o) noexcept : db_(o.db_), st_(o.st_) { o.st_ = nullptr; }
-  Stmt& operator=(Stmt&& o) noexcept {
-    std::swap(db_, o.db_);
-    std::swap(st_, o.st_);
-    return *this;
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
+// Prepared statements are store::Statement, kept for the life of the
+// Deduplicator; hot text and blobs are bound without a copy (bind_static).
+using Stmt = store::Statement;
 
-  Stmt& i64(int i, std::int64_t v) { return check(sqlite3_bind_int64(st_, i, v)); }
-  Stmt& dbl(int i, double v) { return check(sqlite3_bind_double(st_, i, v)); }
-  Stmt& null(int i) { return check(sqlite3_bind_null(st_, i)); }
-  // The text/blob must stay alive until reset().
-  Stmt& txt(int i, std::string_view v) {
-    return check(sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
-  }
-  Stmt& opt_txt(int i, std::string_view v) { return v.empty() ? null(i) : txt(i, v); }
-  Stmt& blob(int i, const void* p, std::size_t n) {
-    return check(sqlite3_bind_blob(st_, i, p, static_cast<int>(n), SQLITE_STATIC));
-  }
-  bool step() {
-    const int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(rc);
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-  void reset() {
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-  }
-  std::int64_t col_i64(int c) const { return sqlite3_column_int64(st_, c); }
-  double col_dbl(int c) const { return sqlite3_column_double(st_, c); }
-  bool col_null(int c) const { return sqlite3_column_type(st_, c) == SQLITE_NULL; }
-  // Runs a query of one integer (min, max): nullopt for no row or NULL. Resets.
-  std::optional<std::int64_t> scalar_i64() {
-    std::optional<std::int64_t> out;
-    if (step() && !col_null(0)) out = col_i64(0);
-    reset();
-    return out;
-  }
-  std::string_view col_txt(int c) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st_, c));
-    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, c))) : std::string_view();
-  }
-  std::string_view col_blob(int c) const {
-    const auto* p = static_cast<const char*>(sqlite3_column_blob(st_, c));
-    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, c))) : std::string_view();
-  }
+// A NULL for an empty text, else the text (no copy).
+void bind_text_or_null(Stmt& st, int index, std::string_view value) {
+  if (value.empty())
+    st.bind_null(index);
+  else
+    st.bind_static(index, value);
+}
 
- private:
-  Stmt& check(int rc) {
-    if (rc != SQLITE_OK) fail(rc);
-    return *this;
-  }
-  [[noreturn]] void fail(int rc) {
-    const std::string msg = std::string("sqlite: ") + sqlite3_errmsg(db_) + ": " + sqlite3_sql(st_);
-    sqlite3_reset(st_);
-    throw store::SqliteError(msg, rc);
-  }
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* st_ = nullptr;
-};
+// Runs a query of one integer (min, max): nullopt for no row or NULL. Resets.
+std::optional<std::int64_t> scalar_i64(Stmt& st) {
+  std::optional<std::int64_t> out;
+  if (st.step() && !st.is_null(0)) out = st.int64(0);
+  st.reset();
+  return out;
+}
 
 // Resets a statement when a scope ends, also on exceptions.
 struct ResetGuard {
@@ -406,7 +349,7 @@ struct Deduplicator::Impl {
   // if earlier) on.
   void ensure_recent() const {
     if (recent.loaded()) return;
-    const auto f = newest_fp.scalar_i64(), i = newest_incident.scalar_i64();
+    const auto f = scalar_i64(newest_fp), i = scalar_i64(newest_incident);
     if (!f && !i) {
       recent.mark_loaded(std::numeric_limits<std::int64_t>::min());  // nothing stored: complete
       return;
@@ -415,27 +358,27 @@ struct Deduplicator::Impl {
     const std::int64_t from = std::min(std::max(f.value_or(kNone), i.value_or(kNone)), wall_ms()) - recent_span(s);
     {
       ResetGuard g{load_fp};
-      load_fp.i64(1, bucket_of(from)).i64(2, from);
+      load_fp.bind(1, bucket_of(from)).bind(2, from);
       while (load_fp.step())
-        recent.add_fingerprint(static_cast<std::uint64_t>(load_fp.col_i64(0)), load_fp.col_i64(1),
-                               std::string(load_fp.col_txt(2)));
+        recent.add_fingerprint(static_cast<std::uint64_t>(load_fp.int64(0)), load_fp.int64(1),
+                               std::string(load_fp.text_view(2)));
     }
     {
       ResetGuard g{load_incidents};
-      load_incidents.i64(1, bucket_of(from)).i64(2, from);
+      load_incidents.bind(1, bucket_of(from)).bind(2, from);
       while (load_incidents.step()) {
-        const std::string_view bits = load_incidents.col_blob(8);
+        const std::string_view bits = load_incidents.blob_view(8);
         IncidentEntry e;
         if (bits.size() != sizeof e.bits) continue;
         std::memcpy(e.bits.data(), bits.data(), sizeof e.bits);
-        e.received_ms = load_incidents.col_i64(1);
-        e.id.assign(load_incidents.col_txt(2));
-        e.root_id.assign(load_incidents.col_txt(3));
-        e.category.assign(load_incidents.col_txt(4));
-        e.lat = load_incidents.col_dbl(5);
-        e.lon = load_incidents.col_dbl(6);
-        e.incident_ms = load_incidents.col_i64(7);
-        recent.add_incident(load_incidents.col_i64(0), std::move(e));
+        e.received_ms = load_incidents.int64(1);
+        e.id.assign(load_incidents.text_view(2));
+        e.root_id.assign(load_incidents.text_view(3));
+        e.category.assign(load_incidents.text_view(4));
+        e.lat = load_incidents.real(5);
+        e.lon = load_incidents.real(6);
+        e.incident_ms = load_incidents.int64(7);
+        recent.add_incident(load_incidents.int64(0), std::move(e));
       }
     }
     recent.mark_loaded(from);
@@ -495,8 +438,8 @@ struct Deduplicator::Impl {
     if (hashes.empty()) return std::nullopt;
     for (const auto& h : hashes) {
       ResetGuard g{find_reporter};
-      find_reporter.txt(1, h);
-      if (find_reporter.step()) return std::string(find_reporter.col_txt(0));
+      find_reporter.bind_static(1, h);
+      if (find_reporter.step()) return std::string(find_reporter.text_view(0));
     }
     return "rk-" + hashes.front();
   }
@@ -644,7 +587,7 @@ struct Deduplicator::Impl {
 
   // Without the bucket (audit): each bucket that holds verdicts, newest first.
   std::optional<Verdict> stored_any(std::string_view id, std::int64_t version) const {
-    const auto first = first_verdict_bucket.scalar_i64(), last = last_verdict_bucket.scalar_i64();
+    const auto first = scalar_i64(first_verdict_bucket), last = scalar_i64(last_verdict_bucket);
     if (!first || !last) return std::nullopt;
     for (std::int64_t b = *last; b >= *first; --b)
       if (auto v = stored(id, version, b)) return v;
@@ -653,16 +596,16 @@ struct Deduplicator::Impl {
 
   std::optional<Verdict> stored(std::string_view id, std::int64_t version, std::int64_t bucket) const {
     ResetGuard g{find_verdict};
-    find_verdict.i64(1, bucket).txt(2, id).i64(3, version);
+    find_verdict.bind(1, bucket).bind_static(2, id).bind(3, version);
     if (!find_verdict.step()) return std::nullopt;
     Facts f;
-    const std::int64_t reason = find_verdict.col_i64(0);
+    const std::int64_t reason = find_verdict.int64(0);
     f.reason = reason >= 0 && reason <= static_cast<int>(Reason::related_other) ? static_cast<Reason>(reason)
                                                                                   : Reason::no_location;
-    f.near_id = std::string(find_verdict.col_txt(2));
-    for (int i = 0; i < 6; ++i) f.x[i] = find_verdict.col_dbl(4 + i);
-    Verdict v = explain(id, version, std::string(find_verdict.col_txt(1)), find_verdict.col_dbl(3), f);
-    if (!find_verdict.col_null(10)) v.reporter_key = std::string(find_verdict.col_txt(10));
+    f.near_id = std::string(find_verdict.text_view(2));
+    for (int i = 0; i < 6; ++i) f.x[i] = find_verdict.real(4 + i);
+    Verdict v = explain(id, version, std::string(find_verdict.text_view(1)), find_verdict.real(3), f);
+    if (!find_verdict.is_null(10)) v.reporter_key = std::string(find_verdict.text_view(10));
     v.replayed = true;
     return v;
   }
@@ -720,10 +663,10 @@ struct Deduplicator::Impl {
       }
     } else for (std::int64_t b = bucket_of(a.received_ms - window); b <= bucket_of(a.received_ms + window); ++b) {
       ResetGuard g{find_fp};
-      find_fp.i64(1, b).i64(2, static_cast<std::int64_t>(*a.fp)).i64(3, a.received_ms - window);
-      find_fp.i64(4, a.received_ms + window).txt(5, row.id);
+      find_fp.bind(1, b).bind(2, static_cast<std::int64_t>(*a.fp)).bind(3, a.received_ms - window);
+      find_fp.bind(4, a.received_ms + window).bind_static(5, row.id);
       if (find_fp.step()) {
-        duplicate_of(find_fp.col_txt(0), find_fp.col_i64(1));
+        duplicate_of(find_fp.text_view(0), find_fp.int64(1));
         return;
       }
     }
@@ -825,20 +768,20 @@ struct Deduplicator::Impl {
           for (std::size_t ki = 0; ki < cats.size(); ki += kCategoriesPerQuery) {
             ResetGuard g{find_cell};
             for (std::size_t k = 0; k < kCategoriesPerQuery; ++k)
-              find_cell.txt(static_cast<int>(7 + k), ki + k < cats.size() ? cats[ki + k] : cats[ki]);
+              find_cell.bind_static(static_cast<int>(7 + k), ki + k < cats.size() ? cats[ki + k] : cats[ki]);
             for (int k = 0; k < static_cast<int>(kBucketsPerQuery); ++k)
-              find_cell.i64(1 + k, b + k <= b_last ? b + k : b);
+              find_cell.bind(1 + k, b + k <= b_last ? b + k : b);
             for (std::size_t k = 0; k < kCellsPerQuery; ++k)
-              find_cell.i64(static_cast<int>(1 + kBucketsPerQuery + k),
+              find_cell.bind(static_cast<int>(1 + kBucketsPerQuery + k),
                             ci + k < cells.size() ? cells[ci + k] : cells[ci]);
-            find_cell.i64(10, lo).i64(11, hi);
+            find_cell.bind(10, lo).bind(11, hi);
             while (find_cell.step()) {
-              const std::string_view bits = find_cell.col_blob(6);
+              const std::string_view bits = find_cell.blob_view(6);
               if (bits.size() != sizeof other_bits) continue;
               std::memcpy(other_bits.data(), bits.data(), sizeof other_bits);
-              consider(find_cell.col_txt(0), find_cell.col_txt(1), find_cell.col_txt(2),
-                       Place{find_cell.col_dbl(3), find_cell.col_dbl(4)}, find_cell.col_i64(5),
-                       find_cell.col_i64(7), other_bits.data());
+              consider(find_cell.text_view(0), find_cell.text_view(1), find_cell.text_view(2),
+                       Place{find_cell.real(3), find_cell.real(4)}, find_cell.int64(5),
+                       find_cell.int64(7), other_bits.data());
             }
           }
         }
@@ -873,37 +816,39 @@ struct Deduplicator::Impl {
     const Verdict& v = a.verdict;
     {
       ResetGuard g{put_verdict};
-      put_verdict.txt(1, row.id).i64(2, row.version).i64(3, static_cast<int>(a.facts.reason));
-      put_verdict.opt_txt(4, v.of_id).opt_txt(5, a.facts.near_id).dbl(6, v.score);
+      put_verdict.bind_static(1, row.id).bind(2, row.version).bind(3, static_cast<int>(a.facts.reason));
+      bind_text_or_null(put_verdict, 4, v.of_id);
+      bind_text_or_null(put_verdict, 5, a.facts.near_id);
+      put_verdict.bind(6, v.score);
       for (int i = 0; i < 6; ++i) {
-        if (a.facts.x[i] != 0) put_verdict.dbl(7 + i, a.facts.x[i]);  // unset: NULL, read back as 0
+        if (a.facts.x[i] != 0) put_verdict.bind(7 + i, a.facts.x[i]);  // unset: NULL, read back as 0
       }
-      if (v.reporter_key) put_verdict.txt(13, *v.reporter_key);
-      put_verdict.i64(14, a.received_ms).i64(15, bucket_of(a.received_ms));
+      if (v.reporter_key) put_verdict.bind_static(13, *v.reporter_key);
+      put_verdict.bind(14, a.received_ms).bind(15, bucket_of(a.received_ms));
       put_verdict.run();
       if (db.changes() == 0) return false;
     }
     if (v.reporter_key) {
       for (const auto& h : a.reporter_hashes) {
         ResetGuard g{put_reporter};
-        put_reporter.txt(1, h).txt(2, *v.reporter_key).i64(3, a.received_ms);
+        put_reporter.bind_static(1, h).bind_static(2, *v.reporter_key).bind(3, a.received_ms);
         put_reporter.run();
       }
     }
     if (v.kind == Verdict::Kind::duplicate || v.kind == Verdict::Kind::update) return true;
     if (a.fp) {
       ResetGuard g{put_fp};
-      put_fp.i64(1, bucket_of(a.received_ms)).i64(2, static_cast<std::int64_t>(*a.fp)).i64(3, a.received_ms);
-      put_fp.txt(4, row.id);
+      put_fp.bind(1, bucket_of(a.received_ms)).bind(2, static_cast<std::int64_t>(*a.fp)).bind(3, a.received_ms);
+      put_fp.bind_static(4, row.id);
       put_fp.run();
       if (recent.loaded()) recent.add_fingerprint(*a.fp, a.received_ms, row.id);
     }
     if (a.index_incident) {
       ResetGuard g{put_incident};
-      put_incident.i64(1, bucket_of(a.received_ms)).i64(2, a.cell).i64(3, a.received_ms).txt(4, row.id);
-      put_incident.txt(5, v.kind == Verdict::Kind::related ? std::string_view(v.of_id) : std::string_view(row.id));
-      put_incident.txt(6, a.category).dbl(7, a.place.lat).dbl(8, a.place.lon).i64(9, a.incident_ms);
-      put_incident.blob(10, a.bits.data(), sizeof a.bits);
+      put_incident.bind(1, bucket_of(a.received_ms)).bind(2, a.cell).bind(3, a.received_ms).bind_static(4, row.id);
+      put_incident.bind_static(5, v.kind == Verdict::Kind::related ? std::string_view(v.of_id) : std::string_view(row.id));
+      put_incident.bind_static(6, a.category).bind(7, a.place.lat).bind(8, a.place.lon).bind(9, a.incident_ms);
+      put_incident.bind_blob_static(10, a.bits.data(), sizeof a.bits);
       put_incident.run();
       if (recent.loaded())
         recent.add_incident(a.cell, IncidentEntry{a.received_ms, a.incident_ms, row.id,
@@ -919,13 +864,13 @@ struct Deduplicator::Impl {
     std::size_t n = 0;
     for (Stmt* st : {&purge_fp, &purge_incidents, &purge_verdicts}) {
       ResetGuard g{*st};
-      st->i64(1, bucket_of(cutoff)).i64(2, cutoff);
+      st->bind(1, bucket_of(cutoff)).bind(2, cutoff);
       st->run();
       n += static_cast<std::size_t>(db.changes());
     }
     for (Stmt* st : {&purge_reporters}) {
       ResetGuard g{*st};
-      st->i64(1, cutoff);
+      st->bind(1, cutoff);
       st->run();
       n += static_cast<std::size_t>(db.changes());
     }

@@ -26,6 +26,7 @@
 #include <stdexcept>
 #include <strings.h>
 
+#include "bridge/core/progress.hpp"
 #include "bridge/net/url.hpp"
 
 namespace reportbridge::net {
@@ -206,6 +207,7 @@ struct HttpClient::Impl {
       co_return nullptr;
     }
     ++opened;
+    core::progress();  // the watchdog's heartbeat (bridge/core/progress.hpp)
     stream->socket().set_option(tcp::no_delay(true), ec);
     if (!url.tls) {
       c->plain = std::move(stream);
@@ -270,6 +272,7 @@ struct HttpClient::Impl {
       r.error_detail = "writing the request: " + ec.message();
       co_return false;
     }
+    core::progress();
     co_return true;
   }
 
@@ -325,6 +328,7 @@ struct HttpClient::Impl {
       beast::get_lowest_layer(s).expires_at(earliest(deadline, cfg.read_timeout));
       co_await http::async_read_some(s, c.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
+      core::progress();  // bytes arrived: a slow answer is not a stuck one
     }
     if (ec) {
       r.error = classify_read(ec);

@@ -12,9 +12,10 @@ bool reporter_is_anonymous(const boost::json::value& doc) {
   return !(anon != nullptr && anon->is_bool() && !anon->as_bool());
 }
 
-bool may_have_bridge_fields(const std::string& record_json) {
-  return record_json.find("\"RelatedReference\"") != std::string::npos ||
-         record_json.find("\"ReporterKey\"") != std::string::npos;
+bool has_bridge_fields(const core::TargetRecord& record) {
+  for (const auto& f : record.fields)
+    if (f.name == kRelatedReferenceField || f.name == kReporterKeyField) return true;
+  return false;
 }
 
 bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& c) {

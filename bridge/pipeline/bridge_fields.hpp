@@ -34,8 +34,8 @@ struct BridgeFieldContext {
 // True unless the payload's reporter says `anonymous: false`.
 bool reporter_is_anonymous(const boost::json::value& doc);
 
-// True when `record_json` might hold either field (a cheap test before parsing).
-bool may_have_bridge_fields(const std::string& record_json);
+// True when the record has either field.
+bool has_bridge_fields(const core::TargetRecord& record);
 
 // Fills or clears the two fields in `record`; true when it has either.
 bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& context);

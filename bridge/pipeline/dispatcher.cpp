@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "bridge/core/progress.hpp"
+
 namespace reportbridge::pipeline {
 
 void Dispatcher::add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule,
@@ -58,6 +60,7 @@ void Dispatcher::record_result(Target& t, bool failed, const std::string& error,
 bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats) {
   std::vector<core::DeliveryOutcome> outcomes;
   const auto started = std::chrono::steady_clock::now();
+  core::progress();  // the watchdog's heartbeat (sinks report progress inside long batches too)
   try {
     outcomes = target.sink->deliver(batch);
   } catch (const std::exception& e) {
@@ -69,6 +72,7 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   const double batch_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   const std::int64_t now = store::now_ms();
+  core::progress();
   state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
 
   std::size_t delivered = 0, retried = 0, rejected = 0;
@@ -136,6 +140,32 @@ DispatchStats Dispatcher::recover() {
     }
   }
   return stats;
+}
+
+std::optional<std::int64_t> Dispatcher::next_due_ms(std::int64_t now) {
+  std::optional<std::int64_t> due;
+  const auto consider = [&](std::int64_t at) {
+    if (!due || at < *due) due = at;
+  };
+  for (auto& target : targets_) {
+    const auto policy = target.sink->batch_policy();
+    std::size_t max_items = policy.max_items;
+    if (target.health.circuit != "closed") {
+      if (now < target.health.retry_at_ms) {
+        consider(target.health.retry_at_ms);  // nothing goes before the probe
+        continue;
+      }
+      max_items = 1;  // the probe
+    }
+    // The same questions dispatch() asks.
+    const auto summary = state_.pending_summary(target.sink->name(), now, max_items);
+    if (summary.ready > 0)
+      consider(static_cast<std::size_t>(summary.ready) >= max_items ? now
+                                                                    : summary.oldest_enqueued_ms + policy.max_wait.count());
+    // Items waiting for a retry, or for an earlier version still waiting for one.
+    if (auto next = state_.next_attempt_after(target.sink->name(), now)) consider(*next);
+  }
+  return due;
 }
 
 DispatchStats Dispatcher::dispatch(bool flush) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,11 +40,17 @@ class Dispatcher {
   void add_target(core::Sink& sink, store::RetryPolicy retry, store::WritebackRule rule,
                   CircuitPolicy circuit = {});
 
-  // Re-delivers every batch left open by a crash. Call once at start-up.
+  // Re-delivers every batch left open by a crash. Call once at start-up
+  // (the daemon does so on the target's delivery thread, beside ingest).
   DispatchStats recover();
   // Delivers due items per target: full batches always; partial ones when the
   // oldest item has waited max_wait, or when `flush` is set (once, shutdown).
   DispatchStats dispatch(bool flush);
+  // When dispatch() next has something to do without new items (Unix ms):
+  // a full batch (now), the oldest item's max_wait, the next retry, or an open
+  // circuit's probe time. nullopt: nothing is waiting. A daemon sleeps until
+  // then, or until new items are queued.
+  std::optional<std::int64_t> next_due_ms(std::int64_t now_ms);
 
   // Set: dispatch() returns after the batch in hand (a stopping daemon).
   void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }

@@ -1,20 +1,13 @@
 #include "bridge/pipeline/ingest.hpp"
 
-#include "bridge/pipeline/bridge_fields.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
 
 #include "bridge/core/cursor.hpp"
-#include "bridge/core/sha256.hpp"
+#include "bridge/core/progress.hpp"
 
 namespace reportbridge::pipeline {
-
-namespace {
-constexpr const char* kUnroutedMessage =
-    "Thank you. Your report has been received and will be reviewed by our staff.";
-}
 
 IngestStats& IngestStats::operator+=(const IngestStats& o) {
   read += o.read;
@@ -36,21 +29,10 @@ IngestStats& IngestStats::operator+=(const IngestStats& o) {
 Ingestor::Ingestor(store::StateStore& state, core::Source& source,
                    const schema::SubmissionSchema& schema, const mapping::MappingSet& mappings,
                    IngestSettings settings)
-    : state_(state), source_(source), schema_(schema), mappings_(&mappings), settings_(settings) {}
-
-// What to write for one row, decided outside the write transaction so another
-// thread (the dispatcher) can write to the state database meanwhile.
-struct Ingestor::Decision {
-  std::string outcome;  // queued | rejected | unrouted | mapping_failed
-  std::string hash;
-  std::optional<store::QuarantineEntry> quarantine;
-  std::optional<core::StatusUpdate> writeback;
-  std::vector<store::OutboxEntry> entries;
-  std::optional<mapping::Signpost> signpost;
-  std::vector<std::string> withheld;  // partner targets left out: no consent to share
-  std::optional<boost::json::value> doc;  // the parsed payload (valid rows), for dedup
-  std::optional<dedup::Verdict> verdict;
-};
+    : state_(state), source_(source), settings_(settings) {
+  rules_.schema = &schema;
+  rules_.mappings = &mappings;
+}
 
 IngestStats Ingestor::run_batch() {
   IngestStats stats;
@@ -61,7 +43,12 @@ IngestStats Ingestor::run_batch() {
   stats.read = rows.size();
   std::vector<Decision> decisions;
   decisions.reserve(rows.size());
-  for (const auto& row : rows) decisions.push_back(decide(row, now));
+  // Decided outside the write transaction, so another thread (a dispatcher)
+  // can write to the state database meanwhile.
+  for (const auto& row : rows) {
+    decisions.push_back(decide(rules_, row, now));
+    core::progress();  // per row: a slow batch is not a stuck one (the watchdog, bridge/runner)
+  }
 
   store::Transaction tx(state_.db());
   std::vector<std::int64_t> seen;
@@ -77,6 +64,7 @@ IngestStats Ingestor::run_batch() {
     }
     claimed.push_back(i);
     write(row, decisions[i], now, stats);
+    core::progress();
   }
   auto advance = core::advance_cursor(cursor, std::move(seen), now, settings_.late_row_window);
   for (const auto& gap : advance.expired)
@@ -145,11 +133,11 @@ void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64
     events_->on_event(e);
     return;
   }
-  for (const auto& entry : d.entries) {
+  for (const auto& route : d.routes) {
     e.kind = core::EventKind::mapped;
-    e.mapping = entry.mapping;
-    e.target = entry.target;
-    e.detail = entry.held;
+    e.mapping = route.mapping->name;
+    e.target = route.target;
+    e.detail = route.held;
     events_->on_event(e);
   }
   e.detail.clear();
@@ -164,64 +152,25 @@ void Ingestor::publish(const core::SourceRow& row, const Decision& d, std::int64
   }
 }
 
-namespace {
-constexpr const char* kDuplicateMessage =
-    "Thank you. This report matches one you sent moments ago, so we have kept the first one only.";
-}
-
-// Inside the batch transaction, after the ledger claim (so each version is
-// judged once): double submissions are recorded and not sent again; related
-// reports follow each target's policy.
-void Ingestor::deduplicate(const core::SourceRow& row, Decision& d, std::int64_t now) {
-  if (d.outcome != "queued") return;
-  if (dedup_ && d.doc) {
-    d.verdict = dedup_->check_and_record(*d.doc, row);
-    const auto& v = *d.verdict;
-    if (v.kind == dedup::Verdict::Kind::duplicate) {
-      d.outcome = "duplicate";
-      d.entries.clear();
-      d.writeback = core::StatusUpdate{row.id, "duplicate", state_.reference_for(v.of_id), kDuplicateMessage,
-                                       store::rfc3339_utc(now)};
-      return;
-    }
-  }
-  fill_bridge_fields(d);
-}
-
-// Holds related reports for targets with policy hold, and fills (or leaves
-// without a value) the fields the bridge provides (bridge_fields.hpp).
-void Ingestor::fill_bridge_fields(Decision& d) {
-  const dedup::Verdict* v = d.verdict ? &*d.verdict : nullptr;
-  BridgeFieldContext context;
-  context.verdict = v;
-  context.anonymous = !d.doc || reporter_is_anonymous(*d.doc);
-  for (auto& entry : d.entries) {
-    auto it = related_policy_.find(entry.target);
-    context.related = it == related_policy_.end() ? dedup::RelatedPolicy::link : it->second;
-    if (v && v->kind == dedup::Verdict::Kind::related && context.related == dedup::RelatedPolicy::hold)
-      entry.held = "held_for_review: related to " + v->of_id + " (" + v->rule + ", score " +
-                   std::to_string(v->score).substr(0, 4) + ")";
-    // Most mappings declare neither field: skip the parse for them.
-    if (!may_have_bridge_fields(entry.record_json)) continue;
-    core::TargetRecord record;
-    if (!core::from_json(entry.record_json, record)) continue;
-    context.reporter_key = reporter_key_targets_.count(entry.target) != 0;
-    context.reference_for = [this, &entry](const std::string& id) { return state_.reference_for(id, entry.target); };
-    if (pipeline::fill_bridge_fields(record, context)) entry.record_json = core::to_json(record);
-  }
-}
-
 void Ingestor::write(const core::SourceRow& row, Decision& d, std::int64_t now, IngestStats& stats) {
-  deduplicate(row, d, now);
+  // Inside the batch transaction, after the ledger claim (so each version is
+  // judged once): double submissions are recorded and not sent again; related
+  // reports follow each target's policy.
+  std::optional<dedup::Verdict> verdict;
+  if (dedup_ && d.outcome == "queued" && d.doc) verdict = dedup_->check_and_record(*d.doc, row);
+  judge(rules_, d, std::move(verdict),
+        [this](const std::string& id, const std::string& target) { return state_.reference_for(id, target); }, row,
+        now);
   if (d.quarantine) state_.quarantine(*d.quarantine);
   if (d.signpost && d.outcome == "queued")
     state_.set_status_hint(row.id, row.version, "needs_review", d.signpost->message);
   if (d.writeback) state_.enqueue_writeback(*d.writeback, row.version);
   if (d.outcome != "queued") state_.ledger_set_outcome(row, d.outcome);
-  for (const auto& e : d.entries) state_.enqueue(e, now);
+  for (const auto& r : d.routes)
+    state_.enqueue({r.target, row.id, row.version, row.seq, r.mapping->name, r.record_json, r.held}, now);
   if (d.outcome == "queued") {
     ++stats.queued;
-    stats.records += d.entries.size();
+    stats.records += d.routes.size();
     if (d.verdict && d.verdict->kind == dedup::Verdict::Kind::related) ++stats.related;
   } else if (d.outcome == "duplicate") {
     ++stats.duplicates;
@@ -237,63 +186,6 @@ void Ingestor::write(const core::SourceRow& row, Decision& d, std::int64_t now, 
     spdlog::warn("ingest: seq {} id {} v{} mapping '{}' failed at field '{}': {}", row.seq, row.id,
                  row.version, d.quarantine->mapping, d.quarantine->field, d.quarantine->detail);
   }
-}
-
-Ingestor::Decision Ingestor::decide(const core::SourceRow& row, std::int64_t now) const {
-  Decision d;
-  d.hash = core::sha256_hex(row.payload);
-  const std::string at = store::rfc3339_utc(now);
-  schema::PayloadCheck check = schema::check_payload(schema_, row.payload, row.id, row.version);
-  if (!check.ok()) {
-    std::string detail;
-    for (const auto& e : check.errors) {
-      if (!detail.empty()) detail += "; ";
-      detail += schema::to_string(e);
-    }
-    d.outcome = "rejected";
-    d.quarantine = store::QuarantineEntry{row.seq, row.id, row.version, "invalid_payload",
-                                          check.errors.empty() ? "" : check.errors.front().path,
-                                          detail, "", now};
-    d.writeback = core::StatusUpdate{row.id, "rejected", "", schema::resident_message(check.errors), at};
-    return d;
-  }
-  if (dedup_) d.doc = *check.doc;
-  const mapping::RoutePlan plan = mappings_->plan(*check.doc);
-  d.signpost = plan.signpost;
-  for (const auto& w : plan.withheld) d.withheld.push_back(w.target);
-  if (plan.routes.empty()) {
-    d.outcome = "unrouted";
-    d.quarantine = store::QuarantineEntry{row.seq, row.id, row.version, "unrouted", "",
-                                          plan.withheld.empty()
-                                              ? "no mapping applies to this kind/category"
-                                              : "only partner targets apply, and consent to share is not given",
-                                          "", now};
-    d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
-    if (d.signpost) d.writeback = core::StatusUpdate{row.id, "needs_review", "", d.signpost->message, at};
-    return d;
-  }
-  // All targets or none: a submission whose mapping fails for one target is
-  // quarantined whole, so it is never half-delivered.
-  for (const auto& route : plan.routes) {
-    mapping::MapResult r = mapping::apply(*route.mapping, route.target, *check.doc, row.id, row.version);
-    if (r.error) {
-      d.outcome = "mapping_failed";
-      d.entries.clear();
-      std::string detail = r.error->code + ": " + r.error->detail;
-      if (!r.error->rule.empty()) detail = "rule '" + r.error->rule + "': " + detail;
-      d.quarantine = store::QuarantineEntry{row.seq, row.id, row.version, "mapping_failed",
-                                            r.error->field, detail, r.error->mapping, now};
-      d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
-      return d;
-    }
-    d.entries.push_back({route.target, row.id, row.version, row.seq, route.mapping->name,
-                         core::to_json(*r.record)});
-  }
-  // Signposted: the resident is told at once that the app is not for
-  // emergencies (999) and where to call otherwise (101).
-  if (d.signpost) d.writeback = core::StatusUpdate{row.id, "needs_review", "", d.signpost->message, at};
-  d.outcome = "queued";
-  return d;
 }
 
 }  // namespace reportbridge::pipeline

@@ -14,6 +14,7 @@
 #include "bridge/core/source.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/mapping/mapping.hpp"
+#include "bridge/pipeline/decision.hpp"
 #include "bridge/schema/submission_schema.hpp"
 #include "bridge/store/state_store.hpp"
 
@@ -51,7 +52,7 @@ class Ingestor {
   IngestStats run_batch();
 
   // Swaps the mapping set (SIGHUP reload); takes effect from the next batch.
-  void set_mappings(const mapping::MappingSet& mappings) { mappings_ = &mappings; }
+  void set_mappings(const mapping::MappingSet& mappings) { rules_.mappings = &mappings; }
   // Lifecycle events (collected, validated, rejected, mapped, ...) go here
   // after each batch commits.
   void set_events(core::EventListener* events) { events_ = events; }
@@ -68,27 +69,23 @@ class Ingestor {
   void set_dedup(dedup::Deduplicator* dedup, std::map<std::string, dedup::RelatedPolicy> related,
                  std::set<std::string> reporter_key_targets = {}) {
     dedup_ = dedup;
-    related_policy_ = std::move(related);
-    reporter_key_targets_ = std::move(reporter_key_targets);
+    rules_.dedup = dedup != nullptr;
+    rules_.related = std::move(related);
+    rules_.reporter_key_targets = std::move(reporter_key_targets);
   }
 
  private:
-  struct Decision;
-  Decision decide(const core::SourceRow& row, std::int64_t now) const;
+  // Each row is decided by pipeline::decide (decision.hpp), the code
+  // `reportbridge preview` runs too.
   void write(const core::SourceRow& row, Decision& decision, std::int64_t now, IngestStats& stats);
-  void deduplicate(const core::SourceRow& row, Decision& decision, std::int64_t now);
-  void fill_bridge_fields(Decision& decision);
   void publish(const core::SourceRow& row, const Decision& decision, std::int64_t now) const;
 
   store::StateStore& state_;
   core::Source& source_;
-  const schema::SubmissionSchema& schema_;
-  const mapping::MappingSet* mappings_;
+  DecisionRules rules_;
   IngestSettings settings_;
   core::EventListener* events_ = nullptr;
   dedup::Deduplicator* dedup_ = nullptr;
-  std::map<std::string, dedup::RelatedPolicy> related_policy_;
-  std::set<std::string> reporter_key_targets_;
 };
 
 }  // namespace reportbridge::pipeline

@@ -21,6 +21,8 @@ class WritebackWorker {
   // Writes until nothing is pending or a write fails.
   std::size_t drain();
   std::size_t failures() const { return failures_; }
+  // After a failed write, when run_once() tries again (earlier: at once).
+  std::chrono::steady_clock::time_point next_try() const { return next_try_; }
 
  private:
   store::StateStore& state_;

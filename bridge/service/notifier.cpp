@@ -39,6 +39,7 @@ bool Notifier::send(const std::string& message) {
   if (!enabled()) return false;
   int r = sd_notify(0, message.c_str());
   if (r > 0) return true;
+  std::lock_guard<std::mutex> lock(mutex_);
   if (!warned_) {
     warned_ = true;
     spdlog::warn("systemd notification failed: {}", r < 0 ? std::strerror(-r) : "not sent");
@@ -55,11 +56,15 @@ bool Notifier::status(std::string_view text) {
 }
 
 bool Notifier::watchdog_due(Clock::time_point now) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   return watchdog_interval_.count() > 0 && now - last_ping_ >= watchdog_interval_ / 2;
 }
 
 bool Notifier::ping_watchdog(Clock::time_point now) {
-  last_ping_ = now;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    last_ping_ = now;
+  }
   return send("WATCHDOG=1");
 }
 

@@ -4,9 +4,11 @@
 // by systemd with Type=notify (NOTIFY_SOCKET unset), so `once`, tests and
 // foreground runs need nothing special.
 //
-// The watchdog is pinged from the caller's loop (call tick() every pass): a
-// loop that hangs stops the pings and systemd restarts the service.
+// The daemon (bridge/runner) pings the watchdog only while every loop makes
+// progress: a loop that hangs stops the pings and systemd restarts the
+// service. Every member may be called from any thread.
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -42,6 +44,7 @@ class Notifier {
   bool send(const std::string& message);
 
   std::chrono::microseconds watchdog_interval_{0};
+  mutable std::mutex mutex_;  // guards last_ping_ and warned_
   Clock::time_point last_ping_;
   bool warned_ = false;
 };

@@ -33,7 +33,11 @@ const config::MapSpec kServiceSpec{
       "On SIGTERM, how long the current batch and deliveries may take to finish before the bridge "
       "exits anyway (default 30s; keep below the unit's TimeoutStopSec=60s)."},
      {"watchdog", ValueKind::boolean, false,
-      "Ping systemd's watchdog when the unit sets WatchdogSec (default true)."}}};
+      "Ping systemd's watchdog when the unit sets WatchdogSec (default true)."},
+     {"stall_timeout", ValueKind::duration, false,
+      "With the watchdog: a loop (ingest, a target's delivery, write-back) busy this long without "
+      "progress is stuck, and the pings stop so that systemd restarts the service (default 2m; keep it "
+      "above the longest connect_timeout and read_timeout of the source and targets)."}}};
 
 }  // namespace
 
@@ -100,6 +104,7 @@ std::optional<ServiceConfig> load_service_config(const YAML::Node& root, const s
   if (auto sv = root["service"]; sv && sv.IsMap() && config::check_map(sv, kServiceSpec, file, diags)) {
     c.service.shutdown_timeout = config::get_duration(sv, "shutdown_timeout", c.service.shutdown_timeout);
     c.service.watchdog = config::get_bool(sv, "watchdog", true);
+    c.service.stall_timeout = config::get_duration(sv, "stall_timeout", c.service.stall_timeout);
   }
   for (std::size_t i = before; i < diags.items().size(); ++i)
     if (diags.items()[i].severity == core::Severity::error) return std::nullopt;

@@ -27,6 +27,8 @@ struct ServiceSettings {
   // finish before the bridge exits anyway (keep below the unit's TimeoutStopSec).
   std::chrono::milliseconds shutdown_timeout{30'000};
   bool watchdog = true;  // ping systemd's watchdog when the unit sets WatchdogSec
+  // A loop busy this long without progress is stuck: the watchdog pings stop.
+  std::chrono::milliseconds stall_timeout{120'000};
 };
 
 struct ServiceConfig {

@@ -53,6 +53,18 @@ Statement& Statement::bind(int index, const std::optional<std::string>& value) {
   return value ? bind(index, std::string_view(*value)) : bind_null(index);
 }
 
+Statement& Statement::bind_static(int index, std::string_view value) {
+  int rc = sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  return *this;
+}
+
+Statement& Statement::bind_blob_static(int index, const void* data, std::size_t size) {
+  int rc = sqlite3_bind_blob64(stmt_, index, data, size, SQLITE_STATIC);
+  if (rc != SQLITE_OK) fail(db_, rc, "bind");
+  return *this;
+}
+
 Statement& Statement::bind_null(int index) {
   int rc = sqlite3_bind_null(stmt_, index);
   if (rc != SQLITE_OK) fail(db_, rc, "bind");
@@ -89,6 +101,12 @@ std::string_view Statement::text_view(int column) const {
 }
 
 std::string Statement::text(int column) const { return std::string(text_view(column)); }
+
+std::string_view Statement::blob_view(int column) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  if (!p) return {};
+  return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))};
+}
 
 bool Statement::is_null(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;

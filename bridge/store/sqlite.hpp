@@ -41,6 +41,10 @@ class Statement {
   Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
   Statement& bind(int index, const std::optional<std::string>& value);
   Statement& bind_null(int index);
+  // Without a copy (SQLITE_STATIC): the bytes must stay alive and unchanged
+  // until the statement is reset (hot paths that bind many short strings).
+  Statement& bind_static(int index, std::string_view value);
+  Statement& bind_blob_static(int index, const void* data, std::size_t size);
 
   // Steps once: true when a row is available.
   bool step();
@@ -53,6 +57,7 @@ class Statement {
   double real(int column) const;
   std::string text(int column) const;
   std::string_view text_view(int column) const;  // valid until the next step/reset
+  std::string_view blob_view(int column) const;  // valid until the next step/reset
   bool is_null(int column) const;
   std::optional<std::string> optional_text(int column) const;
 

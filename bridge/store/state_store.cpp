@@ -298,13 +298,22 @@ void StateStore::enqueue_writeback(const core::StatusUpdate& u, std::int64_t ver
   enqueue_writeback_.reset();
 }
 
+// Due items claim_batch may take: pending, due, and not a later version
+// waiting while an earlier one of the same submission is still on its way to
+// this target (it must go as an update of the record the earlier one creates).
+// pending_summary counts with the same rule, so a count never promises items
+// a claim cannot take.
+constexpr const char* kClaimable =
+    " o.target = ?1 AND o.state = 'pending' AND o.next_attempt_ms <= ?2 AND (o.version = 1 OR NOT EXISTS"
+    " (SELECT 1 FROM outbox_items e WHERE e.target = o.target AND e.submission_id = o.submission_id"
+    " AND e.version < o.version AND e.state IN ('pending', 'in_flight')))";
+
 PendingSummary StateStore::pending_summary(const std::string& target, std::int64_t now,
                                            std::size_t enough) {
   // Counting stops at `enough`: the dispatcher only needs to know whether a
   // full batch is waiting, and a long backlog must not make this slow.
-  auto q = db_.prepare(
-      "SELECT count(*), min(enqueued_ms) FROM (SELECT enqueued_ms FROM outbox_items"
-      " WHERE target = ?1 AND state = 'pending' AND next_attempt_ms <= ?2 LIMIT ?3)");
+  auto q = db_.prepare(std::string("SELECT count(*), min(enqueued_ms) FROM (SELECT o.enqueued_ms FROM outbox_items o"
+                                   " WHERE") + kClaimable + " LIMIT ?3)");
   q.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(enough));
   PendingSummary s;
   if (q.step()) {
@@ -312,6 +321,15 @@ PendingSummary StateStore::pending_summary(const std::string& target, std::int64
     s.oldest_enqueued_ms = q.is_null(1) ? 0 : q.int64(1);
   }
   return s;
+}
+
+std::optional<std::int64_t> StateStore::next_attempt_after(const std::string& target, std::int64_t now) {
+  auto q = db_.prepare(
+      "SELECT min(next_attempt_ms) FROM outbox_items WHERE target = ?1 AND state = 'pending'"
+      " AND next_attempt_ms > ?2");
+  q.bind(1, target).bind(2, now);
+  if (q.step() && !q.is_null(0)) return q.int64(0);
+  return std::nullopt;
 }
 
 namespace {
@@ -356,14 +374,7 @@ std::optional<core::DeliveryBatch> StateStore::claim_batch(const std::string& ta
     }
   } restore{db_};
   Transaction tx(db_);
-  // A later version waits while an earlier one of the same submission is still
-  // on its way to this target: it must go as an update of the record the
-  // earlier one creates.
-  auto ids = db_.prepare(
-      "SELECT o.id FROM outbox_items o WHERE o.target = ?1 AND o.state = 'pending'"
-      " AND o.next_attempt_ms <= ?2 AND (o.version = 1 OR NOT EXISTS (SELECT 1 FROM outbox_items e"
-      " WHERE e.target = o.target AND e.submission_id = o.submission_id AND e.version < o.version"
-      " AND e.state IN ('pending', 'in_flight'))) ORDER BY o.id LIMIT ?3");
+  auto ids = db_.prepare(std::string("SELECT o.id FROM outbox_items o WHERE") + kClaimable + " ORDER BY o.id LIMIT ?3");
   ids.bind(1, target).bind(2, now).bind(3, static_cast<std::int64_t>(max_items));
   std::vector<std::int64_t> item_ids;
   while (ids.step()) item_ids.push_back(ids.int64(0));

@@ -154,8 +154,12 @@ class StateStore {
   // Each target's write-back rule (its message, whether its reference goes
   // back to the app), registered once at start-up by the dispatcher.
   void set_writeback_rule(const std::string& target, const WritebackRule& rule);
-  // Counts due items up to `enough` (the batch size).
+  // Counts the items claim_batch would take now, up to `enough` (the batch size).
   PendingSummary pending_summary(const std::string& target, std::int64_t now_ms, std::size_t enough);
+  // The earliest retry time after `now_ms` among a target's pending items
+  // (nullopt: none waits): when the dispatcher next has something to do
+  // besides new items.
+  std::optional<std::int64_t> next_attempt_after(const std::string& target, std::int64_t now_ms);
   // Claims up to max_items due items as a new batch (own transaction, synced to
   // disk: a power cut after a file is published must not lose the claim). Items
   // whose stored record cannot be read are moved to dead letters.

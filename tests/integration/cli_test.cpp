@@ -49,7 +49,7 @@ TEST_CASE("check reports every config error as file:line:col and exits 3") {
   INFO(r.out << r.err);
   CHECK(r.exit_code == 3);
   const std::string& o = r.out;
-  CHECK(o.find(inst.config + ":6:3: error: unknown key 'poll_intervall' in source, did you mean 'poll_interval'?") != std::string::npos);
+  CHECK(o.find(inst.config + ":6:3: error: unknown key 'poll_intervall' in sqlite source, did you mean 'poll_interval'?") != std::string::npos);
   CHECK(o.find(inst.config + ":7:15: error: 'batch_size' must be an integer") != std::string::npos);
   CHECK(o.find(inst.config + ":13:15: error: 'encoding' must be one of utf-8, utf-8-bom, windows-1252") != std::string::npos);
   CHECK(o.find(inst.config + ":14:14: error: 'max_age' must be a duration") != std::string::npos);

@@ -317,16 +317,27 @@ class NotifySocket {
       const ssize_t n = recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) continue;
       messages_.emplace_back(buf, static_cast<std::size_t>(n));
+      times_.push_back(std::chrono::steady_clock::now());
       if (messages_.back().find(needle) != std::string::npos) return true;
     }
     return false;
   }
+  // Reads every message that arrives within `duration`.
+  void collect_for(std::chrono::milliseconds duration) { wait_for(std::string(1, '\0'), duration); }
   const std::vector<std::string>& messages() const { return messages_; }
+  // When each message containing `needle` arrived.
+  std::vector<std::chrono::steady_clock::time_point> times_of(const std::string& needle) const {
+    std::vector<std::chrono::steady_clock::time_point> out;
+    for (std::size_t i = 0; i < messages_.size(); ++i)
+      if (messages_[i].find(needle) != std::string::npos) out.push_back(times_[i]);
+    return out;
+  }
 
  private:
   std::filesystem::path path_;
   int fd_ = -1;
   std::vector<std::string> messages_;
+  std::vector<std::chrono::steady_clock::time_point> times_;
 };
 
 // One target's counts from `reportbridge status` output.

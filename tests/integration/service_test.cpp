@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/integration/harness.hpp"
+#include "tests/unit/http_store/app_store_server.hpp"
 
 using namespace reportbridge::testing;
 using namespace std::chrono_literals;
@@ -204,6 +205,101 @@ TEST_CASE("/readyz turns 503 once a target's circuit has stayed open past the th
   CHECK(res->exit_code == 0);
 }
 
+namespace {
+
+// The "source" check of /readyz: (answered, ok, detail).
+struct SourceCheck {
+  int status = 0;
+  bool ok = false;
+  std::string detail;
+};
+SourceCheck source_check(int port) {
+  SourceCheck out;
+  auto r = http_get(port, "/readyz");
+  out.status = r.status;
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(r.body, ec);
+  if (ec || !doc.is_object()) return out;
+  for (const auto& c : doc.at("checks").as_array())
+    if (c.at("name").as_string() == "source") {
+      out.ok = c.at("ok").as_bool();
+      out.detail = std::string(c.at("detail").as_string());
+    }
+  return out;
+}
+
+void use_http_source(const Installation& inst, const std::string& url) {
+  std::string config = read_file(inst.config);
+  const std::string sqlite_source = "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n";
+  REQUIRE(config.find(sqlite_source) != std::string::npos);
+  config.replace(config.find(sqlite_source), sqlite_source.size(),
+                 "source:\n  type: http\n  base_url: " + url + "\n  backoff_base: 50ms\n  backoff_cap: 200ms\n");
+  write_file(inst.config, config);
+}
+
+}  // namespace
+
+// Readiness asks the source itself (core::Source::probe), whatever its type:
+// an HTTP source has no submissions table to open (it used to answer 503
+// "no such table: submissions" while polling worked).
+TEST_CASE("/readyz judges the source by its own probe: SQLite store") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  const int port = free_tcp_port();
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n");
+  const pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                  run_err(inst));
+  SourceCheck c;
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 200; }, 15s));
+  CHECK(c.ok);
+  CHECK(c.detail == "reachable");
+  // The store goes away: not ready, and the check says why.
+  std::filesystem::rename(inst.store, inst.dir / "moved.db");
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 503; }, 10s));
+  INFO(c.detail << read_file(run_err(inst)));
+  CHECK_FALSE(c.ok);
+  CHECK(c.detail.find("submission store not found") != std::string::npos);
+  std::filesystem::rename(inst.dir / "moved.db", inst.store);
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 200; }, 10s));
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 10s);
+  REQUIRE(res);
+  INFO("signal " << res->signal << "; stderr: " << read_file(run_err(inst)));
+  CHECK(res->exit_code == 0);
+}
+
+TEST_CASE("/readyz judges the source by its own probe: HTTP store") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  ServerOptions opts;
+  opts.db = inst.store;
+  opts.media_root = (inst.dir / "media").string();
+  std::optional<AppStoreServer> server;
+  server.emplace(opts, inst.dir.path());
+  use_http_source(inst, server->url());
+  const int port = free_tcp_port();
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n");
+  const pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                  run_err(inst));
+  // Polling works, so the source is ready (and the row is delivered and written back).
+  CHECK(wait_until([&] { return inst.statuses().size() == 1; }, 20s));
+  SourceCheck c = source_check(port);
+  INFO(c.detail << read_file(run_err(inst)));
+  CHECK(c.status == 200);
+  CHECK(c.ok);
+  // The back end goes down: the next polls fail and readiness says so.
+  server.reset();
+  CHECK(wait_until([&] { return (c = source_check(port)).status == 503; }, 10s));
+  CHECK_FALSE(c.ok);
+  CHECK(c.detail.find("app store unavailable") != std::string::npos);
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 10s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 0);
+}
+
 TEST_CASE("run refuses to start when its health port is taken, and says why") {
   Installation inst;
   create_app_store(inst.store);
@@ -313,4 +409,146 @@ TEST_CASE("SIGTERM while a delivery hangs: the drain is cut off at service.shutd
   CHECK(c.pending + c.in_flight == 2);
   CHECK(c.delivered == 0);
   CHECK(inst.bridge({"audit", "verify"}).exit_code == 0);
+}
+
+namespace {
+
+// The largest gap between consecutive times, and the count.
+std::chrono::milliseconds largest_gap(const std::vector<std::chrono::steady_clock::time_point>& times) {
+  std::chrono::milliseconds gap{0};
+  for (std::size_t i = 1; i < times.size(); ++i)
+    gap = std::max(gap, std::chrono::duration_cast<std::chrono::milliseconds>(times[i] - times[i - 1]));
+  return gap;
+}
+
+// A SOAP target (the shipped RMS mapping and XSD) at `port`.
+std::string soap_target(int port, const std::string& extra = "") {
+  return "  - name: rms_soap\n    type: soap\n    url: http://127.0.0.1:" + std::to_string(port) +
+         "/rms\n    schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/rms_community_report.xsd\n"
+         "    root: CommunityReport\n"
+         "    create: {operation: CreateCommunityReport, soap_action: CreateCommunityReport,\n"
+         "             reference_xpath: \"//svc:CreateCommunityReportResponse/svc:LegacyReference\"}\n"
+         "    read_timeout: 1h\n    request_timeout: 1h\n    batch_wait: 10ms\n    max_connections: 1\n" +
+         extra;
+}
+
+}  // namespace
+
+// Watchdog (issue #15 item 5): pings come from the control thread while every
+// loop is idle or progressing (bridge/runner/heartbeat.hpp). A source that
+// takes 1.5 s per poll makes each ingest batch longer than the 1 s watchdog
+// interval; the pings keep coming at half the interval. (They used to be sent
+// between batches only, so systemd would have killed the service.)
+TEST_CASE("watchdog: batches longer than WatchdogSec keep the pings coming") {
+  Installation inst;
+  create_app_store(inst.store);
+  for (int i = 1; i <= 3; ++i) insert_submission(inst.store, i, test_id(i), 1, valid_payload(test_id(i)));
+  const auto faults = inst.dir / "faults.json";
+  write_file(faults, "{\"delay_ms\": 1500}");
+  ServerOptions opts;
+  opts.db = inst.store;
+  opts.faults = faults.string();
+  AppStoreServer server(opts, inst.dir.path());
+  use_http_source(inst, server.url());
+  inst.append_config("service: {shutdown_timeout: 10s}\n");  // stall_timeout: the default 2m
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                   run_err(inst),
+                                   {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_USEC", "1000000"}});
+  REQUIRE(notify.wait_for("READY=1", 15s));
+  notify.collect_for(6s);
+  const auto pings = notify.times_of("WATCHDOG=1");
+  INFO(read_file(run_err(inst)));
+  CHECK(pings.size() >= 8);                 // every 0.5 s for 6 s
+  CHECK(largest_gap(pings) < 1000ms);       // never a whole interval without one
+  CHECK(read_file(run_err(inst)).find("ingest: read=3") != std::string::npos);  // the slow polls worked
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 15s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 0);
+}
+
+// ... and a loop stuck without progress (a target that accepted the request
+// and never answers, with an hour's read_timeout) stops them after
+// service.stall_timeout, so that systemd restarts the service.
+TEST_CASE("watchdog: a loop stuck longer than stall_timeout stops the pings") {
+  Installation inst;
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  PortHolder hung;
+  write_file(inst.config,
+             "state:\n  path: state/state.db\n"
+             "source:\n  type: sqlite\n  path: store.db\n  poll_interval: 50ms\n"
+             "schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/submission.schema.json\n"
+             "mappings: [" REPORTBRIDGE_SOURCE_DIR "/mappings/rms_community_report.yaml]\n"
+             "targets:\n" + soap_target(hung.port) +
+             "health: {enabled: false}\nservice: {shutdown_timeout: 1s, stall_timeout: 2s}\n");
+  REQUIRE(inst.bridge({"check"}).exit_code == 0);
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst),
+                                   run_err(inst),
+                                   {{"NOTIFY_SOCKET", notify.path().string()}, {"WATCHDOG_USEC", "1000000"}});
+  REQUIRE(notify.wait_for("READY=1", 15s));
+  REQUIRE(wait_until([&] { return hung.accept_one(); }, 15s));  // the delivery is stuck from here
+  const auto stuck_at = std::chrono::steady_clock::now();
+  notify.collect_for(6s);
+  const auto pings = notify.times_of("WATCHDOG=1");
+  const std::string log = read_file(run_err(inst));
+  INFO(log);
+  REQUIRE_FALSE(pings.empty());  // pinged while it was progressing
+  // Nothing once the stall timeout (2 s) has passed, with a second's margin.
+  CHECK(pings.back() < stuck_at + 3s);
+  CHECK(log.find("watchdog: delivery:rms_soap made no progress") != std::string::npos);
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 15s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 1);  // the drain was cut off at shutdown_timeout
+}
+
+// Recovery runs on the target's own delivery thread, beside ingest and the
+// other targets (issue #17 item 5): a batch a crash left open for a target that
+// never answers holds up neither ingest nor the statuses of what other targets
+// delivered. (Recovery used to run on the main thread before anything else.)
+TEST_CASE("recovery of a target that never answers runs beside ingest and the other targets") {
+  Installation inst;
+  create_app_store(inst.store);
+  PortHolder hung;
+  std::string config = read_file(inst.config);
+  const std::string targets = "targets:\n";
+  config.replace(config.find(targets), targets.size(),
+                 targets + soap_target(hung.port));
+  config.replace(config.find("mappings: [mappings/all.yaml]"), std::string("mappings: [mappings/all.yaml]").size(),
+                 "mappings: [mappings/all.yaml, " REPORTBRIDGE_SOURCE_DIR "/mappings/rms_community_report.yaml]");
+  write_file(inst.config, config + "service: {shutdown_timeout: 1s}\n");
+  REQUIRE(inst.bridge({"check"}).exit_code == 0);
+
+  // A concern goes to both targets; the RMS never answers; the daemon is killed mid-request.
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1), 1, "concern"));
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst), run_err(inst));
+  REQUIRE(wait_until([&] { return hung.accept_one(); }, 15s));
+  kill(pid, SIGKILL);
+  wait_process(pid);
+  auto before = inst.bridge({"status"});
+  REQUIRE(status_counts(before.out, "rms_soap").in_flight == 1);  // its batch is open
+
+  // Complaints go to the CSV drop only. After the restart the RMS batch is
+  // recovered (and hangs again) while they are read, delivered and written back.
+  for (int i = 2; i <= 4; ++i)
+    insert_submission(inst.store, i, test_id(i), 1, valid_payload(test_id(i), 1, "complaint"));
+  pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, run_out(inst), run_err(inst));
+  REQUIRE(wait_until([&] { return hung.accept_one(); }, 15s));  // the recovery's request is in flight
+  CHECK(wait_until([&] {
+    auto st = inst.statuses();
+    return st.size() == 3 && st.count(test_id(2)) && st.count(test_id(3)) && st.count(test_id(4));
+  }, 15s));
+  const std::string log = read_file(run_err(inst));
+  INFO(log);
+  CHECK(log.find("recovering batch") != std::string::npos);
+  for (int i = 2; i <= 4; ++i) CHECK(inst.statuses()[test_id(i)] == "forwarded");
+  CHECK(inst.statuses().count(test_id(1)) == 0);  // still owed to the RMS
+  CHECK(inst.published().size() == 4);            // the drop has all four
+  kill(pid, SIGTERM);
+  auto res = wait_process_for(pid, 15s);
+  REQUIRE(res);
+  CHECK(res->exit_code == 1);  // the drain was cut off at shutdown_timeout (the RMS hangs)
 }

@@ -78,6 +78,7 @@ std::map<std::string, std::string> read_statuses(const std::string& path) {
   std::map<std::string, std::string> out;
   sqlite3* db = nullptr;
   check(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), db, "open");
+  sqlite3_busy_timeout(db, 5000);  // the bridge or a test server may be writing a status right now
   sqlite3_stmt* st = nullptr;
   check(sqlite3_prepare_v2(db, "SELECT submission_id, state FROM submission_status", -1, &st, nullptr),
         db, "prepare");

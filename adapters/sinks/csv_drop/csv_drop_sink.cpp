@@ -11,27 +11,13 @@
 #include <system_error>
 #include <utility>
 
-#include "adapters/sinks/csv_drop/attachment_copy.hpp"
-#include "adapters/sinks/csv_drop/durable_file.hpp"
+#include "bridge/file_drop/names.hpp"
 
 namespace reportbridge::csv_drop {
 
 namespace fs = std::filesystem;
 using core::DeliveryOutcome;
 using core::DeliveryStatus;
-
-struct CsvDropSink::ItemPlan {
-  const core::DeliveryItem* item = nullptr;
-  std::vector<std::string> attachment_names;
-  std::string line;
-  std::uint64_t replaced = 0;
-  std::optional<DeliveryOutcome> reject;
-};
-
-struct CsvDropSink::BatchPaths {
-  std::string csv_name;
-  fs::path csv, csv_tmp, done, done_tmp, attachments, attachments_tmp;
-};
 
 namespace {
 
@@ -73,7 +59,7 @@ bool CsvDropSink::contains_row(const std::string& file, const std::string& line)
 
 CsvDropSink::CsvDropSink(CsvDropConfig config, std::vector<std::string> columns,
                          core::AttachmentLocator locator)
-    : config_(std::move(config)), columns_(std::move(columns)), locator_(std::move(locator)) {
+    : config_(std::move(config)), columns_(std::move(columns)) {
   const auto invalid = [this](const std::string& what) {
     return std::invalid_argument("csv_drop target '" + config_.name + "': " + what);
   };
@@ -86,11 +72,10 @@ CsvDropSink::CsvDropSink(CsvDropConfig config, std::vector<std::string> columns,
     throw invalid("line_ending must be \"\\r\\n\" or \"\\n\"");
   if (config_.max_rows == 0) throw invalid("max_rows must be at least 1");
   if (config_.max_age.count() < 0) throw invalid("max_age must not be negative");
-  prefix_ = config_.file_prefix.empty() ? config_.name : config_.file_prefix;
-  if (safe_file_component(prefix_) != prefix_)
-    throw invalid("file_prefix '" + prefix_ + "' must use only [A-Za-z0-9._-] and not start with '.'");
-  if (config_.copy_attachments && !locator_)
-    throw invalid("copy_attachments needs an attachment locator");
+  drop_.emplace(file_drop::Settings{config_.name, config_.directory,
+                                    config_.file_prefix.empty() ? config_.name : config_.file_prefix,
+                                    config_.trigger_file, config_.copy_attachments, config_.max_attachment_bytes},
+                std::move(locator), "csv_drop target");
   if (columns_.empty()) throw invalid("no columns");
   std::set<std::string> seen;
   for (std::size_t i = 0; i < columns_.size(); ++i) {
@@ -120,33 +105,10 @@ core::BatchPolicy CsvDropSink::batch_policy() const {
   return core::BatchPolicy{config_.max_rows, config_.max_age};
 }
 
-std::string CsvDropSink::file_name(std::string_view batch_key) const {
-  return prefix_ + "-" + safe_file_component(batch_key) + ".csv";
-}
+std::string CsvDropSink::file_name(std::string_view batch_key) const { return drop_->stem(batch_key) + ".csv"; }
 
 std::vector<std::string> CsvDropSink::attachment_file_names(const core::TargetRecord& record) const {
-  std::vector<std::string> names;
-  if (!config_.copy_attachments) return names;
-  const std::string stem =
-      safe_file_component(record.submission_id) + "_v" + std::to_string(record.version) + "_";
-  for (std::size_t n = 0; n < record.attachments.size(); ++n)
-    names.push_back(stem + std::to_string(n + 1) + "." +
-                    extension_for_media_type(record.attachments[n].media_type));
-  return names;
-}
-
-CsvDropSink::BatchPaths CsvDropSink::paths_for(std::string_view batch_key) const {
-  BatchPaths p;
-  const std::string stem = prefix_ + "-" + safe_file_component(batch_key);
-  const fs::path& dir = config_.directory;
-  p.csv_name = stem + ".csv";
-  p.csv = dir / p.csv_name;
-  p.csv_tmp = dir / ("." + p.csv_name + ".tmp");
-  p.done = dir / (p.csv_name + ".done");
-  p.done_tmp = dir / ("." + p.csv_name + ".done.tmp");
-  p.attachments = dir / (stem + ".attachments");
-  p.attachments_tmp = dir / ("." + stem + ".attachments.tmp");
-  return p;
+  return drop_->attachment_names(record);
 }
 
 std::optional<DeliveryOutcome> CsvDropSink::render_row(const core::TargetRecord& record,
@@ -186,192 +148,83 @@ std::string CsvDropSink::encode_preview(const core::TargetRecord& record) const 
   return out + header_line_ + line;
 }
 
-std::vector<CsvDropSink::ItemPlan> CsvDropSink::plan_items(const core::DeliveryBatch& batch) const {
-  std::vector<ItemPlan> plans(batch.items.size());
-  for (std::size_t i = 0; i < batch.items.size(); ++i) {
-    ItemPlan& plan = plans[i];
-    plan.item = &batch.items[i];
-    plan.attachment_names = attachment_file_names(plan.item->record);
-    plan.reject = render_row(plan.item->record, plan.attachment_names, plan.line, plan.replaced);
-  }
-  return plans;
-}
-
-std::optional<DeliveryOutcome> CsvDropSink::transfer(const core::AttachmentRef& attachment,
-                                                     std::size_t n, std::size_t count,
-                                                     const fs::path* destination) const {
-  return transfer_attachment(locator_, {&attachment, n, count, config_.max_attachment_bytes, destination});
-}
-
-void CsvDropSink::copy_attachments(const BatchPaths& paths, std::vector<ItemPlan>& plans) const {
-  std::set<std::string> copied;  // names already in the temp folder for an accepted item
-  for (ItemPlan& plan : plans) {
-    if (plan.reject || plan.attachment_names.empty()) continue;
-    const auto& attachments = plan.item->record.attachments;
-    std::vector<std::string> mine;
-    for (std::size_t n = 0; n < attachments.size(); ++n) {
-      const std::string& name = plan.attachment_names[n];
-      if (copied.count(name)) continue;  // same submission version twice in one batch
-      if (!fs::exists(paths.attachments_tmp)) fs::create_directory(paths.attachments_tmp);
-      const fs::path destination = paths.attachments_tmp / name;
-      plan.reject = transfer(attachments[n], n + 1, attachments.size(), &destination);
-      if (plan.reject) break;
-      mine.push_back(name);
-      copied.insert(name);
-    }
-    if (plan.reject) {
-      for (const auto& name : mine) {
-        fs::remove(paths.attachments_tmp / name);
-        copied.erase(name);
-      }
-    }
-  }
-}
-
-void CsvDropSink::write_csv(const BatchPaths& paths, const std::vector<ItemPlan>& plans) const {
-  FileHandle file = create_file(paths.csv_tmp);
-  std::string buffer;
-  if (config_.encoding == Encoding::utf8_bom) buffer += kBom;
-  buffer += header_line_;
-  for (const ItemPlan& plan : plans) {
-    if (plan.reject) continue;
-    buffer += plan.line;
-    if (buffer.size() >= kCopyChunkBytes) {
-      write_all(file, buffer, paths.csv_tmp);
-      buffer.clear();
-    }
-  }
-  write_all(file, buffer, paths.csv_tmp);
-  sync_and_close(file, paths.csv_tmp);
-}
-
-std::vector<DeliveryOutcome> CsvDropSink::outcomes(const BatchPaths& paths,
-                                                   const std::vector<ItemPlan>& plans) const {
+std::vector<DeliveryOutcome> CsvDropSink::outcomes(const file_drop::BatchFiles& files,
+                                                   const std::vector<file_drop::DropItem>& items) const {
   std::vector<DeliveryOutcome> out;
-  out.reserve(plans.size());
+  out.reserve(items.size());
   std::size_t row = 0;
-  for (const ItemPlan& plan : plans) {
-    if (plan.reject) {
-      out.push_back(*plan.reject);
+  for (const auto& item : items) {
+    if (item.reject) {
+      out.push_back(*item.reject);
     } else {
-      out.push_back(DeliveryOutcome::ok(paths.csv_name + "#" + std::to_string(++row)));
+      out.push_back(DeliveryOutcome::ok(files.names.front() + "#" + std::to_string(++row)));
     }
   }
   return out;
 }
 
-std::vector<DeliveryOutcome> CsvDropSink::publish(const core::DeliveryBatch& batch,
-                                                  const BatchPaths& paths,
-                                                  std::vector<ItemPlan>& plans) {
-  // Leftovers of a crashed attempt: the CSV was never published, so nothing refers to them.
-  fs::remove_all(paths.csv_tmp);
-  fs::remove_all(paths.done_tmp);
-  fs::remove_all(paths.attachments_tmp);
-  fs::remove_all(paths.attachments);
-
-  bool attachments_published = false;
-  bool csv_published = false;
-  try {
-    copy_attachments(paths, plans);
-    const bool any_accepted =
-        std::any_of(plans.begin(), plans.end(), [](const ItemPlan& p) { return !p.reject; });
-    if (!any_accepted) {
-      fs::remove_all(paths.attachments_tmp);
-    } else {
-      if (fs::exists(paths.attachments_tmp) && fs::is_empty(paths.attachments_tmp))
-        fs::remove(paths.attachments_tmp);  // every attachment was rejected
-      if (fs::exists(paths.attachments_tmp)) {
-        fsync_directory(paths.attachments_tmp);
-        rename_file(paths.attachments_tmp, paths.attachments);
-        attachments_published = true;
-        fsync_directory(config_.directory);
-      }
-      write_csv(paths, plans);
-      rename_file(paths.csv_tmp, paths.csv);
-      csv_published = true;
-      fsync_directory(config_.directory);
-    }
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(paths.csv_tmp, ec);
-    fs::remove_all(paths.attachments_tmp, ec);
-    // Once the CSV is renamed it refers to its attachments: leave both (the
-    // retry finds the CSV and takes the idempotent path).
-    if (attachments_published && !csv_published) fs::remove_all(paths.attachments, ec);
-    throw;
-  }
-
+std::vector<DeliveryOutcome> CsvDropSink::publish(const core::DeliveryBatch& batch, const file_drop::BatchFiles& files,
+                                                  std::vector<file_drop::DropItem>& items,
+                                                  const std::vector<Row>& rows) {
+  drop_->publish(files, items, {}, [&] {
+    drop_->publish_document(files, 0, [&](file_drop::DocumentWriter& out) {
+      if (config_.encoding == Encoding::utf8_bom) out.write(kBom);
+      out.write(header_line_);
+      for (std::size_t i = 0; i < items.size(); ++i)
+        if (!items[i].reject) out.write(rows[i].line);
+    });
+  });
   std::size_t accepted = 0;
-  for (const ItemPlan& plan : plans) {
-    if (plan.reject) {
-      spdlog::warn("csv_drop[{}]: batch {} outbox item {} {}: {}", config_.name, batch.key,
-                   plan.item->outbox_id,
-                   plan.reject->status == DeliveryStatus::retry ? "left for a retry" : "rejected",
-                   plan.reject->reason_code);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    if (item.reject) {
+      spdlog::warn("csv_drop[{}]: batch {} outbox item {} {}: {}", config_.name, batch.key, item.item->outbox_id,
+                   item.reject->status == DeliveryStatus::retry ? "left for a retry" : "rejected",
+                   item.reject->reason_code);
     } else {
       ++accepted;
-      replaced_ += plan.replaced;
+      replaced_ += rows[i].replaced;
     }
   }
   if (accepted == 0) {
-    spdlog::warn("csv_drop[{}]: batch {}: no item accepted, no file written", config_.name,
-                 batch.key);
-    return outcomes(paths, plans);
+    spdlog::warn("csv_drop[{}]: batch {}: no item accepted, no file written", config_.name, batch.key);
+    return outcomes(files, items);
   }
-  if (config_.trigger_file) publish_file(paths.done_tmp, paths.done, {});
-  spdlog::info("csv_drop[{}]: published {} ({} rows, {} not accepted)", config_.name, paths.csv_name,
-               accepted, plans.size() - accepted);
-  return outcomes(paths, plans);
+  spdlog::info("csv_drop[{}]: published {} ({} rows, {} not accepted)", config_.name, files.names.front(), accepted,
+               items.size() - accepted);
+  return outcomes(files, items);
 }
 
 std::vector<DeliveryOutcome> CsvDropSink::redeliver(const core::DeliveryBatch& batch,
-                                                    const BatchPaths& paths,
-                                                    std::vector<ItemPlan>& plans) {
-  // Recompute outcomes without copying. An item whose attachments are all in
-  // the published folder was verified and written. When a file is missing,
-  // the item's row decides: present -> delivered (the consumer may have taken
-  // the file); absent -> the item was left out (its attachment failed), so it
-  // gets that failure again, or retry if the attachment is fine by now.
-  std::set<std::string> verified;
+                                                    const file_drop::BatchFiles& files,
+                                                    std::vector<file_drop::DropItem>& items,
+                                                    const std::vector<Row>& rows) {
+  // Outcomes recomputed without copying: the file's rows say which items it
+  // holds when an attachment copy is not in the published folder.
+  for (auto& item : items) item.published = true;
+  drop_->remove_temp_files(files);
   std::optional<std::string> published;  // the CSV's bytes, read once when needed
-  for (ItemPlan& plan : plans) {
-    if (plan.reject || plan.attachment_names.empty()) continue;
-    const bool complete = std::all_of(
-        plan.attachment_names.begin(), plan.attachment_names.end(), [&](const std::string& name) {
-          return verified.count(name) || fs::is_regular_file(fs::symlink_status(paths.attachments / name));
-        });
-    if (!complete) {
-      if (!published) published = read_whole_file(paths.csv);
-      if (!contains_row(*published, plan.line)) {
-        const auto& attachments = plan.item->record.attachments;
-        for (std::size_t n = 0; n < attachments.size() && !plan.reject; ++n)
-          plan.reject = transfer(attachments[n], n + 1, attachments.size(), nullptr);
-        if (!plan.reject)
-          plan.reject = DeliveryOutcome::fail(DeliveryStatus::retry, "attachment_unavailable",
-                                              "left out of " + paths.csv_name +
-                                                  " while an attachment was unavailable; sent in a later batch");
-      }
-    }
-    if (!plan.reject) verified.insert(plan.attachment_names.begin(), plan.attachment_names.end());
-  }
-  fs::remove_all(paths.csv_tmp);
-  fs::remove_all(paths.attachments_tmp);
-  if (config_.trigger_file && !fs::exists(fs::symlink_status(paths.done)))
-    publish_file(paths.done_tmp, paths.done, {});
+  drop_->recheck_published(files, items, [&](const file_drop::DropItem& item) {
+    if (!published) published = read_whole_file(files.file(0));
+    return contains_row(*published, rows[static_cast<std::size_t>(&item - items.data())].line);
+  });
+  drop_->write_missing_triggers(files);
   spdlog::info("csv_drop[{}]: batch {}: {} was already published; outcomes recomputed, file left as is",
-               config_.name, batch.key, paths.csv_name);
-  return outcomes(paths, plans);
+               config_.name, batch.key, files.names.front());
+  return outcomes(files, items);
 }
 
 std::vector<DeliveryOutcome> CsvDropSink::deliver(const core::DeliveryBatch& batch) {
   if (batch.items.empty()) return {};
-  const BatchPaths paths = paths_for(batch.key);
+  const file_drop::BatchFiles files = drop_->files(batch.key, {file_name(batch.key)});
   try {
-    std::vector<ItemPlan> plans = plan_items(batch);
-    if (fs::create_directories(config_.directory) && config_.directory.has_parent_path())
-      fsync_directory(config_.directory.parent_path());  // make the new folder itself durable
-    if (fs::is_regular_file(fs::symlink_status(paths.csv))) return redeliver(batch, paths, plans);
-    return publish(batch, paths, plans);
+    std::vector<file_drop::DropItem> items = drop_->items(batch);
+    std::vector<Row> rows(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i)
+      items[i].reject = render_row(items[i].item->record, items[i].attachment_names, rows[i].line, rows[i].replaced);
+    drop_->ensure_directory();
+    if (files.exists(0)) return redeliver(batch, files, items, rows);
+    return publish(batch, files, items, rows);
   } catch (const std::exception& e) {
     // Messages name operations and our own paths, never record contents.
     spdlog::error("csv_drop[{}]: batch {} not delivered: {}", config_.name, batch.key, e.what());

@@ -22,7 +22,7 @@
 //   unencodable_replaced() counts characters transliterated or marked in
 //   published rows.
 //
-// Delivery (deliver)
+// Delivery (deliver), through the shared file-drop library (bridge/file_drop)
 // - File `<prefix>-<safe key>.csv`, published atomically: written to
 //   `.<file>.tmp` in the same folder, fsynced, renamed, folder fsynced. With
 //   `trigger_file`, an empty `<file>.done` follows, published the same way.
@@ -35,14 +35,14 @@
 //   removed.
 // - I/O failure: every item gets retry/"io_error" and nothing is published.
 //
-// Attachments (copy_attachments)
+// Attachments (copy_attachments; file_drop::FileDrop)
 // - Each attachment is resolved through the AttachmentLocator, streamed in
 //   64 KiB chunks with SHA-256
 //   (mismatch -> "attachment_mismatch"; over max_attachment_bytes ->
 //   "attachment_too_large"; partial copies removed) into
 //   `.<prefix>-<key>.attachments.tmp/`, which is fsynced and renamed to
 //   `<prefix>-<key>.attachments/` BEFORE the CSV is published.
-// - Locator failures (transfer_attachment in attachment_copy.hpp): a transient
+// - Locator failures (file_drop::transfer_attachment): a transient
 //   one (attachments::AttachmentError `unavailable`, e.g. the HTTP store
 //   answered 503; std::system_error) -> retry "attachment_unavailable": the
 //   item is left out of this file, stays in the outbox and goes into a later
@@ -75,6 +75,7 @@
 
 #include "adapters/sinks/csv_drop/csv_format.hpp"
 #include "bridge/core/sink.hpp"
+#include "bridge/file_drop/file_drop.hpp"
 
 namespace reportbridge::csv_drop {
 
@@ -130,33 +131,27 @@ class CsvDropSink : public core::Sink {
   std::vector<std::string> attachment_file_names(const core::TargetRecord& record) const;
 
  private:
-  struct ItemPlan;
-  struct BatchPaths;
+  // Per item: its encoded row (with line ending) and the characters replaced in it.
+  struct Row {
+    std::string line;
+    std::uint64_t replaced = 0;
+  };
 
-  BatchPaths paths_for(std::string_view batch_key) const;
   // Encoded data line (with line ending), or the reject outcome.
   std::optional<core::DeliveryOutcome> render_row(const core::TargetRecord& record,
                                                   const std::vector<std::string>& attachment_names,
                                                   std::string& line, std::uint64_t& replaced) const;
-  std::vector<ItemPlan> plan_items(const core::DeliveryBatch& batch) const;
-  // transfer_attachment (attachment_copy.hpp) with this sink's locator and limit.
-  std::optional<core::DeliveryOutcome> transfer(const core::AttachmentRef& attachment, std::size_t n,
-                                                std::size_t count,
-                                                const std::filesystem::path* destination) const;
-  std::vector<core::DeliveryOutcome> publish(const core::DeliveryBatch& batch, const BatchPaths& paths,
-                                             std::vector<ItemPlan>& plans);
-  std::vector<core::DeliveryOutcome> redeliver(const core::DeliveryBatch& batch,
-                                               const BatchPaths& paths, std::vector<ItemPlan>& plans);
-  void copy_attachments(const BatchPaths& paths, std::vector<ItemPlan>& plans) const;
-  void write_csv(const BatchPaths& paths, const std::vector<ItemPlan>& plans) const;
+  std::vector<core::DeliveryOutcome> publish(const core::DeliveryBatch& batch, const file_drop::BatchFiles& files,
+                                             std::vector<file_drop::DropItem>& items, const std::vector<Row>& rows);
+  std::vector<core::DeliveryOutcome> redeliver(const core::DeliveryBatch& batch, const file_drop::BatchFiles& files,
+                                               std::vector<file_drop::DropItem>& items, const std::vector<Row>& rows);
   bool contains_row(const std::string& file, const std::string& line) const;
-  std::vector<core::DeliveryOutcome> outcomes(const BatchPaths& paths,
-                                              const std::vector<ItemPlan>& plans) const;
+  std::vector<core::DeliveryOutcome> outcomes(const file_drop::BatchFiles& files,
+                                              const std::vector<file_drop::DropItem>& items) const;
 
   CsvDropConfig config_;
   std::vector<std::string> columns_;
-  core::AttachmentLocator locator_;
-  std::string prefix_;
+  std::optional<file_drop::FileDrop> drop_;
   std::optional<std::size_t> attachment_column_;
   std::string header_line_;  // encoded, with line ending; empty without header
   std::atomic<std::uint64_t> replaced_{0};

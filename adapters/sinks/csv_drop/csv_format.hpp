@@ -1,7 +1,7 @@
 #pragma once
 // Pure CSV helpers of the CSV drop sink: cell escaping (RFC 4180 plus formula
-// neutralisation), text encoding (UTF-8 / Windows-1252 through ICU) and safe
-// file-name components. No I/O; table-tested.
+// neutralisation) and text encoding (UTF-8 / Windows-1252 through ICU). No
+// I/O; table-tested. (Safe file names: bridge/file_drop/names.hpp.)
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -48,17 +48,5 @@ EncodeResult encode_text(std::string_view utf8, Encoding encoding, UnencodablePo
 
 // "[U+1F64F]": the visible marker for a character that cannot be encoded.
 std::string code_point_marker(char32_t cp);
-
-inline constexpr std::size_t kMaxFileComponent = 120;
-
-// A file-name component built from untrusted text: only [A-Za-z0-9._-], never a
-// leading dot, at most kMaxFileComponent bytes, never empty. Text that is
-// already safe is returned unchanged; text that had to be altered (replaced
-// bytes, leading dot, truncation, empty) gets "-<8 hex of its sha256>" appended
-// so that distinct inputs keep distinct names.
-std::string safe_file_component(std::string_view untrusted);
-
-// File extension for an attachment's media type: jpg png heic mp4 mov, else bin.
-std::string extension_for_media_type(std::string_view media_type);
 
 }  // namespace reportbridge::csv_drop

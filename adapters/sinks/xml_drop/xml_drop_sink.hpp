@@ -24,7 +24,7 @@
 //   them) holding the accepted records; reference "<file>#<n>" (1-based among
 //   the records in the file). The batch document is validated too.
 //
-// Publishing (as csv_drop, reusing its durable_file and attachment_copy)
+// Publishing (the shared file-drop library, bridge/file_drop, as csv_drop)
 // - Each file goes to `.<file>.tmp`, is fsynced, renamed, and the folder
 //   fsynced; with `trigger_file`, an empty `<file>.done` follows the same way.
 // - Attachments are copied (SHA-256 checked) into
@@ -32,7 +32,7 @@
 //   `<prefix>-<key>.attachments/` before any document; file names
 //   `<safe submission_id>_v<version>_<n>.<ext>`, shown in each Attachment's
 //   StoredFile element when the XSD has one.
-// - Attachment failures (csv_drop::transfer_attachment, shared with csv_drop):
+// - Attachment failures (file_drop::transfer_attachment, shared with csv_drop):
 //   a transient locator failure (AttachmentError `unavailable`, e.g. HTTP 503,
 //   or std::system_error) -> retry "attachment_unavailable": the item is left
 //   out now and delivered in a later batch; a permanent AttachmentError ->
@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "bridge/core/sink.hpp"
+#include "bridge/file_drop/file_drop.hpp"
 #include "bridge/xml/xml_renderer.hpp"
 #include "bridge/xml/xsd_validator.hpp"
 
@@ -114,35 +115,27 @@ class XmlDropSink : public core::Sink {
   std::vector<std::string> attachment_file_names(const core::TargetRecord& record) const;
 
  private:
-  struct ItemPlan;
-  struct BatchPaths;
+  using Items = std::vector<file_drop::DropItem>;
+  using Docs = std::vector<xml::DocPtr>;  // per item: its rendered, validated document
 
-  BatchPaths paths_for(const core::DeliveryBatch& batch) const;
-  std::vector<ItemPlan> plan_items(const core::DeliveryBatch& batch) const;
-  // Renders and validates; fills plan.doc or plan.reject.
-  void render(const core::DeliveryItem& item, ItemPlan& plan) const;
-  std::optional<core::DeliveryOutcome> transfer(const core::AttachmentRef& attachment, std::size_t n,
-                                                std::size_t count,
-                                                const std::filesystem::path* destination) const;
-  void copy_attachments(const std::filesystem::path& folder, std::vector<ItemPlan>& plans,
-                        bool only_missing) const;
-  void verify_published_attachments(const BatchPaths& paths, std::vector<ItemPlan>& plans) const;
+  file_drop::BatchFiles files_for(const core::DeliveryBatch& batch) const;
+  // Renders and validates; fills `doc` or item.reject.
+  void render(const core::DeliveryItem& item, file_drop::DropItem& plan, xml::DocPtr& doc) const;
   std::string serialize(const xmlDoc& doc) const;
   // Batch mode: the wrapping document of the accepted items; null (and every
   // accepted item rejected) when it does not validate.
-  xml::DocPtr batch_document(const core::DeliveryBatch& batch, std::vector<ItemPlan>& plans) const;
-  void publish_documents(const BatchPaths& paths, const std::vector<ItemPlan>& plans,
-                         const xmlDoc* batch_doc, bool& any_published) const;
-  std::vector<core::DeliveryOutcome> publish(const core::DeliveryBatch& batch, const BatchPaths& paths,
-                                             std::vector<ItemPlan>& plans);
-  std::vector<core::DeliveryOutcome> redeliver(const core::DeliveryBatch& batch, const BatchPaths& paths,
-                                               std::vector<ItemPlan>& plans);
-  std::vector<core::DeliveryOutcome> outcomes(const BatchPaths& paths, const std::vector<ItemPlan>& plans) const;
-  void log_rejections(const core::DeliveryBatch& batch, const std::vector<ItemPlan>& plans) const;
+  xml::DocPtr batch_document(const core::DeliveryBatch& batch, Items& items, const Docs& docs) const;
+  void publish_documents(const file_drop::BatchFiles& files, const Items& items, const Docs& docs,
+                         const xmlDoc* batch_doc) const;
+  std::vector<core::DeliveryOutcome> publish(const core::DeliveryBatch& batch, const file_drop::BatchFiles& files,
+                                             Items& items, const Docs& docs);
+  std::vector<core::DeliveryOutcome> redeliver(const core::DeliveryBatch& batch, const file_drop::BatchFiles& files,
+                                               Items& items, const Docs& docs);
+  std::vector<core::DeliveryOutcome> outcomes(const file_drop::BatchFiles& files, const Items& items) const;
+  void log_rejections(const core::DeliveryBatch& batch, const Items& items) const;
 
   XmlDropConfig config_;
-  core::AttachmentLocator locator_;
-  std::string prefix_;
+  std::optional<file_drop::FileDrop> drop_;
   std::unique_ptr<xml::XmlRenderer> renderer_;
   std::unique_ptr<xml::XmlRenderer> batch_renderer_;  // batch mode only
   std::unique_ptr<xml::XsdValidator> validator_;

@@ -217,6 +217,10 @@ std::vector<core::SourceRow> HttpStoreSource::read_gap(const core::SeqGap& gap) 
 void HttpStoreSource::poll_failed(const Failure& f) {
   const milliseconds wait = poll_gate_.failed(BackoffGate::Clock::now(), f.retry_after);
   last_poll_error_ = f.message;
+  {
+    std::lock_guard probe_lock(probe_mutex_);
+    read_failure_ = "app store unavailable: " + f.message;
+  }
   throw SourceUnavailable("app store unavailable: " + f.message + "; next attempt in " +
                               std::to_string(wait.count()) + " ms",
                           wait);
@@ -238,6 +242,7 @@ std::vector<core::SourceRow> HttpStoreSource::poll(const core::SourceCursor& cur
       std::move(page.rows.begin(), page.rows.end(), std::back_inserter(rows));
     }
     poll_gate_.succeeded();
+    read_succeeded();
     return rows;
   } catch (const Failure& f) {
     poll_failed(f);
@@ -258,6 +263,7 @@ std::int64_t HttpStoreSource::backlog(const core::SourceCursor& cursor) {
       after = page.rows.back().seq;
     }
     poll_gate_.succeeded();
+    read_succeeded();
     return count >= config_.backlog_scan_max ? -1 : count;
   } catch (const Failure& f) {
     poll_failed(f);
@@ -280,10 +286,21 @@ std::optional<core::SourceRow> HttpStoreSource::latest(const std::string& submis
       after = page.rows.back().seq;
     }
     poll_gate_.succeeded();
+    read_succeeded();
     return found;
   } catch (const Failure& f) {
     poll_failed(f);
   }
+}
+
+void HttpStoreSource::read_succeeded() {
+  std::lock_guard probe_lock(probe_mutex_);
+  read_failure_.reset();
+}
+
+std::optional<std::string> HttpStoreSource::probe() const {
+  std::lock_guard probe_lock(probe_mutex_);
+  return read_failure_;
 }
 
 std::chrono::milliseconds HttpStoreSource::poll_retry_in() const {

@@ -71,15 +71,7 @@ struct HttpStoreConfig {
 };
 
 // The back end cannot be used now; try again after retry_in().
-class SourceUnavailable : public std::runtime_error {
- public:
-  SourceUnavailable(const std::string& what, std::chrono::milliseconds retry_in)
-      : std::runtime_error(what), retry_in_(retry_in) {}
-  std::chrono::milliseconds retry_in() const { return retry_in_; }
-
- private:
-  std::chrono::milliseconds retry_in_;
-};
+using SourceUnavailable = core::SourceUnavailable;
 
 class HttpStoreSource : public core::Source {
  public:
@@ -98,7 +90,13 @@ class HttpStoreSource : public core::Source {
   // nullopt. The API has no GET for one submission, so this pages through the
   // whole store from seq 0 (an operator tool, not for the delivery path).
   // Failures throw SourceUnavailable like poll().
-  std::optional<core::SourceRow> latest(const std::string& submission_id);
+  std::optional<core::SourceRow> latest(const std::string& submission_id) override;
+  // Readiness from the outcome of the latest API read (poll, backlog,
+  // latest), without a request of its own: a scrape never adds load on the
+  // back end. Not ready while reads fail and back off (the error says why);
+  // ready before the first read.
+  std::optional<std::string> probe() const override;
+  std::string location() const override { return config_.base_url; }
   // Time until poll() may touch the network again (0: now).
   std::chrono::milliseconds poll_retry_in() const;
   // Status updates the server refused for good (dropped).
@@ -112,6 +110,7 @@ class HttpStoreSource : public core::Source {
   Page get_page(std::int64_t after, std::size_t limit);
   std::vector<core::SourceRow> read_gap(const core::SeqGap& gap);
   [[noreturn]] void poll_failed(const Failure& f);
+  void read_succeeded();
   std::string download(const core::AttachmentRef& a, const std::filesystem::path& final_path) const;
   void prune_spool() const;
 
@@ -124,6 +123,8 @@ class HttpStoreSource : public core::Source {
   BackoffGate poll_gate_;
   BackoffGate status_gate_;
   std::string last_poll_error_, last_status_error_;
+  mutable std::mutex probe_mutex_;  // guards read_failure_ (the probe never waits for a poll)
+  std::optional<std::string> read_failure_;
   std::uint64_t statuses_refused_ = 0;
 };
 

@@ -47,7 +47,10 @@ SqliteStoreSource::SqliteStoreSource(SqliteStoreConfig config) : config_(std::mo
 store::Database& SqliteStoreSource::reader() {
   if (!reader_) {
     if (!std::filesystem::exists(config_.path))
-      throw std::runtime_error("submission store not found: " + config_.path.string());
+      // Unavailable for now, not a fatal error: a store replaced by an export
+      // or moved back comes back, and the daemon polls again after a pause.
+      throw core::SourceUnavailable("submission store not found: " + config_.path.string(),
+                                    std::chrono::seconds(1));
     reader_ = std::make_unique<store::Database>(config_.path.string(),
                                                 store::Database::Mode::read_only);
   }
@@ -105,6 +108,17 @@ std::optional<core::SourceRow> SqliteStoreSource::latest(const std::string& subm
   q.bind(1, submission_id);
   if (!q.step()) return std::nullopt;
   return read_row(q);
+}
+
+std::optional<std::string> SqliteStoreSource::probe() const {
+  try {
+    if (!std::filesystem::exists(config_.path)) return "submission store not found: " + config_.path.string();
+    store::Database db(config_.path.string(), store::Database::Mode::read_only);
+    db.prepare("SELECT 1 FROM submissions LIMIT 1").step();
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
 }
 
 std::string SqliteStoreSource::attachment_path(const core::AttachmentRef& attachment) const {

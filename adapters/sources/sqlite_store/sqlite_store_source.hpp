@@ -33,8 +33,11 @@ class SqliteStoreSource : public core::Source {
   void write_status(const std::vector<core::StatusUpdate>& updates) override;
   std::string attachment_path(const core::AttachmentRef& attachment) const override;
 
-  // The newest version of one submission (for `preview --submission ID`).
-  std::optional<core::SourceRow> latest(const std::string& submission_id);
+  std::optional<core::SourceRow> latest(const std::string& submission_id) override;
+  // Opens the store read-only on a connection of its own and reads one row of
+  // `submissions`.
+  std::optional<std::string> probe() const override;
+  std::string location() const override { return config_.path.string(); }
 
  private:
   store::Database& reader();

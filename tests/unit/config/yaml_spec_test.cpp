@@ -35,12 +35,15 @@ TEST_CASE("a valid config loads with paths resolved against its folder") {
                                     " retry: {max_attempts: 4, base: 2s, cap: 1m}, writeback: {message: hi, reference: true}}\n"
                                     "writeback: {enabled: false}\n");
   core::Diagnostics d;
-  config::TargetSpecs specs{{"csv_drop", {"csv_drop target", {{"directory", config::ValueKind::string, true, ""}}}}};
+  const config::ComponentSpecs specs{
+      {{"sqlite", {"sqlite source", {{"path", config::ValueKind::string, true, ""}}}}},
+      {{"csv_drop", {"csv_drop target", {{"directory", config::ValueKind::string, true, ""}}}}}};
   auto c = config::load_daemon_config((dir / "etc/c.yaml").string(), specs, d);
   INFO(d.to_string());
   REQUIRE(c);
   CHECK(c->state_path == (dir / "var/state.db").lexically_normal());
-  CHECK(c->source.path == "/srv/app/store.db");
+  CHECK(c->source.type == "sqlite");
+  CHECK(config::get_string(c->source.settings, "path", "") == "/srv/app/store.db");  // read by the source's factory
   CHECK(c->source.poll_interval == 250ms);
   CHECK(c->source.batch_size == 50);
   CHECK(c->source.late_row_window == 1h);
@@ -59,12 +62,14 @@ TEST_CASE("missing required keys, wrong kinds and duplicates are all reported") 
                                     "targets:\n  - {name: t, type: csv_drop, directory: a}\n"
                                     "  - {name: t, type: csv_drop, directory: b}\n");
   core::Diagnostics d;
-  config::TargetSpecs specs{{"csv_drop", {"csv_drop target", {{"directory", config::ValueKind::string, true, ""}}}}};
+  const config::ComponentSpecs specs{
+      {{"sqlite", {"sqlite source", {{"path", config::ValueKind::string, true, ""}}}}},
+      {{"csv_drop", {"csv_drop target", {{"directory", config::ValueKind::string, true, ""}}}}}};
   CHECK_FALSE(config::load_daemon_config((dir / "c.yaml").string(), specs, d));
   const auto out = d.to_string();
   INFO(out);
   CHECK(out.find("c.yaml:1:1: error: config is missing required key 'state'") != std::string::npos);
-  CHECK(out.find("c.yaml:1:9: error: a sqlite source needs 'path'") != std::string::npos);
+  CHECK(out.find("c.yaml:1:9: error: sqlite source is missing required key 'path'") != std::string::npos);
   CHECK(out.find("c.yaml:2:11: error: 'mappings' must be a list") != std::string::npos);
   CHECK(out.find("target name 't' is used twice") != std::string::npos);
 }

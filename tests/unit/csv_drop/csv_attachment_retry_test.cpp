@@ -13,11 +13,11 @@
 #include <system_error>
 #include <vector>
 
-#include "adapters/sinks/csv_drop/attachment_copy.hpp"
 #include "adapters/sinks/csv_drop/csv_drop_sink.hpp"
 #include "adapters/sources/http_store/http_store_source.hpp"
 #include "bridge/attachments/verifier.hpp"
 #include "bridge/core/sha256.hpp"
+#include "bridge/file_drop/attachment_copy.hpp"
 #include "tests/support/app_store.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/http_store/app_store_server.hpp"
@@ -25,6 +25,7 @@
 namespace fs = std::filesystem;
 using namespace reportbridge;
 using namespace reportbridge::csv_drop;
+using reportbridge::file_drop::transfer_attachment;
 using attachments::AttachmentError;
 using attachments::ErrorCode;
 using core::DeliveryStatus;

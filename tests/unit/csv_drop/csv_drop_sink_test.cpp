@@ -13,11 +13,13 @@
 
 #include "adapters/sinks/csv_drop/csv_drop_sink.hpp"
 #include "bridge/core/sha256.hpp"
+#include "bridge/file_drop/names.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace reportbridge;
 using namespace reportbridge::csv_drop;
+using reportbridge::file_drop::safe_file_component;
 using core::DeliveryOutcome;
 using core::DeliveryStatus;
 using core::sha256_hex;

@@ -60,6 +60,10 @@ TEST_CASE("a missing store is an error, not an empty poll") {
   TempDir dir;
   sqlite_store::SqliteStoreSource src({"app", dir / "nope.db", {}});
   CHECK_THROWS_WITH(src.poll({}, 10), Catch::Contains("submission store not found"));
+  // Unavailable, not fatal: a daemon waits and polls again (the file may be
+  // replaced by a nightly export, or moved back), it does not stop.
+  CHECK_THROWS_AS(src.poll({}, 10), core::SourceUnavailable);
+  CHECK_THROWS_AS(src.backlog({}), core::SourceUnavailable);
 }
 
 TEST_CASE("attachment paths from payloads cannot leave the media root") {

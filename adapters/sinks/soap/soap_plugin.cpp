@@ -1,0 +1,136 @@
+#include "adapters/sinks/soap/soap_plugin.hpp"
+
+#include "adapters/sinks/soap/secret_file.hpp"
+#include "adapters/sinks/soap/soap_sink.hpp"
+#include "bridge/xml/field_check.hpp"
+#include "bridge/xml/schema_set.hpp"
+
+namespace reportbridge::soap {
+
+namespace {
+
+using config::ValueKind;
+
+xml::XmlLayout layout_from(const YAML::Node& s, const std::string& root_key) {
+  xml::XmlLayout layout;
+  layout.root = config::get_string(s, root_key, "");
+  layout.namespace_uri = config::get_string(s, "namespace", "");
+  layout.prefix = config::get_string(s, "prefix", "");
+  if (const YAML::Node n = s["namespaces"]; n && n.IsMap())
+    for (const auto& kv : n) layout.namespaces.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+  if (const YAML::Node f = s["fields"]; f && f.IsMap())
+    for (const auto& kv : f) layout.fields.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+  layout.attachments_path = config::get_string(s, "attachments_path", "");
+  return layout;
+}
+
+// Mapping field names an XML target takes: paths resolved against the whole
+// schema set (why and the nearest valid paths when one does not resolve).
+xml::FieldCheck xml_field_check(const config::DaemonConfig& cfg, const config::TargetSettings& t) {
+  try {
+    return xml::field_check(std::make_shared<const xml::XmlRenderer>(
+        xml::SchemaSet::load(cfg.resolve(config::get_string(t.settings, "schema", ""))), layout_from(t.settings, "root")));
+  } catch (const std::exception&) {
+    return {};  // the factory reports the bad schema or layout
+  }
+}
+
+const config::MapSpec kSoapSpec{
+    "soap target",
+    {{"url", ValueKind::string, true, "Endpoint, http:// or https:// (no credentials in the URL)."},
+     {"soap_version", ValueKind::string, false, "1.1 (default) or 1.2.", {"1.1", "1.2"}},
+     {"schema", ValueKind::string, true, "XSD of the record document; every document is validated before sending."},
+     {"root", ValueKind::string, true, "Global element of the XSD the record becomes."},
+     {"namespace", ValueKind::string, false, "Namespace of the root element (default: the XSD's targetNamespace)."},
+     {"prefix", ValueKind::string, false, "Namespace prefix of the record document (default: none)."},
+     {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr)."},
+     {"service_namespace", ValueKind::string, false, "Namespace of the operation elements (default urn:reportbridge:rms:service:1)."},
+     {"namespaces", ValueKind::map, false, "Extra prefix: uri pairs for the XPaths and the field paths (svc, soap, soap11, soap12 predefined)."},
+     {"create", ValueKind::map, false, "operation, soap_action, reference_xpath of the create call."},
+     {"update", ValueKind::map, false, "Same keys; used for a new version of a delivered submission."},
+     {"lookup", ValueKind::map, false, "Same keys; finds a record by external reference before resending an in-doubt one."},
+     {"in_doubt", ValueKind::string, false, "Without lookup: resend (default) or hold (reject for an operator).", {"resend", "hold"}},
+     {"username", ValueKind::string, false, "User for basic auth / WS-Security."},
+     {"password_file", ValueKind::string, false, "File holding the password."},
+     {"password_credential", ValueKind::string, false, "Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) holding the password."},
+     {"basic_auth", ValueKind::boolean, false, "Send HTTP basic auth (default false)."},
+     {"ws_security", ValueKind::string, false, "none (default), text or digest UsernameToken.", {"none", "text", "digest"}},
+     {"ca_file", ValueKind::string, false, "PEM CA bundle (default: system trust store)."},
+     {"client_cert", ValueKind::string, false, "PEM client certificate for mutual TLS."},
+     {"client_key", ValueKind::string, false, "PEM key of client_cert."},
+     {"connect_timeout", ValueKind::duration, false, "Resolve + connect + TLS handshake (default 5s)."},
+     {"read_timeout", ValueKind::duration, false, "Each wait for response bytes (default 30s)."},
+     {"request_timeout", ValueKind::duration, false, "One whole request (default 60s)."},
+     {"max_connections", ValueKind::integer, false, "Requests in flight (default 4)."},
+     {"rate_limit", ValueKind::number, false, "Requests started per second (default unlimited)."},
+     {"max_response_size", ValueKind::size, false, "Larger responses are refused (default 4MiB)."},
+     {"attachments_path", ValueKind::string, false, "Attachment element path, e.g. Attachments/Attachment."},
+     {"attachment_content_element", ValueKind::string, false, "Inline base64 element (default Content; empty: none)."},
+     {"attachment_reference_element", ValueKind::string, false, "Reference element for large attachments (default ContentReference)."},
+     {"max_inline_attachment_size", ValueKind::size, false, "Larger attachments go by reference (default 10MiB)."},
+     {"attachment_reference", ValueKind::string, false, "Reference text: {id} {sha256} {path} {submission_id} (default {id})."},
+     {"batch_size", ValueKind::integer, false, "Items per batch (default 100)."},
+     {"batch_wait", ValueKind::duration, false, "Oldest item waits at most this (default 1s)."}}};
+
+std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const config::TargetSettings& t,
+                                      std::vector<std::string>, core::AttachmentLocator locator,
+                                      core::Diagnostics& diags) {
+  const auto& s = t.settings;
+  SoapConfig c;
+  try {
+    c.name = t.name;
+    c.url = config::get_string(s, "url", "");
+    c.version = config::get_string(s, "soap_version", "1.1") == "1.2" ? SoapVersion::v12 : SoapVersion::v11;
+    c.schema = cfg.resolve(config::get_string(s, "schema", ""));
+    c.layout = layout_from(s, "root");
+    c.service_namespace = config::get_string(s, "service_namespace", c.service_namespace);
+    if (s["namespaces"] && s["namespaces"].IsMap())
+      for (const auto& kv : s["namespaces"]) c.namespaces.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
+    auto op = [&](const char* key, SoapOperation d) {
+      const YAML::Node n = s[key];
+      if (!n || !n.IsMap()) return d;
+      return SoapOperation{config::get_string(n, "operation", d.name), config::get_string(n, "soap_action", d.soap_action),
+                                 config::get_string(n, "reference_xpath", d.reference_xpath)};
+    };
+    c.create = op("create", c.create);
+    c.update = op("update", {});
+    c.lookup = op("lookup", {});
+    c.in_doubt = config::get_string(s, "in_doubt", "resend") == "hold" ? InDoubtPolicy::hold : InDoubtPolicy::resend;
+    c.username = config::get_string(s, "username", "");
+    if (s["password_file"]) c.password_file = cfg.resolve(config::get_string(s, "password_file", ""));
+    if (s["password_credential"]) c.password_file = credential_path(config::get_string(s, "password_credential", ""));
+    c.basic_auth = config::get_bool(s, "basic_auth", false);
+    const auto wsse = config::get_string(s, "ws_security", "none");
+    c.wsse = wsse == "text" ? WsseMode::text : wsse == "digest" ? WsseMode::digest : WsseMode::none;
+    if (s["ca_file"]) c.http.tls.ca_file = cfg.resolve(config::get_string(s, "ca_file", ""));
+    if (s["client_cert"]) c.http.tls.client_cert = cfg.resolve(config::get_string(s, "client_cert", ""));
+    if (s["client_key"]) c.http.tls.client_key = cfg.resolve(config::get_string(s, "client_key", ""));
+    c.http.connect_timeout = config::get_duration(s, "connect_timeout", c.http.connect_timeout);
+    c.http.read_timeout = config::get_duration(s, "read_timeout", c.http.read_timeout);
+    c.http.total_timeout = config::get_duration(s, "request_timeout", c.http.total_timeout);
+    c.http.max_connections = static_cast<std::size_t>(config::get_int(s, "max_connections", 4, cfg.file, diags, 1));
+    if (s["rate_limit"]) c.http.rate_per_second = s["rate_limit"].as<double>();
+    c.http.max_response_bytes = config::get_size(s, "max_response_size", c.http.max_response_bytes);
+    c.attachment_content_element = config::get_string(s, "attachment_content_element", c.attachment_content_element);
+    c.attachment_reference_element = config::get_string(s, "attachment_reference_element", c.attachment_reference_element);
+    c.max_inline_bytes = config::get_size(s, "max_inline_attachment_size", c.max_inline_bytes);
+    c.attachment_reference = config::get_string(s, "attachment_reference", c.attachment_reference);
+    c.batch.max_items = static_cast<std::size_t>(config::get_int(s, "batch_size", 100, cfg.file, diags, 1));
+    c.batch.max_wait = config::get_duration(s, "batch_wait", c.batch.max_wait);
+    return std::make_unique<SoapSink>(std::move(c), std::move(locator));
+  } catch (const std::exception& e) {  // bad URL/XPath/layout, unreadable XSD, TLS or secret files (never the secret)
+    diags.error(t.position.file, t.position.line, t.position.column, "target '" + t.name + "': " + e.what(),
+                "config.bad_target");
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+config::SinkType sink_type() {
+  config::SinkType t{"soap", kSoapSpec, make_soap, {}};
+  t.field_check = xml_field_check;
+  return t;
+}
+
+}  // namespace reportbridge::soap

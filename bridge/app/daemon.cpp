@@ -1,0 +1,157 @@
+#include "bridge/app/daemon.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+
+#include "bridge/app/cli.hpp"
+#include "bridge/audit/audit_log.hpp"
+#include "bridge/runner/runner.hpp"
+#include "bridge/service/health_server.hpp"
+#include "bridge/service/metrics.hpp"
+#include "bridge/service/notifier.hpp"
+#include "bridge/service/state_probe.hpp"
+
+namespace reportbridge::app {
+
+namespace {
+
+// What the delivery side needs per target, in config order.
+std::vector<runner::Target> delivery_targets(const Runtime& rt) {
+  std::vector<runner::Target> out;
+  for (const auto& t : rt.config.targets) {
+    core::Sink* sink = rt.sink(t.name);
+    if (!sink) continue;
+    // References are read back for updates, the written-back reference and
+    // related links; a target with none of these does not keep them.
+    // (Decided at start: a mapping reloaded later that adds RelatedReference links
+    // with the app id until the next restart.)
+    const auto columns = rt.mappings->columns_for(t.name);
+    const bool links_related = rt.dedup_settings && t.related == "link" &&
+                               std::find(columns.begin(), columns.end(), "RelatedReference") != columns.end();
+    const bool keep_references = sink->updates_by_reference() || t.writeback.include_reference || links_related;
+    out.push_back({sink,
+                   {t.retry.max_attempts, t.retry.base, t.retry.cap},
+                   {t.writeback.message, t.writeback.include_reference, keep_references},
+                   {t.circuit.failures, t.circuit.cooldown, t.circuit.max_cooldown}});
+  }
+  return out;
+}
+
+std::optional<runner::Dedup> dedup_wiring(const Runtime& rt) {
+  if (!rt.dedup_settings) return std::nullopt;
+  const auto rules = decision_rules(rt);
+  return runner::Dedup{&*rt.dedup_settings, rules.related, rules.reporter_key_targets};
+}
+
+}  // namespace
+
+int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
+  // The audit trail and the metrics listen to every lifecycle event.
+  std::shared_ptr<audit::AuditLog> audit_log;
+  if (rt.audit.enabled) {
+    try {
+      audit_log = std::make_shared<audit::AuditLog>(rt.audit);
+    } catch (const std::exception& e) {
+      spdlog::error("audit trail cannot be opened, nothing was started: {}", e.what());
+      return kExitFailure;
+    }
+    rt.events->add(audit_log);
+  }
+  auto metrics = std::make_shared<service::Metrics>(rt.config.target_names());
+  rt.events->add(metrics);
+
+  // Health, readiness and metrics on their own thread and state connection.
+  std::filesystem::create_directories(rt.config.state_path.parent_path());
+  store::StateStore probe_state(rt.config.state_path.string(), 2);
+  std::mutex probe_mutex;
+  const auto targets = rt.config.target_names();
+  metrics->set_gauge_source([&] {
+    std::lock_guard<std::mutex> g(probe_mutex);
+    return service::collect_gauges(probe_state, targets, store::now_ms());
+  });
+  // Only the daemon serves health and metrics; `once` is a batch job.
+  std::optional<service::HealthServer> health;
+  if (rt.service.health.enabled && !once) {
+    health.emplace(
+        rt.service.health.server,
+        [&] {
+          std::lock_guard<std::mutex> g(probe_mutex);
+          service::ReadinessInputs in;
+          in.state_error = service::probe_state_writable(probe_state.db());
+          in.source_error = rt.source->probe();
+          if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
+          in.circuits = service::circuits(probe_state, targets);
+          in.now_ms = store::now_ms();
+          return service::readiness_checks(in, rt.service.health.circuit_open_threshold);
+        },
+        [&] { return metrics->render(); });
+    try {
+      health->start();
+    } catch (const std::exception& e) {
+      spdlog::error("health server: {}", e.what());
+      return kExitFailure;
+    }
+  }
+  service::Notifier notifier(rt.service.service.watchdog);
+
+  runner::Settings settings;
+  settings.once = once;
+  settings.state_path = rt.config.state_path;
+  settings.ingest = {rt.config.source.batch_size, rt.config.source.late_row_window};
+  settings.poll_interval = rt.config.source.poll_interval;
+  settings.writeback_enabled = rt.config.writeback_enabled;
+  settings.writeback_batch = rt.config.writeback_batch;
+  settings.retention = rt.config.retention;
+  settings.shutdown_timeout = rt.service.service.shutdown_timeout;
+  settings.stall_timeout = rt.service.service.stall_timeout;
+
+  // SIGHUP: the mapping set and the log level, checked as `check` does.
+  std::vector<std::unique_ptr<mapping::MappingSet>> retired_mappings;
+  auto reload = [&]() -> const mapping::MappingSet* {
+    core::Diagnostics diags;
+    auto fresh = app::reload(rt, diags);
+    if (!fresh) {
+      spdlog::error("reload refused; the running config and mappings stay in force:\n{}", diags.to_string());
+      return nullptr;
+    }
+    // Items already queued keep the record rendered when they were queued
+    // (mappings/README.md, "Reloading while submissions are queued").
+    retired_mappings.push_back(std::move(rt.mappings));
+    rt.mappings = std::move(fresh->mappings);
+    rt.config.mapping_files = fresh->mapping_files;
+    const bool level_changed = log_level_override.empty() && fresh->log_level != rt.config.log_level;
+    if (level_changed) rt.config.log_level = fresh->log_level;
+    spdlog::info("reload: {} mappings in force, log level {}", rt.mappings->mappings().size(), rt.config.log_level);
+    if (level_changed) spdlog::set_level(spdlog::level::from_str(rt.config.log_level));
+    return rt.mappings.get();
+  };
+
+  // No listener, no events built (they cost a few allocations per submission).
+  core::EventListener* events = rt.events->empty() ? nullptr : rt.events.get();
+  runner::Runner daemon(settings, *rt.source, *rt.schema, *rt.mappings, delivery_targets(rt), events,
+                        dedup_wiring(rt), notifier, reload);
+  std::optional<runner::Totals> totals;
+  std::exception_ptr error;
+  try {
+    totals = daemon.run();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (health) health->stop();
+  if (error) std::rethrow_exception(error);
+  const auto& in = totals->ingest;
+  const auto& out = totals->delivery;
+  spdlog::info(
+      "done: read={} queued={} rejected={} mapping_failed={} unrouted={} duplicates={} related={} "
+      "delivered={} retry={} dead={} batches={}",
+      in.read, in.queued, in.rejected, in.mapping_failed, in.unrouted, in.duplicates, in.related, out.delivered,
+      out.retried, out.rejected, out.batches);
+  return kExitOk;
+}
+
+}  // namespace reportbridge::app
