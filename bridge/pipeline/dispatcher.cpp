@@ -103,12 +103,12 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
         break;
       case core::DeliveryStatus::retry:
         ++retried;
-        if (o.reason_code != "attachment_unavailable") {
+        if (o.reason_code != "attachment_unavailable" && !o.deferred) {
           ++target_retried;
           last_error = o.reason_code + ": " + o.detail;
         }
         // settle_batch turned exhausted retries into dead letters.
-        e.kind = item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead
+        e.kind = !o.deferred && item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead
                                                                 : core::EventKind::retry;
         break;
       case core::DeliveryStatus::reject:

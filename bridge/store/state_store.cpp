@@ -451,6 +451,9 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
       " version = excluded.version, reference = excluded.reference, updated_ms = excluded.updated_ms"
       " WHERE excluded.version >= legacy_refs.version");
   auto attempts_q = db_.prepare("SELECT attempts FROM outbox_items WHERE id = ?1");
+  auto later = db_.prepare(
+      "UPDATE outbox_items SET state = 'pending', batch_id = NULL,"
+      " last_error = ?2, next_attempt_ms = ?3, in_doubt = in_doubt OR ?4 WHERE id = ?1");
 
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     const auto& item = batch.items[i];
@@ -475,6 +478,14 @@ void StateStore::settle_batch(const core::DeliveryBatch& batch,
         dead.reset();
         break;
       case core::DeliveryStatus::retry: {
+        if (o.deferred) {  // nothing attempted: not counted, offered again after retry_after
+          later.bind(1, item.outbox_id).bind(2, error)
+              .bind(3, now + std::max<std::int64_t>(
+                                 1000, std::chrono::duration_cast<std::chrono::milliseconds>(o.retry_after).count()))
+              .bind(4, o.in_doubt ? 1 : 0).run();
+          later.reset();
+          break;
+        }
         attempts_q.bind(1, item.outbox_id);
         int attempts = attempts_q.step() ? static_cast<int>(attempts_q.int64(0)) + 1 : 1;
         attempts_q.reset();
