@@ -31,7 +31,7 @@ const config::MapSpec kWsdlOperationSpec{
      {"reference", ValueKind::string, false, "XPath of the legacy reference in the answer (context: soap:Body; prefixes from namespaces)."},
      {"not_found", ValueKind::any, false, "lookup: empty (default), nil, or {fault: Code}."},
      {"fields", ValueKind::map, false, "Record field name -> path in this operation's input (default: the field's name)."},
-     {"values", ValueKind::map, false, "Path in this operation's input -> bridge value (external_reference, submission_id, version, legacy_reference, attachment_count)."}}};
+     {"values", ValueKind::map, false, "Path in this operation's input -> bridge value (external_reference, submission_id, version, legacy_reference, attachment_count, request_id) or {const: TEXT}."}}};
 
 std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, const config::TargetSettings& t,
                                              core::Diagnostics& diags, bool report);
@@ -158,10 +158,12 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
     if (const YAML::Node v = n["values"]; v && v.IsMap())
       for (const auto& kv : v) {
         const auto name = kv.second.IsScalar() ? kv.second.as<std::string>() : std::string();
-        if (auto bv = bridge_value(name)) {
+        if (kv.second.IsMap() && kv.second.size() == 1 && kv.second["const"] && kv.second["const"].IsScalar()) {
+          oc.constants.emplace_back(kv.first.as<std::string>(), kv.second["const"].as<std::string>());
+        } else if (auto bv = bridge_value(name)) {
           oc.values.emplace_back(kv.first.as<std::string>(), *bv);
         } else {
-          at(kv.second, std::string(key) + ".values: '" + name + "' is not a bridge value (external_reference, submission_id, version, legacy_reference, attachment_count)", "config.bad_target");
+          at(kv.second, std::string(key) + ".values: '" + name + "' is not a bridge value (external_reference, submission_id, version, legacy_reference, attachment_count, request_id) nor {const: TEXT}", "config.bad_target");
           ok = false;
         }
       }

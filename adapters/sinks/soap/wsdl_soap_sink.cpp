@@ -1,9 +1,11 @@
 #include "adapters/sinks/soap/wsdl_soap_sink.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -58,7 +60,7 @@ ContractError::ContractError(std::vector<std::pair<std::string, std::string>> p)
 
 std::optional<BridgeValue> bridge_value(const std::string& name) {
   for (auto v : {BridgeValue::external_reference, BridgeValue::submission_id, BridgeValue::version,
-                 BridgeValue::legacy_reference, BridgeValue::attachment_count})
+                 BridgeValue::legacy_reference, BridgeValue::attachment_count, BridgeValue::request_id})
     if (name == to_string(v)) return v;
   return std::nullopt;
 }
@@ -70,6 +72,7 @@ const char* to_string(BridgeValue v) {
     case BridgeValue::version: return "version";
     case BridgeValue::legacy_reference: return "legacy_reference";
     case BridgeValue::attachment_count: return "attachment_count";
+    case BridgeValue::request_id: return "request_id";
   }
   return "?";
 }
@@ -94,6 +97,7 @@ struct WsdlSoapSink::Impl {
     std::vector<Part> parts;
     std::optional<xml::XPathQuery> reference;
     std::vector<std::pair<Route, BridgeValue>> values;
+    std::vector<std::pair<Route, std::string>> constants;
     bool record_fields = true;  // create/update: every record field; lookup: only cfg.fields
     bool offered() const { return !cfg.operation.empty(); }
   };
@@ -140,7 +144,7 @@ struct WsdlSoapSink::Impl {
       }
     }
     if (lookup.offered() && lookup.cfg.reference.empty()) problems.emplace_back("lookup", "a reference XPath is required");
-    if (lookup.offered() && lookup.values.empty() && lookup.cfg.fields.empty())
+    if (lookup.offered() && lookup.values.empty() && lookup.constants.empty() && lookup.cfg.fields.empty())
       problems.emplace_back("lookup", "give the lookup request at least one value (e.g. values: {<path>: external_reference})");
     if (!problems.empty()) throw ContractError(std::move(problems));
 
@@ -241,6 +245,16 @@ struct WsdlSoapSink::Impl {
       }
       o.values.emplace_back(*r, value);
     }
+    for (const auto& [path, text] : oc.constants) {
+      std::string why;
+      auto r = route(o, path, &why);
+      if (r) why = check_route(o, *r);
+      if (!why.empty()) {
+        problems.emplace_back(o.role, "values: '" + path + "': " + why);
+        continue;
+      }
+      o.constants.emplace_back(*r, text);
+    }
     for (const auto& [field, path] : oc.fields) {
       std::string why;
       auto r = route(o, path, &why);
@@ -317,6 +331,16 @@ struct WsdlSoapSink::Impl {
       case BridgeValue::version: return std::to_string(item.record.version);
       case BridgeValue::legacy_reference: return item.prior_reference;
       case BridgeValue::attachment_count: return std::to_string(item.record.attachments.size());
+      case BridgeValue::request_id: {  // random (version 4) UUID
+        unsigned char b[16];
+        if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no randomness for request_id");
+        b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+        b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+        char out[37];
+        std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                      b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+        return out;
+      }
     }
     return {};
   }
@@ -373,6 +397,8 @@ struct WsdlSoapSink::Impl {
     }
     for (const auto& [r, v] : o.values)
       if (!put(r, value_of(v, item), std::string("value ") + to_string(v))) return b;
+    for (const auto& [r, text] : o.constants)
+      if (!put(r, text, "a constant")) return b;
     // Attachments go with the part that renders them.
     for (std::size_t i = 0; i < o.parts.size(); ++i)
       if (o.parts[i].renderer && !o.parts[i].renderer->layout().attachments_path.empty()) {
@@ -675,6 +701,7 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
     for (const auto& f : field_names)
       if (auto p = I.field_path(*o, f)) mark(*p);
     for (const auto& [path, value] : o->cfg.values) mark(path);
+    for (const auto& [path, value] : o->cfg.constants) mark(path);
     if (!I.cfg.attachments_path.empty() && o->record_fields) mark(I.cfg.attachments_path);
     auto strip = [](std::string p) {  // "A[1]/B" -> "A/B"
       for (auto at = p.find("[1]"); at != std::string::npos; at = p.find("[1]")) p.erase(at, 3);

@@ -20,7 +20,9 @@
 // operation's `fields` map renames a record field to another path for that
 // operation) and the bridge's own values per operation (`values`: path ->
 // external_reference "<submission_id>:<version>", submission_id, version,
-// legacy_reference (the stored reference, update only), attachment_count).
+// legacy_reference (the stored reference, update only), attachment_count,
+// request_id (a random UUID per request)) and fixed texts (`values: {path:
+// {const: TEXT}}`).
 // Create and update send every record field; lookup only its `fields`.
 // Each rendered element is validated against the schema set before sending;
 // an invalid one is rejected (schema_invalid, libxml2's message, line of the
@@ -59,7 +61,7 @@
 
 namespace reportbridge::soap {
 
-enum class BridgeValue { external_reference, submission_id, version, legacy_reference, attachment_count };
+enum class BridgeValue { external_reference, submission_id, version, legacy_reference, attachment_count, request_id };
 // nullopt for an unknown name.
 std::optional<BridgeValue> bridge_value(const std::string& name);
 const char* to_string(BridgeValue v);
@@ -76,6 +78,8 @@ struct WsdlOperationConfig {
   std::vector<std::pair<std::string, std::string>> fields;
   // path in this operation's input -> bridge value
   std::vector<std::pair<std::string, BridgeValue>> values;
+  // path in this operation's input -> fixed text (e.g. a calling-system id)
+  std::vector<std::pair<std::string, std::string>> constants;
 };
 
 struct WsdlSoapConfig {

@@ -31,7 +31,7 @@ ServerProcess& legacy(const std::string& shape) {
   return *s;
 }
 
-[[maybe_unused]] ServerProcess& spyne(const std::string& shape) {
+ServerProcess& spyne(const std::string& shape) {
   static std::map<std::string, std::unique_ptr<ServerProcess>> servers;
   auto& s = servers[shape];
   if (!s)
@@ -362,4 +362,150 @@ TEST_CASE("bare (Occurrence Hub): record as the body, reference in a header, emp
   CHECK(missing[0].reference != out[0].reference);
   CHECK(calls(s, "QueryIncident") == 2);
   CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
+
+// ---- Vantage CaseConnect: SOAP 1.2 port, a required CallingSystem header,
+// the source reference beside the record, a declared RecordNotFound fault.
+TEST_CASE("soap12-header (CaseConnect): SOAP 1.2, a mapped header, not found as a fault") {
+  auto& s = legacy("soap12-header");
+  control(s, "reset=1");
+  const std::string svc = "http://vantage-justice.co.uk/caseconnect/services/intake/v1";
+  WsdlSoapConfig c;
+  c.name = "caseconnect";
+  c.wsdl = kFixtures + "soap12-header/CaseConnectIntake.wsdl";
+  c.port = "CaseConnectIntakeSoap12Port";
+  c.url = s.url("/caseconnect/v1/intake");
+  c.namespaces = {{"svc", svc},
+                  {"hdr", "http://vantage-justice.co.uk/caseconnect/headers/v1"},
+                  {"ccd", "http://vantage-justice.co.uk/caseconnect/data/v1"}};
+  const std::vector<std::pair<std::string, std::string>> header{
+      {"soap:Header/hdr:CallingSystem/hdr:SystemId", "REPORTBRIDGE"}};
+  const std::vector<std::pair<std::string, BridgeValue>> correlation{
+      {"soap:Header/hdr:CallingSystem/hdr:CorrelationId", BridgeValue::request_id}};
+  c.create = {"RecordOccurrence", "svc:RecordOccurrenceResponse/svc:CaseReference", NotFound::empty, "", {}, correlation, header};
+  c.create.values.emplace_back("svc:SourceReference", BridgeValue::external_reference);
+  c.update = {"ReviseOccurrence", "svc:ReviseOccurrenceResponse/svc:CaseReference", NotFound::empty, "", {}, correlation, header};
+  c.update.values.emplace_back("svc:CaseReference", BridgeValue::legacy_reference);
+  c.update.values.emplace_back("svc:SourceReference", BridgeValue::external_reference);
+  c.lookup = {"LocateOccurrence", "svc:LocateOccurrenceResponse/svc:CaseReference", NotFound::fault, "RecordNotFound", {}, correlation, header};
+  c.lookup.values.emplace_back("svc:SourceReference", BridgeValue::external_reference);
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"ccd:Occurrence/ccd:OccurrenceType", "ANTISOCIAL_BEHAVIOUR"},
+                                         {"ccd:Occurrence/ccd:ReportedAt", "2026-11-27T18:42:10"},
+                                         {"ccd:Occurrence/ccd:Summary", "Group throwing stones at buses"},
+                                         {"ccd:Occurrence/ccd:When/ccd:Between/ccd:Start", "2026-11-27T18:15:00"},
+                                         {"ccd:Occurrence/ccd:Where/ccd:Address/ccd:Line[*]", R"(["Linthorpe Road", "Middlesbrough"])"},
+                                         {"ccd:Occurrence/ccd:Where/ccd:Address/ccd:Postcode", "TS1 3QY"}};
+  auto out = sink.deliver(batch({item("cc-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("CC", 0) == 0);
+  auto up = sink.deliver(batch({item("cc-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  // Lookup: found; and the declared fault means "not found": the record is sent.
+  auto found = sink.deliver(batch({item("cc-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("cc-2", 1, f, {}, true)}));
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "LocateOccurrence") == 2);
+  CHECK(calls(s, "RecordOccurrence") == 2);
+  // Another fault of the lookup is no "not found".
+  control(s, "fail_next=1&kind=server_fault&ops=lookup");
+  auto failed = sink.deliver(batch({item("cc-3", 1, f, {}, true)}));
+  CHECK(failed[0].status == DeliveryStatus::retry);
+  CHECK(failed[0].in_doubt);
+  CHECK(calls(s, "RecordOccurrence") == 2);
+}
+
+// ---- spyne-served systems (spyne builds and validates the contract itself).
+TEST_CASE("spyne-wrapped (Ravenscar): create, update, lookup with nil") {
+  auto& s = spyne("spyne-wrapped");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "ravenscar";
+  c.wsdl = kFixtures + "spyne/spyne-wrapped/IncidentIntake.wsdl";
+  c.url = s.url("/ravenscar/rms/IncidentIntake");
+  c.namespaces = {{"svc", "http://schemas.ravenscar-rms.co.uk/services/intake/2021/06"},
+                  {"inc", "http://schemas.ravenscar-rms.co.uk/records/incident/3.0"}};
+  c.create.operation = "SubmitIncident";
+  c.create.reference = "//svc:IncidentNumber";
+  c.create.values = {{"svc:IncidentReport/inc:ExternalReference", BridgeValue::external_reference}};
+  c.update.operation = "AmendIncident";
+  c.update.reference = "//svc:IncidentNumber";
+  c.update.values = {{"svc:IncidentNumber", BridgeValue::legacy_reference},
+                     {"svc:IncidentReport/inc:ExternalReference", BridgeValue::external_reference}};
+  c.lookup.operation = "FindIncidentByExternalReference";
+  c.lookup.reference = "//svc:IncidentNumber";
+  c.lookup.not_found = NotFound::nil;
+  c.lookup.values = {{"svc:ExternalReference", BridgeValue::external_reference}};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"svc:IncidentReport/@channel", "APP"},
+                                         {"svc:IncidentReport/inc:SourceSystem", "PUBLIC_APP"},
+                                         {"svc:IncidentReport/inc:IncidentType", "ASB"},
+                                         {"svc:IncidentReport/inc:ReportedAt", "2026-11-27T18:42:10Z"},
+                                         {"svc:IncidentReport/inc:Narrative", "Group throwing stones at buses"},
+                                         {"svc:IncidentReport/inc:Location/inc:Address/inc:Street", "Linthorpe Road"},
+                                         {"svc:IncidentReport/inc:Location/inc:Address/inc:Town", "Middlesbrough"},
+                                         {"svc:IncidentReport/inc:Location/inc:Address/inc:Postcode", "TS1 3QY"}};
+  auto out = sink.deliver(batch({item("rv-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("RV-", 0) == 0);
+  auto up = sink.deliver(batch({item("rv-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "AmendIncident") == 1);
+  auto found = sink.deliver(batch({item("rv-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("rv-2", 1, f, {}, true)}));
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "SubmitIncident") == 2);
+  CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
+
+TEST_CASE("spyne-header (CaseLink): required header, update and lookup with the declared fault") {
+  auto& s = spyne("spyne-header");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "caselink";
+  c.wsdl = kFixtures + "spyne/spyne-header/CaseLinkIntake.wsdl";
+  c.url = s.url("/caselink/v5/IntakeService");
+  c.namespaces = {{"cl", "urn:marston:caselink:intake:5"}, {"case", "urn:marston:caselink:case:5"}};
+  const std::vector<std::pair<std::string, std::string>> header{{"soap:Header/cl:CallingSystem/cl:SystemId", "REPORTBRIDGE"}};
+  const std::vector<std::pair<std::string, BridgeValue>> values{
+      {"soap:Header/cl:CallingSystem/cl:CorrelationId", BridgeValue::request_id},
+      {"cl:SourceReference", BridgeValue::external_reference}};
+  c.create = {"CreateCase", "//cl:CaseNumber", NotFound::empty, "", {}, values, header};
+  c.update = {"UpdateCase", "//cl:CaseNumber", NotFound::empty, "", {}, values, header};
+  c.update.values.emplace_back("cl:CaseNumber", BridgeValue::legacy_reference);
+  c.lookup = {"LocateCase", "//cl:CaseNumber", NotFound::fault, "RecordNotFound", {}, values, header};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"cl:CaseDetails/case:CaseType", "ANTISOCIAL_BEHAVIOUR"},
+                                         {"cl:CaseDetails/case:ReceivedAt", "2026-11-27T18:42:10Z"},
+                                         {"cl:CaseDetails/case:Summary", "Group throwing stones at buses"}};
+  auto out = sink.deliver(batch({item("ml-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("ML", 0) == 0);
+  auto up = sink.deliver(batch({item("ml-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "UpdateCase") == 1);
+  auto found = sink.deliver(batch({item("ml-1", 2, f, {}, true)}));
+  INFO(found[0].detail);
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("ml-2", 1, f, {}, true)}));
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "LocateCase") == 2);
+  CHECK(calls(s, "CreateCase") == 2);
 }
