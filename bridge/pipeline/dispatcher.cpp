@@ -25,7 +25,7 @@ std::vector<store::TargetHealth> Dispatcher::health() const {
   return out;
 }
 
-void Dispatcher::record_result(Target& t, bool failed, const std::string& error, std::int64_t now) {
+void Dispatcher::record_result(Target& t, bool failed, const std::string& error, std::int64_t now, bool open_now) {
   auto& h = t.health;
   const std::string before = h.circuit;
   if (!failed) {
@@ -41,7 +41,7 @@ void Dispatcher::record_result(Target& t, bool failed, const std::string& error,
       t.current_cooldown = std::min(t.current_cooldown * 2, t.circuit.max_cooldown);
       h.circuit = "open";
       h.retry_at_ms = now + t.current_cooldown.count();
-    } else if (h.circuit == "closed" && h.consecutive_failures >= t.circuit.failures) {
+    } else if (h.circuit == "closed" && (open_now || h.consecutive_failures >= t.circuit.failures)) {
       h.circuit = "open";
       h.opened_ms = now;
       h.retry_at_ms = now + t.current_cooldown.count();
@@ -80,6 +80,7 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   // supply (attachment_unavailable) says nothing about the target's health.
   std::size_t target_retried = 0;
   std::string last_error;
+  std::string auth_error;  // the target refused the credentials
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     static const core::DeliveryOutcome kMissing = core::DeliveryOutcome::fail(
         core::DeliveryStatus::retry, "no_outcome", "sink returned fewer outcomes than items");
@@ -113,6 +114,7 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
         break;
       case core::DeliveryStatus::reject:
         ++rejected;
+        if (o.reason_code == "auth_failed") auth_error = o.reason_code + ": " + o.detail;
         e.kind = core::EventKind::dead;
         break;
     }
@@ -125,7 +127,10 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   stats.rejected += rejected;
   spdlog::info("dispatch: target {} batch {} items={} delivered={} retry={} rejected={}",
                target.sink->name(), batch.key, batch.items.size(), delivered, retried, rejected);
-  record_result(target, delivered == 0 && target_retried > 0, last_error, now);
+  if (!auth_error.empty())
+    record_result(target, true, auth_error, now, true);
+  else
+    record_result(target, delivered == 0 && target_retried > 0, last_error, now);
   return delivered == 0 && retried > 0;
 }
 

@@ -73,7 +73,9 @@ class Dispatcher {
   // doing: an attachment the source could not supply (attachment_unavailable)
   // is not.
   bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
-  void record_result(Target& target, bool failed, const std::string& error, std::int64_t now);
+  // `open_now`: the target refused the bridge's credentials (auth_failed):
+  // the circuit opens at once, so no more batches hammer it until the probe.
+  void record_result(Target& target, bool failed, const std::string& error, std::int64_t now, bool open_now = false);
 
   store::StateStore& state_;
   core::EventListener* events_;
