@@ -34,7 +34,7 @@ const config::MapSpec kWsdlOperationSpec{
      {"values", ValueKind::map, false, "Path in this operation's input -> bridge value (external_reference, submission_id, version, legacy_reference, attachment_count, request_id) or {const: TEXT}."}}};
 
 std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, const config::TargetSettings& t,
-                                             core::Diagnostics& diags, bool report);
+                                             core::Diagnostics& diags, bool report, bool create_only = false);
 
 // Mapping field names an XML target takes: paths resolved against the whole
 // schema set (why and the nearest valid paths when one does not resolve).
@@ -43,6 +43,8 @@ xml::FieldCheck xml_field_check(const config::DaemonConfig& cfg, const config::T
     if (t.settings["wsdl"]) {
       core::Diagnostics ignored;
       std::shared_ptr<const WsdlSoapSink> sink = make_wsdl_sink(cfg, t, ignored, false);
+      // A bad update/lookup setting (reported by the factory) does not hide the mapping's paths.
+      if (!sink) sink = make_wsdl_sink(cfg, t, ignored, false, true);
       if (!sink) return {};
       return [sink](const std::string& field) { return sink->check_field(field); };
     }
@@ -120,7 +122,7 @@ void read_common(const config::DaemonConfig& cfg, const YAML::Node& s, C& c, cor
 // The WSDL form. Operation keys are checked with their positions; problems
 // the contract finds are reported at the operation they belong to.
 std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, const config::TargetSettings& t,
-                                             core::Diagnostics& diags, bool report) {
+                                             core::Diagnostics& diags, bool report, bool create_only) {
   const auto& s = t.settings;
   const std::string& file = cfg.file;
   auto at = [&](const YAML::Node& n, const std::string& message, const char* code) {
@@ -187,8 +189,10 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
     }
   };
   op("create", c.create);
-  op("update", c.update);
-  op("lookup", c.lookup);
+  if (!create_only) {
+    op("update", c.update);
+    op("lookup", c.lookup);
+  }
   if (!s["create"]) {
     at({}, "create: {operation: ...} is required with wsdl", "config.bad_target");
     ok = false;
@@ -198,8 +202,17 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
     read_common(cfg, s, c, diags);
     return std::make_unique<WsdlSoapSink>(std::move(c), core::AttachmentLocator{});
   } catch (const ContractError& e) {
-    for (const auto& [role, message] : e.problems)
-      at(role.empty() ? YAML::Node() : s[role], (role.empty() ? "" : role + ": ") + message, "config.soap_contract");
+    for (const auto& [role, message] : e.problems) {
+      // The key the problem is about, when it says (reset: rebinding, never assigning into the config tree).
+      YAML::Node where;
+      if (!role.empty()) where.reset(s[role]);
+      for (const char* key : {"reference", "values", "fields"})
+        if (where && where.IsMap() && message.rfind(std::string(key) + ":", 0) == 0) {
+          const YAML::Node& op_node = where;
+          if (const YAML::Node v = op_node[key]) where.reset(v);
+        }
+      at(where, (role.empty() ? "" : role + ": ") + message, "config.soap_contract");
+    }
   } catch (const std::exception& e) {  // unreadable WSDL/schemas, TLS or secret files (never the secret)
     at(s["wsdl"], e.what(), "config.bad_target");
   }

@@ -131,12 +131,12 @@ struct WsdlSoapSink::Impl {
     compile(create, cfg.create, problems);
     if (!cfg.update.operation.empty()) compile(update, cfg.update, problems);
     if (!cfg.lookup.operation.empty()) compile(lookup, cfg.lookup, problems);
-    if (!problems.empty()) throw ContractError(std::move(problems));
     // The SOAP version of the port decides the "soap" prefix of XPaths.
     if (std::none_of(ns.begin(), ns.end(), [](const auto& p) { return p.first == "soap"; }))
-      ns.emplace_back("soap", envelope_namespace(version_of(create.op.version)));
+      ns.emplace_back("soap", envelope_namespace(version_of(
+                                  create.op.version)));
     for (Op* o : {&create, &update, &lookup}) {
-      if (!o->offered() || o->cfg.reference.empty()) continue;
+      if (o->cfg.operation.empty() || o->cfg.reference.empty()) continue;
       try {
         o->reference.emplace(o->cfg.reference, ns);
       } catch (const std::invalid_argument& e) {
