@@ -330,7 +330,7 @@ Scaffold scaffold_document(const std::shared_ptr<const xml::SchemaSet>& set, con
   const std::string name = options.mapping_name.empty() ? snake_case(root.local) : options.mapping_name;
   const std::string target = options.target_name.empty() ? name : options.target_name;
   std::string y = "targets:\n";
-  y += "  " + target + ":\n";
+  y += "  - name: " + target + "\n";
   y += "    type: xml_drop\n";
   y += "    directory: " + yaml_quoted("FILL_IN/drop/" + target) + "\n";
   y += "    xsd: " + yaml_quoted(options.schema_path.empty() ? set->main_file().string() : options.schema_path) + "\n";
@@ -376,7 +376,7 @@ Scaffold scaffold_operation(const Wsdl& wsdl, const Operation& op, const Scaffol
     return q.clark();
   };
   std::string y = "targets:\n";
-  y += "  " + target + ":\n";
+  y += "  - name: " + target + "\n";
   y += "    # Operation " + op.name + " of " + op.service + "/" + op.port + ": " +
        (op.style == OperationStyle::document_wrapped ? "document/literal wrapped" : "document/literal bare") +
        ", SOAP " + (op.version == SoapVersion::soap12 ? "1.2" : "1.1") + ", SOAPAction " + yaml_quoted(op.soap_action) +
@@ -390,12 +390,15 @@ Scaffold scaffold_operation(const Wsdl& wsdl, const Operation& op, const Scaffol
   y += ".\n";
   for (const auto& n : notes) y += "    # " + n + "\n";
   y += "    type: soap\n";
-  y += "    url: " + yaml_quoted(op.endpoint.empty() ? "FILL_IN" : op.endpoint) + "\n";
-  y += "    soap_version: " + yaml_quoted(op.version == SoapVersion::soap12 ? "1.2" : "1.1") + "\n";
-  y += "    schema: " + yaml_quoted(o.schema_path) + "\n";
-  y += "    root: " + yaml_quoted(out.root) + "\n";
+  y += "    wsdl: " + yaml_quoted(o.schema_path) + "\n";
+  y += "    service: " + yaml_quoted(op.service) + "\n";
+  y += "    port: " + yaml_quoted(op.port) + "\n";
+  y += "    # url: overrides the port's address " + yaml_quoted(op.endpoint) + "\n";
   y += namespaces_yaml(out.namespaces, "    ");
-  y += "    create: {operation: " + op.name + ", soap_action: " + yaml_quoted(op.soap_action) + "}\n";
+  y += "    create:\n";
+  y += "      operation: " + op.name + "\n";
+  y += "      reference: FILL_IN  # XPath of the legacy reference in the answer (context: soap:Body)\n";
+  y += "      # values: {<path of the external reference>: external_reference}\n";
   out.target_yaml = std::move(y);
   return out;
 }

@@ -223,3 +223,18 @@ TEST_CASE("chaos and SIGKILLs against the WSDL target: every version once at the
               static_cast<long long>(states["delivered"]), static_cast<long long>(versions),
               boost::json::serialize(outcomes).c_str());
 }
+
+TEST_CASE("scaffold: a starter mapping and WSDL target from the contract") {
+  auto r = run_process({REPORTBRIDGE_BINARY, "scaffold", "--wsdl", kWsdl, "--operation", "SubmitCommunityReport",
+                        "--schema", std::string(REPORTBRIDGE_SOURCE_DIR) + "/schemas/submission.schema.json"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // Required paths active, with their types; the target in the WSDL form.
+  CHECK(r.out.find("ExternalReference") != std::string::npos);
+  CHECK(r.out.find("Classification/CategoryCode") != std::string::npos);
+  CHECK(r.out.find("    type: soap\n    wsdl: ") != std::string::npos);
+  CHECK(r.out.find("      operation: SubmitCommunityReport") != std::string::npos);
+  auto bad = run_process({REPORTBRIDGE_BINARY, "scaffold", "--wsdl", kWsdl, "--operation", "Submit"});
+  CHECK(bad.exit_code == 3);
+  CHECK(bad.err.find("SubmitCommunityReport") != std::string::npos);  // what exists
+}

@@ -98,7 +98,8 @@ TEST_CASE("scaffold of the project's complaint schema: required paths active, ob
   // Every required path was guessed: the starter mapping loads as it is.
   CHECK(s.mapping_yaml.find("from: FILL_IN\n    required: true") == std::string::npos);
   CHECK_FALSE(load_errors(s, "complaint", o.submission_paths).has_value());
-  const YAML::Node target = YAML::Load(s.target_yaml)["targets"]["complaint"];
+  const YAML::Node target = YAML::Load(s.target_yaml)["targets"][0];
+  CHECK(target["name"].as<std::string>() == "complaint");
   CHECK(target["type"].as<std::string>() == "xml_drop");
   CHECK(target["xsd"].as<std::string>() == "schemas/psd_complaint.xsd");
   CHECK(target["root"].as<std::string>() == "psd:Complaint");
@@ -151,9 +152,12 @@ TEST_CASE("scaffold of WSDL operations: the request body of a wrapped operation 
   CHECK(doc["fields"].size() == 0);  // nothing is required
   CHECK(s.fields.size() == 3);       // courthouse, courtroom, date
   CHECK(s.fields[0].path == "courthouse");
-  const YAML::Node target = YAML::Load(s.target_yaml)["targets"]["get_cases"];
+  const YAML::Node target = YAML::Load(s.target_yaml)["targets"][0];
+  CHECK(target["name"].as<std::string>() == "get_cases");
   CHECK(target["type"].as<std::string>() == "soap");
-  CHECK(target["url"].as<std::string>() == "http://192.168.0.65:8070/service/darts/DARTSService");
+  CHECK(target["wsdl"].as<std::string>().find("dartsService.wsdl") != std::string::npos);
+  CHECK(target["port"].as<std::string>() == "DARTSServicePort");
+  CHECK(s.target_yaml.find("http://192.168.0.65:8070/service/darts/DARTSService") != std::string::npos);
   CHECK(target["create"]["operation"].as<std::string>() == "getCases");
   CHECK(s.target_yaml.find("document/literal wrapped") != std::string::npos);
   CHECK(s.target_yaml.find("faults d:Exception") != std::string::npos);
