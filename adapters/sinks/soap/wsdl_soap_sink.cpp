@@ -600,8 +600,10 @@ struct WsdlSoapSink::Impl {
         out[i].reference = item.prior_reference;
       out[i].latency_ms = responses[k].latency_ms;
     }
+    // Settled items are forgotten; a retried one keeps the time of its last send
+    // (the outbox keeps it in doubt once it was).
     for (std::size_t i = 0; i < n; ++i)
-      if (out[i].status != DeliveryStatus::retry || !out[i].in_doubt) last_send.erase(batch.items[i].outbox_id);
+      if (out[i].status != DeliveryStatus::retry) last_send.erase(batch.items[i].outbox_id);
 
     std::size_t counts[3] = {0, 0, 0};
     for (const auto& o : out) ++counts[static_cast<int>(o.status)];
