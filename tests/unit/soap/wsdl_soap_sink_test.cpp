@@ -509,3 +509,27 @@ TEST_CASE("spyne-header (CaseLink): required header, update and lookup with the 
   CHECK(calls(s, "LocateCase") == 2);
   CHECK(calls(s, "CreateCase") == 2);
 }
+
+TEST_CASE("WS-Security through a WSDL target: accepted with the right password, auth_failed with a wrong one") {
+  ServerProcess s({testing::python(), testing::server_script("legacy_rms_server.py"), "0", "--shape", "wrapped",
+                   "--wsse", "bridge:s3cret-pw"});
+  testing::TempDir dir;
+  testing::write_file(dir / "good", "s3cret-pw\n");
+  testing::write_file(dir / "bad", "wrong\n");
+  auto c = guardian(s);
+  c.username = "bridge";
+  c.wsse = WsseMode::digest;
+  c.password_file = dir / "good";
+  WsdlSoapSink sink(c, {});
+  auto ok = sink.deliver(batch({item("ws-1", 1, guardian_fields())}));
+  INFO(ok[0].detail);
+  CHECK(ok[0].status == DeliveryStatus::delivered);
+  CHECK(sink.encode_preview(item("ws-1", 1, guardian_fields()).record).find("[redacted]") != std::string::npos);
+  c.password_file = dir / "bad";
+  WsdlSoapSink wrong(c, {});
+  auto refused = wrong.deliver(batch({item("ws-2", 1, guardian_fields())}));
+  CHECK(refused[0].status == DeliveryStatus::reject);
+  CHECK(refused[0].reason_code == "auth_failed");  // wsse:FailedAuthentication, not a retried server fault
+  CHECK(refused[0].detail.find("wrong") == std::string::npos);
+  CHECK(creates(s).count("ws-2:1") == 0);
+}
