@@ -45,6 +45,45 @@ SoapVersion version_of(wsdl::SoapVersion v) {
   return v == wsdl::SoapVersion::soap12 ? SoapVersion::v12 : SoapVersion::v11;
 }
 
+// A made-up value of simple type `t` for check's sample request (only the
+// request's structure is judged: facets such as patterns may still fail).
+std::string sample_value(const xml::TypeDef* t) {
+  if (!t) return "x";
+  if (!t->facets.enumeration.empty()) return t->facets.enumeration.front();
+  if (t->item_type) return sample_value(t->item_type);
+  if (!t->member_types.empty()) return sample_value(t->member_types.front());
+  std::string p;
+  for (const xml::TypeDef* at = t; at; at = at->base)
+    if (at->builtin) {
+      p = at->name.local;
+      break;
+    }
+  if (p == "dateTime") return "2026-01-01T00:00:00";
+  if (p == "date") return "2026-01-01";
+  if (p == "time") return "00:00:00";
+  if (p == "boolean") return "true";
+  if (p == "gYear") return "2026";
+  if (p == "duration") return "PT1H";
+  if (p == "base64Binary") return "AAAA";
+  if (p == "hexBinary") return "00";
+  if (p == "anyURI") return "urn:x";
+  if (p.find("nteger") != std::string::npos || p == "decimal" || p == "int" || p == "long" || p == "short" ||
+      p == "byte" || p.rfind("unsigned", 0) == 0 || p == "float" || p == "double")
+    return "1";
+  std::string v = "x";
+  if (t->facets.min_length && *t->facets.min_length > 1) v.assign(static_cast<std::size_t>(std::min<std::uint64_t>(*t->facets.min_length, 64)), 'x');
+  if (t->facets.length) v.assign(static_cast<std::size_t>(std::min<std::uint64_t>(*t->facets.length, 64)), 'x');
+  return v;
+}
+
+// Errors about the request's structure (not about a made-up value).
+bool structural(const std::string& m) {
+  return m.find("This element is not expected") != std::string::npos ||
+         m.find("Missing child element") != std::string::npos ||
+         m.find("is required but missing") != std::string::npos ||
+         m.find("is not allowed") != std::string::npos;
+}
+
 }  // namespace
 
 namespace {
@@ -359,7 +398,8 @@ struct WsdlSoapSink::Impl {
   };
 
   // Renders and validates one request of `o` for `item`.
-  Built build(const Op& o, const core::DeliveryItem& item, bool preview) const {
+  Built build(const Op& o, const core::DeliveryItem& item, bool preview,
+              std::vector<xml::XmlError>* raw_errors = nullptr) const {
     Built b;
     const auto& rec = item.record;
     std::vector<core::TargetRecord> subs(o.parts.size());
@@ -446,6 +486,7 @@ struct WsdlSoapSink::Impl {
         auto errs = validator->validate(*e);
         numbered.insert(numbered.end(), errs.begin(), errs.end());
       }
+      if (raw_errors) *raw_errors = numbered.empty() ? errors : numbered;
       b.error = reject("schema_invalid", std::string(o.role) + " request: " +
                                              xml::join_errors(xml::redact_values(numbered.empty() ? errors : numbered)));
       if (preview) b.text = xml::to_string(*env.doc, xml::Format::pretty, true);
@@ -752,6 +793,50 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
                     "config.soap_unfilled");
       }
     }
+    // A sample request: every field and value filled with a made-up value of its
+    // type, rendered and validated; structural errors (an element the content
+    // model does not expect there, a required child missing under an element the
+    // mapping writes, a required attribute) mean no submission can produce a valid
+    // request.
+    core::DeliveryItem sample;
+    sample.record.submission_id = "00000000-0000-4000-8000-000000000000";
+    sample.record.version = 1;
+    sample.prior_reference = "SAMPLE";
+    for (const auto& f : field_names) {
+      const auto p = I.field_path(*o, f);
+      if (!p) continue;
+      std::string why;
+      auto r = I.route(*o, *p, &why);
+      if (!r) continue;
+      const auto& part = o->parts[r->part];
+      const xml::TypeDef* type = part.decl ? part.decl->type : nullptr;
+      if (part.renderer) {
+        auto res = part.renderer->resolve_field(r->path);
+        if (!res) continue;
+        type = res.path->value_type;
+        if (res.path->nil) {
+          sample.record.fields.push_back({f, "true"});
+          continue;
+        }
+        if (res.path->each()) {
+          sample.record.fields.push_back({f, "[\"" + sample_value(type) + "\"]"});
+          continue;
+        }
+      }
+      sample.record.fields.push_back({f, sample_value(type)});
+    }
+    std::vector<xml::XmlError> errors;
+    const auto built = I.build(*o, sample, true, &errors);
+    std::string list;
+    if (built.error && built.error->reason_code != "schema_invalid")  // choice_conflict, duplicate_field, ...
+      list = built.error->reason_code + ": " + built.error->detail;
+    for (const auto& e : errors)
+      if (structural(e.message)) list += (list.empty() ? "" : "; ") + e.message;
+    if (!list.empty())
+      diags.error(file, line, column,
+                  who + std::string(o->role) + " (" + o->op.name +
+                      "): a sample request from these fields does not fit the contract: " + list,
+                  "config.soap_sample_invalid");
   }
 }
 

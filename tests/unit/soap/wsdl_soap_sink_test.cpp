@@ -315,6 +315,24 @@ TEST_CASE("configuration errors name every problem") {
   CHECK(all.find("SourceSystem") != std::string::npos);  // required, never filled
   CHECK(all.find("gcr:CommunityReport/Classification") != std::string::npos);  // the outermost missing element
   CHECK(all.find("Summary,") == std::string::npos);
+
+  // A complete mapping passes; one that writes Informant without its required
+  // attribute cannot produce a valid request: the sample request says so.
+  const std::vector<std::string> complete{"gcr:CommunityReport/SourceSystem", "gcr:CommunityReport/ReportedDateTime",
+                                          "gcr:CommunityReport/Classification/CategoryCode",
+                                          "gcr:CommunityReport/Summary"};
+  core::Diagnostics fine;
+  ok.check_contract(complete, "c.yaml", 3, 5, fine);
+  INFO(fine.to_string());
+  CHECK(!fine.has_errors());
+  auto with_informant = complete;
+  with_informant.push_back("gcr:CommunityReport/Informant/Name");
+  core::Diagnostics sample;
+  ok.check_contract(with_informant, "c.yaml", 3, 5, sample);
+  INFO(sample.to_string());
+  CHECK(sample.to_string().find("c.yaml:3:5") != std::string::npos);
+  CHECK(sample.to_string().find("a sample request from these fields does not fit the contract") != std::string::npos);
+  CHECK(sample.to_string().find("contactConsent") != std::string::npos);
 }
 
 // ---- Northmoor Occurrence Hub: bare, the record is the body, the hub
