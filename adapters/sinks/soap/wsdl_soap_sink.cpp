@@ -676,6 +676,7 @@ core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; 
 void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
 const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
 std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->settle; }
+std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
 
 std::string WsdlSoapSink::encode_preview(const core::TargetRecord& record) const {
   impl_->preview(impl_->create, record);  // throws the reject of a record the create would refuse

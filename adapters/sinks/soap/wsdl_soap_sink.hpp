@@ -140,6 +140,7 @@ class WsdlSoapSink : public core::Sink {
   void set_locator(core::AttachmentLocator locator);
   const WsdlSoapConfig& config() const;
   std::chrono::milliseconds settle_time() const;
+  std::uint64_t connections_opened() const;
 
  private:
   struct Impl;
