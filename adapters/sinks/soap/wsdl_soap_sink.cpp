@@ -295,6 +295,7 @@ struct WsdlSoapSink::Impl {
       o.constants.emplace_back(*r, text);
     }
     for (const auto& [field, path] : oc.fields) {
+      if (path.empty()) continue;  // the field is not sent in this operation
       std::string why;
       auto r = route(o, path, &why);
       if (r) why = check_route(o, *r);
@@ -358,7 +359,7 @@ struct WsdlSoapSink::Impl {
   // The path a record field takes in this operation, or nullopt when it is not sent.
   std::optional<std::string> field_path(const Op& o, const std::string& field) const {
     for (const auto& [name, path] : o.cfg.fields)
-      if (name == field) return path;
+      if (name == field) return path.empty() ? std::nullopt : std::optional<std::string>(path);  // "": not sent
     if (!o.record_fields) return std::nullopt;
     return field;
   }

@@ -74,7 +74,7 @@ struct WsdlOperationConfig {
   // lookup only
   NotFound not_found = NotFound::empty;
   std::string not_found_fault;  // NotFound::fault: the fault's code / subcode / dotted suffix
-  // record field name -> path in this operation's input
+  // record field name -> path in this operation's input ("": not sent in this operation)
   std::vector<std::pair<std::string, std::string>> fields;
   // path in this operation's input -> bridge value
   std::vector<std::pair<std::string, BridgeValue>> values;

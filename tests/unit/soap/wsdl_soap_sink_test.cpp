@@ -274,6 +274,15 @@ TEST_CASE("preview shows the envelope of every operation") {
   CHECK(text.find("== lookup: FindByExternalReference") != std::string::npos);
   CHECK(text.find("<ExternalReference>p-1:1</ExternalReference>") != std::string::npos);
   CHECK(text.find(">(stored legacy reference)</") != std::string::npos);
+  // A field the update leaves out goes with the create only.
+  auto c = guardian(s);
+  c.update.fields = {{"gcr:CommunityReport/Location/Postcode", ""}};
+  WsdlSoapSink partial(c, {});
+  const auto both = partial.encode_preview(r);
+  const auto update_at = both.find("== update:");
+  REQUIRE(update_at != std::string::npos);
+  CHECK(both.substr(0, update_at).find("<Postcode>TS1 3QY</Postcode>") != std::string::npos);
+  CHECK(both.substr(update_at).find("Postcode") == std::string::npos);
 }
 
 TEST_CASE("configuration errors name every problem") {
@@ -302,6 +311,12 @@ TEST_CASE("configuration errors name every problem") {
   } catch (const ContractError& e) {
     CHECK(std::string(e.what()).find("prefix 'x' is not declared") != std::string::npos);
   }
+  // A field the update leaves out ("") is checked against the create only.
+  auto c3 = guardian(s);
+  c3.update.fields = {{"gcr:CommunityReport/Sumary", ""}};
+  WsdlSoapSink left_out(c3, {});
+  REQUIRE(left_out.check_field("gcr:CommunityReport/Sumary"));
+  CHECK(left_out.check_field("gcr:CommunityReport/Sumary")->rfind("create", 0) == 0);
   WsdlSoapSink ok(guardian(s), {});
   CHECK(!ok.check_field("gcr:CommunityReport/Summary"));
   auto why = ok.check_field("gcr:CommunityReport/Sumary");
