@@ -318,7 +318,13 @@ struct WsdlSoapSink::Impl {
              " element";
       return std::nullopt;
     }
-    if (!header && candidates.size() == 1) return Route{candidates[0], std::string(path)};
+    if (!header && candidates.size() == 1) {
+      const auto& p = o.parts[candidates[0]];
+      // A simple-typed body element (its text is the value): "" or its own name.
+      if (!p.renderer && (path == p.label || path == p.element.clark() || path == p.element.local))
+        return Route{candidates[0], ""};
+      return Route{candidates[0], std::string(path)};
+    }
     // The first step names the element.
     std::size_t slash = path.find('/');
     if (path.substr(0, 1) == "{") {

@@ -566,3 +566,48 @@ TEST_CASE("WS-Security through a WSDL target: accepted with the right password, 
   CHECK(refused[0].detail.find("wrong") == std::string::npos);
   CHECK(creates(s).count("ws-2:1") == 0);
 }
+
+TEST_CASE("spyne-bare (Holderness): the record is the body, references in attributes, a simple-typed lookup body") {
+  auto& s = spyne("spyne-bare");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "holderness";
+  c.wsdl = kFixtures + "spyne/spyne-bare/OccurrenceService.wsdl";
+  c.url = s.url("/holderness/om/OccurrenceService");
+  c.namespaces = {{"om", "http://holderness-systems.co.uk/occurrence-manager/soap/2.4"},
+                  {"rec", "http://holderness-systems.co.uk/occurrence-manager/records/2.4"}};
+  c.create.operation = "RegisterOccurrence";
+  c.create.reference = "//rec:OccurrenceNumber";
+  c.create.values = {{"@sourceReference", BridgeValue::external_reference}};
+  c.update.operation = "ReviseOccurrence";
+  c.update.reference = "//rec:OccurrenceNumber";
+  c.update.values = {{"@sourceReference", BridgeValue::external_reference},
+                     {"@occurrenceNumber", BridgeValue::legacy_reference}};
+  c.lookup.operation = "FindOccurrence";
+  c.lookup.reference = "//rec:OccurrenceNumber";
+  c.lookup.values = {{"om:FindOccurrence", BridgeValue::external_reference}};  // the element's own text
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"rec:Category", "ASB"},
+                                         {"rec:Occurred", "2026-11-27T18:15:00Z"},
+                                         {"rec:Summary", "Group throwing stones at buses"},
+                                         {"rec:Place/rec:AddressLine[*]", R"(["Paragon Interchange", "Hull"])"},
+                                         {"rec:Place/rec:Postcode", "HU1 3UT"}};
+  auto out = sink.deliver(batch({item("om-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("OM", 0) == 0);
+  auto up = sink.deliver(batch({item("om-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  auto found = sink.deliver(batch({item("om-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("om-2", 1, f, {}, true)}));  // an empty answer: not found, sent
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "FindOccurrence") == 2);
+  CHECK(calls(s, "RegisterOccurrence") == 2);
+  CHECK(calls(s, "ReviseOccurrence") == 1);
+}
