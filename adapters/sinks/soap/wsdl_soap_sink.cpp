@@ -228,9 +228,8 @@ struct WsdlSoapSink::Impl {
       problems.emplace_back(o.role, "operation " + oc.operation + " cannot be used: " + why);
       return;
     }
-    if (o.op.style == wsdl::OperationStyle::rpc_literal) {
-      problems.emplace_back(o.role, "operation " + oc.operation +
-                                         " is rpc/literal; this sink sends document/literal (wrapped or bare) operations");
+    if (o.op.style == wsdl::OperationStyle::rpc_literal && !o.op.input_wrapper) {
+      problems.emplace_back(o.role, "operation " + oc.operation + " is rpc/literal without a wrapper element");
       return;
     }
     auto add = [&](const wsdl::MessageElement& m, bool header) {
@@ -238,10 +237,12 @@ struct WsdlSoapSink::Impl {
       p.element = m.element;
       p.header = header;
       p.label = step_label(m.element);
-      std::string why;
-      p.decl = xml::find_global_element(*schemas, m.element.clark(), ns, "", &why);
+      // rpc parts: the no-namespace declaration the WSDL model synthesises per part name.
+      p.decl = schemas->element(m.element);
       if (!p.decl) {
-        problems.emplace_back(o.role, m.element.clark() + ": " + why);
+        problems.emplace_back(o.role, "part " + m.part + " (" + m.element.clark() +
+                                          "): no global declaration in the WSDL's schemas" +
+                                          (m.type ? " (an rpc part name used with two types)" : ""));
         return;
       }
       if (!p.decl->type || !p.decl->type->simple) {
@@ -460,12 +461,19 @@ struct WsdlSoapSink::Impl {
     EnvelopeFrame env = make_frame(version_of(o.op.version), tok ? &*tok : nullptr, headers);
     std::vector<xmlNode*> elements;
     std::size_t replaced = 0;
+    xmlNode* body_parent = env.body;
+    if (o.op.style == wsdl::OperationStyle::rpc_literal) {  // <ns:Operation> holding the parts, unqualified
+      const auto& w = *o.op.input_wrapper;
+      body_parent = xmlNewChild(env.body, nullptr, X(w.local.c_str()), nullptr);
+      if (!w.ns.empty()) xmlSetNs(body_parent, xmlNewNs(body_parent, X(w.ns.c_str()), X("rpc")));
+    }
     for (std::size_t i = 0; i < o.parts.size(); ++i) {
       const auto& p = o.parts[i];
-      xmlNode* parent = p.header ? env.header : env.body;
+      xmlNode* parent = p.header ? env.header : body_parent;
       if (p.header && !any[i]) continue;  // an unfilled header is not sent (check reports required ones)
       if (!p.renderer) {
-        xmlNode* e = xmlNewChild(parent, nullptr, X(p.element.local.c_str()), nullptr);
+        // (xmlNewChild would give a namespace-less element its parent's namespace)
+        xmlNode* e = xmlAddChild(parent, xmlNewDocNode(env.doc.get(), nullptr, X(p.element.local.c_str()), nullptr));
         if (!p.element.ns.empty()) xmlSetNs(e, xmlNewNs(e, X(p.element.ns.c_str()), X("ns")));
         if (texts[i]) xmlNodeAddContent(e, X(texts[i]->c_str()));
         elements.push_back(e);
@@ -541,11 +549,20 @@ struct WsdlSoapSink::Impl {
                                                  " response; the target may hold the record");
     if (cfg.validate_response) {
       std::vector<xml::XmlError> errors;
-      for (const xmlNode* c = body->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE) {
-          auto errs = validator->validate(*c);
-          errors.insert(errors.end(), errs.begin(), errs.end());
+      const bool rpc = o.op.style == wsdl::OperationStyle::rpc_literal;
+      for (const xmlNode* c = body->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (rpc) {  // the parts inside the response wrapper
+          for (const xmlNode* part = c->children; part; part = part->next)
+            if (part->type == XML_ELEMENT_NODE) {
+              auto errs = validator->validate(*part);
+              errors.insert(errors.end(), errs.begin(), errs.end());
+            }
+          continue;
         }
+        auto errs = validator->validate(*c);
+        errors.insert(errors.end(), errs.begin(), errs.end());
+      }
       if (!errors.empty())
         return reject("bad_response", std::string(o.role) + " response does not match the output schema (" +
                                           xml::join_errors(xml::redact_values(errors), 2) +

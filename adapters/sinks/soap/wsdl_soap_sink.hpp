@@ -12,8 +12,8 @@
 // xml::XmlRenderer rooted at its global element. A value goes to a path:
 //   - "p:A/p:B", "@attr", "A[2]/B", ... (bridge/xml/schema_paths.hpp) inside
 //     the operation's only body element (the wrapper when wrapped);
-//   - with several body elements: the first step names the element
-//     ("inc:IncidentReport/inc:Title");
+//   - with several body elements (or rpc parts): the first step names the
+//     element ("inc:IncidentReport/inc:Title", "entry/place/postcode");
 //   - "soap:Header/hdr:CallingSystem/hdr:SystemId": inside a header element
 //     ("soap:Header/ctx:RecordReference" alone: a simple-typed header's text).
 // Values: the record's fields (the mapping's field names are paths; an

@@ -611,3 +611,51 @@ TEST_CASE("spyne-bare (Holderness): the record is the body, references in attrib
   CHECK(calls(s, "RegisterOccurrence") == 2);
   CHECK(calls(s, "ReviseOccurrence") == 1);
 }
+
+// ---- Kestrel KPS gateway: rpc/literal, typed parts as unqualified children of
+// the operation wrapper, an empty match list when not found.
+TEST_CASE("rpc/literal (Kestrel): typed parts under the wrapper, create, amend, find") {
+  auto& s = legacy("rpc");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "kestrel";
+  c.wsdl = kFixtures + "rpc-literal/KestrelGateway.wsdl";
+  c.url = s.url("/kps/services/KpsGateway");
+  c.create.operation = "createLog";
+  c.create.reference = "//logNumber";
+  c.create.values = {{"sourceId", BridgeValue::external_reference}};
+  c.create.constants = {{"origin", "PUBLICAPP"}};
+  c.update.operation = "amendLog";
+  c.update.reference = "//logNumber";
+  c.update.values = {{"sourceId", BridgeValue::external_reference}, {"logNumber", BridgeValue::legacy_reference}};
+  c.lookup.operation = "findLog";
+  c.lookup.reference = "//match/logNumber";
+  c.lookup.values = {{"sourceId", BridgeValue::external_reference}};
+  c.lookup.constants = {{"origin", "PUBLICAPP"}};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"entry/logType", "ASB"},
+                                         {"entry/opened", "2026-11-27T18:42:10"},
+                                         {"entry/synopsis", "Stones thrown at buses"},
+                                         {"entry/place/postcode", "TS1 3QY"}};
+  const auto preview = sink.encode_preview(item("kp-1", 1, f).record);
+  CHECK(preview.find("<entry>") != std::string::npos);  // unqualified part accessor
+  auto out = sink.deliver(batch({item("kp-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("KPS", 0) == 0);
+  auto up = sink.deliver(batch({item("kp-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "amendLog") == 1);
+  auto found = sink.deliver(batch({item("kp-1", 2, f, {}, true)}));
+  INFO(found[0].detail);
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("kp-2", 1, f, {}, true)}));
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "createLog") == 2);
+  CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
