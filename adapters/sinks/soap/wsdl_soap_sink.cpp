@@ -76,6 +76,40 @@ std::string sample_value(const xml::TypeDef* t) {
   return v;
 }
 
+// Text for an element the sink writes itself (simple-typed parts): characters
+// XML 1.0 cannot hold and invalid UTF-8 become U+FFFD, as the renderer does.
+std::string xml_text(const std::string& in, std::size_t& replaced) {
+  static const std::string kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    bool ok = len != 0 && i + len <= in.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(in[i + k]);
+      ok = (cc >> 6) == 2;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (ok) {
+      const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : len == 4 ? 0x10000 : 0;
+      ok = cp >= min && (cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+                         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF));
+    }
+    if (ok) {
+      out.append(in, i, len);
+      i += len;
+    } else {
+      out += kReplacement;
+      ++replaced;
+      i += len == 0 || i + len > in.size() ? 1 : len;
+    }
+  }
+  return out;
+}
+
 // Errors about the request's structure (not about a made-up value).
 bool structural(const std::string& m) {
   return m.find("This element is not expected") != std::string::npos ||
@@ -475,7 +509,7 @@ struct WsdlSoapSink::Impl {
         // (xmlNewChild would give a namespace-less element its parent's namespace)
         xmlNode* e = xmlAddChild(parent, xmlNewDocNode(env.doc.get(), nullptr, X(p.element.local.c_str()), nullptr));
         if (!p.element.ns.empty()) xmlSetNs(e, xmlNewNs(e, X(p.element.ns.c_str()), X("ns")));
-        if (texts[i]) xmlNodeAddContent(e, X(texts[i]->c_str()));
+        if (texts[i]) xmlNodeAddContent(e, X(xml_text(*texts[i], replaced).c_str()));
         elements.push_back(e);
         continue;
       }

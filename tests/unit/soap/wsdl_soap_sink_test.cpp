@@ -641,6 +641,11 @@ TEST_CASE("rpc/literal (Kestrel): typed parts under the wrapper, create, amend, 
                                          {"entry/place/postcode", "TS1 3QY"}};
   const auto preview = sink.encode_preview(item("kp-1", 1, f).record);
   CHECK(preview.find("<entry>") != std::string::npos);  // unqualified part accessor
+  // A character XML cannot hold in a text-only part is replaced, never breaks the envelope.
+  auto bad_char = item("kp-x", 1, f).record;
+  bad_char.submission_id = std::string("kp\x0B\xFF-x");
+  const auto cleaned = sink.encode_preview(bad_char);
+  CHECK(cleaned.find("<sourceId>kp\xEF\xBF\xBD\xEF\xBF\xBD-x:1</sourceId>") != std::string::npos);
   auto out = sink.deliver(batch({item("kp-1", 1, f)}));
   INFO(out[0].detail);
   REQUIRE(out[0].status == DeliveryStatus::delivered);
