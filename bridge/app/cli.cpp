@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "adapters/registry.hpp"
@@ -26,6 +28,8 @@
 #include "bridge/service/service_config.hpp"
 #include "bridge/store/sqlite.hpp"
 #include "bridge/store/state_store.hpp"
+#include "bridge/wsdl/scaffold.hpp"
+#include "bridge/xml/schema_paths.hpp"
 
 namespace reportbridge::app {
 
@@ -55,6 +59,12 @@ Usage:
                                        Check the audit trail's hash chain across every file.
   reportbridge audit show --submission ID [--since T] [--until T] [--target NAME] [--json]
                                        One submission's whole history (docs/audit.md).
+  reportbridge scaffold --wsdl FILE --operation NAME [--service S] [--port P] [--schema FILE]
+  reportbridge scaffold --xsd FILE --root ELEMENT [--schema FILE]
+                                       Print a starter mapping (every path of the request or
+                                       document, required ones active, type, facets and
+                                       cardinality as comments, from: guessed against the
+                                       submission schema --schema) and a starter target.
   reportbridge config-keys              Print every config key as Markdown (docs/configuration.md).
   reportbridge --help | --version
 
@@ -108,6 +118,63 @@ std::unique_ptr<Runtime> load_or_report(const Args& args, int& exit_code) {
   }
   setup_logging(args.log_level.empty() ? rt->config.log_level : args.log_level);
   return rt;
+}
+
+// reportbridge scaffold: a starter mapping and target from a WSDL operation or
+// an XSD root (bridge/wsdl/scaffold.hpp).
+int cmd_scaffold(const std::vector<std::string>& a) {
+  std::map<std::string, std::string> opt;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    static const std::set<std::string> known = {"--wsdl", "--operation", "--service", "--port", "--xsd", "--root", "--schema"};
+    if (!known.count(a[i]) || i + 1 >= a.size()) {
+      std::cerr << "reportbridge: scaffold: unexpected '" << a[i] << "' (see reportbridge --help)\n";
+      return kExitUsage;
+    }
+    opt[a[i]] = a[i + 1];
+    ++i;
+  }
+  const bool by_wsdl = opt.count("--wsdl") && opt.count("--operation");
+  const bool by_xsd = opt.count("--xsd") && opt.count("--root");
+  if (by_wsdl == by_xsd) {
+    std::cerr << "reportbridge: scaffold needs --wsdl FILE --operation NAME, or --xsd FILE --root ELEMENT\n";
+    return kExitUsage;
+  }
+  wsdl::ScaffoldOptions o;
+  if (opt.count("--schema")) {
+    std::ifstream in(opt["--schema"]);
+    if (!in) {
+      std::cerr << "reportbridge: cannot read " << opt["--schema"] << "\n";
+      return kExitFailure;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(text.str(), ec);
+    if (ec) {
+      std::cerr << "reportbridge: " << opt["--schema"] << " is not JSON\n";
+      return kExitConfigInvalid;
+    }
+    o.submission_paths = mapping::schema_paths(doc);
+  }
+  wsdl::Scaffold out;
+  if (by_wsdl) {
+    auto w = wsdl::Wsdl::load(opt["--wsdl"]);
+    o.schema_path = opt["--wsdl"];
+    out = wsdl::scaffold_operation(*w, w->operation(opt["--operation"], opt["--service"], opt["--port"]), o);
+  } else {
+    auto set = xml::SchemaSet::load(opt["--xsd"]);
+    std::string why;
+    const auto* root = xml::find_global_element(*set, opt["--root"], {}, "", &why);
+    if (!root) {
+      std::cerr << "reportbridge: --root " << opt["--root"] << ": " << why << "\n";
+      return kExitConfigInvalid;
+    }
+    o.schema_path = opt["--xsd"];
+    out = wsdl::scaffold_document(set, root->name, o);
+  }
+  std::cout << "# ---- mapping (save as mappings/<name>.yaml) ----\n" << out.mapping_yaml
+            << "\n# ---- target (add to the config's targets:) ----\n" << out.target_yaml;
+  return kExitOk;
 }
 
 int cmd_run(const Args& args, bool once) {
@@ -451,6 +518,14 @@ int main(int argc, char** argv) {
   if (a.empty()) {
     std::cerr << kUsage;
     return kExitUsage;
+  }
+  if (a.front() == "scaffold") {
+    try {
+      return cmd_scaffold(std::vector<std::string>(a.begin() + 1, a.end()));
+    } catch (const std::exception& e) {
+      std::cerr << "reportbridge: " << e.what() << "\n";
+      return kExitConfigInvalid;
+    }
   }
   if (a.front() == "audit") {
     // What the audit trail holds came from residents and targets: shown, never obeyed.

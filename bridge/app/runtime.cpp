@@ -64,7 +64,12 @@ mapping::LoadOptions load_options(const config::Registry& components, const conf
   }
   for (const auto& t : c.targets) {
     const auto* type = components.sink(t.type);
-    if (!type || !type->fields) continue;
+    if (!type) continue;
+    if (type->field_check) {
+      if (auto check = type->field_check(c, t)) o.target_field_checks[t.name] = std::move(check);
+      continue;
+    }
+    if (!type->fields) continue;
     if (auto fields = type->fields(c, t, diags)) o.target_fields[t.name] = std::move(*fields);
   }
   return o;

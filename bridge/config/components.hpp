@@ -53,6 +53,13 @@ struct SinkType {
   // mapping feeding it must give the same fields in the same order, and a
   // reload (SIGHUP) may not change them.
   bool fixed_columns = false;
+  // A check of one field name (e.g. an XML path resolved against the target's
+  // schema, with why and the nearest valid paths when it does not resolve);
+  // when set, used instead of `fields`. Returns an empty function when the
+  // target's settings are unusable (the factory reports that).
+  std::function<std::function<std::optional<std::string>(const std::string&)>(const DaemonConfig& config,
+                                                                           const TargetSettings& target)>
+      field_check;
 };
 
 class Registry {

@@ -27,12 +27,16 @@ struct DeliveryOutcome {
   std::chrono::seconds retry_after{0};
   bool in_doubt = false;   // retry only: the request may have been received
   double latency_ms = -1;  // time the attempt took, when the sink measured it
+  // retry only: nothing was attempted (the sink waits for something, e.g. an
+  // in-doubt item's settle time): the attempt is not counted and the item is
+  // offered again after retry_after, not after a backoff.
+  bool deferred = false;
 
   static DeliveryOutcome ok(std::string reference = {}) {
-    return {DeliveryStatus::delivered, std::move(reference), {}, {}, std::chrono::seconds{0}, false, -1};
+    return {DeliveryStatus::delivered, std::move(reference), {}, {}, std::chrono::seconds{0}, false, -1, false};
   }
   static DeliveryOutcome fail(DeliveryStatus status, std::string code, std::string detail) {
-    return {status, {}, std::move(code), std::move(detail), std::chrono::seconds{0}, false, -1};
+    return {status, {}, std::move(code), std::move(detail), std::chrono::seconds{0}, false, -1, false};
   }
 };
 

@@ -649,6 +649,13 @@ class Loader {
     plan.overflow = config::get_string(f, "overflow", "truncate") == "reject" ? Overflow::reject
                                                                                : Overflow::truncate;
     for (const auto& t : m.targets) {
+      if (auto check = options_.target_field_checks.find(t);
+          check != options_.target_field_checks.end() && !plan.name.empty()) {
+        if (auto why = check->second(plan.name))
+          error(f["name"], "target '" + t + "' has no field '" + plan.name + "': " + *why,
+                "mapping.unknown_target_field");
+        continue;
+      }
       auto it = options_.target_fields.find(t);
       if (it == options_.target_fields.end() || plan.name.empty()) continue;
       if (std::find(it->second.begin(), it->second.end(), plan.name) == it->second.end())

@@ -183,6 +183,10 @@ struct LoadOptions {
   std::vector<std::string> known_paths;
   // Target -> its field names (e.g. from an XSD); targets not listed are not checked.
   std::map<std::string, std::vector<std::string>> target_fields;
+  // Target -> a check of one field name (e.g. an XML path resolved against the
+  // target's schema): nullopt when the target takes it, else why. Used instead
+  // of target_fields for the targets it lists.
+  std::map<std::string, std::function<std::optional<std::string>(const std::string&)>> target_field_checks;
 };
 
 class MappingSet {

@@ -27,7 +27,7 @@ std::vector<store::TargetHealth> Dispatcher::health() const {
   return out;
 }
 
-void Dispatcher::record_result(Target& t, bool failed, const std::string& error, std::int64_t now) {
+void Dispatcher::record_result(Target& t, bool failed, const std::string& error, std::int64_t now, bool open_now) {
   auto& h = t.health;
   const std::string before = h.circuit;
   if (!failed) {
@@ -43,7 +43,7 @@ void Dispatcher::record_result(Target& t, bool failed, const std::string& error,
       t.current_cooldown = std::min(t.current_cooldown * 2, t.circuit.max_cooldown);
       h.circuit = "open";
       h.retry_at_ms = now + t.current_cooldown.count();
-    } else if (h.circuit == "closed" && h.consecutive_failures >= t.circuit.failures) {
+    } else if (h.circuit == "closed" && (open_now || h.consecutive_failures >= t.circuit.failures)) {
       h.circuit = "open";
       h.opened_ms = now;
       h.retry_at_ms = now + t.current_cooldown.count();
@@ -111,6 +111,7 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   std::vector<core::EventBatch> delivered_events;
   std::vector<std::string> details;  // "updated <reference>" of updates (alive until published)
   details.reserve(batch.items.size());
+  std::string auth_error;  // the target refused the credentials
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     static const core::DeliveryOutcome kMissing = core::DeliveryOutcome::fail(
         core::DeliveryStatus::retry, "no_outcome", "sink returned fewer outcomes than items");
@@ -152,14 +153,16 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
     e.latency_ms = latency;
     if (o.status == core::DeliveryStatus::retry) {
       ++retried;
-      if (o.reason_code != "attachment_unavailable") {
+      if (o.reason_code != "attachment_unavailable" && !o.deferred) {
         ++target_retried;
         last_error = o.reason_code + ": " + o.detail;
       }
-      // settle_batch turned exhausted retries into dead letters.
-      e.kind = item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead : core::EventKind::retry;
+      // settle_batch turned exhausted retries into dead letters (never a deferred one).
+      e.kind = !o.deferred && item.attempts + 1 >= target.retry.max_attempts ? core::EventKind::dead
+                                                                              : core::EventKind::retry;
     } else {
       ++rejected;
+      if (o.reason_code == "auth_failed") auth_error = o.reason_code + ": " + o.detail;
       e.kind = core::EventKind::dead;
     }
     if (events_) events_->on_event(e);
@@ -173,7 +176,10 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   stats.rejected += rejected;
   spdlog::info("dispatch: target {} batch {} items={} delivered={} retry={} rejected={}",
                target.sink->name(), batch.key, batch.items.size(), delivered, retried, rejected);
-  record_result(target, delivered == 0 && target_retried > 0, last_error, now);
+  if (!auth_error.empty())
+    record_result(target, true, auth_error, now, true);
+  else
+    record_result(target, delivered == 0 && target_retried > 0, last_error, now);
   return delivered == 0 && retried > 0;
 }
 

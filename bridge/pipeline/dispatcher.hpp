@@ -83,7 +83,9 @@ class Dispatcher {
   bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
   static void bound_untrusted(const Target& target, std::vector<core::DeliveryOutcome>& outcomes);
   void fill_duplicate_references();
-  void record_result(Target& target, bool failed, const std::string& error, std::int64_t now);
+  // `open_now`: the target refused the bridge's credentials (auth_failed):
+  // the circuit opens at once, so no more batches hammer it until the probe.
+  void record_result(Target& target, bool failed, const std::string& error, std::int64_t now, bool open_now = false);
 
   store::StateStore& state_;
   core::EventListener* events_;

@@ -1597,7 +1597,13 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
         set_state(i, "dead", attempts, error, 0, true, false);
         break;
       case core::DeliveryStatus::retry:
-        if (attempts >= retry.max_attempts) {
+        if (o.deferred) {
+          // Nothing was attempted (e.g. an in-doubt item's settle time): the
+          // attempt is not counted and the item is offered again after retry_after.
+          const std::int64_t wait = std::max<std::int64_t>(
+              1000, std::chrono::duration_cast<std::chrono::milliseconds>(o.retry_after).count());
+          set_state(i, "pending", item.attempts, error, now + wait, false, o.in_doubt);
+        } else if (attempts >= retry.max_attempts) {
           finals[i] = Final::dead;
           set_state(i, "dead", attempts, "retries_exhausted: " + error, 0, true, o.in_doubt);
         } else {

@@ -1,5 +1,8 @@
 #include "bridge/xml/safe_parse.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
@@ -108,6 +111,39 @@ struct XPathQuery::Impl {
   std::unique_ptr<xmlXPathCompExpr, CompFree> compiled;
 };
 
+std::vector<std::string> xpath_prefixes(std::string_view expression) {
+  std::vector<std::string> out;
+  auto name_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
+  auto name_char = [&](char c) {
+    return name_start(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+  };
+  std::size_t i = 0;
+  const std::size_t n = expression.size();
+  while (i < n) {
+    const char c = expression[i];
+    if (c == '\'' || c == '"') {  // string literal
+      const auto close = expression.find(c, i + 1);
+      i = close == std::string_view::npos ? n : close + 1;
+      continue;
+    }
+    if (!name_start(c)) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < n && name_char(expression[j])) ++j;
+    if (j + 1 < n && expression[j] == ':' && expression[j + 1] != ':') {
+      std::string prefix(expression.substr(i, j - i));
+      if (std::find(out.begin(), out.end(), prefix) == out.end()) out.push_back(std::move(prefix));
+      j += 1;  // the local part is scanned as a name next
+    } else if (j + 1 < n && expression[j] == ':' && expression[j + 1] == ':') {
+      j += 2;  // an axis
+    }
+    i = j;
+  }
+  return out;
+}
+
 XPathQuery::XPathQuery(std::string expression, Namespaces namespaces)
     : expression_(std::move(expression)), namespaces_(std::move(namespaces)), impl_(std::make_unique<Impl>()) {
   init();
@@ -117,6 +153,14 @@ XPathQuery::XPathQuery(std::string expression, Namespaces namespaces)
     if (!prefixes.insert(prefix).second)
       throw std::invalid_argument("XPath namespace prefix '" + prefix + "' given twice");
   }
+  // An undeclared prefix would only show at evaluation, as "no value": refuse it now.
+  for (const auto& prefix : xpath_prefixes(expression_))
+    if (!prefixes.count(prefix)) {
+      std::string declared;
+      for (const auto& p : prefixes) declared += (declared.empty() ? "" : ", ") + p;
+      throw std::invalid_argument("XPath '" + expression_ + "': prefix '" + prefix +
+                                  "' is not declared (declared: " + (declared.empty() ? "none" : declared) + ")");
+    }
   std::string message;
   std::unique_ptr<xmlXPathContext, ContextFree> ctxt(xmlXPathNewContext(nullptr));
   if (!ctxt) throw std::bad_alloc();

@@ -35,16 +35,15 @@ struct ParseResult {
 
 ParseResult parse_untrusted(std::string_view text, const ParseLimits& limits = {});
 
-// prefix -> namespace URI, e.g. {"soap", "http://schemas.xmlsoap.org/soap/envelope/"}
-using Namespaces = std::vector<std::pair<std::string, std::string>>;
 
 // An XPath 1.0 expression compiled once (at configuration time), evaluated
 // against documents. Thread safety: first_string() is const and may be called
 // concurrently (each call has its own evaluation context).
 class XPathQuery {
  public:
-  // Throws std::invalid_argument when the expression does not compile, or a
-  // prefix is empty or repeated.
+  // Throws std::invalid_argument when the expression does not compile, a
+  // prefix is empty or repeated, or the expression uses a prefix `namespaces`
+  // does not declare (it would match nothing at evaluation).
   XPathQuery(std::string expression, Namespaces namespaces);
   ~XPathQuery();
   XPathQuery(XPathQuery&&) noexcept;
@@ -66,6 +65,10 @@ class XPathQuery {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The namespace prefixes an XPath expression uses (name tests, attributes,
+// variables; string literals and axes skipped), in order of appearance.
+std::vector<std::string> xpath_prefixes(std::string_view expression);
 
 // One-off convenience: compiles and evaluates (throws std::invalid_argument
 // like the XPathQuery constructor).

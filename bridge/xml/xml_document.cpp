@@ -3,9 +3,12 @@
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xmlsave.h>
+#include <libxml/xmlschemastypes.h>
 
 #include <mutex>
 #include <stdexcept>
+
+#include "bridge/xml/entity_loader.hpp"
 
 namespace reportbridge::xml {
 
@@ -22,6 +25,8 @@ void init() {
   static std::once_flag once;
   std::call_once(once, [] {
     xmlInitParser();
+    xmlSchemaInitTypes();
+    detail::install_entity_loader();  // no network, ever; WSDL-embedded schemas from memory
     xmlThrDefSetGenericErrorFunc(nullptr, drop_generic_error);  // threads libxml2 meets from now on
   });
   // libxml2 keeps the function per thread: this one may have met it already.

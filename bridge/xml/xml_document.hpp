@@ -15,9 +15,13 @@
 
 namespace reportbridge::xml {
 
-// Idempotent, thread-safe: xmlInitParser() exactly once, and libxml2's generic
+// Idempotent, thread-safe: xmlInitParser() exactly once, the process-wide entity
+// loader that never touches the network (entity_loader.hpp), and libxml2's generic
 // error messages (stderr) dropped on the calling thread and every later one.
 void init();
+
+// prefix -> namespace URI, e.g. {"soap", "http://schemas.xmlsoap.org/soap/envelope/"}
+using Namespaces = std::vector<std::pair<std::string, std::string>>;
 
 struct DocFree {
   void operator()(xmlDoc* doc) const noexcept;

@@ -1,10 +1,15 @@
 #pragma once
-// An XSD compiled once, then used to validate documents or single elements.
+// A schema set compiled once by libxml2, then used to validate documents or
+// single elements.
 //
-// - No network: imports/includes are resolved only from local files, and the
-//   schema is parsed with XML_PARSE_NONET.
-// - Errors come through libxml2's structured error handlers into the result,
-//   never to stderr.
+// - The whole set: a main XSD with its xs:include / xs:import / xs:redefine
+//   files, or the schemas embedded in a WSDL's wsdl:types (compiled from
+//   memory, importing each other by namespace) - see schema_set.hpp.
+// - No network: every external load goes through the process's entity loader
+//   (entity_loader.hpp), which refuses network URLs; network schemaLocations
+//   are refused when the set is loaded, with file:line.
+// - Errors come through libxml2's structured error handlers into the result
+//   (compile errors: "file:line: message" in the exception), never to stderr.
 // - Thread safety: validate() is const and may be called concurrently; each
 //   call uses its own validation context on the shared, read-only schema.
 #include <libxml/tree.h>
@@ -13,15 +18,18 @@
 #include <memory>
 #include <vector>
 
+#include "bridge/xml/schema_set.hpp"
 #include "bridge/xml/xml_document.hpp"
 
 namespace reportbridge::xml {
 
 class XsdValidator {
  public:
-  // Throws std::runtime_error naming the file and libxml2's errors (with
-  // lines) when the file is missing, not XML, or not a valid XSD.
-  explicit XsdValidator(const std::filesystem::path& xsd);
+  // Loads the set (SchemaSet::load) and compiles it. Throws std::runtime_error
+  // (SchemaError for the set) naming the file and libxml2's errors with lines
+  // when a file is missing, not XML, or not a valid schema.
+  explicit XsdValidator(const std::filesystem::path& xsd_or_wsdl);
+  explicit XsdValidator(std::shared_ptr<const SchemaSet> set);
   ~XsdValidator();
   XsdValidator(XsdValidator&&) noexcept;
   XsdValidator& operator=(XsdValidator&&) noexcept;
@@ -35,9 +43,11 @@ class XsdValidator {
   std::vector<XmlError> validate(const xmlNode& element) const;
 
   const std::filesystem::path& path() const { return path_; }
+  const std::shared_ptr<const SchemaSet>& schema_set() const { return set_; }
 
  private:
   std::filesystem::path path_;
+  std::shared_ptr<const SchemaSet> set_;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

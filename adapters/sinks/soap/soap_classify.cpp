@@ -58,6 +58,22 @@ bool SoapFault::client() const {
          head == "DataEncodingUnknown";
 }
 
+bool SoapFault::auth() const {
+  // WS-Security 1.0 fault codes (wsse:...) that mean the credentials were refused.
+  for (const std::string* c : {&code, &subcode})
+    if (*c == "FailedAuthentication" || *c == "InvalidSecurity" || *c == "InvalidSecurityToken" ||
+        *c == "FailedCheck" || *c == "SecurityTokenUnavailable" || *c == "UnsupportedSecurityToken")
+      return true;
+  return false;
+}
+
+bool SoapFault::is(std::string_view name) const {
+  if (name.empty()) return false;
+  if (code == name || subcode == name) return true;
+  const auto dot = code.rfind('.');  // SOAP 1.1 dotted codes: Client.RecordNotFound
+  return dot != std::string::npos && std::string_view(code).substr(dot + 1) == name;
+}
+
 std::optional<SoapFault> find_fault(const xmlDoc& doc) {
   const auto& q = queries();
   if (auto code = q.code11.first_string(doc))
@@ -110,6 +126,9 @@ ResponseReading classify(const net::Response& r, const xml::XPathQuery* referenc
     if (auto fault = find_fault(*parsed.doc)) {
       std::string detail = "SOAP fault " + fault->code + (fault->subcode.empty() ? "" : "/" + fault->subcode) +
                            " (HTTP " + std::to_string(status) + "): " + fault->reason;
+      if (fault->auth())
+        return fail(DeliveryStatus::reject, "auth_failed",
+                    std::move(detail) + "; not retried per item: fix the credentials, then replay");
       if (fault->client()) return fail(DeliveryStatus::reject, "soap_client_fault", std::move(detail));
       fail(DeliveryStatus::retry, "soap_server_fault", std::move(detail));
       out.outcome = with_retry_after(std::move(out.outcome), r);

@@ -5,6 +5,8 @@
 //   transport error before the request was sent (connect, TLS, write) -> retry
 //   timeout / reset / malformed HTTP after the request was sent     -> retry, in_doubt
 //   response body over the size limit                              -> reject bad_response
+//   SOAP Fault wsse:FailedAuthentication, wsse:InvalidSecurity, ...
+//     (as the code or the SOAP 1.2 subcode)                        -> reject auth_failed
 //   SOAP Fault Client/Sender (incl. "Client.X"), VersionMismatch,
 //     MustUnderstand, DataEncodingUnknown                           -> reject soap_client_fault
 //   SOAP Fault Server/Receiver (or any other code)                  -> retry soap_server_fault
@@ -18,6 +20,7 @@
 // the detail says so and the dead letter carries it.
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "bridge/core/sink.hpp"
 #include "bridge/net/http_client.hpp"
@@ -30,6 +33,9 @@ struct SoapFault {
   std::string subcode;  // SOAP 1.2 Subcode value (local part), if any
   std::string reason;   // faultstring / Reason Text, truncated to 200 characters
   bool client() const;  // the sender's fault: permanent
+  bool auth() const;    // a WS-Security fault (wsse:FailedAuthentication, InvalidSecurity, ...)
+  // The code, the subcode or a SOAP 1.1 dotted suffix (Client.X) is `name`.
+  bool is(std::string_view name) const;
 };
 
 // The Fault in a SOAP 1.1 or 1.2 envelope, if the document is one.

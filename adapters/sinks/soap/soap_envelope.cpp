@@ -76,19 +76,18 @@ UsernameToken make_username_token(const std::string& username, const std::string
   return t;
 }
 
-Envelope make_envelope(SoapVersion v, const UsernameToken* token, const std::string& service_namespace,
-                       const std::string& operation) {
+EnvelopeFrame make_frame(SoapVersion v, const UsernameToken* token, bool with_header) {
   xml::init();
-  Envelope e;
+  EnvelopeFrame e;
   e.doc.reset(xmlNewDoc(X("1.0")));
   if (!e.doc) throw std::bad_alloc();
   xmlNode* env = xmlNewDocNode(e.doc.get(), nullptr, X("Envelope"), nullptr);
   xmlDocSetRootElement(e.doc.get(), env);
   xmlNs* soap = xmlNewNs(env, X(envelope_namespace(v)), X("soap"));
   xmlSetNs(env, soap);
+  if (token || with_header) e.header = xmlNewChild(env, soap, X("Header"), nullptr);
   if (token) {
-    xmlNode* header = xmlNewChild(env, soap, X("Header"), nullptr);
-    xmlNode* security = xmlNewChild(header, nullptr, X("Security"), nullptr);
+    xmlNode* security = xmlNewChild(e.header, nullptr, X("Security"), nullptr);
     xmlNs* wsse = xmlNewNs(security, X(kWsseNamespace), X("wsse"));
     xmlSetNs(security, wsse);
     xmlNewNsProp(security, soap, X("mustUnderstand"), X(v == SoapVersion::v11 ? "1" : "true"));
@@ -106,9 +105,17 @@ Envelope make_envelope(SoapVersion v, const UsernameToken* token, const std::str
       xmlSetNs(created, xmlNewNs(created, X(kWsuNamespace), X("wsu")));
     }
   }
-  xmlNode* body = xmlNewChild(env, soap, X("Body"), nullptr);
-  e.operation = xmlNewChild(body, nullptr, X(operation.c_str()), nullptr);
+  e.body = xmlNewChild(env, soap, X("Body"), nullptr);
+  return e;
+}
+
+Envelope make_envelope(SoapVersion v, const UsernameToken* token, const std::string& service_namespace,
+                       const std::string& operation) {
+  EnvelopeFrame f = make_frame(v, token, false);
+  Envelope e;
+  e.operation = xmlNewChild(f.body, nullptr, X(operation.c_str()), nullptr);
   xmlSetNs(e.operation, xmlNewNs(e.operation, X(service_namespace.c_str()), X("svc")));
+  e.doc = std::move(f.doc);
   return e;
 }
 

@@ -43,6 +43,16 @@ struct Envelope {
   xmlNode* operation = nullptr;  // <svc:Operation> inside Body
 };
 
+struct EnvelopeFrame {
+  xml::DocPtr doc;
+  xmlNode* header = nullptr;  // soap:Header (with wsse:Security when a token is given), else null
+  xmlNode* body = nullptr;    // soap:Body, empty
+};
+
+// <soap:Envelope>[<soap:Header>[wsse:Security]</soap:Header>]<soap:Body/>: the
+// Header is there with a token or when `with_header`.
+EnvelopeFrame make_frame(SoapVersion v, const UsernameToken* token, bool with_header);
+
 // <soap:Envelope><soap:Header>[wsse:Security]</soap:Header><soap:Body>
 // <svc:operation xmlns:svc="service_namespace"/></soap:Body></soap:Envelope>.
 // The Header is omitted without a token.

@@ -129,8 +129,8 @@ struct SoapSink::Impl {
   Impl(SoapConfig c, core::AttachmentLocator l)
       : cfg(std::move(c)),
         locator(std::move(l)),
-        renderer(xml::SchemaShape::load(cfg.schema), cfg.layout),
-        validator(cfg.schema) {
+        renderer(xml::SchemaSet::load(cfg.schema), cfg.layout),
+        validator(renderer.schema()) {
     auto parsed = net::parse_url(cfg.url);
     if (!parsed) throw std::invalid_argument("url is not an http(s) URL without credentials");
     url = *parsed;
@@ -224,6 +224,9 @@ struct SoapSink::Impl {
       b.error = reject(rendered.error->code.c_str(), rendered.error->detail);
       return b;
     }
+    if (rendered.replaced_characters && !preview)
+      spdlog::info("soap target {}: {} character(s) XML cannot hold replaced by U+FFFD", cfg.name,
+                   rendered.replaced_characters);
     struct Inline {
       std::filesystem::path file;
       std::uint64_t size;

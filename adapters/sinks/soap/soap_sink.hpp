@@ -74,7 +74,7 @@ struct SoapConfig {
   std::string name;  // target name
   std::string url;   // endpoint, http:// or https://
   SoapVersion version = SoapVersion::v11;
-  std::filesystem::path schema;  // XSD of the Report document
+  std::filesystem::path schema;  // XSD (with its includes/imports) or WSDL of the Report document
   xml::XmlLayout layout;         // how a record becomes the Report document
   std::string service_namespace = "urn:reportbridge:rms:service:1";
   // Prefixes for the XPaths. "svc" (service_namespace), "soap" (the envelope

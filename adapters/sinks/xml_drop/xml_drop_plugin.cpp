@@ -1,8 +1,8 @@
 #include "adapters/sinks/xml_drop/xml_drop_plugin.hpp"
 
 #include "adapters/sinks/xml_drop/xml_drop_sink.hpp"
-#include "bridge/xml/accepted_fields.hpp"
-#include "bridge/xml/schema_shape.hpp"
+#include "bridge/xml/field_check.hpp"
+#include "bridge/xml/schema_set.hpp"
 
 namespace reportbridge::xml_drop {
 
@@ -15,31 +15,34 @@ xml::XmlLayout layout_from(const YAML::Node& s, const std::string& root_key) {
   layout.root = config::get_string(s, root_key, "");
   layout.namespace_uri = config::get_string(s, "namespace", "");
   layout.prefix = config::get_string(s, "prefix", "");
+  if (const YAML::Node n = s["namespaces"]; n && n.IsMap())
+    for (const auto& kv : n) layout.namespaces.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
   if (const YAML::Node f = s["fields"]; f && f.IsMap())
     for (const auto& kv : f) layout.fields.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
   layout.attachments_path = config::get_string(s, "attachments_path", "");
   return layout;
 }
 
-// The field names an XML target accepts (xml::accepted_field_names).
-std::optional<std::vector<std::string>> xml_fields(const config::DaemonConfig& cfg, const config::TargetSettings& t,
-                                                   core::Diagnostics&) {
+// Mapping field names an XML target takes: paths resolved against the whole
+// schema set (why and the nearest valid paths when one does not resolve).
+xml::FieldCheck xml_field_check(const config::DaemonConfig& cfg, const config::TargetSettings& t) {
   try {
-    auto shape = xml::SchemaShape::load(cfg.resolve(config::get_string(t.settings, "xsd", "")));
-    return xml::accepted_field_names(xml::XmlRenderer(shape, layout_from(t.settings, "root")));
+    return xml::field_check(std::make_shared<const xml::XmlRenderer>(
+        xml::SchemaSet::load(cfg.resolve(config::get_string(t.settings, "xsd", ""))), layout_from(t.settings, "root")));
   } catch (const std::exception&) {
-    return std::nullopt;  // the factory reports the bad XSD or layout
+    return {};  // the factory reports the bad schema or layout
   }
 }
 
 const config::MapSpec kXmlDropSpec{
     "xml_drop target",
     {{"directory", ValueKind::string, true, "Folder the XML documents are published into (created if missing)."},
-     {"xsd", ValueKind::string, true, "The target's XSD; every document is validated against it before it is written."},
+     {"xsd", ValueKind::string, true, "The target's XSD (its local xs:include/xs:import files are read too) or a WSDL; every document is validated against it before it is written."},
      {"root", ValueKind::string, true, "Global element of the XSD that holds one record (e.g. Complaint)."},
      {"namespace", ValueKind::string, false, "Namespace of the root element (default: the XSD's targetNamespace)."},
      {"prefix", ValueKind::string, false, "Namespace prefix (default: none, xmlns=\"...\")."},
-     {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr, Parent/@attr)."},
+     {"namespaces", ValueKind::map, false, "prefix: uri pairs used in field paths (nc:Incident/nc:ActivityDate) and declared on the root."},
+     {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr, Parent/@attr, Item[2]/Name, p:Name)."},
      {"attachments_path", ValueKind::string, false, "Repeated element listing attachments (e.g. Attachments/Attachment)."},
      {"mode", ValueKind::string, false, "per_submission (default) or batch.", {"per_submission", "batch"}},
      {"batch_root", ValueKind::string, false, "batch mode: global element wrapping the records (e.g. ComplaintBatch)."},
@@ -84,6 +87,10 @@ std::unique_ptr<core::Sink> make_xml_drop(const config::DaemonConfig& cfg, const
 
 }  // namespace
 
-config::SinkType sink_type() { return {"xml_drop", kXmlDropSpec, make_xml_drop, xml_fields}; }
+config::SinkType sink_type() {
+  config::SinkType t{"xml_drop", kXmlDropSpec, make_xml_drop, {}};
+  t.field_check = xml_field_check;
+  return t;
+}
 
 }  // namespace reportbridge::xml_drop

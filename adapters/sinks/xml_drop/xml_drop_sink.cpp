@@ -65,25 +65,33 @@ XmlDropSink::XmlDropSink(XmlDropConfig config, core::AttachmentLocator locator)
                                     config_.trigger_file, config_.copy_attachments, config_.max_attachment_bytes},
                 std::move(locator), "xml_drop target");
 
-  auto shape = xml::SchemaShape::load(config_.xsd);
-  validator_ = std::make_unique<xml::XsdValidator>(config_.xsd);
+  auto set = xml::SchemaSet::load(config_.xsd);
+  validator_ = std::make_unique<xml::XsdValidator>(set);
   try {
-    renderer_ = std::make_unique<xml::XmlRenderer>(shape, config_.layout);
+    renderer_ = std::make_unique<xml::XmlRenderer>(set, config_.layout);
   } catch (const std::invalid_argument& e) {
     throw invalid(e.what());
   }
   if (config_.mode == Mode::batch) {
     if (config_.batch_root.empty()) throw invalid("batch mode needs batch_root");
-    const xml::ElementShape* wrapper = shape->element(config_.batch_root);
-    if (!wrapper) throw invalid("batch_root '" + config_.batch_root + "' is not a global element of the schema");
-    const xml::ElementShape* child = wrapper->child(config_.layout.root);
-    if (!child || !child->repeated)
+    std::string why;
+    const xml::ElementDecl* wrapper = xml::find_global_element(*set, config_.batch_root, config_.layout.namespaces,
+                                                              config_.layout.namespace_uri, &why);
+    if (!wrapper) throw invalid("batch_root '" + config_.batch_root + "' is not a global element of the schema (" + why + ")");
+    const xml::ElementDecl* record_root = &renderer_->root();
+    const bool holds = std::any_of(wrapper->type->slots.begin(), wrapper->type->slots.end(), [&](const xml::ContentSlot& slot) {
+      if (!slot.element || !slot.repeated()) return false;
+      const auto subs = slot.element->substitutes();
+      return std::find(subs.begin(), subs.end(), record_root) != subs.end();
+    });
+    if (!holds)
       throw invalid("batch_root '" + config_.batch_root + "' does not hold repeated '" + config_.layout.root + "'");
     xml::XmlLayout layout;
     layout.root = config_.batch_root;
     layout.namespace_uri = config_.layout.namespace_uri;
     layout.prefix = config_.layout.prefix;
-    batch_renderer_ = std::make_unique<xml::XmlRenderer>(shape, std::move(layout));
+    layout.namespaces = config_.layout.namespaces;
+    batch_renderer_ = std::make_unique<xml::XmlRenderer>(set, std::move(layout));
   }
   fill_related_reference_ = !config_.related_reference_field.empty() &&
                             renderer_->unknown_fields({config_.related_reference_field}).empty();
@@ -137,6 +145,9 @@ void XmlDropSink::render(const core::DeliveryItem& item, file_drop::DropItem& pl
     plan.reject = reject(rendered.error->code, rendered.error->detail);
     return;
   }
+  if (rendered.replaced_characters)
+    spdlog::info("xml_drop[{}]: outbox item {}: {} character(s) XML cannot hold replaced by U+FFFD", config_.name,
+                 item.outbox_id, rendered.replaced_characters);
   const auto errors = validator_->validate(*rendered.doc);
   if (!errors.empty()) {
     plan.reject = reject("schema_invalid", xml::join_errors(xml::redact_values(errors)));

@@ -4,10 +4,14 @@
 //
 // Documents
 // - Rendered by xml::XmlRenderer from the record (element order from the XSD,
-//   absent fields omitted, one element per attachment) and validated with
-//   xml::XsdValidator BEFORE anything is written. An item that does not render
-//   (unknown_field, invalid_utf8, invalid_xml_char, duplicate_field) or does
-//   not validate (schema_invalid: libxml2's messages with the line in the
+//   absent fields omitted, one element per attachment) from the whole schema
+//   set (includes/imports of local files, namespaces from layout.namespaces)
+//   and validated with xml::XsdValidator BEFORE anything is written.
+//   Characters XML cannot hold (U+0000, U+000B, U+001B, U+FFFE, invalid
+//   UTF-8, ...) are replaced by U+FFFD (layout.illegal_characters) and the
+//   item is delivered; the count is logged, never the value. An item that
+//   does not render (unknown_field, duplicate_field, bad_list,
+//   choice_conflict, nil_conflict) or does not validate (schema_invalid: libxml2's messages with the line in the
 //   item's own pretty document, quoted values replaced by '[value]') is
 //   rejected; the other items of the batch are published.
 // - Update of an earlier delivery: when DeliveryItem::prior_reference is set,
@@ -69,8 +73,8 @@ struct XmlDropConfig {
   std::filesystem::path directory;  // created if missing
   std::string file_prefix;          // default (empty) = name; only [A-Za-z0-9._-], no leading dot
   Mode mode = Mode::per_submission;
-  std::filesystem::path xsd;        // the target's schema (schemas/...)
-  xml::XmlLayout layout;            // root (required), namespace, prefix, fields, attachments
+  std::filesystem::path xsd;        // the target's schema (schemas/...): an XSD with its includes/imports, or a WSDL
+  xml::XmlLayout layout;            // root (required), namespace, prefix, namespaces, fields, attachments
   std::string batch_root;           // batch mode: global element wrapping the records
   bool pretty = true;               // indented output (line numbers in errors refer to it)
   std::size_t max_items = 1000;     // -> batch_policy().max_items

@@ -269,3 +269,65 @@ TEST_CASE("attachments the source cannot supply are retried without opening the 
   CHECK(sink.calls == 4);
   CHECK(b.state->backlog({"drop"}).at(0).pending == 3);  // nothing lost
 }
+
+namespace {
+// Answers every item with one fixed outcome (the SOAP sinks' own tests produce
+// these from real servers: wsse:FailedAuthentication, an in-doubt item settling).
+struct FixedOutcome : core::Sink {
+  std::string name_ = "drop";
+  core::DeliveryOutcome outcome;
+  int calls = 0;
+  std::size_t items = 0;
+  explicit FixedOutcome(core::DeliveryOutcome o) : outcome(std::move(o)) {}
+  const std::string& name() const override { return name_; }
+  core::BatchPolicy batch_policy() const override { return {}; }
+  std::string encode_preview(const core::TargetRecord&) const override { return {}; }
+  std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override {
+    ++calls;
+    items += batch.items.size();
+    return std::vector<core::DeliveryOutcome>(batch.items.size(), outcome);
+  }
+};
+}  // namespace
+
+TEST_CASE("#17.2: refused credentials open the circuit at once: no more batches until the probe") {
+  Bridge b;
+  for (int i = 1; i <= 3; ++i) insert_submission(b.store_path, i, test_id(i), 1, valid_payload(test_id(i)));
+  b.ingest();
+  FixedOutcome sink(core::DeliveryOutcome::fail(core::DeliveryStatus::reject, "auth_failed", "SOAP fault FailedAuthentication"));
+  pipeline::Dispatcher d(*b.state);
+  d.add_target(sink, {20, std::chrono::milliseconds(1), std::chrono::milliseconds(1)}, {"x", false},
+               {5, std::chrono::milliseconds(60000), std::chrono::milliseconds(60000)});
+  d.dispatch(true);
+  CHECK(d.health()[0].circuit == "open");  // after one batch, not five
+  CHECK(d.health()[0].last_error.find("auth_failed") != std::string::npos);
+  store::SqliteStateStore other((b.dir / "state.db").string());
+  CHECK(other.target_health()[0].circuit == "open");  // what `status` and /readyz read
+}
+
+TEST_CASE("a deferred retry (in-doubt item settling) costs no attempt and never dead-letters the item") {
+  Bridge b;
+  insert_submission(b.store_path, 1, test_id(1), 1, valid_payload(test_id(1)));
+  b.ingest();
+  auto settling = core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "in_doubt_settling", "wait");
+  settling.deferred = true;
+  settling.in_doubt = true;
+  settling.retry_after = std::chrono::seconds(2);
+  FixedOutcome sink(settling);
+  pipeline::Dispatcher d(*b.state);
+  d.add_target(sink, {3, std::chrono::milliseconds(1), std::chrono::milliseconds(1)}, {"x", false},
+               {2, std::chrono::milliseconds(60000), std::chrono::milliseconds(60000)});
+  for (int round = 0; round < 6; ++round) {  // twice max_attempts
+    b.state->db().exec("UPDATE outbox_items SET next_attempt_ms = 0");
+    d.dispatch(true);
+  }
+  CHECK(sink.calls == 6);
+  CHECK(b.state->target_counts()[0].dead == 0);
+  CHECK(b.state->backlog({"drop"}).at(0).pending == 1);
+  CHECK(d.health()[0].circuit == "closed");
+  auto q = b.state->db().prepare("SELECT attempts, in_doubt, next_attempt_ms FROM outbox_items");
+  REQUIRE(q.step());
+  CHECK(q.int64(0) == 0);
+  CHECK(q.int64(1) == 1);
+  CHECK(q.int64(2) - store::now_ms() > 1000);  // offered again after retry_after, not a 1 ms backoff
+}

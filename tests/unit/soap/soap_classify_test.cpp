@@ -44,6 +44,10 @@ std::string fault12(const std::string& code) {
                "</s:Value><s:Subcode><s:Value>x:Busy</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang=\"en\">"
                "why</s:Text></s:Reason></s:Fault>");
 }
+std::string fault12sub(const std::string& code, const std::string& sub) {
+  return env12("<s:Fault><s:Code><s:Value>" + code + "</s:Value><s:Subcode><s:Value>" + sub +
+               "</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang=\"en\">why</s:Text></s:Reason></s:Fault>");
+}
 const std::string kOk = env11(
     "<svc:R xmlns:svc=\"urn:reportbridge:rms:service:1\"><svc:LegacyReference>RMS-1</svc:LegacyReference></svc:R>");
 
@@ -76,6 +80,10 @@ TEST_CASE("classification table") {
       {http(500, fault11("soap:Client")), DeliveryStatus::reject, "soap_client_fault", false, 0},
       {http(500, fault11("soap:Client.Authentication")), DeliveryStatus::reject, "soap_client_fault", false, 0},
       {http(500, fault11("soap:Server")), DeliveryStatus::retry, "soap_server_fault", false, 0},
+      // #17.2: a refused WS-Security token is an authentication failure, never retried per item
+      {http(500, fault11("wsse:FailedAuthentication")), DeliveryStatus::reject, "auth_failed", false, 0},
+      {http(500, fault11("wsse:InvalidSecurity")), DeliveryStatus::reject, "auth_failed", false, 0},
+      {http(500, fault12sub("env:Sender", "wsse:FailedAuthentication")), DeliveryStatus::reject, "auth_failed", false, 0},
       {http(500, fault11("VersionMismatch")), DeliveryStatus::reject, "soap_client_fault", false, 0},
       {http(400, fault12("env:Sender")), DeliveryStatus::reject, "soap_client_fault", false, 0},
       {http(500, fault12("env:Receiver")), DeliveryStatus::retry, "soap_server_fault", false, 0},

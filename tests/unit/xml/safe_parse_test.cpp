@@ -147,8 +147,16 @@ TEST_CASE("XPath with namespace prefixes returns the first match's string") {
   CHECK(XPathQuery("//r:Missing", ns).first_string(*r.doc) == std::nullopt);
   // Without the namespace the element does not match.
   CHECK(XPathQuery("//RmsReference", {}).first_string(*r.doc) == std::nullopt);
-  // Unregistered prefix: no result, no exception.
-  CHECK(XPathQuery("//x:RmsReference", ns).first_string(*r.doc) == std::nullopt);
+  // #17.3: an undeclared prefix is refused when the query is compiled (it used
+  // to compile and then match nothing: every reference "missing").
+  try {
+    XPathQuery("//x:RmsReference", ns);
+    FAIL("accepted");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).find("prefix 'x' is not declared (declared: r, s)") != std::string::npos);
+  }
+  CHECK_THROWS_AS(XPathQuery("//r:A[@q:id='1']", ns), std::invalid_argument);
+  CHECK_THROWS_AS(XPathQuery("//r:A/$v:x", ns), std::invalid_argument);
 
   // Relative to a context node.
   xmlNode* body = xmlFirstElementChild(xmlDocGetRootElement(r.doc.get()));
@@ -157,4 +165,14 @@ TEST_CASE("XPath with namespace prefixes returns the first match's string") {
   CHECK_THROWS_AS(XPathQuery("//r:[", ns), std::invalid_argument);
   CHECK_THROWS_AS(XPathQuery("/a", {{"", "urn:x"}}), std::invalid_argument);
   CHECK_THROWS_AS(XPathQuery("/a", {{"p", "urn:x"}, {"p", "urn:y"}}), std::invalid_argument);
+}
+
+TEST_CASE("the prefixes an XPath uses: name tests, attributes, wildcards; not literals, axes or functions") {
+  CHECK(xpath_prefixes("/s:Envelope/s:Body/r:Ack[r:Found='true']/@x:id") ==
+        std::vector<std::string>{"s", "r", "x"});
+  CHECK(xpath_prefixes("//a:*") == std::vector<std::string>{"a"});
+  CHECK(xpath_prefixes("child::p:A/descendant-or-self::node()") == std::vector<std::string>{"p"});
+  CHECK(xpath_prefixes("//A[. = 'q:not a prefix' or @b = \"z:no\"]").empty());
+  CHECK(xpath_prefixes("count(//n1.x-y:A) > 0 and string(B)").size() == 1);
+  CHECK(xpath_prefixes("//A").empty());
 }

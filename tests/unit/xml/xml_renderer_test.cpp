@@ -7,6 +7,7 @@
 
 #include "bridge/xml/safe_parse.hpp"
 #include "bridge/xml/xsd_validator.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/unit/xml/records.hpp"
 
 using namespace reportbridge;
@@ -19,7 +20,7 @@ const std::string kRmsNs = "urn:police-uk:rms:community-report:1.0";
 XmlRenderer rms_renderer(XmlLayout layout = {}) {
   if (layout.root.empty()) layout.root = "CommunityReport";
   if (layout.attachments_path.empty()) layout.attachments_path = "Attachments/Attachment";
-  return XmlRenderer(SchemaShape::load(test::schema_path("rms_community_report.xsd")), std::move(layout));
+  return XmlRenderer(SchemaSet::load(test::schema_path("rms_community_report.xsd")), std::move(layout));
 }
 
 // 1-based line of the first occurrence of `needle`.
@@ -128,7 +129,7 @@ TEST_CASE("prefix, explicit paths and attributes") {
 
   XmlLayout batch;
   batch.root = "CommunityReportBatch";
-  XmlRenderer batch_renderer(SchemaShape::load(test::schema_path("rms_community_report.xsd")), batch);
+  XmlRenderer batch_renderer(SchemaSet::load(test::schema_path("rms_community_report.xsd")), batch);
   core::TargetRecord b;
   b.fields = {{"@batchKey", "k1"}, {"@count", "3"}};
   RenderResult br = batch_renderer.render(b);
@@ -147,16 +148,20 @@ TEST_CASE("render errors name the field, never the value") {
   CHECK(r1.error->code == "unknown_field");
   CHECK(r1.error->detail.find("ShoeSize") != std::string::npos);
 
+  // With the reject policy, characters XML cannot hold fail the record.
+  XmlLayout strict_layout;
+  strict_layout.illegal_characters = IllegalCharacters::reject;
+  const XmlRenderer strict = rms_renderer(strict_layout);
   record = test::rms_record();
   set(record, "Narrative", std::string("bad \xC3\x28 utf8"));
-  RenderResult r2 = renderer.render(record);
+  RenderResult r2 = strict.render(record);
   REQUIRE_FALSE(r2);
   CHECK(r2.error->code == "invalid_utf8");
   CHECK(r2.error->detail == "field 'Narrative'");
 
   record = test::rms_record();
   set(record, "Summary", std::string("bell \x07 char"));
-  RenderResult r3 = renderer.render(record);
+  RenderResult r3 = strict.render(record);
   REQUIRE_FALSE(r3);
   CHECK(r3.error->code == "invalid_xml_char");
 
@@ -168,8 +173,9 @@ TEST_CASE("render errors name the field, never the value") {
 }
 
 TEST_CASE("layouts that do not fit the schema are refused at construction") {
-  auto shape = SchemaShape::load(test::schema_path("rms_community_report.xsd"));
+  auto shape = SchemaSet::load(test::schema_path("rms_community_report.xsd"));
   CHECK_THROWS_AS(XmlRenderer(shape, XmlLayout{"NoRoot"}), std::invalid_argument);
+  CHECK_THROWS_WITH(XmlRenderer(shape, XmlLayout{"NoRoot"}), Catch::Contains("not a global element"));
   XmlLayout bad_field{"CommunityReport"};
   bad_field.fields = {{"X", "Location/Altitude"}};
   CHECK_THROWS_WITH(XmlRenderer(shape, bad_field), Catch::Contains("Location/Altitude"));
@@ -246,7 +252,7 @@ TEST_CASE("render_into appends under a foreign parent with its own namespace") {
 TEST_CASE("a PSD complaint renders nested groups from flat field names and validates") {
   XmlLayout layout{"Complaint"};
   layout.attachments_path = "Attachments/Attachment";
-  XmlRenderer renderer(SchemaShape::load(test::schema_path("psd_complaint.xsd")), layout);
+  XmlRenderer renderer(SchemaSet::load(test::schema_path("psd_complaint.xsd")), layout);
   XsdValidator validator(test::schema_path("psd_complaint.xsd"));
   auto record = test::psd_record();
   record.attachments = {test::photo()};
@@ -284,4 +290,189 @@ TEST_CASE("one renderer and one validator serve several threads") {
   for (auto& th : threads) th.join();
   CHECK(valid == 400);
   CHECK(invalid == 400);
+}
+
+// ---------------------------------------------------------------------------
+// Multi-namespace documents
+
+namespace {
+
+const char* kIncidentXsd = R"(<?xml version="1.0"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:nc="urn:nc" xmlns:j="urn:j"
+    targetNamespace="urn:j" elementFormDefault="qualified" attributeFormDefault="unqualified">
+  <xs:import namespace="urn:nc" schemaLocation="nc.xsd"/>
+  <xs:complexType name="ArrestType"><xs:sequence>
+    <xs:element ref="nc:ActivityDateRepresentation" minOccurs="0"/>
+    <xs:element name="ArrestCharge" type="xs:string" maxOccurs="unbounded"/>
+    <xs:element name="Officer" type="xs:string" minOccurs="0" nillable="true"/>
+  </xs:sequence><xs:attribute ref="nc:id"/></xs:complexType>
+  <xs:complexType name="ReportType"><xs:sequence>
+    <xs:element ref="nc:Incident"/>
+    <xs:element name="Arrest" type="j:ArrestType" minOccurs="0" maxOccurs="unbounded"/>
+    <xs:element name="Location" type="nc:LocationType" minOccurs="0"/>
+    <xs:choice minOccurs="0">
+      <xs:element name="Summary" type="xs:string"/>
+      <xs:element name="Withheld" type="xs:boolean"/>
+    </xs:choice>
+    <xs:element name="Local" form="unqualified" type="xs:string" minOccurs="0"/>
+  </xs:sequence><xs:attribute name="version" type="xs:string"/></xs:complexType>
+  <xs:element name="Report" type="j:ReportType"/>
+</xs:schema>)";
+
+const char* kNcXsd = R"(<?xml version="1.0"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:nc="urn:nc" targetNamespace="urn:nc"
+    elementFormDefault="qualified">
+  <xs:attribute name="id" type="xs:ID"/>
+  <xs:element name="ActivityDateRepresentation" abstract="true"/>
+  <xs:element name="ActivityDate" type="xs:date" substitutionGroup="nc:ActivityDateRepresentation"/>
+  <xs:element name="ActivityDateTime" type="xs:dateTime" substitutionGroup="nc:ActivityDateRepresentation"/>
+  <xs:complexType name="IncidentType"><xs:sequence>
+    <xs:element name="IncidentText" type="xs:string"/>
+    <xs:element ref="nc:ActivityDateRepresentation" minOccurs="0"/>
+  </xs:sequence></xs:complexType>
+  <xs:element name="Incident" type="nc:IncidentType"/>
+  <xs:complexType name="LocationType" abstract="true"><xs:sequence>
+    <xs:element name="LocationName" type="xs:string" minOccurs="0"/>
+  </xs:sequence></xs:complexType>
+  <xs:complexType name="AddressType"><xs:complexContent><xs:extension base="nc:LocationType">
+    <xs:sequence><xs:element name="Postcode" type="xs:string"/></xs:sequence>
+  </xs:extension></xs:complexContent></xs:complexType>
+</xs:schema>)";
+
+struct IncidentSchema {
+  reportbridge::testing::TempDir dir;
+  std::shared_ptr<const SchemaSet> set;
+  IncidentSchema() {
+    reportbridge::testing::write_file(dir / "j.xsd", kIncidentXsd);
+    reportbridge::testing::write_file(dir / "nc.xsd", kNcXsd);
+    set = SchemaSet::load(dir / "j.xsd");
+  }
+};
+
+XmlLayout incident_layout() {
+  XmlLayout layout;
+  layout.root = "j:Report";
+  layout.namespaces = {{"j", "urn:j"}, {"nc", "urn:nc"}};
+  return layout;
+}
+
+}  // namespace
+
+TEST_CASE("a multi-namespace record: prefixes from the map, repeated elements, substitution, xsi:type, nil") {
+  IncidentSchema s;
+  XmlRenderer renderer(s.set, incident_layout());
+  XsdValidator validator(s.set);
+  core::TargetRecord r;
+  r.fields = {
+      {"j:Arrest[2]/j:ArrestCharge[1]", "Theft"},
+      {"nc:Incident/nc:IncidentText", "Stones thrown at a bus"},
+      {"nc:Incident/nc:ActivityDateTime", "2026-11-27T18:15:00"},
+      {"j:Arrest[1]/j:ArrestCharge[*]", R"(["Criminal damage", "Assault"])"},
+      {"j:Arrest[1]/@nc:id", "A1"},
+      {"j:Arrest[1]/nc:ActivityDate", "2026-11-28"},
+      {"j:Arrest[1]/j:Officer/@xsi:nil", "true"},
+      {"j:Location[xsi:type=nc:AddressType]/nc:Postcode", "TS1 3QY"},
+      {"@version", "4.0"},
+      {"j:Summary", std::nullopt},
+      {"Local", "unqualified"},
+  };
+  RenderResult result = renderer.render(r);
+  if (!result) FAIL(result.error->code + ": " + result.error->detail);
+  const std::string text = to_string(*result.doc, Format::compact, false);
+  CHECK(text ==
+        "<j:Report xmlns:j=\"urn:j\" xmlns:nc=\"urn:nc\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+        "version=\"4.0\">"
+        "<nc:Incident><nc:IncidentText>Stones thrown at a bus</nc:IncidentText>"
+        "<nc:ActivityDateTime>2026-11-27T18:15:00</nc:ActivityDateTime></nc:Incident>"
+        "<j:Arrest nc:id=\"A1\"><nc:ActivityDate>2026-11-28</nc:ActivityDate>"
+        "<j:ArrestCharge>Criminal damage</j:ArrestCharge><j:ArrestCharge>Assault</j:ArrestCharge>"
+        "<j:Officer xsi:nil=\"true\"/></j:Arrest>"
+        "<j:Arrest><j:ArrestCharge>Theft</j:ArrestCharge></j:Arrest>"
+        "<j:Location xsi:type=\"nc:AddressType\"><nc:Postcode>TS1 3QY</nc:Postcode></j:Location>"
+        "<Local>unqualified</Local></j:Report>");
+  CHECK(join_errors(validator.validate(*result.doc)).empty());
+  // The serialised text is valid too (namespaces declared where they must be).
+  ParseResult parsed = parse_untrusted(to_string(*result.doc));
+  REQUIRE(parsed);
+  CHECK(join_errors(validator.validate(*parsed.doc)).empty());
+}
+
+TEST_CASE("an unqualified element under a default namespace gets xmlns=\"\"") {
+  IncidentSchema s;
+  XmlLayout layout;
+  layout.root = "Report";  // no map: the root's namespace becomes the default namespace
+  XmlRenderer renderer(s.set, layout);
+  core::TargetRecord r;
+  r.fields = {{"Incident/IncidentText", "x"}, {"Local", "y"}};
+  RenderResult result = renderer.render(r);
+  REQUIRE(result);
+  const std::string text = to_string(*result.doc, Format::compact, false);
+  CHECK(text.find("<Report xmlns=\"urn:j\"") == 0);
+  CHECK(text.find("<Local xmlns=\"\">y</Local>") != std::string::npos);
+  ParseResult parsed = parse_untrusted(text);
+  REQUIRE(parsed);
+  CHECK(join_errors(XsdValidator(s.set).validate(*parsed.doc)).empty());
+}
+
+TEST_CASE("choice conflicts, nil conflicts and bad lists are rejected with the fields named") {
+  IncidentSchema s;
+  XmlRenderer renderer(s.set, incident_layout());
+  core::TargetRecord r;
+  r.fields = {{"nc:Incident/nc:IncidentText", "x"}, {"j:Summary", "s"}, {"j:Withheld", "true"}};
+  RenderResult conflict = renderer.render(r);
+  REQUIRE_FALSE(conflict);
+  CHECK(conflict.error->code == "choice_conflict");
+  CHECK(conflict.error->detail.find("'j:Summary' and 'j:Withheld'") != std::string::npos);
+  // Only one branch with a value: fine.
+  r.fields[2].value = std::nullopt;
+  CHECK(renderer.render(r));
+
+  core::TargetRecord nil;
+  nil.fields = {{"nc:Incident/nc:IncidentText", "x"}, {"j:Arrest[1]/j:Officer/@xsi:nil", "true"},
+                {"j:Arrest[1]/j:Officer", "PC 123"}, {"j:Arrest[1]/j:ArrestCharge[1]", "c"}};
+  RenderResult nil_conflict = renderer.render(nil);
+  REQUIRE_FALSE(nil_conflict);
+  CHECK(nil_conflict.error->code == "nil_conflict");
+  nil.fields[1].value = "false";  // "false": no nil
+  CHECK(renderer.render(nil));
+
+  core::TargetRecord list;
+  list.fields = {{"nc:Incident/nc:IncidentText", "x"}, {"j:Arrest[1]/j:ArrestCharge[*]", "Theft;Assault"}};
+  RenderResult bad = renderer.render(list);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error->code == "bad_list");
+  CHECK(bad.error->detail.find("Theft") == std::string::npos);
+
+  core::TargetRecord unknown;
+  unknown.fields = {{"j:Arrest/j:ArrestCharge[1]", "x"}};
+  RenderResult repeated = renderer.render(unknown);
+  REQUIRE_FALSE(repeated);
+  CHECK(repeated.error->code == "unknown_field");
+  CHECK(repeated.error->detail.find("repeated") != std::string::npos);
+}
+
+TEST_CASE("characters XML cannot hold are replaced by U+FFFD and counted") {
+  const XmlRenderer renderer = rms_renderer();
+  auto record = test::rms_record();
+  set(record, "Narrative", std::string("tab\tok, VT \x0B, ESC \x1B, NUL ") + std::string(1, '\0') + ", FFFE \xEF\xBF\xBE, bad \xC3\x28");
+  RenderResult result = renderer.render(record);
+  REQUIRE(result);
+  CHECK(result.replaced_characters == 5);
+  const std::string text = to_string(*result.doc);
+  CHECK(text.find("tab\tok, VT \xEF\xBF\xBD, ESC \xEF\xBF\xBD, NUL \xEF\xBF\xBD, FFFE \xEF\xBF\xBD, bad \xEF\xBF\xBD(") !=
+        std::string::npos);
+  XsdValidator validator(test::schema_path("rms_community_report.xsd"));
+  CHECK(validator.validate(*result.doc).empty());
+  ParseResult parsed = parse_untrusted(text);
+  CHECK(parsed);
+}
+
+TEST_CASE("layout paths that do not resolve name why and the nearest valid paths") {
+  IncidentSchema s;
+  XmlLayout layout = incident_layout();
+  layout.fields = {{"Where", "j:Locaton[xsi:type=nc:AddressType]/nc:Postcode"}};
+  CHECK_THROWS_WITH(XmlRenderer(s.set, layout), Catch::Contains("Where") && Catch::Contains("j:Locaton") &&
+                                                    Catch::Contains("did you mean j:Location"));
+  layout.fields = {{"Date", "nc:Incident/nc:ActivityDateRepresentation"}};
+  CHECK_THROWS_WITH(XmlRenderer(s.set, layout), Catch::Contains("abstract") && Catch::Contains("nc:ActivityDate"));
 }

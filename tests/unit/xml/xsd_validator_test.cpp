@@ -74,14 +74,14 @@ TEST_CASE("broken or unsafe XSD files are refused at construction") {
 <xs:element name="A" type="xs:nonsense"/>
 </xs:schema>)");
   std::string spam = captured_stderr(dir, [&] {
-    CHECK_THROWS_WITH(XsdValidator(dir / "badtype.xsd"), Catch::Contains("invalid XSD") && Catch::Contains("nonsense"));
+    CHECK_THROWS_WITH(XsdValidator(dir / "badtype.xsd"), Catch::Contains("badtype.xsd:2") && Catch::Contains("nonsense"));
   });
   CHECK(spam.empty());
 
   write_file(dir / "remote.xsd", R"(<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
 <xs:import namespace="urn:x" schemaLocation="http://127.0.0.1:9/x.xsd"/>
 </xs:schema>)");
-  CHECK_THROWS_WITH(XsdValidator(dir / "remote.xsd"), Catch::Contains("remote schemaLocation"));
+  CHECK_THROWS_WITH(XsdValidator(dir / "remote.xsd"), Catch::Contains("remote.xsd:2") && Catch::Contains("network location"));
 }
 
 TEST_CASE("validating a single element uses its global declaration") {

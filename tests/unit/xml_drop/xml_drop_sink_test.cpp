@@ -329,3 +329,36 @@ TEST_CASE("configurations that cannot work are refused") {
   CHECK(sink.batch_policy().max_items == 1000);
   CHECK(sink.attachment_file_names(xml::test::rms_record()).empty());
 }
+
+// Issue 15.4: a resident typing control characters (U+000B, U+001B, U+0000 as
+// JSON \u0000) or U+FFFE made every XML delivery a permanent dead letter
+// (invalid_xml_char), and replay failed the same way. Now they are replaced by
+// U+FFFD and the complaint is delivered, in both modes, and again on replay.
+TEST_CASE("characters XML cannot hold are replaced by U+FFFD and the item is delivered") {
+  for (const Mode mode : {Mode::per_submission, Mode::batch}) {
+    Fixture f;
+    XmlDropSink sink(f.config(mode), f.locator());
+    auto it = item(30, "sub-ctrl");
+    const std::string typed = std::string("He shouted \x0B then \x1B[31m and ") + std::string(1, '\0') +
+                              " and \xEF\xBF\xBE at the desk";
+    set(it, "Allegation", typed);
+    set(it, "ComplainantName", std::string("Jan\x01Kowalski"));
+    core::DeliveryBatch batch{1, mode == Mode::batch ? "batch-ctrl" : "single-ctrl", {it}};
+    const auto out = sink.deliver(batch);
+    REQUIRE(out.size() == 1);
+    INFO(out[0].reason_code << " " << out[0].detail);
+    CHECK(out[0].status == DeliveryStatus::delivered);
+    const fs::path file = f.drop / out[0].reference.substr(0, out[0].reference.find('#'));
+    const std::string text = read_file(file);
+    CHECK(text.find("He shouted \xEF\xBF\xBD then \xEF\xBF\xBD[31m and \xEF\xBF\xBD and \xEF\xBF\xBD at the desk") !=
+          std::string::npos);
+    CHECK(text.find("Jan\xEF\xBF\xBDKowalski") != std::string::npos);
+    CHECK(validate_file(file).empty());
+    // The replay path (a new batch key with the same record) delivers too.
+    core::DeliveryBatch replay{2, "replay-ctrl", {it}};
+    const auto again = sink.deliver(replay);
+    REQUIRE(again.size() == 1);
+    CHECK(again[0].status == DeliveryStatus::delivered);
+    CHECK(sink.encode_preview(it.record).find("\xEF\xBF\xBD") != std::string::npos);
+  }
+}

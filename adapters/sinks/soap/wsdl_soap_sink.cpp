@@ -1,0 +1,902 @@
+#include "adapters/sinks/soap/wsdl_soap_sink.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "adapters/sinks/soap/secret_file.hpp"
+#include "adapters/sinks/soap/soap_classify.hpp"
+#include "bridge/net/url.hpp"
+#include "bridge/xml/field_check.hpp"
+#include "bridge/xml/xsd_validator.hpp"
+
+namespace reportbridge::soap {
+
+namespace {
+
+using core::DeliveryOutcome;
+using core::DeliveryStatus;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::string_view kHeaderStep = "soap:Header/";
+
+const xmlChar* X(const char* s) { return reinterpret_cast<const xmlChar*>(s); }
+
+std::string base64(const std::string& in) {
+  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+DeliveryOutcome reject(const std::string& code, std::string detail) {
+  return DeliveryOutcome::fail(DeliveryStatus::reject, code, std::move(detail));
+}
+
+SoapVersion version_of(wsdl::SoapVersion v) {
+  return v == wsdl::SoapVersion::soap12 ? SoapVersion::v12 : SoapVersion::v11;
+}
+
+// A made-up value of simple type `t` for check's sample request (only the
+// request's structure is judged: facets such as patterns may still fail).
+std::string sample_value(const xml::TypeDef* t) {
+  if (!t) return "x";
+  if (!t->facets.enumeration.empty()) return t->facets.enumeration.front();
+  if (t->item_type) return sample_value(t->item_type);
+  if (!t->member_types.empty()) return sample_value(t->member_types.front());
+  std::string p;
+  for (const xml::TypeDef* at = t; at; at = at->base)
+    if (at->builtin) {
+      p = at->name.local;
+      break;
+    }
+  if (p == "dateTime") return "2026-01-01T00:00:00";
+  if (p == "date") return "2026-01-01";
+  if (p == "time") return "00:00:00";
+  if (p == "boolean") return "true";
+  if (p == "gYear") return "2026";
+  if (p == "duration") return "PT1H";
+  if (p == "base64Binary") return "AAAA";
+  if (p == "hexBinary") return "00";
+  if (p == "anyURI") return "urn:x";
+  if (p.find("nteger") != std::string::npos || p == "decimal" || p == "int" || p == "long" || p == "short" ||
+      p == "byte" || p.rfind("unsigned", 0) == 0 || p == "float" || p == "double")
+    return "1";
+  std::string v = "x";
+  if (t->facets.min_length && *t->facets.min_length > 1) v.assign(static_cast<std::size_t>(std::min<std::uint64_t>(*t->facets.min_length, 64)), 'x');
+  if (t->facets.length) v.assign(static_cast<std::size_t>(std::min<std::uint64_t>(*t->facets.length, 64)), 'x');
+  return v;
+}
+
+// Text for an element the sink writes itself (simple-typed parts): characters
+// XML 1.0 cannot hold and invalid UTF-8 become U+FFFD, as the renderer does.
+std::string xml_text(const std::string& in, std::size_t& replaced) {
+  static const std::string kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    bool ok = len != 0 && i + len <= in.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(in[i + k]);
+      ok = (cc >> 6) == 2;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (ok) {
+      const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : len == 4 ? 0x10000 : 0;
+      ok = cp >= min && (cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+                         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF));
+    }
+    if (ok) {
+      out.append(in, i, len);
+      i += len;
+    } else {
+      out += kReplacement;
+      ++replaced;
+      i += len == 0 || i + len > in.size() ? 1 : len;
+    }
+  }
+  return out;
+}
+
+// Errors about the request's structure (not about a made-up value).
+bool structural(const std::string& m) {
+  return m.find("This element is not expected") != std::string::npos ||
+         m.find("Missing child element") != std::string::npos ||
+         m.find("is required but missing") != std::string::npos ||
+         m.find("is not allowed") != std::string::npos;
+}
+
+}  // namespace
+
+namespace {
+std::string joined(const std::vector<std::pair<std::string, std::string>>& problems) {
+  std::string all;
+  for (const auto& [role, m] : problems) all += (all.empty() ? "" : "; ") + (role.empty() ? m : role + ": " + m);
+  return all;
+}
+}  // namespace
+
+ContractError::ContractError(std::vector<std::pair<std::string, std::string>> p)
+    : std::invalid_argument(joined(p)), problems(std::move(p)) {}
+
+std::optional<BridgeValue> bridge_value(const std::string& name) {
+  for (auto v : {BridgeValue::external_reference, BridgeValue::submission_id, BridgeValue::version,
+                 BridgeValue::legacy_reference, BridgeValue::attachment_count, BridgeValue::request_id})
+    if (name == to_string(v)) return v;
+  return std::nullopt;
+}
+
+const char* to_string(BridgeValue v) {
+  switch (v) {
+    case BridgeValue::external_reference: return "external_reference";
+    case BridgeValue::submission_id: return "submission_id";
+    case BridgeValue::version: return "version";
+    case BridgeValue::legacy_reference: return "legacy_reference";
+    case BridgeValue::attachment_count: return "attachment_count";
+    case BridgeValue::request_id: return "request_id";
+  }
+  return "?";
+}
+
+struct WsdlSoapSink::Impl {
+  // One element of an operation's input: a body part or a header part.
+  struct Part {
+    xml::QName element;
+    bool header = false;
+    std::string label;  // as a path step: "p:Local"
+    const xml::ElementDecl* decl = nullptr;
+    std::shared_ptr<const xml::XmlRenderer> renderer;  // null: simple-typed element (text only)
+  };
+  struct Route {
+    std::size_t part = 0;
+    std::string path;  // below the part's element; empty: the element's own text
+  };
+  struct Op {
+    const char* role = "";
+    WsdlOperationConfig cfg;
+    wsdl::Operation op;
+    std::vector<Part> parts;
+    std::optional<xml::XPathQuery> reference;
+    std::vector<std::pair<Route, BridgeValue>> values;
+    std::vector<std::pair<Route, std::string>> constants;
+    bool record_fields = true;  // create/update: every record field; lookup: only cfg.fields
+    bool offered() const { return !cfg.operation.empty(); }
+  };
+
+  WsdlSoapConfig cfg;
+  core::AttachmentLocator locator;
+  std::shared_ptr<const wsdl::Wsdl> contract;
+  std::shared_ptr<const xml::SchemaSet> schemas;
+  std::unique_ptr<xml::XsdValidator> validator;
+  xml::Namespaces ns;  // cfg.namespaces + soap
+  Op create, update, lookup;
+  std::string endpoint;
+  net::Url url;
+  std::string password, authorization;
+  std::unique_ptr<net::HttpClient> client;
+  std::chrono::milliseconds settle{0};
+  // outbox id -> when this process last sent it (or first saw it in doubt)
+  std::unordered_map<std::int64_t, Clock::time_point> last_send;
+
+  Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
+    contract = wsdl::Wsdl::load(cfg.wsdl);
+    schemas = contract->schemas();
+    validator = std::make_unique<xml::XsdValidator>(schemas);
+    ns = cfg.namespaces;
+    if (cfg.create.operation.empty()) throw std::invalid_argument("create: an operation is required");
+    create.role = "create";
+    update.role = "update";
+    lookup.role = "lookup";
+    lookup.record_fields = false;
+    Problems problems;
+    compile(create, cfg.create, problems);
+    if (!cfg.update.operation.empty()) compile(update, cfg.update, problems);
+    if (!cfg.lookup.operation.empty()) compile(lookup, cfg.lookup, problems);
+    // The SOAP version of the port decides the "soap" prefix of XPaths.
+    if (std::none_of(ns.begin(), ns.end(), [](const auto& p) { return p.first == "soap"; }))
+      ns.emplace_back("soap", envelope_namespace(version_of(
+                                  create.op.version)));
+    for (Op* o : {&create, &update, &lookup}) {
+      if (o->cfg.operation.empty() || o->cfg.reference.empty()) continue;
+      try {
+        o->reference.emplace(o->cfg.reference, ns);
+      } catch (const std::invalid_argument& e) {
+        problems.emplace_back(o->role, std::string("reference: ") + e.what());
+      }
+    }
+    if (lookup.offered() && lookup.cfg.reference.empty()) problems.emplace_back("lookup", "a reference XPath is required");
+    if (lookup.offered() && lookup.values.empty() && lookup.constants.empty() && lookup.cfg.fields.empty())
+      problems.emplace_back("lookup", "give the lookup request at least one value (e.g. values: {<path>: external_reference})");
+    if (!problems.empty()) throw ContractError(std::move(problems));
+
+    endpoint = cfg.url.empty() ? create.op.endpoint : cfg.url;
+    auto parsed = net::parse_url(endpoint);
+    if (!parsed)
+      throw std::invalid_argument(cfg.url.empty() ? "the port's soap:address '" + endpoint +
+                                                        "' is not an http(s) URL; set url"
+                                                  : "url is not an http(s) URL without credentials");
+    url = *parsed;
+    if ((cfg.basic_auth || cfg.wsse != WsseMode::none) && (cfg.username.empty() || cfg.password_file.empty()))
+      throw std::invalid_argument("basic auth / WS-Security need a username and a password file");
+    if (cfg.basic_auth || cfg.wsse != WsseMode::none) password = read_secret_file(cfg.password_file);
+    if (cfg.basic_auth) authorization = "Basic " + base64(cfg.username + ":" + password);
+    settle = cfg.settle_time ? *cfg.settle_time
+                             : std::chrono::duration_cast<std::chrono::milliseconds>(cfg.http.total_timeout +
+                                                                                     cfg.http.read_timeout);
+    net::HttpClientConfig http = cfg.http;
+    http.base_url = endpoint;
+    client = std::make_unique<net::HttpClient>(std::move(http));
+  }
+
+  std::string step_label(const xml::QName& q) const {
+    for (const auto& [p, u] : ns)
+      if (u == q.ns) return p + ":" + q.local;
+    return q.clark();
+  }
+
+  using Problems = std::vector<std::pair<std::string, std::string>>;
+
+  void compile(Op& o, const WsdlOperationConfig& oc, Problems& problems) {
+    o.cfg = oc;
+    try {
+      o.op = contract->operation(oc.operation, cfg.service, cfg.port);
+    } catch (const std::invalid_argument& e) {
+      problems.emplace_back(o.role, e.what());
+      return;
+    }
+    if (!o.op.usable()) {
+      std::string why;
+      for (const auto& p : o.op.problems) why += (why.empty() ? "" : "; ") + p;
+      problems.emplace_back(o.role, "operation " + oc.operation + " cannot be used: " + why);
+      return;
+    }
+    if (o.op.style == wsdl::OperationStyle::rpc_literal && !o.op.input_wrapper) {
+      problems.emplace_back(o.role, "operation " + oc.operation + " is rpc/literal without a wrapper element");
+      return;
+    }
+    auto add = [&](const wsdl::MessageElement& m, bool header) {
+      Part p;
+      p.element = m.element;
+      p.header = header;
+      p.label = step_label(m.element);
+      // rpc parts: the no-namespace declaration the WSDL model synthesises per part name.
+      p.decl = schemas->element(m.element);
+      if (!p.decl) {
+        problems.emplace_back(o.role, "part " + m.part + " (" + m.element.clark() +
+                                          "): no global declaration in the WSDL's schemas" +
+                                          (m.type ? " (an rpc part name used with two types)" : ""));
+        return;
+      }
+      if (!p.decl->type || !p.decl->type->simple) {
+        xml::XmlLayout layout;
+        layout.root = m.element.clark();
+        layout.namespaces = cfg.namespaces;
+        p.renderer = std::make_shared<const xml::XmlRenderer>(schemas, std::move(layout));
+      }
+      o.parts.push_back(std::move(p));
+    };
+    for (const auto& m : o.op.input) add(m, false);
+    for (const auto& m : o.op.input_headers) add(m, true);
+    // Attachments: a body path, rendered by the part's renderer.
+    if (!cfg.attachments_path.empty() && o.record_fields) {
+      std::string why;
+      auto r = route(o, cfg.attachments_path, &why);
+      if (!r || o.parts[r->part].header || !o.parts[r->part].renderer) {
+        problems.emplace_back(o.role, "attachments_path '" + cfg.attachments_path + "': " +
+                                           (why.empty() ? "not in a body element" : why));
+      } else {
+        auto& part = o.parts[r->part];
+        xml::XmlLayout layout = part.renderer->layout();
+        layout.attachments_path = r->path;
+        try {
+          part.renderer = std::make_shared<const xml::XmlRenderer>(schemas, std::move(layout));
+        } catch (const std::invalid_argument& e) {
+          problems.emplace_back(o.role, std::string("attachments_path: ") + e.what());
+        }
+      }
+    }
+    for (const auto& [path, value] : oc.values) {
+      if (value == BridgeValue::legacy_reference && &o != &update)
+        problems.emplace_back(o.role, "values: legacy_reference exists only for update");
+      std::string why;
+      auto r = route(o, path, &why);
+      if (r) why = check_route(o, *r);
+      if (!why.empty()) {
+        problems.emplace_back(o.role, "values: '" + path + "': " + why);
+        continue;
+      }
+      o.values.emplace_back(*r, value);
+    }
+    for (const auto& [path, text] : oc.constants) {
+      std::string why;
+      auto r = route(o, path, &why);
+      if (r) why = check_route(o, *r);
+      if (!why.empty()) {
+        problems.emplace_back(o.role, "values: '" + path + "': " + why);
+        continue;
+      }
+      o.constants.emplace_back(*r, text);
+    }
+    for (const auto& [field, path] : oc.fields) {
+      if (path.empty()) continue;  // the field is not sent in this operation
+      std::string why;
+      auto r = route(o, path, &why);
+      if (r) why = check_route(o, *r);
+      if (!why.empty()) problems.emplace_back(o.role, "fields: " + field + " -> '" + path + "': " + why);
+    }
+  }
+
+  // Which input element a path goes to, and the path below it.
+  std::optional<Route> route(const Op& o, std::string_view path, std::string* why) const {
+    bool header = false;
+    if (path.substr(0, kHeaderStep.size()) == kHeaderStep) {
+      header = true;
+      path.remove_prefix(kHeaderStep.size());
+    }
+    std::vector<std::size_t> candidates;
+    for (std::size_t i = 0; i < o.parts.size(); ++i)
+      if (o.parts[i].header == header) candidates.push_back(i);
+    if (candidates.empty()) {
+      *why = std::string("operation ") + o.cfg.operation + " has no " + (header ? "SOAP header" : "body") +
+             " element";
+      return std::nullopt;
+    }
+    if (!header && candidates.size() == 1) {
+      const auto& p = o.parts[candidates[0]];
+      // A simple-typed body element (its text is the value): "" or its own name.
+      if (!p.renderer && (path == p.label || path == p.element.clark() || path == p.element.local))
+        return Route{candidates[0], ""};
+      return Route{candidates[0], std::string(path)};
+    }
+    // The first step names the element.
+    std::size_t slash = path.find('/');
+    if (path.substr(0, 1) == "{") {
+      const auto close = path.find('}');
+      slash = close == std::string_view::npos ? std::string_view::npos : path.find('/', close);
+    }
+    const std::string step(path.substr(0, slash));
+    const std::string rest(slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1));
+    std::vector<std::size_t> matches;
+    for (std::size_t i : candidates) {
+      const auto& p = o.parts[i];
+      if (step == p.label || step == p.element.clark() || step == p.element.local) matches.push_back(i);
+      else {
+        const auto colon = step.find(':');
+        if (colon != std::string::npos && step.substr(colon + 1) == p.element.local)
+          for (const auto& [pre, uri] : ns)
+            if (pre == step.substr(0, colon) && uri == p.element.ns) matches.push_back(i);
+      }
+    }
+    if (matches.size() == 1) return Route{matches[0], rest};
+    std::string names;
+    for (std::size_t i : candidates) names += (names.empty() ? "" : ", ") + o.parts[i].label;
+    *why = std::string(header ? "the header element" : "the body element") + " '" + step +
+           (matches.empty() ? "' is not one of this operation's: " : "' is ambiguous among: ") + names +
+           (header ? " (write soap:Header/<element>/...)" : "");
+    return std::nullopt;
+  }
+
+  // "" when the route resolves in its element; else why.
+  std::string check_route(const Op& o, const Route& r) const {
+    const auto& part = o.parts[r.part];
+    if (!part.renderer) return r.path.empty() ? "" : part.label + " holds text only (write the path up to it)";
+    if (r.path.empty()) return part.label + " has element content: name a path inside it";
+    auto res = part.renderer->resolve_field(r.path);
+    return res ? "" : xml::describe(*res.error);
+  }
+
+  // The path a record field takes in this operation, or nullopt when it is not sent.
+  std::optional<std::string> field_path(const Op& o, const std::string& field) const {
+    for (const auto& [name, path] : o.cfg.fields)
+      if (name == field) return path.empty() ? std::nullopt : std::optional<std::string>(path);  // "": not sent
+    if (!o.record_fields) return std::nullopt;
+    return field;
+  }
+
+  std::string value_of(BridgeValue v, const core::DeliveryItem& item) const {
+    switch (v) {
+      case BridgeValue::external_reference: return external_reference(item.record);
+      case BridgeValue::submission_id: return item.record.submission_id;
+      case BridgeValue::version: return std::to_string(item.record.version);
+      case BridgeValue::legacy_reference: return item.prior_reference;
+      case BridgeValue::attachment_count: return std::to_string(item.record.attachments.size());
+      case BridgeValue::request_id: {  // random (version 4) UUID
+        unsigned char b[16];
+        if (RAND_bytes(b, sizeof b) != 1) throw std::runtime_error("no randomness for request_id");
+        b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+        b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+        char out[37];
+        std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                      b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+        return out;
+      }
+    }
+    return {};
+  }
+
+  std::optional<UsernameToken> token(bool preview) const {
+    if (cfg.wsse == WsseMode::none) return std::nullopt;
+    const bool digest = cfg.wsse == WsseMode::digest;
+    if (preview)
+      return UsernameToken{cfg.username, "[redacted]", digest, digest ? "[nonce]" : "", digest ? "[created]" : ""};
+    return make_username_token(cfg.username, password, digest);
+  }
+
+  struct Built {
+    std::optional<DeliveryOutcome> error;
+    std::string text;
+  };
+
+  // Renders and validates one request of `o` for `item`.
+  Built build(const Op& o, const core::DeliveryItem& item, bool preview,
+              std::vector<xml::XmlError>* raw_errors = nullptr) const {
+    Built b;
+    const auto& rec = item.record;
+    std::vector<core::TargetRecord> subs(o.parts.size());
+    for (auto& s : subs) {
+      s.submission_id = rec.submission_id;
+      s.version = rec.version;
+      s.mapping = rec.mapping;
+      s.target = rec.target;
+    }
+    std::vector<std::optional<std::string>> texts(o.parts.size());
+    std::vector<bool> any(o.parts.size(), false);
+    auto put = [&](const Route& r, std::optional<std::string> value, const std::string& what) -> bool {
+      if (!o.parts[r.part].renderer) {
+        if (!r.path.empty()) {
+          b.error = reject("unknown_field", what + ": " + o.parts[r.part].label + " holds text only");
+          return false;
+        }
+        if (value) texts[r.part] = std::move(value);
+      } else {
+        subs[r.part].fields.push_back({r.path, std::move(value)});
+      }
+      any[r.part] = true;
+      return true;
+    };
+    for (const auto& f : rec.fields) {
+      const auto path = field_path(o, f.name);
+      if (!path) continue;
+      std::string why;
+      auto r = route(o, *path, &why);
+      if (!r) {
+        b.error = reject("unknown_field", "field " + f.name + ": " + why);
+        return b;
+      }
+      if (!put(*r, f.value, "field " + f.name)) return b;
+    }
+    for (const auto& [r, v] : o.values)
+      if (!put(r, value_of(v, item), std::string("value ") + to_string(v))) return b;
+    for (const auto& [r, text] : o.constants)
+      if (!put(r, text, "a constant")) return b;
+    // Attachments go with the part that renders them.
+    for (std::size_t i = 0; i < o.parts.size(); ++i)
+      if (o.parts[i].renderer && !o.parts[i].renderer->layout().attachments_path.empty()) {
+        subs[i].attachments = rec.attachments;
+        any[i] = any[i] || !rec.attachments.empty();
+      }
+
+    const auto tok = token(preview);
+    const bool headers = std::any_of(o.parts.begin(), o.parts.end(), [&](const Part& p) {
+      return p.header && any[static_cast<std::size_t>(&p - o.parts.data())];
+    });
+    EnvelopeFrame env = make_frame(version_of(o.op.version), tok ? &*tok : nullptr, headers);
+    std::vector<xmlNode*> elements;
+    std::size_t replaced = 0;
+    xmlNode* body_parent = env.body;
+    if (o.op.style == wsdl::OperationStyle::rpc_literal) {  // <ns:Operation> holding the parts, unqualified
+      const auto& w = *o.op.input_wrapper;
+      body_parent = xmlNewChild(env.body, nullptr, X(w.local.c_str()), nullptr);
+      if (!w.ns.empty()) xmlSetNs(body_parent, xmlNewNs(body_parent, X(w.ns.c_str()), X("rpc")));
+    }
+    for (std::size_t i = 0; i < o.parts.size(); ++i) {
+      const auto& p = o.parts[i];
+      xmlNode* parent = p.header ? env.header : body_parent;
+      if (p.header && !any[i]) continue;  // an unfilled header is not sent (check reports required ones)
+      if (!p.renderer) {
+        // (xmlNewChild would give a namespace-less element its parent's namespace)
+        xmlNode* e = xmlAddChild(parent, xmlNewDocNode(env.doc.get(), nullptr, X(p.element.local.c_str()), nullptr));
+        if (!p.element.ns.empty()) xmlSetNs(e, xmlNewNs(e, X(p.element.ns.c_str()), X("ns")));
+        if (texts[i]) xmlNodeAddContent(e, X(xml_text(*texts[i], replaced).c_str()));
+        elements.push_back(e);
+        continue;
+      }
+      auto r = p.renderer->render_into(*parent, subs[i]);
+      if (r.error) {
+        b.error = reject(r.error->code, p.label + ": " + r.error->detail);
+        return b;
+      }
+      replaced += r.replaced_characters;
+      elements.push_back(r.element);
+    }
+    if (replaced && !preview)
+      spdlog::info("soap target {}: {} character(s) XML cannot hold replaced by U+FFFD", cfg.name, replaced);
+    std::vector<xml::XmlError> errors;
+    for (xmlNode* e : elements) {
+      auto errs = validator->validate(*e);
+      errors.insert(errors.end(), errs.begin(), errs.end());
+    }
+    if (!errors.empty()) {
+      xml::assign_pretty_line_numbers(*env.doc);
+      std::vector<xml::XmlError> numbered;
+      for (xmlNode* e : elements) {
+        auto errs = validator->validate(*e);
+        numbered.insert(numbered.end(), errs.begin(), errs.end());
+      }
+      if (raw_errors) *raw_errors = numbered.empty() ? errors : numbered;
+      b.error = reject("schema_invalid", std::string(o.role) + " request: " +
+                                             xml::join_errors(xml::redact_values(numbered.empty() ? errors : numbered)));
+      if (preview) b.text = xml::to_string(*env.doc, xml::Format::pretty, true);
+      return b;
+    }
+    b.text = xml::to_string(*env.doc, preview ? xml::Format::pretty : xml::Format::compact, true);
+    return b;
+  }
+
+  net::Request request_for(const Op& o, std::string body) const {
+    net::Request req;
+    req.target = url.target;
+    const auto v = version_of(o.op.version);
+    req.headers.emplace_back("Content-Type", content_type(v, o.op.soap_action));
+    if (v == SoapVersion::v11) req.headers.emplace_back("SOAPAction", "\"" + o.op.soap_action + "\"");
+    if (!authorization.empty()) req.headers.emplace_back("Authorization", authorization);
+    req.body.push_back(net::BodyPart::literal(std::move(body)));
+    return req;
+  }
+
+  static const xmlNode* body_of(const xmlDoc& doc) {
+    const xmlNode* env = xmlDocGetRootElement(&doc);
+    if (!env) return nullptr;
+    for (const xmlNode* c = env->children; c; c = c->next)
+      if (c->type == XML_ELEMENT_NODE && std::string_view(reinterpret_cast<const char*>(c->name)) == "Body")
+        return c;
+    return nullptr;
+  }
+
+  // The answer of `o`: delivered with the reference (empty for a lookup: not
+  // found), or the failure.
+  DeliveryOutcome read(const Op& o, const net::Response& resp, bool reference_optional) const {
+    const std::size_t max_bytes = static_cast<std::size_t>(cfg.http.max_response_bytes);
+    if (&o == &lookup && o.cfg.not_found == NotFound::fault && resp.error == net::ErrorKind::none &&
+        resp.body.find('<') != std::string::npos) {
+      auto parsed = xml::parse_untrusted(resp.body, xml::ParseLimits{max_bytes});
+      if (parsed)
+        if (auto fault = find_fault(*parsed.doc); fault && fault->is(o.cfg.not_found_fault))
+          return DeliveryOutcome::ok();
+    }
+    auto reading = classify(resp, nullptr, true, max_bytes);
+    if (reading.outcome.status != DeliveryStatus::delivered) return std::move(reading.outcome);
+    const xmlNode* body = reading.doc ? body_of(*reading.doc) : nullptr;
+    if (!body) return reject("bad_response", "no soap:Body in the HTTP " + std::to_string(resp.status) +
+                                                 " response; the target may hold the record");
+    if (cfg.validate_response) {
+      std::vector<xml::XmlError> errors;
+      const bool rpc = o.op.style == wsdl::OperationStyle::rpc_literal;
+      for (const xmlNode* c = body->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (rpc) {  // the parts inside the response wrapper
+          for (const xmlNode* part = c->children; part; part = part->next)
+            if (part->type == XML_ELEMENT_NODE) {
+              auto errs = validator->validate(*part);
+              errors.insert(errors.end(), errs.begin(), errs.end());
+            }
+          continue;
+        }
+        auto errs = validator->validate(*c);
+        errors.insert(errors.end(), errs.begin(), errs.end());
+      }
+      if (!errors.empty())
+        return reject("bad_response", std::string(o.role) + " response does not match the output schema (" +
+                                          xml::join_errors(xml::redact_values(errors), 2) +
+                                          "); the target may hold the record (validate_response: false skips this check)");
+    }
+    std::string ref = o.reference ? o.reference->first_string(*body).value_or("") : "";
+    if (ref.empty() && o.reference && !reference_optional)
+      return reject("no_reference", "no reference at " + o.reference->expression() + " in the " + o.role +
+                                        " response; the target may hold the record");
+    return DeliveryOutcome::ok(std::move(ref));
+  }
+
+  std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {
+    const std::size_t n = batch.items.size();
+    std::vector<DeliveryOutcome> out(n);
+    std::vector<bool> decided(n, false);
+    const auto now = Clock::now();
+
+    // 1. In-doubt items: nothing before the settle time; then ask (or resend / hold).
+    std::vector<std::size_t> asked;
+    std::vector<net::Request> lookups;
+    std::size_t settling = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& item = batch.items[i];
+      if (!item.in_doubt) continue;
+      auto [it, fresh] = last_send.try_emplace(item.outbox_id, now);  // after a restart: from now
+      (void)fresh;
+      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second);
+      if (waited < settle) {
+        const auto left = settle - waited;
+        out[i] = DeliveryOutcome::fail(DeliveryStatus::retry, "in_doubt_settling",
+                                       "an earlier request may still be in progress at the target; " +
+                                           std::to_string(left.count()) + " ms left of the settle time before " +
+                                           (lookup.offered() ? "the lookup" : "deciding"));
+        out[i].in_doubt = true;
+        out[i].deferred = true;
+        out[i].retry_after = std::chrono::duration_cast<std::chrono::seconds>(left + std::chrono::milliseconds(999));
+        decided[i] = true;
+        ++settling;
+        continue;
+      }
+      if (lookup.offered()) {
+        Built b = build(lookup, item, false);
+        if (b.error) {
+          out[i] = std::move(*b.error);
+          out[i].detail = "lookup: " + out[i].detail;
+          decided[i] = true;
+          continue;
+        }
+        lookups.push_back(request_for(lookup, std::move(b.text)));
+        asked.push_back(i);
+      } else if (cfg.in_doubt == InDoubtPolicy::hold) {
+        out[i] = reject("in_doubt", "an earlier attempt may have reached the target and it offers no lookup; "
+                                    "held for an operator to check and replay");
+        decided[i] = true;
+      }
+    }
+    const auto answers = client->send_all(lookups);
+    for (std::size_t k = 0; k < asked.size(); ++k) {
+      const std::size_t i = asked[k];
+      auto o = read(lookup, answers[k], true);
+      if (o.status == DeliveryStatus::delivered && o.reference.empty()) continue;  // not found: send below
+      if (o.status != DeliveryStatus::delivered) {
+        o.detail = "lookup: " + o.detail;
+        if (o.status == DeliveryStatus::retry) o.in_doubt = true;
+      }
+      o.latency_ms = answers[k].latency_ms;
+      out[i] = std::move(o);
+      decided[i] = true;
+    }
+
+    // 2. Create or update calls.
+    std::vector<std::size_t> sent;
+    std::vector<net::Request> requests;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (decided[i]) continue;
+      const auto& item = batch.items[i];
+      const bool is_update = !item.prior_reference.empty();
+      if (is_update && !update.offered()) {
+        out[i] = reject("update_unsupported", "a new version of a delivered record, and no update operation");
+        continue;
+      }
+      const Op& o = is_update ? update : create;
+      Built b = build(o, item, false);
+      if (b.error) {
+        out[i] = std::move(*b.error);
+        continue;
+      }
+      requests.push_back(request_for(o, std::move(b.text)));
+      sent.push_back(i);
+      last_send[item.outbox_id] = Clock::now();
+    }
+    const auto responses = client->send_all(requests);
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      const std::size_t i = sent[k];
+      const auto& item = batch.items[i];
+      const bool is_update = !item.prior_reference.empty();
+      out[i] = read(is_update ? update : create, responses[k], is_update);
+      if (is_update && out[i].status == DeliveryStatus::delivered && out[i].reference.empty())
+        out[i].reference = item.prior_reference;
+      out[i].latency_ms = responses[k].latency_ms;
+    }
+    // Settled items are forgotten; a retried one keeps the time of its last send
+    // (the outbox keeps it in doubt once it was).
+    for (std::size_t i = 0; i < n; ++i)
+      if (out[i].status != DeliveryStatus::retry) last_send.erase(batch.items[i].outbox_id);
+
+    std::size_t counts[3] = {0, 0, 0};
+    for (const auto& o : out) ++counts[static_cast<int>(o.status)];
+    spdlog::debug("soap target {}: batch {}: {} delivered, {} retry ({} settling), {} rejected ({} looked up)",
+                  cfg.name, batch.key, counts[0], counts[1], settling, counts[2], asked.size());
+    return out;
+  }
+
+  std::string preview(const Op& o, const core::TargetRecord& record) const {
+    core::DeliveryItem item;
+    item.record = record;
+    if (&o == &update) item.prior_reference = "(stored legacy reference)";
+    Built b = build(o, item, true);
+    if (b.error) {
+      std::string text = b.error->reason_code + ": " + b.error->detail;
+      if (!b.text.empty()) text += "\n" + b.text;
+      throw std::runtime_error(text);
+    }
+    return b.text;
+  }
+};
+
+WsdlSoapSink::WsdlSoapSink(WsdlSoapConfig config, core::AttachmentLocator locator)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(locator))) {}
+WsdlSoapSink::~WsdlSoapSink() = default;
+
+const std::string& WsdlSoapSink::name() const { return impl_->cfg.name; }
+core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; }
+void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
+const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
+std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->settle; }
+std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
+
+std::string WsdlSoapSink::encode_preview(const core::TargetRecord& record) const {
+  impl_->preview(impl_->create, record);  // throws the reject of a record the create would refuse
+  return preview_all(record);
+}
+
+std::string WsdlSoapSink::preview_all(const core::TargetRecord& record) const {
+  std::string out;
+  for (const Impl::Op* o : {&impl_->create, &impl_->update, &impl_->lookup}) {
+    if (!o->offered()) continue;
+    out += std::string("== ") + o->role + ": " + o->op.name + " (SOAP " +
+           (o->op.version == wsdl::SoapVersion::soap12 ? "1.2" : "1.1") + ", SOAPAction \"" + o->op.soap_action +
+           "\", " + wsdl::to_string(o->op.style) + ")\n";
+    try {
+      out += impl_->preview(*o, record);
+    } catch (const std::exception& e) {
+      out += std::string("REJECTED ") + e.what() + "\n";
+    }
+  }
+  return out;
+}
+
+std::vector<core::DeliveryOutcome> WsdlSoapSink::deliver(const core::DeliveryBatch& batch) {
+  return impl_->deliver(batch);
+}
+
+std::optional<std::string> WsdlSoapSink::check_field(const std::string& field_name) const {
+  for (const Impl::Op* o : {&impl_->create, &impl_->update}) {
+    if (!o->offered()) continue;
+    const auto path = impl_->field_path(*o, field_name);
+    if (!path) continue;
+    std::string why;
+    auto r = impl_->route(*o, *path, &why);
+    if (r) why = impl_->check_route(*o, *r);
+    if (!why.empty()) return std::string(o->role) + " (" + o->op.name + "): " + why;
+  }
+  return std::nullopt;
+}
+
+void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, const std::string& file, int line,
+                                  int column, core::Diagnostics& diags) const {
+  const auto& I = *impl_;
+  const std::string who = "target '" + I.cfg.name + "': ";
+  for (const Impl::Op* o : {&I.create, &I.update, &I.lookup}) {
+    if (!o->offered()) continue;
+    // Canonical paths filled, per part.
+    std::vector<std::set<std::string>> filled(o->parts.size());
+    std::vector<bool> text_filled(o->parts.size(), false);
+    auto mark = [&](const std::string& path) {
+      std::string why;
+      auto r = I.route(*o, path, &why);
+      if (!r) return;
+      const auto& part = o->parts[r->part];
+      if (!part.renderer) {
+        text_filled[r->part] = true;
+        return;
+      }
+      auto res = part.renderer->resolve_field(r->path);
+      if (!res) return;
+      // Every ancestor element is written too.
+      const std::string& c = res.path->canonical;
+      filled[r->part].insert(c);
+      for (std::size_t at = c.find('/'); at != std::string::npos; at = c.find('/', at + 1))
+        filled[r->part].insert(c.substr(0, at));
+    };
+    for (const auto& f : field_names)
+      if (auto p = I.field_path(*o, f)) mark(*p);
+    for (const auto& [path, value] : o->cfg.values) mark(path);
+    for (const auto& [path, value] : o->cfg.constants) mark(path);
+    if (!I.cfg.attachments_path.empty() && o->record_fields) mark(I.cfg.attachments_path);
+    auto strip = [](std::string p) {  // "A[1]/B" -> "A/B"
+      for (auto at = p.find("[1]"); at != std::string::npos; at = p.find("[1]")) p.erase(at, 3);
+      return p;
+    };
+    for (std::size_t i = 0; i < o->parts.size(); ++i) {
+      const auto& part = o->parts[i];
+      const std::string where = std::string(o->role) + " (" + o->op.name + "), " +
+                                (part.header ? "SOAP header " : "") + part.label;
+      if (!part.renderer) {
+        if (!text_filled[i])
+          diags.error(file, line, column,
+                      who + where + " is required and nothing fills it (values: {" +
+                          (part.header ? std::string(kHeaderStep) : "") + part.label + ": ...})",
+                      "config.soap_unfilled");
+        continue;
+      }
+      if (part.header && filled[i].empty()) {
+        diags.error(file, line, column,
+                    who + where + ": the operation declares this header and nothing fills it", "config.soap_unfilled");
+        continue;
+      }
+      xml::EnumerateOptions eo;
+      eo.include_optional = false;
+      eo.include_containers = true;
+      std::vector<std::string> missing;
+      for (const auto& info : part.renderer->paths().enumerate(eo)) {
+        if (!info.required_from_root || info.in_choice) continue;
+        const std::string p = strip(info.path);
+        bool ok = false;
+        for (const auto& f : filled[i])
+          if (strip(f) == p || strip(f).rfind(p + "/", 0) == 0) ok = true;
+        // An element with content is filled when anything below it is.
+        if (!ok) missing.push_back(p);
+      }
+      // Report the outermost missing ones.
+      std::vector<std::string> outer;
+      for (const auto& m : missing)
+        if (std::none_of(missing.begin(), missing.end(),
+                         [&](const std::string& o2) { return m != o2 && m.rfind(o2 + "/", 0) == 0; }))
+          outer.push_back(m);
+      if (!outer.empty()) {
+        std::string list;
+        for (const auto& m : outer) list += (list.empty() ? "" : ", ") + m;
+        diags.error(file, line, column, who + where + ": required and never filled: " + list,
+                    "config.soap_unfilled");
+      }
+    }
+    // A sample request: every field and value filled with a made-up value of its
+    // type, rendered and validated; structural errors (an element the content
+    // model does not expect there, a required child missing under an element the
+    // mapping writes, a required attribute) mean no submission can produce a valid
+    // request.
+    core::DeliveryItem sample;
+    sample.record.submission_id = "00000000-0000-4000-8000-000000000000";
+    sample.record.version = 1;
+    sample.prior_reference = "SAMPLE";
+    for (const auto& f : field_names) {
+      const auto p = I.field_path(*o, f);
+      if (!p) continue;
+      std::string why;
+      auto r = I.route(*o, *p, &why);
+      if (!r) continue;
+      const auto& part = o->parts[r->part];
+      const xml::TypeDef* type = part.decl ? part.decl->type : nullptr;
+      if (part.renderer) {
+        auto res = part.renderer->resolve_field(r->path);
+        if (!res) continue;
+        type = res.path->value_type;
+        if (res.path->nil) {
+          sample.record.fields.push_back({f, "true"});
+          continue;
+        }
+        if (res.path->each()) {
+          sample.record.fields.push_back({f, "[\"" + sample_value(type) + "\"]"});
+          continue;
+        }
+      }
+      sample.record.fields.push_back({f, sample_value(type)});
+    }
+    std::vector<xml::XmlError> errors;
+    const auto built = I.build(*o, sample, true, &errors);
+    std::string list;
+    if (built.error && built.error->reason_code != "schema_invalid")  // choice_conflict, duplicate_field, ...
+      list = built.error->reason_code + ": " + built.error->detail;
+    for (const auto& e : errors)
+      if (structural(e.message)) list += (list.empty() ? "" : "; ") + e.message;
+    if (!list.empty())
+      diags.error(file, line, column,
+                  who + std::string(o->role) + " (" + o->op.name +
+                      "): a sample request from these fields does not fit the contract: " + list,
+                  "config.soap_sample_invalid");
+  }
+}
+
+}  // namespace reportbridge::soap

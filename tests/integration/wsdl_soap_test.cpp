@@ -1,0 +1,240 @@
+// The WSDL-driven SOAP target on the real binary against a legacy system that
+// serves exactly its own WSDL (tests/servers/legacy_rms_server.py, shape
+// "wrapped"): `check` with the contract's diagnostics, `preview` with every
+// operation's envelope, and a chaos run (HTTP 500s, Server faults, drops after
+// commit, slow-then-commit past the read timeout) with SIGKILLs of the bridge:
+// nothing twice at the server, nothing lost.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <random>
+#include <thread>
+
+#include "bridge/net/http_client.hpp"
+#include "bridge/net/url.hpp"
+#include "tests/integration/harness.hpp"
+#include "tests/servers/server_process.hpp"
+
+using namespace reportbridge;
+using namespace reportbridge::testing;
+
+namespace {
+
+const std::string kWsdl = std::string(REPORTBRIDGE_SOURCE_DIR) + "/tests/fixtures/wsdl/wrapped/GuardianIntakeService.wsdl";
+
+const char* kGuardianMapping = R"Y(mapping: guardian
+targets: [guardian, drop]
+fields:
+  - name: gcr:CommunityReport/SourceSystem
+    value: PUBLIC_APP
+  - name: gcr:CommunityReport/ReportedDateTime
+    from: submitted_at
+    transforms:
+      - datetime: {format: "%Y-%m-%dT%H:%M:%S"}
+    required: true
+  - name: gcr:CommunityReport/Classification/CategoryCode
+    value: ASB01
+  - name: gcr:CommunityReport/Summary
+    from: summary
+    transforms: [trim, collapse_whitespace]
+    default: "(no summary)"
+    max_length: 100
+  - name: gcr:CommunityReport/Narrative
+    from: description
+    max_length: 4000
+)Y";
+
+std::string guardian_target(int port, const std::string& extra = "") {
+  return "  - name: guardian\n    type: soap\n    wsdl: " + kWsdl +
+         "\n    url: http://127.0.0.1:" + std::to_string(port) + "/Guardian/IntakeService.svc\n"
+         "    namespaces:\n"
+         "      svc: http://schemas.caldmore.co.uk/guardian/rms/intake/2019/03\n"
+         "      gcr: http://schemas.caldmore.co.uk/guardian/records/community-report/2.1\n"
+         "    create:\n"
+         "      operation: SubmitCommunityReport\n"
+         "      reference: svc:SubmitCommunityReportResponse/svc:RmsReference\n"
+         "      values: {gcr:CommunityReport/ExternalReference: external_reference}\n"
+         "    update:\n"
+         "      operation: UpdateCommunityReport\n"
+         "      reference: svc:UpdateCommunityReportResponse/svc:RmsReference\n"
+         "      values:\n"
+         "        svc:RmsReference: legacy_reference\n"
+         "        gcr:CommunityReport/ExternalReference: external_reference\n"
+         "    lookup:\n"
+         "      operation: FindByExternalReference\n"
+         "      reference: //svc:RmsReference\n"
+         "      not_found: nil\n"
+         "      values: {svc:ExternalReference: external_reference}\n" +
+         extra;
+}
+
+boost::json::value dump(ServerProcess& s) {
+  net::HttpClientConfig c;
+  c.base_url = s.url("/dump");
+  net::HttpClient client(c);
+  net::Request r;
+  r.method = "GET";
+  r.target = "/dump";
+  auto res = client.send(r);
+  REQUIRE(res.status == 200);
+  return boost::json::parse(res.body);
+}
+
+void control(ServerProcess& s, const std::string& query) {
+  net::HttpClientConfig c;
+  c.base_url = s.url("/control");
+  net::HttpClient client(c);
+  net::Request r;
+  r.method = "POST";
+  r.target = "/control?" + query;
+  REQUIRE(client.send(r).status == 200);
+}
+
+std::map<std::string, std::int64_t> outbox_states(const Installation& inst) {
+  std::map<std::string, std::int64_t> out;
+  sqlite3* db = nullptr;
+  sqlite3_open_v2((inst.dir / "state/state.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT state, count(*) FROM outbox_items WHERE target = 'guardian' GROUP BY state", -1, &st, nullptr) == SQLITE_OK)
+    while (sqlite3_step(st) == SQLITE_ROW)
+      out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("check knows the contract: every wrong path, unknown operations, undeclared prefixes, with positions") {
+  ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  SECTION("mapping paths the create input does not have: all of them, with suggestions, at their lines") {
+    std::string mapping = kGuardianMapping;
+    mapping.replace(mapping.find("gcr:CommunityReport/Summary"), 27, "gcr:CommunityReport/Sumary");
+    mapping.replace(mapping.find("Classification/CategoryCode"), 27, "Clasification/CategoryCode");
+    Installation inst(mapping, guardian_target(server.port()));
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.out.find("all.yaml:13:11: error: target 'guardian' has no field 'gcr:CommunityReport/Sumary'") !=
+          std::string::npos);
+    CHECK(r.out.find("did you mean gcr:CommunityReport/Summary") != std::string::npos);
+    CHECK(r.out.find("all.yaml:11:11: error: target 'guardian' has no field 'gcr:CommunityReport/Clasification") !=
+          std::string::npos);
+    CHECK(r.out.find("did you mean gcr:CommunityReport/Classification/CategoryCode") != std::string::npos);
+  }
+  SECTION("an unknown operation and an undeclared prefix: both, at their config lines") {
+    std::string target = guardian_target(server.port());
+    target.replace(target.find("operation: UpdateCommunityReport"), 32, "operation: UpdateReport");
+    target.replace(target.find("reference: //svc:RmsReference"), 29, "reference: //rms:RmsReference");
+    Installation inst(kGuardianMapping, target);
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.out.find("config.yaml:29:7: error: target 'guardian': update: operation 'UpdateReport' is not offered "
+                     "(operations: FindByExternalReference, SubmitCommunityReport, UpdateCommunityReport)") !=
+          std::string::npos);
+    CHECK(r.out.find("config.yaml:36:18: error: target 'guardian': lookup: reference: XPath '//rms:RmsReference': "
+                     "prefix 'rms' is not declared") != std::string::npos);
+  }
+  SECTION("required elements the mapping never fills") {
+    std::string mapping = kGuardianMapping;
+    const auto at = mapping.find("  - name: gcr:CommunityReport/Classification/CategoryCode");
+    mapping.erase(at, mapping.find("  - name: gcr:CommunityReport/Summary") - at);
+    Installation inst(mapping, guardian_target(server.port()));
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.out.find("required and never filled: gcr:CommunityReport/Classification") != std::string::npos);
+  }
+}
+
+TEST_CASE("a good WSDL target passes check; preview shows every operation's envelope") {
+  ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  Installation inst(kGuardianMapping, guardian_target(server.port()));
+  create_app_store(inst.store);
+  auto r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  auto p = inst.bridge({"preview", "--submission", test_id(1)});
+  INFO(p.out << p.err);
+  REQUIRE(p.exit_code == 0);
+  CHECK(p.out.find("== create: SubmitCommunityReport") != std::string::npos);
+  CHECK(p.out.find("== update: UpdateCommunityReport") != std::string::npos);
+  CHECK(p.out.find("== lookup: FindByExternalReference") != std::string::npos);
+  CHECK(p.out.find("<ExternalReference>" + test_id(1) + ":1</ExternalReference>") != std::string::npos);
+  // Nothing was sent by check or preview.
+  CHECK(dump(server).at("records").as_array().empty());
+}
+
+TEST_CASE("chaos and SIGKILLs against the WSDL target: every version once at the server, nothing lost") {
+  ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  Installation inst(kGuardianMapping,
+                    guardian_target(server.port(),
+                                    "    read_timeout: 700ms\n    request_timeout: 1s\n    settle_time: 2s\n"
+                                    "    connect_timeout: 1s\n    batch_size: 20\n    batch_wait: 50ms\n"
+                                    "    retry: {max_attempts: 1000, base: 50ms, cap: 500ms}\n"
+                                    "    circuit: {failures: 1000}\n"));
+  auto gen = inst.generate(300, 7);
+  INFO(gen.out << gen.err);
+  REQUIRE(gen.exit_code == 0);
+  // 5% HTTP 500, 5% Server fault, 5% dropped after commit, 5% slow (1.5 s) then commit.
+  control(server, "chaos=11&http500=0.05&server_fault=0.05&drop=0.05&slow=0.05&slow_ms=1500");
+
+  std::mt19937 rng(99);
+  std::uniform_int_distribution<int> wait_ms(300, 1500);
+  int kills = 0;
+  for (int round = 0; round < 6; ++round) {
+    pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
+                              (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms(rng)));
+    kill(pid, SIGKILL);
+    if (wait_process(pid).signal == SIGKILL) ++kills;
+  }
+  CHECK(kills >= 4);
+  // The last run finishes the work.
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
+                            (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+  const bool done = wait_until(
+      [&] {
+        auto s = outbox_states(inst);
+        return !s.empty() && s["pending"] == 0 && s["in_flight"] == 0 && s["delivered"] > 0;
+      },
+      std::chrono::seconds(150));
+  kill(pid, SIGTERM);
+  wait_process(pid);
+  auto states = outbox_states(inst);
+  INFO("delivered " << states["delivered"] << " dead " << states["dead"] << " pending " << states["pending"]);
+  REQUIRE(done);
+  CHECK(states["dead"] == 0);
+
+  auto d = dump(server);
+  INFO(boost::json::serialize(d.at("calls")) << " " << boost::json::serialize(d.at("outcomes")));
+  CHECK(d.at("duplicates").as_object().empty());        // no record created twice
+  CHECK(d.at("repeated_versions").as_object().empty());  // no version applied twice
+  std::int64_t versions = 0;
+  for (const auto& rec : d.at("records").as_array()) versions += static_cast<std::int64_t>(rec.at("versions").as_array().size());
+  CHECK(versions == states["delivered"]);  // every delivered item is exactly one version at the server
+  const auto& outcomes = d.at("outcomes").as_object();
+  std::printf("wsdl chaos: %d SIGKILLs, %lld items delivered, %lld versions at the server, outcomes %s\n", kills,
+              static_cast<long long>(states["delivered"]), static_cast<long long>(versions),
+              boost::json::serialize(outcomes).c_str());
+}
+
+TEST_CASE("scaffold: a starter mapping and WSDL target from the contract") {
+  auto r = run_process({REPORTBRIDGE_BINARY, "scaffold", "--wsdl", kWsdl, "--operation", "SubmitCommunityReport",
+                        "--schema", std::string(REPORTBRIDGE_SOURCE_DIR) + "/schemas/submission.schema.json"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // Required paths active, with their types; the target in the WSDL form.
+  CHECK(r.out.find("ExternalReference") != std::string::npos);
+  CHECK(r.out.find("Classification/CategoryCode") != std::string::npos);
+  CHECK(r.out.find("    type: soap\n    wsdl: ") != std::string::npos);
+  CHECK(r.out.find("      operation: SubmitCommunityReport") != std::string::npos);
+  auto bad = run_process({REPORTBRIDGE_BINARY, "scaffold", "--wsdl", kWsdl, "--operation", "Submit"});
+  CHECK(bad.exit_code == 3);
+  CHECK(bad.err.find("SubmitCommunityReport") != std::string::npos);  // what exists
+}

@@ -1,0 +1,666 @@
+// WsdlSoapSink against real legacy test systems that serve exactly their own
+// WSDL (tests/servers/legacy_rms_server.py: lxml validates every request
+// against the contract and refuses anything else) and spyne-served ones
+// (tests/servers/spyne_legacy_server.py).
+#include <catch2/catch.hpp>
+
+#include <boost/json.hpp>
+#include <map>
+#include <thread>
+
+#include "adapters/sinks/soap/wsdl_soap_sink.hpp"
+#include "bridge/net/url.hpp"
+#include "tests/servers/server_process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace reportbridge;
+using namespace reportbridge::soap;
+using core::DeliveryStatus;
+using testing::ServerProcess;
+
+namespace {
+
+const std::string kFixtures = std::string(REPORTBRIDGE_SOURCE_DIR) + "/tests/fixtures/wsdl/";
+
+ServerProcess& legacy(const std::string& shape) {
+  static std::map<std::string, std::unique_ptr<ServerProcess>> servers;
+  auto& s = servers[shape];
+  if (!s)
+    s = std::make_unique<ServerProcess>(std::vector<std::string>{
+        testing::python(), testing::server_script("legacy_rms_server.py"), "0", "--shape", shape});
+  return *s;
+}
+
+ServerProcess& spyne(const std::string& shape) {
+  static std::map<std::string, std::unique_ptr<ServerProcess>> servers;
+  auto& s = servers[shape];
+  if (!s)
+    s = std::make_unique<ServerProcess>(std::vector<std::string>{
+        testing::python(), testing::server_script("spyne_legacy_server.py"), "0", "--shape", shape});
+  return *s;
+}
+
+boost::json::value http(ServerProcess& s, const std::string& path, const std::string& method = "GET") {
+  net::HttpClientConfig c;
+  c.base_url = s.url(path);
+  net::HttpClient client(c);
+  net::Request r;
+  r.method = method;
+  r.target = net::parse_url(c.base_url)->target;
+  auto res = client.send(r);
+  REQUIRE(res.status == 200);
+  return method == "GET" ? boost::json::parse(res.body) : boost::json::value{};
+}
+
+void control(ServerProcess& s, const std::string& query) { http(s, "/control?" + query, "POST"); }
+
+// external reference -> legacy references of the records created with it
+std::map<std::string, std::vector<std::string>> creates(ServerProcess& s) {
+  std::map<std::string, std::vector<std::string>> out;
+  auto dump = http(s, "/dump");
+  for (const auto& rec : dump.at("records").as_array()) {
+    const auto& ext = rec.at("external_reference");
+    out[ext.is_string() ? std::string(ext.as_string()) : ""].push_back(std::string(rec.at("legacy_reference").as_string()));
+  }
+  return out;
+}
+
+std::int64_t calls(ServerProcess& s, const std::string& op) {
+  auto dump = http(s, "/dump");
+  const auto& c = dump.at("calls").as_object();
+  auto it = c.find(op);
+  return it == c.end() ? 0 : it->value().as_int64();
+}
+
+std::string versions_xml(ServerProcess& s, const std::string& ref) {
+  auto dump = http(s, "/dump");
+  std::string all;
+  for (const auto& rec : dump.at("records").as_array())
+    if (rec.at("legacy_reference").as_string() == ref)
+      for (const auto& v : rec.at("versions").as_array()) all += boost::json::serialize(v) + "\n";
+  return all;
+}
+
+core::DeliveryItem item(const std::string& id, std::int64_t version, std::vector<core::RecordField> fields,
+                        std::string prior = {}, bool in_doubt = false, std::int64_t outbox_id = 1) {
+  core::DeliveryItem i;
+  i.outbox_id = outbox_id;
+  i.record.submission_id = id;
+  i.record.version = version;
+  i.record.mapping = "m";
+  i.record.target = "t";
+  i.record.fields = std::move(fields);
+  i.prior_reference = std::move(prior);
+  i.in_doubt = in_doubt;
+  return i;
+}
+
+core::DeliveryBatch batch(std::vector<core::DeliveryItem> items, const std::string& key = "k") {
+  core::DeliveryBatch b;
+  b.key = key;
+  b.items = std::move(items);
+  return b;
+}
+
+void fast(WsdlSoapConfig& c) {
+  c.http.connect_timeout = std::chrono::milliseconds(2000);
+  c.http.read_timeout = std::chrono::milliseconds(2000);
+  c.http.total_timeout = std::chrono::milliseconds(4000);
+}
+
+// ---- Caldmore Guardian RMS: wrapped, the external reference inside the record,
+// the RMS reference a sibling of the record in the update, nil when not found.
+const char* kGuardianSvc = "http://schemas.caldmore.co.uk/guardian/rms/intake/2019/03";
+const char* kGuardianGcr = "http://schemas.caldmore.co.uk/guardian/records/community-report/2.1";
+
+WsdlSoapConfig guardian(ServerProcess& s) {
+  WsdlSoapConfig c;
+  c.name = "guardian";
+  c.wsdl = kFixtures + "wrapped/GuardianIntakeService.wsdl";
+  c.url = s.url("/Guardian/IntakeService.svc");
+  c.namespaces = {{"svc", kGuardianSvc}, {"gcr", kGuardianGcr}};
+  c.create.operation = "SubmitCommunityReport";
+  c.create.reference = "svc:SubmitCommunityReportResponse/svc:RmsReference";
+  c.create.values = {{"gcr:CommunityReport/ExternalReference", BridgeValue::external_reference}};
+  c.update.operation = "UpdateCommunityReport";
+  c.update.reference = "svc:UpdateCommunityReportResponse/svc:RmsReference";
+  c.update.values = {{"svc:RmsReference", BridgeValue::legacy_reference},
+                     {"gcr:CommunityReport/ExternalReference", BridgeValue::external_reference}};
+  c.lookup.operation = "FindByExternalReference";
+  c.lookup.reference = "//svc:RmsReference";
+  c.lookup.not_found = NotFound::nil;
+  c.lookup.values = {{"svc:ExternalReference", BridgeValue::external_reference}};
+  fast(c);
+  return c;
+}
+
+std::vector<core::RecordField> guardian_fields(const std::string& summary = "Group throwing stones at buses") {
+  return {{"gcr:CommunityReport/SourceSystem", "PUBLIC_APP"},
+          {"gcr:CommunityReport/ReportedDateTime", "2026-11-27T18:42:10"},
+          {"gcr:CommunityReport/Classification/CategoryCode", "ASB01"},
+          {"gcr:CommunityReport/Summary", summary},
+          {"gcr:CommunityReport/Location/Postcode", "TS1 3QY"},
+          {"gcr:CommunityReport/Informant/@contactConsent", "true"},
+          {"gcr:CommunityReport/Informant/Name", std::nullopt}};
+}
+
+}  // namespace
+
+TEST_CASE("wrapped (Guardian): create, update with the reference beside the record, lookup") {
+  auto& s = legacy("wrapped");
+  control(s, "reset=1");
+  WsdlSoapSink sink(guardian(s), {});
+  CHECK(sink.settle_time() == std::chrono::milliseconds(6000));  // request_timeout + read_timeout
+
+  auto out = sink.deliver(batch({item("sub-1", 1, guardian_fields()), item("sub-2", 1, guardian_fields(), {}, false, 2)}));
+  REQUIRE(out.size() == 2);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[1].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("GRD/", 0) == 0);
+  CHECK(out[0].reference != out[1].reference);
+  auto made = creates(s);
+  CHECK(made["sub-1:1"] == std::vector<std::string>{out[0].reference});
+
+  // Version 2 goes as UpdateCommunityReport against the stored reference.
+  auto up = sink.deliver(batch({item("sub-1", 2, guardian_fields("Now with a description"), out[0].reference)}));
+  REQUIRE(up[0].status == DeliveryStatus::delivered);
+  CHECK(up[0].reference == out[0].reference);
+  const auto versions = versions_xml(s, out[0].reference);
+  CHECK(versions.find("Now with a description") != std::string::npos);
+  CHECK(versions.find("sub-1:2") != std::string::npos);
+  CHECK(calls(s, "UpdateCommunityReport") == 1);
+
+  // In doubt after the settle time: the lookup finds it, nothing is sent again.
+  auto cfg = guardian(s);
+  cfg.settle_time = std::chrono::milliseconds(0);
+  WsdlSoapSink quick(cfg, {});
+  auto again = quick.deliver(batch({item("sub-2", 1, guardian_fields(), {}, true, 2)}));
+  REQUIRE(again[0].status == DeliveryStatus::delivered);
+  CHECK(again[0].reference == out[1].reference);
+  CHECK(calls(s, "FindByExternalReference") == 1);
+  CHECK(creates(s)["sub-2:1"].size() == 1);
+
+  // Not there (nil): sent.
+  auto fresh = quick.deliver(batch({item("sub-3", 1, guardian_fields(), {}, true, 3)}));
+  REQUIRE(fresh[0].status == DeliveryStatus::delivered);
+  CHECK(creates(s)["sub-3:1"].size() == 1);
+  CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
+
+TEST_CASE("#17.1: a slow create that commits after the timeout is looked up only after the settle time") {
+  auto& s = legacy("wrapped");
+  control(s, "reset=1");
+  auto cfg = guardian(s);
+  cfg.http.read_timeout = std::chrono::milliseconds(800);
+  cfg.http.total_timeout = std::chrono::milliseconds(1000);
+  cfg.settle_time = std::chrono::milliseconds(3500);
+
+  SECTION("with the settle time: one record") {
+    WsdlSoapSink sink(cfg, {});
+    control(s, "slow_next=1&ms=2500");
+    auto first = sink.deliver(batch({item("slow-1", 1, guardian_fields())}));
+    REQUIRE(first[0].status == DeliveryStatus::retry);
+    REQUIRE(first[0].in_doubt);
+    // Handed again at once (as a quick retry or a restart would): deferred, nothing sent.
+    auto early = sink.deliver(batch({item("slow-1", 1, guardian_fields(), {}, true)}));
+    CHECK(early[0].status == DeliveryStatus::retry);
+    CHECK(early[0].reason_code == "in_doubt_settling");
+    CHECK(early[0].deferred);
+    CHECK(early[0].retry_after.count() >= 1);
+    CHECK(calls(s, "FindByExternalReference") == 0);
+    // A new process (restart) counts the settle time from when it first sees the item.
+    WsdlSoapSink restarted(cfg, {});
+    auto after_restart = restarted.deliver(batch({item("slow-1", 1, guardian_fields(), {}, true)}));
+    CHECK(after_restart[0].reason_code == "in_doubt_settling");
+    std::this_thread::sleep_for(std::chrono::milliseconds(3600));
+    auto late = sink.deliver(batch({item("slow-1", 1, guardian_fields(), {}, true)}));
+    REQUIRE(late[0].status == DeliveryStatus::delivered);
+    CHECK(calls(s, "FindByExternalReference") == 1);
+    CHECK(creates(s)["slow-1:1"].size() == 1);
+    CHECK(calls(s, "SubmitCommunityReport") == 1);
+  }
+  SECTION("without it (settle_time 0, the old behaviour): the lookup races the request, two records") {
+    cfg.settle_time = std::chrono::milliseconds(0);
+    WsdlSoapSink sink(cfg, {});
+    control(s, "slow_next=1&ms=2500");
+    auto first = sink.deliver(batch({item("slow-2", 1, guardian_fields())}));
+    REQUIRE(first[0].in_doubt);
+    auto again = sink.deliver(batch({item("slow-2", 1, guardian_fields(), {}, true)}));
+    CHECK(again[0].status == DeliveryStatus::delivered);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+    CHECK(creates(s)["slow-2:1"].size() == 2);  // what the settle time prevents
+  }
+}
+
+TEST_CASE("faults: auth rejects, client faults reject, server faults and 5xx retry, invalid requests never sent") {
+  auto& s = legacy("wrapped");
+  control(s, "reset=1");
+  WsdlSoapSink sink(guardian(s), {});
+  const std::vector<std::pair<std::string, std::pair<DeliveryStatus, std::string>>> cases{
+      {"auth_fault", {DeliveryStatus::reject, "auth_failed"}},
+      {"http401", {DeliveryStatus::reject, "auth_failed"}},
+      {"http403", {DeliveryStatus::reject, "auth_failed"}},
+      {"client_fault", {DeliveryStatus::reject, "soap_client_fault"}},
+      {"server_fault", {DeliveryStatus::retry, "soap_server_fault"}},
+      {"http500", {DeliveryStatus::retry, "http_5xx"}},
+      {"http503", {DeliveryStatus::retry, "http_5xx"}},
+  };
+  for (const auto& [kind, expected] : cases) {
+    INFO(kind);
+    control(s, "fail_next=1&kind=" + kind);
+    auto out = sink.deliver(batch({item("f-" + kind, 1, guardian_fields())}));
+    CHECK(out[0].status == expected.first);
+    CHECK(out[0].reason_code == expected.second);
+  }
+  // A value the schema refuses: rejected with the validator's message, never sent.
+  const auto before = calls(s, "SubmitCommunityReport");
+  auto bad = guardian_fields();
+  bad[2].value = "not a category code with spaces";
+  auto out = sink.deliver(batch({item("bad-1", 1, bad)}));
+  CHECK(out[0].status == DeliveryStatus::reject);
+  CHECK(out[0].reason_code == "schema_invalid");
+  CHECK(out[0].detail.find("CategoryCode") != std::string::npos);
+  CHECK(out[0].detail.find("not a category") == std::string::npos);  // no values in details
+  CHECK(calls(s, "SubmitCommunityReport") == before);
+}
+
+TEST_CASE("preview shows the envelope of every operation") {
+  auto& s = legacy("wrapped");
+  WsdlSoapSink sink(guardian(s), {});
+  core::TargetRecord r = item("p-1", 1, guardian_fields()).record;
+  const auto text = sink.encode_preview(r);
+  CHECK(text.find("== create: SubmitCommunityReport") != std::string::npos);
+  CHECK(text.find("== update: UpdateCommunityReport") != std::string::npos);
+  CHECK(text.find("== lookup: FindByExternalReference") != std::string::npos);
+  CHECK(text.find("<ExternalReference>p-1:1</ExternalReference>") != std::string::npos);
+  CHECK(text.find(">(stored legacy reference)</") != std::string::npos);
+  // A field the update leaves out goes with the create only.
+  auto c = guardian(s);
+  c.update.fields = {{"gcr:CommunityReport/Location/Postcode", ""}};
+  WsdlSoapSink partial(c, {});
+  const auto both = partial.encode_preview(r);
+  const auto update_at = both.find("== update:");
+  REQUIRE(update_at != std::string::npos);
+  CHECK(both.substr(0, update_at).find("<Postcode>TS1 3QY</Postcode>") != std::string::npos);
+  CHECK(both.substr(update_at).find("Postcode") == std::string::npos);
+}
+
+TEST_CASE("configuration errors name every problem") {
+  auto& s = legacy("wrapped");
+  auto c = guardian(s);
+  c.update.operation = "UpdateReport";
+  c.lookup.reference = "//x:RmsReference";
+  c.create.values = {{"gcr:CommunityReport/ExternalRef", BridgeValue::external_reference}};
+  try {
+    WsdlSoapSink sink(c, {});
+    FAIL("accepted");
+  } catch (const ContractError& e) {
+    const std::string m = e.what();
+    INFO(m);
+    CHECK(m.find("update: ") != std::string::npos);
+    CHECK(m.find("UpdateReport") != std::string::npos);
+    CHECK(m.find("ExternalRef") != std::string::npos);
+    CHECK(m.find("did you mean") != std::string::npos);
+  }
+  // #17.3: an undeclared prefix in a reference XPath is a configuration error.
+  auto c2 = guardian(s);
+  c2.lookup.reference = "//x:RmsReference";
+  try {
+    WsdlSoapSink sink(c2, {});
+    FAIL("accepted");
+  } catch (const ContractError& e) {
+    CHECK(std::string(e.what()).find("prefix 'x' is not declared") != std::string::npos);
+  }
+  // A field the update leaves out ("") is checked against the create only.
+  auto c3 = guardian(s);
+  c3.update.fields = {{"gcr:CommunityReport/Sumary", ""}};
+  WsdlSoapSink left_out(c3, {});
+  REQUIRE(left_out.check_field("gcr:CommunityReport/Sumary"));
+  CHECK(left_out.check_field("gcr:CommunityReport/Sumary")->rfind("create", 0) == 0);
+  WsdlSoapSink ok(guardian(s), {});
+  CHECK(!ok.check_field("gcr:CommunityReport/Summary"));
+  auto why = ok.check_field("gcr:CommunityReport/Sumary");
+  REQUIRE(why);
+  CHECK(why->find("gcr:CommunityReport/Summary") != std::string::npos);
+  core::Diagnostics diags;
+  ok.check_contract({"gcr:CommunityReport/Summary"}, "c.yaml", 3, 5, diags);
+  std::string all;
+  for (const auto& d : diags.items()) all += d.message + "\n";
+  INFO(all);
+  CHECK(all.find("SourceSystem") != std::string::npos);  // required, never filled
+  CHECK(all.find("gcr:CommunityReport/Classification") != std::string::npos);  // the outermost missing element
+  CHECK(all.find("Summary,") == std::string::npos);
+
+  // A complete mapping passes; one that writes Informant without its required
+  // attribute cannot produce a valid request: the sample request says so.
+  const std::vector<std::string> complete{"gcr:CommunityReport/SourceSystem", "gcr:CommunityReport/ReportedDateTime",
+                                          "gcr:CommunityReport/Classification/CategoryCode",
+                                          "gcr:CommunityReport/Summary"};
+  core::Diagnostics fine;
+  ok.check_contract(complete, "c.yaml", 3, 5, fine);
+  INFO(fine.to_string());
+  CHECK(!fine.has_errors());
+  auto with_informant = complete;
+  with_informant.push_back("gcr:CommunityReport/Informant/Name");
+  core::Diagnostics sample;
+  ok.check_contract(with_informant, "c.yaml", 3, 5, sample);
+  INFO(sample.to_string());
+  CHECK(sample.to_string().find("c.yaml:3:5") != std::string::npos);
+  CHECK(sample.to_string().find("a sample request from these fields does not fit the contract") != std::string::npos);
+  CHECK(sample.to_string().find("contactConsent") != std::string::npos);
+}
+
+// ---- Northmoor Occurrence Hub: bare, the record is the body, the hub
+// reference of an update in a SOAP header, an empty result when not found.
+TEST_CASE("bare (Occurrence Hub): record as the body, reference in a header, empty not-found") {
+  auto& s = legacy("bare");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "hub";
+  c.wsdl = kFixtures + "bare/OccurrenceHub.wsdl";
+  c.url = s.url("/occurrence-hub/soap/IncidentPort");
+  c.namespaces = {{"inc", "urn:northmoor:occurrence-hub:incident:v3"}, {"ctx", "urn:northmoor:occurrence-hub:context:v1"}};
+  c.create.operation = "LodgeIncident";
+  c.create.reference = "inc:IncidentReceipt/ctx:RecordReference";
+  c.create.values = {{"@externalId", BridgeValue::external_reference}, {"@revision", BridgeValue::version}};
+  c.update.operation = "AmendIncident";
+  c.update.reference = "inc:IncidentReceipt/ctx:RecordReference";
+  c.update.values = {{"@externalId", BridgeValue::external_reference},
+                     {"@revision", BridgeValue::version},
+                     {"soap:Header/ctx:RecordReference", BridgeValue::legacy_reference}};
+  c.lookup.operation = "QueryIncident";
+  c.lookup.reference = "inc:IncidentQueryResult/ctx:RecordReference";
+  c.lookup.values = {{"@externalId", BridgeValue::external_reference}};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"inc:ReportedOn", "2026-11-27T18:42:10"},
+                                         {"inc:Category", "ASB"},
+                                         {"inc:Title", "Group throwing stones at buses"},
+                                         {"inc:Location/inc:Postcode", "TS1 3QY"},
+                                         {"inc:Reporter/@anonymous", "true"}};
+  auto out = sink.deliver(batch({item("hub-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("OH-", 0) == 0);
+  auto up = sink.deliver(batch({item("hub-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  REQUIRE(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "AmendIncident") == 1);
+  // Lookup: found, and an empty result for one never sent.
+  auto found = sink.deliver(batch({item("hub-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("hub-2", 1, f, {}, true)}));
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "QueryIncident") == 2);
+  CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
+
+// ---- Vantage CaseConnect: SOAP 1.2 port, a required CallingSystem header,
+// the source reference beside the record, a declared RecordNotFound fault.
+TEST_CASE("soap12-header (CaseConnect): SOAP 1.2, a mapped header, not found as a fault") {
+  auto& s = legacy("soap12-header");
+  control(s, "reset=1");
+  const std::string svc = "http://vantage-justice.co.uk/caseconnect/services/intake/v1";
+  WsdlSoapConfig c;
+  c.name = "caseconnect";
+  c.wsdl = kFixtures + "soap12-header/CaseConnectIntake.wsdl";
+  c.port = "CaseConnectIntakeSoap12Port";
+  c.url = s.url("/caseconnect/v1/intake");
+  c.namespaces = {{"svc", svc},
+                  {"hdr", "http://vantage-justice.co.uk/caseconnect/headers/v1"},
+                  {"ccd", "http://vantage-justice.co.uk/caseconnect/data/v1"}};
+  const std::vector<std::pair<std::string, std::string>> header{
+      {"soap:Header/hdr:CallingSystem/hdr:SystemId", "REPORTBRIDGE"}};
+  const std::vector<std::pair<std::string, BridgeValue>> correlation{
+      {"soap:Header/hdr:CallingSystem/hdr:CorrelationId", BridgeValue::request_id}};
+  c.create = {"RecordOccurrence", "svc:RecordOccurrenceResponse/svc:CaseReference", NotFound::empty, "", {}, correlation, header};
+  c.create.values.emplace_back("svc:SourceReference", BridgeValue::external_reference);
+  c.update = {"ReviseOccurrence", "svc:ReviseOccurrenceResponse/svc:CaseReference", NotFound::empty, "", {}, correlation, header};
+  c.update.values.emplace_back("svc:CaseReference", BridgeValue::legacy_reference);
+  c.update.values.emplace_back("svc:SourceReference", BridgeValue::external_reference);
+  c.lookup = {"LocateOccurrence", "svc:LocateOccurrenceResponse/svc:CaseReference", NotFound::fault, "RecordNotFound", {}, correlation, header};
+  c.lookup.values.emplace_back("svc:SourceReference", BridgeValue::external_reference);
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"ccd:Occurrence/ccd:OccurrenceType", "ANTISOCIAL_BEHAVIOUR"},
+                                         {"ccd:Occurrence/ccd:ReportedAt", "2026-11-27T18:42:10"},
+                                         {"ccd:Occurrence/ccd:Summary", "Group throwing stones at buses"},
+                                         {"ccd:Occurrence/ccd:When/ccd:Between/ccd:Start", "2026-11-27T18:15:00"},
+                                         {"ccd:Occurrence/ccd:Where/ccd:Address/ccd:Line[*]", R"(["Linthorpe Road", "Middlesbrough"])"},
+                                         {"ccd:Occurrence/ccd:Where/ccd:Address/ccd:Postcode", "TS1 3QY"}};
+  auto out = sink.deliver(batch({item("cc-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("CC", 0) == 0);
+  auto up = sink.deliver(batch({item("cc-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  // Lookup: found; and the declared fault means "not found": the record is sent.
+  auto found = sink.deliver(batch({item("cc-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("cc-2", 1, f, {}, true)}));
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "LocateOccurrence") == 2);
+  CHECK(calls(s, "RecordOccurrence") == 2);
+  // Another fault of the lookup is no "not found".
+  control(s, "fail_next=1&kind=server_fault&ops=lookup");
+  auto failed = sink.deliver(batch({item("cc-3", 1, f, {}, true)}));
+  CHECK(failed[0].status == DeliveryStatus::retry);
+  CHECK(failed[0].in_doubt);
+  CHECK(calls(s, "RecordOccurrence") == 2);
+}
+
+// ---- spyne-served systems (spyne builds and validates the contract itself).
+TEST_CASE("spyne-wrapped (Ravenscar): create, update, lookup with nil") {
+  auto& s = spyne("spyne-wrapped");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "ravenscar";
+  c.wsdl = kFixtures + "spyne/spyne-wrapped/IncidentIntake.wsdl";
+  c.url = s.url("/ravenscar/rms/IncidentIntake");
+  c.namespaces = {{"svc", "http://schemas.ravenscar-rms.co.uk/services/intake/2021/06"},
+                  {"inc", "http://schemas.ravenscar-rms.co.uk/records/incident/3.0"}};
+  c.create.operation = "SubmitIncident";
+  c.create.reference = "//svc:IncidentNumber";
+  c.create.values = {{"svc:IncidentReport/inc:ExternalReference", BridgeValue::external_reference}};
+  c.update.operation = "AmendIncident";
+  c.update.reference = "//svc:IncidentNumber";
+  c.update.values = {{"svc:IncidentNumber", BridgeValue::legacy_reference},
+                     {"svc:IncidentReport/inc:ExternalReference", BridgeValue::external_reference}};
+  c.lookup.operation = "FindIncidentByExternalReference";
+  c.lookup.reference = "//svc:IncidentNumber";
+  c.lookup.not_found = NotFound::nil;
+  c.lookup.values = {{"svc:ExternalReference", BridgeValue::external_reference}};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"svc:IncidentReport/@channel", "APP"},
+                                         {"svc:IncidentReport/inc:SourceSystem", "PUBLIC_APP"},
+                                         {"svc:IncidentReport/inc:IncidentType", "ASB"},
+                                         {"svc:IncidentReport/inc:ReportedAt", "2026-11-27T18:42:10Z"},
+                                         {"svc:IncidentReport/inc:Narrative", "Group throwing stones at buses"},
+                                         {"svc:IncidentReport/inc:Location/inc:Address/inc:Street", "Linthorpe Road"},
+                                         {"svc:IncidentReport/inc:Location/inc:Address/inc:Town", "Middlesbrough"},
+                                         {"svc:IncidentReport/inc:Location/inc:Address/inc:Postcode", "TS1 3QY"}};
+  auto out = sink.deliver(batch({item("rv-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("RV-", 0) == 0);
+  auto up = sink.deliver(batch({item("rv-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "AmendIncident") == 1);
+  auto found = sink.deliver(batch({item("rv-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("rv-2", 1, f, {}, true)}));
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "SubmitIncident") == 2);
+  CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
+
+TEST_CASE("spyne-header (CaseLink): required header, update and lookup with the declared fault") {
+  auto& s = spyne("spyne-header");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "caselink";
+  c.wsdl = kFixtures + "spyne/spyne-header/CaseLinkIntake.wsdl";
+  c.url = s.url("/caselink/v5/IntakeService");
+  c.namespaces = {{"cl", "urn:marston:caselink:intake:5"}, {"case", "urn:marston:caselink:case:5"}};
+  const std::vector<std::pair<std::string, std::string>> header{{"soap:Header/cl:CallingSystem/cl:SystemId", "REPORTBRIDGE"}};
+  const std::vector<std::pair<std::string, BridgeValue>> values{
+      {"soap:Header/cl:CallingSystem/cl:CorrelationId", BridgeValue::request_id},
+      {"cl:SourceReference", BridgeValue::external_reference}};
+  c.create = {"CreateCase", "//cl:CaseNumber", NotFound::empty, "", {}, values, header};
+  c.update = {"UpdateCase", "//cl:CaseNumber", NotFound::empty, "", {}, values, header};
+  c.update.values.emplace_back("cl:CaseNumber", BridgeValue::legacy_reference);
+  c.lookup = {"LocateCase", "//cl:CaseNumber", NotFound::fault, "RecordNotFound", {}, values, header};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"cl:CaseDetails/case:CaseType", "ANTISOCIAL_BEHAVIOUR"},
+                                         {"cl:CaseDetails/case:ReceivedAt", "2026-11-27T18:42:10Z"},
+                                         {"cl:CaseDetails/case:Summary", "Group throwing stones at buses"}};
+  auto out = sink.deliver(batch({item("ml-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("ML", 0) == 0);
+  auto up = sink.deliver(batch({item("ml-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "UpdateCase") == 1);
+  auto found = sink.deliver(batch({item("ml-1", 2, f, {}, true)}));
+  INFO(found[0].detail);
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("ml-2", 1, f, {}, true)}));
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "LocateCase") == 2);
+  CHECK(calls(s, "CreateCase") == 2);
+}
+
+TEST_CASE("WS-Security through a WSDL target: accepted with the right password, auth_failed with a wrong one") {
+  ServerProcess s({testing::python(), testing::server_script("legacy_rms_server.py"), "0", "--shape", "wrapped",
+                   "--wsse", "bridge:s3cret-pw"});
+  testing::TempDir dir;
+  testing::write_file(dir / "good", "s3cret-pw\n");
+  testing::write_file(dir / "bad", "wrong\n");
+  auto c = guardian(s);
+  c.username = "bridge";
+  c.wsse = WsseMode::digest;
+  c.password_file = dir / "good";
+  WsdlSoapSink sink(c, {});
+  auto ok = sink.deliver(batch({item("ws-1", 1, guardian_fields())}));
+  INFO(ok[0].detail);
+  CHECK(ok[0].status == DeliveryStatus::delivered);
+  CHECK(sink.encode_preview(item("ws-1", 1, guardian_fields()).record).find("[redacted]") != std::string::npos);
+  c.password_file = dir / "bad";
+  WsdlSoapSink wrong(c, {});
+  auto refused = wrong.deliver(batch({item("ws-2", 1, guardian_fields())}));
+  CHECK(refused[0].status == DeliveryStatus::reject);
+  CHECK(refused[0].reason_code == "auth_failed");  // wsse:FailedAuthentication, not a retried server fault
+  CHECK(refused[0].detail.find("wrong") == std::string::npos);
+  CHECK(creates(s).count("ws-2:1") == 0);
+}
+
+TEST_CASE("spyne-bare (Holderness): the record is the body, references in attributes, a simple-typed lookup body") {
+  auto& s = spyne("spyne-bare");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "holderness";
+  c.wsdl = kFixtures + "spyne/spyne-bare/OccurrenceService.wsdl";
+  c.url = s.url("/holderness/om/OccurrenceService");
+  c.namespaces = {{"om", "http://holderness-systems.co.uk/occurrence-manager/soap/2.4"},
+                  {"rec", "http://holderness-systems.co.uk/occurrence-manager/records/2.4"}};
+  c.create.operation = "RegisterOccurrence";
+  c.create.reference = "//rec:OccurrenceNumber";
+  c.create.values = {{"@sourceReference", BridgeValue::external_reference}};
+  c.update.operation = "ReviseOccurrence";
+  c.update.reference = "//rec:OccurrenceNumber";
+  c.update.values = {{"@sourceReference", BridgeValue::external_reference},
+                     {"@occurrenceNumber", BridgeValue::legacy_reference}};
+  c.lookup.operation = "FindOccurrence";
+  c.lookup.reference = "//rec:OccurrenceNumber";
+  c.lookup.values = {{"om:FindOccurrence", BridgeValue::external_reference}};  // the element's own text
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"rec:Category", "ASB"},
+                                         {"rec:Occurred", "2026-11-27T18:15:00Z"},
+                                         {"rec:Summary", "Group throwing stones at buses"},
+                                         {"rec:Place/rec:AddressLine[*]", R"(["Paragon Interchange", "Hull"])"},
+                                         {"rec:Place/rec:Postcode", "HU1 3UT"}};
+  auto out = sink.deliver(batch({item("om-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("OM", 0) == 0);
+  auto up = sink.deliver(batch({item("om-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  auto found = sink.deliver(batch({item("om-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("om-2", 1, f, {}, true)}));  // an empty answer: not found, sent
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "FindOccurrence") == 2);
+  CHECK(calls(s, "RegisterOccurrence") == 2);
+  CHECK(calls(s, "ReviseOccurrence") == 1);
+}
+
+// ---- Kestrel KPS gateway: rpc/literal, typed parts as unqualified children of
+// the operation wrapper, an empty match list when not found.
+TEST_CASE("rpc/literal (Kestrel): typed parts under the wrapper, create, amend, find") {
+  auto& s = legacy("rpc");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "kestrel";
+  c.wsdl = kFixtures + "rpc-literal/KestrelGateway.wsdl";
+  c.url = s.url("/kps/services/KpsGateway");
+  c.create.operation = "createLog";
+  c.create.reference = "//logNumber";
+  c.create.values = {{"sourceId", BridgeValue::external_reference}};
+  c.create.constants = {{"origin", "PUBLICAPP"}};
+  c.update.operation = "amendLog";
+  c.update.reference = "//logNumber";
+  c.update.values = {{"sourceId", BridgeValue::external_reference}, {"logNumber", BridgeValue::legacy_reference}};
+  c.lookup.operation = "findLog";
+  c.lookup.reference = "//match/logNumber";
+  c.lookup.values = {{"sourceId", BridgeValue::external_reference}};
+  c.lookup.constants = {{"origin", "PUBLICAPP"}};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"entry/logType", "ASB"},
+                                         {"entry/opened", "2026-11-27T18:42:10"},
+                                         {"entry/synopsis", "Stones thrown at buses"},
+                                         {"entry/place/postcode", "TS1 3QY"}};
+  const auto preview = sink.encode_preview(item("kp-1", 1, f).record);
+  CHECK(preview.find("<entry>") != std::string::npos);  // unqualified part accessor
+  // A character XML cannot hold in a text-only part is replaced, never breaks the envelope.
+  auto bad_char = item("kp-x", 1, f).record;
+  bad_char.submission_id = std::string("kp\x0B\xFF-x");
+  const auto cleaned = sink.encode_preview(bad_char);
+  CHECK(cleaned.find("<sourceId>kp\xEF\xBF\xBD\xEF\xBF\xBD-x:1</sourceId>") != std::string::npos);
+  auto out = sink.deliver(batch({item("kp-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("KPS", 0) == 0);
+  auto up = sink.deliver(batch({item("kp-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "amendLog") == 1);
+  auto found = sink.deliver(batch({item("kp-1", 2, f, {}, true)}));
+  INFO(found[0].detail);
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("kp-2", 1, f, {}, true)}));
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "createLog") == 2);
+  CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
