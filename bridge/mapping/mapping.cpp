@@ -369,8 +369,8 @@ class Loader {
     auto root = config::load_yaml_file(file, diags_);
     if (!root) return;
     if (root->IsMap() && !(*root)["mapping"] && (*root)["signposts"]) {
-      config::check_map(*root, kSignpostFileSpec, file, diags_);
-      load_signposts((*root)["signposts"], rules);
+      config::check_map(*root, kSignpostFileSpec, file, diags_);  // `signposts` not a list: said there
+      if (auto s = (*root)["signposts"]; s.IsSequence()) load_signposts(s, rules);
       return;
     }
     // A file that is not a mapping at all (a password or config file listed

@@ -799,3 +799,14 @@ TEST_CASE("a file that is not a mapping is named, never quoted") {
   CHECK_THAT(out, Catch::Contains(mixed.file + ":4:1: error: unknown key 'roo... (53 bytes)' in mapping"));
   CHECK(out.find("secret1") == std::string::npos);
 }
+
+// Found by fuzz_yaml (tests/fuzz/corpus/fuzz_yaml/crash_signposts_map.yaml): a
+// signposting file whose `signposts` is a map, not a list, made the loader
+// walk the map's entries as rules; yaml-cpp threw InvalidNode from Mark() and
+// `check` (and the daemon's start or reload) ended in std::terminate.
+TEST_CASE("a signposting file whose signposts is a map is an error at its position and not a crash") {
+  Fixture f("signposts:\n  rule: risk_to_life\n  patterns: ['(?i)\\bin progress\\b']\n");
+  core::Diagnostics d;
+  CHECK_FALSE(f.load(d));
+  CHECK_THAT(d.to_string(), Catch::Contains(f.file + ":2:3: error:"));
+}
