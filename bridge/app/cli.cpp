@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -56,12 +57,17 @@ Usage:
                                        Check the audit trail's hash chain across every file.
   reportbridge audit show --submission ID [--since T] [--until T] [--target NAME] [--json]
                                        One submission's whole history (docs/audit.md).
-  reportbridge scaffold --wsdl FILE --operation NAME [--service S] [--port P] [--schema FILE]
-  reportbridge scaffold --xsd FILE --root ELEMENT [--schema FILE]
+  reportbridge scaffold --wsdl FILE [--operation NAME] [--service S] [--port P] [SCAFFOLD-OPTIONS]
+  reportbridge scaffold --xsd FILE --root ELEMENT [SCAFFOLD-OPTIONS]
                                        Print a starter mapping (every path of the request or
                                        document, required ones active, type, facets and
                                        cardinality as comments, from: guessed against the
                                        submission schema --schema) and a starter target.
+                                       Without --operation: the WSDL's only operation.
+                                       SCAFFOLD-OPTIONS: --schema FILE (submission schema),
+                                       --name NAME (mapping and target name), --out DIR
+                                       (write DIR/NAME.yaml and DIR/NAME.target.yaml
+                                       instead of printing; never overwrites).
   reportbridge config-keys              Print every config key as Markdown (docs/configuration.md).
   reportbridge --help | --version
 
@@ -122,7 +128,8 @@ std::unique_ptr<Runtime> load_or_report(const Args& args, int& exit_code) {
 int cmd_scaffold(const std::vector<std::string>& a) {
   std::map<std::string, std::string> opt;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    static const std::set<std::string> known = {"--wsdl", "--operation", "--service", "--port", "--xsd", "--root", "--schema"};
+    static const std::set<std::string> known = {"--wsdl", "--operation", "--service", "--port", "--xsd",
+                                                "--root", "--schema", "--name", "--out"};
     if (!known.count(a[i]) || i + 1 >= a.size()) {
       std::cerr << "reportbridge: scaffold: unexpected '" << a[i] << "' (see reportbridge --help)\n";
       return kExitUsage;
@@ -130,13 +137,24 @@ int cmd_scaffold(const std::vector<std::string>& a) {
     opt[a[i]] = a[i + 1];
     ++i;
   }
-  const bool by_wsdl = opt.count("--wsdl") && opt.count("--operation");
-  const bool by_xsd = opt.count("--xsd") && opt.count("--root");
-  if (by_wsdl == by_xsd) {
-    std::cerr << "reportbridge: scaffold needs --wsdl FILE --operation NAME, or --xsd FILE --root ELEMENT\n";
+  const bool by_wsdl = opt.count("--wsdl") > 0;
+  const bool by_xsd = opt.count("--xsd") > 0;
+  if (by_wsdl == by_xsd || (by_xsd && !opt.count("--root")) ||
+      (by_xsd && (opt.count("--operation") || opt.count("--service") || opt.count("--port"))) ||
+      (by_wsdl && opt.count("--root"))) {
+    std::cerr << "reportbridge: scaffold needs --wsdl FILE [--operation NAME], or --xsd FILE --root ELEMENT\n";
     return kExitUsage;
   }
   wsdl::ScaffoldOptions o;
+  if (opt.count("--name")) {
+    const std::string& n = opt["--name"];
+    if (n.empty() || n.front() == '.' ||
+        n.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos) {
+      std::cerr << "reportbridge: scaffold: --name takes [A-Za-z0-9._-], no leading dot\n";
+      return kExitUsage;
+    }
+    o.mapping_name = o.target_name = n;
+  }
   if (opt.count("--schema")) {
     std::ifstream in(opt["--schema"]);
     if (!in) {
@@ -157,11 +175,33 @@ int cmd_scaffold(const std::vector<std::string>& a) {
   if (by_wsdl) {
     auto w = wsdl::Wsdl::load(opt["--wsdl"]);
     o.schema_path = opt["--wsdl"];
-    out = wsdl::scaffold_operation(*w, w->operation(opt["--operation"], opt["--service"], opt["--port"]), o);
+    std::string name = opt["--operation"];
+    if (name.empty()) {
+      // No --operation: the only operation of the (given or only) port.
+      auto ops = w->operations(opt["--service"], opt["--port"]);
+      std::set<std::string> names;
+      for (const auto& op : ops) names.insert(op.name);
+      if (names.size() != 1) {
+        std::cerr << "reportbridge: " << opt["--wsdl"] << ": " << names.size()
+                  << " operations; choose one with --operation";
+        const char* sep = " (";
+        for (const auto& n : names) {
+          std::cerr << sep << n;
+          sep = ", ";
+        }
+        std::cerr << (names.empty() ? "\n" : ")\n");
+        return kExitConfigInvalid;
+      }
+      name = *names.begin();
+    }
+    out = wsdl::scaffold_operation(*w, w->operation(name, opt["--service"], opt["--port"]), o);
   } else {
     auto set = xml::SchemaSet::load(opt["--xsd"]);
     std::string why;
-    const auto* root = xml::find_global_element(*set, opt["--root"], {}, "", &why);
+    // A prefixed --root (nibrs:Submission) uses the prefixes the schema documents declare.
+    xml::Namespaces schema_ns;
+    for (const auto& [uri, prefix] : set->schema_prefixes()) schema_ns.emplace_back(prefix, uri);
+    const auto* root = xml::find_global_element(*set, opt["--root"], schema_ns, "", &why);
     if (!root) {
       std::cerr << "reportbridge: --root " << opt["--root"] << ": " << why << "\n";
       return kExitConfigInvalid;
@@ -169,8 +209,41 @@ int cmd_scaffold(const std::vector<std::string>& a) {
     o.schema_path = opt["--xsd"];
     out = wsdl::scaffold_document(set, root->name, o);
   }
-  std::cout << "# ---- mapping (save as mappings/<name>.yaml) ----\n" << out.mapping_yaml
-            << "\n# ---- target (add to the config's targets:) ----\n" << out.target_yaml;
+  if (!opt.count("--out")) {
+    std::cout << "# ---- mapping (save as mappings/<name>.yaml) ----\n" << out.mapping_yaml
+              << "\n# ---- target (add to the config's targets:) ----\n" << out.target_yaml;
+    return kExitOk;
+  }
+  // --out DIR: two files, never over an analyst's edits.
+  const std::filesystem::path dir = opt["--out"];
+  std::string name = o.mapping_name;
+  if (name.empty()) {
+    const auto at = out.mapping_yaml.find("\nmapping: ");
+    name = at == std::string::npos ? "scaffold"
+                                   : out.mapping_yaml.substr(at + 10, out.mapping_yaml.find('\n', at + 10) - at - 10);
+  }
+  const std::filesystem::path mapping_file = dir / (name + ".yaml");
+  const std::filesystem::path target_file = dir / (name + ".target.yaml");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  for (const auto& f : {mapping_file, target_file}) {
+    if (std::filesystem::exists(f)) {
+      std::cerr << "reportbridge: " << f.string() << " exists; not overwritten (remove it or choose another --out/--name)\n";
+      return kExitFailure;
+    }
+  }
+  for (const auto& [f, text] : {std::pair{mapping_file, out.mapping_yaml}, std::pair{target_file, out.target_yaml}}) {
+    std::ofstream file(f, std::ios::binary);
+    file << text;
+    file.close();
+    if (!file) {
+      std::cerr << "reportbridge: cannot write " << f.string() << "\n";
+      return kExitFailure;
+    }
+  }
+  std::cout << "wrote " << mapping_file.string() << " (" << out.fields.size() << " paths listed, "
+            << std::count_if(out.fields.begin(), out.fields.end(), [](const auto& f) { return f.required; })
+            << " required)\nwrote " << target_file.string() << "\n";
   return kExitOk;
 }
 

@@ -1,0 +1,208 @@
+// Onboarding a legacy system from its contract on the real binary: `scaffold`
+// (files, errors, operations), then the round trip scaffold -> fill the
+// FILL_IN placeholders -> check -> once -> a document libxml2 validates
+// against the public multi-file schema set.
+#include <catch2/catch.hpp>
+
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.hpp"
+
+using namespace reportbridge::testing;
+
+namespace {
+
+const std::string kSrc = REPORTBRIDGE_SOURCE_DIR;
+const std::string kNibrs = kSrc + "/tests/fixtures/schemas/nibrs_4_0/xsd/nibrs/4.0/nibrs.xsd";
+const std::string kSubmissionSchema = kSrc + "/schemas/submission.schema.json";
+
+ProcessResult rb(std::vector<std::string> args) {
+  args.insert(args.begin(), REPORTBRIDGE_BINARY);
+  return run_process(args);
+}
+
+void collect(void* ctx, const char* msg, ...) {
+  va_list ap;
+  va_start(ap, msg);
+  char buf[1024];
+  std::vsnprintf(buf, sizeof buf, msg, ap);
+  va_end(ap);
+  *static_cast<std::string*>(ctx) += buf;
+}
+
+// libxml2 on its own (not the bridge's validator): "" when `doc` is valid
+// against the schema set whose main file is `xsd`, else the errors.
+std::string libxml2_errors(const std::string& xsd, const std::string& doc) {
+  std::string errors;
+  xmlSchemaParserCtxtPtr pctx = xmlSchemaNewParserCtxt(xsd.c_str());
+  xmlSchemaSetParserErrors(pctx, collect, collect, &errors);
+  xmlSchemaPtr schema = xmlSchemaParse(pctx);
+  xmlSchemaFreeParserCtxt(pctx);
+  if (!schema) return "schema does not compile: " + errors;
+  xmlDocPtr d = xmlReadMemory(doc.data(), static_cast<int>(doc.size()), "doc.xml", nullptr, XML_PARSE_NONET);
+  if (!d) {
+    xmlSchemaFree(schema);
+    return "not well-formed";
+  }
+  xmlSchemaValidCtxtPtr vctx = xmlSchemaNewValidCtxt(schema);
+  xmlSchemaSetValidErrors(vctx, collect, collect, &errors);
+  const int rc = xmlSchemaValidateDoc(vctx, d);
+  xmlSchemaFreeValidCtxt(vctx);
+  xmlFreeDoc(d);
+  xmlSchemaFree(schema);
+  return rc == 0 ? "" : (errors.empty() ? "invalid" : errors);
+}
+
+std::string replace_once(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("scaffold --xsd --out writes the starter mapping and target, never over an edited file") {
+  TempDir dir("rbscaf");
+  auto r = rb({"scaffold", "--xsd", kNibrs, "--root", "nibrs:Submission", "--schema", kSubmissionSchema,
+               "--name", "nibrs", "--out", (dir / "m").string()});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("2 required") != std::string::npos);
+  const std::string mapping = read_file(dir / "m/nibrs.yaml");
+  const std::string target = read_file(dir / "m/nibrs.target.yaml");
+  // Required paths active and marked, with their facets as comments; optional ones commented out.
+  CHECK(mapping.find("\nmapping: nibrs\n") != std::string::npos);
+  CHECK(mapping.find("  - name: \"nibrs:Report[1]/nibrs:ReportHeader/nibrs:NIBRSReportCategoryCode\"\n"
+                     "    from: FILL_IN\n    required: true\n") != std::string::npos);
+  CHECK(mapping.find("enumeration: GROUP A INCIDENT REPORT|") != std::string::npos);
+  CHECK(mapping.find("occurs 0..unbounded") != std::string::npos);
+  CHECK(mapping.find("  # - name: \"nibrs:Report[1]/nibrs:ReportHeader/nibrs:ReportDate/nc:DateTime[1]\"") !=
+        std::string::npos);
+  CHECK(target.find("    type: xml_drop\n") != std::string::npos);
+  CHECK(target.find("    root: \"nibrs:Submission\"\n") != std::string::npos);
+  CHECK(target.find("      nc: \"http://release.niem.gov/niem/niem-core/3.0/\"\n") != std::string::npos);
+
+  // An analyst's edits are never overwritten.
+  write_file(dir / "m/nibrs.yaml", "edited");
+  auto again = rb({"scaffold", "--xsd", kNibrs, "--root", "nibrs:Submission", "--name", "nibrs", "--out",
+                   (dir / "m").string()});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("exists; not overwritten") != std::string::npos);
+  CHECK(read_file(dir / "m/nibrs.yaml") == "edited");
+}
+
+TEST_CASE("scaffold errors: bad schemas at file:line, unknown roots and operations list what exists") {
+  TempDir dir("rbscaf");
+  write_file(dir / "bad.xsd",
+             "<?xml version=\"1.0\"?>\n<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n"
+             "  <xs:element name=\"A\" type=\"Nope\"/>\n</xs:schema>\n");
+  auto bad = rb({"scaffold", "--xsd", (dir / "bad.xsd").string(), "--root", "A"});
+  CHECK(bad.exit_code == 3);
+  CHECK(bad.err.find("bad.xsd:3: type 'Nope' is not declared") != std::string::npos);
+
+  write_file(dir / "broken.xsd", "<?xml version=\"1.0\"?>\n<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n"
+                                 "  <xs:element name=\"A\">\n</xs:schema>\n");
+  auto broken = rb({"scaffold", "--xsd", (dir / "broken.xsd").string(), "--root", "A"});
+  CHECK(broken.exit_code == 3);
+  CHECK(broken.err.find("broken.xsd:4: not well-formed XML") != std::string::npos);
+
+  auto root = rb({"scaffold", "--xsd", kSrc + "/tests/fixtures/schemas/cjse_caseinfo/CaseInfo.xsd", "--root", "Case"});
+  CHECK(root.exit_code == 3);
+  CHECK(root.err.find("NewCaseMessage, UpdatedCaseMessage, DiscontinuedCaseMessage") != std::string::npos);
+
+  // A WSDL with several operations and no --operation: the operations, sorted.
+  auto ops = rb({"scaffold", "--wsdl", kSrc + "/tests/fixtures/wsdl/bare/OccurrenceHub.wsdl"});
+  CHECK(ops.exit_code == 3);
+  CHECK(ops.err.find("3 operations; choose one with --operation (AmendIncident, LodgeIncident, QueryIncident)") !=
+        std::string::npos);
+  auto op = rb({"scaffold", "--wsdl", kSrc + "/tests/fixtures/wsdl/bare/OccurrenceHub.wsdl", "--operation", "Lodge"});
+  CHECK(op.exit_code == 3);
+  CHECK(op.err.find("LodgeIncident") != std::string::npos);
+  // A WSDL importing a network location is refused at its line.
+  auto net = rb({"scaffold", "--wsdl", kSrc + "/tests/fixtures/wsdl/public/e-codex-backend/BackendService-1_1.wsdl"});
+  CHECK(net.exit_code == 3);
+  CHECK(net.err.find("BackendService-1_1.wsdl:16: wsdl:import location") != std::string::npos);
+
+  // A WSDL with one operation needs no --operation (the FBI NGI native EBTS service).
+  auto one = rb({"scaffold", "--wsdl",
+                 kSrc + "/tests/fixtures/wsdl/public/fbi-ngi/wsdl/ngi/native-ebts-service/NativeEBTSService.wsdl"});
+  INFO(one.err);
+  CHECK(one.exit_code == 0);
+  CHECK(one.out.find("    type: soap\n") != std::string::npos);
+
+  // Usage errors: XSD options with WSDL ones, a bad --name.
+  CHECK(rb({"scaffold", "--xsd", kNibrs, "--root", "A", "--operation", "X"}).exit_code == 2);
+  CHECK(rb({"scaffold", "--xsd", kNibrs}).exit_code == 2);
+  CHECK(rb({"scaffold", "--xsd", kNibrs, "--root", "nibrs:Submission", "--name", "../x"}).exit_code == 2);
+}
+
+TEST_CASE("scaffold round trip on the multi-file NIBRS schema: fill, check, once, a valid non-empty document") {
+  Installation inst;
+  const auto& dir = inst.dir;
+  auto s = rb({"scaffold", "--xsd", kNibrs, "--root", "nibrs:Submission", "--schema", kSubmissionSchema, "--name",
+               "nibrs", "--out", (dir / "mappings").string()});
+  INFO(s.out << s.err);
+  REQUIRE(s.exit_code == 0);
+
+  // As the analyst would: fill every FILL_IN of the active lines, uncomment one optional path.
+  std::string mapping = read_file(dir / "mappings/nibrs.yaml");
+  mapping = std::regex_replace(mapping, std::regex("description: \"FILL_IN[^\"]*\""), "description: \"NIBRS\"");
+  mapping = replace_once(mapping,
+                         "nibrs:NIBRSReportCategoryCode\"\n    from: FILL_IN",
+                         "nibrs:NIBRSReportCategoryCode\"\n    value: \"GROUP A INCIDENT REPORT\"");
+  mapping = replace_once(mapping, "nibrs:ReportActionCategoryCode\"\n    from: FILL_IN",
+                         "nibrs:ReportActionCategoryCode\"\n    value: \"I\"");
+  // The schema requires ReportDate with one of its (optional) children.
+  mapping = replace_once(mapping,
+                         "  # - name: \"nibrs:Report[1]/nibrs:ReportHeader/nibrs:ReportDate/nc:DateTime[1]\"\n"
+                         "  #   from: FILL_IN",
+                         "  - name: \"nibrs:Report[1]/nibrs:ReportHeader/nibrs:ReportDate/nc:DateTime[1]\"\n"
+                         "    from: submitted_at");
+  write_file(dir / "mappings/nibrs.yaml", mapping);
+  for (std::size_t at = 0; (at = mapping.find("FILL_IN", at)) != std::string::npos; ++at) {
+    const auto line_start = mapping.rfind('\n', at) + 1;
+    INFO(mapping.substr(line_start, mapping.find('\n', at) - line_start));
+    CHECK(mapping.substr(line_start, at - line_start).find('#') != std::string::npos);  // only in comments
+  }
+  std::string target = read_file(dir / "mappings/nibrs.target.yaml");
+  target = std::regex_replace(target, std::regex("directory: \"FILL_IN[^\"]*\""), "directory: nibrs-out");
+  target += "    max_age: 100ms\n";
+  write_file(inst.config, "state:\n  path: state/state.db\n"
+                          "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n  poll_interval: 50ms\n"
+                          "schema: " + kSubmissionSchema + "\nmappings: [mappings/nibrs.yaml]\n" + target +
+                          "logging:\n  level: info\n" + Installation::kNoHealth);
+
+  auto check = inst.bridge({"check"});
+  INFO(check.out << check.err);
+  REQUIRE(check.exit_code == 0);
+  REQUIRE(inst.generate(4, 12).exit_code == 0);
+  auto once = inst.bridge({"once"});
+  INFO(once.err);
+  REQUIRE(once.exit_code == 0);
+
+  std::vector<std::filesystem::path> docs;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "nibrs-out"))
+    if (e.path().extension() == ".xml") docs.push_back(e.path());
+  REQUIRE(docs.size() == 4);
+  for (const auto& p : docs) {
+    const std::string doc = read_file(p);
+    INFO(p.string() << "\n" << doc);
+    CHECK(libxml2_errors(kNibrs, doc).empty());
+    // Non-empty: the mapped values are there, in their namespaces.
+    CHECK(doc.find("<nibrs:NIBRSReportCategoryCode>GROUP A INCIDENT REPORT</nibrs:NIBRSReportCategoryCode>") !=
+          std::string::npos);
+    CHECK(doc.find("<nibrs:ReportActionCategoryCode>I</nibrs:ReportActionCategoryCode>") != std::string::npos);
+    CHECK(std::regex_search(doc, std::regex("<nc:DateTime>20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T")));
+  }
+  const auto statuses = inst.statuses();
+  CHECK(statuses.size() == 4);
+  for (const auto& [id, state] : statuses) CHECK(state == "forwarded");
+}
