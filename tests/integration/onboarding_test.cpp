@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -205,4 +206,122 @@ TEST_CASE("scaffold round trip on the multi-file NIBRS schema: fill, check, once
   const auto statuses = inst.statuses();
   CHECK(statuses.size() == 4);
   for (const auto& [id, state] : statuses) CHECK(state == "forwarded");
+}
+
+namespace {
+
+// A small contract with one facet of each kind.
+const char* kFacetsXsd = R"(<?xml version="1.0"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns="urn:t" targetNamespace="urn:t" elementFormDefault="qualified">
+  <xs:element name="Report">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="Ref" type="xs:string"/>
+        <xs:element name="Seq" type="xs:positiveInteger" minOccurs="0"/>
+        <xs:element name="When" type="xs:string" minOccurs="0"/>
+        <xs:element name="Priority">
+          <xs:simpleType><xs:restriction base="xs:string"><xs:enumeration value="HIGH"/><xs:enumeration value="LOW"/></xs:restriction></xs:simpleType>
+        </xs:element>
+        <xs:element name="Code" minOccurs="0">
+          <xs:simpleType><xs:restriction base="xs:string"><xs:maxLength value="4"/></xs:restriction></xs:simpleType>
+        </xs:element>
+        <xs:element name="Force" minOccurs="0">
+          <xs:simpleType><xs:restriction base="xs:string"><xs:pattern value="[A-Z]{2}[0-9]{2}"/></xs:restriction></xs:simpleType>
+        </xs:element>
+        <xs:element name="Grade" minOccurs="0">
+          <xs:simpleType><xs:restriction base="xs:integer"><xs:minInclusive value="1"/><xs:maxInclusive value="5"/></xs:restriction></xs:simpleType>
+        </xs:element>
+      </xs:sequence>
+      <xs:attribute name="system" use="required">
+        <xs:simpleType><xs:restriction base="xs:string"><xs:enumeration value="CLE"/></xs:restriction></xs:simpleType>
+      </xs:attribute>
+    </xs:complexType>
+  </xs:element>
+</xs:schema>
+)";
+
+void write_facets_install(const Installation& inst, const std::string& mapping, const std::string& lookup) {
+  write_file(inst.dir / "facets.xsd", kFacetsXsd);
+  write_file(inst.dir / "mappings/all.yaml", mapping);
+  write_file(inst.dir / "lookups/prio.csv", lookup);
+  write_file(inst.config, "state:\n  path: state/state.db\n"
+                          "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n  poll_interval: 50ms\n"
+                          "schema: " + kSubmissionSchema + "\nmappings: [mappings/all.yaml]\n"
+                          "targets:\n  - name: x\n    type: xml_drop\n    directory: out\n    xsd: facets.xsd\n"
+                          "    root: Report\n    max_age: 100ms\n"
+                          "logging:\n  level: info\n" + Installation::kNoHealth);
+}
+
+}  // namespace
+
+TEST_CASE("check: constants, defaults and lookup values against the target field's facets, at file:line:col") {
+  Installation inst;
+  write_facets_install(inst, R"(mapping: all
+targets: [x]
+fields:
+  - {name: Ref, from: id}
+  - {name: Priority, from: category, lookup: {table: ../lookups/prio.csv, unknown: default, default: MEDIUM}}
+  - {name: Code, value: "TOOLONG"}
+  - {name: Force, from: summary, default: "cleveland"}
+  - {name: Grade, value: "9"}
+  - {name: "@system", value: "XYZ"}
+  - {name: When, value: "anything"}
+)", "key,value\nnoise,LOW\ndrugs,URGENT\nasb,HIGH\n");
+  auto r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  const std::string m = (inst.dir / "mappings/all.yaml").string();
+  const std::string csv = (inst.dir / "mappings/../lookups/prio.csv").string();
+  // enumeration (a lookup value, at its CSV row; the lookup's default at its key)
+  CHECK(r.out.find(csv + ":3:1: error: lookup value 'URGENT' (key 'drugs') for field 'Priority' of mapping 'all' "
+                         "is not valid for target 'x': is not one of the enumerated values (HIGH|LOW) "
+                         "[mapping.value_conflicts_schema]") != std::string::npos);
+  CHECK(r.out.find(m + ":5:102: error: lookup default 'MEDIUM' of field 'Priority'") != std::string::npos);
+  // length, pattern, range, an attribute's enumeration
+  CHECK(r.out.find(m + ":6:25: error: value 'TOOLONG' of field 'Code' is not valid for target 'x': is longer than "
+                       "maxLength 4") != std::string::npos);
+  CHECK(r.out.find(m + ":7:43: error: default 'cleveland' of field 'Force' is not valid for target 'x': does not "
+                       "match the pattern [A-Z]{2}[0-9]{2}") != std::string::npos);
+  CHECK(r.out.find(m + ":8:26: error: value '9' of field 'Grade' is not valid for target 'x': is above "
+                       "maxInclusive 5") != std::string::npos);
+  CHECK(r.out.find(m + ":9:30: error: value 'XYZ' of field '@system'") != std::string::npos);
+  CHECK(r.out.find("field 'When'") == std::string::npos);  // a valid constant is no error
+  CHECK(r.out.find("field 'Ref'") == std::string::npos);
+}
+
+TEST_CASE("sequence, first non-empty and short_id reach the document on the real binary") {
+  Installation inst;
+  write_facets_install(inst, R"(mapping: all
+targets: [x]
+fields:
+  - {name: Ref, from: id, transforms: [{short_id: 12}], required: true}
+  - {name: Seq, sequence: store}
+  - {name: When, from: [occurred.start, submitted_at]}
+  - {name: Priority, from: category, lookup: {table: ../lookups/prio.csv, unknown: default, default: LOW}}
+  - {name: Force, value: "CL17"}
+  - {name: "@system", value: "CLE"}
+)", "key,value\nnoise,HIGH\n");
+  auto check = inst.bridge({"check"});
+  INFO(check.out << check.err);
+  REQUIRE(check.exit_code == 0);
+  REQUIRE(inst.generate(3, 5).exit_code == 0);
+  auto once = inst.bridge({"once"});
+  INFO(once.err);
+  REQUIRE(once.exit_code == 0);
+  std::set<std::string> seqs;
+  int docs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(inst.dir / "out")) {
+    if (e.path().extension() != ".xml") continue;
+    ++docs;
+    const std::string doc = read_file(e.path());
+    INFO(doc);
+    CHECK(libxml2_errors((inst.dir / "facets.xsd").string(), doc).empty());
+    std::smatch m;
+    REQUIRE(std::regex_search(doc, m, std::regex("<Seq>([0-9]+)</Seq>")));
+    seqs.insert(m[1]);
+    CHECK(std::regex_search(doc, std::regex("<Ref>[A-Z2-7]{12}</Ref>")));
+    CHECK(std::regex_search(doc, std::regex("<When>20[0-9][0-9]-")));  // occurred.start or else submitted_at
+  }
+  CHECK(docs == 3);
+  CHECK(seqs == std::set<std::string>{"1", "2", "3"});  // the store's sequence numbers
 }
