@@ -325,3 +325,76 @@ fields:
   CHECK(docs == 3);
   CHECK(seqs == std::set<std::string>{"1", "2", "3"});  // the store's sequence numbers
 }
+
+TEST_CASE("check renders a sample document per xml_drop target: an invalid one fails at the field behind it") {
+  Installation inst;
+  const std::string mapping = R"(mapping: all
+targets: [x]
+fields:
+  - {name: Ref, from: id}
+  - {name: Seq, from: summary}
+  - {name: Priority, value: HIGH}
+  - {name: "@system", value: CLE}
+)";
+  write_facets_install(inst, mapping, "key,value\n");
+  const std::string m = (inst.dir / "mappings/all.yaml").string();
+  // The built-in sample's summary is text; Seq is an xs:positiveInteger.
+  auto r = inst.bridge({"check"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK(r.out.find(m + ":5:5: error: target 'x' rejects the document the built-in sample submission gives "
+                       "(field 'Seq'): schema_invalid: line 4: Element '{urn:t}Seq': 'Loud music every night' is "
+                       "not a valid value of the atomic type 'xs:positiveInteger'") != std::string::npos);
+  CHECK(r.out.find("[check.sample_invalid]") != std::string::npos);
+
+  // --sample: a submission whose summary fits passes; one that does not fails, naming the sample.
+  write_file(inst.dir / "fits.json", R"({"id": "s1", "version": 1, "kind": "concern", "summary": "42"})");
+  auto fits = inst.bridge({"check", "--sample", (inst.dir / "fits.json").string()});
+  INFO(fits.out << fits.err);
+  CHECK(fits.exit_code == 0);
+  write_file(inst.dir / "zero.json", R"({"id": "s1", "version": 1, "kind": "concern", "summary": "0"})");
+  auto zero = inst.bridge({"check", "--sample", (inst.dir / "zero.json").string()});
+  CHECK(zero.exit_code == 3);
+  CHECK(zero.out.find("the sample zero.json gives (field 'Seq')") != std::string::npos);
+  write_file(inst.dir / "bad.json", "[1, 2");
+  auto bad = inst.bridge({"check", "--sample", (inst.dir / "bad.json").string()});
+  CHECK(bad.exit_code == 3);
+  CHECK(bad.out.find("bad.json:1:1: error: the sample is not a JSON object") != std::string::npos);
+
+  // A required element the mapping never fills: no field is behind it; the error is at the mapping's first field.
+  write_facets_install(inst, R"(mapping: all
+targets: [x]
+fields:
+  - {name: Ref, from: id}
+  - {name: "@system", value: CLE}
+)", "key,value\n");
+  auto missing = inst.bridge({"check"});
+  INFO(missing.out);
+  CHECK(missing.exit_code == 3);
+  CHECK(missing.out.find(m + ":4:1: error: target 'x' rejects the document mapping 'all' gives the built-in sample "
+                             "submission: schema_invalid: line 2: Element '{urn:t}Report': Missing child element(s). "
+                             "Expected is one of ( {urn:t}Seq, {urn:t}When, {urn:t}Priority )") != std::string::npos);
+}
+
+TEST_CASE("preview prints a rejected xml_drop document with line numbers and the failing line marked") {
+  Installation inst;
+  write_facets_install(inst, R"(mapping: all
+targets: [x]
+fields:
+  - {name: Ref, from: id}
+  - {name: Seq, from: summary}
+  - {name: Priority, value: HIGH}
+  - {name: "@system", value: CLE}
+)", "key,value\n");
+  write_file(inst.dir / "report.json",
+             R"({"id": "6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01", "version": 1, "submitted_at": "2026-11-27T18:42:10+00:00",
+                 "kind": "concern", "category": "noise", "summary": "not a number", "description": "d"})");
+  auto r = inst.bridge({"preview", "--input", (inst.dir / "report.json").string()});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.out.find("REJECTED by target x: schema_invalid: line 4: Element '{urn:t}Seq'") != std::string::npos);
+  CHECK(r.out.find("  mapping fields behind it: Seq\n") != std::string::npos);
+  CHECK(r.out.find("      3 |   <Ref>6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01</Ref>\n"
+                   ">>    4 |   <Seq>not a number</Seq>\n"
+                   "      5 |   <Priority>HIGH</Priority>\n") != std::string::npos);
+}
