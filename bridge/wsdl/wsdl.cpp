@@ -292,7 +292,51 @@ std::shared_ptr<const Wsdl> Wsdl::load(const fs::path& file) {
   w->file_ = file;
   Impl impl(*w);
   impl.load(file, {});
-  w->schemas_ = xml::SchemaSet::load(file);
+  // rpc/literal parts are typed (type=), written as unqualified elements named
+  // after the part: a no-namespace global declaration per part name lets the
+  // renderer and the validator treat them like any element (a name used with
+  // two different types is left out).
+  std::map<std::string, QName> parts;
+  std::set<std::string> conflicting;
+  for (const auto& b : w->bindings_) {
+    const PortType* pt = w->port_type(b.port_type);
+    if (!pt) continue;
+    for (const auto& bop : b.operations) {
+      if (bop.style.value_or(b.style) != Style::rpc || bop.input.use != "literal") continue;
+      for (const auto& op : pt->operations) {
+        if (op.name != bop.name) continue;
+        for (const auto& m : {op.input, op.output}) {
+          const Message* msg = m ? w->message(*m) : nullptr;
+          if (!msg) continue;
+          for (const auto& part : msg->parts) {
+            if (!part.type) continue;
+            auto [it, fresh] = parts.emplace(part.name, *part.type);
+            if (!fresh && !(it->second == *part.type)) conflicting.insert(part.name);
+          }
+        }
+      }
+    }
+  }
+  std::vector<std::string> extra;
+  if (!parts.empty()) {
+    std::map<std::string, std::string> prefix_of;  // namespace -> prefix
+    std::string decls, imports;
+    for (const auto& [name, type] : parts) {
+      if (conflicting.count(name) || name.empty()) continue;
+      std::string prefix = "xs";
+      if (type.ns != "http://www.w3.org/2001/XMLSchema") {
+        auto [it, fresh] = prefix_of.emplace(type.ns, "t" + std::to_string(prefix_of.size() + 1));
+        if (fresh) imports += "  <xs:import namespace=\"" + type.ns + "\"/>\n";
+        prefix = it->second;
+      }
+      decls += "  <xs:element name=\"" + name + "\" type=\"" + prefix + ":" + type.local + "\"/>\n";
+    }
+    std::string text = "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"";
+    for (const auto& [ns, prefix] : prefix_of) text += " xmlns:" + prefix + "=\"" + ns + "\"";
+    text += ">\n" + imports + decls + "</xs:schema>\n";
+    if (!decls.empty()) extra.push_back(std::move(text));
+  }
+  w->schemas_ = xml::SchemaSet::load(file, extra);
   return w;
 }
 

@@ -579,10 +579,23 @@ struct SchemaSet::Impl {
     xmlSetProp(n, X(name), X(value.c_str()));
   }
 
-  void load_wsdl(const fs::path& file) {
+  void load_wsdl(const fs::path& file, const std::vector<std::string>& extra = {}) {
     std::set<std::string> seen;
     std::vector<Embedded> embedded;
     collect_wsdl(file, seen, embedded, {});
+    const fs::path canonical = fs::weakly_canonical(file);
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+      Embedded e;
+      e.url = canonical.string() + "#synthesised" + std::to_string(i + 1);
+      e.display = display_of(file) + " (synthesised for rpc/literal parts)";
+      e.dir = canonical.parent_path();
+      xmlDoc* d = xmlReadMemory(extra[i].data(), static_cast<int>(extra[i].size()), e.url.c_str(), nullptr,
+                                XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+      if (!d) throw SchemaError({e.display, 0}, "synthesised schema is not XML");
+      e.doc.reset(d, DocFreeShared{});
+      e.tns = attr(xmlDocGetRootElement(d), "targetNamespace");
+      embedded.push_back(std::move(e));
+    }
     // First embedded schema per namespace: the target of location-less imports.
     std::map<std::string, const Embedded*> first_of;
     for (const auto& e : embedded) first_of.emplace(e.tns, &e);
@@ -1291,7 +1304,9 @@ struct SchemaSet::Impl {
 SchemaSet::SchemaSet() = default;
 SchemaSet::~SchemaSet() = default;
 
-std::shared_ptr<const SchemaSet> SchemaSet::load(const fs::path& file) {
+std::shared_ptr<const SchemaSet> SchemaSet::load(const fs::path& file) { return load(file, {}); }
+
+std::shared_ptr<const SchemaSet> SchemaSet::load(const fs::path& file, const std::vector<std::string>& extra) {
   init();
   auto set = std::make_shared<SchemaSet>();
   set->main_file_ = file;
@@ -1305,7 +1320,7 @@ std::shared_ptr<const SchemaSet> SchemaSet::load(const fs::path& file) {
   xmlNode* root = xmlDocGetRootElement(xml.get());
   if (is_in(root, kWsdlNamespace, "definitions")) {
     set->from_wsdl_ = true;
-    impl.load_wsdl(file);
+    impl.load_wsdl(file, extra);
   } else {
     if (!is_xs(root, "schema"))
       throw SchemaError({Impl::display_of(file), line_of(root)},

@@ -221,6 +221,11 @@ class SchemaSet {
   // A main XSD, or a WSDL file (root wsdl:definitions: its wsdl:types schemas,
   // and those of local wsdl:import-ed WSDL files). Throws SchemaError.
   static std::shared_ptr<const SchemaSet> load(const std::filesystem::path& file);
+  // A WSDL file plus schema documents given as text (each a whole xs:schema),
+  // loaded as if they were in its wsdl:types (e.g. the global declarations the
+  // WSDL model synthesises for rpc/literal parts). Ignored for an XSD file.
+  static std::shared_ptr<const SchemaSet> load(const std::filesystem::path& file,
+                                               const std::vector<std::string>& extra_wsdl_schemas);
 
   SchemaSet();
   ~SchemaSet();

@@ -45,6 +45,79 @@ SoapVersion version_of(wsdl::SoapVersion v) {
   return v == wsdl::SoapVersion::soap12 ? SoapVersion::v12 : SoapVersion::v11;
 }
 
+// A made-up value of simple type `t` for check's sample request (only the
+// request's structure is judged: facets such as patterns may still fail).
+std::string sample_value(const xml::TypeDef* t) {
+  if (!t) return "x";
+  if (!t->facets.enumeration.empty()) return t->facets.enumeration.front();
+  if (t->item_type) return sample_value(t->item_type);
+  if (!t->member_types.empty()) return sample_value(t->member_types.front());
+  std::string p;
+  for (const xml::TypeDef* at = t; at; at = at->base)
+    if (at->builtin) {
+      p = at->name.local;
+      break;
+    }
+  if (p == "dateTime") return "2026-01-01T00:00:00";
+  if (p == "date") return "2026-01-01";
+  if (p == "time") return "00:00:00";
+  if (p == "boolean") return "true";
+  if (p == "gYear") return "2026";
+  if (p == "duration") return "PT1H";
+  if (p == "base64Binary") return "AAAA";
+  if (p == "hexBinary") return "00";
+  if (p == "anyURI") return "urn:x";
+  if (p.find("nteger") != std::string::npos || p == "decimal" || p == "int" || p == "long" || p == "short" ||
+      p == "byte" || p.rfind("unsigned", 0) == 0 || p == "float" || p == "double")
+    return "1";
+  std::string v = "x";
+  if (t->facets.min_length && *t->facets.min_length > 1) v.assign(static_cast<std::size_t>(std::min<std::uint64_t>(*t->facets.min_length, 64)), 'x');
+  if (t->facets.length) v.assign(static_cast<std::size_t>(std::min<std::uint64_t>(*t->facets.length, 64)), 'x');
+  return v;
+}
+
+// Text for an element the sink writes itself (simple-typed parts): characters
+// XML 1.0 cannot hold and invalid UTF-8 become U+FFFD, as the renderer does.
+std::string xml_text(const std::string& in, std::size_t& replaced) {
+  static const std::string kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(in.size());
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    bool ok = len != 0 && i + len <= in.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(in[i + k]);
+      ok = (cc >> 6) == 2;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (ok) {
+      const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : len == 4 ? 0x10000 : 0;
+      ok = cp >= min && (cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+                         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF));
+    }
+    if (ok) {
+      out.append(in, i, len);
+      i += len;
+    } else {
+      out += kReplacement;
+      ++replaced;
+      i += len == 0 || i + len > in.size() ? 1 : len;
+    }
+  }
+  return out;
+}
+
+// Errors about the request's structure (not about a made-up value).
+bool structural(const std::string& m) {
+  return m.find("This element is not expected") != std::string::npos ||
+         m.find("Missing child element") != std::string::npos ||
+         m.find("is required but missing") != std::string::npos ||
+         m.find("is not allowed") != std::string::npos;
+}
+
 }  // namespace
 
 namespace {
@@ -189,9 +262,8 @@ struct WsdlSoapSink::Impl {
       problems.emplace_back(o.role, "operation " + oc.operation + " cannot be used: " + why);
       return;
     }
-    if (o.op.style == wsdl::OperationStyle::rpc_literal) {
-      problems.emplace_back(o.role, "operation " + oc.operation +
-                                         " is rpc/literal; this sink sends document/literal (wrapped or bare) operations");
+    if (o.op.style == wsdl::OperationStyle::rpc_literal && !o.op.input_wrapper) {
+      problems.emplace_back(o.role, "operation " + oc.operation + " is rpc/literal without a wrapper element");
       return;
     }
     auto add = [&](const wsdl::MessageElement& m, bool header) {
@@ -199,10 +271,12 @@ struct WsdlSoapSink::Impl {
       p.element = m.element;
       p.header = header;
       p.label = step_label(m.element);
-      std::string why;
-      p.decl = xml::find_global_element(*schemas, m.element.clark(), ns, "", &why);
+      // rpc parts: the no-namespace declaration the WSDL model synthesises per part name.
+      p.decl = schemas->element(m.element);
       if (!p.decl) {
-        problems.emplace_back(o.role, m.element.clark() + ": " + why);
+        problems.emplace_back(o.role, "part " + m.part + " (" + m.element.clark() +
+                                          "): no global declaration in the WSDL's schemas" +
+                                          (m.type ? " (an rpc part name used with two types)" : ""));
         return;
       }
       if (!p.decl->type || !p.decl->type->simple) {
@@ -256,6 +330,7 @@ struct WsdlSoapSink::Impl {
       o.constants.emplace_back(*r, text);
     }
     for (const auto& [field, path] : oc.fields) {
+      if (path.empty()) continue;  // the field is not sent in this operation
       std::string why;
       auto r = route(o, path, &why);
       if (r) why = check_route(o, *r);
@@ -278,7 +353,13 @@ struct WsdlSoapSink::Impl {
              " element";
       return std::nullopt;
     }
-    if (!header && candidates.size() == 1) return Route{candidates[0], std::string(path)};
+    if (!header && candidates.size() == 1) {
+      const auto& p = o.parts[candidates[0]];
+      // A simple-typed body element (its text is the value): "" or its own name.
+      if (!p.renderer && (path == p.label || path == p.element.clark() || path == p.element.local))
+        return Route{candidates[0], ""};
+      return Route{candidates[0], std::string(path)};
+    }
     // The first step names the element.
     std::size_t slash = path.find('/');
     if (path.substr(0, 1) == "{") {
@@ -319,7 +400,7 @@ struct WsdlSoapSink::Impl {
   // The path a record field takes in this operation, or nullopt when it is not sent.
   std::optional<std::string> field_path(const Op& o, const std::string& field) const {
     for (const auto& [name, path] : o.cfg.fields)
-      if (name == field) return path;
+      if (name == field) return path.empty() ? std::nullopt : std::optional<std::string>(path);  // "": not sent
     if (!o.record_fields) return std::nullopt;
     return field;
   }
@@ -359,7 +440,8 @@ struct WsdlSoapSink::Impl {
   };
 
   // Renders and validates one request of `o` for `item`.
-  Built build(const Op& o, const core::DeliveryItem& item, bool preview) const {
+  Built build(const Op& o, const core::DeliveryItem& item, bool preview,
+              std::vector<xml::XmlError>* raw_errors = nullptr) const {
     Built b;
     const auto& rec = item.record;
     std::vector<core::TargetRecord> subs(o.parts.size());
@@ -413,14 +495,21 @@ struct WsdlSoapSink::Impl {
     EnvelopeFrame env = make_frame(version_of(o.op.version), tok ? &*tok : nullptr, headers);
     std::vector<xmlNode*> elements;
     std::size_t replaced = 0;
+    xmlNode* body_parent = env.body;
+    if (o.op.style == wsdl::OperationStyle::rpc_literal) {  // <ns:Operation> holding the parts, unqualified
+      const auto& w = *o.op.input_wrapper;
+      body_parent = xmlNewChild(env.body, nullptr, X(w.local.c_str()), nullptr);
+      if (!w.ns.empty()) xmlSetNs(body_parent, xmlNewNs(body_parent, X(w.ns.c_str()), X("rpc")));
+    }
     for (std::size_t i = 0; i < o.parts.size(); ++i) {
       const auto& p = o.parts[i];
-      xmlNode* parent = p.header ? env.header : env.body;
+      xmlNode* parent = p.header ? env.header : body_parent;
       if (p.header && !any[i]) continue;  // an unfilled header is not sent (check reports required ones)
       if (!p.renderer) {
-        xmlNode* e = xmlNewChild(parent, nullptr, X(p.element.local.c_str()), nullptr);
+        // (xmlNewChild would give a namespace-less element its parent's namespace)
+        xmlNode* e = xmlAddChild(parent, xmlNewDocNode(env.doc.get(), nullptr, X(p.element.local.c_str()), nullptr));
         if (!p.element.ns.empty()) xmlSetNs(e, xmlNewNs(e, X(p.element.ns.c_str()), X("ns")));
-        if (texts[i]) xmlNodeAddContent(e, X(texts[i]->c_str()));
+        if (texts[i]) xmlNodeAddContent(e, X(xml_text(*texts[i], replaced).c_str()));
         elements.push_back(e);
         continue;
       }
@@ -446,6 +535,7 @@ struct WsdlSoapSink::Impl {
         auto errs = validator->validate(*e);
         numbered.insert(numbered.end(), errs.begin(), errs.end());
       }
+      if (raw_errors) *raw_errors = numbered.empty() ? errors : numbered;
       b.error = reject("schema_invalid", std::string(o.role) + " request: " +
                                              xml::join_errors(xml::redact_values(numbered.empty() ? errors : numbered)));
       if (preview) b.text = xml::to_string(*env.doc, xml::Format::pretty, true);
@@ -493,11 +583,20 @@ struct WsdlSoapSink::Impl {
                                                  " response; the target may hold the record");
     if (cfg.validate_response) {
       std::vector<xml::XmlError> errors;
-      for (const xmlNode* c = body->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE) {
-          auto errs = validator->validate(*c);
-          errors.insert(errors.end(), errs.begin(), errs.end());
+      const bool rpc = o.op.style == wsdl::OperationStyle::rpc_literal;
+      for (const xmlNode* c = body->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        if (rpc) {  // the parts inside the response wrapper
+          for (const xmlNode* part = c->children; part; part = part->next)
+            if (part->type == XML_ELEMENT_NODE) {
+              auto errs = validator->validate(*part);
+              errors.insert(errors.end(), errs.begin(), errs.end());
+            }
+          continue;
         }
+        auto errs = validator->validate(*c);
+        errors.insert(errors.end(), errs.begin(), errs.end());
+      }
       if (!errors.empty())
         return reject("bad_response", std::string(o.role) + " response does not match the output schema (" +
                                           xml::join_errors(xml::redact_values(errors), 2) +
@@ -600,8 +699,10 @@ struct WsdlSoapSink::Impl {
         out[i].reference = item.prior_reference;
       out[i].latency_ms = responses[k].latency_ms;
     }
+    // Settled items are forgotten; a retried one keeps the time of its last send
+    // (the outbox keeps it in doubt once it was).
     for (std::size_t i = 0; i < n; ++i)
-      if (out[i].status != DeliveryStatus::retry || !out[i].in_doubt) last_send.erase(batch.items[i].outbox_id);
+      if (out[i].status != DeliveryStatus::retry) last_send.erase(batch.items[i].outbox_id);
 
     std::size_t counts[3] = {0, 0, 0};
     for (const auto& o : out) ++counts[static_cast<int>(o.status)];
@@ -633,6 +734,7 @@ core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; 
 void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
 const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
 std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->settle; }
+std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
 
 std::string WsdlSoapSink::encode_preview(const core::TargetRecord& record) const {
   impl_->preview(impl_->create, record);  // throws the reject of a record the create would refuse
@@ -750,6 +852,50 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
                     "config.soap_unfilled");
       }
     }
+    // A sample request: every field and value filled with a made-up value of its
+    // type, rendered and validated; structural errors (an element the content
+    // model does not expect there, a required child missing under an element the
+    // mapping writes, a required attribute) mean no submission can produce a valid
+    // request.
+    core::DeliveryItem sample;
+    sample.record.submission_id = "00000000-0000-4000-8000-000000000000";
+    sample.record.version = 1;
+    sample.prior_reference = "SAMPLE";
+    for (const auto& f : field_names) {
+      const auto p = I.field_path(*o, f);
+      if (!p) continue;
+      std::string why;
+      auto r = I.route(*o, *p, &why);
+      if (!r) continue;
+      const auto& part = o->parts[r->part];
+      const xml::TypeDef* type = part.decl ? part.decl->type : nullptr;
+      if (part.renderer) {
+        auto res = part.renderer->resolve_field(r->path);
+        if (!res) continue;
+        type = res.path->value_type;
+        if (res.path->nil) {
+          sample.record.fields.push_back({f, "true"});
+          continue;
+        }
+        if (res.path->each()) {
+          sample.record.fields.push_back({f, "[\"" + sample_value(type) + "\"]"});
+          continue;
+        }
+      }
+      sample.record.fields.push_back({f, sample_value(type)});
+    }
+    std::vector<xml::XmlError> errors;
+    const auto built = I.build(*o, sample, true, &errors);
+    std::string list;
+    if (built.error && built.error->reason_code != "schema_invalid")  // choice_conflict, duplicate_field, ...
+      list = built.error->reason_code + ": " + built.error->detail;
+    for (const auto& e : errors)
+      if (structural(e.message)) list += (list.empty() ? "" : "; ") + e.message;
+    if (!list.empty())
+      diags.error(file, line, column,
+                  who + std::string(o->role) + " (" + o->op.name +
+                      "): a sample request from these fields does not fit the contract: " + list,
+                  "config.soap_sample_invalid");
   }
 }
 

@@ -12,8 +12,8 @@
 // xml::XmlRenderer rooted at its global element. A value goes to a path:
 //   - "p:A/p:B", "@attr", "A[2]/B", ... (bridge/xml/schema_paths.hpp) inside
 //     the operation's only body element (the wrapper when wrapped);
-//   - with several body elements: the first step names the element
-//     ("inc:IncidentReport/inc:Title");
+//   - with several body elements (or rpc parts): the first step names the
+//     element ("inc:IncidentReport/inc:Title", "entry/place/postcode");
 //   - "soap:Header/hdr:CallingSystem/hdr:SystemId": inside a header element
 //     ("soap:Header/ctx:RecordReference" alone: a simple-typed header's text).
 // Values: the record's fields (the mapping's field names are paths; an
@@ -74,7 +74,7 @@ struct WsdlOperationConfig {
   // lookup only
   NotFound not_found = NotFound::empty;
   std::string not_found_fault;  // NotFound::fault: the fault's code / subcode / dotted suffix
-  // record field name -> path in this operation's input
+  // record field name -> path in this operation's input ("": not sent in this operation)
   std::vector<std::pair<std::string, std::string>> fields;
   // path in this operation's input -> bridge value
   std::vector<std::pair<std::string, BridgeValue>> values;
@@ -140,6 +140,7 @@ class WsdlSoapSink : public core::Sink {
   void set_locator(core::AttachmentLocator locator);
   const WsdlSoapConfig& config() const;
   std::chrono::milliseconds settle_time() const;
+  std::uint64_t connections_opened() const;
 
  private:
   struct Impl;

@@ -274,6 +274,15 @@ TEST_CASE("preview shows the envelope of every operation") {
   CHECK(text.find("== lookup: FindByExternalReference") != std::string::npos);
   CHECK(text.find("<ExternalReference>p-1:1</ExternalReference>") != std::string::npos);
   CHECK(text.find(">(stored legacy reference)</") != std::string::npos);
+  // A field the update leaves out goes with the create only.
+  auto c = guardian(s);
+  c.update.fields = {{"gcr:CommunityReport/Location/Postcode", ""}};
+  WsdlSoapSink partial(c, {});
+  const auto both = partial.encode_preview(r);
+  const auto update_at = both.find("== update:");
+  REQUIRE(update_at != std::string::npos);
+  CHECK(both.substr(0, update_at).find("<Postcode>TS1 3QY</Postcode>") != std::string::npos);
+  CHECK(both.substr(update_at).find("Postcode") == std::string::npos);
 }
 
 TEST_CASE("configuration errors name every problem") {
@@ -302,6 +311,12 @@ TEST_CASE("configuration errors name every problem") {
   } catch (const ContractError& e) {
     CHECK(std::string(e.what()).find("prefix 'x' is not declared") != std::string::npos);
   }
+  // A field the update leaves out ("") is checked against the create only.
+  auto c3 = guardian(s);
+  c3.update.fields = {{"gcr:CommunityReport/Sumary", ""}};
+  WsdlSoapSink left_out(c3, {});
+  REQUIRE(left_out.check_field("gcr:CommunityReport/Sumary"));
+  CHECK(left_out.check_field("gcr:CommunityReport/Sumary")->rfind("create", 0) == 0);
   WsdlSoapSink ok(guardian(s), {});
   CHECK(!ok.check_field("gcr:CommunityReport/Summary"));
   auto why = ok.check_field("gcr:CommunityReport/Sumary");
@@ -315,6 +330,24 @@ TEST_CASE("configuration errors name every problem") {
   CHECK(all.find("SourceSystem") != std::string::npos);  // required, never filled
   CHECK(all.find("gcr:CommunityReport/Classification") != std::string::npos);  // the outermost missing element
   CHECK(all.find("Summary,") == std::string::npos);
+
+  // A complete mapping passes; one that writes Informant without its required
+  // attribute cannot produce a valid request: the sample request says so.
+  const std::vector<std::string> complete{"gcr:CommunityReport/SourceSystem", "gcr:CommunityReport/ReportedDateTime",
+                                          "gcr:CommunityReport/Classification/CategoryCode",
+                                          "gcr:CommunityReport/Summary"};
+  core::Diagnostics fine;
+  ok.check_contract(complete, "c.yaml", 3, 5, fine);
+  INFO(fine.to_string());
+  CHECK(!fine.has_errors());
+  auto with_informant = complete;
+  with_informant.push_back("gcr:CommunityReport/Informant/Name");
+  core::Diagnostics sample;
+  ok.check_contract(with_informant, "c.yaml", 3, 5, sample);
+  INFO(sample.to_string());
+  CHECK(sample.to_string().find("c.yaml:3:5") != std::string::npos);
+  CHECK(sample.to_string().find("a sample request from these fields does not fit the contract") != std::string::npos);
+  CHECK(sample.to_string().find("contactConsent") != std::string::npos);
 }
 
 // ---- Northmoor Occurrence Hub: bare, the record is the body, the hub
@@ -508,4 +541,126 @@ TEST_CASE("spyne-header (CaseLink): required header, update and lookup with the 
   REQUIRE(missing[0].status == DeliveryStatus::delivered);
   CHECK(calls(s, "LocateCase") == 2);
   CHECK(calls(s, "CreateCase") == 2);
+}
+
+TEST_CASE("WS-Security through a WSDL target: accepted with the right password, auth_failed with a wrong one") {
+  ServerProcess s({testing::python(), testing::server_script("legacy_rms_server.py"), "0", "--shape", "wrapped",
+                   "--wsse", "bridge:s3cret-pw"});
+  testing::TempDir dir;
+  testing::write_file(dir / "good", "s3cret-pw\n");
+  testing::write_file(dir / "bad", "wrong\n");
+  auto c = guardian(s);
+  c.username = "bridge";
+  c.wsse = WsseMode::digest;
+  c.password_file = dir / "good";
+  WsdlSoapSink sink(c, {});
+  auto ok = sink.deliver(batch({item("ws-1", 1, guardian_fields())}));
+  INFO(ok[0].detail);
+  CHECK(ok[0].status == DeliveryStatus::delivered);
+  CHECK(sink.encode_preview(item("ws-1", 1, guardian_fields()).record).find("[redacted]") != std::string::npos);
+  c.password_file = dir / "bad";
+  WsdlSoapSink wrong(c, {});
+  auto refused = wrong.deliver(batch({item("ws-2", 1, guardian_fields())}));
+  CHECK(refused[0].status == DeliveryStatus::reject);
+  CHECK(refused[0].reason_code == "auth_failed");  // wsse:FailedAuthentication, not a retried server fault
+  CHECK(refused[0].detail.find("wrong") == std::string::npos);
+  CHECK(creates(s).count("ws-2:1") == 0);
+}
+
+TEST_CASE("spyne-bare (Holderness): the record is the body, references in attributes, a simple-typed lookup body") {
+  auto& s = spyne("spyne-bare");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "holderness";
+  c.wsdl = kFixtures + "spyne/spyne-bare/OccurrenceService.wsdl";
+  c.url = s.url("/holderness/om/OccurrenceService");
+  c.namespaces = {{"om", "http://holderness-systems.co.uk/occurrence-manager/soap/2.4"},
+                  {"rec", "http://holderness-systems.co.uk/occurrence-manager/records/2.4"}};
+  c.create.operation = "RegisterOccurrence";
+  c.create.reference = "//rec:OccurrenceNumber";
+  c.create.values = {{"@sourceReference", BridgeValue::external_reference}};
+  c.update.operation = "ReviseOccurrence";
+  c.update.reference = "//rec:OccurrenceNumber";
+  c.update.values = {{"@sourceReference", BridgeValue::external_reference},
+                     {"@occurrenceNumber", BridgeValue::legacy_reference}};
+  c.lookup.operation = "FindOccurrence";
+  c.lookup.reference = "//rec:OccurrenceNumber";
+  c.lookup.values = {{"om:FindOccurrence", BridgeValue::external_reference}};  // the element's own text
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"rec:Category", "ASB"},
+                                         {"rec:Occurred", "2026-11-27T18:15:00Z"},
+                                         {"rec:Summary", "Group throwing stones at buses"},
+                                         {"rec:Place/rec:AddressLine[*]", R"(["Paragon Interchange", "Hull"])"},
+                                         {"rec:Place/rec:Postcode", "HU1 3UT"}};
+  auto out = sink.deliver(batch({item("om-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("OM", 0) == 0);
+  auto up = sink.deliver(batch({item("om-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  auto found = sink.deliver(batch({item("om-1", 2, f, {}, true)}));
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("om-2", 1, f, {}, true)}));  // an empty answer: not found, sent
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "FindOccurrence") == 2);
+  CHECK(calls(s, "RegisterOccurrence") == 2);
+  CHECK(calls(s, "ReviseOccurrence") == 1);
+}
+
+// ---- Kestrel KPS gateway: rpc/literal, typed parts as unqualified children of
+// the operation wrapper, an empty match list when not found.
+TEST_CASE("rpc/literal (Kestrel): typed parts under the wrapper, create, amend, find") {
+  auto& s = legacy("rpc");
+  control(s, "reset=1");
+  WsdlSoapConfig c;
+  c.name = "kestrel";
+  c.wsdl = kFixtures + "rpc-literal/KestrelGateway.wsdl";
+  c.url = s.url("/kps/services/KpsGateway");
+  c.create.operation = "createLog";
+  c.create.reference = "//logNumber";
+  c.create.values = {{"sourceId", BridgeValue::external_reference}};
+  c.create.constants = {{"origin", "PUBLICAPP"}};
+  c.update.operation = "amendLog";
+  c.update.reference = "//logNumber";
+  c.update.values = {{"sourceId", BridgeValue::external_reference}, {"logNumber", BridgeValue::legacy_reference}};
+  c.lookup.operation = "findLog";
+  c.lookup.reference = "//match/logNumber";
+  c.lookup.values = {{"sourceId", BridgeValue::external_reference}};
+  c.lookup.constants = {{"origin", "PUBLICAPP"}};
+  c.settle_time = std::chrono::milliseconds(0);
+  fast(c);
+  WsdlSoapSink sink(c, {});
+  const std::vector<core::RecordField> f{{"entry/logType", "ASB"},
+                                         {"entry/opened", "2026-11-27T18:42:10"},
+                                         {"entry/synopsis", "Stones thrown at buses"},
+                                         {"entry/place/postcode", "TS1 3QY"}};
+  const auto preview = sink.encode_preview(item("kp-1", 1, f).record);
+  CHECK(preview.find("<entry>") != std::string::npos);  // unqualified part accessor
+  // A character XML cannot hold in a text-only part is replaced, never breaks the envelope.
+  auto bad_char = item("kp-x", 1, f).record;
+  bad_char.submission_id = std::string("kp\x0B\xFF-x");
+  const auto cleaned = sink.encode_preview(bad_char);
+  CHECK(cleaned.find("<sourceId>kp\xEF\xBF\xBD\xEF\xBF\xBD-x:1</sourceId>") != std::string::npos);
+  auto out = sink.deliver(batch({item("kp-1", 1, f)}));
+  INFO(out[0].detail);
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("KPS", 0) == 0);
+  auto up = sink.deliver(batch({item("kp-1", 2, f, out[0].reference)}));
+  INFO(up[0].detail);
+  CHECK(up[0].status == DeliveryStatus::delivered);
+  CHECK(calls(s, "amendLog") == 1);
+  auto found = sink.deliver(batch({item("kp-1", 2, f, {}, true)}));
+  INFO(found[0].detail);
+  CHECK(found[0].reference == out[0].reference);
+  auto missing = sink.deliver(batch({item("kp-2", 1, f, {}, true)}));
+  INFO(missing[0].detail);
+  REQUIRE(missing[0].status == DeliveryStatus::delivered);
+  CHECK(missing[0].reference != out[0].reference);
+  CHECK(calls(s, "createLog") == 2);
+  CHECK(http(s, "/dump").at("duplicates").as_object().empty());
 }
