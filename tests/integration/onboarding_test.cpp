@@ -9,6 +9,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -397,4 +398,62 @@ fields:
   CHECK(r.out.find("      3 |   <Ref>6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01</Ref>\n"
                    ">>    4 |   <Seq>not a number</Seq>\n"
                    "      5 |   <Priority>HIGH</Priority>\n") != std::string::npos);
+}
+
+TEST_CASE("scaffold round trip on the UK CJSE case schema (nine files): a bad constant fails check, fixed it delivers") {
+  Installation inst;
+  const auto& dir = inst.dir;
+  const std::string xsd = kSrc + "/tests/fixtures/schemas/cjse_caseinfo/CaseInfo.xsd";
+  auto s = rb({"scaffold", "--xsd", xsd, "--root", "NewCaseMessage", "--name", "cjse", "--out", (dir / "m").string()});
+  INFO(s.out << s.err);
+  REQUIRE(s.exit_code == 0);
+  CHECK(s.out.find("7 required") != std::string::npos);
+  std::string mapping = read_file(dir / "m/cjse.yaml");
+  // The comments carry the facets the analyst must meet.
+  CHECK(mapping.find("# required · cs:CaseNumberType · pattern: [A-Z][0-9]{8} · occurs 1..1\n") != std::string::npos);
+  mapping = std::regex_replace(mapping, std::regex("description: \"FILL_IN[^\"]*\""), "description: \"CJSE\"");
+  const std::vector<std::pair<std::string, std::string>> fills{
+      {"cs:DocumentName", "value: \"New case\""},     {"cs:UniqueID", "from: id"},
+      {"cs:DocumentType", "value: \"NewCase\""},      {"ccm:CaseNumber", "value: \"20267001\""},  // no letter
+      {"cs:CourtHouseType", "value: \"Crown Court\""}, {"cs:CourtHouseCode", "value: \"404\""},
+      {"cs:CourtHouseName", "value: \"Teesside\""}};
+  for (const auto& [path, fill] : fills) mapping = replace_once(mapping, path + "\"\n    from: FILL_IN", path + "\"\n    " + fill);
+  write_file(dir / "m/cjse.yaml", mapping);
+  std::string target = read_file(dir / "m/cjse.target.yaml");
+  target = std::regex_replace(target, std::regex("directory: \"FILL_IN[^\"]*\""), "directory: cjse-out");
+  target += "    max_age: 100ms\n";
+  write_file(inst.config, "state:\n  path: state/state.db\n"
+                          "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n  poll_interval: 50ms\n"
+                          "schema: " + kSubmissionSchema + "\nmappings: [m/cjse.yaml]\n" + target +
+                          "logging:\n  level: info\n" + Installation::kNoHealth);
+
+  // The case number misses its letter: check says so at the value, from the facet.
+  auto bad = inst.bridge({"check"});
+  INFO(bad.out);
+  CHECK(bad.exit_code == 3);
+  const auto line_of = [&](const std::string& needle) {
+    const auto at = mapping.find(needle);
+    return std::to_string(std::count(mapping.begin(), mapping.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1);
+  };
+  CHECK(bad.out.find((dir / "m/cjse.yaml").string() + ":" + line_of("value: \"20267001\"") +
+                     ":12: error: value '20267001' of field 'ccm:Case/ccm:CaseNumber' is not valid for target "
+                     "'cjse': does not match the pattern [A-Z][0-9]{8}") != std::string::npos);
+
+  write_file(dir / "m/cjse.yaml", replace_once(mapping, "value: \"20267001\"", "value: \"T20267001\""));
+  auto check = inst.bridge({"check"});
+  INFO(check.out);
+  REQUIRE(check.exit_code == 0);
+  REQUIRE(inst.generate(2, 3).exit_code == 0);
+  REQUIRE(inst.bridge({"once"}).exit_code == 0);
+  int docs = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "cjse-out")) {
+    if (e.path().extension() != ".xml") continue;
+    ++docs;
+    const std::string doc = read_file(e.path());
+    INFO(doc);
+    CHECK(libxml2_errors(xsd, doc).empty());
+    CHECK(doc.find("<ccm:CaseNumber>T20267001</ccm:CaseNumber>") != std::string::npos);
+    CHECK(doc.find("<cs:CourtHouseType>Crown Court</cs:CourtHouseType>") != std::string::npos);
+  }
+  CHECK(docs == 2);
 }
