@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -29,6 +30,7 @@
 #include "bridge/store/sqlite.hpp"
 #include "bridge/store/state_store.hpp"
 #include "bridge/wsdl/scaffold.hpp"
+#include "bridge/xml/rejection.hpp"
 #include "bridge/xml/schema_paths.hpp"
 
 namespace reportbridge::app {
@@ -44,8 +46,12 @@ Usage:
                                        errors, or a change that needs a restart, is refused.
   reportbridge once    --config FILE   One pass over everything pending (read, deliver,
                                        write back), then exit.
-  reportbridge check   --config FILE   Validate config, mappings, lookups, schema and targets.
+  reportbridge check   --config FILE [--sample FILE.json]
+                                       Validate config, mappings, lookups, schema and targets.
                                        Every problem is printed as file:line:col: message.
+                                       Each xml_drop target also renders and validates a
+                                       sample document per mapping (a built-in sample
+                                       submission, or --sample).
   reportbridge preview --config FILE (--submission ID | --input FILE.json)
                                        Print exactly what each target would receive.
   reportbridge status  --config FILE   Backlog, per-target counts, circuits, dead letters and
@@ -59,12 +65,17 @@ Usage:
                                        Check the audit trail's hash chain across every file.
   reportbridge audit show --submission ID [--since T] [--until T] [--target NAME] [--json]
                                        One submission's whole history (docs/audit.md).
-  reportbridge scaffold --wsdl FILE --operation NAME [--service S] [--port P] [--schema FILE]
-  reportbridge scaffold --xsd FILE --root ELEMENT [--schema FILE]
+  reportbridge scaffold --wsdl FILE [--operation NAME] [--service S] [--port P] [SCAFFOLD-OPTIONS]
+  reportbridge scaffold --xsd FILE --root ELEMENT [SCAFFOLD-OPTIONS]
                                        Print a starter mapping (every path of the request or
                                        document, required ones active, type, facets and
                                        cardinality as comments, from: guessed against the
                                        submission schema --schema) and a starter target.
+                                       Without --operation: the WSDL's only operation.
+                                       SCAFFOLD-OPTIONS: --schema FILE (submission schema),
+                                       --name NAME (mapping and target name), --out DIR
+                                       (write DIR/NAME.yaml and DIR/NAME.target.yaml
+                                       instead of printing; never overwrites).
   reportbridge config-keys              Print every config key as Markdown (docs/configuration.md).
   reportbridge --help | --version
 
@@ -86,6 +97,7 @@ struct Args {
   std::string config = "/etc/reportbridge/reportbridge.yaml";
   std::string submission;
   std::string input;
+  std::string sample;
   std::string log_level;
   std::size_t limit = 20;
   std::string target;
@@ -125,7 +137,8 @@ std::unique_ptr<Runtime> load_or_report(const Args& args, int& exit_code) {
 int cmd_scaffold(const std::vector<std::string>& a) {
   std::map<std::string, std::string> opt;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    static const std::set<std::string> known = {"--wsdl", "--operation", "--service", "--port", "--xsd", "--root", "--schema"};
+    static const std::set<std::string> known = {"--wsdl", "--operation", "--service", "--port", "--xsd",
+                                                "--root", "--schema", "--name", "--out"};
     if (!known.count(a[i]) || i + 1 >= a.size()) {
       std::cerr << "reportbridge: scaffold: unexpected '" << a[i] << "' (see reportbridge --help)\n";
       return kExitUsage;
@@ -133,13 +146,24 @@ int cmd_scaffold(const std::vector<std::string>& a) {
     opt[a[i]] = a[i + 1];
     ++i;
   }
-  const bool by_wsdl = opt.count("--wsdl") && opt.count("--operation");
-  const bool by_xsd = opt.count("--xsd") && opt.count("--root");
-  if (by_wsdl == by_xsd) {
-    std::cerr << "reportbridge: scaffold needs --wsdl FILE --operation NAME, or --xsd FILE --root ELEMENT\n";
+  const bool by_wsdl = opt.count("--wsdl") > 0;
+  const bool by_xsd = opt.count("--xsd") > 0;
+  if (by_wsdl == by_xsd || (by_xsd && !opt.count("--root")) ||
+      (by_xsd && (opt.count("--operation") || opt.count("--service") || opt.count("--port"))) ||
+      (by_wsdl && opt.count("--root"))) {
+    std::cerr << "reportbridge: scaffold needs --wsdl FILE [--operation NAME], or --xsd FILE --root ELEMENT\n";
     return kExitUsage;
   }
   wsdl::ScaffoldOptions o;
+  if (opt.count("--name")) {
+    const std::string& n = opt["--name"];
+    if (n.empty() || n.front() == '.' ||
+        n.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos) {
+      std::cerr << "reportbridge: scaffold: --name takes [A-Za-z0-9._-], no leading dot\n";
+      return kExitUsage;
+    }
+    o.mapping_name = o.target_name = n;
+  }
   if (opt.count("--schema")) {
     std::ifstream in(opt["--schema"]);
     if (!in) {
@@ -160,11 +184,33 @@ int cmd_scaffold(const std::vector<std::string>& a) {
   if (by_wsdl) {
     auto w = wsdl::Wsdl::load(opt["--wsdl"]);
     o.schema_path = opt["--wsdl"];
-    out = wsdl::scaffold_operation(*w, w->operation(opt["--operation"], opt["--service"], opt["--port"]), o);
+    std::string name = opt["--operation"];
+    if (name.empty()) {
+      // No --operation: the only operation of the (given or only) port.
+      auto ops = w->operations(opt["--service"], opt["--port"]);
+      std::set<std::string> names;
+      for (const auto& op : ops) names.insert(op.name);
+      if (names.size() != 1) {
+        std::cerr << "reportbridge: " << opt["--wsdl"] << ": " << names.size()
+                  << " operations; choose one with --operation";
+        const char* sep = " (";
+        for (const auto& n : names) {
+          std::cerr << sep << n;
+          sep = ", ";
+        }
+        std::cerr << (names.empty() ? "\n" : ")\n");
+        return kExitConfigInvalid;
+      }
+      name = *names.begin();
+    }
+    out = wsdl::scaffold_operation(*w, w->operation(name, opt["--service"], opt["--port"]), o);
   } else {
     auto set = xml::SchemaSet::load(opt["--xsd"]);
     std::string why;
-    const auto* root = xml::find_global_element(*set, opt["--root"], {}, "", &why);
+    // A prefixed --root (nibrs:Submission) uses the prefixes the schema documents declare.
+    xml::Namespaces schema_ns;
+    for (const auto& [uri, prefix] : set->schema_prefixes()) schema_ns.emplace_back(prefix, uri);
+    const auto* root = xml::find_global_element(*set, opt["--root"], schema_ns, "", &why);
     if (!root) {
       std::cerr << "reportbridge: --root " << opt["--root"] << ": " << why << "\n";
       return kExitConfigInvalid;
@@ -172,8 +218,41 @@ int cmd_scaffold(const std::vector<std::string>& a) {
     o.schema_path = opt["--xsd"];
     out = wsdl::scaffold_document(set, root->name, o);
   }
-  std::cout << "# ---- mapping (save as mappings/<name>.yaml) ----\n" << out.mapping_yaml
-            << "\n# ---- target (add to the config's targets:) ----\n" << out.target_yaml;
+  if (!opt.count("--out")) {
+    std::cout << "# ---- mapping (save as mappings/<name>.yaml) ----\n" << out.mapping_yaml
+              << "\n# ---- target (add to the config's targets:) ----\n" << out.target_yaml;
+    return kExitOk;
+  }
+  // --out DIR: two files, never over an analyst's edits.
+  const std::filesystem::path dir = opt["--out"];
+  std::string name = o.mapping_name;
+  if (name.empty()) {
+    const auto at = out.mapping_yaml.find("\nmapping: ");
+    name = at == std::string::npos ? "scaffold"
+                                   : out.mapping_yaml.substr(at + 10, out.mapping_yaml.find('\n', at + 10) - at - 10);
+  }
+  const std::filesystem::path mapping_file = dir / (name + ".yaml");
+  const std::filesystem::path target_file = dir / (name + ".target.yaml");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  for (const auto& f : {mapping_file, target_file}) {
+    if (std::filesystem::exists(f)) {
+      std::cerr << "reportbridge: " << f.string() << " exists; not overwritten (remove it or choose another --out/--name)\n";
+      return kExitFailure;
+    }
+  }
+  for (const auto& [f, text] : {std::pair{mapping_file, out.mapping_yaml}, std::pair{target_file, out.target_yaml}}) {
+    std::ofstream file(f, std::ios::binary);
+    file << text;
+    file.close();
+    if (!file) {
+      std::cerr << "reportbridge: cannot write " << f.string() << "\n";
+      return kExitFailure;
+    }
+  }
+  std::cout << "wrote " << mapping_file.string() << " (" << out.fields.size() << " paths listed, "
+            << std::count_if(out.fields.begin(), out.fields.end(), [](const auto& f) { return f.required; })
+            << " required)\nwrote " << target_file.string() << "\n";
   return kExitOk;
 }
 
@@ -184,14 +263,118 @@ int cmd_run(const Args& args, bool once) {
   return run_daemon(*rt, once, args.log_level);
 }
 
+// A complete submission (every field of schemas/submission.schema.json, a
+// reporter who may be contacted, consent to share) for check's sample documents.
+constexpr const char* kSampleSubmission = R"({
+  "id": "00000000-0000-4000-8000-000000000001", "version": 1,
+  "submitted_at": "2026-11-27T18:42:10+00:00", "kind": "concern", "category": "noise",
+  "summary": "Loud music every night", "description": "Loud music from the flat above until 3am.",
+  "occurred": {"start": "2026-11-27T23:00:00+00:00", "end": "2026-11-28T03:00:00+00:00", "ongoing": false},
+  "location": {"lat": 54.5742, "lon": -1.235, "accuracy_m": 15, "address": "1 High Street, Middlesbrough",
+               "postcode": "TS1 3QY"},
+  "reporter": {"anonymous": false, "name": "Sample Resident", "email": "sample@example.org",
+               "phone": "07700 900123", "contact_ok": true, "preferred_language": "en",
+               "age_band": "35-44", "ethnicity": "prefer_not_to_say", "gender": "prefer_not_to_say"},
+  "attachments": [{"id": "a1", "filename": "photo.jpg", "media_type": "image/jpeg", "size_bytes": 1024,
+                   "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                   "path": "2026/11/27/a1.jpg"}],
+  "device": {"platform": "android", "app_version": "1.4.2"},
+  "consent": {"share_with_partners": true}
+})";
+
+// Renders the sample through each mapping for each xml_drop target it feeds
+// and validates the document: a mapping that cannot produce a valid document
+// is an error at the fields behind the failing elements.
+void check_samples(const Runtime& rt, const boost::json::value& sample, const std::string& sample_name,
+                   core::Diagnostics& diags) {
+  std::set<std::string> xml_targets;
+  for (const auto& t : rt.config.targets)
+    if (t.type == "xml_drop") xml_targets.insert(t.name);
+  std::string id = "sample";
+  std::int64_t version = 1;
+  if (const auto* o = sample.if_object()) {
+    if (const auto* v = o->if_contains("id"); v && v->is_string()) id = std::string(v->get_string());
+    if (const auto* v = o->if_contains("version"); v && v->is_int64()) version = v->get_int64();
+  }
+  for (const auto& m : rt.mappings->mappings()) {
+    for (const auto& target : m.targets) {
+      auto* sink = xml_targets.count(target) ? rt.sink(target) : nullptr;
+      if (!sink) continue;
+      const int line = m.fields.empty() ? 1 : m.fields.front().line;
+      auto r = mapping::apply(m, target, sample, id, version, 1);
+      if (r.error) {
+        diags.warning(m.file, line, 1,
+                      "the " + sample_name + " cannot be mapped for target '" + target + "' (" +
+                          mapping::to_string(*r.error) + "): no sample document checked",
+                      "check.sample_unmapped");
+        continue;
+      }
+      try {
+        sink->encode_preview(*r.record);
+      } catch (const xml::DocumentRejected& e) {
+        bool placed = false;
+        for (const auto& name : e.fields())
+          for (const auto& f : m.fields)
+            if (f.name == name) {
+              diags.error(m.file, f.line, f.column,
+                          "target '" + target + "' rejects the document the " + sample_name + " gives (field '" +
+                              name + "'): " + e.what(),
+                          "check.sample_invalid");
+              placed = true;
+            }
+        if (!placed)
+          diags.error(m.file, line, 1,
+                      "target '" + target + "' rejects the document mapping '" + m.name + "' gives the " +
+                          sample_name + ": " + e.what() + " (reportbridge preview shows the document)",
+                      "check.sample_invalid");
+      } catch (const std::exception& e) {
+        diags.error(m.file, line, 1,
+                    "target '" + target + "' rejects the record mapping '" + m.name + "' gives the " + sample_name +
+                        ": " + e.what(),
+                    "check.sample_invalid");
+      }
+    }
+  }
+}
+
 int cmd_check(const Args& args) {
   core::Diagnostics diags;
   auto rt = load_runtime(args.config, diags);
-  std::cout << diags.to_string();
-  if (!rt) {
-    std::size_t errors = 0;
+  std::size_t errors = 0;
+  auto count_errors = [&] {
+    errors = 0;
     for (const auto& d : diags.items())
       if (d.severity == core::Severity::error) ++errors;
+  };
+  if (!rt) {
+    std::cout << diags.to_string();
+    count_errors();
+    std::cout << args.config << ": " << errors << " error(s)\n";
+    return kExitConfigInvalid;
+  }
+  std::string sample_text = kSampleSubmission;
+  std::string sample_name = "built-in sample submission";
+  if (!args.sample.empty()) {
+    std::ifstream in(args.sample, std::ios::binary);
+    if (!in) {
+      std::cerr << "reportbridge: cannot read " << args.sample << "\n";
+      return kExitFailure;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    sample_text = ss.str();
+    sample_name = "sample " + std::filesystem::path(args.sample).filename().string();
+  }
+  boost::system::error_code ec;
+  auto sample = boost::json::parse(sample_text, ec);
+  if (ec || !sample.is_object()) {
+    diags.error(args.sample, 1, 1, "the sample is not a JSON object", "check.bad_sample");
+  } else {
+    check_samples(*rt, sample, sample_name, diags);
+  }
+  std::cout << diags.to_string();
+  count_errors();
+  if (errors) {
     std::cout << args.config << ": " << errors << " error(s)\n";
     return kExitConfigInvalid;
   }
@@ -315,6 +498,16 @@ int cmd_preview(const Args& args) {
       std::string rendered;
       try {
         rendered = sink->encode_preview(record);
+      } catch (const xml::DocumentRejected& e) {
+        std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
+        if (!e.fields().empty()) {
+          std::cout << "  mapping fields behind it:";
+          for (const auto& f : e.fields()) std::cout << " " << f;
+          std::cout << "\n";
+        }
+        std::cout << "-- " << target << " would reject (>> marks the lines the validator reports):\n" << e.listing();
+        result = kExitPreviewRejected;
+        continue;
       } catch (const std::exception& e) {
         std::cout << "REJECTED by target " << target << ": " << core::escape_for_terminal(e.what()) << "\n";
         result = kExitPreviewRejected;
@@ -559,6 +752,8 @@ int main(int argc, char** argv) {
       if (!value(args.submission)) return kExitUsage;
     } else if (s == "--input") {
       if (!value(args.input)) return kExitUsage;
+    } else if (s == "--sample") {
+      if (!value(args.sample)) return kExitUsage;
     } else if (s == "--log-level") {
       if (!value(args.log_level)) return kExitUsage;
       static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error"};

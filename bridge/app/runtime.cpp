@@ -65,6 +65,8 @@ mapping::LoadOptions load_options(const config::Registry& components, const conf
   for (const auto& t : c.targets) {
     const auto* type = components.sink(t.type);
     if (!type) continue;
+    if (type->value_check)
+      if (auto check = type->value_check(c, t)) o.target_value_checks[t.name] = std::move(check);
     if (type->field_check) {
       if (auto check = type->field_check(c, t)) o.target_field_checks[t.name] = std::move(check);
       continue;

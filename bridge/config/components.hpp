@@ -60,6 +60,12 @@ struct SinkType {
   std::function<std::function<std::optional<std::string>(const std::string&)>(const DaemonConfig& config,
                                                                            const TargetSettings& target)>
       field_check;
+  // A check of a fixed value (a constant, default or lookup value) a mapping
+  // gives one field: nullopt when the target would accept it, else why (e.g.
+  // an XML field's enumeration, length, pattern or range). Optional.
+  std::function<std::function<std::optional<std::string>(const std::string& field, const std::string& value)>(
+      const DaemonConfig& config, const TargetSettings& target)>
+      value_check;
 };
 
 class Registry {

@@ -209,6 +209,12 @@ bool matches(const Mapping& m, const json::value& doc, bool signposted) {
 std::string source_text(const FieldPlan& f) {
   if (f.constant) return "constant";
   if (f.from) return "from " + f.from->text;
+  if (!f.from_any.empty()) {
+    std::string out = "first non-empty of ";
+    for (std::size_t i = 0; i < f.from_any.size(); ++i) out += (i ? ", " : "") + f.from_any[i].text;
+    return out;
+  }
+  if (f.store_sequence) return "store sequence";
   if (f.templ) return "template \"" + f.templ->text + "\"";
   if (f.bng)
     return std::string("bng ") + (f.bng->easting ? "easting" : "northing") + " from " + f.bng->lat.text +
@@ -242,7 +248,8 @@ bool direct_degrees(const json::value& doc, const FieldPath& path, TopMemo& memo
 }
 
 MapResult run(const Mapping& mapping, const std::string& target, const json::value& doc,
-              const std::string& submission_id, std::int64_t version, std::vector<FieldLineage>* trace) {
+              const std::string& submission_id, std::int64_t version, std::int64_t seq,
+              std::vector<FieldLineage>* trace) {
   MapResult result;
   auto fail = [&](const std::string& field, std::string rule, std::string code, std::string detail) {
     result.error = MappingError{mapping.name, field, std::move(code), std::move(detail), std::move(rule)};
@@ -295,6 +302,20 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
         return not_scalar(*f.from);
       }
       step([&] { return "from " + f.from->text; }, value);
+    } else if (!f.from_any.empty()) {
+      for (const auto& p : f.from_any) {
+        std::optional<std::string> v;
+        if (!read_path(doc, p, v, &memo)) return not_scalar(p);
+        if (v && !v->empty()) {
+          value = std::move(v);
+          step([&] { return "from " + p.text + " (" + source_text(f) + ")"; }, value);
+          break;
+        }
+      }
+      if (!value) step([&] { return source_text(f) + ": all empty"; }, value);
+    } else if (f.store_sequence) {
+      value = std::to_string(seq);
+      step([] { return "store sequence"; }, value);
     } else if (f.templ) {
       const auto& names = f.templ->compiled->placeholders();
       std::vector<std::optional<std::string>> vals(f.templ->paths.size());
@@ -508,14 +529,14 @@ std::vector<std::string> MappingSet::columns_for(const std::string& target) cons
 }
 
 MapResult apply(const Mapping& mapping, const std::string& target, const json::value& doc,
-                const std::string& submission_id, std::int64_t version) {
-  return run(mapping, target, doc, submission_id, version, nullptr);
+                const std::string& submission_id, std::int64_t version, std::int64_t seq) {
+  return run(mapping, target, doc, submission_id, version, seq, nullptr);
 }
 
 TracedResult apply_traced(const Mapping& mapping, const std::string& target, const json::value& doc,
-                          const std::string& submission_id, std::int64_t version) {
+                          const std::string& submission_id, std::int64_t version, std::int64_t seq) {
   TracedResult t;
-  t.result = run(mapping, target, doc, submission_id, version, &t.lineage);
+  t.result = run(mapping, target, doc, submission_id, version, seq, &t.lineage);
   return t;
 }
 

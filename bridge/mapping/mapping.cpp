@@ -12,6 +12,7 @@
 #include "bridge/config/yaml_spec.hpp"
 #include "bridge/core/bounded_read.hpp"
 #include "bridge/mapping/functions/functions.hpp"
+#include "bridge/mapping/functions/short_id.hpp"
 
 namespace reportbridge::mapping {
 
@@ -73,14 +74,16 @@ const MapSpec kPredicateSpec{
 const std::vector<std::string> kTransformNames{
     "trim",        "collapse_whitespace", "uppercase",     "lowercase",   "titlecase",
     "normalise_nfc", "postcode",          "phone_e164",    "phone_national", "truncate",
-    "regex_replace", "regex_extract",     "datetime",      "number",      "pseudonymise"};
+    "regex_replace", "regex_extract",     "datetime",      "number",      "pseudonymise",
+    "short_id"};
 
 const std::vector<std::string> kContactPaths{"reporter.email", "reporter.name", "reporter.phone"};
 
 const MapSpec kFieldSpec{
     "field",
     {{"name", ValueKind::string, true, "Target field (CSV column, XML element)."},
-     {"from", ValueKind::string, false, "Path into the submission, e.g. location.postcode."},
+     {"from", ValueKind::scalar_or_list, false, "Path into the submission, e.g. location.postcode; a list: the first non-empty."},
+     {"sequence", ValueKind::string, false, "store: the submission's sequence number in the app's store.", {"store"}},
      {"value", ValueKind::string, false, "A constant value."},
      {"template", ValueKind::string, false, "Text with {path} placeholders, e.g. \"{summary} ({category})\"."},
      {"bng", ValueKind::any, false, "British National Grid easting or northing from WGS84 lat/lon."},
@@ -147,6 +150,7 @@ std::shared_ptr<LookupTable> load_lookup(const std::string& path, const config::
                   "lookup.duplicate_key");
     } else {
       table->entries.emplace(row[0], row[1]);
+      table->lines.emplace(row[0], row_line);
     }
     row.clear();
   };
@@ -226,6 +230,19 @@ TransformStep compile_transform(const std::string& name, const YAML::Node& args,
     auto n = std::stoul(args.Scalar());
     auto t = std::make_shared<fn::Truncate>(n);
     return {"truncate(" + args.Scalar() + ")", [t](std::string_view v) { return (*t)(v); }};
+  }
+  if (name == "short_id") {
+    if (!args.IsScalar()) throw std::invalid_argument("expects a length, e.g. {short_id: 10}");
+    std::size_t n = 0;
+    try {
+      std::size_t used = 0;
+      n = std::stoul(args.Scalar(), &used);
+      if (used != args.Scalar().size()) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw std::invalid_argument("expects a length, e.g. {short_id: 10}");
+    }
+    auto t = std::make_shared<fn::ShortId>(n);
+    return {"short_id(" + args.Scalar() + ")", [t](std::string_view v) { return (*t)(v); }};
   }
   if (!args.IsMap()) throw std::invalid_argument("expects a map of options");
   if (name == "regex_replace") {
@@ -566,6 +583,27 @@ class Loader {
       ++sources;
       plan.from = path_at(from);
       if (plan.from && is_contact_path(*plan.from)) reads_contact = true;
+    } else if (from && from.IsSequence()) {
+      ++sources;
+      if (from.size() == 0) error(from, "field '" + plan.name + "': 'from' lists no path", "mapping.bad_path");
+      for (const auto& n : from) {
+        if (!n.IsScalar()) {
+          error(n, "a 'from' list holds paths (a.b, a[0].b)", "mapping.bad_path");
+          continue;
+        }
+        if (auto p = path_at(n)) {
+          if (p->each) {
+            error(n, "a 'from' list takes single values, not [*] paths", "mapping.bad_path");
+            continue;
+          }
+          if (is_contact_path(*p)) reads_contact = true;
+          plan.from_any.push_back(std::move(*p));
+        }
+      }
+    }
+    if (auto sq = f["sequence"]; sq && sq.IsScalar()) {
+      ++sources;
+      plan.store_sequence = true;
     }
     if (auto v = f["value"]; v && v.IsScalar()) {
       ++sources;
@@ -590,11 +628,11 @@ class Loader {
       if (f["from"] && f["value"] && sources == 2)
         error(f, "field '" + plan.name + "' has both 'from' and 'value'; use one", "mapping.ambiguous_source");
       else
-        error(f, "field '" + plan.name + "' has more than one of 'from', 'value', 'template', 'bng'; use one",
+        error(f, "field '" + plan.name + "' has more than one of 'from', 'value', 'template', 'bng', 'sequence'; use one",
               "mapping.ambiguous_source");
     }
     if (sources == 0 && !f["default"])
-      error(f, "field '" + plan.name + "' needs 'from', 'value', 'template', 'bng' or 'default'",
+      error(f, "field '" + plan.name + "' needs 'from', 'value', 'template', 'bng', 'sequence' or 'default'",
             "mapping.no_source");
     if (auto d = f["default"]; d && d.IsScalar()) plan.default_value = d.Scalar();
     plan.required = config::get_bool(f, "required", false);
@@ -648,6 +686,7 @@ class Loader {
     plan.max_length = static_cast<std::size_t>(config::get_int(f, "max_length", 0, file_, diags_, 1));
     plan.overflow = config::get_string(f, "overflow", "truncate") == "reject" ? Overflow::reject
                                                                                : Overflow::truncate;
+    check_fixed_values(f, plan, m);
     for (const auto& t : m.targets) {
       if (auto check = options_.target_field_checks.find(t);
           check != options_.target_field_checks.end() && !plan.name.empty()) {
@@ -664,6 +703,46 @@ class Loader {
               "mapping.unknown_target_field");
     }
     return plan;
+  }
+
+  // Fixed values the mapping gives a field, checked against each target's
+  // value check (an XML field's facets): value:, default:, lookup values.
+  void check_fixed_values(const YAML::Node& f, const FieldPlan& plan, const Mapping& m) {
+    if (plan.name.empty() || options_.target_value_checks.empty()) return;
+    for (const auto& t : m.targets) {
+      auto it = options_.target_value_checks.find(t);
+      if (it == options_.target_value_checks.end()) continue;
+      const auto& check = it->second;
+      auto report = [&](const YAML::Node& at, const std::string& what, const std::string& v, const std::string& why) {
+        error(at, what + " '" + v + "' of field '" + plan.name + "' is not valid for target '" + t + "': " + why,
+              "mapping.value_conflicts_schema");
+      };
+      if (plan.constant && plan.transforms.empty() && !plan.lookup)
+        if (auto why = check(plan.name, *plan.constant)) report(f["value"], "value", *plan.constant, *why);
+      if (plan.default_value && !plan.lookup && !plan.default_value->empty())
+        if (auto why = check(plan.name, *plan.default_value)) report(f["default"], "default", *plan.default_value, *why);
+      if (plan.lookup) {
+        // Each distinct value once, at the first row giving it (file order).
+        std::vector<std::pair<int, std::pair<std::string, std::string>>> rows;
+        for (const auto& [key, v] : plan.lookup->entries) {
+          auto l = plan.lookup->lines.find(key);
+          rows.push_back({l == plan.lookup->lines.end() ? 0 : l->second, {key, v}});
+        }
+        std::sort(rows.begin(), rows.end());
+        std::set<std::string> seen;
+        for (const auto& [line, kv] : rows) {
+          if (!seen.insert(kv.second).second) continue;
+          if (auto why = check(plan.name, kv.second))
+            diags_.error(plan.lookup->file, line, 1,
+                         "lookup value '" + kv.second + "' (key '" + kv.first + "') for field '" + plan.name +
+                             "' of mapping '" + m.name + "' is not valid for target '" + t + "': " + *why,
+                         "mapping.value_conflicts_schema");
+        }
+        if (plan.on_unknown == OnUnknownKey::use_default && !plan.lookup_default.empty())
+          if (auto why = check(plan.name, plan.lookup_default))
+            report(f["lookup"]["default"], "lookup default", plan.lookup_default, *why);
+      }
+    }
   }
 
   std::optional<TemplateSource> load_template(const YAML::Node& t) {

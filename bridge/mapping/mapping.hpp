@@ -60,6 +60,7 @@ enum class Overflow { truncate, reject };
 struct LookupTable {
   std::string file;
   std::unordered_map<std::string, std::string> entries;
+  std::unordered_map<std::string, int> lines;  // key -> its row's line in the file
 };
 
 // `template: "{summary} ({category})"`: placeholders are paths, resolved at load.
@@ -79,7 +80,12 @@ struct BngSource {
 struct FieldPlan {
   std::string name;
   std::optional<FieldPath> from;
+  // `from: [occurred.start, submitted_at]`: the first of these giving a
+  // non-empty value (then `from` is unset).
+  std::vector<FieldPath> from_any;
   std::optional<std::string> constant;
+  // `sequence: store`: the submission's seq in the app's store (decimal).
+  bool store_sequence = false;
   std::optional<TemplateSource> templ;
   std::optional<BngSource> bng;
   std::optional<std::string> default_value;
@@ -187,6 +193,12 @@ struct LoadOptions {
   // target's schema): nullopt when the target takes it, else why. Used instead
   // of target_fields for the targets it lists.
   std::map<std::string, std::function<std::optional<std::string>(const std::string&)>> target_field_checks;
+  // Target -> a check of a fixed value for one field (field, value): nullopt
+  // when the target accepts it, else why. The loader runs it on the values it
+  // can see: `value:` (no transforms, no lookup), `default:` (no lookup) and
+  // every value of a `lookup:` table (and its `default`).
+  std::map<std::string, std::function<std::optional<std::string>(const std::string&, const std::string&)>>
+      target_value_checks;
 };
 
 class MappingSet {
@@ -223,8 +235,10 @@ class MappingSet {
 // Applies one mapping for one target. Pure. Contact fields are withheld unless
 // the reporter may be contacted; a partner target without consent fails with
 // `partner_consent` (use MappingSet::plan to skip it instead).
+// `seq`: the row's sequence number in the app's store (`sequence: store`;
+// 0 where there is no row, e.g. `preview --input`).
 MapResult apply(const Mapping& mapping, const std::string& target, const boost::json::value& doc,
-                const std::string& submission_id, std::int64_t version);
+                const std::string& submission_id, std::int64_t version, std::int64_t seq = 0);
 
 // Where one output value came from, step by step, for `preview`.
 struct LineageStep {
@@ -243,7 +257,7 @@ struct TracedResult {
 };
 TracedResult apply_traced(const Mapping& mapping, const std::string& target,
                           const boost::json::value& doc, const std::string& submission_id,
-                          std::int64_t version);
+                          std::int64_t version, std::int64_t seq = 0);
 // The text `reportbridge preview` prints for one mapping and target: each
 // field with its value and lineage, the attachments, or the failure.
 std::string format_lineage(const TracedResult& traced);

@@ -74,10 +74,10 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
   for (const auto& route : d.plan.routes) {
     mapping::MapResult r;
     if (rules.trace) {
-      d.traces.push_back(mapping::apply_traced(*route.mapping, route.target, doc, row.id, row.version));
+      d.traces.push_back(mapping::apply_traced(*route.mapping, route.target, doc, row.id, row.version, row.seq));
       r = d.traces.back().result;
     } else {
-      r = mapping::apply(*route.mapping, route.target, doc, row.id, row.version);
+      r = mapping::apply(*route.mapping, route.target, doc, row.id, row.version, row.seq);
     }
     if (r.error) {
       if (d.outcome == "mapping_failed") continue;  // (tracing: the first failure decides)

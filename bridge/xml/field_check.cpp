@@ -20,4 +20,14 @@ FieldCheck field_check(std::shared_ptr<const XmlRenderer> renderer) {
   };
 }
 
+ValueCheck value_check(std::shared_ptr<const XmlRenderer> renderer) {
+  return [renderer = std::move(renderer)](const std::string& field,
+                                          const std::string& value) -> std::optional<std::string> {
+    auto r = renderer->resolve_field(field);
+    // Unresolved: field_check says why. [*]: the value is a JSON list.
+    if (!r || r.path->canonical.find("[*]") != std::string::npos) return std::nullopt;
+    return renderer->paths().check_value(r.path->canonical, value);
+  };
+}
+
 }  // namespace reportbridge::xml

@@ -16,6 +16,13 @@ using FieldCheck = std::function<std::optional<std::string>(const std::string&)>
 
 FieldCheck field_check(std::shared_ptr<const XmlRenderer> renderer);
 
+// A check of a fixed value for a field (a mapping's constant, default or
+// lookup value) against the facets, lexical space and fixed value of the
+// element or attribute the field resolves to: nullopt when acceptable (or
+// when the field does not resolve: field_check reports that), else why.
+using ValueCheck = std::function<std::optional<std::string>(const std::string& field, const std::string& value)>;
+ValueCheck value_check(std::shared_ptr<const XmlRenderer> renderer);
+
 // The resolver's message with its suggestions, as field_check reports it.
 std::string describe(const PathError& error);
 

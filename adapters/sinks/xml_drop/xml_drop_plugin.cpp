@@ -34,6 +34,17 @@ xml::FieldCheck xml_field_check(const config::DaemonConfig& cfg, const config::T
   }
 }
 
+// Constants, defaults and lookup values a mapping gives an XML field, checked
+// against that element's facets (enumeration, length, pattern, range).
+xml::ValueCheck xml_value_check(const config::DaemonConfig& cfg, const config::TargetSettings& t) {
+  try {
+    return xml::value_check(std::make_shared<const xml::XmlRenderer>(
+        xml::SchemaSet::load(cfg.resolve(config::get_string(t.settings, "xsd", ""))), layout_from(t.settings, "root")));
+  } catch (const std::exception&) {
+    return {};  // the factory reports the bad schema or layout
+  }
+}
+
 const config::MapSpec kXmlDropSpec{
     "xml_drop target",
     {{"directory", ValueKind::string, true, "Folder the XML documents are published into (created if missing)."},
@@ -90,6 +101,7 @@ std::unique_ptr<core::Sink> make_xml_drop(const config::DaemonConfig& cfg, const
 config::SinkType sink_type() {
   config::SinkType t{"xml_drop", kXmlDropSpec, make_xml_drop, {}};
   t.field_check = xml_field_check;
+  t.value_check = xml_value_check;
   return t;
 }
 

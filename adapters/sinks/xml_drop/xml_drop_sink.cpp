@@ -1,5 +1,9 @@
 #include "adapters/sinks/xml_drop/xml_drop_sink.hpp"
 
+#include <set>
+
+#include "bridge/xml/rejection.hpp"
+
 #include <libxml/tree.h>
 #include <spdlog/spdlog.h>
 
@@ -162,7 +166,15 @@ std::string XmlDropSink::encode_preview(const core::TargetRecord& record) const 
   xml::RenderResult rendered = renderer_->render(record, extras);
   if (!rendered) throw std::runtime_error(rendered.error->code + ": " + rendered.error->detail);
   const auto errors = validator_->validate(*rendered.doc);
-  if (!errors.empty()) throw std::runtime_error("schema_invalid: " + xml::join_errors(errors));
+  if (!errors.empty()) {
+    // Lines of the pretty rendering (render() numbers them so), whatever `pretty` says.
+    std::set<int> lines;
+    for (const auto& e : errors)
+      if (e.line > 0) lines.insert(e.line);
+    throw xml::DocumentRejected("schema_invalid: " + xml::join_errors(errors),
+                                xml::fields_behind(*renderer_, *rendered.doc, record, errors),
+                                xml::numbered_listing(xml::to_string(*rendered.doc, xml::Format::pretty, true), lines));
+  }
   return serialize(*rendered.doc);
 }
 

@@ -6,6 +6,11 @@
 //   and the examples give the values the manual states for its sample.
 #include <catch2/catch.hpp>
 
+#include <libxml/xmlschemas.h>
+
+#include <cstdarg>
+#include <cstdio>
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -270,6 +275,9 @@ TEST_CASE("the mapping examples give the values mappings/README.md states for it
       {"grid_example", "Northing", "511900"},
       {"privacy_example", "ContactName", "ANONYMOUS"},
       {"privacy_example", "Language", "pl"},
+      {"sources_example", "IncidentTime", "2026-11-27T23:00:00+00:00"},
+      {"sources_example", "Place", "TS1 3QY"},
+      {"sources_example", "ShortReference", "WIA4RIZCHB"},
       {"bridge_fields_example", "AppReference", "6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01"},
       {"bridge_fields_example", "RelatedReference", ""},
       {"bridge_fields_example", "ReporterKey", ""},
@@ -396,4 +404,80 @@ TEST_CASE("docs/submission-schema.md says where a quarantined payload is, truthf
   const std::string page = read_file(kSourceDir / "docs/submission-schema.md");
   CHECK(page.find("kept as stored") == std::string::npos);
   CHECK(page.find("the bridge keeps no copy of it") != std::string::npos);
+}
+
+namespace {
+
+void collect_xml_error(void* ctx, const char* msg, ...) {
+  va_list ap;
+  va_start(ap, msg);
+  char buf[1024];
+  std::vsnprintf(buf, sizeof buf, msg, ap);
+  va_end(ap);
+  *static_cast<std::string*>(ctx) += buf;
+}
+
+// libxml2 on its own: "" when the document at `doc` is valid against `xsd`.
+std::string libxml2_errors(const fs::path& xsd, const fs::path& doc) {
+  std::string errors;
+  xmlSchemaParserCtxtPtr pctx = xmlSchemaNewParserCtxt(xsd.c_str());
+  xmlSchemaSetParserErrors(pctx, collect_xml_error, collect_xml_error, &errors);
+  xmlSchemaPtr schema = xmlSchemaParse(pctx);
+  xmlSchemaFreeParserCtxt(pctx);
+  if (!schema) return "schema does not compile: " + errors;
+  xmlSchemaValidCtxtPtr vctx = xmlSchemaNewValidCtxt(schema);
+  xmlSchemaSetValidErrors(vctx, collect_xml_error, collect_xml_error, &errors);
+  const int rc = xmlSchemaValidateFile(vctx, doc.c_str(), 0);
+  xmlSchemaFreeValidCtxt(vctx);
+  xmlSchemaFree(schema);
+  return rc == 0 ? "" : (errors.empty() ? "invalid" : errors);
+}
+
+}  // namespace
+
+TEST_CASE("the onboarding walkthrough in mappings/README.md runs as written, to valid documents") {
+  // A folder holding schemas/ (the public NIBRS set under schemas/nibrs) where the
+  // walkthrough's `sh onboarding` blocks run in order and its `yaml file=PATH` blocks
+  // are written, as the analyst would.
+  TempDir dir{"rbonboard"};
+  fs::create_directories(dir / "schemas/nibrs");
+  fs::copy(kSourceDir / "tests/fixtures/schemas/nibrs_4_0/xsd", dir / "schemas/nibrs", fs::copy_options::recursive);
+  fs::copy_file(kSourceDir / "schemas/submission.schema.json", dir / "schemas/submission.schema.json");
+  const std::string path = fs::path(REPORTBRIDGE_BINARY).parent_path().string() + ":" +
+                           fs::path(REPORTBRIDGE_GEN_STORE).parent_path().string();
+  int commands = 0, files = 0;
+  std::string out;
+  for (const auto& b : fenced_blocks(readme())) {
+    if (b.lang == "sh onboarding") {
+      INFO("mappings/README.md line " << b.line << "\n" << b.text);
+      auto r = run_process({"/bin/sh", "-ec", "cd '" + dir.path().string() + "'\nPATH='" + path + "':\"$PATH\"\n" + b.text});
+      INFO(r.out << r.err);
+      REQUIRE(r.exit_code == 0);
+      out += r.out;
+      ++commands;
+    } else if (b.lang.rfind("yaml file=", 0) == 0) {
+      write_file(dir / b.lang.substr(10), b.text);
+      ++files;
+    }
+  }
+  CHECK(commands == 3);
+  CHECK(files == 2);
+  // What the manual says the commands print, they print.
+  for (const std::string said : {"wrote onboarding/nibrs.yaml (402 paths listed, 2 required)",
+                                 "wrote onboarding/nibrs.target.yaml", "onboarding/config.yaml: OK (1 mappings, 1 targets)"}) {
+    CHECK(out.find(said) != std::string::npos);
+    CHECK(readme().find("`" + said + "`") != std::string::npos);
+  }
+  // The first delivery: one valid, non-empty document per submission.
+  int docs = 0;
+  for (const auto& e : fs::directory_iterator(dir / "onboarding/out")) {
+    if (e.path().extension() != ".xml") continue;
+    ++docs;
+    const std::string doc = read_file(e.path());
+    INFO(e.path().string() << "\n" << doc);
+    CHECK(libxml2_errors(dir / "schemas/nibrs/nibrs/4.0/nibrs.xsd", e.path()).empty());
+    CHECK(doc.find("<nibrs:ReportActionCategoryCode>I</nibrs:ReportActionCategoryCode>") != std::string::npos);
+    CHECK(doc.find("<nc:IdentificationID>") != std::string::npos);
+  }
+  CHECK(docs == 3);
 }

@@ -194,7 +194,7 @@ fields:
   CHECK(out.find("lookup table '") != std::string::npos);
   CHECK(out.find("nope.csv' not found") != std::string::npos);
   CHECK(out.find("has both 'from' and 'value'") != std::string::npos);
-  CHECK(out.find("field 'E' needs 'from', 'value', 'template', 'bng' or 'default'") != std::string::npos);
+  CHECK(out.find("field 'E' needs 'from', 'value', 'template', 'bng', 'sequence' or 'default'") != std::string::npos);
 }
 
 TEST_CASE("duplicate lookup keys are reported at their line") {
@@ -332,4 +332,110 @@ fields:
   CHECK_FALSE(fx.load(d));
   CHECK_THAT(d.to_string(), Catch::Contains(":4:") && Catch::Contains("is larger than 16 MiB") &&
                                 Catch::Contains("[mapping.lookup_too_large]"));
+}
+
+TEST_CASE("from: a list takes the first non-empty source, with lineage") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: When, from: [occurred.start, occurred.ongoing]}
+  - {name: Where, from: [location.address, location.postcode], transforms: uppercase}
+  - {name: Summ, from: [description, summary]}
+  - {name: None, from: [location.address, occurred.start], default: "n/a"}
+  - {name: Empty, from: [location.address, reporter.nothing]}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  INFO(d.to_string());
+  const auto& m = only(set);
+  auto doc = boost::json::parse(kDoc);
+  auto r = mapping::apply(m, "npt_csv", doc, "6f1c", 2);
+  REQUIRE_FALSE(r.error);
+  CHECK(value(r, "When") == "true");          // occurred.start missing: the next one
+  CHECK(value(r, "Where") == "TS1 3QY");      // address null: the postcode, then transforms
+  CHECK(value(r, "Summ").starts_with("Zaż"));  // the first is used when it has a value
+  CHECK(value(r, "None") == "n/a");           // none has a value: the default
+  CHECK(value(r, "Empty") == "<null>");
+  // An empty string counts as empty.
+  auto doc2 = boost::json::parse(R"({"id": "x", "description": "", "summary": "S", "location": {}})");
+  auto r2 = mapping::apply(m, "npt_csv", doc2, "x", 1);
+  REQUIRE_FALSE(r2.error);
+  CHECK(value(r2, "Summ") == "S");
+  auto t = mapping::apply_traced(m, "npt_csv", doc, "6f1c", 2);
+  const auto text = mapping::format_lineage(t);
+  INFO(text);
+  CHECK(text.find("from location.postcode (first non-empty of location.address, location.postcode)") !=
+        std::string::npos);
+}
+
+TEST_CASE("sequence: store gives the store's sequence number") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: Seq, sequence: store, required: true}
+  - {name: SeqRef, sequence: store, transforms: [{regex_replace: {pattern: "^", with: "CLE-"}}]}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  INFO(d.to_string());
+  const auto& m = only(set);
+  auto doc = boost::json::parse(kDoc);
+  auto r = mapping::apply(m, "npt_csv", doc, "6f1c", 2, 48213);
+  REQUIRE_FALSE(r.error);
+  CHECK(value(r, "Seq") == "48213");
+  CHECK(value(r, "SeqRef") == "CLE-48213");
+  CHECK(value(mapping::apply(m, "npt_csv", doc, "6f1c", 2, 7), "Seq") == "7");
+}
+
+TEST_CASE("short_id: a stable base32 SHA-256 id of a fixed length") {
+  Fixture fx(R"(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: Ref10, from: id, transforms: [{short_id: 10}]}
+  - {name: Ref52, from: id, transforms: [{short_id: 52}]}
+  - {name: Ref3, template: "{id}/{version}", transforms: [{short_id: 3}]}
+)");
+  core::Diagnostics d;
+  auto set = fx.load(d);
+  INFO(d.to_string());
+  const auto& m = only(set);
+  auto doc = boost::json::parse(kDoc);
+  auto r = mapping::apply(m, "npt_csv", doc, "6f1c", 2);
+  REQUIRE_FALSE(r.error);
+  // base32(SHA-256("6f1c2b7e-3c1a-4d7e-9a77-1d2f0b6c9e01")), as Python's base64.b32encode gives it.
+  CHECK(value(r, "Ref10") == "WIA4RIZCHB");
+  CHECK(value(r, "Ref52").starts_with("WIA4RIZCHB"));
+  CHECK(value(r, "Ref52").size() == 52);
+  CHECK(value(r, "Ref3").size() == 3);
+  // The same input gives the same id again (deterministic).
+  CHECK(value(mapping::apply(m, "npt_csv", doc, "6f1c", 2), "Ref10") == "WIA4RIZCHB");
+}
+
+TEST_CASE("from lists, sequence and short_id options are checked at load with their position") {
+  Fixture fx(R"Y(mapping: m
+targets: [npt_csv]
+fields:
+  - {name: A, from: [summary, "attachments[*].id"]}
+  - {name: B, from: []}
+  - {name: C, from: [summary, {x: 1}]}
+  - {name: D, sequence: store, from: summary}
+  - {name: E, sequence: row}
+  - {name: F, from: summary, transforms: [{short_id: 0}]}
+  - {name: G, from: summary, transforms: [{short_id: 53}]}
+  - {name: H, from: summary, transforms: [{short_id: ten}]}
+  - {name: I, from: [summary, location..lat]}
+)Y");
+  core::Diagnostics d;
+  CHECK_FALSE(fx.load(d));
+  const auto out = d.to_string();
+  INFO(out);
+  CHECK(out.find(fx.file + ":4:31: error: a 'from' list takes single values, not [*] paths") != std::string::npos);
+  CHECK(out.find(fx.file + ":5:21: error: field 'B': 'from' lists no path") != std::string::npos);
+  CHECK(out.find(fx.file + ":6:31: error: a 'from' list holds paths") != std::string::npos);
+  CHECK(out.find(fx.file + ":7:5: error: field 'D' has more than one of") != std::string::npos);
+  CHECK(out.find(fx.file + ":8:25: error: 'sequence' must be one of store") != std::string::npos);
+  CHECK(out.find(fx.file + ":9:43: error: transform 'short_id' length must be 1..52") != std::string::npos);
+  CHECK(out.find(fx.file + ":10:43: error: transform 'short_id' length must be 1..52") != std::string::npos);
+  CHECK(out.find(fx.file + ":11:43: error: transform 'short_id' expects a length") != std::string::npos);
+  CHECK(out.find(fx.file + ":12:31: error: malformed path 'location..lat'") != std::string::npos);
 }

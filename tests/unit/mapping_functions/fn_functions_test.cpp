@@ -74,3 +74,18 @@ TEST_CASE("cost per call", "[.bench]") {
   }) << " ns\n";
   std::cout << "(BNG operation: " << bng.last_operation() << ")\n";
 }
+
+#include "bridge/mapping/functions/short_id.hpp"
+
+TEST_CASE("short_id: RFC 4648 base32 of SHA-256, cut to the length") {
+  using reportbridge::mapping::functions::ShortId;
+  // Python: base64.b32encode(hashlib.sha256(b"abc").digest())
+  const std::string full = "XJ4BNP4PAHH6UQKBIDPF3LRCEOYAGYNDSYLXVHFUCD7WD4QACWWQ";
+  CHECK(*ShortId(52)("abc").value == full);
+  CHECK(*ShortId(8)("abc").value == full.substr(0, 8));
+  CHECK(*ShortId(1)("abc").value == "X");
+  CHECK(*ShortId(10)("abd").value != full.substr(0, 10));
+  CHECK(ShortId(10)("").value == std::string());
+  CHECK_THROWS_AS(ShortId(0), std::invalid_argument);
+  CHECK_THROWS_AS(ShortId(53), std::invalid_argument);
+}
