@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "bridge/net/http_client.hpp"
@@ -93,16 +94,20 @@ void control(ServerProcess& s, const std::string& query) {
 }
 
 std::map<std::string, std::int64_t> outbox_states(const Installation& inst) {
+  // What `reportbridge status` says of the target (the state layout is the
+  // store's own business: delivered items are counted, not kept as rows).
   std::map<std::string, std::int64_t> out;
-  sqlite3* db = nullptr;
-  sqlite3_open_v2((inst.dir / "state/state.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_busy_timeout(db, 5000);
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, "SELECT state, count(*) FROM outbox_items WHERE target = 'guardian' GROUP BY state", -1, &st, nullptr) == SQLITE_OK)
-    while (sqlite3_step(st) == SQLITE_ROW)
-      out[reinterpret_cast<const char*>(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+  auto r = run_process({REPORTBRIDGE_BINARY, "status", "--config", inst.config});
+  if (r.exit_code != 0) return out;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string name;
+    if (!(words >> name) || name != "guardian") continue;
+    std::string key;
+    std::int64_t n = 0;
+    while (words >> key >> n) out[key] = n;
+  }
   return out;
 }
 

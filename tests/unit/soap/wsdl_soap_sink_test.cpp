@@ -549,6 +549,10 @@ TEST_CASE("WS-Security through a WSDL target: accepted with the right password, 
   testing::TempDir dir;
   testing::write_file(dir / "good", "s3cret-pw\n");
   testing::write_file(dir / "bad", "wrong\n");
+  // Secret files follow the one rule for secrets (#15 item 6): owner-only.
+  for (const char* f : {"good", "bad"})
+    std::filesystem::permissions(dir / f, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 std::filesystem::perm_options::replace);
   auto c = guardian(s);
   c.username = "bridge";
   c.wsse = WsseMode::digest;
