@@ -137,6 +137,9 @@ struct XmlRenderer::Impl {
     compiled->path = std::move(r.path);
     compiled->error = std::move(r.error);
     std::unique_lock lock(cache_mutex);
+    // Another thread may have compiled the same field meanwhile: its entry is
+    // the one in the cache, and the one to use.
+    if (auto it = cache.find(name); it != cache.end()) return it->second;
     if (cache.size() < 4096) cache.emplace(name, compiled);
     return compiled;
   }
@@ -256,7 +259,9 @@ struct XmlRenderer::Impl {
     if (!compiled) {
       auto c = compile(f.name);
       compiled = c.get();
-      if (!cached(f.name)) b.owned.push_back(std::move(c));
+      // Kept alive by the build unless it is the cache's own entry (a full
+      // cache keeps none; two threads compiling one field keep the first).
+      if (cached(f.name) != compiled) b.owned.push_back(std::move(c));
     }
     if (!compiled->path) {
       b.error = RenderError{"unknown_field", "field '" + f.name + "': " + compiled->error->message};
