@@ -83,13 +83,13 @@ for d in demo-output/drop/*; do
   [ "$xml" -eq 0 ] || what="$xml XML document(s)"
   echo "  $d: $what, $atts attachment file(s) copied beside them"
 done
-first=$(find demo-output/drop/npt -maxdepth 1 -name '*.csv' | sort | head -n 1)
+first=$(find demo-output/drop/npt -maxdepth 1 -name '*.csv' | sort | sed -n 1p)
 if [ -n "$first" ]; then
   echo
   echo "First rows of $first:"
   head -n 3 "$first" | cut -c1-200
 fi
-first=$(find demo-output/drop/psd_xml -maxdepth 1 -name '*.xml' | sort | head -n 1)
+first=$(find demo-output/drop/psd_xml -maxdepth 1 -name '*.xml' | sort | sed -n 1p)
 if [ -n "$first" ]; then
   echo
   echo "First lines of $first:"
