@@ -661,6 +661,8 @@ void SqliteStateStore::migrate() {
     migrate_v4_to_v5();
     db_.exec("UPDATE meta SET value = '5' WHERE key = 'schema_version'");
   }
+  // (an index, not a schema change: older builds read the database as before)
+  db_.exec("CREATE INDEX IF NOT EXISTS writeback_queue_by_submission ON writeback_queue (submission_id, created_ms)");
   db_.exec("INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', lower(hex(randomblob(3))))");
   auto q = db_.prepare("SELECT value FROM meta WHERE key = 'instance'");
   if (q.step()) instance_ = q.text(0);
@@ -2114,6 +2116,17 @@ void SqliteStateStore::finish_writebacks(const std::vector<WritebackItem>& done,
   for (auto id : chunks) {
     del_chunk.bind(1, id).run();
     del_chunk.reset();
+  }
+  // The app keeps one status per submission (the last write wins): once a
+  // status is done, an older one of the same submission still waiting for
+  // its retry (including one that failed in this very pass) is superseded,
+  // and is dropped rather than written over it later.
+  auto superseded = db_.prepare(
+      "DELETE FROM writeback_queue WHERE submission_id = ?1"
+      " AND (created_ms < ?2 OR (created_ms = ?2 AND version < ?3))");
+  for (const auto& w : done) {
+    superseded.bind(1, w.update.submission_id).bind(2, w.queued_ms).bind(3, w.version).run();
+    superseded.reset();
   }
   tx.commit();
 }
