@@ -93,6 +93,7 @@ const config::MapSpec kSoapSpec{
      {"attachment_content_element", ValueKind::string, false, "Inline base64 element (default Content; empty: none)."},
      {"attachment_reference_element", ValueKind::string, false, "Reference element for large attachments (default ContentReference)."},
      {"max_inline_attachment_size", ValueKind::size, false, "Larger attachments go by reference (default 10MiB)."},
+     {"max_request_size", ValueKind::size, false, "Largest request the target accepts; attachments inline only while it fits (default no limit)."},
      {"attachment_reference", ValueKind::string, false, "Reference text: {id} {sha256} {path} {submission_id} (default {id})."},
      {"batch_size", ValueKind::integer, false, "Items per batch (default 100)."},
      {"batch_wait", ValueKind::duration, false, "Oldest item waits at most this (default 1s)."}}};
@@ -274,6 +275,7 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
     c.attachment_content_element = config::get_string(s, "attachment_content_element", c.attachment_content_element);
     c.attachment_reference_element = config::get_string(s, "attachment_reference_element", c.attachment_reference_element);
     c.max_inline_bytes = config::get_size(s, "max_inline_attachment_size", c.max_inline_bytes);
+    c.max_request_bytes = config::get_size(s, "max_request_size", c.max_request_bytes);
     c.attachment_reference = config::get_string(s, "attachment_reference", c.attachment_reference);
     c.batch.max_items = static_cast<std::size_t>(config::get_int(s, "batch_size", 100, cfg.file, diags, 1));
     c.batch.max_wait = config::get_duration(s, "batch_wait", c.batch.max_wait);

@@ -233,6 +233,11 @@ struct SoapSink::Impl {
       std::string placeholder;
     };
     std::vector<Inline> inlines;
+    // What the request holds before any content is inlined; attachments are
+    // inlined in order while the request stays within max_request_bytes.
+    std::uint64_t request_bytes = 0;
+    if (cfg.max_request_bytes && !attachment_steps.empty() && !rec.attachments.empty())
+      request_bytes = xml::to_string(*env.doc, xml::Format::compact, true).size();
     if (!attachment_steps.empty() && !rec.attachments.empty()) {
       auto elements = attachment_elements(rendered.element);
       if (elements.size() != rec.attachments.size()) {
@@ -241,7 +246,11 @@ struct SoapSink::Impl {
       }
       for (std::size_t i = 0; i < elements.size(); ++i) {
         const auto& a = rec.attachments[i];
-        if (a.size_bytes <= cfg.max_inline_bytes && !cfg.attachment_content_element.empty()) {
+        // Base64 text plus the element around it (generously: prefix, tags).
+        const std::uint64_t inline_cost = (a.size_bytes + 2) / 3 * 4 + 2 * cfg.attachment_content_element.size() + 64;
+        const bool fits = !cfg.max_request_bytes || request_bytes + inline_cost <= cfg.max_request_bytes;
+        if (a.size_bytes <= cfg.max_inline_bytes && fits && !cfg.attachment_content_element.empty()) {
+          request_bytes += inline_cost;
           std::filesystem::path file;
           if (!preview) {
             try {
@@ -274,8 +283,11 @@ struct SoapSink::Impl {
           ref = replace_all(ref, "{path}", a.path);
           ref = replace_all(ref, "{submission_id}", rec.submission_id);
           add_child(*elements[i], cfg.attachment_reference_element, ref);
+          request_bytes += ref.size() + 2 * cfg.attachment_reference_element.size() + 64;
         } else if (!cfg.attachment_content_element.empty()) {
-          b.error = reject("attachment_too_large", "attachment " + a.id + " is larger than max_inline_bytes");
+          b.error = reject("attachment_too_large", "attachment " + a.id + " (" + std::to_string(a.size_bytes) +
+                                                       " bytes) is larger than max_inline_attachment_size or does"
+                                                       " not fit in max_request_size, and no reference element is set");
           return b;
         }  // neither element configured: the attachment element carries metadata only
       }
@@ -308,6 +320,17 @@ struct SoapSink::Impl {
       pos = at + m.size();
     }
     b.parts.push_back(net::BodyPart::literal(pos == 0 ? std::move(text) : text.substr(pos)));
+    if (cfg.max_request_bytes) {
+      // The exact size as sent: a request the target would refuse is not sent.
+      std::uint64_t total = 0;
+      for (const auto& part : b.parts) total += part.encoded_size();
+      if (total > cfg.max_request_bytes) {
+        b.error = reject("request_too_large", "the request is " + std::to_string(total) +
+                                                  " bytes, more than max_request_size (" +
+                                                  std::to_string(cfg.max_request_bytes) + ")");
+        b.parts.clear();
+      }
+    }
     return b;
   }
 

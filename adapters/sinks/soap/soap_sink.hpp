@@ -97,6 +97,10 @@ struct SoapConfig {
   std::string attachment_content_element = "Content";
   std::string attachment_reference_element = "ContentReference";
   std::uint64_t max_inline_bytes = 10ull << 20;
+  // The largest request the target accepts (0: no limit). Attachments are
+  // inlined in order while the request stays within it, the rest go by
+  // reference; a request still larger is rejected request_too_large, unsent.
+  std::uint64_t max_request_bytes = 0;
   std::string attachment_reference = "{id}";
 
   core::BatchPolicy batch{100, std::chrono::milliseconds{1000}};

@@ -283,6 +283,50 @@ TEST_CASE("attachments: inline base64 streamed, large ones by reference, mismatc
   CHECK(preview.find("<svc:ExternalReference>att-1:1</svc:ExternalReference>") != std::string::npos);
 }
 
+TEST_CASE("max_request_size: attachments are inlined only while the request fits; a request too large is not sent") {
+  // The spyne RMS refuses requests over 2 MiB (spyne's own limit): three
+  // 800 kB photos inline (about 3.2 MB of base64) are refused by it; with
+  // max_request_size 2MiB the first goes inline, the others by reference.
+  testing::TempDir dir;
+  std::string photo(800000, '\0');
+  for (std::size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>(i * 31 % 251);
+  testing::write_file(dir / "p.jpg", photo);
+  const auto sha = sha256_hex(photo);
+  auto locator = [&](const core::AttachmentRef& a) { return dir.path() / a.path; };
+  auto three = [&](const std::string& id) {
+    auto r = record(id);
+    for (const char* a : {"p1", "p2", "p3"}) r.attachments.push_back({a, "p.jpg", "image/jpeg", photo.size(), sha, "p.jpg"});
+    return r;
+  };
+  auto c = config_for(rms().url("/rms"));
+  c.attachment_reference = "app-media:{id}";
+  {
+    SoapSink unlimited(c, locator);
+    auto out = unlimited.deliver(batch_of({item(three("size-unlimited"))}));
+    CHECK(out[0].status == DeliveryStatus::reject);  // the target's own limit
+    CHECK(out[0].detail.find("too long") != std::string::npos);
+  }
+  c.max_request_bytes = 2u << 20;
+  SoapSink sink(c, locator);
+  auto out = sink.deliver(batch_of({item(three("size-fits"))}));
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  const std::string xml(record_by_ref(rms(), out[0].reference).at("versions").as_array()[0].at("xml").as_string());
+  CHECK(xml.size() <= (2u << 20));
+  std::size_t contents = 0;
+  for (auto at = xml.find("Content>"); at != std::string::npos; at = xml.find("Content>", at + 1)) ++contents;
+  CHECK(contents == 2);  // one <Content>...</Content> pair: p1 inline
+  CHECK(xml.find("app-media:p1") == std::string::npos);
+  CHECK(xml.find("app-media:p2") != std::string::npos);
+  CHECK(xml.find("app-media:p3") != std::string::npos);
+
+  c.max_request_bytes = 200;  // not even the record fits: refused here, never sent
+  SoapSink tiny(c, locator);
+  out = tiny.deliver(batch_of({item(record("size-tiny"))}));
+  CHECK(out[0].status == DeliveryStatus::reject);
+  CHECK(out[0].reason_code == "request_too_large");
+  CHECK(creates_by_external(rms()).count("size-tiny:1") == 0);
+}
+
 TEST_CASE("HTTP basic auth and WS-Security are accepted; wrong secrets are rejected") {
   testing::TempDir dir;
   testing::write_secret_file(dir / "pw", "s3cret-pw\n");
