@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 
 
 namespace reportbridge::csv_drop {
@@ -207,7 +209,11 @@ class Cp1252Encoder {
     return *transliterator_;
   }
 
+  // Transliterated runs already seen on this thread (append_transliterated).
+  std::unordered_map<std::u16string, std::string>& runs() { return runs_; }
+
  private:
+  std::unordered_map<std::u16string, std::string> runs_;
   struct CloseConverter {
     void operator()(UConverter* c) const { ucnv_close(c); }
   };
@@ -231,14 +237,36 @@ void for_each_code_point(const icu::UnicodeString& s, F&& f) {
 }
 
 // Transliterates a run of unencodable characters; whatever is still
-// unencodable afterwards becomes a visible marker.
+// unencodable afterwards becomes a visible marker. A run is transliterated on
+// its own, so its bytes depend on the run alone: short runs (words, mostly)
+// are remembered per thread, since the same words come back row after row and
+// ICU's transliteration was the larger part of Windows-1252 rendering
+// (docs/performance.md, change 7). Bounded: at most kCachedRuns runs of at
+// most kCachedRunUnits UTF-16 units, forgotten all at once when full.
+constexpr std::size_t kCachedRuns = 4096;
+constexpr int32_t kCachedRunUnits = 48;
+
 void append_transliterated(Cp1252Encoder& enc, const icu::UnicodeString& run, std::string& out) {
+  std::u16string key;
+  if (run.length() <= kCachedRunUnits) {
+    key.assign(run.getBuffer(), static_cast<std::size_t>(run.length()));
+    if (auto it = enc.runs().find(key); it != enc.runs().end()) {
+      out += it->second;
+      return;
+    }
+  }
   icu::UnicodeString latin(run);
   enc.transliterator().transliterate(latin);
   if (latin.isEmpty()) latin = run;  // nothing came out: mark the originals instead
+  std::string bytes;
   for_each_code_point(latin, [&](UChar32 c) {
-    if (!enc.encode(c, out)) out += code_point_marker(static_cast<char32_t>(c));
+    if (!enc.encode(c, bytes)) bytes += code_point_marker(static_cast<char32_t>(c));
   });
+  out += bytes;
+  if (!key.empty()) {
+    if (enc.runs().size() >= kCachedRuns) enc.runs().clear();
+    enc.runs().emplace(std::move(key), std::move(bytes));
+  }
 }
 
 // The Windows-1252 byte of the 27 characters it has outside Latin-1 (0x80-0x9F).

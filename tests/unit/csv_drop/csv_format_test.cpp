@@ -312,3 +312,32 @@ TEST_CASE("is_plain_ascii is true exactly where encode_text changes nothing") {
     }
   }
 }
+
+// Transliterated runs are remembered per thread (bounded); a remembered run
+// must give the same bytes and the same count of replaced characters as the
+// first time, also after the memory was filled and forgotten.
+TEST_CASE("Windows-1252: a transliterated run gives the same result the second time and after many others") {
+  const std::string word = "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82";  // Привет
+  const auto first = cp1252(word);
+  REQUIRE(first.ok);
+  CHECK(first.bytes == "Privet");
+  CHECK(first.unencodable.size() == 6);
+  const auto twice = cp1252("x " + word + " y " + word);
+  REQUIRE(twice.ok);
+  CHECK(twice.bytes == "x Privet y Privet");
+  CHECK(twice.unencodable.size() == 12);
+  // Thousands of distinct runs (Cyrillic letter pairs and triples) fill the memory past its bound.
+  std::size_t encoded = 0;
+  for (char32_t a = 0x430; a < 0x450; ++a)
+    for (char32_t b = 0x430; b < 0x450; ++b)
+      for (char32_t c = 0x430; c < 0x436; ++c) {
+        const auto r = cp1252(utf8_of(a) + utf8_of(b) + utf8_of(c));
+        REQUIRE(r.ok);
+        CHECK(r.unencodable.size() == 3);
+        ++encoded;
+      }
+  CHECK(encoded > 4096);
+  const auto again = cp1252(word);
+  CHECK(again.bytes == first.bytes);
+  CHECK(again.unencodable == first.unencodable);
+}
