@@ -654,17 +654,18 @@ PayloadCheck check_payload(const SubmissionSchema& schema, std::string_view payl
     return result;
   }
   // One parser per thread, its scratch stack reused; the tree goes to a
-  // monotonic arena of its own (a 4 KiB block allocated with it, more blocks
-  // only for a larger payload) instead of a heap block per string, object
-  // and array. The arena is not a shared resource, so the tree's values hold
+  // monotonic arena of its own (a first block sized from the payload, more
+  // blocks only when the tree outgrows it) instead of a heap block per
+  // string, object and array. The arena is not a shared resource, so the tree's values hold
   // a plain pointer to it (no reference counting) and freeing the tree does
   // not walk it. Parsing and freeing the tree were ~9 % of the bridge's CPU
   // (docs/performance.md, change 7).
   struct Arena {
-    alignas(16) unsigned char block[4096];
-    json::monotonic_resource resource{block, sizeof block};
+    explicit Arena(std::size_t n) : block(new unsigned char[n]), resource(block.get(), n) {}
+    std::unique_ptr<unsigned char[]> block;
+    json::monotonic_resource resource;
   };
-  auto arena = std::make_shared<Arena>();
+  auto arena = std::make_shared<Arena>(payload.size() * 2 + 512);
   thread_local json::parser parser;
   parser.reset(json::storage_ptr(&arena->resource));
   boost::system::error_code ec;
