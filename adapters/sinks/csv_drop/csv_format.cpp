@@ -243,7 +243,7 @@ void for_each_code_point(const icu::UnicodeString& s, F&& f) {
 // ICU's transliteration was the larger part of Windows-1252 rendering
 // (docs/performance.md, change 7). Bounded: at most kCachedRuns runs of at
 // most kCachedRunUnits UTF-16 units, forgotten all at once when full.
-constexpr std::size_t kCachedRuns = 4096;
+constexpr std::size_t kCachedRuns = 1024;  // ~130 KiB per thread at most
 constexpr int32_t kCachedRunUnits = 48;
 
 void append_transliterated(Cp1252Encoder& enc, const icu::UnicodeString& run, std::string& out) {
