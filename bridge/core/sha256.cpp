@@ -39,10 +39,40 @@ std::string Sha256::hex_digest() {
   return out;
 }
 
+namespace {
+
+// SHA-256 fetched from the provider once, and one context per thread reused:
+// sha256_hex runs once per submission (the ledger's payload hash), where
+// allocating a context and fetching the digest each time cost more than
+// hashing a ~1 KB payload (docs/performance.md, change 7).
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (!md) throw std::runtime_error("sha256: EVP_MD_fetch failed");
+  return md;
+}
+
+struct ThreadContext {
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  ~ThreadContext() { EVP_MD_CTX_free(md); }
+};
+
+}  // namespace
+
 std::string sha256_hex(std::string_view data) {
-  Sha256 sha;
-  sha.update(data.data(), data.size());
-  return sha.hex_digest();
+  thread_local ThreadContext ctx;
+  if (!ctx.md) throw std::runtime_error("sha256: EVP_MD_CTX_new failed");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestInit_ex2(ctx.md, sha256_md(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.md, data.data(), data.size()) != 1 || EVP_DigestFinal_ex(ctx.md, digest, &len) != 1)
+    throw std::runtime_error("sha256: digest failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(static_cast<std::size_t>(len) * 2, '\0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 0x0f];
+  }
+  return out;
 }
 
 }  // namespace reportbridge::core

@@ -66,7 +66,10 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
                                           "", now};
     d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
     if (d.signpost) d.writeback = core::StatusUpdate{row.id, "needs_review", "", d.signpost->message, at};
-    if (rules.dedup) d.doc = std::move(check.doc);
+    if (rules.dedup) {
+      d.doc_arena = std::move(check.arena);
+      d.doc = std::move(check.doc);
+    }
     return d;
   }
   // All targets or none: a submission whose mapping fails for one target is
@@ -93,6 +96,7 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
     }
     if (d.outcome == "mapping_failed") continue;
     RoutedRecord routed{route.mapping, route.target, {}, names_of(rules, route.mapping), std::nullopt, {}};
+    routed.values.reserve(store::codec::values_size(*r.record));  // one allocation, not one per doubling
     store::codec::put_values(routed.values, *r.record);
     // The names the values go with must be the record's own (a mapping's
     // fields, in order); otherwise the record is kept whole.
@@ -106,7 +110,10 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
   // emergencies (999) and where to call otherwise (101).
   if (d.signpost) d.writeback = core::StatusUpdate{row.id, "needs_review", "", d.signpost->message, at};
   d.outcome = "queued";
-  if (rules.dedup) d.doc = std::move(check.doc);
+  if (rules.dedup) {
+    d.doc_arena = std::move(check.arena);
+    d.doc = std::move(check.doc);
+  }
   return d;
 }
 

@@ -78,6 +78,7 @@ struct Decision {
   std::optional<core::StatusUpdate> writeback;
   std::optional<mapping::Signpost> signpost;
   std::vector<std::string> withheld;  // partner targets left out: no consent to share
+  std::shared_ptr<void> doc_arena;        // the memory `doc` lives in (schema::PayloadCheck::arena)
   std::optional<boost::json::value> doc;  // the parsed payload, with rules.dedup
   std::optional<dedup::Verdict> verdict;
   // Ingest: a later copy withdrawn for this one (first received wins), and its new verdict.

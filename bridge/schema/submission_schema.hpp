@@ -56,6 +56,12 @@ class SubmissionSchema {
 };
 
 struct PayloadCheck {
+  // The memory `doc` lives in: one arena per payload, freed whole after the
+  // tree (declared first, so destroyed last). Move it along with `doc`
+  // (pipeline::Decision does). A value copy-constructed from the tree uses
+  // the same arena: copy into other storage (json::value(v, {})) to keep it
+  // longer than this check.
+  std::shared_ptr<void> arena;
   std::optional<boost::json::value> doc;  // set whenever the payload parsed as JSON
   std::vector<SchemaError> errors;        // empty: valid
 

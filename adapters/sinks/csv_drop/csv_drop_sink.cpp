@@ -117,13 +117,23 @@ std::optional<DeliveryOutcome> CsvDropSink::render_row(const core::TargetRecord&
                                                        std::uint64_t& replaced) const {
   line.clear();
   replaced = 0;
+  std::string joined;
   for (std::size_t i = 0; i < columns_.size(); ++i) {
     if (i) line.push_back(config_.delimiter);
-    std::string value;
+    std::string_view value;
     if (attachment_column_ && *attachment_column_ == i) {
-      value = join(attachment_names, ';');
-    } else if (const auto* v = record.find(columns_[i]); v && v->has_value()) {
-      value = **v;
+      joined = join(attachment_names, ';');
+      value = joined;
+    } else {
+      // A mapping's fields are its columns, in order: try the same position first.
+      const std::optional<std::string>* v =
+          i < record.fields.size() && record.fields[i].name == columns_[i] ? &record.fields[i].value
+                                                                            : record.find(columns_[i]);
+      if (v && v->has_value()) value = **v;
+    }
+    if (is_plain_ascii(value)) {  // the same bytes in every encoding: no copy, no conversion
+      append_escaped_cell(line, value, config_.delimiter, config_.formula_guard);
+      continue;
     }
     EncodeResult enc = encode_text(value, config_.encoding, config_.unencodable);
     if (!enc.ok) {
@@ -132,7 +142,7 @@ std::optional<DeliveryOutcome> CsvDropSink::render_row(const core::TargetRecord&
       return reject("unencodable", "field '" + columns_[i] + "': " + enc.error);
     }
     replaced += enc.unencodable.size() + enc.controls;
-    line += escape_cell(enc.bytes, config_.delimiter, config_.formula_guard);
+    append_escaped_cell(line, enc.bytes, config_.delimiter, config_.formula_guard);
   }
   line += config_.line_ending;
   return std::nullopt;

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 
 
 namespace reportbridge::csv_drop {
@@ -27,31 +29,45 @@ bool is_plain_number(std::string_view v) {
   return digits > 0 && i == v.size();
 }
 
-std::string escape_cell(std::string_view value, char delimiter, bool formula_guard) {
-  std::string cell;
-  cell.reserve(value.size() + 3);
-  if (formula_guard && !value.empty() && !is_plain_number(value)) {
+void append_escaped_cell(std::string& out, std::string_view value, char delimiter, bool formula_guard) {
+  bool guard = false;
+  if (formula_guard && !value.empty()) {
     switch (value.front()) {
       case '=': case '+': case '-': case '@': case '\t': case '\r':
-        cell.push_back('\'');
+        guard = !is_plain_number(value);
         break;
       default:
         break;
     }
   }
-  cell.append(value);
   const char specials[] = {delimiter, '"', '\r', '\n'};
-  if (cell.find_first_of(std::string_view(specials, sizeof specials)) == std::string::npos)
-    return cell;
-  std::string quoted;
-  quoted.reserve(cell.size() + 2);
-  quoted.push_back('"');
-  for (char c : cell) {
-    if (c == '"') quoted.push_back('"');
-    quoted.push_back(c);
+  if (value.find_first_of(std::string_view(specials, sizeof specials)) == std::string_view::npos) {
+    if (guard) out.push_back('\'');
+    out.append(value);
+    return;
   }
-  quoted.push_back('"');
-  return quoted;
+  out.push_back('"');
+  if (guard) out.push_back('\'');
+  for (char c : value) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+std::string escape_cell(std::string_view value, char delimiter, bool formula_guard) {
+  std::string cell;
+  cell.reserve(value.size() + 3);
+  append_escaped_cell(cell, value, delimiter, formula_guard);
+  return cell;
+}
+
+bool is_plain_ascii(std::string_view s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x7F || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) return false;
+  }
+  return true;
 }
 
 std::string code_point_marker(char32_t cp) {
@@ -193,7 +209,11 @@ class Cp1252Encoder {
     return *transliterator_;
   }
 
+  // Transliterated runs already seen on this thread (append_transliterated).
+  std::unordered_map<std::u16string, std::string>& runs() { return runs_; }
+
  private:
+  std::unordered_map<std::u16string, std::string> runs_;
   struct CloseConverter {
     void operator()(UConverter* c) const { ucnv_close(c); }
   };
@@ -217,17 +237,118 @@ void for_each_code_point(const icu::UnicodeString& s, F&& f) {
 }
 
 // Transliterates a run of unencodable characters; whatever is still
-// unencodable afterwards becomes a visible marker.
+// unencodable afterwards becomes a visible marker. A run is transliterated on
+// its own, so its bytes depend on the run alone: short runs (words, mostly)
+// are remembered per thread, since the same words come back row after row and
+// ICU's transliteration was the larger part of Windows-1252 rendering
+// (docs/performance.md, change 7). Bounded: at most kCachedRuns runs of at
+// most kCachedRunUnits UTF-16 units, forgotten all at once when full.
+constexpr std::size_t kCachedRuns = 1024;  // ~130 KiB per thread at most
+constexpr int32_t kCachedRunUnits = 48;
+
 void append_transliterated(Cp1252Encoder& enc, const icu::UnicodeString& run, std::string& out) {
+  std::u16string key;
+  if (run.length() <= kCachedRunUnits) {
+    key.assign(run.getBuffer(), static_cast<std::size_t>(run.length()));
+    if (auto it = enc.runs().find(key); it != enc.runs().end()) {
+      out += it->second;
+      return;
+    }
+  }
   icu::UnicodeString latin(run);
   enc.transliterator().transliterate(latin);
   if (latin.isEmpty()) latin = run;  // nothing came out: mark the originals instead
+  std::string bytes;
   for_each_code_point(latin, [&](UChar32 c) {
-    if (!enc.encode(c, out)) out += code_point_marker(static_cast<char32_t>(c));
+    if (!enc.encode(c, bytes)) bytes += code_point_marker(static_cast<char32_t>(c));
   });
+  out += bytes;
+  if (!key.empty()) {
+    if (enc.runs().size() >= kCachedRuns) enc.runs().clear();
+    enc.runs().emplace(std::move(key), std::move(bytes));
+  }
+}
+
+// The Windows-1252 byte of the 27 characters it has outside Latin-1 (0x80-0x9F).
+int cp1252_special(char32_t cp) {
+  switch (cp) {
+    case 0x20AC: return 0x80;
+    case 0x201A: return 0x82;
+    case 0x0192: return 0x83;
+    case 0x201E: return 0x84;
+    case 0x2026: return 0x85;
+    case 0x2020: return 0x86;
+    case 0x2021: return 0x87;
+    case 0x02C6: return 0x88;
+    case 0x2030: return 0x89;
+    case 0x0160: return 0x8A;
+    case 0x2039: return 0x8B;
+    case 0x0152: return 0x8C;
+    case 0x017D: return 0x8E;
+    case 0x2018: return 0x91;
+    case 0x2019: return 0x92;
+    case 0x201C: return 0x93;
+    case 0x201D: return 0x94;
+    case 0x2022: return 0x95;
+    case 0x2013: return 0x96;
+    case 0x2014: return 0x97;
+    case 0x02DC: return 0x98;
+    case 0x2122: return 0x99;
+    case 0x0161: return 0x9A;
+    case 0x203A: return 0x9B;
+    case 0x0153: return 0x9C;
+    case 0x017E: return 0x9E;
+    case 0x0178: return 0x9F;
+    default: return -1;
+  }
+}
+
+// Text made only of characters Windows-1252 has (ASCII, U+00A0-U+00FF and
+// the 27 above), encoded by table without ICU. Such text is already NFC
+// (none of these characters is a combining mark, none is changed by NFC, and
+// no two of them compose), so the result is byte for byte what the ICU path
+// gives; csv_format_test compares the two over every BMP code point. False,
+// with `out` unspecified, at the first other character (the ICU path then
+// normalises, transliterates or refuses). `utf8` is valid UTF-8.
+bool encode_cp1252_by_table(std::string_view utf8, std::string& out) {
+  out.clear();
+  out.reserve(utf8.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(utf8.data());
+  const auto* end = p + utf8.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+      ++p;
+      continue;
+    }
+    char32_t cp = 0;
+    if (c < 0xE0) {
+      cp = (static_cast<char32_t>(c & 0x1F) << 6) | (p[1] & 0x3F);
+      p += 2;
+    } else if (c < 0xF0) {
+      cp = (static_cast<char32_t>(c & 0x0F) << 12) | (static_cast<char32_t>(p[1] & 0x3F) << 6) | (p[2] & 0x3F);
+      p += 3;
+    } else {
+      return false;  // outside the BMP: never in Windows-1252
+    }
+    if (cp >= 0xA0 && cp <= 0xFF) {
+      out.push_back(static_cast<char>(cp));
+    } else if (const int b = cp1252_special(cp); b >= 0) {
+      out.push_back(static_cast<char>(b));
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 EncodeResult encode_windows_1252(std::string_view utf8, UnencodablePolicy policy) {
+  EncodeResult fast;
+  if (encode_cp1252_by_table(utf8, fast.bytes)) {
+    fast.ok = true;
+    return fast;
+  }
   Cp1252Encoder& enc = cp1252();
   const icu::UnicodeString text = enc.normalize(
       icu::UnicodeString::fromUTF8(icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size()))));

@@ -27,6 +27,13 @@ enum class UnencodablePolicy {
 // usable. Anything else starting with + or - ("-2+3+cmd|...") is guarded.
 // Works on UTF-8 and on Windows-1252 bytes alike (all special bytes are ASCII).
 std::string escape_cell(std::string_view value, char delimiter, bool formula_guard);
+// escape_cell's result appended to `out` (no temporary string).
+void append_escaped_cell(std::string& out, std::string_view value, char delimiter, bool formula_guard);
+
+// True when every byte is printable ASCII, TAB, LF or CR: encode_text returns
+// such text unchanged in every encoding, so a caller may skip it.
+bool is_plain_ascii(std::string_view text);
+
 // True for [+-]digits[.digits]: safe from formula evaluation.
 bool is_plain_number(std::string_view value);
 

@@ -1,4 +1,6 @@
 #include <catch2/catch.hpp>
+#include <unicode/ucnv.h>
+#include <unicode/utf16.h>
 
 #include <algorithm>
 #include <cctype>
@@ -22,6 +24,41 @@ struct EscapeCase {
 
 EncodeResult cp1252(const std::string& s, UnencodablePolicy p = UnencodablePolicy::transliterate) {
   return encode_text(s, Encoding::windows_1252, p);
+}
+
+std::string utf8_of(char32_t cp) {
+  std::string out;
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+  return out;
+}
+
+// ICU's own exact (no fallback) Windows-1252 byte for one code point, or -1.
+int icu_cp1252_byte(UConverter* conv, char32_t cp) {
+  UChar units[2];
+  int32_t length = 0;
+  UBool error = false;
+  U16_APPEND(units, length, 2, static_cast<UChar32>(cp), error);
+  if (error) return -1;
+  char bytes[8];
+  UErrorCode status = U_ZERO_ERROR;
+  ucnv_resetFromUnicode(conv);
+  const int32_t n = ucnv_fromUChars(conv, bytes, sizeof bytes, units, length, &status);
+  if (U_FAILURE(status) || n != 1) return -1;
+  return static_cast<unsigned char>(bytes[0]);
 }
 
 }  // namespace
@@ -202,4 +239,105 @@ TEST_CASE("control characters become visible markers in every encoding; TAB, LF 
   r = encode_text("\x0b\xff", Encoding::utf8, UnencodablePolicy::reject);
   CHECK_FALSE(r.ok);
   CHECK(r.error == "invalid UTF-8");
+}
+
+// encode_text takes a table path (no ICU) for text made only of characters
+// Windows-1252 has; it must give exactly ICU's bytes, and leave every other
+// character (C1 controls, combining marks, letters it lacks) to the ICU path.
+TEST_CASE("Windows-1252 table path agrees with ICU on every BMP code point") {
+  UErrorCode status = U_ZERO_ERROR;
+  UConverter* conv = ucnv_open("windows-1252", &status);
+  REQUIRE(U_SUCCESS(status));
+  ucnv_setFromUCallBack(conv, UCNV_FROM_U_CALLBACK_STOP, nullptr, nullptr, nullptr, &status);
+  ucnv_setFallback(conv, false);
+  std::size_t exact = 0;
+  for (char32_t cp = 0xA0; cp < 0x10000; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    const int icu = icu_cp1252_byte(conv, cp);
+    if (icu < 0) continue;
+    ++exact;
+    // Between other encodable text, in the reject policy: any slip of the
+    // table would either change the byte or refuse the text.
+    const auto r = encode_text("a" + utf8_of(cp) + "\xC3\xA9", Encoding::windows_1252, UnencodablePolicy::reject);
+    INFO("U+" << std::hex << static_cast<unsigned>(cp));
+    REQUIRE(r.ok);
+    REQUIRE(r.bytes == std::string("a") + static_cast<char>(icu) + "\xE9");
+  }
+  CHECK(exact == 96 + 27);  // U+00A0-U+00FF and the 27 of 0x80-0x9F
+  ucnv_close(conv);
+}
+
+TEST_CASE("Windows-1252: text the table cannot take whole still goes through normalisation and transliteration") {
+  // A table character followed by a combining mark composes under NFC.
+  CHECK(cp1252("\xE2\x80\x9C" "A\xCC\x8A" "\xE2\x80\x9D").bytes == "\x93\xC5\x94");
+  // A letter the code page lacks, among table characters: transliterated, counted.
+  auto r = cp1252("\xE2\x82\xAC" "5 \xC5\x82" "\xC3\xB3" "d\xC5\xBA");
+  REQUIRE(r.ok);
+  CHECK(r.bytes == "\x80" "5 l\xF3" "dz");
+  CHECK(r.unencodable.size() == 2);
+  // A C1 control is marked, never taken by the table as a byte.
+  auto c1 = cp1252("x\xC2\x85y");
+  REQUIRE(c1.ok);
+  CHECK(c1.bytes == "x[U+0085]y");
+  CHECK(c1.controls == 1);
+}
+
+TEST_CASE("append_escaped_cell appends exactly what escape_cell returns") {
+  const std::vector<std::string> values{"", "plain", "a,b", "say \"hi\"", "=SUM(A1)", "-1.5", "-2+3", "+44 7700",
+                                        "@x,y", "\tlead", "line\nbreak", "\r", "'quoted'"};
+  for (const auto& v : values)
+    for (char delimiter : {',', ';', '\t', '|'})
+      for (bool guard : {true, false}) {
+        std::string out = "prefix|";
+        append_escaped_cell(out, v, delimiter, guard);
+        CHECK(out == "prefix|" + escape_cell(v, delimiter, guard));
+      }
+}
+
+TEST_CASE("is_plain_ascii is true exactly where encode_text changes nothing") {
+  CHECK(is_plain_ascii(""));
+  CHECK(is_plain_ascii("plain text, with\ttab\r\nand line ends"));
+  CHECK_FALSE(is_plain_ascii("caf\xC3\xA9"));
+  CHECK_FALSE(is_plain_ascii(std::string("nul\0", 4)));
+  CHECK_FALSE(is_plain_ascii("bell\x07"));
+  CHECK_FALSE(is_plain_ascii("del\x7F"));
+  for (int c = 0; c < 0x80; ++c) {
+    const std::string s(1, static_cast<char>(c));
+    if (!is_plain_ascii(s)) continue;
+    for (auto enc : {Encoding::utf8, Encoding::utf8_bom, Encoding::windows_1252}) {
+      const auto r = encode_text(s, enc, UnencodablePolicy::reject);
+      CHECK(r.ok);
+      CHECK(r.bytes == s);
+      CHECK(r.controls == 0);
+    }
+  }
+}
+
+// Transliterated runs are remembered per thread (bounded); a remembered run
+// must give the same bytes and the same count of replaced characters as the
+// first time, also after the memory was filled and forgotten.
+TEST_CASE("Windows-1252: a transliterated run gives the same result the second time and after many others") {
+  const std::string word = "\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82";  // Привет
+  const auto first = cp1252(word);
+  REQUIRE(first.ok);
+  CHECK(first.bytes == "Privet");
+  CHECK(first.unencodable.size() == 6);
+  const auto twice = cp1252("x " + word + " y " + word);
+  REQUIRE(twice.ok);
+  CHECK(twice.bytes == "x Privet y Privet");
+  CHECK(twice.unencodable.size() == 12);
+  // Thousands of distinct runs (Cyrillic letter pairs and triples) fill the memory past its bound.
+  std::size_t encoded = 0;
+  for (char32_t a = 0x430; a < 0x450; ++a)
+    for (char32_t b = 0x430; b < 0x450; ++b)
+      for (char32_t c = 0x430; c < 0x436; ++c) {
+        const auto r = cp1252(utf8_of(a) + utf8_of(b) + utf8_of(c));
+        REQUIRE(r.ok);
+        CHECK(r.unencodable.size() == 3);
+        ++encoded;
+      }
+  CHECK(encoded > 1024);
+  const auto again = cp1252(word);
+  CHECK(again.bytes == first.bytes);
+  CHECK(again.unencodable == first.unencodable);
 }

@@ -748,3 +748,29 @@ TEST_CASE("a payload over 1 MiB is refused before it is parsed, with a clear mes
   doc["future_field"] = std::string(kMaxPayloadBytes - 4096, 'f');
   CHECK(check(doc).ok());
 }
+
+// check_payload reuses one parser per thread and gives each tree an arena of
+// its own: a tree must stay whole while later payloads (valid, invalid,
+// larger) are parsed on the same thread, and a value assigned out of it (a
+// deep copy into the target's storage) must outlive the check it came from.
+TEST_CASE("a parsed payload stays intact while later payloads are parsed on the same thread") {
+  const std::string first = json::serialize(valid_doc());
+  auto kept = check_text(first);
+  REQUIRE(kept.ok());
+  json::value copied_out;
+  {
+    auto other = valid_doc();
+    other["description"] = std::string(9000, 'x');
+    auto big = check(other);
+    REQUIRE(big.ok());
+    copied_out = big.doc->as_object().at("description");  // copied into copied_out's storage
+    CHECK(check_text("{\"id\": ").errors.front().keyword == "json");
+    CHECK(check_text("[1, 2, 3]").doc.has_value());
+    for (int i = 0; i < 50; ++i) CHECK(check(valid_doc()).ok());
+  }  // `big`, its tree and its arena are gone
+  CHECK(json::serialize(*kept.doc) == first);
+  CHECK(json::value_to<std::string>(kept.doc->as_object().at("description")) ==
+        json::value_to<std::string>(valid_doc().at("description")));
+  REQUIRE(copied_out.is_string());
+  CHECK(copied_out.as_string() == std::string(9000, 'x'));
+}
