@@ -97,6 +97,7 @@ const config::MapSpec kSoapSpec{
      {"batch_size", ValueKind::integer, false, "Items per batch (default 100)."},
      {"batch_wait", ValueKind::duration, false, "Oldest item waits at most this (default 1s)."}}};
 
+// The settings both forms share (SoapConfig, WsdlSoapConfig).
 template <class C>
 void read_common(const config::DaemonConfig& cfg, const YAML::Node& s, C& c, core::Diagnostics& diags) {
   c.username = config::get_string(s, "username", "");
@@ -255,28 +256,11 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
     c.create = op("create", c.create);
     c.update = op("update", {});
     c.lookup = op("lookup", {});
-    c.in_doubt = config::get_string(s, "in_doubt", "resend") == "hold" ? InDoubtPolicy::hold : InDoubtPolicy::resend;
-    c.username = config::get_string(s, "username", "");
-    if (s["password_file"]) c.password_file = cfg.resolve(config::get_string(s, "password_file", ""));
-    if (s["password_credential"]) c.password_file = credential_path(config::get_string(s, "password_credential", ""));
-    c.basic_auth = config::get_bool(s, "basic_auth", false);
-    const auto wsse = config::get_string(s, "ws_security", "none");
-    c.wsse = wsse == "text" ? WsseMode::text : wsse == "digest" ? WsseMode::digest : WsseMode::none;
-    if (s["ca_file"]) c.http.tls.ca_file = cfg.resolve(config::get_string(s, "ca_file", ""));
-    if (s["client_cert"]) c.http.tls.client_cert = cfg.resolve(config::get_string(s, "client_cert", ""));
-    if (s["client_key"]) c.http.tls.client_key = cfg.resolve(config::get_string(s, "client_key", ""));
-    c.http.connect_timeout = config::get_duration(s, "connect_timeout", c.http.connect_timeout);
-    c.http.read_timeout = config::get_duration(s, "read_timeout", c.http.read_timeout);
-    c.http.total_timeout = config::get_duration(s, "request_timeout", c.http.total_timeout);
-    c.http.max_connections = static_cast<std::size_t>(config::get_int(s, "max_connections", 4, cfg.file, diags, 1));
-    if (s["rate_limit"]) c.http.rate_per_second = s["rate_limit"].as<double>();
-    c.http.max_response_bytes = config::get_size(s, "max_response_size", c.http.max_response_bytes);
+    read_common(cfg, s, c, diags);
     c.attachment_content_element = config::get_string(s, "attachment_content_element", c.attachment_content_element);
     c.attachment_reference_element = config::get_string(s, "attachment_reference_element", c.attachment_reference_element);
     c.max_inline_bytes = config::get_size(s, "max_inline_attachment_size", c.max_inline_bytes);
     c.attachment_reference = config::get_string(s, "attachment_reference", c.attachment_reference);
-    c.batch.max_items = static_cast<std::size_t>(config::get_int(s, "batch_size", 100, cfg.file, diags, 1));
-    c.batch.max_wait = config::get_duration(s, "batch_wait", c.batch.max_wait);
     return std::make_unique<SoapSink>(std::move(c), std::move(locator));
   } catch (const std::exception& e) {  // bad URL/XPath/layout, unreadable XSD, TLS or secret files (never the secret)
     diags.error(t.position.file, t.position.line, t.position.column, "target '" + t.name + "': " + e.what(),

@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/sinks/soap/soap_driver.hpp"
 #include "adapters/sinks/soap/soap_envelope.hpp"
 #include "bridge/core/sink.hpp"
 #include "bridge/net/http_client.hpp"
@@ -61,7 +62,6 @@
 
 namespace reportbridge::soap {
 
-enum class InDoubtPolicy { resend, hold };
 enum class WsseMode { none, text, digest };
 
 struct SoapOperation {

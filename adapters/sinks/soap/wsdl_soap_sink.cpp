@@ -186,9 +186,7 @@ struct WsdlSoapSink::Impl {
   net::Url url;
   std::string password, authorization;
   std::unique_ptr<net::HttpClient> client;
-  std::chrono::milliseconds settle{0};
-  // outbox id -> when this process last sent it (or first saw it in doubt)
-  std::unordered_map<std::int64_t, Clock::time_point> last_send;
+  std::unique_ptr<SoapDriver> driver;
 
   Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
     contract = wsdl::Wsdl::load(cfg.wsdl);
@@ -232,9 +230,11 @@ struct WsdlSoapSink::Impl {
       throw std::invalid_argument("basic auth / WS-Security need a username and a password file");
     if (cfg.basic_auth || cfg.wsse != WsseMode::none) password = read_secret_file(cfg.password_file);
     if (cfg.basic_auth) authorization = "Basic " + base64(cfg.username + ":" + password);
-    settle = cfg.settle_time ? *cfg.settle_time
-                             : std::chrono::duration_cast<std::chrono::milliseconds>(cfg.http.total_timeout +
-                                                                                     cfg.http.read_timeout);
+    driver = std::make_unique<SoapDriver>(
+        cfg.name, cfg.in_doubt,
+        cfg.settle_time ? *cfg.settle_time
+                        : std::chrono::duration_cast<std::chrono::milliseconds>(cfg.http.total_timeout +
+                                                                                cfg.http.read_timeout));
     net::HttpClientConfig http = cfg.http;
     http.base_url = endpoint;
     client = std::make_unique<net::HttpClient>(std::move(http));
@@ -609,106 +609,34 @@ struct WsdlSoapSink::Impl {
     return DeliveryOutcome::ok(std::move(ref));
   }
 
-  std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {
-    const std::size_t n = batch.items.size();
-    std::vector<DeliveryOutcome> out(n);
-    std::vector<bool> decided(n, false);
-    const auto now = Clock::now();
-
-    // 1. In-doubt items: nothing before the settle time; then ask (or resend / hold).
-    std::vector<std::size_t> asked;
-    std::vector<net::Request> lookups;
-    std::size_t settling = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& item = batch.items[i];
-      if (!item.in_doubt) continue;
-      auto [it, fresh] = last_send.try_emplace(item.outbox_id, now);  // after a restart: from now
-      (void)fresh;
-      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second);
-      if (waited < settle) {
-        const auto left = settle - waited;
-        out[i] = DeliveryOutcome::fail(DeliveryStatus::retry, "in_doubt_settling",
-                                       "an earlier request may still be in progress at the target; " +
-                                           std::to_string(left.count()) + " ms left of the settle time before " +
-                                           (lookup.offered() ? "the lookup" : "deciding"));
-        out[i].in_doubt = true;
-        out[i].deferred = true;
-        out[i].retry_after = std::chrono::duration_cast<std::chrono::seconds>(left + std::chrono::milliseconds(999));
-        decided[i] = true;
-        ++settling;
-        continue;
-      }
-      if (lookup.offered()) {
-        Built b = build(lookup, item, false);
-        if (b.error) {
-          out[i] = std::move(*b.error);
-          out[i].detail = "lookup: " + out[i].detail;
-          decided[i] = true;
-          continue;
-        }
-        lookups.push_back(request_for(lookup, std::move(b.text)));
-        asked.push_back(i);
-      } else if (cfg.in_doubt == InDoubtPolicy::hold) {
-        out[i] = reject("in_doubt", "an earlier attempt may have reached the target and it offers no lookup; "
-                                    "held for an operator to check and replay");
-        decided[i] = true;
-      }
-    }
-    const auto answers = client->send_all(lookups);
-    for (std::size_t k = 0; k < asked.size(); ++k) {
-      const std::size_t i = asked[k];
-      auto o = read(lookup, answers[k], true);
-      if (o.status == DeliveryStatus::delivered && o.reference.empty()) continue;  // not found: send below
-      if (o.status != DeliveryStatus::delivered) {
-        o.detail = "lookup: " + o.detail;
-        if (o.status == DeliveryStatus::retry) o.in_doubt = true;
-      }
-      o.latency_ms = answers[k].latency_ms;
-      out[i] = std::move(o);
-      decided[i] = true;
-    }
-
-    // 2. Create or update calls.
-    std::vector<std::size_t> sent;
-    std::vector<net::Request> requests;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (decided[i]) continue;
-      const auto& item = batch.items[i];
-      const bool is_update = !item.prior_reference.empty();
-      if (is_update && !update.offered()) {
-        out[i] = reject("update_unsupported", "a new version of a delivered record, and no update operation");
-        continue;
-      }
-      const Op& o = is_update ? update : create;
-      Built b = build(o, item, false);
+  // The calls of this form, for the shared driver (soap_driver.hpp).
+  struct Calls : SoapCalls {
+    const Impl& impl;
+    explicit Calls(const Impl& i) : impl(i) {}
+    bool offers_lookup() const override { return impl.lookup.offered(); }
+    bool offers_update() const override { return impl.update.offered(); }
+    Built lookup_request(const core::DeliveryItem& item) override {
+      Impl::Built b = impl.build(impl.lookup, item, false);
       if (b.error) {
-        out[i] = std::move(*b.error);
-        continue;
+        b.error->detail = "lookup: " + b.error->detail;
+        return std::move(*b.error);
       }
-      requests.push_back(request_for(o, std::move(b.text)));
-      sent.push_back(i);
-      last_send[item.outbox_id] = Clock::now();
+      return impl.request_for(impl.lookup, std::move(b.text));
     }
-    const auto responses = client->send_all(requests);
-    for (std::size_t k = 0; k < sent.size(); ++k) {
-      const std::size_t i = sent[k];
-      const auto& item = batch.items[i];
-      const bool is_update = !item.prior_reference.empty();
-      out[i] = read(is_update ? update : create, responses[k], is_update);
-      if (is_update && out[i].status == DeliveryStatus::delivered && out[i].reference.empty())
-        out[i].reference = item.prior_reference;
-      out[i].latency_ms = responses[k].latency_ms;
+    DeliveryOutcome read_lookup(const net::Response& r) override { return impl.read(impl.lookup, r, true); }
+    Built call_request(const core::DeliveryItem& item, bool update) override {
+      Impl::Built b = impl.build(update ? impl.update : impl.create, item, false);
+      if (b.error) return std::move(*b.error);
+      return impl.request_for(update ? impl.update : impl.create, std::move(b.text));
     }
-    // Settled items are forgotten; a retried one keeps the time of its last send
-    // (the outbox keeps it in doubt once it was).
-    for (std::size_t i = 0; i < n; ++i)
-      if (out[i].status != DeliveryStatus::retry) last_send.erase(batch.items[i].outbox_id);
+    DeliveryOutcome read_call(const net::Response& r, bool update) override {
+      return impl.read(update ? impl.update : impl.create, r, update);
+    }
+  };
 
-    std::size_t counts[3] = {0, 0, 0};
-    for (const auto& o : out) ++counts[static_cast<int>(o.status)];
-    spdlog::debug("soap target {}: batch {}: {} delivered, {} retry ({} settling), {} rejected ({} looked up)",
-                  cfg.name, batch.key, counts[0], counts[1], settling, counts[2], asked.size());
-    return out;
+  std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {
+    Calls calls(*this);
+    return driver->deliver(batch, calls, *client);
   }
 
   std::string preview(const Op& o, const core::TargetRecord& record) const {
@@ -733,7 +661,7 @@ const std::string& WsdlSoapSink::name() const { return impl_->cfg.name; }
 core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; }
 void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
 const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
-std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->settle; }
+std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->driver->settle_time(); }
 std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
 
 std::string WsdlSoapSink::encode_preview(const core::TargetRecord& record) const {
