@@ -7,9 +7,11 @@
 // requests and reads the answers (SoapCalls); the driver owns the order of
 // calls and the in-doubt bookkeeping (when each item was last sent).
 //
-// Not thread-safe: one deliver() at a time per driver (as per sink).
+// Several deliver_each() may run at once (the dispatcher overlaps batches);
+// they share the client's connection slots (net::HttpClient::run).
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -53,6 +55,9 @@ class SoapDriver {
 
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch, SoapCalls& calls,
                                              net::HttpClient& client);
+  // As deliver(), reporting each item's outcome the moment it is known.
+  void deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls, net::HttpClient& client,
+                    const core::Sink::OutcomeReport& report);
 
   std::chrono::milliseconds settle_time() const { return settle_; }
 
@@ -61,6 +66,7 @@ class SoapDriver {
   InDoubtPolicy policy_;
   std::chrono::milliseconds settle_;
   // outbox id -> when this process last sent it (or first saw it in doubt)
+  std::mutex last_send_m_;
   std::unordered_map<std::int64_t, Clock::time_point> last_send_;
 };
 

@@ -361,6 +361,11 @@ struct SoapSink::Impl {
     Calls calls(*this);
     return driver.deliver(batch, calls, *client);
   }
+
+  void deliver_each(const core::DeliveryBatch& batch, const core::Sink::OutcomeReport& report) {
+    Calls calls(*this);
+    driver.deliver_each(batch, calls, *client, report);
+  }
 };
 
 SoapSink::SoapSink(SoapConfig config, core::AttachmentLocator locator)
@@ -375,6 +380,10 @@ std::string SoapSink::encode_preview(const core::TargetRecord& record) const {
   auto b = impl_->build(record, impl_->cfg.create, nullptr, true, &text);
   if (b.error) throw std::runtime_error(b.error->reason_code + ": " + b.error->detail);
   return text;
+}
+
+void SoapSink::deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) {
+  impl_->deliver_each(batch, report);
 }
 
 std::vector<core::DeliveryOutcome> SoapSink::deliver(const core::DeliveryBatch& batch) {

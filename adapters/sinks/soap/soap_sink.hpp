@@ -121,6 +121,10 @@ class SoapSink : public core::Sink {
   std::string encode_preview(const core::TargetRecord& record) const override;
 
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
+  // Each item's outcome as soon as its call answers (a slow call holds its own item only).
+  void deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) override;
+  bool reports_each() const override { return true; }
+  std::size_t concurrency() const override { return config().http.max_connections; }
   // A later version goes as the update operation against the stored reference.
   bool updates_by_reference() const override { return true; }
 

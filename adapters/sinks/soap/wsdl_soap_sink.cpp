@@ -639,6 +639,11 @@ struct WsdlSoapSink::Impl {
     return driver->deliver(batch, calls, *client);
   }
 
+  void deliver_each(const core::DeliveryBatch& batch, const core::Sink::OutcomeReport& report) {
+    Calls calls(*this);
+    driver->deliver_each(batch, calls, *client, report);
+  }
+
   std::string preview(const Op& o, const core::TargetRecord& record) const {
     core::DeliveryItem item;
     item.record = record;
@@ -683,6 +688,10 @@ std::string WsdlSoapSink::preview_all(const core::TargetRecord& record) const {
     }
   }
   return out;
+}
+
+void WsdlSoapSink::deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) {
+  impl_->deliver_each(batch, report);
 }
 
 std::vector<core::DeliveryOutcome> WsdlSoapSink::deliver(const core::DeliveryBatch& batch) {

@@ -126,6 +126,10 @@ class WsdlSoapSink : public core::Sink {
   // The envelope of each configured operation, titled "== create: Op (SOAPAction ...)".
   std::string preview_all(const core::TargetRecord& record) const;
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
+  // Each item's outcome as soon as its call answers (a slow call holds its own item only).
+  void deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) override;
+  bool reports_each() const override { return true; }
+  std::size_t concurrency() const override { return config().http.max_connections; }
   bool updates_by_reference() const override { return true; }
 
   // For `check`: each field name resolves in the create (and update) input,
