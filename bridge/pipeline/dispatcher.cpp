@@ -187,6 +187,7 @@ void Dispatcher::fly(Target& target, std::optional<core::DeliveryBatch> first, b
     std::chrono::steady_clock::time_point started;
     std::thread worker;
     bool worker_done = false;  // deliver_each returned (inbox.m)
+    std::size_t reports = 0;   // outcomes reported (inbox.m)
     std::string error;         // deliver_each threw (inbox.m)
     bool closed = false;       // every item settled
   };
@@ -195,6 +196,7 @@ void Dispatcher::fly(Target& target, std::optional<core::DeliveryBatch> first, b
     std::condition_variable cv;
     std::vector<std::tuple<Flight*, std::size_t, core::DeliveryOutcome>> queue;
     std::size_t workers_done = 0;
+    std::size_t batches_reported = 0;  // batches with every outcome reported
   } inbox;
   std::list<Flight> flights;
   // Whatever happens here, the workers (which refer to this frame) end first.
@@ -222,7 +224,10 @@ void Dispatcher::fly(Target& target, std::optional<core::DeliveryBatch> first, b
         sink->deliver_each(f.batch, [&inbox, &f](std::size_t i, core::DeliveryOutcome o) {
           std::lock_guard lock(inbox.m);
           inbox.queue.emplace_back(&f, i, std::move(o));
-          if (inbox.queue.size() == 1 || inbox.queue.size() >= kSettleGroup) inbox.cv.notify_one();
+          // A batch whose last item this is settles at once (its closing frees room for the next claim).
+          const bool last = ++f.reports == f.batch.items.size();
+          if (last) ++inbox.batches_reported;
+          if (last || inbox.queue.size() == 1 || inbox.queue.size() >= kSettleGroup) inbox.cv.notify_one();
         });
       } catch (const std::exception& e) {
         error = e.what();
@@ -238,7 +243,7 @@ void Dispatcher::fly(Target& target, std::optional<core::DeliveryBatch> first, b
   const std::size_t concurrency = std::max<std::size_t>(1, sink->concurrency());
   bool failing = false;
   if (first) start(std::move(*first));
-  std::size_t seen_done = 0;
+  std::size_t seen_done = 0, seen_reported = 0;
   for (;;) {
     // Claim while a connection would otherwise be idle.
     while (claim && !failing && !(stop_ && stop_->load()) && target.health.circuit == "closed" &&
@@ -259,12 +264,16 @@ void Dispatcher::fly(Target& target, std::optional<core::DeliveryBatch> first, b
     {
       std::unique_lock lock(inbox.m);
       inbox.cv.wait(lock, [&] { return !inbox.queue.empty() || inbox.workers_done != seen_done; });
-      // A few ms more to make a group of what finishes meanwhile.
-      if (inbox.queue.size() < kSettleGroup && inbox.workers_done == seen_done)
-        inbox.cv.wait_for(lock, kSettleEvery,
-                          [&] { return inbox.queue.size() >= kSettleGroup || inbox.workers_done != seen_done; });
+      // A few ms more to make a group of what finishes meanwhile (not when a
+      // batch is complete, or a sink returned).
+      const auto news = [&] {
+        return inbox.queue.size() >= kSettleGroup || inbox.workers_done != seen_done ||
+               inbox.batches_reported != seen_reported;
+      };
+      if (!news()) inbox.cv.wait_for(lock, kSettleEvery, news);
       got.swap(inbox.queue);
       seen_done = inbox.workers_done;
+      seen_reported = inbox.batches_reported;
     }
     // Per batch: the items that finished (and, once its deliver_each returned,
     // the ones it never reported).

@@ -41,8 +41,8 @@ class Dispatcher {
   // A sink that reports items as they finish (core::Sink::reports_each) has
   // them settled in groups of up to this many, or of what finished within
   // kSettleEvery of the first (one state transaction per group).
-  static constexpr std::size_t kSettleGroup = 64;
-  static constexpr std::chrono::milliseconds kSettleEvery{5};
+  static constexpr std::size_t kSettleGroup = 256;
+  static constexpr std::chrono::milliseconds kSettleEvery{10};
   // Batches of one target in flight at once (each on a thread of its own).
   static constexpr std::size_t kMaxBatchesInFlight = 4;
 
