@@ -29,7 +29,7 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
     last_send_[id] = Clock::now();
   };
   std::size_t counts[3] = {0, 0, 0};
-  std::size_t settling = 0, asked = 0;
+  std::size_t settling = 0, asked = 0, existing = 0;
   // Settled items are forgotten; a retried one keeps the time of its last
   // send (the outbox keeps it in doubt once it was).
   auto finish = [&](std::size_t i, DeliveryOutcome o) {
@@ -42,7 +42,7 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
     report(i, std::move(o));
   };
 
-  enum class Phase { lookup, call };
+  enum class Phase { lookup, call, existing };
   struct Job {
     std::size_t item;
     Phase phase;
@@ -69,7 +69,9 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
 
   for (std::size_t i = 0; i < n; ++i) {
     const auto& item = batch.items[i];
-    if (item.in_doubt) {
+    // A create the target refuses to make twice is simply sent again.
+    const bool safe_resend = item.prior_reference.empty() && calls.create_refuses_duplicates();
+    if (item.in_doubt && !safe_resend) {
       // Nothing before the settle time; then ask (or resend / hold).
       std::chrono::milliseconds waited;
       {
@@ -119,6 +121,20 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
     const std::size_t i = job.item;
     const auto& item = batch.items[i];
     try {
+      if (job.phase == Phase::existing) {  // the create was refused as a duplicate: which record?
+        auto o = calls.read_lookup(answer);
+        if (o.status == DeliveryStatus::delivered && o.reference.empty()) {
+          o = DeliveryOutcome::fail(DeliveryStatus::retry, "lookup_not_found",
+                                    "the create was refused as a duplicate, and the lookup does not find the record");
+          o.in_doubt = true;
+        } else if (o.status != DeliveryStatus::delivered) {
+          o.detail = "lookup: " + o.detail;
+          if (o.status == DeliveryStatus::retry) o.in_doubt = true;
+        }
+        o.latency_ms = answer.latency_ms;
+        finish(i, std::move(o));
+        return std::nullopt;
+      }
       if (job.phase == Phase::lookup) {
         auto o = calls.read_lookup(answer);
         if (o.status == DeliveryStatus::delivered && o.reference.empty()) {  // not found: send it
@@ -134,6 +150,23 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
         return std::nullopt;
       }
       const bool update = !item.prior_reference.empty();
+      if (!update) {
+        if (auto e = calls.existing(answer)) {
+          ++existing;
+          if (e->status == DeliveryStatus::delivered && e->reference.empty() && calls.offers_lookup()) {
+            auto built = calls.lookup_request(item);
+            if (auto* lr = std::get_if<net::Request>(&built)) {
+              job.phase = Phase::existing;
+              return std::move(*lr);
+            }
+            finish(i, std::move(std::get<DeliveryOutcome>(built)));
+            return std::nullopt;
+          }
+          e->latency_ms = answer.latency_ms;
+          finish(i, std::move(*e));
+          return std::nullopt;
+        }
+      }
       auto o = calls.read_call(answer, update);
       if (update && o.status == DeliveryStatus::delivered && o.reference.empty()) o.reference = item.prior_reference;
       o.latency_ms = answer.latency_ms;
@@ -149,8 +182,9 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
     return std::nullopt;
   });
 
-  spdlog::debug("soap target {}: batch {}: {} delivered, {} retry ({} settling), {} rejected ({} looked up)", target_,
-                batch.key, counts[0], counts[1], settling, counts[2], asked);
+  spdlog::debug("soap target {}: batch {}: {} delivered ({} refused as existing), {} retry ({} settling), {} rejected "
+                "({} looked up)",
+                target_, batch.key, counts[0], existing, counts[1], settling, counts[2], asked);
 }
 
 }  // namespace reportbridge::soap

@@ -11,6 +11,7 @@
 // they share the client's connection slots (net::HttpClient::run).
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -42,6 +43,12 @@ class SoapCalls {
   // The create (update = false) or update of an item.
   virtual Built call_request(const core::DeliveryItem& item, bool update) = 0;
   virtual core::DeliveryOutcome read_call(const net::Response& response, bool update) = 0;
+  // The safer path (#17): true when the create refuses a second record with
+  // the same external reference; an in-doubt create is then resent at once.
+  virtual bool create_refuses_duplicates() const { return false; }
+  // A create's answer that is that refusal: delivered with the existing
+  // record's reference (empty: ask the lookup for it). nullopt: not a refusal.
+  virtual std::optional<core::DeliveryOutcome> existing(const net::Response&) { return std::nullopt; }
 };
 
 class SoapDriver {

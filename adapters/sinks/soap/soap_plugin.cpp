@@ -30,6 +30,7 @@ const config::MapSpec kWsdlOperationSpec{
     {{"operation", ValueKind::string, true, "The WSDL operation's name."},
      {"reference", ValueKind::string, false, "XPath of the legacy reference in the answer (context: soap:Body; prefixes from namespaces)."},
      {"not_found", ValueKind::any, false, "lookup: empty (default), nil, or {fault: Code}."},
+     {"on_existing", ValueKind::map, false, "create: {fault: Code, reference: XPath}: the target refuses a second record with the same external reference with this fault; the existing record's reference is at `reference` (context soap:Body), or found by the lookup. An in-doubt create is then resent at once (no settle time)."},
      {"fields", ValueKind::map, false, "Record field name -> path in this operation's input (default: the field's name)."},
      {"values", ValueKind::map, false, "Path in this operation's input -> bridge value (external_reference, submission_id, version, legacy_reference, attachment_count, request_id) or {const: TEXT}."}}};
 
@@ -71,7 +72,7 @@ const config::MapSpec kSoapSpec{
      {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr)."},
      {"service_namespace", ValueKind::string, false, "Namespace of the operation elements (default urn:reportbridge:rms:service:1)."},
      {"namespaces", ValueKind::map, false, "Extra prefix: uri pairs for the XPaths and the field paths (svc, soap, soap11, soap12 predefined)."},
-     {"create", ValueKind::map, false, "wsdl: {operation, reference, fields, values}; without: operation, soap_action, reference_xpath of the create call."},
+     {"create", ValueKind::map, false, "wsdl: {operation, reference, fields, values, on_existing: {fault, reference}}; without: operation, soap_action, reference_xpath of the create call."},
      {"update", ValueKind::map, false, "Same keys; used for a new version of a delivered submission."},
      {"lookup", ValueKind::map, false, "Same keys (wsdl: and not_found: empty|nil|{fault: Code}); finds a record by external reference before resending an in-doubt one."},
      {"in_doubt", ValueKind::string, false, "Without lookup: resend (default) or hold (reject for an operator).", {"resend", "hold"}},
@@ -170,6 +171,22 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
           ok = false;
         }
       }
+    if (const YAML::Node oe = n["on_existing"]) {
+      if (std::string(key) != "create") {
+        at(oe, std::string(key) + ".on_existing: only for create", "config.bad_target");
+        ok = false;
+      } else if (!oe.IsMap() || !oe["fault"] || !oe["fault"].IsScalar() || oe.size() > 2 ||
+                 (oe.size() == 2 && !(oe["reference"] && oe["reference"].IsScalar()))) {
+        at(oe, "create.on_existing: {fault: Code, reference: XPath} (reference optional with a lookup)",
+           "config.bad_target");
+        ok = false;
+      } else {
+        oc.on_existing_fault = oe["fault"].as<std::string>();
+        const auto colon = oc.on_existing_fault.rfind(':');
+        if (colon != std::string::npos) oc.on_existing_fault.erase(0, colon + 1);
+        if (oe["reference"]) oc.on_existing_reference = oe["reference"].as<std::string>();
+      }
+    }
     if (const YAML::Node nf = n["not_found"]) {
       if (std::string(key) != "lookup") {
         at(nf, std::string(key) + ".not_found: only for lookup", "config.bad_target");

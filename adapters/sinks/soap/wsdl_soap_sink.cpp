@@ -187,6 +187,7 @@ struct WsdlSoapSink::Impl {
   std::string password, authorization;
   std::unique_ptr<net::HttpClient> client;
   std::unique_ptr<SoapDriver> driver;
+  std::optional<xml::XPathQuery> existing_reference;  // create.on_existing_reference
 
   Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
     contract = wsdl::Wsdl::load(cfg.wsdl);
@@ -212,6 +213,17 @@ struct WsdlSoapSink::Impl {
         o->reference.emplace(o->cfg.reference, ns);
       } catch (const std::invalid_argument& e) {
         problems.emplace_back(o->role, std::string("reference: ") + e.what());
+      }
+    }
+    if (!cfg.create.on_existing_fault.empty()) {
+      if (!cfg.create.on_existing_reference.empty()) {
+        try {
+          existing_reference.emplace(cfg.create.on_existing_reference, ns);
+        } catch (const std::invalid_argument& e) {
+          problems.emplace_back("create", std::string("on_existing: reference: ") + e.what());
+        }
+      } else if (cfg.lookup.operation.empty()) {
+        problems.emplace_back("create", "on_existing: give a reference XPath into the fault, or a lookup operation");
       }
     }
     if (lookup.offered() && lookup.cfg.reference.empty()) problems.emplace_back("lookup", "a reference XPath is required");
@@ -565,6 +577,27 @@ struct WsdlSoapSink::Impl {
     return nullptr;
   }
 
+  // create.on_existing: the create's answer is the fault by which the target
+  // refuses a second record with the same external reference. Delivered with
+  // the existing record's reference from the fault (empty: ask the lookup).
+  std::optional<DeliveryOutcome> existing(const net::Response& resp) const {
+    if (cfg.create.on_existing_fault.empty() || resp.error != net::ErrorKind::none ||
+        resp.body.find('<') == std::string::npos)
+      return std::nullopt;
+    auto parsed = xml::parse_untrusted(resp.body, xml::ParseLimits{static_cast<std::size_t>(cfg.http.max_response_bytes)});
+    if (!parsed) return std::nullopt;
+    auto fault = find_fault(*parsed.doc);
+    if (!fault || !fault->is(cfg.create.on_existing_fault)) return std::nullopt;
+    if (!existing_reference) return DeliveryOutcome::ok();
+    const xmlNode* body = body_of(*parsed.doc);
+    std::string ref = body ? existing_reference->first_string(*body).value_or("") : "";
+    if (ref.empty() && !lookup.offered())
+      return reject("no_reference", "the create was refused as a duplicate (" + cfg.create.on_existing_fault +
+                                        ") with no reference at " + existing_reference->expression() +
+                                        "; the target holds the record");
+    return DeliveryOutcome::ok(std::move(ref));
+  }
+
   // The answer of `o`: delivered with the reference (empty for a lookup: not
   // found), or the failure.
   DeliveryOutcome read(const Op& o, const net::Response& resp, bool reference_optional) const {
@@ -632,6 +665,8 @@ struct WsdlSoapSink::Impl {
     DeliveryOutcome read_call(const net::Response& r, bool update) override {
       return impl.read(update ? impl.update : impl.create, r, update);
     }
+    bool create_refuses_duplicates() const override { return !impl.cfg.create.on_existing_fault.empty(); }
+    std::optional<DeliveryOutcome> existing(const net::Response& r) override { return impl.existing(r); }
   };
 
   std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {

@@ -80,6 +80,13 @@ struct WsdlOperationConfig {
   std::vector<std::pair<std::string, BridgeValue>> values;
   // path in this operation's input -> fixed text (e.g. a calling-system id)
   std::vector<std::pair<std::string, std::string>> constants;
+  // create only: the target refuses a second record with the same external
+  // reference with this fault (code, subcode or dotted suffix); the existing
+  // record's reference is at on_existing_reference (XPath, context soap:Body),
+  // or, without it, found by the lookup. Such a create is safe to resend: an
+  // in-doubt create is sent again at once (no settle time, no lookup first).
+  std::string on_existing_fault;
+  std::string on_existing_reference;
 };
 
 struct WsdlSoapConfig {
