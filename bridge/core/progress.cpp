@@ -17,6 +17,8 @@ void progress() noexcept {
   if (t_beat) t_beat->store(steady_now_ns(), std::memory_order_relaxed);
 }
 
+std::atomic<std::int64_t>* current_beat() noexcept { return t_beat; }
+
 ProgressScope::ProgressScope(std::atomic<std::int64_t>& beat) noexcept : previous_(t_beat) {
   t_beat = &beat;
   progress();

@@ -24,6 +24,11 @@ class ProgressScope {
   std::atomic<std::int64_t>* previous_;
 };
 
+// The heartbeat progress() on this thread moves (nullptr: none). A thread
+// doing work for a loop thread installs a ProgressScope with it, so that the
+// loop's heartbeat moves with the work.
+std::atomic<std::int64_t>* current_beat() noexcept;
+
 // The steady clock in ns, as progress() stores it.
 std::int64_t steady_now_ns() noexcept;
 

@@ -94,6 +94,25 @@ class Sink {
   // not deliver it a second time; it returns the outcomes again instead.
   virtual std::vector<DeliveryOutcome> deliver(const DeliveryBatch& batch) = 0;
 
+  // An item's outcome, as soon as it is known (`index` into batch.items).
+  using OutcomeReport = std::function<void(std::size_t index, DeliveryOutcome outcome)>;
+  // As deliver(), reporting each item's outcome once through `report` as
+  // soon as it is known (in any order, on the thread that called
+  // deliver_each), so the dispatcher settles finished items while slow calls
+  // are still in flight. An item not reported when it returns is retried
+  // (no_outcome). The default delivers the whole batch, then reports.
+  virtual void deliver_each(const DeliveryBatch& batch, const OutcomeReport& report) {
+    auto outcomes = deliver(batch);
+    for (std::size_t i = 0; i < outcomes.size() && i < batch.items.size(); ++i) report(i, std::move(outcomes[i]));
+  }
+  // True when deliver_each reports items as they finish. The dispatcher then
+  // runs it on threads of its own, settles finished items meanwhile, and
+  // overlaps batches: deliver_each may then run for several batches at once.
+  virtual bool reports_each() const { return false; }
+  // Items the sink works on at once (e.g. connections): the dispatcher hands
+  // it the next batch when fewer than this many are unfinished.
+  virtual std::size_t concurrency() const { return 1; }
+
   // True when the sink sends a later version of a submission as an update of
   // the record the earlier one created, using DeliveryItem::prior_reference;
   // the bridge then keeps every reference this target issues.

@@ -12,6 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
@@ -22,6 +23,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <fstream>
 #include <optional>
 #include <stdexcept>
@@ -378,6 +382,92 @@ struct HttpClient::Impl {
     }
   }
 
+  // run(): jobs of every caller share this client's slots. The first caller
+  // runs the loop; a caller arriving while it runs hands its jobs to the loop
+  // (asio::post is thread-safe) and waits for them; the loop runs until no
+  // caller has work left.
+  struct Group {
+    std::vector<Request> first;
+    const HttpClient::Then* then;
+    std::size_t left;
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  std::mutex run_m;
+  bool running = false;
+  std::size_t posted = 0;                                  // groups posted, not yet taken by the loop (run_m)
+  std::deque<std::pair<Group*, std::size_t>> queue;        // jobs waiting for a slot (loop thread only)
+  std::size_t active = 0;                                  // job workers alive (loop thread only)
+
+  static void finish(Group& g) {
+    std::lock_guard lock(g.m);
+    g.done = true;
+    g.cv.notify_all();
+  }
+
+  asio::awaitable<void> job_worker() {
+    while (!queue.empty()) {
+      auto [g, i] = queue.front();
+      queue.pop_front();
+      Request req = std::move(g->first[i]);
+      for (;;) {
+        co_await acquire_token();
+        Response r;
+        co_await perform(req, r);
+        auto follow = (*g->then)(i, std::move(r));
+        if (!follow) break;
+        req = std::move(*follow);
+      }
+      if (--g->left == 0) finish(*g);
+    }
+    --active;
+  }
+
+  // On the loop thread: a group's jobs join the queue; idle slots start on them.
+  void take(Group* g) {
+    {
+      std::lock_guard lock(run_m);
+      --posted;
+    }
+    for (std::size_t i = 0; i < g->first.size(); ++i) queue.emplace_back(g, i);
+    while (active < cfg.max_connections && active < queue.size()) {
+      ++active;
+      asio::co_spawn(ioc, job_worker(), asio::detached);
+    }
+  }
+
+  void run(std::vector<Request> first, const HttpClient::Then& then) {
+    Group g;
+    g.first = std::move(first);
+    g.then = &then;
+    g.left = g.first.size();
+    if (g.left == 0) return;
+    std::unique_lock lock(run_m);
+    ++posted;
+    if (running) {  // another caller's loop takes these jobs too
+      asio::post(ioc, [this, gp = &g] { take(gp); });
+      lock.unlock();
+      std::unique_lock wait(g.m);
+      g.cv.wait(wait, [&] { return g.done; });
+      return;
+    }
+    running = true;
+    ioc.restart();
+    asio::post(ioc, [this, gp = &g] { take(gp); });
+    lock.unlock();
+    for (;;) {
+      ioc.run();
+      lock.lock();
+      if (posted == 0) {  // nobody handed work in after the loop ran dry
+        running = false;
+        break;
+      }
+      ioc.restart();
+      lock.unlock();
+    }
+  }
+
   std::vector<Response> send_all(const std::vector<Request>& reqs) {
     std::vector<Response> out(reqs.size());
     std::size_t next = 0;
@@ -398,6 +488,8 @@ HttpClient::HttpClient(HttpClientConfig config) : impl_(std::make_unique<Impl>(s
 HttpClient::~HttpClient() = default;
 
 std::vector<Response> HttpClient::send_all(const std::vector<Request>& requests) { return impl_->send_all(requests); }
+
+void HttpClient::run(std::vector<Request> first, const Then& then) { impl_->run(std::move(first), then); }
 
 Response HttpClient::send(const Request& request) {
   return std::move(impl_->send_all(std::vector<Request>{request}).front());

@@ -6,7 +6,8 @@
 // - One client talks to one origin (scheme, host, port) given by `base_url`.
 // - Synchronous API: send_all() runs up to `max_connections` requests at once
 //   on a private io_context on the calling thread and returns when every
-//   request has an answer or an error. Not thread-safe: one caller at a time.
+//   request has an answer or an error. Not thread-safe: one caller at a time,
+//   except run(), which several threads may call at once (see there).
 // - Keep-alive: connections are kept between calls (at most max_connections
 //   idle, each for at most idle_timeout) and probed before reuse, so a
 //   connection the server already closed is never used for a request.
@@ -40,6 +41,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -114,6 +117,17 @@ class HttpClient {
   // Answers in request order. Never throws for network errors.
   std::vector<Response> send_all(const std::vector<Request>& requests);
   Response send(const Request& request);
+  // Jobs of one or more requests each, up to max_connections at once: job i
+  // starts with first[i]; when an answer arrives, `then(i, answer)` is called
+  // (on the calling thread) and returns the job's next request, which the
+  // same slot sends at once, or nullopt (the job is done; the slot takes the
+  // next job). Returns when every job is done. Never throws for network
+  // errors; `then` must not throw. Several threads may call run() at once:
+  // their jobs share the max_connections slots (a slot freed by one caller's
+  // job takes the next job of any caller), on the loop of the first, which
+  // returns when no caller has work left; `then` of every job runs there.
+  using Then = std::function<std::optional<Request>(std::size_t job, Response answer)>;
+  void run(std::vector<Request> first, const Then& then);
 
   const HttpClientConfig& config() const;
   // Connections opened so far (keep-alive reuse shows as fewer opens than requests).

@@ -38,6 +38,13 @@ class Dispatcher {
   // many bytes (it reaches the resident's app); an error detail to kMaxDetailBytes.
   static constexpr std::size_t kMaxReferenceBytes = 256;
   static constexpr std::size_t kMaxDetailBytes = 1024;
+  // A sink that reports items as they finish (core::Sink::reports_each) has
+  // them settled in groups of up to this many, or of what finished within
+  // kSettleEvery of the first (one state transaction per group).
+  static constexpr std::size_t kSettleGroup = 256;
+  static constexpr std::chrono::milliseconds kSettleEvery{10};
+  // Batches of one target in flight at once (each on a thread of its own).
+  static constexpr std::size_t kMaxBatchesInFlight = 4;
 
   explicit Dispatcher(store::StateStore& state, core::EventListener* events = nullptr)
       : state_(state), events_(events) {}
@@ -81,6 +88,22 @@ class Dispatcher {
   // doing: an attachment the source could not supply (attachment_unavailable)
   // is not.
   bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
+  // What one batch came to, over its settled groups.
+  struct Tally {
+    std::size_t delivered = 0, retried = 0, rejected = 0;
+    std::size_t target_retried = 0;  // retries the target is to blame for
+    std::string last_error;
+    std::string auth_error;  // the target refused the credentials
+  };
+  void settle_group(Target& target, const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
+                    std::vector<core::DeliveryOutcome>& outcomes, bool whole, double batch_ms, Tally& tally);
+  // Batches of a sink that reports items as they finish: `first` (if any),
+  // then, with `claim`, more as connections free up; settled as items finish.
+  void fly(Target& target, std::optional<core::DeliveryBatch> first, bool claim, std::size_t max_items, bool flush,
+           DispatchStats& stats, bool* failing);
+  bool finish_batch(Target& target, const core::DeliveryBatch& batch, const Tally& tally, DispatchStats& stats);
+  bool streams(const Target& target) const;
+  std::optional<core::DeliveryBatch> next_batch(Target& target, std::size_t max_items, bool flush);
   static void bound_untrusted(const Target& target, std::vector<core::DeliveryOutcome>& outcomes);
   void fill_duplicate_references();
   // `open_now`: the target refused the bridge's credentials (auth_failed):

@@ -599,6 +599,9 @@ struct SqliteStateStore::BatchInfo {
     Meta meta;
   };
   std::vector<Unreadable> unreadable;
+  // Items settled while the batch stays open (settle_items), parallel to items.
+  std::vector<bool> settled;
+  std::size_t settled_count = 0;
 };
 
 // --- opening and migrating ---------------------------------------------
@@ -1173,7 +1176,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
     // Normally none: a delivery thread settles its batch before it claims the
     // next. Several instances, or a test, may hold more than one.
     for (const auto& [id, key] : open)
-      if (auto other = load_batch(id, key, false))
+      if (auto other = load_batch(id, key, false, false))  // (the holder's own view of it stays)
         for (const auto& item : other->items) note_open(elsewhere, item.record.submission_id, item.record.version);
   }
   // 1. Exceptions that are due: retries, replays, items that waited for an earlier version.
@@ -1404,7 +1407,7 @@ void SqliteStateStore::prior_references(const std::string& target, core::Deliver
 }
 
 std::optional<core::DeliveryBatch> SqliteStateStore::load_batch(std::int64_t id, const std::string& key,
-                                                                bool recovering) {
+                                                                bool recovering, bool remember) {
   core::DeliveryBatch batch;
   batch.id = id;
   batch.fence = id;
@@ -1474,7 +1477,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::load_batch(std::int64_t id,
     }
   }
   prior_references(info->target, batch, *info);
-  claimed_[id] = std::move(info);
+  if (remember) claimed_[id] = std::move(info);
   return batch;
 }
 
@@ -1511,14 +1514,70 @@ SqliteStateStore::BatchInfo& SqliteStateStore::batch_info(const core::DeliveryBa
 void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
                                     std::int64_t now, const RetryPolicy& retry, const WritebackRule& rule) {
   BatchInfo& info = batch_info(batch);
+  // Every item not settled yet (settle_items), each with its own outcome.
+  std::vector<std::size_t> which;
+  std::vector<core::DeliveryOutcome> rest;
+  which.reserve(batch.items.size());
+  rest.reserve(batch.items.size());
+  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+    if (!info.settled.empty() && info.settled[i]) continue;
+    which.push_back(i);
+    rest.push_back(i < outcomes.size() ? outcomes[i]
+                                       : core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "no_outcome",
+                                                                     "sink returned fewer outcomes than items"));
+  }
+  settle(batch, info, which, rest, now, retry, rule);
+}
+
+void SqliteStateStore::settle_items(const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
+                                    const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now,
+                                    const RetryPolicy& retry, const WritebackRule& rule) {
+  BatchInfo& info = batch_info(batch);
+  if (outcomes.size() != which.size())
+    throw std::logic_error("settle_items: batch " + batch.key + ": one outcome per item settled");
+  settle(batch, info, which, outcomes, now, retry, rule);
+}
+
+// Settles `which` (indexes into batch.items, outcomes[k] for which[k]); the
+// call that settles the batch's last items closes it. Items settled while
+// the batch stays open leave it: a log item joins the batch's `skipped` ids
+// (so recovery, the in-flight count and the order of versions no longer see
+// it in the batch), an exception row loses its batch_id.
+void SqliteStateStore::settle(const core::DeliveryBatch& batch, BatchInfo& info, const std::vector<std::size_t>& which,
+                              const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now,
+                              const RetryPolicy& retry, const WritebackRule& rule) {
+  if (info.settled.empty()) info.settled.assign(batch.items.size(), false);
+  for (std::size_t i : which)
+    if (i >= batch.items.size() || info.settled[i])
+      throw std::logic_error("settle: batch " + batch.key + ": item " + std::to_string(i) +
+                             " is not in the batch or was settled already");
+  const bool closing = info.settled_count + which.size() == batch.items.size();
   const std::string& target = info.target;
   Transaction tx(db_);
-  {
+  if (closing) {
     auto close = db_.prepare(
         "UPDATE delivery_batches SET state = 'settled', settled_ms = ?2 WHERE id = ?1 AND state = 'open'");
     close.bind(1, batch.id).bind(2, now).run();
     if (db_.changes() != 1)
       throw LeaseLost("delivery batch " + batch.key + " is no longer open: its outcome was recorded elsewhere");
+  } else {
+    auto q = db_.prepare("SELECT skipped FROM delivery_batches WHERE id = ?1 AND state = 'open'");
+    q.bind(1, batch.id);
+    if (!q.step())
+      throw LeaseLost("delivery batch " + batch.key + " is no longer open: its outcome was recorded elsewhere");
+    auto skipped = decode_ids(q.blob_view(0));
+    q.reset();
+    std::int64_t from_log = 0;
+    for (std::size_t i : which)
+      if (!info.items[i].exception) {
+        skipped.push_back(batch.items[i].outbox_id);
+        ++from_log;
+      }
+    if (from_log > 0) {
+      std::sort(skipped.begin(), skipped.end());
+      db_.prepare("UPDATE delivery_batches SET skipped = ?2, items = items - ?3 WHERE id = ?1")
+          .bind(1, batch.id).bind_blob(2, encode_ids(skipped)).bind(3, from_log).run();
+    }
   }
   auto drop_item = db_.prepare("DELETE FROM outbox_items WHERE id = ?1");
   auto drop_record = db_.prepare("DELETE FROM outbox_records WHERE item_id = ?1");
@@ -1567,13 +1626,12 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
   enum class Final { delivered, dead, open };
   std::vector<Final> finals(batch.items.size(), Final::open);
   std::int64_t delivered = 0;
-  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+  std::vector<const core::DeliveryOutcome*> outcome_of(batch.items.size(), nullptr);
+  for (std::size_t k = 0; k < which.size(); ++k) {
+    const std::size_t i = which[k];
     const auto& item = batch.items[i];
-    const core::DeliveryOutcome& o =
-        i < outcomes.size()
-            ? outcomes[i]
-            : core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "no_outcome",
-                                          "sink returned fewer outcomes than items");
+    const core::DeliveryOutcome& o = outcomes[k];
+    outcome_of[i] = &o;
     const std::string error = o.reason_code.empty() ? std::string() : o.reason_code + ": " + o.detail;
     const int attempts = item.attempts + 1;
     switch (o.status) {
@@ -1616,8 +1674,8 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
         break;
     }
   }
-  // Items of a recovered batch whose record could not be read.
-  for (const auto& u : info.unreadable) {
+  // Items of a recovered batch whose record could not be read (with the batch's last items).
+  for (const auto& u : closing ? info.unreadable : std::vector<BatchInfo::Unreadable>{}) {
     if (u.exception) {
       db_.prepare(
              "UPDATE outbox_items SET state = 'dead', batch_id = NULL, last_error = 'record_unreadable',"
@@ -1672,7 +1730,7 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
     duplicates_wait = q.step();
   }
   std::set<std::pair<std::string, std::int64_t>> done;
-  for (std::size_t i = 0; i < batch.items.size(); ++i) {
+  for (std::size_t i : which) {
     if (finals[i] == Final::open) continue;
     const auto& item = batch.items[i];
     const Meta& meta = info.items[i].meta;
@@ -1681,7 +1739,7 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
       std::string reference;
     };
     std::vector<Got> got;
-    if (finals[i] == Final::delivered) got.push_back({target, i < outcomes.size() ? outcomes[i].reference : ""});
+    if (finals[i] == Final::delivered) got.push_back({target, outcome_of[i]->reference});
     bool open = false;
     for (const auto& [t, id] : meta.siblings) {
       const Final f = sibling(t, id);
@@ -1732,7 +1790,12 @@ void SqliteStateStore::settle_batch(const core::DeliveryBatch& batch, const std:
   // (secure_delete), are then reused by the new segments in the same
   // transaction, so the erasure writes nothing of its own.
   tx.commit();
-  claimed_.erase(batch.id);
+  if (closing) {
+    claimed_.erase(batch.id);
+  } else {
+    for (std::size_t i : which) info.settled[i] = true;
+    info.settled_count += which.size();
+  }
 }
 
 std::size_t SqliteStateStore::release_settled_records() {

@@ -58,6 +58,10 @@ class SqliteStateStore final : public StateStore {
   std::vector<core::DeliveryBatch> open_batches(const std::string& target) override;
   void settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
                     std::int64_t now_ms, const RetryPolicy& retry, const WritebackRule& rule) override;
+  bool settles_items() const override { return true; }
+  void settle_items(const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
+                    const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now_ms, const RetryPolicy& retry,
+                    const WritebackRule& rule) override;
 
   std::size_t release_settled_records() override;
 
@@ -92,7 +96,12 @@ class SqliteStateStore final : public StateStore {
   void migrate();
   void migrate_v4_to_v5();
   BatchInfo& batch_info(const core::DeliveryBatch& batch);
-  std::optional<core::DeliveryBatch> load_batch(std::int64_t id, const std::string& key, bool recovering);
+  // `remember`: keep what the store knows of the batch for its settle (its holder's view).
+  std::optional<core::DeliveryBatch> load_batch(std::int64_t id, const std::string& key, bool recovering,
+                                                bool remember = true);
+  void settle(const core::DeliveryBatch& batch, BatchInfo& info, const std::vector<std::size_t>& which,
+              const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now_ms, const RetryPolicy& retry,
+              const WritebackRule& rule);
   const WritebackRule* rule_of(const std::string& target) const;
   std::size_t rank_of(const std::string& target) const;
   void prior_references(const std::string& target, core::DeliveryBatch& batch, const BatchInfo& info);

@@ -5,10 +5,18 @@
 
 #include "bridge/store/sqlite_state_store.hpp"
 
+#include <stdexcept>
+
 namespace reportbridge::store {
 
 std::unique_ptr<StateStore> open_state_store(const std::string& path, int cache_kib) {
   return std::make_unique<SqliteStateStore>(path, cache_kib);
+}
+
+void StateStore::settle_items(const core::DeliveryBatch& batch, const std::vector<std::size_t>&,
+                              const std::vector<core::DeliveryOutcome>&, std::int64_t, const RetryPolicy&,
+                              const WritebackRule&) {
+  throw std::logic_error("delivery batch " + batch.key + ": this state store settles batches whole");
 }
 
 std::int64_t now_ms() {

@@ -15,7 +15,8 @@
 //             stable key, durably (on disk before anything is published under
 //             the key); open_batches hands back, after a crash, exactly the
 //             batches claimed and never settled (same key, items, order);
-//             settle_batch records every item's outcome in one transaction and
+//             settle_batch records every item's outcome in one transaction
+//             (settle_items: some items', the batch staying open for the rest) and
 //             queues the status of every submission version that is then
 //             settled at each of its targets. A later version of a submission
 //             is never claimed while an earlier one is still on its way to that
@@ -282,6 +283,21 @@ class StateStore {
   // is no longer this instance's.
   virtual void settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
                             std::int64_t now_ms, const RetryPolicy& retry, const WritebackRule& rule) = 0;
+  // Settling items as they finish (#17: a slow call does not hold its batch).
+  // settle_items settles some items of an open batch (`which`: indexes into
+  // batch.items, outcomes[k] for which[k]), in one transaction, exactly as
+  // settle_batch would settle them, while the others are still on their way:
+  // those stay in the batch, and after a crash open_batches hands back only
+  // them (still every one in doubt). The call that settles the batch's last
+  // items closes it; settle_batch after some settle_items settles the rest
+  // (the outcomes of items settled already are ignored). An item is settled
+  // once. A store that cannot settle part of a batch answers false from
+  // settles_items() (the default; settle_items then throws std::logic_error)
+  // and the dispatcher settles its batches whole.
+  virtual bool settles_items() const { return false; }
+  virtual void settle_items(const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
+                            const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now_ms,
+                            const RetryPolicy& retry, const WritebackRule& rule);
 
   // Queues, for each duplicate still waiting, its status with the reference
   // the kept report now has. Returns how many kept reports had one.

@@ -229,6 +229,114 @@ TEST_CASE("chaos and SIGKILLs against the WSDL target: every version once at the
               boost::json::serialize(outcomes).c_str());
 }
 
+TEST_CASE("a slow call holds its own item only: the rest of its batch is delivered and written back meanwhile") {
+  ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  Installation inst(kGuardianMapping,
+                    guardian_target(server.port(),
+                                    "    read_timeout: 30s\n    request_timeout: 40s\n    max_connections: 4\n"
+                                    "    batch_size: 40\n    batch_wait: 50ms\n"));
+  auto gen = inst.generate(30, 5);
+  INFO(gen.out << gen.err);
+  REQUIRE(gen.exit_code == 0);
+  // The first create waits 8 s at the target, then commits and answers.
+  control(server, "slow_next=1&ms=8000&ops=create");
+  const auto started = std::chrono::steady_clock::now();
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
+                            (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+  std::map<std::string, std::int64_t> states;
+  std::size_t forwarded = 0;
+  // While the slow call is pending: everything else of its batch delivered
+  // (status) and written back to the app.
+  const bool settled_meanwhile = wait_until(
+      [&] {
+        states = outbox_states(inst);
+        forwarded = 0;
+        for (const auto& [id, state] : inst.statuses()) forwarded += state == "forwarded";
+        return states["in_flight"] == 1 && states["delivered"] >= 10 && forwarded >= 10;
+      },
+      std::chrono::milliseconds(6000));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  auto during = dump(server);
+  std::int64_t versions = 0;
+  for (const auto& rec : during.at("records").as_array())
+    versions += static_cast<std::int64_t>(rec.at("versions").as_array().size());
+  INFO("after " << seconds << " s: delivered " << states["delivered"] << " in flight " << states["in_flight"]
+                << " pending " << states["pending"] << ", " << forwarded << " forwarded, " << versions
+                << " versions at the server");
+  CHECK(settled_meanwhile);
+  CHECK(seconds < 8.0);  // the slow call has not answered yet
+  CHECK(versions == states["delivered"]);  // (the slow create commits only when it answers)
+
+  // Then the slow one settles too, once.
+  const bool done = wait_until(
+      [&] {
+        auto s = outbox_states(inst);
+        return s["pending"] == 0 && s["in_flight"] == 0 && s["delivered"] > states["delivered"];
+      },
+      std::chrono::seconds(30));
+  kill(pid, SIGTERM);
+  wait_process(pid);
+  CHECK(done);
+  auto after = dump(server);
+  CHECK(after.at("duplicates").as_object().empty());
+  CHECK(after.at("repeated_versions").as_object().empty());
+}
+
+TEST_CASE("the safer path: a create the target refuses to make twice is resent at once, one record, its reference") {
+  ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  control(server, "unique_external=1");
+  std::string target = guardian_target(server.port(),
+                                       "    read_timeout: 5s\n    request_timeout: 6s\n    settle_time: 120s\n"
+                                       "    batch_size: 10\n    batch_wait: 50ms\n"
+                                       "    retry: {max_attempts: 50, base: 50ms, cap: 200ms}\n"
+                                       "    writeback: {message: \"Recorded by Guardian.\", reference: true}\n");
+  const std::string values = "      values: {gcr:CommunityReport/ExternalReference: external_reference}\n";
+  const auto at = target.find(values);
+  REQUIRE(at != std::string::npos);
+  target.insert(at + values.size(),
+                "      on_existing: {fault: DuplicateExternalReference, reference: \"//dup:ExistingReference\"}\n");
+  target.insert(target.find("      svc: "), "      dup: urn:reportbridge:test:legacy-faults\n");
+  Installation inst(kGuardianMapping, target);
+  create_app_store(inst.store);
+  for (int n = 1; n <= 3; ++n) insert_submission(inst.store, n, test_id(n), 1, valid_payload(test_id(n)));
+  // The first create commits, then the connection drops without an answer: in doubt.
+  control(server, "drop_next=1&ops=create");
+
+  auto check = inst.bridge({"check"});
+  INFO(check.out << check.err);
+  REQUIRE(check.exit_code == 0);
+  const auto started = std::chrono::steady_clock::now();
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
+                            (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+  // Without the safer path the in-doubt create would wait out the 120 s settle time.
+  const bool done = wait_until(
+      [&] {
+        std::size_t forwarded = 0;
+        for (const auto& [id, state] : inst.statuses()) forwarded += state == "forwarded";
+        return forwarded == 3;
+      },
+      std::chrono::seconds(20));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  kill(pid, SIGTERM);
+  wait_process(pid);
+  INFO("after " << seconds << " s; " << read_file(inst.dir / "err.log"));
+  CHECK(done);
+
+  auto d = dump(server);
+  INFO(boost::json::serialize(d.at("calls")));
+  CHECK(d.at("duplicates").as_object().empty());
+  CHECK(d.at("refused_duplicates").as_int64() == 1);  // the resend, refused
+  const auto refs = read_status_references(inst.store);
+  std::size_t matched = 0;
+  for (const auto& rec : d.at("records").as_array()) {
+    const std::string external(rec.at("external_reference").as_string());
+    const std::string id = external.substr(0, external.find(':'));
+    CHECK(refs.at(id) == std::string(rec.at("legacy_reference").as_string()));
+    ++matched;
+  }
+  CHECK(matched == 3);
+}
+
 TEST_CASE("scaffold: a starter mapping and WSDL target from the contract") {
   auto r = run_process({REPORTBRIDGE_BINARY, "scaffold", "--wsdl", kWsdl, "--operation", "SubmitCommunityReport",
                         "--schema", std::string(REPORTBRIDGE_SOURCE_DIR) + "/schemas/submission.schema.json"});

@@ -41,6 +41,10 @@ def iso(t):
     return t.isoformat().replace("+00:00", "Z")
 
 
+# The namespace of the detail of a refused duplicate (Store.unique_external).
+DUPLICATE_NS = "urn:reportbridge:test:legacy-faults"
+
+
 def E(tag, text=None, children=(), **attrib):
     el = etree.Element(tag)
     for k, v in attrib.items():
@@ -68,6 +72,8 @@ class Store:
         self.reset()
 
     def reset(self):
+        self.unique_external = False
+        self.refused_duplicates = 0
         self.records = []
         self.by_ref = {}
         self.by_external = {}
@@ -80,7 +86,18 @@ class Store:
                 "soap_version": call.version, "soap_action": call.soap_action, "at": iso(now())}
 
     def create(self, call, external, record):
-        """Always a new record, as a real legacy system does (a duplicate delivery shows)."""
+        """Always a new record, as a real legacy system does (a duplicate delivery shows);
+        with `unique_external` set (control unique_external=1), a system that refuses a second
+        record with the same external reference, checked when the record commits (after a
+        slow call's wait): a Client fault, faultcode Client.DuplicateExternalReference, whose
+        detail names the existing record (DUPLICATE_DETAIL/ExistingReference)."""
+        if self.unique_external and external is not None and external in self.by_external:
+            existing = self.by_external[external]
+            self.refused_duplicates += 1
+            raise SoapFault("Client", "a record with this external reference exists",
+                            dotted="DuplicateExternalReference",
+                            detail=[E("{%s}DuplicateExternalReference" % DUPLICATE_NS, children=[
+                                E("{%s}ExistingReference" % DUPLICATE_NS, existing)])])
         ref = self.ref_format(len(self.records) + 1)
         rec = {"legacy_reference": ref, "external_reference": external, "created_at": iso(now()),
                "versions": [self._version(call, "create", external, record)]}
@@ -116,7 +133,8 @@ class Store:
                 repeated[r["legacy_reference"]] = twice
         return {"records": self.records,
                 "duplicates": {k: v for k, v in creates.items() if len(v) > 1},
-                "repeated_versions": repeated}
+                "repeated_versions": repeated,
+                "refused_duplicates": self.refused_duplicates}
 
 
 # ---------------------------------------------------------------------- faults and modes
@@ -371,6 +389,9 @@ class ControlPlaneHandler(BaseHTTPRequestHandler):
             with c.lock:
                 if q.get("reset"):
                     self.state.reset()
+                if "unique_external" in q:
+                    store = getattr(getattr(self.state, "shape", None), "store", None) or getattr(self.state, "store")
+                    store.unique_external = q["unique_external"] == "1"
                 if "drop_next" in q:
                     c.drop = [int(q["drop_next"]), parse_ops(q.get("ops"))]
                 if "slow_next" in q:

@@ -38,6 +38,9 @@ Control plane (plain HTTP on the same port):
   GET  /health    200 "ok"
   POST /control?drop_next=N[&ops=K]      the next N calls are carried out (committed),
                                         then the connection is closed without an answer
+  POST /control?unique_external=1        refuse a second record with the same external reference
+                                        (checked at commit): Client.DuplicateExternalReference fault
+                                        with the existing reference in its detail (0 or reset ends it)
   POST /control?slow_next=N&ms=M[&ops=K] the next N calls (default ops: create,update)
                                         wait M ms, THEN commit and answer
   POST /control?fail_next=N&kind=KIND[&ops=K]  the next N calls fail without committing;

@@ -30,6 +30,7 @@ const config::MapSpec kWsdlOperationSpec{
     {{"operation", ValueKind::string, true, "The WSDL operation's name."},
      {"reference", ValueKind::string, false, "XPath of the legacy reference in the answer (context: soap:Body; prefixes from namespaces)."},
      {"not_found", ValueKind::any, false, "lookup: empty (default), nil, or {fault: Code}."},
+     {"on_existing", ValueKind::map, false, "create: {fault: Code, reference: XPath}: the target refuses a second record with the same external reference with this fault; the existing record's reference is at `reference` (context soap:Body), or found by the lookup. An in-doubt create is then resent at once (no settle time)."},
      {"fields", ValueKind::map, false, "Record field name -> path in this operation's input (default: the field's name)."},
      {"values", ValueKind::map, false, "Path in this operation's input -> bridge value (external_reference, submission_id, version, legacy_reference, attachment_count, request_id) or {const: TEXT}."}}};
 
@@ -71,7 +72,7 @@ const config::MapSpec kSoapSpec{
      {"fields", ValueKind::map, false, "Mapping field name -> document path (Parent/Child, @attr)."},
      {"service_namespace", ValueKind::string, false, "Namespace of the operation elements (default urn:reportbridge:rms:service:1)."},
      {"namespaces", ValueKind::map, false, "Extra prefix: uri pairs for the XPaths and the field paths (svc, soap, soap11, soap12 predefined)."},
-     {"create", ValueKind::map, false, "wsdl: {operation, reference, fields, values}; without: operation, soap_action, reference_xpath of the create call."},
+     {"create", ValueKind::map, false, "wsdl: {operation, reference, fields, values, on_existing: {fault, reference}}; without: operation, soap_action, reference_xpath of the create call."},
      {"update", ValueKind::map, false, "Same keys; used for a new version of a delivered submission."},
      {"lookup", ValueKind::map, false, "Same keys (wsdl: and not_found: empty|nil|{fault: Code}); finds a record by external reference before resending an in-doubt one."},
      {"in_doubt", ValueKind::string, false, "Without lookup: resend (default) or hold (reject for an operator).", {"resend", "hold"}},
@@ -98,6 +99,7 @@ const config::MapSpec kSoapSpec{
      {"batch_size", ValueKind::integer, false, "Items per batch (default 100)."},
      {"batch_wait", ValueKind::duration, false, "Oldest item waits at most this (default 1s)."}}};
 
+// The settings both forms share (SoapConfig, WsdlSoapConfig).
 template <class C>
 void read_common(const config::DaemonConfig& cfg, const YAML::Node& s, C& c, core::Diagnostics& diags) {
   c.username = config::get_string(s, "username", "");
@@ -170,6 +172,22 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
           ok = false;
         }
       }
+    if (const YAML::Node oe = n["on_existing"]) {
+      if (std::string(key) != "create") {
+        at(oe, std::string(key) + ".on_existing: only for create", "config.bad_target");
+        ok = false;
+      } else if (!oe.IsMap() || !oe["fault"] || !oe["fault"].IsScalar() || oe.size() > 2 ||
+                 (oe.size() == 2 && !(oe["reference"] && oe["reference"].IsScalar()))) {
+        at(oe, "create.on_existing: {fault: Code, reference: XPath} (reference optional with a lookup)",
+           "config.bad_target");
+        ok = false;
+      } else {
+        oc.on_existing_fault = oe["fault"].as<std::string>();
+        const auto colon = oc.on_existing_fault.rfind(':');
+        if (colon != std::string::npos) oc.on_existing_fault.erase(0, colon + 1);
+        if (oe["reference"]) oc.on_existing_reference = oe["reference"].as<std::string>();
+      }
+    }
     if (const YAML::Node nf = n["not_found"]) {
       if (std::string(key) != "lookup") {
         at(nf, std::string(key) + ".not_found: only for lookup", "config.bad_target");
@@ -256,29 +274,12 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
     c.create = op("create", c.create);
     c.update = op("update", {});
     c.lookup = op("lookup", {});
-    c.in_doubt = config::get_string(s, "in_doubt", "resend") == "hold" ? InDoubtPolicy::hold : InDoubtPolicy::resend;
-    c.username = config::get_string(s, "username", "");
-    if (s["password_file"]) c.password_file = cfg.resolve(config::get_string(s, "password_file", ""));
-    if (s["password_credential"]) c.password_file = credential_path(config::get_string(s, "password_credential", ""));
-    c.basic_auth = config::get_bool(s, "basic_auth", false);
-    const auto wsse = config::get_string(s, "ws_security", "none");
-    c.wsse = wsse == "text" ? WsseMode::text : wsse == "digest" ? WsseMode::digest : WsseMode::none;
-    if (s["ca_file"]) c.http.tls.ca_file = cfg.resolve(config::get_string(s, "ca_file", ""));
-    if (s["client_cert"]) c.http.tls.client_cert = cfg.resolve(config::get_string(s, "client_cert", ""));
-    if (s["client_key"]) c.http.tls.client_key = cfg.resolve(config::get_string(s, "client_key", ""));
-    c.http.connect_timeout = config::get_duration(s, "connect_timeout", c.http.connect_timeout);
-    c.http.read_timeout = config::get_duration(s, "read_timeout", c.http.read_timeout);
-    c.http.total_timeout = config::get_duration(s, "request_timeout", c.http.total_timeout);
-    c.http.max_connections = static_cast<std::size_t>(config::get_int(s, "max_connections", 4, cfg.file, diags, 1));
-    if (s["rate_limit"]) c.http.rate_per_second = s["rate_limit"].as<double>();
-    c.http.max_response_bytes = config::get_size(s, "max_response_size", c.http.max_response_bytes);
+    read_common(cfg, s, c, diags);
     c.attachment_content_element = config::get_string(s, "attachment_content_element", c.attachment_content_element);
     c.attachment_reference_element = config::get_string(s, "attachment_reference_element", c.attachment_reference_element);
     c.max_inline_bytes = config::get_size(s, "max_inline_attachment_size", c.max_inline_bytes);
     c.max_request_bytes = config::get_size(s, "max_request_size", c.max_request_bytes);
     c.attachment_reference = config::get_string(s, "attachment_reference", c.attachment_reference);
-    c.batch.max_items = static_cast<std::size_t>(config::get_int(s, "batch_size", 100, cfg.file, diags, 1));
-    c.batch.max_wait = config::get_duration(s, "batch_wait", c.batch.max_wait);
     return std::make_unique<SoapSink>(std::move(c), std::move(locator));
   } catch (const std::exception& e) {  // bad URL/XPath/layout, unreadable XSD, TLS or secret files (never the secret)
     diags.error(t.position.file, t.position.line, t.position.column, "target '" + t.name + "': " + e.what(),

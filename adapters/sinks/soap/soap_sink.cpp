@@ -125,12 +125,14 @@ struct SoapSink::Impl {
   std::optional<xml::XPathQuery> create_ref, update_ref, lookup_ref;
   std::vector<std::string> attachment_steps;
   std::string marker_prefix;  // base64-alphabet text, so documents with markers stay schema-valid
+  SoapDriver driver;
 
   Impl(SoapConfig c, core::AttachmentLocator l)
       : cfg(std::move(c)),
         locator(std::move(l)),
         renderer(xml::SchemaSet::load(cfg.schema), cfg.layout),
-        validator(renderer.schema()) {
+        validator(renderer.schema()),
+        driver(cfg.name, cfg.in_doubt, std::chrono::milliseconds{0}) {
     auto parsed = net::parse_url(cfg.url);
     if (!parsed) throw std::invalid_argument("url is not an http(s) URL without credentials");
     url = *parsed;
@@ -343,91 +345,49 @@ struct SoapSink::Impl {
     return request_for(cfg.lookup, std::move(parts));
   }
 
-  std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {
-    const std::size_t n = batch.items.size();
-    std::vector<DeliveryOutcome> out(n);
-    std::vector<bool> decided(n, false);
-    const std::size_t max_bytes = static_cast<std::size_t>(cfg.http.max_response_bytes);
-
-    // 1. In-doubt items: ask the target before sending again.
-    std::vector<std::size_t> asked;
-    std::vector<net::Request> lookups;
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& item = batch.items[i];
-      if (!item.in_doubt) continue;
-      if (!cfg.lookup.name.empty()) {
-        try {
-          lookups.push_back(lookup_request(item.record));
-          asked.push_back(i);
-        } catch (const std::exception& e) {
-          out[i] = DeliveryOutcome::fail(DeliveryStatus::retry, "lookup_failed", e.what());
-          out[i].in_doubt = true;
-          decided[i] = true;
-        }
-      } else if (cfg.in_doubt == InDoubtPolicy::hold) {
-        out[i] = reject("in_doubt", "an earlier attempt may have reached the target and it offers no lookup; "
-                                    "held for an operator to check and replay");
-        decided[i] = true;
-      }
-    }
-    const auto answers = client->send_all(lookups);
-    for (std::size_t k = 0; k < asked.size(); ++k) {
-      const std::size_t i = asked[k];
-      auto reading = classify(answers[k], &*lookup_ref, true, max_bytes);
-      if (reading.outcome.status == DeliveryStatus::delivered) {
-        if (reading.outcome.reference.empty()) continue;  // not there: send below
-        out[i] = DeliveryOutcome::ok(std::move(reading.outcome.reference));
-      } else {
-        out[i] = std::move(reading.outcome);
-        out[i].detail = "lookup: " + out[i].detail;
-        if (out[i].status == DeliveryStatus::retry) out[i].in_doubt = true;  // still unknown: ask again next time
-      }
-      out[i].latency_ms = answers[k].latency_ms;
-      decided[i] = true;
-    }
-
-    // 2. Create or update calls.
-    std::vector<std::size_t> sent;
-    std::vector<net::Request> requests;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (decided[i]) continue;
-      const auto& item = batch.items[i];
-      const bool update = !item.prior_reference.empty();
-      if (update && cfg.update.name.empty()) {
-        out[i] = reject("update_unsupported", "a new version of a delivered record, and no update operation");
-        continue;
-      }
-      const SoapOperation& op = update ? cfg.update : cfg.create;
+  // The calls of this form, for the shared driver (soap_driver.hpp).
+  struct Calls : SoapCalls {
+    const Impl& impl;
+    explicit Calls(const Impl& i) : impl(i) {}
+    bool offers_lookup() const override { return !impl.cfg.lookup.name.empty(); }
+    bool offers_update() const override { return !impl.cfg.update.name.empty(); }
+    Built lookup_request(const core::DeliveryItem& item) override {
       try {
-        Built b = build(item.record, op, update ? &item.prior_reference : nullptr, false, nullptr);
-        if (b.error) {
-          out[i] = std::move(*b.error);
-          continue;
-        }
-        requests.push_back(request_for(op, std::move(b.parts)));
-        sent.push_back(i);
+        return impl.lookup_request(item.record);
       } catch (const std::exception& e) {
-        out[i] = reject("render_error", e.what());
+        auto o = DeliveryOutcome::fail(DeliveryStatus::retry, "lookup_failed", e.what());
+        o.in_doubt = true;
+        return o;
       }
     }
-    const auto responses = client->send_all(requests);
-    for (std::size_t k = 0; k < sent.size(); ++k) {
-      const std::size_t i = sent[k];
-      const auto& item = batch.items[i];
-      const bool update = !item.prior_reference.empty();
-      const auto* ref = update ? (update_ref ? &*update_ref : nullptr) : (create_ref ? &*create_ref : nullptr);
-      auto reading = classify(responses[k], ref, update, max_bytes);
-      out[i] = std::move(reading.outcome);
-      if (update && out[i].status == DeliveryStatus::delivered && out[i].reference.empty())
-        out[i].reference = item.prior_reference;
-      out[i].latency_ms = responses[k].latency_ms;
+    DeliveryOutcome read_lookup(const net::Response& r) override {
+      return classify(r, &*impl.lookup_ref, true, static_cast<std::size_t>(impl.cfg.http.max_response_bytes)).outcome;
     }
+    Built call_request(const core::DeliveryItem& item, bool update) override {
+      const SoapOperation& op = update ? impl.cfg.update : impl.cfg.create;
+      try {
+        Impl::Built b = impl.build(item.record, op, update ? &item.prior_reference : nullptr, false, nullptr);
+        if (b.error) return std::move(*b.error);
+        return impl.request_for(op, std::move(b.parts));
+      } catch (const std::exception& e) {
+        return reject("render_error", e.what());
+      }
+    }
+    DeliveryOutcome read_call(const net::Response& r, bool update) override {
+      const auto* ref = update ? (impl.update_ref ? &*impl.update_ref : nullptr)
+                               : (impl.create_ref ? &*impl.create_ref : nullptr);
+      return classify(r, ref, update, static_cast<std::size_t>(impl.cfg.http.max_response_bytes)).outcome;
+    }
+  };
 
-    std::size_t counts[3] = {0, 0, 0};
-    for (const auto& o : out) ++counts[static_cast<int>(o.status)];
-    spdlog::debug("soap target {}: batch {}: {} delivered, {} retry, {} rejected ({} looked up)", cfg.name,
-                  batch.key, counts[0], counts[1], counts[2], asked.size());
-    return out;
+  std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {
+    Calls calls(*this);
+    return driver.deliver(batch, calls, *client);
+  }
+
+  void deliver_each(const core::DeliveryBatch& batch, const core::Sink::OutcomeReport& report) {
+    Calls calls(*this);
+    driver.deliver_each(batch, calls, *client, report);
   }
 };
 
@@ -443,6 +403,10 @@ std::string SoapSink::encode_preview(const core::TargetRecord& record) const {
   auto b = impl_->build(record, impl_->cfg.create, nullptr, true, &text);
   if (b.error) throw std::runtime_error(b.error->reason_code + ": " + b.error->detail);
   return text;
+}
+
+void SoapSink::deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) {
+  impl_->deliver_each(batch, report);
 }
 
 std::vector<core::DeliveryOutcome> SoapSink::deliver(const core::DeliveryBatch& batch) {

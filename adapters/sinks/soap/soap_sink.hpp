@@ -53,6 +53,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/sinks/soap/soap_driver.hpp"
 #include "adapters/sinks/soap/soap_envelope.hpp"
 #include "bridge/core/sink.hpp"
 #include "bridge/net/http_client.hpp"
@@ -61,7 +62,6 @@
 
 namespace reportbridge::soap {
 
-enum class InDoubtPolicy { resend, hold };
 enum class WsseMode { none, text, digest };
 
 struct SoapOperation {
@@ -125,6 +125,10 @@ class SoapSink : public core::Sink {
   std::string encode_preview(const core::TargetRecord& record) const override;
 
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
+  // Each item's outcome as soon as its call answers (a slow call holds its own item only).
+  void deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) override;
+  bool reports_each() const override { return true; }
+  std::size_t concurrency() const override { return config().http.max_connections; }
   // A later version goes as the update operation against the stored reference.
   bool updates_by_reference() const override { return true; }
 

@@ -186,9 +186,8 @@ struct WsdlSoapSink::Impl {
   net::Url url;
   std::string password, authorization;
   std::unique_ptr<net::HttpClient> client;
-  std::chrono::milliseconds settle{0};
-  // outbox id -> when this process last sent it (or first saw it in doubt)
-  std::unordered_map<std::int64_t, Clock::time_point> last_send;
+  std::unique_ptr<SoapDriver> driver;
+  std::optional<xml::XPathQuery> existing_reference;  // create.on_existing_reference
 
   Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
     contract = wsdl::Wsdl::load(cfg.wsdl);
@@ -216,6 +215,17 @@ struct WsdlSoapSink::Impl {
         problems.emplace_back(o->role, std::string("reference: ") + e.what());
       }
     }
+    if (!cfg.create.on_existing_fault.empty()) {
+      if (!cfg.create.on_existing_reference.empty()) {
+        try {
+          existing_reference.emplace(cfg.create.on_existing_reference, ns);
+        } catch (const std::invalid_argument& e) {
+          problems.emplace_back("create", std::string("on_existing: reference: ") + e.what());
+        }
+      } else if (cfg.lookup.operation.empty()) {
+        problems.emplace_back("create", "on_existing: give a reference XPath into the fault, or a lookup operation");
+      }
+    }
     if (lookup.offered() && lookup.cfg.reference.empty()) problems.emplace_back("lookup", "a reference XPath is required");
     if (lookup.offered() && lookup.values.empty() && lookup.constants.empty() && lookup.cfg.fields.empty())
       problems.emplace_back("lookup", "give the lookup request at least one value (e.g. values: {<path>: external_reference})");
@@ -232,9 +242,11 @@ struct WsdlSoapSink::Impl {
       throw std::invalid_argument("basic auth / WS-Security need a username and a password file");
     if (cfg.basic_auth || cfg.wsse != WsseMode::none) password = read_secret_file(cfg.password_file);
     if (cfg.basic_auth) authorization = "Basic " + base64(cfg.username + ":" + password);
-    settle = cfg.settle_time ? *cfg.settle_time
-                             : std::chrono::duration_cast<std::chrono::milliseconds>(cfg.http.total_timeout +
-                                                                                     cfg.http.read_timeout);
+    driver = std::make_unique<SoapDriver>(
+        cfg.name, cfg.in_doubt,
+        cfg.settle_time ? *cfg.settle_time
+                        : std::chrono::duration_cast<std::chrono::milliseconds>(cfg.http.total_timeout +
+                                                                                cfg.http.read_timeout));
     net::HttpClientConfig http = cfg.http;
     http.base_url = endpoint;
     client = std::make_unique<net::HttpClient>(std::move(http));
@@ -565,6 +577,27 @@ struct WsdlSoapSink::Impl {
     return nullptr;
   }
 
+  // create.on_existing: the create's answer is the fault by which the target
+  // refuses a second record with the same external reference. Delivered with
+  // the existing record's reference from the fault (empty: ask the lookup).
+  std::optional<DeliveryOutcome> existing(const net::Response& resp) const {
+    if (cfg.create.on_existing_fault.empty() || resp.error != net::ErrorKind::none ||
+        resp.body.find('<') == std::string::npos)
+      return std::nullopt;
+    auto parsed = xml::parse_untrusted(resp.body, xml::ParseLimits{static_cast<std::size_t>(cfg.http.max_response_bytes)});
+    if (!parsed) return std::nullopt;
+    auto fault = find_fault(*parsed.doc);
+    if (!fault || !fault->is(cfg.create.on_existing_fault)) return std::nullopt;
+    if (!existing_reference) return DeliveryOutcome::ok();
+    const xmlNode* body = body_of(*parsed.doc);
+    std::string ref = body ? existing_reference->first_string(*body).value_or("") : "";
+    if (ref.empty() && !lookup.offered())
+      return reject("no_reference", "the create was refused as a duplicate (" + cfg.create.on_existing_fault +
+                                        ") with no reference at " + existing_reference->expression() +
+                                        "; the target holds the record");
+    return DeliveryOutcome::ok(std::move(ref));
+  }
+
   // The answer of `o`: delivered with the reference (empty for a lookup: not
   // found), or the failure.
   DeliveryOutcome read(const Op& o, const net::Response& resp, bool reference_optional) const {
@@ -609,106 +642,41 @@ struct WsdlSoapSink::Impl {
     return DeliveryOutcome::ok(std::move(ref));
   }
 
-  std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {
-    const std::size_t n = batch.items.size();
-    std::vector<DeliveryOutcome> out(n);
-    std::vector<bool> decided(n, false);
-    const auto now = Clock::now();
-
-    // 1. In-doubt items: nothing before the settle time; then ask (or resend / hold).
-    std::vector<std::size_t> asked;
-    std::vector<net::Request> lookups;
-    std::size_t settling = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& item = batch.items[i];
-      if (!item.in_doubt) continue;
-      auto [it, fresh] = last_send.try_emplace(item.outbox_id, now);  // after a restart: from now
-      (void)fresh;
-      const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second);
-      if (waited < settle) {
-        const auto left = settle - waited;
-        out[i] = DeliveryOutcome::fail(DeliveryStatus::retry, "in_doubt_settling",
-                                       "an earlier request may still be in progress at the target; " +
-                                           std::to_string(left.count()) + " ms left of the settle time before " +
-                                           (lookup.offered() ? "the lookup" : "deciding"));
-        out[i].in_doubt = true;
-        out[i].deferred = true;
-        out[i].retry_after = std::chrono::duration_cast<std::chrono::seconds>(left + std::chrono::milliseconds(999));
-        decided[i] = true;
-        ++settling;
-        continue;
-      }
-      if (lookup.offered()) {
-        Built b = build(lookup, item, false);
-        if (b.error) {
-          out[i] = std::move(*b.error);
-          out[i].detail = "lookup: " + out[i].detail;
-          decided[i] = true;
-          continue;
-        }
-        lookups.push_back(request_for(lookup, std::move(b.text)));
-        asked.push_back(i);
-      } else if (cfg.in_doubt == InDoubtPolicy::hold) {
-        out[i] = reject("in_doubt", "an earlier attempt may have reached the target and it offers no lookup; "
-                                    "held for an operator to check and replay");
-        decided[i] = true;
-      }
-    }
-    const auto answers = client->send_all(lookups);
-    for (std::size_t k = 0; k < asked.size(); ++k) {
-      const std::size_t i = asked[k];
-      auto o = read(lookup, answers[k], true);
-      if (o.status == DeliveryStatus::delivered && o.reference.empty()) continue;  // not found: send below
-      if (o.status != DeliveryStatus::delivered) {
-        o.detail = "lookup: " + o.detail;
-        if (o.status == DeliveryStatus::retry) o.in_doubt = true;
-      }
-      o.latency_ms = answers[k].latency_ms;
-      out[i] = std::move(o);
-      decided[i] = true;
-    }
-
-    // 2. Create or update calls.
-    std::vector<std::size_t> sent;
-    std::vector<net::Request> requests;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (decided[i]) continue;
-      const auto& item = batch.items[i];
-      const bool is_update = !item.prior_reference.empty();
-      if (is_update && !update.offered()) {
-        out[i] = reject("update_unsupported", "a new version of a delivered record, and no update operation");
-        continue;
-      }
-      const Op& o = is_update ? update : create;
-      Built b = build(o, item, false);
+  // The calls of this form, for the shared driver (soap_driver.hpp).
+  struct Calls : SoapCalls {
+    const Impl& impl;
+    explicit Calls(const Impl& i) : impl(i) {}
+    bool offers_lookup() const override { return impl.lookup.offered(); }
+    bool offers_update() const override { return impl.update.offered(); }
+    Built lookup_request(const core::DeliveryItem& item) override {
+      Impl::Built b = impl.build(impl.lookup, item, false);
       if (b.error) {
-        out[i] = std::move(*b.error);
-        continue;
+        b.error->detail = "lookup: " + b.error->detail;
+        return std::move(*b.error);
       }
-      requests.push_back(request_for(o, std::move(b.text)));
-      sent.push_back(i);
-      last_send[item.outbox_id] = Clock::now();
+      return impl.request_for(impl.lookup, std::move(b.text));
     }
-    const auto responses = client->send_all(requests);
-    for (std::size_t k = 0; k < sent.size(); ++k) {
-      const std::size_t i = sent[k];
-      const auto& item = batch.items[i];
-      const bool is_update = !item.prior_reference.empty();
-      out[i] = read(is_update ? update : create, responses[k], is_update);
-      if (is_update && out[i].status == DeliveryStatus::delivered && out[i].reference.empty())
-        out[i].reference = item.prior_reference;
-      out[i].latency_ms = responses[k].latency_ms;
+    DeliveryOutcome read_lookup(const net::Response& r) override { return impl.read(impl.lookup, r, true); }
+    Built call_request(const core::DeliveryItem& item, bool update) override {
+      Impl::Built b = impl.build(update ? impl.update : impl.create, item, false);
+      if (b.error) return std::move(*b.error);
+      return impl.request_for(update ? impl.update : impl.create, std::move(b.text));
     }
-    // Settled items are forgotten; a retried one keeps the time of its last send
-    // (the outbox keeps it in doubt once it was).
-    for (std::size_t i = 0; i < n; ++i)
-      if (out[i].status != DeliveryStatus::retry) last_send.erase(batch.items[i].outbox_id);
+    DeliveryOutcome read_call(const net::Response& r, bool update) override {
+      return impl.read(update ? impl.update : impl.create, r, update);
+    }
+    bool create_refuses_duplicates() const override { return !impl.cfg.create.on_existing_fault.empty(); }
+    std::optional<DeliveryOutcome> existing(const net::Response& r) override { return impl.existing(r); }
+  };
 
-    std::size_t counts[3] = {0, 0, 0};
-    for (const auto& o : out) ++counts[static_cast<int>(o.status)];
-    spdlog::debug("soap target {}: batch {}: {} delivered, {} retry ({} settling), {} rejected ({} looked up)",
-                  cfg.name, batch.key, counts[0], counts[1], settling, counts[2], asked.size());
-    return out;
+  std::vector<DeliveryOutcome> deliver(const core::DeliveryBatch& batch) {
+    Calls calls(*this);
+    return driver->deliver(batch, calls, *client);
+  }
+
+  void deliver_each(const core::DeliveryBatch& batch, const core::Sink::OutcomeReport& report) {
+    Calls calls(*this);
+    driver->deliver_each(batch, calls, *client, report);
   }
 
   std::string preview(const Op& o, const core::TargetRecord& record) const {
@@ -733,7 +701,7 @@ const std::string& WsdlSoapSink::name() const { return impl_->cfg.name; }
 core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; }
 void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
 const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
-std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->settle; }
+std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->driver->settle_time(); }
 std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
 
 std::string WsdlSoapSink::encode_preview(const core::TargetRecord& record) const {
@@ -755,6 +723,10 @@ std::string WsdlSoapSink::preview_all(const core::TargetRecord& record) const {
     }
   }
   return out;
+}
+
+void WsdlSoapSink::deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) {
+  impl_->deliver_each(batch, report);
 }
 
 std::vector<core::DeliveryOutcome> WsdlSoapSink::deliver(const core::DeliveryBatch& batch) {

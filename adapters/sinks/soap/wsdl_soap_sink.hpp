@@ -80,6 +80,13 @@ struct WsdlOperationConfig {
   std::vector<std::pair<std::string, BridgeValue>> values;
   // path in this operation's input -> fixed text (e.g. a calling-system id)
   std::vector<std::pair<std::string, std::string>> constants;
+  // create only: the target refuses a second record with the same external
+  // reference with this fault (code, subcode or dotted suffix); the existing
+  // record's reference is at on_existing_reference (XPath, context soap:Body),
+  // or, without it, found by the lookup. Such a create is safe to resend: an
+  // in-doubt create is sent again at once (no settle time, no lookup first).
+  std::string on_existing_fault;
+  std::string on_existing_reference;
 };
 
 struct WsdlSoapConfig {
@@ -126,6 +133,10 @@ class WsdlSoapSink : public core::Sink {
   // The envelope of each configured operation, titled "== create: Op (SOAPAction ...)".
   std::string preview_all(const core::TargetRecord& record) const;
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
+  // Each item's outcome as soon as its call answers (a slow call holds its own item only).
+  void deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) override;
+  bool reports_each() const override { return true; }
+  std::size_t concurrency() const override { return config().http.max_connections; }
   bool updates_by_reference() const override { return true; }
 
   // For `check`: each field name resolves in the create (and update) input,

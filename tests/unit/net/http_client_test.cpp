@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "bridge/net/http_client.hpp"
 #include "tests/servers/server_process.hpp"
@@ -174,6 +177,41 @@ TEST_CASE("at most max_connections requests run at once") {
   for (const auto& r : res) CHECK(r.status == 200);
   CHECK(ms >= 580);  // 3 rounds of ~200 ms
   CHECK(client.connections_opened() <= 2);
+}
+
+TEST_CASE("run: callers on several threads share the slots; a job's follow-up goes on its slot") {
+  auto cfg = config_for(plain_server().url());
+  cfg.max_connections = 2;
+  HttpClient client(cfg);
+  // A: one slow job holds a slot.
+  std::atomic<bool> a_done{false};
+  int a_status = 0;
+  std::thread a([&] {
+    client.run({post("/slow?ms=2500")}, [&](std::size_t, Response r) -> std::optional<Request> {
+      a_status = r.status;
+      return std::nullopt;
+    });
+    a_done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // B, meanwhile: four jobs, the first with a follow-up, through the one free slot.
+  std::vector<int> statuses;  // (then runs on the loop thread, A's)
+  bool followed = false;
+  std::vector<Request> jobs(4, post("/ok"));
+  client.run(jobs, [&](std::size_t job, Response r) -> std::optional<Request> {
+    statuses.push_back(r.status);
+    if (job == 0 && !followed) {
+      followed = true;
+      return post("/ok");  // the follow-up of job 0
+    }
+    return std::nullopt;
+  });
+  CHECK_FALSE(a_done.load());  // B did not wait for A's slow call
+  CHECK(statuses.size() == 5);
+  CHECK(std::count(statuses.begin(), statuses.end(), 200) == 5);
+  a.join();
+  CHECK(a_status == 200);
+  CHECK(client.connections_opened() <= 2);  // one pool of max_connections for both callers
 }
 
 TEST_CASE("the rate limit spaces request starts") {

@@ -285,6 +285,64 @@ TEST_CASE("preview shows the envelope of every operation") {
   CHECK(both.substr(update_at).find("Postcode") == std::string::npos);
 }
 
+TEST_CASE("#17 safer path: a create the target refuses as a duplicate is resent at once, one record") {
+  auto& s = legacy("wrapped");
+  control(s, "reset=1&unique_external=1");
+  auto cfg = guardian(s);
+  cfg.namespaces.emplace_back("dup", "urn:reportbridge:test:legacy-faults");
+  cfg.http.read_timeout = std::chrono::milliseconds(800);
+  cfg.http.total_timeout = std::chrono::milliseconds(1000);
+  cfg.settle_time = std::chrono::milliseconds(60'000);  // never waited for here
+  cfg.create.on_existing_fault = "DuplicateExternalReference";
+
+  SECTION("the reference from the fault: a resend while the first is still running, then one refused") {
+    cfg.create.on_existing_reference = "//dup:ExistingReference";
+    WsdlSoapSink sink(cfg, {});
+    control(s, "slow_next=1&ms=2000");
+    auto first = sink.deliver(batch({item("safe-1", 1, guardian_fields())}));
+    REQUIRE(first[0].status == DeliveryStatus::retry);
+    REQUIRE(first[0].in_doubt);
+    // Handed again at once: sent again, not deferred and not looked up.
+    auto again = sink.deliver(batch({item("safe-1", 1, guardian_fields(), {}, true)}));
+    REQUIRE(again[0].status == DeliveryStatus::delivered);
+    CHECK(calls(s, "FindByExternalReference") == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2200));  // the slow first commits: refused
+    auto records = creates(s);
+    REQUIRE(records["safe-1:1"].size() == 1);
+    CHECK(again[0].reference == records["safe-1:1"][0]);
+    // And a resend after the first committed (a drop after commit) gets its reference from the fault.
+    control(s, "drop_next=1&ops=create");
+    auto dropped = sink.deliver(batch({item("safe-2", 1, guardian_fields())}));
+    REQUIRE(dropped[0].in_doubt);
+    auto resent = sink.deliver(batch({item("safe-2", 1, guardian_fields(), {}, true)}));
+    REQUIRE(resent[0].status == DeliveryStatus::delivered);
+    records = creates(s);
+    REQUIRE(records["safe-2:1"].size() == 1);
+    CHECK(resent[0].reference == records["safe-2:1"][0]);
+    CHECK(calls(s, "FindByExternalReference") == 0);
+  }
+  SECTION("no reference in the fault: the lookup finds the record") {
+    WsdlSoapSink sink(cfg, {});
+    control(s, "drop_next=1&ops=create");
+    auto dropped = sink.deliver(batch({item("safe-3", 1, guardian_fields())}));
+    REQUIRE(dropped[0].in_doubt);
+    auto resent = sink.deliver(batch({item("safe-3", 1, guardian_fields(), {}, true)}));
+    REQUIRE(resent[0].status == DeliveryStatus::delivered);
+    auto records = creates(s);
+    REQUIRE(records["safe-3:1"].size() == 1);
+    CHECK(resent[0].reference == records["safe-3:1"][0]);
+    CHECK(calls(s, "FindByExternalReference") == 1);
+  }
+  SECTION("configuration: a reference or a lookup is needed, prefixes are checked") {
+    auto c = cfg;
+    c.lookup = {};
+    CHECK_THROWS_WITH(WsdlSoapSink(c, {}), Catch::Contains("on_existing"));
+    c.create.on_existing_reference = "//nope:ExistingReference";
+    CHECK_THROWS_WITH(WsdlSoapSink(c, {}), Catch::Contains("prefix 'nope' is not declared"));
+  }
+  control(s, "unique_external=0");
+}
+
 TEST_CASE("configuration errors name every problem") {
   auto& s = legacy("wrapped");
   auto c = guardian(s);

@@ -256,3 +256,73 @@ TEST_CASE("a claim is bounded by the memory its decoded records take") {
   }
   CHECK(total == 100);
 }
+
+TEST_CASE("items settle while the rest of their batch is in flight; a crash leaves only the rest in doubt") {
+  TempDir dir;
+  const auto path = (dir / "state.db").string();
+  store::SqliteStateStore s(path);
+  REQUIRE(s.settles_items());
+  enqueue(s, "sub-1", 1, 1, {"rms"});
+  enqueue(s, "sub-2", 1, 2, {"rms"});
+  enqueue(s, "sub-3", 1, 3, {"rms"});
+  enqueue(s, "sub-2", 2, 4, {"rms"});
+
+  auto b = s.claim_batch("rms", 10, 2000);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == 3);  // sub-2 v2 waits for v1
+  REQUIRE(b->items[1].record.submission_id == "sub-2");
+  s.settle_items(*b, {1}, {core::DeliveryOutcome::ok("RMS-2")}, 2100, kRetry, kRule);
+
+  // Its status is queued at once, with the reference.
+  auto statuses = s.pending_writebacks(100);
+  bool sub2 = false;
+  for (const auto& w : statuses)
+    if (w.update.submission_id == "sub-2") {
+      sub2 = true;
+      CHECK(w.update.state == "forwarded");
+      CHECK(w.update.reference == "RMS-2");
+    }
+  CHECK(sub2);
+  for (const auto& c : s.target_counts())
+    if (c.target == "rms") {
+      CHECK(c.delivered == 1);
+      CHECK(c.in_flight == 2);
+    }
+  {
+    // The bridge dies now: another process finds the batch open with only the
+    // two items still on their way, both in doubt.
+    store::SqliteStateStore after(path);
+    auto open = after.open_batches("rms");
+    REQUIRE(open.size() == 1);
+    REQUIRE(open[0].items.size() == 2);
+    CHECK(open[0].key == b->key);
+    CHECK(open[0].items[0].record.submission_id == "sub-1");
+    CHECK(open[0].items[1].record.submission_id == "sub-3");
+    for (const auto& item : open[0].items) CHECK(item.in_doubt);
+  }
+  // v2 of sub-2 goes now, as an update of v1's reference, while the batch is still open.
+  auto next = s.claim_batch("rms", 10, 2200);
+  REQUIRE(next);
+  REQUIRE(next->items.size() == 1);
+  CHECK(next->items[0].record.version == 2);
+  CHECK(next->items[0].prior_reference == "RMS-2");
+
+  auto dropped = core::DeliveryOutcome::fail(core::DeliveryStatus::retry, "connection_lost", "after send");
+  dropped.in_doubt = true;
+  s.settle_items(*b, {2, 0}, {dropped, core::DeliveryOutcome::ok("RMS-1")}, 2300, kRetry, kRule);
+  CHECK_THROWS_AS(s.settle_items(*b, {0}, {core::DeliveryOutcome::ok("RMS-1")}, 2300, kRetry, kRule),
+                  std::logic_error);
+  s.settle_batch(*next, {core::DeliveryOutcome::ok("RMS-2")}, 2300, kRetry, kRule);
+  CHECK(s.open_batches("rms").empty());
+  for (const auto& c : s.target_counts())
+    if (c.target == "rms") {
+      CHECK(c.delivered == 3);
+      CHECK(c.in_flight == 0);
+      CHECK(c.pending == 1);  // sub-3, in doubt
+    }
+  auto retry = s.claim_batch("rms", 10, 10'000'000);
+  REQUIRE(retry);
+  REQUIRE(retry->items.size() == 1);
+  CHECK(retry->items[0].record.submission_id == "sub-3");
+  CHECK(retry->items[0].in_doubt);
+}
