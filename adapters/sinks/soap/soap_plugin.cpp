@@ -57,7 +57,7 @@ xml::FieldCheck xml_field_check(const config::DaemonConfig& cfg, const config::T
 
 const config::MapSpec kSoapSpec{
     "soap target",
-    {{"wsdl", ValueKind::string, false, "The legacy system's WSDL 1.1 (local file; its wsdl:import/xs:import/xs:include files are read too): operations, SOAPAction, SOAP version, style, endpoint and schemas come from it. Without it: the built-in CreateCommunityReport shape (schema + root)."},
+    {{"wsdl", ValueKind::string, false, "The legacy system's WSDL 1.1 (local file; its wsdl:import/xs:import/xs:include files are read too): operations, SOAPAction, SOAP version, style, endpoint and schemas come from it. Without it: the legacy built-in CreateCommunityReport shape (schema + root), kept for existing installations."},
      {"service", ValueKind::string, false, "wsdl: the wsdl:service (default: the one offering the operations)."},
      {"port", ValueKind::string, false, "wsdl: the wsdl:port (default: the one usable SOAP port; SOAP 1.1 when both are offered)."},
      {"validate_response", ValueKind::boolean, false, "wsdl: validate answers against the output message schema (default true)."},
@@ -90,8 +90,10 @@ const config::MapSpec kSoapSpec{
      {"rate_limit", ValueKind::number, false, "Requests started per second (default unlimited)."},
      {"max_response_size", ValueKind::size, false, "Larger responses are refused (default 4MiB)."},
      {"attachments_path", ValueKind::string, false, "Attachment element path, e.g. Attachments/Attachment."},
-     {"attachment_content_element", ValueKind::string, false, "Inline base64 element (default Content; empty: none)."},
-     {"attachment_reference_element", ValueKind::string, false, "Reference element for large attachments (default ContentReference)."},
+     {"attachment_content", ValueKind::string, false, "wsdl: path below the attachment element (an xs:base64Binary element or attribute) that gets the file inline, streamed as base64, for attachments up to max_inline_attachment_size (default: none, metadata only)."},
+     {"attachment_content_reference", ValueKind::string, false, "wsdl: path below the attachment element that gets attachment_reference for larger attachments (default: none; then a larger one is rejected attachment_too_large)."},
+     {"attachment_content_element", ValueKind::string, false, "Built-in shape: inline base64 element (default Content; empty: none)."},
+     {"attachment_reference_element", ValueKind::string, false, "Built-in shape: reference element for large attachments (default ContentReference)."},
      {"max_inline_attachment_size", ValueKind::size, false, "Larger attachments go by reference (default 10MiB)."},
      {"attachment_reference", ValueKind::string, false, "Reference text: {id} {sha256} {path} {submission_id} (default {id})."},
      {"batch_size", ValueKind::integer, false, "Items per batch (default 100)."},
@@ -139,11 +141,23 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
   c.validate_response = config::get_bool(s, "validate_response", true);
   if (s["settle_time"]) c.settle_time = config::get_duration(s, "settle_time", std::chrono::milliseconds{0});
   c.attachments_path = config::get_string(s, "attachments_path", "");
+  c.attachment_content = config::get_string(s, "attachment_content", "");
+  c.attachment_content_reference = config::get_string(s, "attachment_content_reference", "");
+  c.max_inline_bytes = config::get_size(s, "max_inline_attachment_size", c.max_inline_bytes);
+  c.attachment_reference = config::get_string(s, "attachment_reference", c.attachment_reference);
   if (const YAML::Node n = s["namespaces"]; n && n.IsMap())
     for (const auto& kv : n) c.namespaces.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
-  for (const char* legacy : {"schema", "root", "namespace", "prefix", "fields", "service_namespace", "soap_version"})
-    if (s[legacy]) at(s[legacy], std::string("'") + legacy + "' does not go with wsdl: the WSDL gives it (map fields by path in the mapping, values per operation)", "config.bad_target");
   bool ok = true;
+  for (const char* legacy : {"attachment_content_element", "attachment_reference_element"})
+    if (s[legacy]) {
+      at(s[legacy], std::string("'") + legacy + "' is the built-in shape's; with wsdl: attachment_content / attachment_content_reference (paths below the attachment element)", "config.bad_target");
+      ok = false;
+    }
+  for (const char* legacy : {"schema", "root", "namespace", "prefix", "fields", "service_namespace", "soap_version"})
+    if (s[legacy]) {
+      at(s[legacy], std::string("'") + legacy + "' does not go with wsdl: the WSDL gives it (map fields by path in the mapping, values per operation)", "config.bad_target");
+      ok = false;
+    }
   auto op = [&](const char* key, WsdlOperationConfig& oc) {
     const YAML::Node n = s[key];
     if (!n) return;

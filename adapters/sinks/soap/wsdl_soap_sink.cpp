@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "adapters/sinks/soap/secret_file.hpp"
+#include "adapters/sinks/soap/soap_attachments.hpp"
 #include "adapters/sinks/soap/soap_classify.hpp"
 #include "bridge/net/url.hpp"
 #include "bridge/xml/field_check.hpp"
@@ -189,6 +190,7 @@ struct WsdlSoapSink::Impl {
   std::chrono::milliseconds settle{0};
   // outbox id -> when this process last sent it (or first saw it in doubt)
   std::unordered_map<std::int64_t, Clock::time_point> last_send;
+  InlineMarkers markers;  // inline attachment content in a rendered request
 
   Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
     contract = wsdl::Wsdl::load(cfg.wsdl);
@@ -300,13 +302,28 @@ struct WsdlSoapSink::Impl {
         auto& part = o.parts[r->part];
         xml::XmlLayout layout = part.renderer->layout();
         layout.attachments_path = r->path;
+        layout.attachment_content_path = cfg.attachment_content;
+        layout.attachment_reference_path = cfg.attachment_content_reference;
         try {
           part.renderer = std::make_shared<const xml::XmlRenderer>(schemas, std::move(layout));
+          // Inline content must be base64 in the contract.
+          if (!cfg.attachment_content.empty()) {
+            auto res = part.renderer->resolve_field(r->path + "[1]/" + cfg.attachment_content);
+            bool base64 = false;
+            for (const xml::TypeDef* t = res ? res.path->value_type : nullptr; t; t = t->base)
+              if (t->builtin && t->name.local == "base64Binary") base64 = true;
+            if (res && !base64)
+              problems.emplace_back(o.role, "attachment_content '" + cfg.attachment_content +
+                                                "': not of type xs:base64Binary in the contract");
+          }
         } catch (const std::invalid_argument& e) {
           problems.emplace_back(o.role, std::string("attachments_path: ") + e.what());
         }
       }
     }
+    if (cfg.attachments_path.empty() && &o == &create &&
+        (!cfg.attachment_content.empty() || !cfg.attachment_content_reference.empty()))
+      problems.emplace_back("", "attachment_content / attachment_content_reference need attachments_path");
     for (const auto& [path, value] : oc.values) {
       if (value == BridgeValue::legacy_reference && &o != &update)
         problems.emplace_back(o.role, "values: legacy_reference exists only for update");
@@ -437,6 +454,8 @@ struct WsdlSoapSink::Impl {
   struct Built {
     std::optional<DeliveryOutcome> error;
     std::string text;
+    // Inline attachment content: the file and its size per marker in `text`, in order.
+    std::vector<std::pair<std::filesystem::path, std::uint64_t>> inline_files;
   };
 
   // Renders and validates one request of `o` for `item`.
@@ -481,11 +500,37 @@ struct WsdlSoapSink::Impl {
       if (!put(r, value_of(v, item), std::string("value ") + to_string(v))) return b;
     for (const auto& [r, text] : o.constants)
       if (!put(r, text, "a constant")) return b;
-    // Attachments go with the part that renders them.
+    // Attachments go with the part that renders them: metadata, and the
+    // content inline (a marker now, the streamed file when sending) or by reference.
+    std::vector<xml::RenderExtras> extras(o.parts.size());
+    std::vector<std::string> placeholders;
     for (std::size_t i = 0; i < o.parts.size(); ++i)
       if (o.parts[i].renderer && !o.parts[i].renderer->layout().attachments_path.empty()) {
         subs[i].attachments = rec.attachments;
         any[i] = any[i] || !rec.attachments.empty();
+        for (const auto& a : rec.attachments) {
+          std::string content, reference;
+          if (!cfg.attachment_content.empty() && a.size_bytes <= cfg.max_inline_bytes) {
+            std::filesystem::path file;
+            if (!preview)
+              if (auto bad = resolve_inline_attachment(locator, a, file)) {
+                b.error = std::move(bad);
+                return b;
+              }
+            content = markers.marker(b.inline_files.size());
+            b.inline_files.emplace_back(std::move(file), a.size_bytes);
+            placeholders.push_back("(base64 of attachment " + a.id + ", " + std::to_string(a.size_bytes) +
+                                   " bytes)");
+          } else if (!cfg.attachment_content_reference.empty()) {
+            reference = attachment_reference_text(cfg.attachment_reference, a, rec.submission_id);
+          } else if (!cfg.attachment_content.empty()) {
+            b.error = reject("attachment_too_large", "attachment " + a.id + " is larger than max_inline_attachment_size "
+                                                     "and the target has no attachment_content_reference");
+            return b;
+          }
+          extras[i].attachment_contents.push_back(std::move(content));
+          extras[i].attachment_references.push_back(std::move(reference));
+        }
       }
 
     const auto tok = token(preview);
@@ -513,7 +558,7 @@ struct WsdlSoapSink::Impl {
         elements.push_back(e);
         continue;
       }
-      auto r = p.renderer->render_into(*parent, subs[i]);
+      auto r = p.renderer->render_into(*parent, subs[i], extras[i]);
       if (r.error) {
         b.error = reject(r.error->code, p.label + ": " + r.error->detail);
         return b;
@@ -538,11 +583,29 @@ struct WsdlSoapSink::Impl {
       if (raw_errors) *raw_errors = numbered.empty() ? errors : numbered;
       b.error = reject("schema_invalid", std::string(o.role) + " request: " +
                                              xml::join_errors(xml::redact_values(numbered.empty() ? errors : numbered)));
-      if (preview) b.text = xml::to_string(*env.doc, xml::Format::pretty, true);
+      if (preview) b.text = with_placeholders(xml::to_string(*env.doc, xml::Format::pretty, true), placeholders);
       return b;
     }
     b.text = xml::to_string(*env.doc, preview ? xml::Format::pretty : xml::Format::compact, true);
+    if (preview) b.text = with_placeholders(std::move(b.text), placeholders);
     return b;
+  }
+
+  std::string with_placeholders(std::string text, const std::vector<std::string>& placeholders) const {
+    for (std::size_t k = 0; k < placeholders.size(); ++k) {
+      const std::string m = markers.marker(k);
+      if (const auto at = text.find(m); at != std::string::npos) text.replace(at, m.size(), placeholders[k]);
+    }
+    return text;
+  }
+
+  // The request of a built call; false when a content marker went missing.
+  bool request_for(const Op& o, Built&& b, net::Request& req) const {
+    std::vector<net::BodyPart> parts;
+    if (!markers.split(b.text, b.inline_files, parts)) return false;
+    req = request_for(o, std::string());
+    req.body = std::move(parts);
+    return true;
   }
 
   net::Request request_for(const Op& o, std::string body) const {
@@ -685,7 +748,12 @@ struct WsdlSoapSink::Impl {
         out[i] = std::move(*b.error);
         continue;
       }
-      requests.push_back(request_for(o, std::move(b.text)));
+      net::Request req;
+      if (!request_for(o, std::move(b), req)) {
+        out[i] = reject("render_error", "an attachment's content marker is missing from the request");
+        continue;
+      }
+      requests.push_back(std::move(req));
       sent.push_back(i);
       last_send[item.outbox_id] = Clock::now();
     }

@@ -22,7 +22,11 @@
 // external_reference "<submission_id>:<version>", submission_id, version,
 // legacy_reference (the stored reference, update only), attachment_count,
 // request_id (a random UUID per request)) and fixed texts (`values: {path:
-// {const: TEXT}}`).
+// {const: TEXT}}`). Attachments (attachments_path): one element per
+// attachment with its metadata, and with attachment_content its file inline as
+// base64 (checked against the declared size and SHA-256 first, then streamed
+// by the HTTP client in chunks, never held whole), or by reference when larger
+// than max_inline_bytes.
 // Create and update send every record field; lookup only its `fields`.
 // Each rendered element is validated against the schema set before sending;
 // an invalid one is rejected (schema_invalid, libxml2's message, line of the
@@ -93,6 +97,16 @@ struct WsdlSoapConfig {
   std::optional<std::chrono::milliseconds> settle_time;  // default: request_timeout + read_timeout
   InDoubtPolicy in_doubt = InDoubtPolicy::resend;        // without a lookup operation
   std::string attachments_path;  // body path of the repeated attachment element ("" : none)
+  // Below the attachment element: the file's base64 content (an
+  // xs:base64Binary element or attribute), streamed from disk while sending,
+  // for attachments of at most max_inline_bytes ("": metadata only) ...
+  std::string attachment_content;
+  // ... and the reference text (attachment_reference) for larger ones ("":
+  // a larger attachment is rejected attachment_too_large when
+  // attachment_content is set).
+  std::string attachment_content_reference;
+  std::uint64_t max_inline_bytes = 10ull << 20;
+  std::string attachment_reference = "{id}";  // {id} {sha256} {path} {submission_id}
 
   std::string username;
   std::filesystem::path password_file;
