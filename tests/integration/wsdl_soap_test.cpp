@@ -144,6 +144,35 @@ TEST_CASE("check knows the contract: every wrong path, unknown operations, undec
     CHECK(r.out.find("config.yaml:36:18: error: target 'guardian': lookup: reference: XPath '//rms:RmsReference': "
                      "prefix 'rms' is not declared") != std::string::npos);
   }
+  SECTION("a bad setting and contract errors in one pass, not one after the other") {
+    std::string target = guardian_target(server.port());
+    target.replace(target.find("values: {gcr:CommunityReport/ExternalReference: external_reference}"), 67,
+                   "values: {gcr:CommunityReport/ExternalReference: external_refrence}");
+    target.replace(target.find("operation: UpdateCommunityReport"), 32, "operation: UpdateReport");
+    target.replace(target.find("reference: //svc:RmsReference"), 29, "reference: //rms:RmsReference");
+    target += "    attachment_content_element: Content\n";
+    Installation inst(kGuardianMapping, target);
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.out.find("create.values: 'external_refrence' is not a bridge value") != std::string::npos);
+    CHECK(r.out.find("'attachment_content_element' is the built-in shape's") != std::string::npos);
+    CHECK(r.out.find("update: operation 'UpdateReport' is not offered") != std::string::npos);
+    CHECK(r.out.find("lookup: reference: XPath '//rms:RmsReference': prefix 'rms' is not declared") !=
+          std::string::npos);
+  }
+  SECTION("a bad setting does not hide the required elements the mapping never fills") {
+    std::string mapping = kGuardianMapping;
+    const auto at = mapping.find("  - name: gcr:CommunityReport/Classification/CategoryCode");
+    mapping.erase(at, mapping.find("  - name: gcr:CommunityReport/Summary") - at);
+    std::string target = guardian_target(server.port());
+    target.replace(target.find("not_found: nil"), 14, "not_found: none");
+    Installation inst(mapping, target);
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.out.find("lookup.not_found: empty, nil or {fault: Code}") != std::string::npos);
+    CHECK(r.out.find("required and never filled: gcr:CommunityReport/Classification") != std::string::npos);
+  }
   SECTION("required elements the mapping never fills") {
     std::string mapping = kGuardianMapping;
     const auto at = mapping.find("  - name: gcr:CommunityReport/Classification/CategoryCode");

@@ -34,7 +34,8 @@ const config::MapSpec kWsdlOperationSpec{
      {"values", ValueKind::map, false, "Path in this operation's input -> bridge value (external_reference, submission_id, version, legacy_reference, attachment_count, request_id) or {const: TEXT}."}}};
 
 std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, const config::TargetSettings& t,
-                                             core::Diagnostics& diags, bool report, bool create_only = false);
+                                             core::Diagnostics& diags, bool report, bool create_only = false,
+                                             bool* settings_ok = nullptr);
 
 // Mapping field names an XML target takes: paths resolved against the whole
 // schema set (why and the nearest valid paths when one does not resolve).
@@ -122,9 +123,14 @@ void read_common(const config::DaemonConfig& cfg, const YAML::Node& s, C& c, cor
 }
 
 // The WSDL form. Operation keys are checked with their positions; problems
-// the contract finds are reported at the operation they belong to.
+// the contract finds are reported at the operation they belong to, in the same
+// pass: a bad setting (an unknown bridge value, a bad not_found) is left out
+// and the rest still checked against the contract. With `settings_ok`, the sink
+// is returned even when a setting was bad (*settings_ok false), so `check` can
+// go on to judge the mapping's fields against it; without, nullptr then.
 std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, const config::TargetSettings& t,
-                                             core::Diagnostics& diags, bool report, bool create_only) {
+                                             core::Diagnostics& diags, bool report, bool create_only,
+                                             bool* settings_ok) {
   const auto& s = t.settings;
   const std::string& file = cfg.file;
   auto at = [&](const YAML::Node& n, const std::string& message, const char* code) {
@@ -207,14 +213,16 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
     op("update", c.update);
     op("lookup", c.lookup);
   }
-  if (!s["create"]) {
-    at({}, "create: {operation: ...} is required with wsdl", "config.bad_target");
-    ok = false;
+  if (!s["create"] || c.create.operation.empty()) {
+    if (!s["create"]) at({}, "create: {operation: ...} is required with wsdl", "config.bad_target");
+    return nullptr;
   }
-  if (!ok) return nullptr;
+  if (settings_ok) *settings_ok = ok;
   try {
     read_common(cfg, s, c, diags);
-    return std::make_unique<WsdlSoapSink>(std::move(c), core::AttachmentLocator{});
+    auto sink = std::make_unique<WsdlSoapSink>(std::move(c), core::AttachmentLocator{});
+    if (!ok && !settings_ok) return nullptr;
+    return sink;
   } catch (const ContractError& e) {
     for (const auto& [role, message] : e.problems) {
       // The key the problem is about, when it says (reset: rebinding, never assigning into the config tree).
@@ -238,9 +246,11 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
                                       core::Diagnostics& diags) {
   const auto& s = t.settings;
   if (s["wsdl"]) {
-    auto sink = make_wsdl_sink(cfg, t, diags, true);
+    bool settings_ok = true;
+    auto sink = make_wsdl_sink(cfg, t, diags, true, false, &settings_ok);
     if (!sink) return nullptr;
     sink->check_contract(columns, t.position.file, t.position.line, t.position.column, diags);
+    if (!settings_ok) return nullptr;
     sink->set_locator(std::move(locator));
     return sink;
   }

@@ -46,11 +46,150 @@ SoapVersion version_of(wsdl::SoapVersion v) {
   return v == wsdl::SoapVersion::soap12 ? SoapVersion::v12 : SoapVersion::v11;
 }
 
-// A made-up value of simple type `t` for check's sample request (only the
-// request's structure is judged: facets such as patterns may still fail).
+// The shortest text an XSD regular expression (a common subset: literals,
+// escapes, classes, groups with alternatives, quantifiers) matches, taking the
+// first alternative and the first character of each class; nullopt for what it
+// cannot read.
+class PatternSample {
+ public:
+  explicit PatternSample(std::string_view p) : p_(p) {}
+  std::optional<std::string> run() {
+    std::string out;
+    if (!alternatives(out) || i_ != p_.size()) return std::nullopt;
+    return out;
+  }
+
+ private:
+  std::string_view p_;
+  std::size_t i_ = 0;
+  int depth_ = 0;
+
+  bool alternatives(std::string& out) {
+    std::string first;
+    if (!sequence(first)) return false;
+    while (i_ < p_.size() && p_[i_] == '|') {
+      ++i_;
+      std::string ignored;
+      if (!sequence(ignored)) return false;
+    }
+    out += first;
+    return true;
+  }
+  bool sequence(std::string& out) {
+    while (i_ < p_.size() && p_[i_] != '|' && p_[i_] != ')') {
+      std::string atom_text;
+      if (!atom(atom_text)) return false;
+      std::size_t times = 1;
+      if (i_ < p_.size()) {
+        const char q = p_[i_];
+        if (q == '?' || q == '*') {
+          times = 0;
+          ++i_;
+        } else if (q == '+') {
+          ++i_;
+        } else if (q == '{') {
+          const auto close = p_.find('}', i_);
+          if (close == std::string_view::npos) return false;
+          const std::string n(p_.substr(i_ + 1, close - i_ - 1));
+          try {
+            times = std::stoul(n.substr(0, n.find(',')));
+          } catch (...) {
+            return false;
+          }
+          if (times > 256) return false;
+          i_ = close + 1;
+        }
+      }
+      for (std::size_t k = 0; k < times; ++k) out += atom_text;
+    }
+    return true;
+  }
+  static char escape_char(char e) {
+    switch (e) {
+      case 'd': return '0';
+      case 'w': case 'i': case 'c': case 'D': case 'S': case 'W': case 'I': case 'C': return 'a';
+      case 's': return ' ';
+      case 'n': return '\n';
+      case 't': return '\t';
+      default: return e;
+    }
+  }
+  bool atom(std::string& out) {
+    const char c = p_[i_];
+    if (c == '(') {
+      if (++depth_ > 32) return false;
+      ++i_;
+      if (!alternatives(out) || i_ >= p_.size() || p_[i_] != ')') return false;
+      ++i_;
+      --depth_;
+      return true;
+    }
+    if (c == '[') {
+      const std::size_t start = ++i_;
+      const bool negated = i_ < p_.size() && p_[i_] == '^';
+      if (negated) ++i_;
+      int nesting = 1;
+      std::optional<char> first;
+      while (i_ < p_.size() && nesting > 0) {
+        if (p_[i_] == '\\' && i_ + 1 < p_.size()) {
+          if (!first) first = escape_char(p_[i_ + 1]);
+          i_ += 2;
+          continue;
+        }
+        if (p_[i_] == '[') ++nesting;
+        if (p_[i_] == ']') --nesting;
+        if (nesting > 0 && !first && !(p_[i_] == '-' && i_ > start)) first = p_[i_];
+        ++i_;
+      }
+      if (nesting != 0 || !first) return false;
+      if (negated) {  // a character the class does not list
+        const std::string_view listed = p_.substr(start, i_ - start);
+        for (char k : std::string_view("x0X_")) 
+          if (listed.find(k) == std::string_view::npos) {
+            out += k;
+            return true;
+          }
+        return false;
+      }
+      out += *first;
+      return true;
+    }
+    if (c == '\\') {
+      if (i_ + 1 >= p_.size()) return false;
+      const char e = p_[i_ + 1];
+      i_ += 2;
+      if ((e == 'p' || e == 'P') && i_ < p_.size() && p_[i_] == '{') {
+        const auto close = p_.find('}', i_);
+        if (close == std::string_view::npos) return false;
+        i_ = close + 1;
+        out += 'a';
+        return true;
+      }
+      out += escape_char(e);
+      return true;
+    }
+    if (c == '.') {
+      ++i_;
+      out += 'a';
+      return true;
+    }
+    if (c == '?' || c == '*' || c == '+' || c == '{' || c == ']' || c == '}') return false;
+    ++i_;
+    out += c;
+    return true;
+  }
+};
+
+// A made-up value of simple type `t` for check's sample request and for the
+// reference in a preview's update: the first enumeration value, else a text
+// the (most derived) pattern matches, else a value of the built-in type with
+// the length facets met. Facets across derivation steps may still disagree.
 std::string sample_value(const xml::TypeDef* t) {
   if (!t) return "x";
   if (!t->facets.enumeration.empty()) return t->facets.enumeration.front();
+  for (const xml::TypeDef* at = t; at; at = at->base)
+    if (!at->facets.patterns.empty() && !at->facets.patterns.back().empty())
+      if (auto v = PatternSample(at->facets.patterns.back().front()).run()) return *v;
   if (t->item_type) return sample_value(t->item_type);
   if (!t->member_types.empty()) return sample_value(t->member_types.front());
   std::string p;
@@ -779,10 +918,25 @@ struct WsdlSoapSink::Impl {
     return out;
   }
 
-  std::string preview(const Op& o, const core::TargetRecord& record) const {
+  // A made-up legacy reference that fits the type of the element the update puts it in.
+  std::string sample_reference() const {
+    for (const auto& [r, v] : update.values) {
+      if (v != BridgeValue::legacy_reference) continue;
+      const auto& part = update.parts[r.part];
+      const xml::TypeDef* type = part.decl ? part.decl->type : nullptr;
+      if (part.renderer) {
+        auto res = part.renderer->resolve_field(r.path);
+        type = res ? res.path->value_type : nullptr;
+      }
+      return sample_value(type);
+    }
+    return "SAMPLE";
+  }
+
+  std::string preview(const Op& o, const core::TargetRecord& record, const std::string& prior = {}) const {
     core::DeliveryItem item;
     item.record = record;
-    if (&o == &update) item.prior_reference = "(stored legacy reference)";
+    if (&o == &update) item.prior_reference = prior.empty() ? sample_reference() : prior;
     Built b = build(o, item, true);
     if (b.error) {
       std::string text = b.error->reason_code + ": " + b.error->detail;
@@ -809,15 +963,29 @@ std::string WsdlSoapSink::encode_preview(const core::TargetRecord& record) const
   return preview_all(record);
 }
 
-std::string WsdlSoapSink::preview_all(const core::TargetRecord& record) const {
+std::string WsdlSoapSink::encode_preview_with_reference(const core::TargetRecord& record,
+                                                        const std::string& prior_reference) const {
+  impl_->preview(impl_->create, record);  // throws the reject of a record the create would refuse
+  return preview_all(record, prior_reference);
+}
+
+std::string WsdlSoapSink::preview_all(const core::TargetRecord& record, const std::string& prior_reference) const {
   std::string out;
   for (const Impl::Op* o : {&impl_->create, &impl_->update, &impl_->lookup}) {
     if (!o->offered()) continue;
     out += std::string("== ") + o->role + ": " + o->op.name + " (SOAP " +
            (o->op.version == wsdl::SoapVersion::soap12 ? "1.2" : "1.1") + ", SOAPAction \"" + o->op.soap_action +
            "\", " + wsdl::to_string(o->op.style) + ")\n";
+    if (o == &impl_->update &&
+        std::any_of(o->values.begin(), o->values.end(),
+                    [](const auto& rv) { return rv.second == BridgeValue::legacy_reference; }))
+      out += prior_reference.empty()
+                 ? "   (legacy reference: '" + impl_->sample_reference() +
+                       "', a made-up value of its type: no reference is stored for this submission; "
+                       "preview --reference REF shows a real one)\n"
+                 : "   (legacy reference: the stored or given one)\n";
     try {
-      out += impl_->preview(*o, record);
+      out += impl_->preview(*o, record, prior_reference);
     } catch (const std::exception& e) {
       out += std::string("REJECTED ") + e.what() + "\n";
     }

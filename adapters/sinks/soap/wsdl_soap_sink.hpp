@@ -137,8 +137,13 @@ class WsdlSoapSink : public core::Sink {
   core::BatchPolicy batch_policy() const override;
   // preview_all (throws the reject detail when the create would be rejected).
   std::string encode_preview(const core::TargetRecord& record) const override;
+  std::string encode_preview_with_reference(const core::TargetRecord& record,
+                                            const std::string& prior_reference) const override;
   // The envelope of each configured operation, titled "== create: Op (SOAPAction ...)".
-  std::string preview_all(const core::TargetRecord& record) const;
+  // The update carries `prior_reference`; empty: a made-up value that fits the
+  // type of the element it goes to (its enumeration, length and pattern
+  // facets), said so in the title.
+  std::string preview_all(const core::TargetRecord& record, const std::string& prior_reference = {}) const;
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
   bool updates_by_reference() const override { return true; }
 

@@ -277,7 +277,19 @@ TEST_CASE("preview shows the envelope of every operation") {
   CHECK(text.find("== update: UpdateCommunityReport") != std::string::npos);
   CHECK(text.find("== lookup: FindByExternalReference") != std::string::npos);
   CHECK(text.find("<ExternalReference>p-1:1</ExternalReference>") != std::string::npos);
-  CHECK(text.find(">(stored legacy reference)</") != std::string::npos);
+  // The update's reference: a made-up value its pattern (GRD/[0-9]{2}/[0-9]{6}) accepts,
+  // said so; the placeholder text used to fail the pattern and show the update REJECTED.
+  CHECK(text.find("REJECTED") == std::string::npos);
+  CHECK(text.find(">GRD/00/000000</") != std::string::npos);
+  CHECK(text.find("a made-up value of its type") != std::string::npos);
+  // The stored (or given) reference when there is one.
+  const auto stored = sink.encode_preview_with_reference(r, "GRD/26/004211");
+  CHECK(stored.find(">GRD/26/004211</") != std::string::npos);
+  CHECK(stored.find("made-up") == std::string::npos);
+  CHECK(stored.find("REJECTED") == std::string::npos);
+  // One that breaks the contract shows the update rejected, with the reason.
+  const auto wrong = sink.encode_preview_with_reference(r, "not-a-reference");
+  CHECK(wrong.find("REJECTED schema_invalid") != std::string::npos);
   // A field the update leaves out goes with the create only.
   auto c = guardian(s);
   c.update.fields = {{"gcr:CommunityReport/Location/Postcode", ""}};
