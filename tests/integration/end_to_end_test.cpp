@@ -354,6 +354,20 @@ TEST_CASE("end to end: CSV drop, XML drop and SOAP RMS with edits, signposting a
   CHECK(rms_versions == expected["rms_soap"]);
   CHECK(dump.at("calls").as_object().at("update").as_int64() >= 3);
 
+  // preview of an edited report: the update carries the RMS reference the state
+  // database holds for it (or the one given with --reference), and validates.
+  {
+    const std::string id = edited_rms.front();
+    REQUIRE(legacy_ref.count(id));
+    auto pv = inst.bridge({"preview", "--submission", id});
+    INFO(pv.out << pv.err);
+    CHECK(pv.out.find("== update: UpdateCommunityReport") != std::string::npos);
+    CHECK(pv.out.find("<svc:LegacyReference>" + legacy_ref[id] + "</svc:LegacyReference>") != std::string::npos);
+    CHECK(pv.out.find("REJECTED") == std::string::npos);
+    auto given = inst.bridge({"preview", "--submission", id, "--reference", "RMS-26-999999"});
+    CHECK(given.out.find("<svc:LegacyReference>RMS-26-999999</svc:LegacyReference>") != std::string::npos);
+  }
+
   // Attachments: each one sent inline (base64 Content) to the RMS, and copied
   // beside the XML documents under the name the document gives.
   auto occurrences = [](const std::string& text, const std::string& what) {
