@@ -740,6 +740,10 @@ struct WsdlSoapSink::Impl {
 
   // The request of a built call; false when a content marker went missing.
   bool request_for(const Op& o, Built&& b, net::Request& req) const {
+    if (b.inline_files.empty()) {  // the common case: one literal body, moved
+      req = request_for(o, std::move(b.text));
+      return true;
+    }
     std::vector<net::BodyPart> parts;
     if (!markers.split(b.text, b.inline_files, parts)) return false;
     req = request_for(o, std::string());
