@@ -249,8 +249,11 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
     bool settings_ok = true;
     auto sink = make_wsdl_sink(cfg, t, diags, true, false, &settings_ok);
     if (!sink) return nullptr;
-    sink->check_contract(columns, t.position.file, t.position.line, t.position.column, diags);
-    if (!settings_ok) return nullptr;
+    if (!settings_ok) {
+      sink->check_contract(columns, t.position.file, t.position.line, t.position.column, diags);
+      return nullptr;
+    }
+    // check_contract runs in apply_operations, with the mappings' operations: sections.
     sink->set_locator(std::move(locator));
     return sink;
   }
@@ -314,6 +317,30 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
 config::SinkType sink_type() {
   config::SinkType t{"soap", kSoapSpec, make_soap, {}};
   t.field_check = xml_field_check;
+  // Mappings' operations: sections, for WSDL targets only.
+  t.operation_check = [](const config::DaemonConfig& cfg, const config::TargetSettings& target)
+      -> std::function<std::optional<std::string>(const std::string&, const std::string&)> {
+    if (!target.settings["wsdl"]) return {};
+    try {
+      core::Diagnostics ignored;
+      std::shared_ptr<const WsdlSoapSink> sink = make_wsdl_sink(cfg, target, ignored, false);
+      if (!sink) return [](const std::string&, const std::string&) { return std::optional<std::string>(); };
+      return [sink](const std::string& op, const std::string& path) { return sink->check_operation_path(op, path); };
+    } catch (const std::exception&) {
+      return {};
+    }
+  };
+  t.apply_operations = [](core::Sink& sink, const config::SinkType::OperationSections& sections,
+                          const std::vector<std::string>& columns, const config::TargetSettings& target,
+                          core::Diagnostics& diags) {
+    auto* wsdl_sink = dynamic_cast<WsdlSoapSink*>(&sink);
+    if (!wsdl_sink) return;
+    wsdl_sink->set_mapping_operations(sections);
+    const auto& p = target.position;
+    if (sections.empty()) wsdl_sink->check_contract(columns, p.file, p.line, p.column, diags);
+    for (const auto& [mapping, ops] : sections)  // each mapping's view of the operations
+      wsdl_sink->check_contract(columns, p.file, p.line, p.column, diags, mapping);
+  };
   return t;
 }
 

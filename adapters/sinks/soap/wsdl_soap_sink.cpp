@@ -330,6 +330,7 @@ struct WsdlSoapSink::Impl {
   // outbox id -> when this process last sent it (or first saw it in doubt)
   std::unordered_map<std::int64_t, Clock::time_point> last_send;
   InlineMarkers markers;  // inline attachment content in a rendered request
+  OperationSections mapping_ops;  // mapping -> operation -> (field, path)
 
   Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
     contract = wsdl::Wsdl::load(cfg.wsdl);
@@ -553,8 +554,14 @@ struct WsdlSoapSink::Impl {
     return res ? "" : xml::describe(*res.error);
   }
 
-  // The path a record field takes in this operation, or nullopt when it is not sent.
-  std::optional<std::string> field_path(const Op& o, const std::string& field) const {
+  // The path a record field takes in this operation, or nullopt when it is not
+  // sent: the mapping's operations: section, then the operation's fields.
+  std::optional<std::string> field_path(const Op& o, const std::string& field, const std::string& mapping = {}) const {
+    if (!mapping.empty())
+      if (auto m = mapping_ops.find(mapping); m != mapping_ops.end())
+        if (auto r = m->second.find(o.role); r != m->second.end())
+          for (const auto& [name, path] : r->second)
+            if (name == field) return path.empty() ? std::nullopt : std::optional<std::string>(path);
     for (const auto& [name, path] : o.cfg.fields)
       if (name == field) return path.empty() ? std::nullopt : std::optional<std::string>(path);  // "": not sent
     if (!o.record_fields) return std::nullopt;
@@ -625,7 +632,7 @@ struct WsdlSoapSink::Impl {
       return true;
     };
     for (const auto& f : rec.fields) {
-      const auto path = field_path(o, f.name);
+      const auto path = field_path(o, f.name, rec.mapping);
       if (!path) continue;
       std::string why;
       auto r = route(o, *path, &why);
@@ -958,6 +965,22 @@ WsdlSoapSink::~WsdlSoapSink() = default;
 const std::string& WsdlSoapSink::name() const { return impl_->cfg.name; }
 core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; }
 void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
+void WsdlSoapSink::set_mapping_operations(OperationSections sections) { impl_->mapping_ops = std::move(sections); }
+
+std::optional<std::string> WsdlSoapSink::check_operation_path(const std::string& operation,
+                                                              const std::string& path) const {
+  const Impl::Op* o = operation == "create"   ? &impl_->create
+                      : operation == "update" ? &impl_->update
+                      : operation == "lookup" ? &impl_->lookup
+                                              : nullptr;
+  if (!o) return "not an operation (create, update, lookup)";
+  if (!o->offered()) return "the target has no " + operation + " operation";
+  std::string why;
+  auto r = impl_->route(*o, path, &why);
+  if (r) why = impl_->check_route(*o, *r);
+  if (why.empty()) return std::nullopt;
+  return "(" + o->op.name + ") " + why;
+}
 const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
 std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->settle; }
 std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
@@ -1015,9 +1038,10 @@ std::optional<std::string> WsdlSoapSink::check_field(const std::string& field_na
 }
 
 void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, const std::string& file, int line,
-                                  int column, core::Diagnostics& diags) const {
+                                  int column, core::Diagnostics& diags, const std::string& mapping) const {
   const auto& I = *impl_;
-  const std::string who = "target '" + I.cfg.name + "': ";
+  const std::string who =
+      "target '" + I.cfg.name + "'" + (mapping.empty() ? "" : " (with mapping '" + mapping + "')") + ": ";
   for (const Impl::Op* o : {&I.create, &I.update, &I.lookup}) {
     if (!o->offered()) continue;
     // Canonical paths filled, per part.
@@ -1041,7 +1065,7 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
         filled[r->part].insert(c.substr(0, at));
     };
     for (const auto& f : field_names)
-      if (auto p = I.field_path(*o, f)) mark(*p);
+      if (auto p = I.field_path(*o, f, mapping)) mark(*p);
     for (const auto& [path, value] : o->cfg.values) mark(path);
     for (const auto& [path, value] : o->cfg.constants) mark(path);
     if (!I.cfg.attachments_path.empty() && o->record_fields) mark(I.cfg.attachments_path);
@@ -1102,7 +1126,7 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
     sample.record.version = 1;
     sample.prior_reference = "SAMPLE";
     for (const auto& f : field_names) {
-      const auto p = I.field_path(*o, f);
+      const auto p = I.field_path(*o, f, mapping);
       if (!p) continue;
       std::string why;
       auto r = I.route(*o, *p, &why);

@@ -53,6 +53,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -153,8 +154,19 @@ class WsdlSoapSink : public core::Sink {
   // For `check`, with the field names the mappings give this target:
   // required input elements no field or value fills; a sample request per
   // operation rendered and validated. Problems as diagnostics at `where`.
+  // With `mapping`: as that mapping's operations: section places the fields.
   void check_contract(const std::vector<std::string>& field_names, const std::string& file, int line, int column,
-                      core::Diagnostics& diags) const;
+                      core::Diagnostics& diags, const std::string& mapping = {}) const;
+
+  // For `check` of a mapping's `operations:` section: the path resolves in
+  // that operation's input, else why. nullopt: fine.
+  std::optional<std::string> check_operation_path(const std::string& operation, const std::string& path) const;
+  // The mappings' `operations:` sections (mapping name -> operation -> field
+  // -> path, "": not sent): for a record of that mapping they come before the
+  // operation's own `fields`. Call before deliver().
+  using OperationSections =
+      std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, std::string>>>>;
+  void set_mapping_operations(OperationSections sections);
 
   void set_locator(core::AttachmentLocator locator);
   const WsdlSoapConfig& config() const;

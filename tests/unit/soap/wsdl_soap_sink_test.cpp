@@ -894,3 +894,33 @@ TEST_CASE("shipped RMS contract over mutual TLS: delivered with the photo inline
   CHECK(out[0].reason_code == "tls_verify_failed");
   CHECK_FALSE(out[0].in_doubt);
 }
+
+TEST_CASE("a mapping's operations: section: its records' update leaves a field out, other mappings' keep it") {
+  auto& s = legacy("wrapped");
+  control(s, "reset=1");
+  WsdlSoapSink sink(guardian(s), {});
+  sink.set_mapping_operations({{"short_update", {{"update", {{"gcr:CommunityReport/Location/Postcode", ""}}}}}});
+  auto out = sink.deliver(batch({item("ops-1", 1, guardian_fields()), item("ops-2", 1, guardian_fields(), {}, false, 2)}));
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  REQUIRE(out[1].status == DeliveryStatus::delivered);
+  auto mine = item("ops-1", 2, guardian_fields("v2 of ops-1"), out[0].reference, false, 3);
+  mine.record.mapping = "short_update";
+  auto other = item("ops-2", 2, guardian_fields("v2 of ops-2"), out[1].reference, false, 4);  // mapping "m"
+  auto up = sink.deliver(batch({mine, other}));
+  REQUIRE(up[0].status == DeliveryStatus::delivered);
+  REQUIRE(up[1].status == DeliveryStatus::delivered);
+  const auto v1 = versions_xml(s, out[0].reference), v2 = versions_xml(s, out[1].reference);
+  const auto at1 = v1.find("v2 of ops-1"), at2 = v2.find("v2 of ops-2");
+  REQUIRE(at1 != std::string::npos);
+  REQUIRE(at2 != std::string::npos);
+  // The versions are listed in order: the update's is the text after the create's.
+  CHECK(v1.substr(v1.rfind('\n', at1) == std::string::npos ? 0 : v1.rfind('\n', at1)).find("TS1 3QY") ==
+        std::string::npos);
+  CHECK(v2.substr(v2.rfind('\n', at2) == std::string::npos ? 0 : v2.rfind('\n', at2)).find("TS1 3QY") !=
+        std::string::npos);
+  // check: the section's paths are judged against the operation's input.
+  CHECK_FALSE(sink.check_operation_path("update", "gcr:CommunityReport/Summary"));
+  CHECK(sink.check_operation_path("lookup", "gcr:CommunityReport/Summary").value_or("").find("FindByExternalReference") !=
+        std::string::npos);
+  CHECK(sink.check_operation_path("amend", "x").has_value());
+}
