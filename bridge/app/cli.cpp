@@ -52,8 +52,11 @@ Usage:
                                        Each xml_drop target also renders and validates a
                                        sample document per mapping (a built-in sample
                                        submission, or --sample).
-  reportbridge preview --config FILE (--submission ID | --input FILE.json)
-                                       Print exactly what each target would receive.
+  reportbridge preview --config FILE (--submission ID | --input FILE.json) [--reference REF]
+                                       Print exactly what each target would receive. A SOAP
+                                       target's update carries REF, else the reference the
+                                       state database holds for the submission, else a
+                                       made-up value of the reference's type.
   reportbridge status  --config FILE   Backlog, per-target counts, circuits, dead letters and
                                        quarantined rows.
   reportbridge replay  --config FILE (--all | --target NAME | --submission ID | --item N)
@@ -101,6 +104,7 @@ struct Args {
   std::string log_level;
   std::size_t limit = 20;
   std::string target;
+  std::string reference;  // preview: the legacy reference an update carries
   std::int64_t item = 0;
   bool all = false;
   bool list = false;
@@ -497,7 +501,13 @@ int cmd_preview(const Args& args) {
     if (auto* sink = rt->sink(target)) {
       std::string rendered;
       try {
-        rendered = sink->encode_preview(record);
+        // An update by reference carries the given reference, else the stored one.
+        std::string prior = args.reference;
+        if (prior.empty() && sink->updates_by_reference() && std::filesystem::exists(rt->config.state_path)) {
+          if (!preview_state) preview_state = store::open_state_store(rt->config.state_path.string(), 2048);
+          prior = preview_state->reference_for(record.submission_id, target);
+        }
+        rendered = sink->encode_preview_with_reference(record, prior);
       } catch (const xml::DocumentRejected& e) {
         std::cout << "REJECTED by target " << target << ": " << e.what() << "\n";
         if (!e.fields().empty()) {
@@ -763,6 +773,8 @@ int main(int argc, char** argv) {
       }
     } else if (s == "--target") {
       if (!value(args.target)) return kExitUsage;
+    } else if (s == "--reference") {
+      if (!value(args.reference)) return kExitUsage;
     } else if (s == "--all") {
       args.all = true;
     } else if (s == "--list") {

@@ -67,6 +67,8 @@ mapping::LoadOptions load_options(const config::Registry& components, const conf
     if (!type) continue;
     if (type->value_check)
       if (auto check = type->value_check(c, t)) o.target_value_checks[t.name] = std::move(check);
+    if (type->operation_check)
+      if (auto check = type->operation_check(c, t)) o.target_operation_checks[t.name] = std::move(check);
     if (type->field_check) {
       if (auto check = type->field_check(c, t)) o.target_field_checks[t.name] = std::move(check);
       continue;
@@ -124,7 +126,10 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const conf
     for (const auto& t : c.targets) {
       const auto* type = components.sink(t.type);
       if (!type) continue;
-      auto sink = type->create(c, t, rt->mappings->columns_for(t.name), locator, diags);
+      const auto columns = rt->mappings->columns_for(t.name);
+      auto sink = type->create(c, t, columns, locator, diags);
+      if (sink && type->apply_operations)
+        type->apply_operations(*sink, rt->mappings->operations_for(t.name), columns, t, diags);
       if (sink) rt->sinks.push_back(std::move(sink));
     }
   }
@@ -178,6 +183,12 @@ std::optional<Reload> reload(const Runtime& rt, core::Diagnostics& diags) {
                   "reload would change the columns of " + t.type + " target '" + t.name +
                       "'; restart the service to change a file layout",
                   "reload.columns_changed");
+    // A sink holds its mappings' operations: sections from start-up.
+    if (set->operations_for(t.name) != rt.mappings->operations_for(t.name))
+      diags.error(cfg->file, t.position.line, t.position.column,
+                  "reload would change the operations: sections of the mappings feeding target '" + t.name +
+                      "'; restart the service to change them",
+                  "reload.operations_changed");
   }
   if (diags.has_errors()) return std::nullopt;
   Reload r;

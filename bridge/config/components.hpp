@@ -8,6 +8,7 @@
 // core::Source / core::Sink interfaces. No static self-registration: what is
 // built in is what that list says.
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,22 @@ struct SinkType {
   std::function<std::function<std::optional<std::string>(const std::string& field, const std::string& value)>(
       const DaemonConfig& config, const TargetSettings& target)>
       value_check;
+  // A check of one path of a mapping's `operations:` section (operation,
+  // path): nullopt when the operation's input has it, else why. Only targets
+  // with per-operation requests (SOAP from a WSDL) set it; the others refuse
+  // `operations:`. Returns an empty function when the settings are unusable.
+  std::function<std::function<std::optional<std::string>(const std::string& operation, const std::string& path)>(
+      const DaemonConfig& config, const TargetSettings& target)>
+      operation_check;
+  // Hands a created sink the `operations:` sections of the mappings feeding it
+  // (mapping name -> operation -> (field name, path; "": not sent)), then
+  // checks the sink with them and the mappings' field names (`columns`),
+  // reporting at the target. Optional.
+  using OperationSections =
+      std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, std::string>>>>;
+  std::function<void(core::Sink& sink, const OperationSections& sections, const std::vector<std::string>& columns,
+                     const TargetSettings& target, core::Diagnostics& diags)>
+      apply_operations;
 };
 
 class Registry {

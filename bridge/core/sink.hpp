@@ -87,6 +87,13 @@ class Sink {
   // Pure rendering of one record exactly as the target would receive it
   // (used by `reportbridge preview` and golden tests).
   virtual std::string encode_preview(const TargetRecord& record) const = 0;
+  // The same, for a sink that sends updates by reference: `prior_reference`
+  // is the reference the target issued for an earlier version (the stored
+  // one, or one the analyst gives; empty: none known).
+  virtual std::string encode_preview_with_reference(const TargetRecord& record,
+                                                    const std::string& /*prior_reference*/) const {
+    return encode_preview(record);
+  }
 
   // Delivers the batch and returns one outcome per item, in order.
   // Contract: idempotent per batch.key. If a batch with this key was already

@@ -528,6 +528,13 @@ std::vector<std::string> MappingSet::columns_for(const std::string& target) cons
   return cols;
 }
 
+std::map<std::string, OperationFields> MappingSet::operations_for(const std::string& target) const {
+  std::map<std::string, OperationFields> out;
+  for (const auto& m : mappings_)
+    if (listed(m.targets, target) && !m.operations.empty()) out[m.name] = m.operations;
+  return out;
+}
+
 MapResult apply(const Mapping& mapping, const std::string& target, const json::value& doc,
                 const std::string& submission_id, std::int64_t version, std::int64_t seq) {
   return run(mapping, target, doc, submission_id, version, seq, nullptr);

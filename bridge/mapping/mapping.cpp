@@ -37,7 +37,9 @@ const MapSpec kMappingSpec{
      {"when", ValueKind::map, false, "Which submissions it applies to (kind, category, where, needs_review)."},
      {"attachments", ValueKind::boolean, false, "Pass the submission's attachments to the targets."},
      {"fields", ValueKind::list, true, "The target record's fields, in output order."},
-     {"signposts", ValueKind::list, false, "Signposting rules (see mappings/README.md)."}}};
+     {"signposts", ValueKind::list, false, "Signposting rules (see mappings/README.md)."},
+     {"operations", ValueKind::map, false,
+      "SOAP targets from a WSDL: per operation (create, update, lookup), field name -> path in that operation's input (\"\": not sent)."}}};
 
 const MapSpec kSignpostFileSpec{
     "signposting file",
@@ -439,6 +441,8 @@ class Loader {
 
  private:
   config::Position pos(const YAML::Node& n) const { return config::position_of(file_, n); }
+  bool has_operations_ = false;  // the mapping being loaded has an operations: section
+
   void error(const YAML::Node& n, const std::string& message, const std::string& code) {
     auto p = pos(n);
     diags_.error(p.file, p.line, p.column, message, code);
@@ -520,6 +524,7 @@ class Loader {
         for (const auto& p : where)
           if (auto pred = load_predicate(p)) m.when.where.push_back(std::move(*pred));
     }
+    has_operations_ = root["operations"] && root["operations"].IsMap();
     if (auto fields = root["fields"]; fields && fields.IsSequence()) {
       std::vector<std::string> names;
       for (const auto& f : fields) {
@@ -531,7 +536,90 @@ class Loader {
         m.fields.push_back(std::move(plan));
       }
     }
+    load_operations(root["operations"], root["fields"], m);
+    has_operations_ = false;
     return m;
+  }
+
+  // `operations: {update: {Field: path, ...}, lookup: {...}}`: each field one of
+  // the mapping's, each path checked against that operation's input of every
+  // target of the mapping that takes operations.
+  void load_operations(const YAML::Node& ops, const YAML::Node& fields, Mapping& m) {
+    if (!ops || !ops.IsMap()) return;
+    std::vector<std::string> names;
+    for (const auto& f : m.fields) names.push_back(f.name);
+    std::vector<std::string> takers;
+    for (const auto& t : m.targets)
+      if (options_.target_operation_checks.count(t)) takers.push_back(t);
+    if (takers.empty()) {
+      error(ops, "operations: none of this mapping's targets has operations (only SOAP targets from a WSDL do)",
+            "mapping.bad_operations");
+      return;
+    }
+    for (const auto& kv : ops) {
+      const std::string role = kv.first.Scalar();
+      if (role != "create" && role != "update" && role != "lookup") {
+        error(kv.first, "operations: '" + role + "' is not create, update or lookup", "mapping.bad_operations");
+        continue;
+      }
+      if (!kv.second.IsMap()) {
+        error(kv.second, "operations." + role + ": a map {FieldName: path} (\"\": not sent)", "mapping.bad_operations");
+        continue;
+      }
+      auto& list = m.operations[role];
+      for (const auto& fp : kv.second) {
+        const std::string field = fp.first.Scalar();
+        if (std::find(names.begin(), names.end(), field) == names.end()) {
+          error(fp.first,
+                core::with_suggestion("operations." + role + ": '" + field + "' is not a field of this mapping", field,
+                                      names),
+                "mapping.bad_operations");
+          continue;
+        }
+        if (!fp.second.IsScalar()) {
+          error(fp.second, "operations." + role + "." + field + ": a path (\"\": not sent)", "mapping.bad_operations");
+          continue;
+        }
+        const std::string path = fp.second.Scalar();
+        for (const auto& t : takers)
+          if (!path.empty())
+            if (auto why = options_.target_operation_checks.at(t)(role, path))
+              error(fp.second, "target '" + t + "' " + role + " has no path '" + path + "': " + *why,
+                    "mapping.unknown_target_field");
+        list.emplace_back(field, path);
+      }
+    }
+    // The other fields: as without a section (the target's own check, which
+    // knows its per-operation fields) when no operation moves them; else at
+    // their own name in the operations that do not.
+    if (!fields || !fields.IsSequence()) return;
+    for (const auto& f : fields) {
+      if (!f.IsMap() || !f["name"] || !f["name"].IsScalar()) continue;
+      const std::string name = f["name"].Scalar();
+      const bool moved = std::any_of(m.operations.begin(), m.operations.end(), [&](const auto& op) {
+        return std::any_of(op.second.begin(), op.second.end(), [&](const auto& fp) { return fp.first == name; });
+      });
+      if (!moved) {
+        for (const auto& t : takers)
+          if (auto check = options_.target_field_checks.find(t); check != options_.target_field_checks.end())
+            if (auto why = check->second(name))
+              error(f["name"], "target '" + t + "' has no field '" + name + "': " + *why,
+                    "mapping.unknown_target_field");
+        continue;
+      }
+      for (const char* role : {"create", "update"}) {
+        const auto& list = m.operations[role];
+        if (std::any_of(list.begin(), list.end(), [&](const auto& fp) { return fp.first == name; })) continue;
+        for (const auto& t : takers) {
+          auto why = options_.target_operation_checks.at(t)(role, name);
+          if (!why || why->rfind("the target has no ", 0) == 0) continue;
+          error(f["name"], "target '" + t + "' has no field '" + name + "': " + role + " " + *why,
+                "mapping.unknown_target_field");
+        }
+      }
+    }
+    for (auto it = m.operations.begin(); it != m.operations.end();)  // no empty sections
+      it = it->second.empty() ? m.operations.erase(it) : std::next(it);
   }
 
   std::optional<Predicate> load_predicate(const YAML::Node& n) {
@@ -688,6 +776,8 @@ class Loader {
                                                                                : Overflow::truncate;
     check_fixed_values(f, plan, m);
     for (const auto& t : m.targets) {
+      // With an operations: section, its targets' paths are checked per operation (load_operations).
+      if (has_operations_ && options_.target_operation_checks.count(t)) continue;
       if (auto check = options_.target_field_checks.find(t);
           check != options_.target_field_checks.end() && !plan.name.empty()) {
         if (auto why = check->second(plan.name))

@@ -119,6 +119,9 @@ struct Condition {
   std::optional<bool> needs_review;     // true: only signposted; false: only not signposted
 };
 
+// operation (create, update, lookup) -> (field name, path in its input; "": not sent)
+using OperationFields = std::map<std::string, std::vector<std::pair<std::string, std::string>>>;
+
 struct Mapping {
   std::string name;
   std::string file;
@@ -128,6 +131,9 @@ struct Mapping {
   Condition when;
   std::vector<FieldPlan> fields;
   bool attachments = false;  // pass the payload's attachments to the sinks
+  // `operations:` (SOAP targets from a WSDL): per operation (create, update,
+  // lookup), field name -> path in that operation's input ("": not sent).
+  OperationFields operations;
 };
 
 // A signposting rule: text patterns that mark a submission needs_review.
@@ -193,6 +199,11 @@ struct LoadOptions {
   // target's schema): nullopt when the target takes it, else why. Used instead
   // of target_fields for the targets it lists.
   std::map<std::string, std::function<std::optional<std::string>(const std::string&)>> target_field_checks;
+  // Target -> a check of one path of a mapping's `operations:` section
+  // (operation, path): nullopt when that operation's input has it, else why.
+  // Targets not listed take no `operations:`.
+  std::map<std::string, std::function<std::optional<std::string>(const std::string&, const std::string&)>>
+      target_operation_checks;
   // Target -> a check of a fixed value for one field (field, value): nullopt
   // when the target accepts it, else why. The loader runs it on the values it
   // can see: `value:` (no transforms, no lookup), `default:` (no lookup) and
@@ -225,6 +236,9 @@ class MappingSet {
   bool is_partner(const std::string& target) const;
   // Column order for a target: the fields of the first mapping feeding it.
   std::vector<std::string> columns_for(const std::string& target) const;
+  // Mapping name -> its `operations:` section, for the mappings feeding `target`
+  // that have one.
+  std::map<std::string, OperationFields> operations_for(const std::string& target) const;
 
  private:
   std::vector<Mapping> mappings_;

@@ -103,7 +103,7 @@ struct Wsdl::Impl {
     xmlFreeParserCtxt(ctxt);
     if (!doc) {
       if (errors.empty()) throw xml::SchemaError({display, 0}, "cannot read WSDL: not XML or unreadable");
-      throw xml::SchemaError({display, errors.front().line}, "not well-formed XML: " + errors.front().message);
+      throw xml::SchemaError({display, errors.front().line, errors.front().column}, "not well-formed XML: " + errors.front().message);
     }
     return doc;
   }

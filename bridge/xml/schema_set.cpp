@@ -24,7 +24,8 @@ std::string QName::clark() const { return ns.empty() ? local : "{" + ns + "}" + 
 
 std::string SourcePos::to_string() const {
   if (file.empty()) return "(built-in)";
-  return line > 0 ? file + ":" + std::to_string(line) : file;
+  if (line <= 0) return file;
+  return file + ":" + std::to_string(line) + (column > 0 ? ":" + std::to_string(column) : "");
 }
 
 SchemaError::SchemaError(SourcePos where, const std::string& message)
@@ -338,7 +339,7 @@ struct SchemaSet::Impl {
     xmlFreeParserCtxt(ctxt);
     if (!doc) {
       if (errors.empty()) throw SchemaError({display, 0}, "cannot read schema: not XML or unreadable");
-      throw SchemaError({display, errors.front().line}, "not well-formed XML: " + errors.front().message);
+      throw SchemaError({display, errors.front().line, errors.front().column}, "not well-formed XML: " + errors.front().message);
     }
     std::shared_ptr<xmlDoc> shared(doc, DocFreeShared{});
     parsed.emplace(canonical, shared);

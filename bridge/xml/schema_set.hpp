@@ -70,7 +70,8 @@ struct QName {
 struct SourcePos {
   std::string file;
   int line = 0;
-  std::string to_string() const;  // "file:line"
+  int column = 0;                 // where known (syntax errors: libxml2's column)
+  std::string to_string() const;  // "file:line", "file:line:col"
 };
 
 // A load or compile problem; what() is "file:line: message".

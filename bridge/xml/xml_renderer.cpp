@@ -113,6 +113,7 @@ struct XmlRenderer::Impl {
   mutable std::unordered_map<std::string, std::shared_ptr<const CompiledField>> cache;
   std::optional<ResolvedPath> attachment_path;  // last step: [*]
   std::vector<std::pair<ResolvedPath, AttachmentProperty>> attachment_props;
+  std::optional<ResolvedPath> attachment_content, attachment_reference;  // below the attachment element
   std::map<std::string, std::string> element_prefix;  // namespace -> prefix ("" = default namespace)
   std::map<std::string, std::string> attribute_prefix;  // namespace -> non-empty prefix
   mutable std::once_flag allowed_once;
@@ -331,6 +332,21 @@ struct XmlRenderer::Impl {
         place(b, full, &attachment_field, v, static_cast<int>(i + 1));
         if (b.error) return;
       }
+      auto extra = [&](const std::optional<ResolvedPath>& rel, const std::vector<std::string>& texts) {
+        if (!rel || i >= texts.size() || texts[i].empty() || b.error) return;
+        std::size_t ignored = 0;
+        const std::string* v =
+            &b.strings.emplace_back(check_text(texts[i]) ? sanitize(texts[i], ignored) : texts[i]);
+        ResolvedPath full = *attachment_path;
+        for (const auto& st : rel->steps) full.steps.push_back(st);
+        full.attribute = rel->attribute;
+        full.attribute_use = rel->attribute_use;
+        full.nil = false;
+        place(b, full, &attachment_field, v, static_cast<int>(i + 1));
+      };
+      extra(attachment_content, extras.attachment_contents);
+      extra(attachment_reference, extras.attachment_references);
+      if (b.error) return;
     }
   }
 
@@ -591,6 +607,18 @@ XmlRenderer::XmlRenderer(std::shared_ptr<const SchemaSet> schema, XmlLayout layo
       }
       m.attachment_props.emplace_back(std::move(*pr.path), prop);
     }
+    auto extra = [&](const std::string& rel, const char* what, std::optional<ResolvedPath>& into) {
+      if (rel.empty()) return;
+      PathResolution pr = m.paths->resolve_below(attachment_type, rel);
+      if (!pr)
+        throw invalid(std::string(what) + " '" + rel + "' is not in element '" + attachment_name + "': " + pr.error->message);
+      for (const auto& [other, prop] : m.attachment_props)
+        if (other.canonical == pr.path->canonical)
+          throw invalid(std::string(what) + " '" + rel + "' is already written with the attachment's metadata");
+      into = std::move(pr.path);
+    };
+    extra(m.layout.attachment_content_path, "attachment content path", m.attachment_content);
+    extra(m.layout.attachment_reference_path, "attachment reference path", m.attachment_reference);
   }
 }
 

@@ -36,6 +36,11 @@
 //   repeated element), filled per `attachment_fields` (path relative to the
 //   attachment element -> property). By default every one of @id @mediaType
 //   @sha256 @size FileName StoredFile the schema declares on it.
+//   `attachment_content_path` / `attachment_reference_path` (relative to the
+//   attachment element) take per-attachment texts from RenderExtras
+//   (`attachment_contents`, `attachment_references`; an empty text writes
+//   nothing): the SOAP sink's inline base64 content (a marker it replaces by
+//   the streamed file) or its reference for an attachment sent by reference.
 // - Characters XML 1.0 cannot hold (C0 controls other than tab, LF, CR -
 //   e.g. U+0000, U+000B, U+001B - U+FFFE, U+FFFF, lone surrogates, invalid
 //   UTF-8): with IllegalCharacters::replace (the default) each is replaced by
@@ -94,6 +99,8 @@ struct XmlLayout {
   std::string attachments_path;  // empty: attachments are not rendered
   // path relative to the attachment element -> property; empty: the defaults above.
   std::vector<std::pair<std::string, AttachmentProperty>> attachment_fields;
+  std::string attachment_content_path;    // "": none (see above)
+  std::string attachment_reference_path;  // "": none
   IllegalCharacters illegal_characters = IllegalCharacters::replace;
 };
 
@@ -105,6 +112,8 @@ struct RenderError {
 // Per-call values that do not come from the record.
 struct RenderExtras {
   std::vector<std::string> stored_names;  // per attachment, same order (xml_drop's copied files)
+  std::vector<std::string> attachment_contents;    // per attachment, at attachment_content_path ("": none)
+  std::vector<std::string> attachment_references;  // per attachment, at attachment_reference_path ("": none)
 };
 
 struct RenderResult {

@@ -62,15 +62,19 @@ std::string config_for(const std::string& rms_url) {
          "  - name: psd_xml\n    type: xml_drop\n    directory: out/psd_xml\n"
          "    xsd: " + kSource + "/schemas/psd_complaint.xsd\n    root: Complaint\n"
          "    attachments_path: Attachments/Attachment\n" + drop +
+         // The RMS from its own contract, as config/demo.yaml has it.
          "  - name: rms_soap\n    type: soap\n    url: " + rms_url + "\n"
-         "    schema: " + kSource + "/schemas/rms_community_report.xsd\n    root: CommunityReport\n"
-         "    create: {operation: CreateCommunityReport, soap_action: CreateCommunityReport,\n"
-         "             reference_xpath: \"//svc:CreateCommunityReportResponse/svc:LegacyReference\"}\n"
-         "    update: {operation: UpdateCommunityReport, soap_action: UpdateCommunityReport,\n"
-         "             reference_xpath: \"//svc:UpdateCommunityReportResponse/svc:LegacyReference\"}\n"
-         "    lookup: {operation: FindByExternalReference, soap_action: FindByExternalReference,\n"
-         "             reference_xpath: \"//svc:FindByExternalReferenceResponse[svc:Found='true']/svc:LegacyReference\"}\n"
-         "    attachments_path: Attachments/Attachment\n"
+         "    wsdl: " + kSource + "/schemas/rms_service.wsdl\n    port: RmsSoap11Port\n"
+         "    namespaces: {svc: \"urn:reportbridge:rms:service:1\", rms: \"urn:police-uk:rms:community-report:1.0\"}\n"
+         "    create: {operation: CreateCommunityReport, reference: svc:CreateCommunityReportResponse/svc:LegacyReference,\n"
+         "             values: {svc:ExternalReference: external_reference}}\n"
+         "    update: {operation: UpdateCommunityReport, reference: svc:UpdateCommunityReportResponse/svc:LegacyReference,\n"
+         "             values: {svc:LegacyReference: legacy_reference, svc:ExternalReference: external_reference}}\n"
+         "    lookup: {operation: FindByExternalReference,\n"
+         "             reference: \"svc:FindByExternalReferenceResponse[svc:Found='true']/svc:LegacyReference\",\n"
+         "             values: {svc:ExternalReference: external_reference}}\n"
+         "    attachments_path: svc:Report/rms:CommunityReport/rms:Attachments/rms:Attachment\n"
+         "    attachment_content: rms:Content\n    attachment_content_reference: rms:ContentReference\n"
          "    batch_size: 50\n    batch_wait: 100ms\n    connect_timeout: 2s\n    request_timeout: 10s\n"
          "    retry: {max_attempts: 5, base: 200ms, cap: 1s}\n"
          "    writeback: {message: \"Recorded by the RMS.\", reference: true}\n"
@@ -350,6 +354,20 @@ TEST_CASE("end to end: CSV drop, XML drop and SOAP RMS with edits, signposting a
   CHECK(rms_versions == expected["rms_soap"]);
   CHECK(dump.at("calls").as_object().at("update").as_int64() >= 3);
 
+  // preview of an edited report: the update carries the RMS reference the state
+  // database holds for it (or the one given with --reference), and validates.
+  {
+    const std::string id = edited_rms.front();
+    REQUIRE(legacy_ref.count(id));
+    auto pv = inst.bridge({"preview", "--submission", id});
+    INFO(pv.out << pv.err);
+    CHECK(pv.out.find("== update: UpdateCommunityReport") != std::string::npos);
+    CHECK(pv.out.find("<svc:LegacyReference>" + legacy_ref[id] + "</svc:LegacyReference>") != std::string::npos);
+    CHECK(pv.out.find("REJECTED") == std::string::npos);
+    auto given = inst.bridge({"preview", "--submission", id, "--reference", "RMS-26-999999"});
+    CHECK(given.out.find("<svc:LegacyReference>RMS-26-999999</svc:LegacyReference>") != std::string::npos);
+  }
+
   // Attachments: each one sent inline (base64 Content) to the RMS, and copied
   // beside the XML documents under the name the document gives.
   auto occurrences = [](const std::string& text, const std::string& what) {
@@ -361,8 +379,8 @@ TEST_CASE("end to end: CSV drop, XML drop and SOAP RMS with edits, signposting a
   for (const auto& rec : dump.at("records").as_array())
     for (const auto& v : rec.as_object().at("versions").as_array()) {
       const std::string doc = str(v.as_object().at("xml"));
-      sent += occurrences(doc, "<Attachment ");
-      CHECK(occurrences(doc, "<Content>") == occurrences(doc, "<Attachment "));
+      sent += occurrences(doc, ":Attachment ");
+      CHECK(occurrences(doc, ":Content>") == 2 * occurrences(doc, ":Attachment "));  // open and close
     }
   CHECK(sent > 0);
   std::set<std::string> copied;

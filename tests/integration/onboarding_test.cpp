@@ -114,7 +114,7 @@ TEST_CASE("scaffold errors: bad schemas at file:line, unknown roots and operatio
                                  "  <xs:element name=\"A\">\n</xs:schema>\n");
   auto broken = rb({"scaffold", "--xsd", (dir / "broken.xsd").string(), "--root", "A"});
   CHECK(broken.exit_code == 3);
-  CHECK(broken.err.find("broken.xsd:4: not well-formed XML") != std::string::npos);
+  CHECK(broken.err.find("broken.xsd:4:13: not well-formed XML") != std::string::npos);
 
   auto root = rb({"scaffold", "--xsd", kSrc + "/tests/fixtures/schemas/cjse_caseinfo/CaseInfo.xsd", "--root", "Case"});
   CHECK(root.exit_code == 3);

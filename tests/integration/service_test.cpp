@@ -66,6 +66,21 @@ struct PortHolder {
   }
 };
 
+// A SOAP target at `port`: the shipped RMS contract (schemas/rms_service.wsdl)
+// as config/demo.yaml uses it with the shipped RMS mapping. A batch recovered
+// after a kill is sent again at once (settle_time 0: these tests are about the
+// daemon around a target that never answers, not about the settle time).
+std::string soap_target(int port, const std::string& extra = "") {
+  return "  - name: rms_soap\n    type: soap\n    url: http://127.0.0.1:" + std::to_string(port) +
+         "/rms\n    wsdl: " REPORTBRIDGE_SOURCE_DIR "/schemas/rms_service.wsdl\n    port: RmsSoap11Port\n"
+         "    namespaces: {svc: \"urn:reportbridge:rms:service:1\", rms: \"urn:police-uk:rms:community-report:1.0\"}\n"
+         "    create: {operation: CreateCommunityReport, reference: svc:CreateCommunityReportResponse/svc:LegacyReference,\n"
+         "             values: {svc:ExternalReference: external_reference}}\n"
+         "    settle_time: 0s\n"
+         "    read_timeout: 1h\n    request_timeout: 1h\n    batch_wait: 10ms\n    max_connections: 1\n" +
+         extra;
+}
+
 }  // namespace
 
 TEST_CASE("run under a supervisor: READY, health, readiness, metrics, SIGTERM drain, audit trail") {
@@ -376,13 +391,7 @@ TEST_CASE("SIGTERM while a delivery hangs: the drain is cut off at service.shutd
              "source:\n  type: sqlite\n  path: store.db\n  poll_interval: 50ms\n"
              "schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/submission.schema.json\n"
              "mappings: [" REPORTBRIDGE_SOURCE_DIR "/mappings/rms_community_report.yaml]\n"
-             "targets:\n  - name: rms_soap\n    type: soap\n    url: http://127.0.0.1:" +
-                 std::to_string(hung.port) +
-                 "/rms\n    schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/rms_community_report.xsd\n"
-                 "    root: CommunityReport\n"
-                 "    create: {operation: CreateCommunityReport, soap_action: CreateCommunityReport,\n"
-                 "             reference_xpath: \"//svc:CreateCommunityReportResponse/svc:LegacyReference\"}\n"
-                 "    read_timeout: 1h\n    request_timeout: 1h\n    batch_wait: 10ms\n"
+             "targets:\n" + soap_target(hung.port) +
                  "health: {enabled: false}\nservice: {shutdown_timeout: 1s}\n");
   REQUIRE(inst.bridge({"check"}).exit_code == 0);
   NotifySocket notify(inst.dir / "notify.sock");
@@ -422,17 +431,6 @@ std::chrono::milliseconds largest_gap(const std::vector<std::chrono::steady_cloc
   for (std::size_t i = 1; i < times.size(); ++i)
     gap = std::max(gap, std::chrono::duration_cast<std::chrono::milliseconds>(times[i] - times[i - 1]));
   return gap;
-}
-
-// A SOAP target (the shipped RMS mapping and XSD) at `port`.
-std::string soap_target(int port, const std::string& extra = "") {
-  return "  - name: rms_soap\n    type: soap\n    url: http://127.0.0.1:" + std::to_string(port) +
-         "/rms\n    schema: " REPORTBRIDGE_SOURCE_DIR "/schemas/rms_community_report.xsd\n"
-         "    root: CommunityReport\n"
-         "    create: {operation: CreateCommunityReport, soap_action: CreateCommunityReport,\n"
-         "             reference_xpath: \"//svc:CreateCommunityReportResponse/svc:LegacyReference\"}\n"
-         "    read_timeout: 1h\n    request_timeout: 1h\n    batch_wait: 10ms\n    max_connections: 1\n" +
-         extra;
 }
 
 }  // namespace

@@ -144,6 +144,35 @@ TEST_CASE("check knows the contract: every wrong path, unknown operations, undec
     CHECK(r.out.find("config.yaml:36:18: error: target 'guardian': lookup: reference: XPath '//rms:RmsReference': "
                      "prefix 'rms' is not declared") != std::string::npos);
   }
+  SECTION("a bad setting and contract errors in one pass, not one after the other") {
+    std::string target = guardian_target(server.port());
+    target.replace(target.find("values: {gcr:CommunityReport/ExternalReference: external_reference}"), 67,
+                   "values: {gcr:CommunityReport/ExternalReference: external_refrence}");
+    target.replace(target.find("operation: UpdateCommunityReport"), 32, "operation: UpdateReport");
+    target.replace(target.find("reference: //svc:RmsReference"), 29, "reference: //rms:RmsReference");
+    target += "    attachment_content_element: Content\n";
+    Installation inst(kGuardianMapping, target);
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code != 0);
+    CHECK(r.out.find("create.values: 'external_refrence' is not a bridge value") != std::string::npos);
+    CHECK(r.out.find("'attachment_content_element' is the built-in shape's") != std::string::npos);
+    CHECK(r.out.find("update: operation 'UpdateReport' is not offered") != std::string::npos);
+    CHECK(r.out.find("lookup: reference: XPath '//rms:RmsReference': prefix 'rms' is not declared") !=
+          std::string::npos);
+  }
+  SECTION("a bad setting does not hide the required elements the mapping never fills") {
+    std::string mapping = kGuardianMapping;
+    const auto at = mapping.find("  - name: gcr:CommunityReport/Classification/CategoryCode");
+    mapping.erase(at, mapping.find("  - name: gcr:CommunityReport/Summary") - at);
+    std::string target = guardian_target(server.port());
+    target.replace(target.find("not_found: nil"), 14, "not_found: none");
+    Installation inst(mapping, target);
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.out.find("lookup.not_found: empty, nil or {fault: Code}") != std::string::npos);
+    CHECK(r.out.find("required and never filled: gcr:CommunityReport/Classification") != std::string::npos);
+  }
   SECTION("required elements the mapping never fills") {
     std::string mapping = kGuardianMapping;
     const auto at = mapping.find("  - name: gcr:CommunityReport/Classification/CategoryCode");
@@ -173,6 +202,77 @@ TEST_CASE("a good WSDL target passes check; preview shows every operation's enve
   CHECK(p.out.find("<ExternalReference>" + test_id(1) + ":1</ExternalReference>") != std::string::npos);
   // Nothing was sent by check or preview.
   CHECK(dump(server).at("records").as_array().empty());
+}
+
+TEST_CASE("a mapping's operations: section places fields per operation, checked at file:line:col") {
+  ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  SECTION("the update leaves a field out: check passes, preview shows it in the create only") {
+    Installation inst(std::string(kGuardianMapping) +
+                          "operations:\n  update:\n    gcr:CommunityReport/Narrative: \"\"\n",
+                      guardian_target(server.port()));
+    create_app_store(inst.store);
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+    auto p = inst.bridge({"preview", "--submission", test_id(1)});
+    INFO(p.out << p.err);
+    REQUIRE(p.exit_code == 0);
+    const auto update_at = p.out.find("== update: UpdateCommunityReport");
+    REQUIRE(update_at != std::string::npos);
+    const auto lookup_at = p.out.find("== lookup:");
+    CHECK(p.out.substr(0, update_at).find("<Narrative>") != std::string::npos);
+    CHECK(p.out.substr(update_at, lookup_at - update_at).find("Narrative") == std::string::npos);
+    CHECK(p.out.substr(update_at, lookup_at - update_at).find("<Summary>") != std::string::npos);
+  }
+  SECTION("bad paths, unknown fields and operations: each at its line and column") {
+    Installation inst(std::string(kGuardianMapping) +
+                          "operations:\n"
+                          "  update:\n"
+                          "    gcr:CommunityReport/Narative: gcr:CommunityReport/Narrative\n"
+                          "  lookup:\n"
+                          "    gcr:CommunityReport/Summary: svc:Sumary\n"
+                          "  amend:\n"
+                          "    gcr:CommunityReport/Summary: x\n",
+                      guardian_target(server.port()));
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 3);
+    CHECK(r.out.find("all.yaml:23:5: error: operations.update: 'gcr:CommunityReport/Narative' is not a field of "
+                     "this mapping, did you mean 'gcr:CommunityReport/Narrative'?") != std::string::npos);
+    CHECK(r.out.find("all.yaml:25:34: error: target 'guardian' lookup has no path 'svc:Sumary': "
+                     "(FindByExternalReference)") != std::string::npos);
+    CHECK(r.out.find("all.yaml:26:3: error: operations: 'amend' is not create, update or lookup") !=
+          std::string::npos);
+  }
+  SECTION("a reload that would change a section is refused (the sink holds it from start-up)") {
+    Installation inst(kGuardianMapping, guardian_target(server.port()));
+    create_app_store(inst.store);
+    const std::string out = (inst.dir / "run.out").string(), err = (inst.dir / "run.err").string();
+    const pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, out, err);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    write_file(inst.dir / "mappings/all.yaml", std::string(kGuardianMapping) +
+                                                   "operations:\n  update:\n    gcr:CommunityReport/Narrative: \"\"\n");
+    kill(pid, SIGHUP);
+    const std::string& log_path = err;
+    CHECK(wait_until([&] { return read_file(log_path).find("reload refused") != std::string::npos; },
+                     std::chrono::seconds(15)));
+    kill(pid, SIGTERM);
+    CHECK(wait_process(pid).exit_code == 0);
+    const std::string log = read_file(err);
+    INFO(log);
+    CHECK(log.find("reload would change the operations: sections of the mappings feeding target 'guardian'") !=
+          std::string::npos);
+  }
+  SECTION("a mapping whose targets take no operations") {
+    Installation inst("mapping: plain\ntargets: [drop]\nfields:\n  - {name: Ref, from: id}\n"
+                      "operations:\n  update: {Ref: \"\"}\n",
+                      guardian_target(server.port()));
+    auto r = inst.bridge({"check"});
+    INFO(r.out << r.err);
+    CHECK(r.out.find("all.yaml:6:3: error: operations: none of this mapping's targets has operations") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("chaos and SIGKILLs against the WSDL target: every version once at the server, nothing lost") {

@@ -35,7 +35,8 @@ const config::MapSpec kWsdlOperationSpec{
      {"values", ValueKind::map, false, "Path in this operation's input -> bridge value (external_reference, submission_id, version, legacy_reference, attachment_count, request_id) or {const: TEXT}."}}};
 
 std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, const config::TargetSettings& t,
-                                             core::Diagnostics& diags, bool report, bool create_only = false);
+                                             core::Diagnostics& diags, bool report, bool create_only = false,
+                                             bool* settings_ok = nullptr);
 
 // Mapping field names an XML target takes: paths resolved against the whole
 // schema set (why and the nearest valid paths when one does not resolve).
@@ -58,7 +59,7 @@ xml::FieldCheck xml_field_check(const config::DaemonConfig& cfg, const config::T
 
 const config::MapSpec kSoapSpec{
     "soap target",
-    {{"wsdl", ValueKind::string, false, "The legacy system's WSDL 1.1 (local file; its wsdl:import/xs:import/xs:include files are read too): operations, SOAPAction, SOAP version, style, endpoint and schemas come from it. Without it: the built-in CreateCommunityReport shape (schema + root)."},
+    {{"wsdl", ValueKind::string, false, "The legacy system's WSDL 1.1 (local file; its wsdl:import/xs:import/xs:include files are read too): operations, SOAPAction, SOAP version, style, endpoint and schemas come from it. Without it: the legacy built-in CreateCommunityReport shape (schema + root), kept for existing installations."},
      {"service", ValueKind::string, false, "wsdl: the wsdl:service (default: the one offering the operations)."},
      {"port", ValueKind::string, false, "wsdl: the wsdl:port (default: the one usable SOAP port; SOAP 1.1 when both are offered)."},
      {"validate_response", ValueKind::boolean, false, "wsdl: validate answers against the output message schema (default true)."},
@@ -91,10 +92,12 @@ const config::MapSpec kSoapSpec{
      {"rate_limit", ValueKind::number, false, "Requests started per second (default unlimited)."},
      {"max_response_size", ValueKind::size, false, "Larger responses are refused (default 4MiB)."},
      {"attachments_path", ValueKind::string, false, "Attachment element path, e.g. Attachments/Attachment."},
-     {"attachment_content_element", ValueKind::string, false, "Inline base64 element (default Content; empty: none)."},
-     {"attachment_reference_element", ValueKind::string, false, "Reference element for large attachments (default ContentReference)."},
+     {"attachment_content", ValueKind::string, false, "wsdl: path below the attachment element (an xs:base64Binary element or attribute) that gets the file inline, streamed as base64, for attachments up to max_inline_attachment_size (default: none, metadata only)."},
+     {"attachment_content_reference", ValueKind::string, false, "wsdl: path below the attachment element that gets attachment_reference for larger attachments (default: none; then a larger one is rejected attachment_too_large)."},
+     {"attachment_content_element", ValueKind::string, false, "Built-in shape: inline base64 element (default Content; empty: none)."},
+     {"attachment_reference_element", ValueKind::string, false, "Built-in shape: reference element for large attachments (default ContentReference)."},
      {"max_inline_attachment_size", ValueKind::size, false, "Larger attachments go by reference (default 10MiB)."},
-     {"max_request_size", ValueKind::size, false, "Largest request the target accepts; attachments inline only while it fits (default no limit)."},
+     {"max_request_size", ValueKind::size, false, "Largest request the target accepts; attachments inline only while it fits, the rest by reference (default no limit)."},
      {"attachment_reference", ValueKind::string, false, "Reference text: {id} {sha256} {path} {submission_id} (default {id})."},
      {"batch_size", ValueKind::integer, false, "Items per batch (default 100)."},
      {"batch_wait", ValueKind::duration, false, "Oldest item waits at most this (default 1s)."}}};
@@ -123,9 +126,14 @@ void read_common(const config::DaemonConfig& cfg, const YAML::Node& s, C& c, cor
 }
 
 // The WSDL form. Operation keys are checked with their positions; problems
-// the contract finds are reported at the operation they belong to.
+// the contract finds are reported at the operation they belong to, in the same
+// pass: a bad setting (an unknown bridge value, a bad not_found) is left out
+// and the rest still checked against the contract. With `settings_ok`, the sink
+// is returned even when a setting was bad (*settings_ok false), so `check` can
+// go on to judge the mapping's fields against it; without, nullptr then.
 std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, const config::TargetSettings& t,
-                                             core::Diagnostics& diags, bool report, bool create_only) {
+                                             core::Diagnostics& diags, bool report, bool create_only,
+                                             bool* settings_ok) {
   const auto& s = t.settings;
   const std::string& file = cfg.file;
   auto at = [&](const YAML::Node& n, const std::string& message, const char* code) {
@@ -142,11 +150,24 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
   c.validate_response = config::get_bool(s, "validate_response", true);
   if (s["settle_time"]) c.settle_time = config::get_duration(s, "settle_time", std::chrono::milliseconds{0});
   c.attachments_path = config::get_string(s, "attachments_path", "");
+  c.attachment_content = config::get_string(s, "attachment_content", "");
+  c.attachment_content_reference = config::get_string(s, "attachment_content_reference", "");
+  c.max_inline_bytes = config::get_size(s, "max_inline_attachment_size", c.max_inline_bytes);
+  c.max_request_bytes = config::get_size(s, "max_request_size", c.max_request_bytes);
+  c.attachment_reference = config::get_string(s, "attachment_reference", c.attachment_reference);
   if (const YAML::Node n = s["namespaces"]; n && n.IsMap())
     for (const auto& kv : n) c.namespaces.emplace_back(kv.first.as<std::string>(), kv.second.as<std::string>());
-  for (const char* legacy : {"schema", "root", "namespace", "prefix", "fields", "service_namespace", "soap_version"})
-    if (s[legacy]) at(s[legacy], std::string("'") + legacy + "' does not go with wsdl: the WSDL gives it (map fields by path in the mapping, values per operation)", "config.bad_target");
   bool ok = true;
+  for (const char* legacy : {"attachment_content_element", "attachment_reference_element"})
+    if (s[legacy]) {
+      at(s[legacy], std::string("'") + legacy + "' is the built-in shape's; with wsdl: attachment_content / attachment_content_reference (paths below the attachment element)", "config.bad_target");
+      ok = false;
+    }
+  for (const char* legacy : {"schema", "root", "namespace", "prefix", "fields", "service_namespace", "soap_version"})
+    if (s[legacy]) {
+      at(s[legacy], std::string("'") + legacy + "' does not go with wsdl: the WSDL gives it (map fields by path in the mapping, values per operation)", "config.bad_target");
+      ok = false;
+    }
   auto op = [&](const char* key, WsdlOperationConfig& oc) {
     const YAML::Node n = s[key];
     if (!n) return;
@@ -212,14 +233,16 @@ std::unique_ptr<WsdlSoapSink> make_wsdl_sink(const config::DaemonConfig& cfg, co
     op("update", c.update);
     op("lookup", c.lookup);
   }
-  if (!s["create"]) {
-    at({}, "create: {operation: ...} is required with wsdl", "config.bad_target");
-    ok = false;
+  if (!s["create"] || c.create.operation.empty()) {
+    if (!s["create"]) at({}, "create: {operation: ...} is required with wsdl", "config.bad_target");
+    return nullptr;
   }
-  if (!ok) return nullptr;
+  if (settings_ok) *settings_ok = ok;
   try {
     read_common(cfg, s, c, diags);
-    return std::make_unique<WsdlSoapSink>(std::move(c), core::AttachmentLocator{});
+    auto sink = std::make_unique<WsdlSoapSink>(std::move(c), core::AttachmentLocator{});
+    if (!ok && !settings_ok) return nullptr;
+    return sink;
   } catch (const ContractError& e) {
     for (const auto& [role, message] : e.problems) {
       // The key the problem is about, when it says (reset: rebinding, never assigning into the config tree).
@@ -243,9 +266,14 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
                                       core::Diagnostics& diags) {
   const auto& s = t.settings;
   if (s["wsdl"]) {
-    auto sink = make_wsdl_sink(cfg, t, diags, true);
+    bool settings_ok = true;
+    auto sink = make_wsdl_sink(cfg, t, diags, true, false, &settings_ok);
     if (!sink) return nullptr;
-    sink->check_contract(columns, t.position.file, t.position.line, t.position.column, diags);
+    if (!settings_ok) {
+      sink->check_contract(columns, t.position.file, t.position.line, t.position.column, diags);
+      return nullptr;
+    }
+    // check_contract runs in apply_operations, with the mappings' operations: sections.
     sink->set_locator(std::move(locator));
     return sink;
   }
@@ -293,6 +321,30 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
 config::SinkType sink_type() {
   config::SinkType t{"soap", kSoapSpec, make_soap, {}};
   t.field_check = xml_field_check;
+  // Mappings' operations: sections, for WSDL targets only.
+  t.operation_check = [](const config::DaemonConfig& cfg, const config::TargetSettings& target)
+      -> std::function<std::optional<std::string>(const std::string&, const std::string&)> {
+    if (!target.settings["wsdl"]) return {};
+    try {
+      core::Diagnostics ignored;
+      std::shared_ptr<const WsdlSoapSink> sink = make_wsdl_sink(cfg, target, ignored, false);
+      if (!sink) return [](const std::string&, const std::string&) { return std::optional<std::string>(); };
+      return [sink](const std::string& op, const std::string& path) { return sink->check_operation_path(op, path); };
+    } catch (const std::exception&) {
+      return {};
+    }
+  };
+  t.apply_operations = [](core::Sink& sink, const config::SinkType::OperationSections& sections,
+                          const std::vector<std::string>& columns, const config::TargetSettings& target,
+                          core::Diagnostics& diags) {
+    auto* wsdl_sink = dynamic_cast<WsdlSoapSink*>(&sink);
+    if (!wsdl_sink) return;
+    wsdl_sink->set_mapping_operations(sections);
+    const auto& p = target.position;
+    if (sections.empty()) wsdl_sink->check_contract(columns, p.file, p.line, p.column, diags);
+    for (const auto& [mapping, ops] : sections)  // each mapping's view of the operations
+      wsdl_sink->check_contract(columns, p.file, p.line, p.column, diags, mapping);
+  };
   return t;
 }
 

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "adapters/sinks/soap/secret_file.hpp"
+#include "adapters/sinks/soap/soap_attachments.hpp"
 #include "adapters/sinks/soap/soap_classify.hpp"
 #include "bridge/attachments/verifier.hpp"
 #include "bridge/net/url.hpp"
@@ -69,42 +70,6 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 DeliveryOutcome reject(const char* code, std::string detail) {
   return DeliveryOutcome::fail(DeliveryStatus::reject, code, std::move(detail));
-}
-
-DeliveryOutcome retry_attachment(const core::AttachmentRef& a, const std::string& why) {
-  return DeliveryOutcome::fail(DeliveryStatus::retry, "attachment_unavailable",
-                               "attachment " + a.id + " is unavailable for now (" + why + "); retried later");
-}
-
-// Checks the file against the declared size and SHA-256 by streaming it.
-std::optional<DeliveryOutcome> check_attachment(const std::filesystem::path& file, const core::AttachmentRef& a) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return reject("attachment_unavailable", "attachment " + a.id + " cannot be opened");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr);
-  std::string buf(64 * 1024, '\0');
-  std::uint64_t total = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto got = in.gcount();
-    if (got <= 0) break;
-    total += static_cast<std::uint64_t>(got);
-    EVP_DigestUpdate(md.get(), buf.data(), static_cast<std::size_t>(got));
-  }
-  if (in.bad()) return reject("attachment_unavailable", "attachment " + a.id + " cannot be read");
-  if (total != a.size_bytes)
-    return reject("attachment_mismatch", "attachment " + a.id + " has " + std::to_string(total) +
-                                             " bytes, declared " + std::to_string(a.size_bytes));
-  if (!a.sha256.empty()) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(md.get(), digest, &len);
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    for (unsigned int i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-    if (a.sha256 != std::string(hex, 2 * len))
-      return reject("attachment_mismatch", "attachment " + a.id + " does not match its declared SHA-256");
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -255,23 +220,7 @@ struct SoapSink::Impl {
           request_bytes += inline_cost;
           std::filesystem::path file;
           if (!preview) {
-            try {
-              file = locator(a);
-            } catch (const attachments::AttachmentError& e) {
-              // Transient (e.g. the HTTP store answered 503): the item stays in the outbox.
-              b.error = e.permanent()
-                            ? reject(attachments::to_string(e.code()), "attachment " + a.id + " cannot be used")
-                            : retry_attachment(a, "could not be fetched now");
-              return b;
-            } catch (const std::system_error& e) {
-              b.error = retry_attachment(a, e.code().message());
-              return b;
-            } catch (const std::exception&) {
-              // Unsafe or missing path; the message may quote the payload's path.
-              b.error = reject("attachment_unavailable", "attachment " + a.id + " could not be resolved safely");
-              return b;
-            }
-            if (auto bad = check_attachment(file, a)) {
+            if (auto bad = resolve_inline_attachment(locator, a, file)) {
               b.error = std::move(bad);
               return b;
             }
@@ -280,10 +229,7 @@ struct SoapSink::Impl {
           inlines.push_back({file, a.size_bytes,
                              "(base64 of attachment " + a.id + ", " + std::to_string(a.size_bytes) + " bytes)"});
         } else if (!cfg.attachment_reference_element.empty()) {
-          std::string ref = replace_all(cfg.attachment_reference, "{id}", a.id);
-          ref = replace_all(ref, "{sha256}", a.sha256);
-          ref = replace_all(ref, "{path}", a.path);
-          ref = replace_all(ref, "{submission_id}", rec.submission_id);
+          const std::string ref = attachment_reference_text(cfg.attachment_reference, a, rec.submission_id);
           add_child(*elements[i], cfg.attachment_reference_element, ref);
           request_bytes += ref.size() + 2 * cfg.attachment_reference_element.size() + 64;
         } else if (!cfg.attachment_content_element.empty()) {

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "adapters/sinks/soap/secret_file.hpp"
+#include "adapters/sinks/soap/soap_attachments.hpp"
 #include "adapters/sinks/soap/soap_classify.hpp"
 #include "bridge/net/url.hpp"
 #include "bridge/xml/field_check.hpp"
@@ -45,11 +47,150 @@ SoapVersion version_of(wsdl::SoapVersion v) {
   return v == wsdl::SoapVersion::soap12 ? SoapVersion::v12 : SoapVersion::v11;
 }
 
-// A made-up value of simple type `t` for check's sample request (only the
-// request's structure is judged: facets such as patterns may still fail).
+// The shortest text an XSD regular expression (a common subset: literals,
+// escapes, classes, groups with alternatives, quantifiers) matches, taking the
+// first alternative and the first character of each class; nullopt for what it
+// cannot read.
+class PatternSample {
+ public:
+  explicit PatternSample(std::string_view p) : p_(p) {}
+  std::optional<std::string> run() {
+    std::string out;
+    if (!alternatives(out) || i_ != p_.size()) return std::nullopt;
+    return out;
+  }
+
+ private:
+  std::string_view p_;
+  std::size_t i_ = 0;
+  int depth_ = 0;
+
+  bool alternatives(std::string& out) {
+    std::string first;
+    if (!sequence(first)) return false;
+    while (i_ < p_.size() && p_[i_] == '|') {
+      ++i_;
+      std::string ignored;
+      if (!sequence(ignored)) return false;
+    }
+    out += first;
+    return true;
+  }
+  bool sequence(std::string& out) {
+    while (i_ < p_.size() && p_[i_] != '|' && p_[i_] != ')') {
+      std::string atom_text;
+      if (!atom(atom_text)) return false;
+      std::size_t times = 1;
+      if (i_ < p_.size()) {
+        const char q = p_[i_];
+        if (q == '?' || q == '*') {
+          times = 0;
+          ++i_;
+        } else if (q == '+') {
+          ++i_;
+        } else if (q == '{') {
+          const auto close = p_.find('}', i_);
+          if (close == std::string_view::npos) return false;
+          const std::string n(p_.substr(i_ + 1, close - i_ - 1));
+          try {
+            times = std::stoul(n.substr(0, n.find(',')));
+          } catch (...) {
+            return false;
+          }
+          if (times > 256) return false;
+          i_ = close + 1;
+        }
+      }
+      for (std::size_t k = 0; k < times; ++k) out += atom_text;
+    }
+    return true;
+  }
+  static char escape_char(char e) {
+    switch (e) {
+      case 'd': return '0';
+      case 'w': case 'i': case 'c': case 'D': case 'S': case 'W': case 'I': case 'C': return 'a';
+      case 's': return ' ';
+      case 'n': return '\n';
+      case 't': return '\t';
+      default: return e;
+    }
+  }
+  bool atom(std::string& out) {
+    const char c = p_[i_];
+    if (c == '(') {
+      if (++depth_ > 32) return false;
+      ++i_;
+      if (!alternatives(out) || i_ >= p_.size() || p_[i_] != ')') return false;
+      ++i_;
+      --depth_;
+      return true;
+    }
+    if (c == '[') {
+      const std::size_t start = ++i_;
+      const bool negated = i_ < p_.size() && p_[i_] == '^';
+      if (negated) ++i_;
+      int nesting = 1;
+      std::optional<char> first;
+      while (i_ < p_.size() && nesting > 0) {
+        if (p_[i_] == '\\' && i_ + 1 < p_.size()) {
+          if (!first) first = escape_char(p_[i_ + 1]);
+          i_ += 2;
+          continue;
+        }
+        if (p_[i_] == '[') ++nesting;
+        if (p_[i_] == ']') --nesting;
+        if (nesting > 0 && !first && !(p_[i_] == '-' && i_ > start)) first = p_[i_];
+        ++i_;
+      }
+      if (nesting != 0 || !first) return false;
+      if (negated) {  // a character the class does not list
+        const std::string_view listed = p_.substr(start, i_ - start);
+        for (char k : std::string_view("x0X_")) 
+          if (listed.find(k) == std::string_view::npos) {
+            out += k;
+            return true;
+          }
+        return false;
+      }
+      out += *first;
+      return true;
+    }
+    if (c == '\\') {
+      if (i_ + 1 >= p_.size()) return false;
+      const char e = p_[i_ + 1];
+      i_ += 2;
+      if ((e == 'p' || e == 'P') && i_ < p_.size() && p_[i_] == '{') {
+        const auto close = p_.find('}', i_);
+        if (close == std::string_view::npos) return false;
+        i_ = close + 1;
+        out += 'a';
+        return true;
+      }
+      out += escape_char(e);
+      return true;
+    }
+    if (c == '.') {
+      ++i_;
+      out += 'a';
+      return true;
+    }
+    if (c == '?' || c == '*' || c == '+' || c == '{' || c == ']' || c == '}') return false;
+    ++i_;
+    out += c;
+    return true;
+  }
+};
+
+// A made-up value of simple type `t` for check's sample request and for the
+// reference in a preview's update: the first enumeration value, else a text
+// the (most derived) pattern matches, else a value of the built-in type with
+// the length facets met. Facets across derivation steps may still disagree.
 std::string sample_value(const xml::TypeDef* t) {
   if (!t) return "x";
   if (!t->facets.enumeration.empty()) return t->facets.enumeration.front();
+  for (const xml::TypeDef* at = t; at; at = at->base)
+    if (!at->facets.patterns.empty() && !at->facets.patterns.back().empty())
+      if (auto v = PatternSample(at->facets.patterns.back().front()).run()) return *v;
   if (t->item_type) return sample_value(t->item_type);
   if (!t->member_types.empty()) return sample_value(t->member_types.front());
   std::string p;
@@ -188,6 +329,8 @@ struct WsdlSoapSink::Impl {
   std::unique_ptr<net::HttpClient> client;
   std::unique_ptr<SoapDriver> driver;
   std::optional<xml::XPathQuery> existing_reference;  // create.on_existing_reference
+  InlineMarkers markers;  // inline attachment content in a rendered request
+  OperationSections mapping_ops;  // mapping -> operation -> (field, path)
 
   Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
     contract = wsdl::Wsdl::load(cfg.wsdl);
@@ -312,13 +455,28 @@ struct WsdlSoapSink::Impl {
         auto& part = o.parts[r->part];
         xml::XmlLayout layout = part.renderer->layout();
         layout.attachments_path = r->path;
+        layout.attachment_content_path = cfg.attachment_content;
+        layout.attachment_reference_path = cfg.attachment_content_reference;
         try {
           part.renderer = std::make_shared<const xml::XmlRenderer>(schemas, std::move(layout));
+          // Inline content must be base64 in the contract.
+          if (!cfg.attachment_content.empty()) {
+            auto res = part.renderer->resolve_field(r->path + "[1]/" + cfg.attachment_content);
+            bool base64 = false;
+            for (const xml::TypeDef* t = res ? res.path->value_type : nullptr; t; t = t->base)
+              if (t->builtin && t->name.local == "base64Binary") base64 = true;
+            if (res && !base64)
+              problems.emplace_back(o.role, "attachment_content '" + cfg.attachment_content +
+                                                "': not of type xs:base64Binary in the contract");
+          }
         } catch (const std::invalid_argument& e) {
           problems.emplace_back(o.role, std::string("attachments_path: ") + e.what());
         }
       }
     }
+    if (cfg.attachments_path.empty() && &o == &create &&
+        (!cfg.attachment_content.empty() || !cfg.attachment_content_reference.empty()))
+      problems.emplace_back("", "attachment_content / attachment_content_reference need attachments_path");
     for (const auto& [path, value] : oc.values) {
       if (value == BridgeValue::legacy_reference && &o != &update)
         problems.emplace_back(o.role, "values: legacy_reference exists only for update");
@@ -409,8 +567,14 @@ struct WsdlSoapSink::Impl {
     return res ? "" : xml::describe(*res.error);
   }
 
-  // The path a record field takes in this operation, or nullopt when it is not sent.
-  std::optional<std::string> field_path(const Op& o, const std::string& field) const {
+  // The path a record field takes in this operation, or nullopt when it is not
+  // sent: the mapping's operations: section, then the operation's fields.
+  std::optional<std::string> field_path(const Op& o, const std::string& field, const std::string& mapping = {}) const {
+    if (!mapping.empty())
+      if (auto m = mapping_ops.find(mapping); m != mapping_ops.end())
+        if (auto r = m->second.find(o.role); r != m->second.end())
+          for (const auto& [name, path] : r->second)
+            if (name == field) return path.empty() ? std::nullopt : std::optional<std::string>(path);
     for (const auto& [name, path] : o.cfg.fields)
       if (name == field) return path.empty() ? std::nullopt : std::optional<std::string>(path);  // "": not sent
     if (!o.record_fields) return std::nullopt;
@@ -449,11 +613,33 @@ struct WsdlSoapSink::Impl {
   struct Built {
     std::optional<DeliveryOutcome> error;
     std::string text;
+    // Inline attachment content: the file and its size per marker in `text`, in order.
+    std::vector<std::pair<std::filesystem::path, std::uint64_t>> inline_files;
+    std::uint64_t wire_bytes = 0;  // the request body's size as sent (compact, content encoded)
   };
+
+  // build(), with attachments inlined only while the request stays within
+  // max_request_bytes: the last inline ones go by reference until it fits; a
+  // request still too large is rejected request_too_large (never sent).
+  Built build_within_limit(const Op& o, const core::DeliveryItem& item, bool preview) const {
+    Built b = build(o, item, preview);
+    if (!cfg.max_request_bytes || b.error) return b;
+    std::size_t inline_count = b.inline_files.size();
+    while (b.wire_bytes > cfg.max_request_bytes && inline_count > 0) {
+      b = build(o, item, preview, nullptr, --inline_count);
+      if (b.error) return b;
+    }
+    if (b.wire_bytes > cfg.max_request_bytes)
+      b.error = reject("request_too_large", std::string(o.role) + " request is " + std::to_string(b.wire_bytes) +
+                                                " bytes, more than max_request_size (" +
+                                                std::to_string(cfg.max_request_bytes) + ")");
+    return b;
+  }
 
   // Renders and validates one request of `o` for `item`.
   Built build(const Op& o, const core::DeliveryItem& item, bool preview,
-              std::vector<xml::XmlError>* raw_errors = nullptr) const {
+              std::vector<xml::XmlError>* raw_errors = nullptr,
+              std::size_t max_inline = std::numeric_limits<std::size_t>::max()) const {
     Built b;
     const auto& rec = item.record;
     std::vector<core::TargetRecord> subs(o.parts.size());
@@ -479,7 +665,7 @@ struct WsdlSoapSink::Impl {
       return true;
     };
     for (const auto& f : rec.fields) {
-      const auto path = field_path(o, f.name);
+      const auto path = field_path(o, f.name, rec.mapping);
       if (!path) continue;
       std::string why;
       auto r = route(o, *path, &why);
@@ -493,11 +679,39 @@ struct WsdlSoapSink::Impl {
       if (!put(r, value_of(v, item), std::string("value ") + to_string(v))) return b;
     for (const auto& [r, text] : o.constants)
       if (!put(r, text, "a constant")) return b;
-    // Attachments go with the part that renders them.
+    // Attachments go with the part that renders them: metadata, and the
+    // content inline (a marker now, the streamed file when sending) or by reference.
+    std::vector<xml::RenderExtras> extras(o.parts.size());
+    std::vector<std::string> placeholders;
     for (std::size_t i = 0; i < o.parts.size(); ++i)
       if (o.parts[i].renderer && !o.parts[i].renderer->layout().attachments_path.empty()) {
         subs[i].attachments = rec.attachments;
         any[i] = any[i] || !rec.attachments.empty();
+        for (const auto& a : rec.attachments) {
+          std::string content, reference;
+          if (!cfg.attachment_content.empty() && a.size_bytes <= cfg.max_inline_bytes &&
+              b.inline_files.size() < max_inline) {
+            std::filesystem::path file;
+            if (!preview)
+              if (auto bad = resolve_inline_attachment(locator, a, file)) {
+                b.error = std::move(bad);
+                return b;
+              }
+            content = markers.marker(b.inline_files.size());
+            b.inline_files.emplace_back(std::move(file), a.size_bytes);
+            placeholders.push_back("(base64 of attachment " + a.id + ", " + std::to_string(a.size_bytes) +
+                                   " bytes)");
+          } else if (!cfg.attachment_content_reference.empty()) {
+            reference = attachment_reference_text(cfg.attachment_reference, a, rec.submission_id);
+          } else if (!cfg.attachment_content.empty()) {
+            b.error = reject("attachment_too_large", "attachment " + a.id + " is larger than max_inline_attachment_size "
+                                                     "or does not fit in max_request_size, and the target has no "
+                                                     "attachment_content_reference");
+            return b;
+          }
+          extras[i].attachment_contents.push_back(std::move(content));
+          extras[i].attachment_references.push_back(std::move(reference));
+        }
       }
 
     const auto tok = token(preview);
@@ -525,7 +739,7 @@ struct WsdlSoapSink::Impl {
         elements.push_back(e);
         continue;
       }
-      auto r = p.renderer->render_into(*parent, subs[i]);
+      auto r = p.renderer->render_into(*parent, subs[i], extras[i]);
       if (r.error) {
         b.error = reject(r.error->code, p.label + ": " + r.error->detail);
         return b;
@@ -550,11 +764,38 @@ struct WsdlSoapSink::Impl {
       if (raw_errors) *raw_errors = numbered.empty() ? errors : numbered;
       b.error = reject("schema_invalid", std::string(o.role) + " request: " +
                                              xml::join_errors(xml::redact_values(numbered.empty() ? errors : numbered)));
-      if (preview) b.text = xml::to_string(*env.doc, xml::Format::pretty, true);
+      if (preview) b.text = with_placeholders(xml::to_string(*env.doc, xml::Format::pretty, true), placeholders);
       return b;
     }
     b.text = xml::to_string(*env.doc, preview ? xml::Format::pretty : xml::Format::compact, true);
+    if (cfg.max_request_bytes) {
+      b.wire_bytes = preview ? xml::to_string(*env.doc, xml::Format::compact, true).size() : b.text.size();
+      for (std::size_t k = 0; k < b.inline_files.size(); ++k)
+        b.wire_bytes += (b.inline_files[k].second + 2) / 3 * 4 - markers.marker(k).size();
+    }
+    if (preview) b.text = with_placeholders(std::move(b.text), placeholders);
     return b;
+  }
+
+  std::string with_placeholders(std::string text, const std::vector<std::string>& placeholders) const {
+    for (std::size_t k = 0; k < placeholders.size(); ++k) {
+      const std::string m = markers.marker(k);
+      if (const auto at = text.find(m); at != std::string::npos) text.replace(at, m.size(), placeholders[k]);
+    }
+    return text;
+  }
+
+  // The request of a built call; false when a content marker went missing.
+  bool request_for(const Op& o, Built&& b, net::Request& req) const {
+    if (b.inline_files.empty()) {  // the common case: one literal body, moved
+      req = request_for(o, std::move(b.text));
+      return true;
+    }
+    std::vector<net::BodyPart> parts;
+    if (!markers.split(b.text, b.inline_files, parts)) return false;
+    req = request_for(o, std::string());
+    req.body = std::move(parts);
+    return true;
   }
 
   net::Request request_for(const Op& o, std::string body) const {
@@ -658,9 +899,13 @@ struct WsdlSoapSink::Impl {
     }
     DeliveryOutcome read_lookup(const net::Response& r) override { return impl.read(impl.lookup, r, true); }
     Built call_request(const core::DeliveryItem& item, bool update) override {
-      Impl::Built b = impl.build(update ? impl.update : impl.create, item, false);
+      const Op& o = update ? impl.update : impl.create;
+      Impl::Built b = impl.build_within_limit(o, item, false);
       if (b.error) return std::move(*b.error);
-      return impl.request_for(update ? impl.update : impl.create, std::move(b.text));
+      net::Request req;
+      if (!impl.request_for(o, std::move(b), req))
+        return reject("render_error", "an attachment's content marker is missing from the request");
+      return req;
     }
     DeliveryOutcome read_call(const net::Response& r, bool update) override {
       return impl.read(update ? impl.update : impl.create, r, update);
@@ -679,11 +924,26 @@ struct WsdlSoapSink::Impl {
     driver->deliver_each(batch, calls, *client, report);
   }
 
-  std::string preview(const Op& o, const core::TargetRecord& record) const {
+  // A made-up legacy reference that fits the type of the element the update puts it in.
+  std::string sample_reference() const {
+    for (const auto& [r, v] : update.values) {
+      if (v != BridgeValue::legacy_reference) continue;
+      const auto& part = update.parts[r.part];
+      const xml::TypeDef* type = part.decl ? part.decl->type : nullptr;
+      if (part.renderer) {
+        auto res = part.renderer->resolve_field(r.path);
+        type = res ? res.path->value_type : nullptr;
+      }
+      return sample_value(type);
+    }
+    return "SAMPLE";
+  }
+
+  std::string preview(const Op& o, const core::TargetRecord& record, const std::string& prior = {}) const {
     core::DeliveryItem item;
     item.record = record;
-    if (&o == &update) item.prior_reference = "(stored legacy reference)";
-    Built b = build(o, item, true);
+    if (&o == &update) item.prior_reference = prior.empty() ? sample_reference() : prior;
+    Built b = build_within_limit(o, item, true);
     if (b.error) {
       std::string text = b.error->reason_code + ": " + b.error->detail;
       if (!b.text.empty()) text += "\n" + b.text;
@@ -700,6 +960,22 @@ WsdlSoapSink::~WsdlSoapSink() = default;
 const std::string& WsdlSoapSink::name() const { return impl_->cfg.name; }
 core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; }
 void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
+void WsdlSoapSink::set_mapping_operations(OperationSections sections) { impl_->mapping_ops = std::move(sections); }
+
+std::optional<std::string> WsdlSoapSink::check_operation_path(const std::string& operation,
+                                                              const std::string& path) const {
+  const Impl::Op* o = operation == "create"   ? &impl_->create
+                      : operation == "update" ? &impl_->update
+                      : operation == "lookup" ? &impl_->lookup
+                                              : nullptr;
+  if (!o) return "not an operation (create, update, lookup)";
+  if (!o->offered()) return "the target has no " + operation + " operation";
+  std::string why;
+  auto r = impl_->route(*o, path, &why);
+  if (r) why = impl_->check_route(*o, *r);
+  if (why.empty()) return std::nullopt;
+  return "(" + o->op.name + ") " + why;
+}
 const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
 std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->driver->settle_time(); }
 std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
@@ -709,15 +985,29 @@ std::string WsdlSoapSink::encode_preview(const core::TargetRecord& record) const
   return preview_all(record);
 }
 
-std::string WsdlSoapSink::preview_all(const core::TargetRecord& record) const {
+std::string WsdlSoapSink::encode_preview_with_reference(const core::TargetRecord& record,
+                                                        const std::string& prior_reference) const {
+  impl_->preview(impl_->create, record);  // throws the reject of a record the create would refuse
+  return preview_all(record, prior_reference);
+}
+
+std::string WsdlSoapSink::preview_all(const core::TargetRecord& record, const std::string& prior_reference) const {
   std::string out;
   for (const Impl::Op* o : {&impl_->create, &impl_->update, &impl_->lookup}) {
     if (!o->offered()) continue;
     out += std::string("== ") + o->role + ": " + o->op.name + " (SOAP " +
            (o->op.version == wsdl::SoapVersion::soap12 ? "1.2" : "1.1") + ", SOAPAction \"" + o->op.soap_action +
            "\", " + wsdl::to_string(o->op.style) + ")\n";
+    if (o == &impl_->update &&
+        std::any_of(o->values.begin(), o->values.end(),
+                    [](const auto& rv) { return rv.second == BridgeValue::legacy_reference; }))
+      out += prior_reference.empty()
+                 ? "   (legacy reference: '" + impl_->sample_reference() +
+                       "', a made-up value of its type: no reference is stored for this submission; "
+                       "preview --reference REF shows a real one)\n"
+                 : "   (legacy reference: the stored or given one)\n";
     try {
-      out += impl_->preview(*o, record);
+      out += impl_->preview(*o, record, prior_reference);
     } catch (const std::exception& e) {
       out += std::string("REJECTED ") + e.what() + "\n";
     }
@@ -747,9 +1037,10 @@ std::optional<std::string> WsdlSoapSink::check_field(const std::string& field_na
 }
 
 void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, const std::string& file, int line,
-                                  int column, core::Diagnostics& diags) const {
+                                  int column, core::Diagnostics& diags, const std::string& mapping) const {
   const auto& I = *impl_;
-  const std::string who = "target '" + I.cfg.name + "': ";
+  const std::string who =
+      "target '" + I.cfg.name + "'" + (mapping.empty() ? "" : " (with mapping '" + mapping + "')") + ": ";
   for (const Impl::Op* o : {&I.create, &I.update, &I.lookup}) {
     if (!o->offered()) continue;
     // Canonical paths filled, per part.
@@ -773,7 +1064,7 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
         filled[r->part].insert(c.substr(0, at));
     };
     for (const auto& f : field_names)
-      if (auto p = I.field_path(*o, f)) mark(*p);
+      if (auto p = I.field_path(*o, f, mapping)) mark(*p);
     for (const auto& [path, value] : o->cfg.values) mark(path);
     for (const auto& [path, value] : o->cfg.constants) mark(path);
     if (!I.cfg.attachments_path.empty() && o->record_fields) mark(I.cfg.attachments_path);
@@ -834,7 +1125,7 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
     sample.record.version = 1;
     sample.prior_reference = "SAMPLE";
     for (const auto& f : field_names) {
-      const auto p = I.field_path(*o, f);
+      const auto p = I.field_path(*o, f, mapping);
       if (!p) continue;
       std::string why;
       auto r = I.route(*o, *p, &why);

@@ -22,7 +22,11 @@
 // external_reference "<submission_id>:<version>", submission_id, version,
 // legacy_reference (the stored reference, update only), attachment_count,
 // request_id (a random UUID per request)) and fixed texts (`values: {path:
-// {const: TEXT}}`).
+// {const: TEXT}}`). Attachments (attachments_path): one element per
+// attachment with its metadata, and with attachment_content its file inline as
+// base64 (checked against the declared size and SHA-256 first, then streamed
+// by the HTTP client in chunks, never held whole), or by reference when larger
+// than max_inline_bytes.
 // Create and update send every record field; lookup only its `fields`.
 // Each rendered element is validated against the schema set before sending;
 // an invalid one is rejected (schema_invalid, libxml2's message, line of the
@@ -49,6 +53,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -100,6 +105,20 @@ struct WsdlSoapConfig {
   std::optional<std::chrono::milliseconds> settle_time;  // default: request_timeout + read_timeout
   InDoubtPolicy in_doubt = InDoubtPolicy::resend;        // without a lookup operation
   std::string attachments_path;  // body path of the repeated attachment element ("" : none)
+  // Below the attachment element: the file's base64 content (an
+  // xs:base64Binary element or attribute), streamed from disk while sending,
+  // for attachments of at most max_inline_bytes ("": metadata only) ...
+  std::string attachment_content;
+  // ... and the reference text (attachment_reference) for larger ones ("":
+  // a larger attachment is rejected attachment_too_large when
+  // attachment_content is set).
+  std::string attachment_content_reference;
+  std::uint64_t max_inline_bytes = 10ull << 20;
+  // The largest request the target accepts (0: no limit): attachments are
+  // inlined while the request stays within it, the others go by reference;
+  // a request still larger is rejected request_too_large, unsent.
+  std::uint64_t max_request_bytes = 0;
+  std::string attachment_reference = "{id}";  // {id} {sha256} {path} {submission_id}
 
   std::string username;
   std::filesystem::path password_file;
@@ -130,8 +149,13 @@ class WsdlSoapSink : public core::Sink {
   core::BatchPolicy batch_policy() const override;
   // preview_all (throws the reject detail when the create would be rejected).
   std::string encode_preview(const core::TargetRecord& record) const override;
+  std::string encode_preview_with_reference(const core::TargetRecord& record,
+                                            const std::string& prior_reference) const override;
   // The envelope of each configured operation, titled "== create: Op (SOAPAction ...)".
-  std::string preview_all(const core::TargetRecord& record) const;
+  // The update carries `prior_reference`; empty: a made-up value that fits the
+  // type of the element it goes to (its enumeration, length and pattern
+  // facets), said so in the title.
+  std::string preview_all(const core::TargetRecord& record, const std::string& prior_reference = {}) const;
   std::vector<core::DeliveryOutcome> deliver(const core::DeliveryBatch& batch) override;
   // Each item's outcome as soon as its call answers (a slow call holds its own item only).
   void deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) override;
@@ -145,8 +169,19 @@ class WsdlSoapSink : public core::Sink {
   // For `check`, with the field names the mappings give this target:
   // required input elements no field or value fills; a sample request per
   // operation rendered and validated. Problems as diagnostics at `where`.
+  // With `mapping`: as that mapping's operations: section places the fields.
   void check_contract(const std::vector<std::string>& field_names, const std::string& file, int line, int column,
-                      core::Diagnostics& diags) const;
+                      core::Diagnostics& diags, const std::string& mapping = {}) const;
+
+  // For `check` of a mapping's `operations:` section: the path resolves in
+  // that operation's input, else why. nullopt: fine.
+  std::optional<std::string> check_operation_path(const std::string& operation, const std::string& path) const;
+  // The mappings' `operations:` sections (mapping name -> operation -> field
+  // -> path, "": not sent): for a record of that mapping they come before the
+  // operation's own `fields`. Call before deliver().
+  using OperationSections =
+      std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, std::string>>>>;
+  void set_mapping_operations(OperationSections sections);
 
   void set_locator(core::AttachmentLocator locator);
   const WsdlSoapConfig& config() const;

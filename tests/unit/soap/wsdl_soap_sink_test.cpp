@@ -4,13 +4,17 @@
 // (tests/servers/spyne_legacy_server.py).
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
+
 #include <boost/json.hpp>
 #include <map>
 #include <thread>
 
 #include "adapters/sinks/soap/wsdl_soap_sink.hpp"
+#include "bridge/core/sha256.hpp"
 #include "bridge/net/url.hpp"
 #include "tests/servers/server_process.hpp"
+#include "tests/servers/test_pki.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge;
@@ -273,7 +277,19 @@ TEST_CASE("preview shows the envelope of every operation") {
   CHECK(text.find("== update: UpdateCommunityReport") != std::string::npos);
   CHECK(text.find("== lookup: FindByExternalReference") != std::string::npos);
   CHECK(text.find("<ExternalReference>p-1:1</ExternalReference>") != std::string::npos);
-  CHECK(text.find(">(stored legacy reference)</") != std::string::npos);
+  // The update's reference: a made-up value its pattern (GRD/[0-9]{2}/[0-9]{6}) accepts,
+  // said so; the placeholder text used to fail the pattern and show the update REJECTED.
+  CHECK(text.find("REJECTED") == std::string::npos);
+  CHECK(text.find(">GRD/00/000000</") != std::string::npos);
+  CHECK(text.find("a made-up value of its type") != std::string::npos);
+  // The stored (or given) reference when there is one.
+  const auto stored = sink.encode_preview_with_reference(r, "GRD/26/004211");
+  CHECK(stored.find(">GRD/26/004211</") != std::string::npos);
+  CHECK(stored.find("made-up") == std::string::npos);
+  CHECK(stored.find("REJECTED") == std::string::npos);
+  // One that breaks the contract shows the update rejected, with the reason.
+  const auto wrong = sink.encode_preview_with_reference(r, "not-a-reference");
+  CHECK(wrong.find("REJECTED schema_invalid") != std::string::npos);
   // A field the update leaves out goes with the create only.
   auto c = guardian(s);
   c.update.fields = {{"gcr:CommunityReport/Location/Postcode", ""}};
@@ -725,4 +741,290 @@ TEST_CASE("rpc/literal (Kestrel): typed parts under the wrapper, create, amend, 
   CHECK(missing[0].reference != out[0].reference);
   CHECK(calls(s, "createLog") == 2);
   CHECK(http(s, "/dump").at("duplicates").as_object().empty());
+}
+
+// ---- The shipped RMS contract (schemas/rms_service.wsdl importing
+// schemas/rms_community_report.xsd) as config/demo.yaml uses it, against the
+// spyne RMS stand-in validating every Report against the XSD: attachments
+// inline as base64 (streamed), larger ones by reference, the bytes intact.
+namespace {
+
+const char* kRmsSvc = "urn:reportbridge:rms:service:1";
+const char* kRmsDoc = "urn:police-uk:rms:community-report:1.0";
+const std::string kRecord = "svc:Report/rms:CommunityReport/";
+
+ServerProcess& rms_stand_in() {
+  static ServerProcess s({testing::python(), testing::server_script("rms_spyne_server.py"), "0", "--xsd",
+                          std::string(REPORTBRIDGE_SOURCE_DIR) + "/schemas/rms_community_report.xsd"});
+  return s;
+}
+
+WsdlSoapConfig shipped_rms(ServerProcess& s) {
+  WsdlSoapConfig c;
+  c.name = "rms_soap";
+  c.wsdl = std::string(REPORTBRIDGE_SOURCE_DIR) + "/schemas/rms_service.wsdl";
+  c.port = "RmsSoap11Port";
+  c.url = s.url("/rms");
+  c.namespaces = {{"svc", kRmsSvc}, {"rms", kRmsDoc}};
+  c.create.operation = "CreateCommunityReport";
+  c.create.reference = "svc:CreateCommunityReportResponse/svc:LegacyReference";
+  c.create.values = {{"svc:ExternalReference", BridgeValue::external_reference}};
+  c.update.operation = "UpdateCommunityReport";
+  c.update.reference = "svc:UpdateCommunityReportResponse/svc:LegacyReference";
+  c.update.values = {{"svc:LegacyReference", BridgeValue::legacy_reference},
+                     {"svc:ExternalReference", BridgeValue::external_reference}};
+  c.lookup.operation = "FindByExternalReference";
+  c.lookup.reference = "svc:FindByExternalReferenceResponse[svc:Found='true']/svc:LegacyReference";
+  c.lookup.values = {{"svc:ExternalReference", BridgeValue::external_reference}};
+  c.attachments_path = kRecord + "rms:Attachments/rms:Attachment";
+  c.attachment_content = "rms:Content";
+  c.attachment_content_reference = "rms:ContentReference";
+  c.max_inline_bytes = 100000;
+  c.attachment_reference = "app-media:{submission_id}/{id}";
+  fast(c);
+  return c;
+}
+
+std::vector<core::RecordField> rms_fields(const std::string& id, const std::string& summary = "Bins on fire") {
+  return {{kRecord + "rms:ExternalReference", id}, {"Source", "PUBLIC_APP"},
+          {"ReportedAt", "2026-03-01T10:00:00"},    {"CategoryCode", "ASB01"},
+          {"Summary", summary}};
+}
+
+std::string base64_of(const std::string& data) {
+  std::string b64(4 * ((data.size() + 2) / 3) + 1, '\0');
+  b64.resize(static_cast<std::size_t>(EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                                                      reinterpret_cast<const unsigned char*>(data.data()),
+                                                      static_cast<int>(data.size()))));
+  return b64;
+}
+
+// external references of the versions the RMS created records with -> count
+std::map<std::string, int> creates_by_external_rms(ServerProcess& s) {
+  std::map<std::string, int> out;
+  const auto dump = http(s, "/dump");
+  for (const auto& rec : dump.at("records").as_array())
+    out[std::string(rec.at("versions").as_array()[0].at("external_reference").as_string())]++;
+  return out;
+}
+
+// The xml of each version the RMS holds under `ref`.
+std::vector<std::string> rms_versions(ServerProcess& s, const std::string& ref) {
+  std::vector<std::string> out;
+  const auto dump = http(s, "/dump");
+  for (const auto& rec : dump.at("records").as_array())
+    if (rec.at("legacy_reference").as_string() == ref)
+      for (const auto& v : rec.at("versions").as_array()) out.emplace_back(v.at("xml").as_string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("shipped RMS contract: attachments inline (bytes intact), larger ones by reference, update, lookup") {
+  auto& s = rms_stand_in();
+  testing::TempDir dir;
+  std::string photo(70001, '\0');  // not a multiple of 3: the base64 ends in padding
+  for (std::size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 131 + 7) % 256);
+  testing::write_file(dir / "photo.jpg", photo);
+  testing::write_file(dir / "clip.mp4", std::string(150000, 'v'));
+  auto locator = [&](const core::AttachmentRef& a) {
+    if (a.path.find("..") != std::string::npos) throw std::runtime_error("unsafe path");
+    return dir.path() / a.path;
+  };
+  WsdlSoapSink sink(shipped_rms(s), locator);
+
+  auto with = item("rms-att-1", 1, rms_fields("rms-att-1"));
+  with.record.attachments = {
+      {"a1", "IMG_1.jpg", "image/jpeg", photo.size(), core::sha256_hex(photo), "photo.jpg"},
+      {"a2", "VID_1.mp4", "video/mp4", 150000, core::sha256_hex(std::string(150000, 'v')), "clip.mp4"}};
+  auto bad = item("rms-att-2", 1, rms_fields("rms-att-2"), {}, false, 2);
+  bad.record.attachments = {{"b1", "x.jpg", "image/jpeg", photo.size(), std::string(64, '0'), "photo.jpg"}};
+  auto unsafe = item("rms-att-3", 1, rms_fields("rms-att-3"), {}, false, 3);
+  unsafe.record.attachments = {{"c1", "x.jpg", "image/jpeg", 1, "", "../etc/passwd"}};
+  auto out = sink.deliver(batch({with, bad, unsafe}));
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(out[0].reference.rfind("RMS-26-", 0) == 0);
+  CHECK(out[1].reason_code == "attachment_mismatch");
+  CHECK(out[2].reason_code == "attachment_unavailable");
+
+  // The server validated the Report against the XSD; the photo's bytes arrived intact.
+  auto versions = rms_versions(s, out[0].reference);
+  REQUIRE(versions.size() == 1);
+  CHECK(versions[0].find(">" + base64_of(photo) + "</") != std::string::npos);
+  CHECK(versions[0].find("ContentReference>app-media:rms-att-1/a2</") != std::string::npos);
+  CHECK(versions[0].find("rms-att-1:1") == std::string::npos);  // the external reference is the wrapper's, not the record's
+  CHECK(creates_by_external_rms(s).count("rms-att-2:1") == 0);
+
+  // An edit: UpdateCommunityReport against the stored reference, the photo sent again.
+  auto edit = item("rms-att-1", 2, rms_fields("rms-att-1", "Bins on fire again"), out[0].reference);
+  edit.record.attachments = {with.record.attachments[0]};
+  auto up = sink.deliver(batch({edit}));
+  REQUIRE(up[0].status == DeliveryStatus::delivered);
+  CHECK(up[0].reference == out[0].reference);
+  versions = rms_versions(s, out[0].reference);
+  REQUIRE(versions.size() == 2);
+  CHECK(versions[1].find("Bins on fire again") != std::string::npos);
+  CHECK(versions[1].find(">" + base64_of(photo) + "</") != std::string::npos);
+
+  // In doubt: the lookup finds the version; nothing is sent twice. Not found: sent.
+  auto cfg = shipped_rms(s);
+  cfg.settle_time = std::chrono::milliseconds(0);
+  WsdlSoapSink quick(cfg, locator);
+  auto found = quick.deliver(batch({item("rms-att-1", 2, rms_fields("rms-att-1"), out[0].reference, true, 4),
+                                    item("rms-att-4", 1, rms_fields("rms-att-4"), {}, true, 5)}));
+  REQUIRE(found[0].status == DeliveryStatus::delivered);
+  CHECK(found[0].reference == out[0].reference);
+  REQUIRE(found[1].status == DeliveryStatus::delivered);
+  CHECK(rms_versions(s, out[0].reference).size() == 2);
+  CHECK(creates_by_external_rms(s).count("rms-att-4:1") == 1);
+
+  // Preview: a placeholder, not the bytes; the reference form for the large one.
+  const std::string preview = sink.preview_all(with.record);
+  CHECK(preview.find("(base64 of attachment a1, 70001 bytes)") != std::string::npos);
+  CHECK(preview.find(base64_of(photo).substr(0, 40)) == std::string::npos);
+  CHECK(preview.find("app-media:rms-att-1/a2") != std::string::npos);
+}
+
+TEST_CASE("shipped RMS contract: without a reference path a large attachment is rejected; bad content paths fail") {
+  auto& s = rms_stand_in();
+  testing::TempDir dir;
+  testing::write_file(dir / "clip.mp4", std::string(150000, 'v'));
+  auto cfg = shipped_rms(s);
+  cfg.attachment_content_reference.clear();
+  WsdlSoapSink sink(cfg, [&](const core::AttachmentRef& a) { return dir.path() / a.path; });
+  auto big = item("rms-big-1", 1, rms_fields("rms-big-1"));
+  big.record.attachments = {{"v1", "VID.mp4", "video/mp4", 150000, "", "clip.mp4"}};
+  auto out = sink.deliver(batch({big}));
+  CHECK(out[0].reason_code == "attachment_too_large");
+  CHECK(creates_by_external_rms(s).count("rms-big-1:1") == 0);
+
+  auto wrong_type = shipped_rms(s);
+  wrong_type.attachment_content = "rms:FileName";  // xs:string, and written with the metadata
+  CHECK_THROWS_WITH(WsdlSoapSink(wrong_type, {}), Catch::Contains("attachment content path 'rms:FileName'"));
+  auto not_there = shipped_rms(s);
+  not_there.attachment_content = "rms:Data";
+  CHECK_THROWS_WITH(WsdlSoapSink(not_there, {}), Catch::Contains("'rms:Data' is not in element 'Attachment'"));
+  auto not_base64 = shipped_rms(s);
+  not_base64.attachment_content_reference.clear();
+  not_base64.attachment_content = "@mediaType";
+  CHECK_THROWS(WsdlSoapSink(not_base64, {}));
+}
+
+TEST_CASE("shipped RMS contract over mutual TLS: delivered with the photo inline; a name mismatch is refused") {
+  testing::TempDir dir;
+  testing::make_test_pki(dir.path());
+  const std::string d = dir.path().string();
+  ServerProcess tls({testing::python(), testing::server_script("faulty_server.py"), "0", "--cert", d + "/server.pem",
+                     "--key", d + "/server.key", "--client-ca", d + "/ca.pem"});
+  const std::string photo(3000, 'p');
+  testing::write_file(dir / "photo.jpg", photo);
+  auto c = shipped_rms(rms_stand_in());
+  c.url = tls.url("/capture", "localhost", "https");
+  c.http.tls.ca_file = dir / "ca.pem";
+  c.http.tls.client_cert = dir / "client.pem";
+  c.http.tls.client_key = dir / "client.key";
+  auto with = item("rms-tls-1", 1, rms_fields("rms-tls-1"));
+  with.record.attachments = {{"a1", "IMG.jpg", "image/jpeg", photo.size(), core::sha256_hex(photo), "photo.jpg"}};
+  {
+    WsdlSoapSink sink(c, [&](const core::AttachmentRef& a) { return dir.path() / a.path; });
+    auto out = sink.deliver(batch({with}));
+    REQUIRE(out[0].status == DeliveryStatus::delivered);
+    CHECK(out[0].reference.rfind("OK-", 0) == 0);
+    net::HttpClientConfig hc;  // GET /last over the same mutual TLS
+    hc.base_url = tls.url("/last", "localhost", "https");
+    hc.tls = c.http.tls;
+    net::HttpClient client(hc);
+    net::Request get;
+    get.method = "GET";
+    get.target = "/last";
+    const auto res = client.send(get);
+    REQUIRE(res.status == 200);
+    const auto last = boost::json::parse(res.body);
+    const std::string body(last.at("body").as_string());
+    CHECK(body.find("<svc:ExternalReference>rms-tls-1:1</svc:ExternalReference>") != std::string::npos);
+    CHECK(body.find(">" + base64_of(photo) + "</") != std::string::npos);
+    CHECK(last.at("client_subject").is_object());  // the client certificate was presented
+  }
+  c.url = tls.url("/capture", "127.0.0.1", "https");
+  WsdlSoapSink mismatch(c, [&](const core::AttachmentRef& a) { return dir.path() / a.path; });
+  auto out = mismatch.deliver(batch({with}));
+  CHECK(out[0].status == DeliveryStatus::retry);
+  CHECK(out[0].reason_code == "tls_verify_failed");
+  CHECK_FALSE(out[0].in_doubt);
+}
+
+TEST_CASE("a mapping's operations: section: its records' update leaves a field out, other mappings' keep it") {
+  auto& s = legacy("wrapped");
+  control(s, "reset=1");
+  WsdlSoapSink sink(guardian(s), {});
+  sink.set_mapping_operations({{"short_update", {{"update", {{"gcr:CommunityReport/Location/Postcode", ""}}}}}});
+  auto out = sink.deliver(batch({item("ops-1", 1, guardian_fields()), item("ops-2", 1, guardian_fields(), {}, false, 2)}));
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  REQUIRE(out[1].status == DeliveryStatus::delivered);
+  auto mine = item("ops-1", 2, guardian_fields("v2 of ops-1"), out[0].reference, false, 3);
+  mine.record.mapping = "short_update";
+  auto other = item("ops-2", 2, guardian_fields("v2 of ops-2"), out[1].reference, false, 4);  // mapping "m"
+  auto up = sink.deliver(batch({mine, other}));
+  REQUIRE(up[0].status == DeliveryStatus::delivered);
+  REQUIRE(up[1].status == DeliveryStatus::delivered);
+  const auto v1 = versions_xml(s, out[0].reference), v2 = versions_xml(s, out[1].reference);
+  const auto at1 = v1.find("v2 of ops-1"), at2 = v2.find("v2 of ops-2");
+  REQUIRE(at1 != std::string::npos);
+  REQUIRE(at2 != std::string::npos);
+  // The versions are listed in order: the update's is the text after the create's.
+  CHECK(v1.substr(v1.rfind('\n', at1) == std::string::npos ? 0 : v1.rfind('\n', at1)).find("TS1 3QY") ==
+        std::string::npos);
+  CHECK(v2.substr(v2.rfind('\n', at2) == std::string::npos ? 0 : v2.rfind('\n', at2)).find("TS1 3QY") !=
+        std::string::npos);
+  // check: the section's paths are judged against the operation's input.
+  CHECK_FALSE(sink.check_operation_path("update", "gcr:CommunityReport/Summary"));
+  CHECK(sink.check_operation_path("lookup", "gcr:CommunityReport/Summary").value_or("").find("FindByExternalReference") !=
+        std::string::npos);
+  CHECK(sink.check_operation_path("amend", "x").has_value());
+}
+
+TEST_CASE("shipped RMS contract with max_request_size: photos inline only while the request fits; a request too large is not sent") {
+  // The stand-in (spyne) refuses requests over 2 MiB: three 800 kB photos
+  // inline (3.2 MB of base64) are refused by the target itself; within
+  // max_request_size 2MiB the first goes inline and the others by reference.
+  auto& s = rms_stand_in();
+  testing::TempDir dir;
+  std::string photo(800000, '\0');
+  for (std::size_t i = 0; i < photo.size(); ++i) photo[i] = static_cast<char>((i * 31 + 3) % 251);
+  testing::write_file(dir / "p.jpg", photo);
+  auto locator = [&](const core::AttachmentRef& a) { return dir.path() / a.path; };
+  auto three = [&](const std::string& id, std::int64_t outbox) {
+    auto it = item(id, 1, rms_fields(id), {}, false, outbox);
+    for (const char* a : {"p1", "p2", "p3"})
+      it.record.attachments.push_back({a, "p.jpg", "image/jpeg", photo.size(), core::sha256_hex(photo), "p.jpg"});
+    return it;
+  };
+  auto cfg = shipped_rms(s);
+  cfg.max_inline_bytes = 5u << 20;
+  {
+    WsdlSoapSink unlimited(cfg, locator);
+    auto out = unlimited.deliver(batch({three("rms-size-1", 1)}));
+    CHECK(out[0].status == DeliveryStatus::reject);  // the target's own limit
+    CHECK(creates_by_external_rms(s).count("rms-size-1:1") == 0);
+  }
+  cfg.max_request_bytes = 2u << 20;
+  WsdlSoapSink sink(cfg, locator);
+  auto out = sink.deliver(batch({three("rms-size-2", 2)}));
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  const auto versions = rms_versions(s, out[0].reference);
+  REQUIRE(versions.size() == 1);
+  CHECK(versions[0].find(">" + base64_of(photo) + "</") != std::string::npos);  // p1 inline, intact
+  CHECK(versions[0].find("app-media:rms-size-2/p1") == std::string::npos);
+  CHECK(versions[0].find("app-media:rms-size-2/p2") != std::string::npos);
+  CHECK(versions[0].find("app-media:rms-size-2/p3") != std::string::npos);
+  // Preview makes the same choice.
+  const std::string preview = sink.preview_all(three("rms-size-2", 2).record);
+  CHECK(preview.find("(base64 of attachment p1, 800000 bytes)") != std::string::npos);
+  CHECK(preview.find("(base64 of attachment p2") == std::string::npos);
+
+  cfg.max_request_bytes = 300;  // not even the record fits: refused here, never sent
+  WsdlSoapSink tiny(cfg, locator);
+  out = tiny.deliver(batch({item("rms-size-3", 1, rms_fields("rms-size-3"), {}, false, 3)}));
+  CHECK(out[0].reason_code == "request_too_large");
+  CHECK(creates_by_external_rms(s).count("rms-size-3:1") == 0);
 }

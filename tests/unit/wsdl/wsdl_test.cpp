@@ -223,6 +223,11 @@ TEST_CASE("message elements missing from wsdl:types and broken files are named w
   <wsdl:import namespace="urn:x" location="https://example.org/x.wsdl"/>
 </wsdl:definitions>)");
   CHECK_THROWS_WITH(Wsdl::load(dir / "remote.wsdl"), Catch::Contains("remote.wsdl:3") && Catch::Contains("network location"));
+  // A syntax error: file:line:col (the column is libxml2's).
+  write_file(dir / "broken.wsdl", "<?xml version=\"1.0\"?>\n<wsdl:definitions xmlns:wsdl=\"http://schemas.xmlsoap.org/wsdl/\">\n"
+                                  "  <wsdl:types>\n    <wsdl:message name=\"In\" <wsdl:part/>\n</wsdl:definitions>\n");
+  CHECK_THROWS_WITH(Wsdl::load(dir / "broken.wsdl"),
+                    Catch::Contains("broken.wsdl:4:29: not well-formed XML: error parsing attribute name"));
   write_file(dir / "notwsdl.wsdl", "<definitions/>");
   CHECK_THROWS_WITH(Wsdl::load(dir / "notwsdl.wsdl"), Catch::Contains("not wsdl:definitions"));
 }
