@@ -240,22 +240,30 @@ PgStateStore::PgStateStore(std::unique_ptr<pg::Connection> connection) : c_(std:
 
 PgStateStore::~PgStateStore() = default;
 
+// A connection the server dropped (a restart, a failover to a replica) is
+// made again before the next operation; the operation that saw it go failed
+// (PgError::connection_lost) and its transaction rolled back.
+pg::Connection& PgStateStore::conn() {
+  if (!c_->ok()) c_->reset();
+  return *c_;
+}
+
 void PgStateStore::open() {
-  auto r = c_->exec("SELECT value FROM meta WHERE key = 'instance'");
+  auto r = conn().exec("SELECT value FROM meta WHERE key = 'instance'");
   if (!r.empty()) instance_ = r.text(0, 0);
 }
 
 core::SourceCursor PgStateStore::load_cursor(const std::string& source) {
   core::SourceCursor cur;
-  cur.high_water = scalar(*c_, "SELECT high_water FROM source_cursors WHERE source = $1", Params().add(source));
-  auto g = c_->exec("SELECT first_seq, last_seq, opened_at_ms FROM source_gaps WHERE source = $1 ORDER BY first_seq",
+  cur.high_water = scalar(conn(), "SELECT high_water FROM source_cursors WHERE source = $1", Params().add(source));
+  auto g = conn().exec("SELECT first_seq, last_seq, opened_at_ms FROM source_gaps WHERE source = $1 ORDER BY first_seq",
                     Params().add(source));
   for (int i = 0; i < g.rows(); ++i) cur.gaps.push_back({g.int64(i, 0), g.int64(i, 1), g.int64(i, 2)});
   return cur;
 }
 
 std::string PgStateStore::reference_for(const std::string& submission_id, const std::string& target) {
-  auto r = c_->exec(
+  auto r = conn().exec(
       "SELECT reference FROM legacy_refs WHERE submission_id = $1 AND ($2 = '' OR target = $2)"
       " ORDER BY updated_ms DESC LIMIT 1",
       Params().add(submission_id).add(target));
@@ -266,7 +274,7 @@ std::string PgStateStore::reference_for(const std::string& submission_id, const 
 
 class PgIngest final : public store::IngestTransaction {
  public:
-  explicit PgIngest(PgStateStore& s) : s_(s), c_(*s.c_), tx_(*s.c_) {}
+  explicit PgIngest(PgStateStore& s) : s_(s), c_(s.conn()), tx_(c_) {}
 
   bool claim_version(const core::SourceRow& row, std::string_view sha, std::int64_t at_ms) override {
     auto r = c_.exec(
@@ -450,7 +458,7 @@ constexpr const char* kClaimable =
 
 store::PendingSummary PgStateStore::pending_summary(const std::string& target, std::int64_t now, std::size_t enough) {
   store::PendingSummary s;
-  auto r = c_->exec(std::string("SELECT count(*), coalesce(min(enqueued_ms), 0) FROM (SELECT o.enqueued_ms FROM"
+  auto r = conn().exec(std::string("SELECT count(*), coalesce(min(enqueued_ms), 0) FROM (SELECT o.enqueued_ms FROM"
                                 " outbox_items o WHERE") +
                         kClaimable + " ORDER BY o.id LIMIT $3) s",
                     Params().add(target).add(now).add(enough));
@@ -460,7 +468,7 @@ store::PendingSummary PgStateStore::pending_summary(const std::string& target, s
 }
 
 std::optional<std::int64_t> PgStateStore::next_attempt_after(const std::string& target, std::int64_t now) {
-  auto r = c_->exec(
+  auto r = conn().exec(
       "SELECT min(next_attempt_ms) FROM outbox_items WHERE target = $1 AND state = 'pending' AND next_attempt_ms > $2",
       Params().add(target).add(now));
   if (r.is_null(0, 0)) return std::nullopt;
@@ -470,9 +478,9 @@ std::optional<std::int64_t> PgStateStore::next_attempt_after(const std::string& 
 std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& target, store::ClaimLimits limits,
                                                              std::int64_t now) {
   const std::size_t max_items = std::max<std::size_t>(1, limits.max_items);
-  pg::Transaction tx(*c_);
+  pg::Transaction tx(conn());
   // Rows another claimer holds are skipped, not waited for.
-  auto r = c_->exec(std::string("SELECT o.id, o.submission_id, o.version, o.attempts, o.in_doubt, o.record,"
+  auto r = conn().exec(std::string("SELECT o.id, o.submission_id, o.version, o.attempts, o.in_doubt, o.record,"
                                 " coalesce(o.update_of, '') FROM outbox_items o WHERE") +
                         kClaimable + " ORDER BY o.id LIMIT $3 FOR UPDATE OF o SKIP LOCKED",
                     Params().add(target).add(now).add(max_items));
@@ -497,7 +505,7 @@ std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& 
     batch.items.push_back(std::move(item));
   }
   for (auto id : unreadable)
-    c_->exec(
+    conn().exec(
         "UPDATE outbox_items SET state = 'dead', last_error = 'record_unreadable', settled_ms = $2, batch_id = NULL"
         " WHERE id = $1",
         Params().add(id).add(now));
@@ -505,11 +513,11 @@ std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& 
     tx.commit();
     return std::nullopt;
   }
-  auto b = c_->exec("SELECT nextval('delivery_batches_id_seq'), nextval('fencing_tokens')");
+  auto b = conn().exec("SELECT nextval('delivery_batches_id_seq'), nextval('fencing_tokens')");
   batch.id = b.int64(0, 0);
   batch.fence = b.int64(0, 1);
   batch.key = batch_key(instance_, batch.id, now);
-  c_->exec(
+  conn().exec(
       "INSERT INTO delivery_batches (id, target, batch_key, state, fence, owner, created_ms, items)"
       " VALUES ($1, $2, $3, 'open', $4, $5, $6, $7)",
       Params().add(batch.id).add(target).add(batch.key).add(batch.fence).add(instance_).add(now)
@@ -517,7 +525,7 @@ std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& 
   std::string ids;
   for (const auto& item : batch.items) ids += (ids.empty() ? "{" : ",") + std::to_string(item.outbox_id);
   ids += "}";
-  c_->exec(
+  conn().exec(
       "UPDATE outbox_items SET state = 'in_flight', batch_id = $1, claimed = true WHERE id = ANY($2::bigint[])",
       Params().add(batch.id).add(ids));
   tx.commit();  // synchronous_commit: on disk before anything is published under the key
@@ -532,11 +540,11 @@ void PgStateStore::prior_references(const std::string& target, core::DeliveryBat
     const std::string& kept = i < update_of.size() ? update_of[i] : std::string();
     Result r;
     if (!kept.empty()) {
-      r = c_->exec("SELECT reference FROM legacy_refs WHERE target = $1 AND submission_id = $2",
+      r = conn().exec("SELECT reference FROM legacy_refs WHERE target = $1 AND submission_id = $2",
                    Params().add(target).add(kept));
     } else {
       if (item.record.version <= 1) continue;
-      r = c_->exec("SELECT reference FROM legacy_refs WHERE target = $1 AND submission_id = $2 AND version < $3",
+      r = conn().exec("SELECT reference FROM legacy_refs WHERE target = $1 AND submission_id = $2 AND version < $3",
                    Params().add(target).add(item.record.submission_id).add(item.record.version));
     }
     if (!r.empty()) item.prior_reference = r.text(0, 0);
@@ -545,14 +553,14 @@ void PgStateStore::prior_references(const std::string& target, core::DeliveryBat
 
 std::vector<core::DeliveryBatch> PgStateStore::open_batches(const std::string& target) {
   std::vector<core::DeliveryBatch> out;
-  auto b = c_->exec("SELECT id, batch_key, fence FROM delivery_batches WHERE target = $1 AND state = 'open' ORDER BY id",
+  auto b = conn().exec("SELECT id, batch_key, fence FROM delivery_batches WHERE target = $1 AND state = 'open' ORDER BY id",
                     Params().add(target));
   for (int k = 0; k < b.rows(); ++k) {
     core::DeliveryBatch batch;
     batch.id = b.int64(k, 0);
     batch.key = b.text(k, 1);
     batch.fence = b.int64(k, 2);
-    auto r = c_->exec(
+    auto r = conn().exec(
         "SELECT id, attempts, record, coalesce(update_of, '') FROM outbox_items WHERE batch_id = $1"
         " AND state = 'in_flight' ORDER BY id",
         Params().add(batch.id));
@@ -564,7 +572,7 @@ std::vector<core::DeliveryBatch> PgStateStore::open_batches(const std::string& t
       item.in_doubt = true;  // the bridge died while delivering: it may have arrived
       const auto record = r.bytes(i, 2);
       if (!record || !store::codec::decode_record(*record, item.record)) {
-        c_->exec(
+        conn().exec(
             "UPDATE outbox_items SET state = 'dead', last_error = 'record_unreadable', settled_ms = $2,"
             " batch_id = NULL WHERE id = $1",
             Params().add(item.outbox_id).add(store::now_ms()));
@@ -581,9 +589,9 @@ std::vector<core::DeliveryBatch> PgStateStore::open_batches(const std::string& t
 
 void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vector<core::DeliveryOutcome>& outcomes,
                                 std::int64_t now, const store::RetryPolicy& retry, const store::WritebackRule& rule) {
-  pg::Transaction tx(*c_);
+  pg::Transaction tx(conn());
   // The fence: only the claim that holds the batch records its outcome.
-  auto closed = c_->exec(
+  auto closed = conn().exec(
       "UPDATE delivery_batches SET state = 'settled', settled_ms = $3 WHERE id = $1 AND fence = $2 AND state = 'open'"
       " RETURNING target",
       Params().add(batch.id).add(batch.fence).add(now));
@@ -598,7 +606,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
   };
   std::unordered_map<std::int64_t, Row> rows;
   {
-    auto r = c_->exec(
+    auto r = conn().exec(
         "SELECT id, version_group, group_members, hint_state, hint_message FROM outbox_items WHERE batch_id = $1"
         " FOR UPDATE",
         Params().add(batch.id));
@@ -614,7 +622,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
     p.add(id).add(state).add(attempts).add(error).add(next_attempt);
     if (settled) p.add(now); else p.add_null();
     p.add(in_doubt);
-    c_->exec(
+    conn().exec(
         "UPDATE outbox_items SET state = $2, attempts = $3, last_error = $4, next_attempt_ms = $5, settled_ms = $6,"
         " in_doubt = in_doubt OR $7, batch_id = NULL WHERE id = $1",
         p);
@@ -632,9 +640,9 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
         finals[i] = Final::delivered;
         ++delivered;
         // Delivered items keep no copy of their record (personal data kept no longer than needed).
-        c_->exec("DELETE FROM outbox_items WHERE id = $1", Params().add(item.outbox_id));
+        conn().exec("DELETE FROM outbox_items WHERE id = $1", Params().add(item.outbox_id));
         if (rule.keep_references && !o.reference.empty())
-          c_->exec(
+          conn().exec(
               "INSERT INTO legacy_refs (target, submission_id, version, reference, updated_ms) VALUES ($1, $2, $3, $4,"
               " $5) ON CONFLICT (target, submission_id) DO UPDATE SET version = excluded.version, reference ="
               " excluded.reference, updated_ms = excluded.updated_ms WHERE excluded.version >= legacy_refs.version",
@@ -661,14 +669,14 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
     }
   }
   if (delivered)
-    c_->exec(
+    conn().exec(
         "INSERT INTO outbox_counts (target, delivered) VALUES ($1, $2)"
         " ON CONFLICT (target) DO UPDATE SET delivered = outbox_counts.delivered + excluded.delivered",
         Params().add(target).add(delivered));
 
   // The statuses of the versions this batch settled at their last target.
   const std::string updated_at = store::rfc3339_utc(now);
-  const bool duplicates_wait = !c_->exec("SELECT 1 FROM duplicate_links WHERE reference IS NULL LIMIT 1").empty();
+  const bool duplicates_wait = !conn().exec("SELECT 1 FROM duplicate_links WHERE reference IS NULL LIMIT 1").empty();
   std::set<std::pair<std::string, std::int64_t>> done;
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     if (finals[i] == Final::open) continue;
@@ -687,7 +695,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
       if (id != item.outbox_id) ids += (ids.empty() ? "{" : ",") + std::to_string(id);
     std::unordered_map<std::int64_t, std::string> states;
     if (!ids.empty()) {
-      auto s = c_->exec("SELECT id, state FROM outbox_items WHERE id = ANY($1::bigint[])", Params().add(ids + "}"));
+      auto s = conn().exec("SELECT id, state FROM outbox_items WHERE id = ANY($1::bigint[])", Params().add(ids + "}"));
       for (int k = 0; k < s.rows(); ++k) states[s.int64(k, 0)] = s.text(k, 1);
     }
     bool open = false;
@@ -728,7 +736,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
       u.state = row.hint_state;
       u.message = row.hint_message;
     }
-    c_->exec(
+    conn().exec(
         "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at, created_ms)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
         Params().add(u.submission_id).add(item.record.version).add(u.state).add(u.reference).add(u.message)
@@ -762,7 +770,7 @@ std::vector<store::DeadLetter> read_dead(const Result& r) {
 }  // namespace
 
 std::vector<store::DeadLetter> PgStateStore::dead_letters(const store::ReplaySelector& which, std::size_t limit) {
-  return read_dead(c_->exec(std::string("SELECT ") + kDeadColumns + " FROM outbox_items" + kDeadWhere +
+  return read_dead(conn().exec(std::string("SELECT ") + kDeadColumns + " FROM outbox_items" + kDeadWhere +
                                 " ORDER BY id LIMIT $4",
                             selector(which).add(limit)));
 }
@@ -770,7 +778,7 @@ std::vector<store::DeadLetter> PgStateStore::dead_letters(const store::ReplaySel
 std::vector<store::DeadLetter> PgStateStore::replay_in_transaction(const store::ReplaySelector& which,
                                                                    std::int64_t now) {
   // Back to pending for its own target only, as a new attempt due now.
-  return read_dead(c_->exec(
+  return read_dead(conn().exec(
       std::string("UPDATE outbox_items SET state = 'pending', batch_id = NULL, attempts = 0, next_attempt_ms = $4,"
                   " settled_ms = NULL, claimed = true, last_error = 'replayed after: ' || coalesce(last_error, '')") +
           kDeadWhere + " AND record IS NOT NULL RETURNING id, target, submission_id, version, mapping,"
@@ -780,8 +788,8 @@ std::vector<store::DeadLetter> PgStateStore::replay_in_transaction(const store::
 
 std::vector<store::DeadLetter> PgStateStore::replay(const store::ReplaySelector& which, std::int64_t now) {
   // What each was (its error and when it settled) is reported as before the replay.
-  pg::Transaction tx(*c_);
-  auto before = read_dead(c_->exec(std::string("SELECT ") + kDeadColumns + " FROM outbox_items" + kDeadWhere +
+  pg::Transaction tx(conn());
+  auto before = read_dead(conn().exec(std::string("SELECT ") + kDeadColumns + " FROM outbox_items" + kDeadWhere +
                                        " AND record IS NOT NULL ORDER BY id FOR UPDATE",
                                    selector(which)));
   replay_in_transaction(which, now);
@@ -790,7 +798,7 @@ std::vector<store::DeadLetter> PgStateStore::replay(const store::ReplaySelector&
 }
 
 void PgStateStore::request_replay(const store::ReplaySelector& w, const std::string& requested_by, std::int64_t now) {
-  c_->exec(
+  conn().exec(
       "INSERT INTO replay_requests (target, submission_id, outbox_id, requested_by, requested_ms)"
       " VALUES ($1, $2, $3, $4, $5)",
       selector(w).add(requested_by).add(now));
@@ -798,20 +806,20 @@ void PgStateStore::request_replay(const store::ReplaySelector& w, const std::str
 
 std::vector<store::ReplayDone> PgStateStore::carry_out_replays(std::int64_t now) {
   std::vector<store::ReplayDone> out;
-  pg::Transaction tx(*c_);
+  pg::Transaction tx(conn());
   // Locked and skipped: with several instances, each request is carried out (and audited) once.
-  auto q = c_->exec(
+  auto q = conn().exec(
       "SELECT id, target, submission_id, outbox_id, requested_by FROM replay_requests WHERE done_ms IS NULL"
       " ORDER BY id FOR UPDATE SKIP LOCKED");
   for (int i = 0; i < q.rows(); ++i) {
     store::ReplayDone r;
     r.selector = {q.text(i, 1), q.text(i, 2), q.int64(i, 3)};
     r.requested_by = q.text(i, 4);
-    r.replayed = read_dead(c_->exec(std::string("SELECT ") + kDeadColumns + " FROM outbox_items" + kDeadWhere +
+    r.replayed = read_dead(conn().exec(std::string("SELECT ") + kDeadColumns + " FROM outbox_items" + kDeadWhere +
                                         " AND record IS NOT NULL ORDER BY id FOR UPDATE",
                                     selector(r.selector)));
     replay_in_transaction(r.selector, now);
-    c_->exec("UPDATE replay_requests SET done_ms = $2, replayed = $3 WHERE id = $1",
+    conn().exec("UPDATE replay_requests SET done_ms = $2, replayed = $3 WHERE id = $1",
              Params().add(q.int64(i, 0)).add(now).add(r.replayed.size()));
     out.push_back(std::move(r));
   }
@@ -820,7 +828,7 @@ std::vector<store::ReplayDone> PgStateStore::carry_out_replays(std::int64_t now)
 }
 
 std::vector<store::DeadLetter> PgStateStore::purge_dead_records(std::int64_t cutoff) {
-  auto r = c_->exec(
+  auto r = conn().exec(
       "UPDATE outbox_items SET record = NULL WHERE state = 'dead' AND settled_ms < $1 AND record IS NOT NULL"
       " RETURNING id, target, submission_id, version, mapping, coalesce(last_error, ''), coalesce(settled_ms, 0), false",
       Params().add(cutoff));
@@ -830,7 +838,7 @@ std::vector<store::DeadLetter> PgStateStore::purge_dead_records(std::int64_t cut
 // --- target health, backlog, status -------------------------------------------------
 
 void PgStateStore::save_target_health(const store::TargetHealth& h, std::int64_t now) {
-  c_->exec(
+  conn().exec(
       "INSERT INTO target_health (target, circuit, consecutive_failures, opened_ms, retry_at_ms, last_error,"
       " updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (target) DO UPDATE SET circuit = excluded.circuit,"
       " consecutive_failures = excluded.consecutive_failures, opened_ms = excluded.opened_ms,"
@@ -841,7 +849,7 @@ void PgStateStore::save_target_health(const store::TargetHealth& h, std::int64_t
 
 std::vector<store::TargetHealth> PgStateStore::target_health() {
   std::vector<store::TargetHealth> out;
-  auto r = c_->exec(
+  auto r = conn().exec(
       "SELECT target, circuit, consecutive_failures, opened_ms, retry_at_ms, last_error FROM target_health"
       " ORDER BY target");
   for (int i = 0; i < r.rows(); ++i)
@@ -852,7 +860,7 @@ std::vector<store::TargetHealth> PgStateStore::target_health() {
 std::vector<store::Backlog> PgStateStore::backlog(const std::vector<std::string>& targets) {
   std::vector<store::Backlog> out;
   for (const auto& t : targets) {
-    auto r = c_->exec(
+    auto r = conn().exec(
         "SELECT count(*), coalesce(min(enqueued_ms), 0) FROM outbox_items WHERE target = $1"
         " AND state IN ('pending', 'in_flight')",
         Params().add(t));
@@ -866,7 +874,7 @@ std::vector<store::Backlog> PgStateStore::backlog(const std::vector<std::string>
 std::vector<store::TargetCounts> PgStateStore::target_counts() {
   std::map<std::string, store::TargetCounts> by_target;
   {
-    auto r = c_->exec(
+    auto r = conn().exec(
         "SELECT target, count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'in_flight'),"
         " count(*) FILTER (WHERE state = 'dead') FROM outbox_items GROUP BY target");
     for (int i = 0; i < r.rows(); ++i) {
@@ -877,7 +885,7 @@ std::vector<store::TargetCounts> PgStateStore::target_counts() {
     }
   }
   {
-    auto r = c_->exec("SELECT target, delivered FROM outbox_counts");
+    auto r = conn().exec("SELECT target, delivered FROM outbox_counts");
     for (int i = 0; i < r.rows(); ++i) by_target[r.text(i, 0)].delivered += r.int64(i, 1);
   }
   std::vector<store::TargetCounts> out;
@@ -890,7 +898,7 @@ std::vector<store::TargetCounts> PgStateStore::target_counts() {
 
 std::vector<store::QuarantineEntry> PgStateStore::quarantined(std::size_t limit) {
   std::vector<store::QuarantineEntry> out;
-  auto r = c_->exec(
+  auto r = conn().exec(
       "SELECT seq, submission_id, version, reason_code, field, detail, mapping, quarantined_at_ms FROM quarantine"
       " ORDER BY id DESC LIMIT $1",
       Params().add(limit));
@@ -900,9 +908,9 @@ std::vector<store::QuarantineEntry> PgStateStore::quarantined(std::size_t limit)
   return out;
 }
 
-std::int64_t PgStateStore::quarantine_count() { return scalar(*c_, "SELECT count(*) FROM quarantine"); }
-std::int64_t PgStateStore::ledger_count() { return scalar(*c_, "SELECT count(*) FROM ledger"); }
-std::int64_t PgStateStore::pending_writeback_count() { return scalar(*c_, "SELECT count(*) FROM writeback_queue"); }
+std::int64_t PgStateStore::quarantine_count() { return scalar(conn(), "SELECT count(*) FROM quarantine"); }
+std::int64_t PgStateStore::ledger_count() { return scalar(conn(), "SELECT count(*) FROM ledger"); }
+std::int64_t PgStateStore::pending_writeback_count() { return scalar(conn(), "SELECT count(*) FROM writeback_queue"); }
 
 // --- duplicates ---------------------------------------------------------------------
 
@@ -917,12 +925,12 @@ std::string PgStateStore::written_reference(const std::string& submission_id) {
 }
 
 void PgStateStore::fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now) {
-  auto r = c_->exec(
+  auto r = conn().exec(
       "UPDATE duplicate_links SET reference = $2 WHERE of_id = $1 AND reference IS NULL"
       " RETURNING submission_id, version, message",
       Params().add(of_id).add(reference));
   for (int i = 0; i < r.rows(); ++i)
-    c_->exec(
+    conn().exec(
         "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at, created_ms)"
         " VALUES ($1, $2, 'duplicate', $3, $4, $5, $6)",
         Params().add(r.text(i, 0)).add(r.int64(i, 1)).add(reference).add(r.text(i, 2)).add(store::rfc3339_utc(now))
@@ -930,10 +938,10 @@ void PgStateStore::fill_duplicates_of(const std::string& of_id, const std::strin
 }
 
 std::size_t PgStateStore::fill_duplicate_references(std::int64_t now) {
-  auto waiting = c_->exec("SELECT DISTINCT of_id, created_ms FROM duplicate_links WHERE reference IS NULL LIMIT 500");
+  auto waiting = conn().exec("SELECT DISTINCT of_id, created_ms FROM duplicate_links WHERE reference IS NULL LIMIT 500");
   if (waiting.empty()) return 0;
   std::size_t n = 0;
-  pg::Transaction tx(*c_);
+  pg::Transaction tx(conn());
   for (int i = 0; i < waiting.rows(); ++i) {
     const std::string of_id = waiting.text(i, 0);
     const std::string ref = written_reference(of_id);
@@ -941,7 +949,7 @@ std::size_t PgStateStore::fill_duplicate_references(std::int64_t now) {
       fill_duplicates_of(of_id, ref, now);
       ++n;
     } else if (waiting.int64(i, 1) < now - kDuplicateReferenceWaitMs) {
-      c_->exec("UPDATE duplicate_links SET reference = '' WHERE of_id = $1 AND reference IS NULL", Params().add(of_id));
+      conn().exec("UPDATE duplicate_links SET reference = '' WHERE of_id = $1 AND reference IS NULL", Params().add(of_id));
     }
   }
   tx.commit();
@@ -953,7 +961,7 @@ std::size_t PgStateStore::fill_duplicate_references(std::int64_t now) {
 std::vector<store::WritebackItem> PgStateStore::pending_writebacks(std::size_t limit, std::int64_t now) {
   limit = std::max<std::size_t>(1, limit);
   std::vector<store::WritebackItem> out;
-  auto r = c_->exec(
+  auto r = conn().exec(
       "SELECT id, submission_id, state, reference, message, updated_at, version, attempts, created_ms"
       " FROM writeback_queue WHERE next_attempt_ms <= $2 ORDER BY id LIMIT $1",
       Params().add(limit).add(now));
@@ -971,14 +979,14 @@ std::vector<store::WritebackItem> PgStateStore::pending_writebacks(std::size_t l
 
 void PgStateStore::finish_writebacks(const std::vector<store::WritebackItem>& done,
                                      const std::vector<std::pair<store::WritebackItem, std::int64_t>>& retry) {
-  pg::Transaction tx(*c_);
+  pg::Transaction tx(conn());
   if (!done.empty()) {
     std::string ids;
     for (const auto& w : done) ids += (ids.empty() ? "{" : ",") + std::to_string(w.id);
-    c_->exec("DELETE FROM writeback_queue WHERE id = ANY($1::bigint[])", Params().add(ids + "}"));
+    conn().exec("DELETE FROM writeback_queue WHERE id = ANY($1::bigint[])", Params().add(ids + "}"));
   }
   for (const auto& [w, due] : retry)
-    c_->exec("UPDATE writeback_queue SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id = $1",
+    conn().exec("UPDATE writeback_queue SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id = $1",
              Params().add(w.id).add(due));
   tx.commit();
 }

@@ -75,7 +75,8 @@ class PgStateStore final : public store::StateStore {
   explicit PgStateStore(std::unique_ptr<pg::Connection> connection);
   ~PgStateStore() override;
 
-  pg::Connection& connection() { return *c_; }
+  // The connection, made again first if the server dropped it.
+  pg::Connection& conn();
   const std::string& instance() const { return instance_; }
 
   core::SourceCursor load_cursor(const std::string& source) override;

@@ -413,22 +413,25 @@ void Runner::request_stop() {
 
 Totals Runner::run() {
   Impl& I = *impl_;
-  std::filesystem::create_directories(I.settings.state_path.parent_path());
+  if (!I.settings.open_state) std::filesystem::create_directories(I.settings.state_path.parent_path());
   Signals signals;
   I.signals.store(&signals);
   if (I.stop_early.load()) signals.request_stop();
   const std::string path = I.settings.state_path.string();
+  auto open_state = [&](int cache_kib) {
+    return I.settings.open_state ? I.settings.open_state(cache_kib) : store::open_state_store(path, cache_kib);
+  };
   // One connection per loop, opened here one after another (the first
   // migrates the schema).
   I.ingest_state =
-      store::open_state_store(path, I.dedup && I.dedup->settings ? kIngestDedupCacheKib : kIngestCacheKib);
+      open_state(I.dedup && I.dedup->settings ? kIngestDedupCacheKib : kIngestCacheKib);
   // The delivery connections share kDeliveryCacheKib, at least 256 KiB each:
   // more targets do not mean more memory.
   const int delivery_cache_kib =
       std::max(256, kDeliveryCacheKib / static_cast<int>(std::max<std::size_t>(1, I.targets.size())));
   for (const auto& t : I.targets) {
     auto d = std::make_unique<DeliveryLoop>("delivery:" + t.sink->name());
-    d->state = store::open_state_store(path, delivery_cache_kib);
+    d->state = open_state(delivery_cache_kib);
     // Every connection that settles batches composes a submission's status
     // from every target's rule, in config order.
     for (const auto& other : I.targets) d->state->set_writeback_rule(other.sink->name(), other.rule);
@@ -437,12 +440,13 @@ Totals Runner::run() {
     d->dispatcher->set_stop_flag(&I.stop);
     I.deliveries.push_back(std::move(d));
   }
-  I.housekeeping_state = store::open_state_store(path, kHousekeepingCacheKib);
+  I.housekeeping_state = open_state(kHousekeepingCacheKib);
   // Replays asked for while the daemon was down, before anything is claimed
   // (one quick transaction; later ones are looked for every replay_check).
   I.carry_out_replays(*I.housekeeping_state);
 
-  spdlog::info("{}: source {} state {}", I.settings.once ? "once" : "run", I.source.location(), path);
+  spdlog::info("{}: source {} state {}", I.settings.once ? "once" : "run", I.source.location(),
+               I.settings.state_location.empty() ? path : I.settings.state_location);
   I.start(I.ingest, [&I] { I.ingest_loop(); });
   for (auto& d : I.deliveries) I.start(*d, [&I, &d = *d] { I.delivery_loop(d); });
   I.start(I.housekeeping, [&I] { I.housekeeping_loop(); });
