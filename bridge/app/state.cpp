@@ -18,6 +18,8 @@ pg_store::PgSettings pg_settings(const config::PostgresStateSettings& s) {
   p.password_file = s.password_file;
   p.password_credential = s.password_credential;
   p.migrate_on_start = s.migrate_on_start;
+  p.instance = s.instance;
+  p.lease = s.lease;
   return p;
 }
 

@@ -53,6 +53,10 @@ const MapSpec kStateSpec{
      {"migrate", ValueKind::string, false,
       "postgresql: auto (default: bring the schema up to date at start) or manual (refuse to start on an older schema; run `reportbridge state migrate`).",
       {"auto", "manual"}},
+     {"instance", ValueKind::string, false,
+      "postgresql: this instance's name among those sharing the database (default: the host name; give each instance on one host its own)."},
+     {"lease", ValueKind::duration, false,
+      "postgresql: how long the ingest lease and a claimed batch hold an instance's work; another instance takes over a dead one's within it (default 30s)."},
      {"local_dir", ValueKind::string, false,
       "postgresql: this machine's folder for local files (default audit folder, HTTP spool). Required for postgresql."}}};
 
@@ -199,10 +203,12 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Co
       if (s["password_file"]) pg.password_file = c.resolve(get_string(s, "password_file", ""));
       pg.password_credential = get_string(s, "password_credential", "");
       pg.migrate_on_start = get_string(s, "migrate", "auto") == "auto";
+      pg.instance = get_string(s, "instance", "");
+      pg.lease = get_duration(s, "lease", pg.lease);
       c.postgres = std::move(pg);
     } else {
       for (const char* key : {"conninfo", "sslmode", "sslrootcert", "password_file", "password_credential", "migrate",
-                              "local_dir"})
+                              "instance", "lease", "local_dir"})
         only_for(key, "postgresql");
       if (need("path")) c.state_path = c.resolve(get_string(s, "path", ""));
       c.local_dir_ = c.state_path.parent_path();

@@ -76,6 +76,8 @@ struct PostgresStateSettings {
   std::filesystem::path password_file;
   std::string password_credential;
   bool migrate_on_start = true;
+  std::string instance;  // empty: the host name
+  std::chrono::milliseconds lease{30'000};
 };
 
 struct DaemonConfig {

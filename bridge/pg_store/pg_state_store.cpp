@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <unistd.h>
+
 #include "bridge/core/secret_file.hpp"
 #include "bridge/store/record_codec.hpp"
 
@@ -92,15 +94,33 @@ CREATE TABLE duplicate_links (
 CREATE INDEX duplicate_links_waiting ON duplicate_links (of_id) WHERE reference IS NULL;
 )SQL";
 
+// Schema version 2: leases for several instances. The ingest lease (one
+// instance ingests at a time) and each open batch's lease carry a fencing
+// token; an instance whose lease ran out (dead, paused, cut off) has its
+// batches taken over, under a new token, by another.
+constexpr const char* kSchemaV2 = R"SQL(
+CREATE TABLE leases (
+  name text PRIMARY KEY, holder text NOT NULL, fence bigint NOT NULL, expires_ms bigint NOT NULL);
+ALTER TABLE delivery_batches ADD COLUMN lease_until_ms bigint NOT NULL DEFAULT 0;
+CREATE INDEX batches_open_by_lease ON delivery_batches (target, lease_until_ms) WHERE state = 'open';
+)SQL";
+
 const Migration kMigrations[] = {
     {1, "initial schema: ledger, cursor, outbox items, batches with fencing tokens, write-back", kSchemaV1},
+    {2, "leases with fencing tokens: the ingest lease, open batches taken over when their lease runs out", kSchemaV2},
 };
+
+// The database server's clock, in Unix ms: leases are judged by one clock,
+// whatever the instances' clocks say.
+#define SERVER_NOW "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 // Any fixed number: the advisory lock that serialises migrations.
 constexpr std::int64_t kMigrationLock = 0x52420016;
 
 constexpr const char* kReceivedMessage = "Thank you. Your report has been received and will be reviewed by our staff.";
 constexpr std::int64_t kDuplicateReferenceWaitMs = 7LL * 24 * 3600 * 1000;
+// How often a delivery thread looks for work other instances queued or left.
+constexpr std::int64_t kPeerPollMs = 1000;
 
 std::string batch_key(const std::string& instance, std::int64_t id, std::int64_t now) {
   std::time_t t = static_cast<std::time_t>(now / 1000);
@@ -222,7 +242,16 @@ int migrate(pg::Connection& c) {
 
 // --- the store ---------------------------------------------------------------
 
-PgStateStore::PgStateStore(const PgSettings& settings) : c_(connect(settings)) {
+std::string default_instance() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !*host) return "reportbridge";
+  return host;
+}
+
+PgStateStore::PgStateStore(const PgSettings& settings)
+    : c_(connect(settings)),
+      owner_(settings.instance.empty() ? default_instance() : settings.instance),
+      lease_ms_(settings.lease.count()) {
   if (settings.migrate_on_start) {
     migrate(*c_);
   } else if (const int v = database_schema_version(*c_); v != schema_version()) {
@@ -233,7 +262,11 @@ PgStateStore::PgStateStore(const PgSettings& settings) : c_(connect(settings)) {
   open();
 }
 
-PgStateStore::PgStateStore(std::unique_ptr<pg::Connection> connection) : c_(std::move(connection)) {
+PgStateStore::PgStateStore(std::unique_ptr<pg::Connection> connection, std::string instance,
+                           std::chrono::milliseconds lease)
+    : c_(std::move(connection)),
+      owner_(instance.empty() ? default_instance() : std::move(instance)),
+      lease_ms_(lease.count()) {
   migrate(*c_);
   open();
 }
@@ -251,6 +284,9 @@ pg::Connection& PgStateStore::conn() {
 void PgStateStore::open() {
   auto r = conn().exec("SELECT value FROM meta WHERE key = 'instance'");
   if (!r.empty()) instance_ = r.text(0, 0);
+  // A paused instance's open transaction (it may hold the ingest lease's row)
+  // is ended by the server once its lease has run out, so the others go on.
+  conn().exec_script("SET idle_in_transaction_session_timeout = " + std::to_string(std::max<std::int64_t>(1000, lease_ms_)));
 }
 
 core::SourceCursor PgStateStore::load_cursor(const std::string& source) {
@@ -274,7 +310,23 @@ std::string PgStateStore::reference_for(const std::string& submission_id, const 
 
 class PgIngest final : public store::IngestTransaction {
  public:
-  explicit PgIngest(PgStateStore& s) : s_(s), c_(s.conn()), tx_(c_) {}
+  // Takes (or renews) the ingest lease in this transaction: its row stays
+  // locked until commit, so no other instance takes it over meanwhile; one
+  // whose lease ran out while paused finds its session ended at its next
+  // statement, and nothing of its batch is recorded.
+  explicit PgIngest(PgStateStore& s) : s_(s), c_(s.conn()), tx_(c_) {
+    auto r = c_.exec(
+        "INSERT INTO leases (name, holder, fence, expires_ms) VALUES ('ingest', $1, nextval('fencing_tokens'), "
+        SERVER_NOW " + $2) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
+        " fence = CASE WHEN leases.holder = excluded.holder THEN leases.fence ELSE excluded.fence END,"
+        " expires_ms = excluded.expires_ms WHERE leases.holder = excluded.holder OR leases.expires_ms < " SERVER_NOW
+        " RETURNING fence",
+        Params().add(s.owner_).add(s.lease_ms_));
+    if (r.empty()) {
+      auto h = c_.exec("SELECT holder FROM leases WHERE name = 'ingest'");
+      throw store::LeaseLost("the ingest lease is held by instance " + (h.empty() ? std::string("?") : h.text(0, 0)));
+    }
+  }
 
   bool claim_version(const core::SourceRow& row, std::string_view sha, std::int64_t at_ms) override {
     auto r = c_.exec(
@@ -464,6 +516,15 @@ store::PendingSummary PgStateStore::pending_summary(const std::string& target, s
                     Params().add(target).add(now).add(enough));
   s.ready = r.int64(0, 0);
   s.oldest_enqueued_ms = s.ready ? r.int64(0, 1) : 0;
+  // A batch another instance claimed and left (its lease ran out): to be taken over now.
+  auto left = conn().exec(
+      "SELECT min(created_ms) FROM delivery_batches WHERE target = $1 AND state = 'open' AND owner <> $2"
+      " AND lease_until_ms < " SERVER_NOW,
+      Params().add(target).add(owner_));
+  if (!left.is_null(0, 0)) {
+    s.ready = static_cast<std::int64_t>(std::max<std::size_t>(1, enough));
+    s.oldest_enqueued_ms = s.oldest_enqueued_ms ? std::min(s.oldest_enqueued_ms, left.int64(0, 0)) : left.int64(0, 0);
+  }
   return s;
 }
 
@@ -471,14 +532,37 @@ std::optional<std::int64_t> PgStateStore::next_attempt_after(const std::string& 
   auto r = conn().exec(
       "SELECT min(next_attempt_ms) FROM outbox_items WHERE target = $1 AND state = 'pending' AND next_attempt_ms > $2",
       Params().add(target).add(now));
-  if (r.is_null(0, 0)) return std::nullopt;
-  return r.int64(0, 0);
+  // Other instances queue records and leave batches without waking this
+  // one's delivery thread: it looks again within kPeerPollMs.
+  const std::int64_t peers = now + kPeerPollMs;
+  if (r.is_null(0, 0)) return peers;
+  return std::min(r.int64(0, 0), peers);
 }
 
 std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& target, store::ClaimLimits limits,
                                                              std::int64_t now) {
   const std::size_t max_items = std::max<std::size_t>(1, limits.max_items);
   pg::Transaction tx(conn());
+  // First a batch another instance claimed and left (its lease ran out):
+  // taken over under a new fencing token, delivered again under its key.
+  {
+    auto left = conn().exec(
+        "UPDATE delivery_batches SET owner = $2, fence = nextval('fencing_tokens'), lease_until_ms = " SERVER_NOW
+        " + $3 WHERE id = (SELECT id FROM delivery_batches WHERE target = $1 AND state = 'open' AND owner <> $2"
+        " AND lease_until_ms < " SERVER_NOW " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, batch_key, fence",
+        Params().add(target).add(owner_).add(lease_ms_));
+    if (!left.empty()) {
+      core::DeliveryBatch batch;
+      batch.id = left.int64(0, 0);
+      batch.key = left.text(0, 1);
+      batch.fence = left.int64(0, 2);
+      std::vector<std::string> update_of;
+      load_items(batch, update_of, now);
+      tx.commit();
+      prior_references(target, batch, update_of);
+      return batch;
+    }
+  }
   // Rows another claimer holds are skipped, not waited for.
   auto r = conn().exec(std::string("SELECT o.id, o.submission_id, o.version, o.attempts, o.in_doubt, o.record,"
                                 " coalesce(o.update_of, '') FROM outbox_items o WHERE") +
@@ -518,10 +602,10 @@ std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& 
   batch.fence = b.int64(0, 1);
   batch.key = batch_key(instance_, batch.id, now);
   conn().exec(
-      "INSERT INTO delivery_batches (id, target, batch_key, state, fence, owner, created_ms, items)"
-      " VALUES ($1, $2, $3, 'open', $4, $5, $6, $7)",
-      Params().add(batch.id).add(target).add(batch.key).add(batch.fence).add(instance_).add(now)
-          .add(batch.items.size()));
+      "INSERT INTO delivery_batches (id, target, batch_key, state, fence, owner, created_ms, items, lease_until_ms)"
+      " VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, " SERVER_NOW " + $8)",
+      Params().add(batch.id).add(target).add(batch.key).add(batch.fence).add(owner_).add(now)
+          .add(batch.items.size()).add(lease_ms_));
   std::string ids;
   for (const auto& item : batch.items) ids += (ids.empty() ? "{" : ",") + std::to_string(item.outbox_id);
   ids += "}";
@@ -551,39 +635,53 @@ void PgStateStore::prior_references(const std::string& target, core::DeliveryBat
   }
 }
 
+// The items of an open batch, in doubt (it may have been delivered); items
+// whose record cannot be read become dead letters.
+void PgStateStore::load_items(core::DeliveryBatch& batch, std::vector<std::string>& update_of, std::int64_t now) {
+  auto r = conn().exec(
+      "SELECT id, attempts, record, coalesce(update_of, '') FROM outbox_items WHERE batch_id = $1"
+      " AND state = 'in_flight' ORDER BY id",
+      Params().add(batch.id));
+  for (int i = 0; i < r.rows(); ++i) {
+    core::DeliveryItem item;
+    item.outbox_id = r.int64(i, 0);
+    item.attempts = static_cast<int>(r.int64(i, 1));
+    item.in_doubt = true;
+    const auto record = r.bytes(i, 2);
+    if (!record || !store::codec::decode_record(*record, item.record)) {
+      conn().exec(
+          "UPDATE outbox_items SET state = 'dead', last_error = 'record_unreadable', settled_ms = $2,"
+          " batch_id = NULL WHERE id = $1",
+          Params().add(item.outbox_id).add(now));
+      continue;
+    }
+    update_of.push_back(r.text(i, 3));
+    batch.items.push_back(std::move(item));
+  }
+}
+
+// This instance's open batches (left by its previous run), and those whose
+// lease ran out, each taken under a new fencing token.
 std::vector<core::DeliveryBatch> PgStateStore::open_batches(const std::string& target) {
   std::vector<core::DeliveryBatch> out;
-  auto b = conn().exec("SELECT id, batch_key, fence FROM delivery_batches WHERE target = $1 AND state = 'open' ORDER BY id",
-                    Params().add(target));
+  pg::Transaction tx(conn());
+  auto b = conn().exec(
+      "UPDATE delivery_batches SET owner = $2, fence = nextval('fencing_tokens'), lease_until_ms = " SERVER_NOW
+      " + $3 WHERE target = $1 AND state = 'open' AND (owner = $2 OR lease_until_ms < " SERVER_NOW
+      ") RETURNING id, batch_key, fence",
+      Params().add(target).add(owner_).add(lease_ms_));
+  std::vector<std::vector<std::string>> update_of;
   for (int k = 0; k < b.rows(); ++k) {
     core::DeliveryBatch batch;
     batch.id = b.int64(k, 0);
     batch.key = b.text(k, 1);
     batch.fence = b.int64(k, 2);
-    auto r = conn().exec(
-        "SELECT id, attempts, record, coalesce(update_of, '') FROM outbox_items WHERE batch_id = $1"
-        " AND state = 'in_flight' ORDER BY id",
-        Params().add(batch.id));
-    std::vector<std::string> update_of;
-    for (int i = 0; i < r.rows(); ++i) {
-      core::DeliveryItem item;
-      item.outbox_id = r.int64(i, 0);
-      item.attempts = static_cast<int>(r.int64(i, 1));
-      item.in_doubt = true;  // the bridge died while delivering: it may have arrived
-      const auto record = r.bytes(i, 2);
-      if (!record || !store::codec::decode_record(*record, item.record)) {
-        conn().exec(
-            "UPDATE outbox_items SET state = 'dead', last_error = 'record_unreadable', settled_ms = $2,"
-            " batch_id = NULL WHERE id = $1",
-            Params().add(item.outbox_id).add(store::now_ms()));
-        continue;
-      }
-      update_of.push_back(r.text(i, 3));
-      batch.items.push_back(std::move(item));
-    }
-    prior_references(target, batch, update_of);
     out.push_back(std::move(batch));
   }
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.id < y.id; });
+  for (auto& batch : out) load_items(batch, update_of.emplace_back(), store::now_ms());
+  tx.commit();
+  for (std::size_t k = 0; k < out.size(); ++k) prior_references(target, out[k], update_of[k]);
   return out;
 }
 

@@ -16,13 +16,19 @@
 //
 // Fencing: each claim draws a token from the sequence fencing_tokens
 // (core::DeliveryBatch::fence) and settle_batch records outcomes only while
-// the batch is open under that token (else LeaseLost). Batches do not expire
-// yet: taking over another instance's open batches after a lease runs out is
-// the next step of #16 (docs/operations.md, "State on PostgreSQL").
+// the batch is open under that token (else LeaseLost). A claimed batch holds
+// a lease (PgSettings::lease, judged by the server's clock); once it ran out,
+// another instance's claim_batch takes the batch over under a new token and
+// delivers it again under its key (items in doubt). The ingest lease lets one
+// instance ingest at a time. Leases are not renewed during a delivery yet: a
+// delivery longer than the lease may be taken over while it runs (the sink's
+// idempotency per key, and LeaseLost at settle, keep that from recording
+// twice).
 //
 // One connection per store object (per thread, as with SQLite). Statements
 // carry parameters; no value is ever spliced into SQL, and errors never hold
 // values.
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -46,6 +52,14 @@ struct PgSettings {
   // Run pending schema migrations when a store is opened (`state.migrate: auto`);
   // false: refuse to start on an older schema (`reportbridge state migrate` first).
   bool migrate_on_start = true;
+  // This instance's name among those sharing the database (default: the host
+  // name): the holder of its leases. A restarted instance under the same name
+  // takes its own open batches back at once; another's only once their lease
+  // ran out.
+  std::string instance;
+  // How long a lease (the ingest lease, a claimed batch) holds without being
+  // renewed: the time within which the others take over a dead instance's work.
+  std::chrono::milliseconds lease{30'000};
 };
 
 // The conninfo with sslmode/sslrootcert added (no password), and the password.
@@ -71,8 +85,9 @@ class PgStateStore final : public store::StateStore {
   // Connects; migrates when `settings.migrate_on_start` (else throws on an
   // older schema).
   explicit PgStateStore(const PgSettings& settings);
-  // On a connection already made (tests, `state copy`); migrates.
-  explicit PgStateStore(std::unique_ptr<pg::Connection> connection);
+  // On a connection already made (tests); migrates.
+  explicit PgStateStore(std::unique_ptr<pg::Connection> connection, std::string instance = {},
+                        std::chrono::milliseconds lease = std::chrono::milliseconds(30'000));
   ~PgStateStore() override;
 
   // The connection, made again first if the server dropped it.
@@ -127,8 +142,12 @@ class PgStateStore final : public store::StateStore {
   std::string written_reference(const std::string& submission_id);
   void fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now_ms);
 
+  void load_items(core::DeliveryBatch& batch, std::vector<std::string>& update_of, std::int64_t now_ms);
+
   std::unique_ptr<pg::Connection> c_;
-  std::string instance_;
+  std::string instance_;  // the database's id, part of every batch key
+  std::string owner_;     // this instance's name: the holder of its leases
+  std::int64_t lease_ms_ = 30'000;
   std::vector<std::pair<std::string, store::WritebackRule>> writeback_rules_;
 };
 

@@ -99,7 +99,14 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   bound_untrusted(target, outcomes);
   const std::int64_t now = store::now_ms();
   core::progress();
-  state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
+  try {
+    state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
+  } catch (const store::LeaseLost& e) {
+    // Several instances: the batch's lease ran out and another instance took
+    // it over (it delivers it again under the same key and records the outcome).
+    spdlog::warn("dispatch: target {} batch {}: {}", target.sink->name(), batch.key, e.what());
+    return false;
+  }
 
   std::size_t delivered = 0, retried = 0, rejected = 0;
   // Retries the target is to blame for: an attachment the source could not

@@ -188,6 +188,12 @@ struct Runner::Impl {
         spdlog::warn("ingest: source unavailable, next poll in {} ms: {}", e.retry_in().count(), e.what());
         ingest.sleep(Clock::now() + e.retry_in());
         continue;
+      } catch (const store::LeaseLost& e) {
+        // Several instances on one PostgreSQL state: another one ingests now.
+        if (settings.once) throw;
+        spdlog::debug("ingest: {}; next try in {} ms", e.what(), settings.poll_interval.count());
+        ingest.sleep(Clock::now() + settings.poll_interval);
+        continue;
       }
       ingest_totals += stats;
       if (stats.records > 0) wake_deliveries();
