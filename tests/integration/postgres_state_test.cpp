@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/integration/harness.hpp"
+#include "bridge/pg_store/pg.hpp"
 #include "tests/support/pg_server.hpp"
 
 using namespace reportbridge::testing;
@@ -186,4 +187,59 @@ TEST_CASE("postgresql state: the config refuses a password in conninfo, a missin
   check = inst.bridge({"check"});
   CHECK(check.exit_code == 3);
   CHECK(check.out.find("dedup needs state type sqlite") != std::string::npos);
+}
+
+TEST_CASE("postgresql state: three instances on one store and one database, one SIGKILLed: each version once") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  REQUIRE(inst.generate(3000, 21).exit_code == 0);
+  const auto expected = valid_keys(inst);
+  const std::string database = server->create_database();
+  const std::string base = read_file(inst.config);
+  const std::string rest = base.substr(base.find("source:"));
+  std::vector<std::string> configs;
+  for (const char* name : {"a", "b", "c"}) {
+    const std::string file = (inst.dir / (std::string("config-") + name + ".yaml")).string();
+    write_file(file, "state:\n  type: postgresql\n  conninfo: \"" + server->conninfo(database) +
+                         "\"\n  sslmode: disable\n  instance: " + name + "\n  lease: 2s\n  local_dir: local-" + name +
+                         "\n" + rest);
+    configs.push_back(file);
+  }
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < configs.size(); ++i)
+    pids.push_back(spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "warn"},
+                                 (inst.dir / ("out-" + std::to_string(i) + ".log")).string(),
+                                 (inst.dir / ("err-" + std::to_string(i) + ".log")).string()));
+  // The instance that ingests dies mid-work (kill -9: its leases are left to
+  // run out); another takes ingest and its open batches over.
+  reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
+  auto ledger = [&] {
+    auto r = db.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'");
+    return r.int64(0, 0) == 0 ? 0 : db.exec("SELECT count(*) FROM ledger").int64(0, 0);
+  };
+  REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(30)));
+  const std::string holder = db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0);
+  const std::size_t victim = static_cast<std::size_t>(holder[0] - 'a');
+  REQUIRE(victim < pids.size());
+  const auto ingested_at_kill = ledger();
+  kill(pids[victim], SIGKILL);
+  CHECK(wait_process(pids[victim]).signal == SIGKILL);
+  std::printf("three instances: killed %s holding the ingest lease at %lld of 3000 ingested\n", holder.c_str(),
+              static_cast<long long>(ingested_at_kill));
+  CHECK(ingested_at_kill < 3000);
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(90));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // anything published twice would show now
+  CHECK(ledger() == 3000);
+  CHECK(db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0) != holder);
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    if (i == victim) continue;
+    kill(pids[i], SIGTERM);
+    auto r = wait_process_for(pids[i], std::chrono::seconds(30));
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+  }
+  INFO(read_file(inst.dir / "err-0.log") << read_file(inst.dir / "err-1.log") << read_file(inst.dir / "err-2.log"));
+  CHECK(all);
+  check_exactly_once(inst, expected);
+  CHECK(inst.published().size() == expected.size());
 }

@@ -196,3 +196,95 @@ TEST_CASE("an error names the statement, never the values bound to it") {
     CHECK(std::string(e.what()).find("resident-name") == std::string::npos);
   }
 }
+
+TEST_CASE("a batch whose lease ran out is taken over by another instance; the first one's outcome is refused") {
+  PG_SERVER_OR_SKIP(server);
+  const auto conninfo = server->conninfo(server->create_database());
+  const auto lease = std::chrono::milliseconds(400);
+  pg_store::PgStateStore a(connect_to(conninfo), "a", lease);
+  pg_store::PgStateStore b(connect_to(conninfo), "b", lease);
+  enqueue(a, "x", 1, "csv");
+  enqueue(a, "y", 2, "csv");
+  auto held = a.claim_batch("csv", 10, 2000);
+  REQUIRE(held);
+  REQUIRE(held->items.size() == 2);
+  // While a's lease holds, b neither sees nor takes the batch.
+  CHECK(b.pending_summary("csv", 2000, 10).ready == 0);
+  CHECK(b.claim_batch("csv", 10, 2000) == std::nullopt);
+  CHECK(b.open_batches("csv").empty());
+  std::this_thread::sleep_for(lease + std::chrono::milliseconds(200));
+  CHECK(b.pending_summary("csv", 2000, 10).ready > 0);
+  auto taken = b.claim_batch("csv", 10, 2000);
+  REQUIRE(taken);
+  CHECK(taken->key == held->key);  // delivered again under its key: the sink recognises it
+  CHECK(taken->fence > held->fence);
+  REQUIRE(taken->items.size() == 2);
+  for (const auto& item : taken->items) CHECK(item.in_doubt);
+  CHECK(b.claim_batch("csv", 10, 2000) == std::nullopt);  // taken once
+  // a comes back (it was paused): it cannot record the batch it no longer holds.
+  CHECK_THROWS_AS(a.settle_batch(*held, {core::DeliveryOutcome::ok(), core::DeliveryOutcome::ok()}, 2000, kRetry, kRule),
+                  store::LeaseLost);
+  b.settle_batch(*taken, {core::DeliveryOutcome::ok(), core::DeliveryOutcome::ok()}, 2000, kRetry, kRule);
+  CHECK(b.target_counts().at(0).delivered == 2);
+  CHECK(b.pending_writeback_count() == 2);  // each status once
+}
+
+TEST_CASE("a restarted instance takes its own open batches back at once; another's wait for their lease") {
+  PG_SERVER_OR_SKIP(server);
+  const auto conninfo = server->conninfo(server->create_database());
+  {
+    pg_store::PgStateStore a(connect_to(conninfo), "a", std::chrono::seconds(60));
+    enqueue(a, "x", 1, "csv");
+    REQUIRE(a.claim_batch("csv", 10, 2000));
+  }
+  pg_store::PgStateStore other(connect_to(conninfo), "b", std::chrono::seconds(60));
+  CHECK(other.open_batches("csv").empty());
+  pg_store::PgStateStore again(connect_to(conninfo), "a", std::chrono::seconds(60));
+  auto open = again.open_batches("csv");
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].items.size() == 1);
+}
+
+TEST_CASE("one instance ingests at a time; the ingest lease passes on once it ran out") {
+  PG_SERVER_OR_SKIP(server);
+  const auto conninfo = server->conninfo(server->create_database());
+  const auto lease = std::chrono::milliseconds(1000);
+  pg_store::PgStateStore a(connect_to(conninfo), "a", lease);
+  pg_store::PgStateStore b(connect_to(conninfo), "b", lease);
+  {
+    auto tx = a.begin_ingest();
+    tx->save_cursor("app", {10, {}});
+    tx->commit();
+  }
+  CHECK_THROWS_AS(b.begin_ingest(), store::LeaseLost);
+  { auto renewed = a.begin_ingest(); renewed->commit(); }
+  std::this_thread::sleep_for(lease + std::chrono::milliseconds(300));
+  {
+    auto tx = b.begin_ingest();  // a's lease ran out: b ingests now
+    tx->save_cursor("app", {20, {}});
+    tx->commit();
+  }
+  CHECK_THROWS_AS(a.begin_ingest(), store::LeaseLost);
+  CHECK(a.load_cursor("app").high_water == 20);
+}
+
+TEST_CASE("an instance paused inside its ingest transaction past its lease records nothing") {
+  PG_SERVER_OR_SKIP(server);
+  const auto conninfo = server->conninfo(server->create_database());
+  const auto lease = std::chrono::milliseconds(1000);
+  pg_store::PgStateStore a(connect_to(conninfo), "a", lease);
+  pg_store::PgStateStore b(connect_to(conninfo), "b", lease);
+  auto paused = a.begin_ingest();
+  CHECK(paused->claim_version({1, "x", 1, "2026-11-27T18:42:11Z", "{}"}, "h", 1000));
+  // (SIGSTOP, a VM freeze): the server ends the idle transaction once the lease has run out.
+  std::this_thread::sleep_for(lease + std::chrono::milliseconds(700));
+  {
+    auto tx = b.begin_ingest();
+    CHECK(tx->claim_version({1, "x", 1, "2026-11-27T18:42:11Z", "{}"}, "h", 1000));  // b ingests it, once
+    tx->commit();
+  }
+  CHECK_THROWS(paused->commit());
+  paused.reset();
+  CHECK(b.ledger_count() == 1);
+  CHECK(a.ledger_count() == 1);  // a's connection is made again for its next operation
+}
