@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "bridge/core/secret_file.hpp"
+
 namespace reportbridge::config {
 
 namespace {
@@ -200,7 +202,16 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Co
       }
       pg.sslmode = get_string(s, "sslmode", pg.sslmode);
       if (s["sslrootcert"]) pg.sslrootcert = c.resolve(get_string(s, "sslrootcert", ""));
-      if (s["password_file"]) pg.password_file = c.resolve(get_string(s, "password_file", ""));
+      if (s["password_file"]) {
+        pg.password_file = c.resolve(get_string(s, "password_file", ""));
+        // The one rule for secret files, at `check` already (and again at each connection).
+        try {
+          core::check_secret_file(pg.password_file, "state.password_file");
+        } catch (const core::SecretFileError& e) {
+          const Position p = position_of(path, s["password_file"]);
+          diags.error(p.file, p.line, p.column, e.what(), "config.secret_file");
+        }
+      }
       pg.password_credential = get_string(s, "password_credential", "");
       pg.migrate_on_start = get_string(s, "migrate", "auto") == "auto";
       pg.instance = get_string(s, "instance", "");

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -181,6 +182,14 @@ TEST_CASE("postgresql state: the config refuses a password in conninfo, a missin
   CHECK(check.exit_code == 3);
   CHECK(check.out.find("needs 'conninfo'") != std::string::npos);
   CHECK(check.out.find("'path' applies to type sqlite only") != std::string::npos);
+
+  write_file(inst.dir / "pgpass", "secret\n");
+  ::chmod((inst.dir / "pgpass").c_str(), 0644);
+  use_state(inst, pg_state(*server, server->create_database()) + "  password_file: pgpass\n");
+  check = inst.bridge({"check"});
+  CHECK(check.exit_code == 3);
+  CHECK(check.out.find("config.yaml:6:") != std::string::npos);
+  CHECK(check.out.find("pgpass") != std::string::npos);
 
   use_state(inst, pg_state(*server, server->create_database()));
   inst.append_config("dedup:\n  enabled: true\n");
