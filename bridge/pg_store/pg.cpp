@@ -148,6 +148,9 @@ Connection::Connection(const std::string& conninfo, const std::string& password)
     c_ = nullptr;
     throw PgError("cannot connect to PostgreSQL: " + msg, "08001");
   }
+  // Server notices (e.g. "terminating connection due to administrator command")
+  // are not printed on stderr: what matters comes back as an error.
+  PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
   // Rows are read as text; bytea as hex (Result::bytes), whatever the server's default.
   exec_script("SET bytea_output = 'hex'; SET client_min_messages = warning");
 }
@@ -177,6 +180,11 @@ Result checked(pg_conn* c, pg_result* r, const std::string& sql) {
     msg = trimmed(PQerrorMessage(c));
   // The statement's first words say which one failed; its parameters (values) are never shown.
   const std::string head = sql.substr(0, std::min<std::size_t>(sql.size(), 60));
+  // Connection errors (class 08), the server shutting down or restarting (57P01-57P03), or no answer at all.
+  // An error without SQLSTATE comes from the client side: the connection broke.
+  if (PQstatus(c) != CONNECTION_OK || state.empty() || state.rfind("08", 0) == 0 || state == "57P01" ||
+      state == "57P02" || state == "57P03")
+    throw ConnectionLost("the PostgreSQL state database is unavailable: " + msg + " (in: " + head + "...)");
   throw PgError("PostgreSQL: " + msg + " (in: " + head + "...)", state);
 }
 }  // namespace
@@ -196,7 +204,9 @@ bool Connection::ok() const { return c_ && PQstatus(c_) == CONNECTION_OK; }
 
 void Connection::reset() {
   PQreset(c_);
-  if (PQstatus(c_) != CONNECTION_OK) throw PgError("cannot reconnect to PostgreSQL: " + trimmed(PQerrorMessage(c_)), "08001");
+  if (PQstatus(c_) != CONNECTION_OK)
+    throw ConnectionLost("the PostgreSQL state database is unavailable: cannot reconnect: " +
+                         trimmed(PQerrorMessage(c_)));
   exec_script("SET bytea_output = 'hex'; SET client_min_messages = warning");
 }
 

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "bridge/store/state_unavailable.hpp"
+
 struct pg_conn;
 struct pg_result;
 
@@ -31,6 +33,14 @@ class PgError : public std::runtime_error {
 
  private:
   std::string sqlstate_;
+};
+
+// The server went away during a statement (it restarted, failed over, the
+// network broke): the transaction is lost and nothing of it was recorded.
+// Connection::reset (PgStateStore does it before its next operation) connects again.
+class ConnectionLost : public store::StateUnavailable {
+ public:
+  using store::StateUnavailable::StateUnavailable;
 };
 
 // Statement parameters, in order ($1, $2, ...).

@@ -516,11 +516,10 @@ store::PendingSummary PgStateStore::pending_summary(const std::string& target, s
                     Params().add(target).add(now).add(enough));
   s.ready = r.int64(0, 0);
   s.oldest_enqueued_ms = s.ready ? r.int64(0, 1) : 0;
-  // A batch another instance claimed and left (its lease ran out): to be taken over now.
+  // A batch left open past its lease (see claim_batch): to be taken over now.
   auto left = conn().exec(
-      "SELECT min(created_ms) FROM delivery_batches WHERE target = $1 AND state = 'open' AND owner <> $2"
-      " AND lease_until_ms < " SERVER_NOW,
-      Params().add(target).add(owner_));
+      "SELECT min(created_ms) FROM delivery_batches WHERE target = $1 AND state = 'open' AND lease_until_ms < " SERVER_NOW,
+      Params().add(target));
   if (!left.is_null(0, 0)) {
     s.ready = static_cast<std::int64_t>(std::max<std::size_t>(1, enough));
     s.oldest_enqueued_ms = s.oldest_enqueued_ms ? std::min(s.oldest_enqueued_ms, left.int64(0, 0)) : left.int64(0, 0);
@@ -543,12 +542,15 @@ std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& 
                                                              std::int64_t now) {
   const std::size_t max_items = std::max<std::size_t>(1, limits.max_items);
   pg::Transaction tx(conn());
-  // First a batch another instance claimed and left (its lease ran out):
-  // taken over under a new fencing token, delivered again under its key.
+  // First a batch left open past its lease: another instance's (it died, froze
+  // or lost the database), or this one's own whose outcome could not be
+  // recorded (the database went away; one delivery thread per target, so it is
+  // not still being delivered here). Taken over under a new fencing token and
+  // delivered again under its key.
   {
     auto left = conn().exec(
         "UPDATE delivery_batches SET owner = $2, fence = nextval('fencing_tokens'), lease_until_ms = " SERVER_NOW
-        " + $3 WHERE id = (SELECT id FROM delivery_batches WHERE target = $1 AND state = 'open' AND owner <> $2"
+        " + $3 WHERE id = (SELECT id FROM delivery_batches WHERE target = $1 AND state = 'open'"
         " AND lease_until_ms < " SERVER_NOW " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, batch_key, fence",
         Params().add(target).add(owner_).add(lease_ms_));
     if (!left.empty()) {

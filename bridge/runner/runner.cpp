@@ -14,6 +14,7 @@
 #include "bridge/runner/signals.hpp"
 #include "bridge/runner/wakeup.hpp"
 #include "bridge/store/sqlite.hpp"
+#include "bridge/store/state_unavailable.hpp"
 
 namespace reportbridge::runner {
 
@@ -90,6 +91,20 @@ constexpr int kIngestCacheKib = 1024;
 constexpr int kIngestDedupCacheKib = 8192;
 constexpr int kDeliveryCacheKib = 1024;
 constexpr int kHousekeepingCacheKib = 512;
+
+// The state database did not answer (PostgreSQL restarting, a failover): a
+// loop pauses, 0.5 s doubling to 15 s, and tries again (the store connects
+// again); /readyz says not ready meanwhile.
+struct Outage {
+  std::chrono::milliseconds wait{0};
+  Clock::time_point pause(const std::string& loop, const std::exception& e) {
+    wait = wait.count() ? std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(15))
+                        : std::chrono::milliseconds(500);
+    spdlog::warn("{}: state database unavailable, next try in {} ms: {}", loop, wait.count(), e.what());
+    return Clock::now() + wait;
+  }
+  void over() { wait = std::chrono::milliseconds(0); }
+};
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -177,16 +192,22 @@ struct Runner::Impl {
       dd.emplace(sqlite_of(*ingest_state), *dedup->settings);
       ingestor.set_dedup(&*dd, dedup->related, dedup->reporter_key_targets);
     }
+    Outage outage;
     while (!stop.load()) {
       if (reload_requested.exchange(false)) reload(ingestor);
       pipeline::IngestStats stats;
       try {
         stats = ingestor.run_batch();
+        outage.over();
       } catch (const core::SourceUnavailable& e) {
         // The back end is down or throttling: wait as it asks, then poll again.
         if (settings.once) throw;
         spdlog::warn("ingest: source unavailable, next poll in {} ms: {}", e.retry_in().count(), e.what());
         ingest.sleep(Clock::now() + e.retry_in());
+        continue;
+      } catch (const store::StateUnavailable& e) {
+        if (settings.once) throw;
+        ingest.sleep(outage.pause("ingest", e));
         continue;
       } catch (const store::LeaseLost& e) {
         // Several instances on one PostgreSQL state: another one ingests now.
@@ -215,9 +236,18 @@ struct Runner::Impl {
   void delivery_loop(DeliveryLoop& d) {
     // Batches a crash left open go again first, while ingest and the other
     // targets already work.
-    d.add(d.dispatcher->recover());
-    housekeeping.wakeup.notify();
+    Outage outage;
     for (;;) {
+      try {
+        d.add(d.dispatcher->recover());
+        break;
+      } catch (const store::StateUnavailable& e) {
+        if (settings.once || stop.load()) throw;
+        d.sleep(outage.pause("delivery", e));
+      }
+    }
+    housekeeping.wakeup.notify();
+    for (;;) try {
       if (stop.load()) break;
       if (finish_delivery.load()) {
         // `once`: the source is drained; publish partial batches too.
@@ -226,6 +256,7 @@ struct Runner::Impl {
         break;
       }
       const auto pass = d.dispatcher->dispatch(false);
+      outage.over();
       d.add(pass);
       if (pass.batches > 0) housekeeping.wakeup.notify();
       if (stop.load() || finish_delivery.load()) continue;
@@ -239,6 +270,9 @@ struct Runner::Impl {
       }
       if (until && *until <= Clock::now()) continue;
       d.sleep(until);
+    } catch (const store::StateUnavailable& e) {
+      if (settings.once) throw;
+      d.sleep(outage.pause("delivery", e));
     }
   }
 
@@ -315,7 +349,8 @@ struct Runner::Impl {
     if (dedup && dedup->settings) dd.emplace(sqlite_of(state), *dedup->settings);
     auto next_replay_check = Clock::now() + settings.replay_check;  // (run() carried out the first)
     auto next_purge = Clock::now();
-    for (;;) {
+    Outage outage;
+    for (;;) try {
       auto now = Clock::now();
       if (now >= next_replay_check) {
         if (carry_out_replays(state)) wake_deliveries();
@@ -330,7 +365,11 @@ struct Runner::Impl {
       if (written > 0 && written >= settings.writeback_batch) continue;  // more are queued
       std::optional<Clock::time_point> until = std::min(next_replay_check, next_purge);
       if (writeback && writeback->next_try() > Clock::now()) until = earliest(until, writeback->next_try());
+      outage.over();
       housekeeping.sleep(until);
+    } catch (const store::StateUnavailable& e) {
+      if (settings.once) throw;
+      housekeeping.sleep(outage.pause("housekeeping", e));
     }
     // After the deliveries settled their last batches: their statuses too,
     // and the records they held are erased.

@@ -252,3 +252,26 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
   check_exactly_once(inst, expected);
   CHECK(inst.published().size() == expected.size());
 }
+
+TEST_CASE("postgresql state: the database restarts mid-run; the daemon pauses, reconnects and loses nothing") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  use_state(inst, pg_state(*server, server->create_database()));
+  REQUIRE(inst.generate(3000, 31).exit_code == 0);
+  const auto expected = valid_keys(inst);
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
+                            (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+  REQUIRE(wait_until([&] { return inst.published().size() > 100; }, std::chrono::seconds(30)));
+  server->restart();  // immediate stop (like a crash), then start again
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(pid, SIGTERM);
+  auto r = wait_process_for(pid, std::chrono::seconds(30));
+  const std::string err = read_file(inst.dir / "err.log");
+  INFO(err);
+  REQUIRE(r);
+  CHECK(r->exit_code == 0);  // it never gave up
+  CHECK(all);
+  check_exactly_once(inst, expected);
+  CHECK(err.find("state database unavailable") != std::string::npos);  // the outage was seen and ridden out
+}
