@@ -62,6 +62,39 @@ std::vector<int> Params::formats() const {
   return out;
 }
 
+// --- ArrayColumn -----------------------------------------------------------
+
+ArrayColumn& ArrayColumn::add(std::int64_t v) {
+  next();
+  body_ += std::to_string(v);
+  return *this;
+}
+ArrayColumn& ArrayColumn::add(std::string_view text) {
+  next();
+  body_.push_back('"');
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\') body_.push_back('\\');
+    body_.push_back(ch);
+  }
+  body_.push_back('"');
+  return *this;
+}
+ArrayColumn& ArrayColumn::add_bytes(std::string_view bytes) {
+  static const char* hex = "0123456789abcdef";
+  std::string text = "\\x";
+  text.reserve(2 + bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    text.push_back(hex[b >> 4]);
+    text.push_back(hex[b & 15]);
+  }
+  return add(text);
+}
+ArrayColumn& ArrayColumn::add_null() {
+  next();
+  body_ += "NULL";
+  return *this;
+}
+
 // --- Result ---------------------------------------------------------------
 
 Result::Result(pg_result* r) : r_(r) {}

@@ -72,6 +72,27 @@ class Params {
   std::vector<Value> values_;
 };
 
+// One column of a multi-row statement, sent as one array parameter (a
+// PostgreSQL array literal) and unnested by the server:
+// `INSERT INTO t (a, b) SELECT * FROM unnest($1::bigint[], $2::text[])`.
+// Many rows in one round trip.
+class ArrayColumn {
+ public:
+  ArrayColumn& add(std::int64_t v);
+  ArrayColumn& add(std::string_view text);
+  ArrayColumn& add_bytes(std::string_view bytes);  // for a bytea[] column
+  ArrayColumn& add_null();
+  ArrayColumn& add_or_null(std::string_view text) { return text.empty() ? add_null() : add(text); }
+  std::string literal() const { return "{" + body_ + "}"; }
+  bool empty() const { return body_.empty(); }
+
+ private:
+  void next() {
+    if (!body_.empty()) body_.push_back(',');
+  }
+  std::string body_;
+};
+
 // A result: rows of text values (bytea decoded by bytes()).
 class Result {
  public:

@@ -171,6 +171,35 @@ std::vector<std::pair<std::int64_t, std::string>> parse_members(std::string_view
   return out;
 }
 
+// Statuses to write back, in one statement, numbered (writeback_queue.id) in
+// the order given: the order they are written back in.
+struct StatusRow {
+  core::StatusUpdate update;
+  std::int64_t version = 0;
+  std::int64_t created_ms = 0;
+};
+
+void insert_statuses(pg::Connection& c, const std::vector<StatusRow>& rows) {
+  if (rows.empty()) return;
+  pg::ArrayColumn cols[7];
+  for (const auto& r : rows) {
+    cols[0].add(r.update.submission_id);
+    cols[1].add(r.version);
+    cols[2].add(r.update.state);
+    cols[3].add(r.update.reference);
+    cols[4].add(r.update.message);
+    cols[5].add(r.update.updated_at);
+    cols[6].add(r.created_ms);
+  }
+  Params p;
+  for (const auto& col : cols) p.add(col.literal());
+  c.exec(
+      "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at, created_ms)"
+      " SELECT s, v, st, r, m, u, c FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],"
+      " $6::text[], $7::bigint[]) WITH ORDINALITY AS x(s, v, st, r, m, u, c, n) ORDER BY n",
+      p);
+}
+
 std::int64_t scalar(pg::Connection& c, const std::string& sql, const Params& p = {}) {
   auto r = c.exec(sql, p);
   return r.empty() ? 0 : r.int64(0, 0);
@@ -353,35 +382,82 @@ class PgIngest final : public store::IngestTransaction {
     statuses_.emplace_back(u, version);
   }
 
+  // Records are collected and written in one statement per flush (at
+  // commit, and before anything that reads the outbox or a savepoint), their
+  // ids taken from the sequence in blocks: a round trip per block, not per record.
   void queue_version(const store::QueuedVersion& v, std::int64_t now) override {
     if (v.records.empty()) return;
     now_ = now;
     const core::SourceRow& row = *v.row;
-    auto ids = c_.exec("SELECT nextval('outbox_item_ids') FROM generate_series(1, $1)",
-                       Params().add(v.records.size()));
     std::vector<std::int64_t> id(v.records.size());
     std::string members;
     for (std::size_t i = 0; i < v.records.size(); ++i) {
-      id[i] = ids.int64(static_cast<int>(i), 0);
+      id[i] = next_id();
       members += std::to_string(id[i]) + " " + std::string(v.records[i].target) + "\n";
     }
     const std::int64_t group = *std::min_element(id.begin(), id.end());
     for (std::size_t i = 0; i < v.records.size(); ++i) {
       const store::QueuedRecord& r = v.records[i];
       const bool held = !r.held.empty();
-      Params p;
-      p.add(id[i]).add(r.target).add(row.id).add(row.version).add(row.seq).add(r.mapping)
-          .add(held ? "dead" : "pending").add(now);
-      if (held) p.add(r.held).add(now); else p.add_null().add_null();
-      p.add_or_null(v.update_of).add(group).add(members);
-      if (v.hint) p.add(v.hint->state).add(v.hint->message); else p.add_null().add_null();
-      p.add_bytes(store::codec::encode_record(row.id, row.version, r.mapping, r.target, *r.field_names, r.values));
-      c_.exec(
-          "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, next_attempt_ms,"
-          " enqueued_ms, last_error, settled_ms, update_of, version_group, group_members, hint_state, hint_message,"
-          " record) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-          p);
+      cols_[0].add(id[i]);
+      cols_[1].add(r.target);
+      cols_[2].add(row.id);
+      cols_[3].add(row.version);
+      cols_[4].add(row.seq);
+      cols_[5].add(r.mapping);
+      cols_[6].add(held ? "dead" : "pending");
+      cols_[7].add(now);
+      if (held) {
+        cols_[8].add(r.held);
+        cols_[9].add(now);
+      } else {
+        cols_[8].add_null();
+        cols_[9].add_null();
+      }
+      cols_[10].add_or_null(v.update_of);
+      cols_[11].add(group);
+      cols_[12].add(members);
+      if (v.hint) {
+        cols_[13].add(v.hint->state);
+        cols_[14].add(v.hint->message);
+      } else {
+        cols_[13].add_null();
+        cols_[14].add_null();
+      }
+      cols_[15].add_bytes(
+          store::codec::encode_record(row.id, row.version, r.mapping, r.target, *r.field_names, r.values));
+      ++buffered_;
     }
+    if (buffered_ >= kFlushRecords) flush();
+  }
+
+  void flush() {
+    if (buffered_ == 0) return;
+    Params p;
+    for (auto& col : cols_) {
+      p.add(col.literal());
+      col = pg::ArrayColumn();
+    }
+    buffered_ = 0;
+    c_.exec(
+        "INSERT INTO outbox_items (id, target, submission_id, version, seq, mapping, state, next_attempt_ms,"
+        " enqueued_ms, last_error, settled_ms, update_of, version_group, group_members, hint_state, hint_message,"
+        " record) SELECT i, t, s, v, q, m, st, n, n, e, sm, u, g, gm, hs, hm, r FROM unnest($1::bigint[],"
+        " $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::bigint[], $9::text[],"
+        " $10::bigint[], $11::text[], $12::bigint[], $13::text[], $14::text[], $15::text[], $16::bytea[])"
+        " AS x(i, t, s, v, q, m, st, n, e, sm, u, g, gm, hs, hm, r)",
+        p);
+  }
+
+  std::int64_t next_id() {
+    if (ids_.empty()) {
+      auto r = c_.exec("SELECT nextval('outbox_item_ids') FROM generate_series(1, $1)", Params().add(kIdBlock));
+      for (int i = r.rows() - 1; i >= 0; --i) ids_.push_back(r.int64(i, 0));
+      std::sort(ids_.rbegin(), ids_.rend());  // smallest last: taken first
+    }
+    const std::int64_t id = ids_.back();
+    ids_.pop_back();
+    return id;
   }
 
   std::string reference_for(const std::string& submission_id, const std::string& target) override {
@@ -428,6 +504,7 @@ class PgIngest final : public store::IngestTransaction {
   // Only a version 1 whose every item is still waiting for its first claim
   // (none held, none claimed before), at every target of the version.
   bool withdraw_unsent(const std::string& submission_id) override {
+    flush();
     auto r = c_.exec(
         "SELECT id, version, state, claimed, attempts, version_group, group_members FROM outbox_items"
         " WHERE submission_id = $1 AND state <> 'withdrawn' FOR UPDATE",
@@ -445,21 +522,26 @@ class PgIngest final : public store::IngestTransaction {
     return true;
   }
 
-  void begin_savepoint() override { c_.exec_script("SAVEPOINT ingest_step"); }
+  // Records collected before a savepoint are written before it (a rollback to
+  // it keeps them); those collected inside it are written inside it.
+  void begin_savepoint() override {
+    flush();
+    c_.exec_script("SAVEPOINT ingest_step");
+  }
   void end_savepoint(bool keep) override {
+    flush();
     c_.exec_script(keep ? "RELEASE SAVEPOINT ingest_step"
                         : "ROLLBACK TO SAVEPOINT ingest_step; RELEASE SAVEPOINT ingest_step");
   }
 
   void commit() override {
+    flush();
     // Statuses are written back in the order they were queued (writeback_queue.id).
     const std::int64_t at = now_ ? now_ : store::now_ms();
-    for (const auto& [u, version] : statuses_)
-      c_.exec(
-          "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at, created_ms)"
-          " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-          Params().add(u.submission_id).add(version).add(u.state).add(u.reference).add(u.message).add(u.updated_at)
-              .add(at));
+    std::vector<StatusRow> rows;
+    rows.reserve(statuses_.size());
+    for (const auto& [u, version] : statuses_) rows.push_back({u, version, at});
+    insert_statuses(c_, rows);
     tx_.commit();
   }
 
@@ -469,6 +551,11 @@ class PgIngest final : public store::IngestTransaction {
   pg::Transaction tx_;
   std::vector<std::pair<core::StatusUpdate, std::int64_t>> statuses_;
   std::int64_t now_ = 0;
+  static constexpr std::size_t kFlushRecords = 500;
+  static constexpr std::int64_t kIdBlock = 256;
+  pg::ArrayColumn cols_[16];
+  std::size_t buffered_ = 0;
+  std::vector<std::int64_t> ids_;  // taken from the sequence, not used yet
 };
 
 std::unique_ptr<store::IngestTransaction> PgStateStore::begin_ingest() { return std::make_unique<PgIngest>(*this); }
@@ -716,6 +803,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
   enum class Final { delivered, dead, open };
   std::vector<Final> finals(batch.items.size(), Final::open);
   std::int64_t delivered = 0;
+  std::string delivered_ids;
   auto set_state = [&](std::int64_t id, const char* state, int attempts, const std::string& error,
                        std::int64_t next_attempt, bool settled, bool in_doubt) {
     Params p;
@@ -740,7 +828,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
         finals[i] = Final::delivered;
         ++delivered;
         // Delivered items keep no copy of their record (personal data kept no longer than needed).
-        conn().exec("DELETE FROM outbox_items WHERE id = $1", Params().add(item.outbox_id));
+        delivered_ids += (delivered_ids.empty() ? "{" : ",") + std::to_string(item.outbox_id);
         if (rule.keep_references && !o.reference.empty())
           conn().exec(
               "INSERT INTO legacy_refs (target, submission_id, version, reference, updated_ms) VALUES ($1, $2, $3, $4,"
@@ -768,6 +856,8 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
         break;
     }
   }
+  if (!delivered_ids.empty())
+    conn().exec("DELETE FROM outbox_items WHERE id = ANY($1::bigint[])", Params().add(delivered_ids + "}"));
   if (delivered)
     conn().exec(
         "INSERT INTO outbox_counts (target, delivered) VALUES ($1, $2)"
@@ -778,6 +868,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
   const std::string updated_at = store::rfc3339_utc(now);
   const bool duplicates_wait = !conn().exec("SELECT 1 FROM duplicate_links WHERE reference IS NULL LIMIT 1").empty();
   std::set<std::pair<std::string, std::int64_t>> done;
+  std::vector<StatusRow> statuses;
   for (std::size_t i = 0; i < batch.items.size(); ++i) {
     if (finals[i] == Final::open) continue;
     const auto& item = batch.items[i];
@@ -836,13 +927,17 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
       u.state = row.hint_state;
       u.message = row.hint_message;
     }
-    conn().exec(
-        "INSERT INTO writeback_queue (submission_id, version, state, reference, message, updated_at, created_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        Params().add(u.submission_id).add(item.record.version).add(u.state).add(u.reference).add(u.message)
-            .add(u.updated_at).add(now));
-    if (duplicates_wait && !u.reference.empty()) fill_duplicates_of(u.submission_id, u.reference, now);
+    if (duplicates_wait && !u.reference.empty()) {
+      // The kept report's status goes first, its duplicates' after it.
+      insert_statuses(conn(), statuses);
+      statuses.clear();
+      insert_statuses(conn(), {{u, item.record.version, now}});
+      fill_duplicates_of(u.submission_id, u.reference, now);
+      continue;
+    }
+    statuses.push_back({std::move(u), item.record.version, now});
   }
+  insert_statuses(conn(), statuses);
   tx.commit();
 }
 

@@ -154,14 +154,16 @@ TEST_CASE("contract: the message and references follow the targets' config order
 TEST_CASE("contract: a status hint outranks forwarded") {
   FOR_EACH_STATE_BACKEND(b);
   auto s = b.open();
-  enqueue(*s, "sub-1", 1, 1, {"a"}, 1000, store::StatusHint{"needs_review", "Call 101."});
+  // (quotes, backslashes, braces, commas, a newline and non-ASCII survive the round trip)
+  const std::string message = "Call 101. \"Quoted\", {braced}, back\\slash,\nnext line, caf\u00e9 NULL";
+  enqueue(*s, "sub-1", 1, 1, {"a"}, 1000, store::StatusHint{"needs_review", message});
   auto ba = s->claim_batch("a", 10, 2000);
   REQUIRE(ba);
   s->settle_batch(*ba, {core::DeliveryOutcome::ok("A-1")}, 2000, kRetry, kRule);
   auto wb = s->pending_writebacks(10);
   REQUIRE(wb.size() == 1);
   CHECK(wb[0].update.state == "needs_review");
-  CHECK(wb[0].update.message == "Call 101.");
+  CHECK(wb[0].update.message == message);
 }
 
 TEST_CASE("contract: claims are stable: open batches are handed back whole after a crash") {
