@@ -18,8 +18,9 @@
 // (core::DeliveryBatch::fence) and settle_batch records outcomes only while
 // the batch is open under that token (else LeaseLost). A claimed batch holds
 // a lease (PgSettings::lease, judged by the server's clock); once it ran out,
-// another instance's claim_batch takes the batch over under a new token and
-// delivers it again under its key (items in doubt). The ingest lease lets one
+// the next claim_batch for the target (another instance's, or this one's when
+// the outcome could not be recorded) takes the batch over under a new token
+// and delivers it again under its key (items in doubt). The ingest lease lets one
 // instance ingest at a time. Leases are not renewed during a delivery yet: a
 // delivery longer than the lease may be taken over while it runs (the sink's
 // idempotency per key, and LeaseLost at settle, keep that from recording
