@@ -7,6 +7,9 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev   # Asio, Beast, JSON (1.81: 1.74 has no Boost.JSON)
   libxml2-dev libsqlite3-dev sqlite3 libspdlog-dev catch2 libyaml-cpp-dev
   libssl-dev libsystemd-dev libre2-dev libicu-dev libhowardhinnant-date-dev libproj-dev
+  # the PostgreSQL state store (libpq; docs/operations.md) and the real server
+  # its tests start (initdb + pg_ctl, tests/support/pg_server.hpp)
+  libpq-dev postgresql-15
   python3-spyne python3-zeep python3-lxml   # real SOAP server and client for the tests
   openssl ca-certificates                   # test CAs and certificates; the system trust store
   # fuzzing (scripts/fuzz.sh, docs/fuzzing.md): libclang-rt-14-dev holds the

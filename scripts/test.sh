@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 cd build
+# The PostgreSQL tests run here, never skip: install-deps installed the server.
+export REPORTBRIDGE_REQUIRE_POSTGRES=1
 ctest --output-on-failure -j2 --timeout 600

@@ -1,4 +1,5 @@
 #include "bridge/app/cli.hpp"
+#include "bridge/app/state.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -79,6 +80,13 @@ Usage:
                                        --name NAME (mapping and target name), --out DIR
                                        (write DIR/NAME.yaml and DIR/NAME.target.yaml
                                        instead of printing; never overwrites).
+  reportbridge state migrate --config FILE
+                                       PostgreSQL state: bring its schema up to this build's
+                                       version (also done at start with state.migrate: auto).
+  reportbridge state copy --from sqlite:PATH --to FILE [--replace]
+                                       Move a stopped SQLite deployment to the PostgreSQL
+                                       state of FILE, then verify every table (counts and
+                                       checksums). Refuses a non-empty target unless --replace.
   reportbridge config-keys              Print every config key as Markdown (docs/configuration.md).
   reportbridge --help | --version
 
@@ -446,8 +454,8 @@ int cmd_preview(const Args& args) {
   // the verdict fills the bridge's fields (RelatedReference, ReporterKey).
   std::unique_ptr<store::StateStore> preview_state;
   std::optional<dedup::Verdict> verdict;
-  if (rt->dedup_settings && decision.doc && std::filesystem::exists(rt->config.state_path)) {
-    preview_state = store::open_state_store(rt->config.state_path.string(), 2048);
+  if (rt->dedup_settings && decision.doc && state_exists(rt->config)) {
+    preview_state = open_state(rt->config, 2048);
     if (!preview_state->sqlite_database()) throw std::runtime_error("deduplication needs the SQLite state store");
     dedup::Deduplicator dd(*preview_state->sqlite_database(), *rt->dedup_settings);
     verdict = dd.check(*decision.doc, row);
@@ -534,12 +542,12 @@ int cmd_status(const Args& args) {
   int code = kExitOk;
   auto rt = load_or_report(args, code);
   if (!rt) return code;
-  if (!std::filesystem::exists(rt->config.state_path)) {
+  if (!state_exists(rt->config)) {
     std::cout << "no state database yet at " << rt->config.state_path.string()
               << ": nothing has been processed (run `reportbridge once` or `run`)\n";
     return kExitOk;
   }
-  auto state_store = store::open_state_store(rt->config.state_path.string(), 2048);
+  auto state_store = open_state(rt->config, 2048);
   store::StateStore& state = *state_store;
   auto cursor = state.load_cursor(rt->config.source.name);
   std::int64_t backlog = -1;
@@ -601,11 +609,11 @@ int cmd_replay(const Args& args) {
                  " --target) or --item N\n";
     return kExitUsage;
   }
-  if (!std::filesystem::exists(rt->config.state_path)) {
+  if (!state_exists(rt->config)) {
     std::cout << "no state database yet: nothing to replay\n";
     return kExitOk;
   }
-  auto state_store = store::open_state_store(rt->config.state_path.string(), 2048);
+  auto state_store = open_state(rt->config, 2048);
   store::StateStore& state = *state_store;
   store::ReplaySelector which{args.target, args.submission, args.item};
   auto dead = state.dead_letters(which, 1'000'000);
@@ -709,7 +717,7 @@ int cmd_audit(std::vector<std::string> words) {
       return kExitConfigInvalid;
     }
     dir = audit::load_audit_settings(cfg->document["audit"], cfg->file, cfg->base_dir,
-                                     cfg->state_path.parent_path() / "audit", diags)
+                                     cfg->local_dir() / "audit", diags)
               .directory;
   }
   return audit::run_audit_command(words, dir, std::cout, std::cerr);
@@ -728,6 +736,14 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       std::cerr << "reportbridge: " << e.what() << "\n";
       return kExitConfigInvalid;
+    }
+  }
+  if (a.front() == "state") {
+    try {
+      return cmd_state(std::vector<std::string>(a.begin() + 1, a.end()));
+    } catch (const std::exception& e) {
+      std::cerr << "reportbridge: state: " << e.what() << "\n";
+      return kExitFailure;
     }
   }
   if (a.front() == "audit") {

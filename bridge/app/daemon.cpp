@@ -1,4 +1,5 @@
 #include "bridge/app/daemon.hpp"
+#include "bridge/app/state.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -87,8 +88,8 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
   rt.events->add(metrics);
 
   // Health, readiness and metrics on their own thread and state connection.
-  std::filesystem::create_directories(rt.config.state_path.parent_path());
-  auto probe_store = store::open_state_store(rt.config.state_path.string(), 256);
+  if (!rt.config.postgres) std::filesystem::create_directories(rt.config.state_path.parent_path());
+  auto probe_store = open_state(rt.config, 256);
   store::StateStore& probe_state = *probe_store;
   std::mutex probe_mutex;
   const auto targets = rt.config.target_names();
@@ -104,7 +105,16 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
         [&] {
           std::lock_guard<std::mutex> g(probe_mutex);
           service::ReadinessInputs in;
-          if (auto* db = probe_state.sqlite_database()) in.state_error = service::probe_state_writable(*db);
+          if (auto* db = probe_state.sqlite_database()) {
+            in.state_error = service::probe_state_writable(*db);
+          } else {
+            // PostgreSQL: a query answered (the connection is made again if the server dropped it).
+            try {
+              probe_state.pending_writeback_count();
+            } catch (const std::exception& e) {
+              in.state_error = std::string("state database: ") + e.what();
+            }
+          }
           in.source_error = rt.source->probe();
           if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
           in.circuits = service::circuits(probe_state, targets);
@@ -124,6 +134,8 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
   runner::Settings settings;
   settings.once = once;
   settings.state_path = rt.config.state_path;
+  settings.open_state = [&rt](int cache_kib) { return open_state(rt.config, cache_kib); };
+  settings.state_location = state_location(rt.config);
   settings.ingest = {rt.config.source.batch_size, rt.config.source.late_row_window};
   settings.poll_interval = rt.config.source.poll_interval;
   settings.writeback_enabled = rt.config.writeback_enabled;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "bridge/core/secret_file.hpp"
+
 namespace reportbridge::config {
 
 namespace {
@@ -35,7 +37,30 @@ const MapSpec kCircuitSpec{
      {"max_cooldown", ValueKind::duration, false, "The wait doubles per failed probe up to this (default 10m)."}}};
 
 const MapSpec kStateSpec{
-    "state", {{"path", ValueKind::string, true, "SQLite state database (created if missing, WAL mode)."}}};
+    "state",
+    {{"type", ValueKind::string, false,
+      "sqlite (default: one instance, embedded) or postgresql (a shared server; docs/operations.md).",
+      {"sqlite", "postgresql"}},
+     {"path", ValueKind::string, false, "sqlite: the state database file (created if missing, WAL mode). Required for sqlite."},
+     {"conninfo", ValueKind::string, false,
+      "postgresql: libpq connection string without the password, e.g. \"host=db1 port=5432 dbname=reportbridge user=bridge\". Required for postgresql."},
+     {"sslmode", ValueKind::string, false,
+      "postgresql: TLS to the server (default verify-full: encrypted, the server's certificate and name checked).",
+      {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}},
+     {"sslrootcert", ValueKind::string, false, "postgresql: CA certificate file the server's certificate is checked against."},
+     {"password_file", ValueKind::string, false,
+      "postgresql: file holding the password (owner-only, the rule of every secret file)."},
+     {"password_credential", ValueKind::string, false,
+      "postgresql: systemd credential holding the password ($CREDENTIALS_DIRECTORY/<name>, LoadCredential=)."},
+     {"migrate", ValueKind::string, false,
+      "postgresql: auto (default: bring the schema up to date at start) or manual (refuse to start on an older schema; run `reportbridge state migrate`).",
+      {"auto", "manual"}},
+     {"instance", ValueKind::string, false,
+      "postgresql: this instance's name among those sharing the database (default: the host name; give each instance on one host its own)."},
+     {"lease", ValueKind::duration, false,
+      "postgresql: how long the ingest lease and a claimed batch hold an instance's work; another instance takes over a dead one's within it (default 30s)."},
+     {"local_dir", ValueKind::string, false,
+      "postgresql: this machine's folder for local files (default audit folder, HTTP spool). Required for postgresql."}}};
 
 // The keys every source has; each source type adds its own (its SourceType spec).
 const MapSpec kSourceSpec{
@@ -140,8 +165,66 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Co
   check_map(*root, kTopSpec, path, diags);
   if (!root->IsMap()) return std::nullopt;
 
-  if (auto s = (*root)["state"]; s && s.IsMap() && check_map(s, kStateSpec, path, diags))
-    c.state_path = c.resolve(get_string(s, "path", ""));
+  if (auto s = (*root)["state"]; s && s.IsMap() && check_map(s, kStateSpec, path, diags)) {
+    c.state_type = get_string(s, "type", "sqlite");
+    const Position at = position_of(path, s);
+    auto need = [&](const char* key) {
+      if (s[key]) return true;
+      diags.error(at.file, at.line, at.column, std::string("state: type ") + c.state_type + " needs '" + key + "'",
+                  "config.missing_key");
+      return false;
+    };
+    auto only_for = [&](const char* key, const char* type) {
+      if (!s[key]) return;
+      const Position p = position_of(path, s[key]);
+      diags.error(p.file, p.line, p.column, std::string("state: '") + key + "' applies to type " + type + " only",
+                  "config.key_not_for_type");
+    };
+    if (c.state_type == "postgresql") {
+      only_for("path", "sqlite");
+      PostgresStateSettings pg;
+      if (need("conninfo")) pg.conninfo = get_string(s, "conninfo", "");
+      if (need("local_dir")) c.local_dir_ = c.resolve(get_string(s, "local_dir", ""));
+      // The password never sits in the config or on a command line.
+      for (const char* word : {"password", "passfile"})
+        if (pg.conninfo.find(std::string(word) + "=") != std::string::npos ||
+            pg.conninfo.find(std::string(word) + " =") != std::string::npos) {
+          const Position p = position_of(path, s["conninfo"]);
+          diags.error(p.file, p.line, p.column,
+                      std::string("state.conninfo must not hold '") + word +
+                          "': give the password with state.password_file or state.password_credential",
+                      "config.secret_in_config");
+        }
+      if (s["password_file"] && s["password_credential"]) {
+        const Position p = position_of(path, s["password_credential"]);
+        diags.error(p.file, p.line, p.column, "state: give password_file or password_credential, not both",
+                    "config.conflicting_keys");
+      }
+      pg.sslmode = get_string(s, "sslmode", pg.sslmode);
+      if (s["sslrootcert"]) pg.sslrootcert = c.resolve(get_string(s, "sslrootcert", ""));
+      if (s["password_file"]) {
+        pg.password_file = c.resolve(get_string(s, "password_file", ""));
+        // The one rule for secret files, at `check` already (and again at each connection).
+        try {
+          core::check_secret_file(pg.password_file, "state.password_file");
+        } catch (const core::SecretFileError& e) {
+          const Position p = position_of(path, s["password_file"]);
+          diags.error(p.file, p.line, p.column, e.what(), "config.secret_file");
+        }
+      }
+      pg.password_credential = get_string(s, "password_credential", "");
+      pg.migrate_on_start = get_string(s, "migrate", "auto") == "auto";
+      pg.instance = get_string(s, "instance", "");
+      pg.lease = get_duration(s, "lease", pg.lease);
+      c.postgres = std::move(pg);
+    } else {
+      for (const char* key : {"conninfo", "sslmode", "sslrootcert", "password_file", "password_credential", "migrate",
+                              "instance", "lease", "local_dir"})
+        only_for(key, "postgresql");
+      if (need("path")) c.state_path = c.resolve(get_string(s, "path", ""));
+      c.local_dir_ = c.state_path.parent_path();
+    }
+  }
 
   if (auto s = (*root)["source"]; s && s.IsMap()) {
     c.source.type = get_string(s, "type", "");

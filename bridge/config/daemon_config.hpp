@@ -66,11 +66,28 @@ struct RetentionSettings {
   std::chrono::milliseconds check_every{3600'000};
 };
 
+// state: {type: postgresql, ...} (issue #16; docs/operations.md). The
+// password is never here: it is read from password_file or the systemd
+// credential when a connection is made.
+struct PostgresStateSettings {
+  std::string conninfo;
+  std::string sslmode = "verify-full";
+  std::filesystem::path sslrootcert;
+  std::filesystem::path password_file;
+  std::string password_credential;
+  bool migrate_on_start = true;
+  std::string instance;  // empty: the host name
+  std::chrono::milliseconds lease{30'000};
+};
+
 struct DaemonConfig {
   std::string file;
   std::filesystem::path base_dir;
   SourceSettings source;
-  std::filesystem::path state_path;
+  std::string state_type = "sqlite";  // sqlite | postgresql
+  std::filesystem::path state_path;   // sqlite: the database file
+  std::optional<PostgresStateSettings> postgres;  // postgresql
+  std::filesystem::path local_dir_;   // see local_dir()
   std::filesystem::path schema_path;
   std::vector<std::string> mapping_files;
   std::vector<TargetSettings> targets;
@@ -83,6 +100,9 @@ struct DaemonConfig {
   YAML::Node document;
 
   std::vector<std::string> target_names() const;
+  // This machine's folder for local files (the default audit folder, the HTTP
+  // spool): the SQLite database's folder, or state.local_dir with PostgreSQL.
+  const std::filesystem::path& local_dir() const { return local_dir_; }
   std::filesystem::path resolve(const std::string& relative) const;
 };
 

@@ -90,16 +90,23 @@ void Dispatcher::bound_untrusted(const Target& target, std::vector<core::Deliver
 // Records the outcomes of `which` (indexes into batch.items, outcomes[k] for
 // which[k]): the whole batch at once (`whole`), or these items while the
 // others are still in flight; then their audit events and the tally.
-void Dispatcher::settle_group(Target& target, const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
+bool Dispatcher::settle_group(Target& target, const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
                               std::vector<core::DeliveryOutcome>& outcomes, bool whole, double batch_ms,
                               Tally& tally) {
   bound_untrusted(target, outcomes);
   const std::int64_t now = store::now_ms();
   core::progress();
-  if (whole)
-    state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
-  else
-    state_.settle_items(batch, which, outcomes, now, target.retry, target.rule);
+  try {
+    if (whole)
+      state_.settle_batch(batch, outcomes, now, target.retry, target.rule);
+    else
+      state_.settle_items(batch, which, outcomes, now, target.retry, target.rule);
+  } catch (const store::LeaseLost& e) {
+    // Several instances: the batch's lease ran out and another instance took
+    // it over (it delivers it again under the same key and records the outcome).
+    spdlog::warn("dispatch: target {} batch {}: {}", target.sink->name(), batch.key, e.what());
+    return false;
+  }
 
   // Deliveries as batch events (one per mapping: one audit entry each);
   // retries and dead letters as events of their own.
@@ -164,6 +171,7 @@ void Dispatcher::settle_group(Target& target, const core::DeliveryBatch& batch, 
   if (events_)
     for (const auto& b : delivered_events) events_->on_batch(b);
   if (events_) events_->flush();
+  return true;
 }
 
 // Sinks that report items as they finish (core::Sink::reports_each): each
@@ -315,7 +323,7 @@ void Dispatcher::fly(Target& target, std::optional<core::DeliveryBatch> first, b
       const double batch_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - f.started).count();
       f.left -= which.size();
-      settle_group(target, f.batch, which, outcomes, false, batch_ms, f.tally);
+      settle_group(target, f.batch, which, outcomes, false, batch_ms, f.tally);  // (false: taken over, not recorded)
       if (f.left == 0) {
         f.closed = true;
         if (finish_batch(target, f.batch, f.tally, stats)) failing = true;
@@ -388,7 +396,7 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
   for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
   const double batch_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-  settle_group(target, batch, all, outcomes, true, batch_ms, tally);
+  if (!settle_group(target, batch, all, outcomes, true, batch_ms, tally)) return false;  // taken over
   return finish_batch(target, batch, tally, stats);
 }
 

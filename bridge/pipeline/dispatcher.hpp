@@ -95,7 +95,8 @@ class Dispatcher {
     std::string last_error;
     std::string auth_error;  // the target refused the credentials
   };
-  void settle_group(Target& target, const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
+  // False when the batch was taken over by another instance (nothing recorded).
+  bool settle_group(Target& target, const core::DeliveryBatch& batch, const std::vector<std::size_t>& which,
                     std::vector<core::DeliveryOutcome>& outcomes, bool whole, double batch_ms, Tally& tally);
   // Batches of a sink that reports items as they finish: `first` (if any),
   // then, with `claim`, more as connections free up; settled as items finish.

@@ -14,6 +14,7 @@
 #include "bridge/runner/signals.hpp"
 #include "bridge/runner/wakeup.hpp"
 #include "bridge/store/sqlite.hpp"
+#include "bridge/store/state_unavailable.hpp"
 
 namespace reportbridge::runner {
 
@@ -90,6 +91,20 @@ constexpr int kIngestCacheKib = 1024;
 constexpr int kIngestDedupCacheKib = 8192;
 constexpr int kDeliveryCacheKib = 1024;
 constexpr int kHousekeepingCacheKib = 512;
+
+// The state database did not answer (PostgreSQL restarting, a failover): a
+// loop pauses, 0.5 s doubling to 15 s, and tries again (the store connects
+// again); /readyz says not ready meanwhile.
+struct Outage {
+  std::chrono::milliseconds wait{0};
+  Clock::time_point pause(const std::string& loop, const std::exception& e) {
+    wait = wait.count() ? std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(15))
+                        : std::chrono::milliseconds(500);
+    spdlog::warn("{}: state database unavailable, next try in {} ms: {}", loop, wait.count(), e.what());
+    return Clock::now() + wait;
+  }
+  void over() { wait = std::chrono::milliseconds(0); }
+};
 
 std::string join(const std::vector<std::string>& names) {
   std::string out;
@@ -177,16 +192,28 @@ struct Runner::Impl {
       dd.emplace(sqlite_of(*ingest_state), *dedup->settings);
       ingestor.set_dedup(&*dd, dedup->related, dedup->reporter_key_targets);
     }
+    Outage outage;
     while (!stop.load()) {
       if (reload_requested.exchange(false)) reload(ingestor);
       pipeline::IngestStats stats;
       try {
         stats = ingestor.run_batch();
+        outage.over();
       } catch (const core::SourceUnavailable& e) {
         // The back end is down or throttling: wait as it asks, then poll again.
         if (settings.once) throw;
         spdlog::warn("ingest: source unavailable, next poll in {} ms: {}", e.retry_in().count(), e.what());
         ingest.sleep(Clock::now() + e.retry_in());
+        continue;
+      } catch (const store::StateUnavailable& e) {
+        if (settings.once) throw;
+        ingest.sleep(outage.pause("ingest", e));
+        continue;
+      } catch (const store::LeaseLost& e) {
+        // Several instances on one PostgreSQL state: another one ingests now.
+        if (settings.once) throw;
+        spdlog::debug("ingest: {}; next try in {} ms", e.what(), settings.poll_interval.count());
+        ingest.sleep(Clock::now() + settings.poll_interval);
         continue;
       }
       ingest_totals += stats;
@@ -209,9 +236,18 @@ struct Runner::Impl {
   void delivery_loop(DeliveryLoop& d) {
     // Batches a crash left open go again first, while ingest and the other
     // targets already work.
-    d.add(d.dispatcher->recover());
-    housekeeping.wakeup.notify();
+    Outage outage;
     for (;;) {
+      try {
+        d.add(d.dispatcher->recover());
+        break;
+      } catch (const store::StateUnavailable& e) {
+        if (settings.once || stop.load()) throw;
+        d.sleep(outage.pause("delivery", e));
+      }
+    }
+    housekeeping.wakeup.notify();
+    for (;;) try {
       if (stop.load()) break;
       if (finish_delivery.load()) {
         // `once`: the source is drained; publish partial batches too.
@@ -220,6 +256,7 @@ struct Runner::Impl {
         break;
       }
       const auto pass = d.dispatcher->dispatch(false);
+      outage.over();
       d.add(pass);
       if (pass.batches > 0) housekeeping.wakeup.notify();
       if (stop.load() || finish_delivery.load()) continue;
@@ -233,6 +270,9 @@ struct Runner::Impl {
       }
       if (until && *until <= Clock::now()) continue;
       d.sleep(until);
+    } catch (const store::StateUnavailable& e) {
+      if (settings.once) throw;
+      d.sleep(outage.pause("delivery", e));
     }
   }
 
@@ -309,7 +349,8 @@ struct Runner::Impl {
     if (dedup && dedup->settings) dd.emplace(sqlite_of(state), *dedup->settings);
     auto next_replay_check = Clock::now() + settings.replay_check;  // (run() carried out the first)
     auto next_purge = Clock::now();
-    for (;;) {
+    Outage outage;
+    for (;;) try {
       auto now = Clock::now();
       if (now >= next_replay_check) {
         if (carry_out_replays(state)) wake_deliveries();
@@ -324,7 +365,11 @@ struct Runner::Impl {
       if (written > 0 && written >= settings.writeback_batch) continue;  // more are queued
       std::optional<Clock::time_point> until = std::min(next_replay_check, next_purge);
       if (writeback && writeback->next_try() > Clock::now()) until = earliest(until, writeback->next_try());
+      outage.over();
       housekeeping.sleep(until);
+    } catch (const store::StateUnavailable& e) {
+      if (settings.once) throw;
+      housekeeping.sleep(outage.pause("housekeeping", e));
     }
     // After the deliveries settled their last batches: their statuses too,
     // and the records they held are erased.
@@ -413,22 +458,25 @@ void Runner::request_stop() {
 
 Totals Runner::run() {
   Impl& I = *impl_;
-  std::filesystem::create_directories(I.settings.state_path.parent_path());
+  if (!I.settings.open_state) std::filesystem::create_directories(I.settings.state_path.parent_path());
   Signals signals;
   I.signals.store(&signals);
   if (I.stop_early.load()) signals.request_stop();
   const std::string path = I.settings.state_path.string();
+  auto open_state = [&](int cache_kib) {
+    return I.settings.open_state ? I.settings.open_state(cache_kib) : store::open_state_store(path, cache_kib);
+  };
   // One connection per loop, opened here one after another (the first
   // migrates the schema).
   I.ingest_state =
-      store::open_state_store(path, I.dedup && I.dedup->settings ? kIngestDedupCacheKib : kIngestCacheKib);
+      open_state(I.dedup && I.dedup->settings ? kIngestDedupCacheKib : kIngestCacheKib);
   // The delivery connections share kDeliveryCacheKib, at least 256 KiB each:
   // more targets do not mean more memory.
   const int delivery_cache_kib =
       std::max(256, kDeliveryCacheKib / static_cast<int>(std::max<std::size_t>(1, I.targets.size())));
   for (const auto& t : I.targets) {
     auto d = std::make_unique<DeliveryLoop>("delivery:" + t.sink->name());
-    d->state = store::open_state_store(path, delivery_cache_kib);
+    d->state = open_state(delivery_cache_kib);
     // Every connection that settles batches composes a submission's status
     // from every target's rule, in config order.
     for (const auto& other : I.targets) d->state->set_writeback_rule(other.sink->name(), other.rule);
@@ -437,12 +485,13 @@ Totals Runner::run() {
     d->dispatcher->set_stop_flag(&I.stop);
     I.deliveries.push_back(std::move(d));
   }
-  I.housekeeping_state = store::open_state_store(path, kHousekeepingCacheKib);
+  I.housekeeping_state = open_state(kHousekeepingCacheKib);
   // Replays asked for while the daemon was down, before anything is claimed
   // (one quick transaction; later ones are looked for every replay_check).
   I.carry_out_replays(*I.housekeeping_state);
 
-  spdlog::info("{}: source {} state {}", I.settings.once ? "once" : "run", I.source.location(), path);
+  spdlog::info("{}: source {} state {}", I.settings.once ? "once" : "run", I.source.location(),
+               I.settings.state_location.empty() ? path : I.settings.state_location);
   I.start(I.ingest, [&I] { I.ingest_loop(); });
   for (auto& d : I.deliveries) I.start(*d, [&I, &d = *d] { I.delivery_loop(d); });
   I.start(I.housekeeping, [&I] { I.housekeeping_loop(); });

@@ -58,6 +58,10 @@ namespace reportbridge::runner {
 struct Settings {
   bool once = false;  // drain the source, deliver (partial batches too), write back, return
   std::filesystem::path state_path;
+  // Opens a connection to the state (argument: SQLite page cache in KiB); when
+  // unset, the SQLite database at state_path. The app sets it from `state:`.
+  std::function<std::unique_ptr<store::StateStore>(int)> open_state;
+  std::string state_location;  // for the log (default: state_path)
   pipeline::IngestSettings ingest;
   std::chrono::milliseconds poll_interval{1000};
   bool writeback_enabled = true;

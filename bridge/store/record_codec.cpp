@@ -130,6 +130,21 @@ std::string encode_record(const core::TargetRecord& r) {
   return out;
 }
 
+std::string encode_record(std::string_view submission_id, std::int64_t version, std::string_view mapping,
+                          std::string_view target, const std::vector<std::string>& names, std::string_view values) {
+  std::string out;
+  out.reserve(64 + values.size() + names.size() * 16);
+  out.push_back(kRecordFormat);
+  put_bytes(out, submission_id);
+  put_varint(out, static_cast<std::uint64_t>(version));
+  put_bytes(out, mapping);
+  put_bytes(out, target);
+  put_varint(out, names.size());
+  for (const auto& n : names) put_bytes(out, n);
+  out.append(values);
+  return out;
+}
+
 bool decode_record(std::string_view in, core::TargetRecord& out) {
   if (in.empty() || in.front() != kRecordFormat) return false;
   in.remove_prefix(1);

@@ -44,6 +44,9 @@ bool get_values(std::string_view& in, const std::vector<std::string>& names, cor
 
 // A stand-alone record.
 std::string encode_record(const core::TargetRecord& record);
+// The same from a shape and values already encoded by put_values (no decoding).
+std::string encode_record(std::string_view submission_id, std::int64_t version, std::string_view mapping,
+                          std::string_view target, const std::vector<std::string>& names, std::string_view values);
 bool decode_record(std::string_view in, core::TargetRecord& out);
 
 // Size of the encoded values of `record` (what a claim's byte budget counts).

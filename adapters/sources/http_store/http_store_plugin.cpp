@@ -42,7 +42,7 @@ std::unique_ptr<core::Source> create(const config::DaemonConfig& c, core::Diagno
   h.backoff.base = config::get_duration(s, "backoff_base", h.backoff.base);
   h.backoff.cap = config::get_duration(s, "backoff_cap", h.backoff.cap);
   h.spool_dir = s["spool_dir"] ? c.resolve(config::get_string(s, "spool_dir", ""))
-                               : c.state_path.parent_path() / "spool";
+                               : c.local_dir() / "spool";
   h.attachment_limits.max_bytes = config::get_size(s, "max_attachment_size", h.attachment_limits.max_bytes);
   try {
     return std::make_unique<HttpStoreSource>(std::move(h));

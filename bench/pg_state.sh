@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The state on PostgreSQL against SQLite (issue #16): `reportbridge once` over
+# the same generated store (default 20,000 submissions) to a CSV drop, once
+# with the SQLite state and once with a PostgreSQL state on a throw-away local
+# server (initdb + pg_ctl in a temporary folder, as the tests do; fsync on).
+# Prints each run's wall time and the ratio.
+#   bench/pg_state.sh [BUILD_DIR] [COUNT]
+set -euo pipefail
+BUILD=${1:-build}
+COUNT=${2:-20000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/$BUILD/reportbridge
+GEN=$ROOT/$BUILD/tools/gen_store/reportbridge-gen-store
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+WORK=$(mktemp -d /tmp/rbbench-pg-XXXXXX)
+chmod 755 "$WORK"
+AS=()
+if [ "$(id -u)" -eq 0 ]; then chown postgres "$WORK"; AS=(runuser -u postgres --); fi
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() { "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg" stop -m immediate >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+"${AS[@]}" "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust --no-instructions -E UTF8 --locale=C >/dev/null
+"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
+  -o "-c listen_addresses='' -p $PORT -k $WORK" start >/dev/null
+"${AS[@]}" "$PGBIN/psql" -h "$WORK" -p "$PORT" -U postgres -qc "CREATE DATABASE bench" >/dev/null
+"$GEN" --db "$WORK/store.db" --media-root "$WORK/media" --count "$COUNT" --seed 5 >/dev/null
+mkdir -p "$WORK/m"
+cat > "$WORK/m/all.yaml" <<'YAML'
+mapping: all
+targets: [drop]
+fields:
+  - {name: Ref, from: id, required: true}
+  - {name: Version, from: version}
+  - {name: Kind, from: kind}
+  - {name: Summary, from: summary, default: ""}
+YAML
+common="source:\n  type: sqlite\n  path: store.db\n  media_root: media\nschema: $ROOT/schemas/submission.schema.json\nmappings: [m/all.yaml]\ntargets:\n  - name: drop\n    type: csv_drop\n    directory: OUT\n    max_rows: 1000\nhealth:\n  enabled: false\nlogging:\n  level: warn\n"
+printf "state:\n  path: sqlite/state.db\n${common//OUT/out-sqlite}" > "$WORK/sqlite.yaml"
+printf "state:\n  type: postgresql\n  conninfo: \"host=$WORK port=$PORT dbname=bench user=postgres\"\n  sslmode: disable\n  local_dir: pglocal\n${common//OUT/out-pg}" > "$WORK/pg.yaml"
+run() {
+  local start end
+  start=$(date +%s.%N)
+  "$BIN" once --config "$WORK/$1.yaml" 2>/dev/null
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc
+}
+s=$(run sqlite)
+p=$(run pg)
+rows_s=$(cat "$WORK"/out-sqlite/*.csv | wc -l)
+rows_p=$(cat "$WORK"/out-pg/*.csv | wc -l)
+echo "submissions: $COUNT; CSV lines sqlite $rows_s, postgresql $rows_p"
+printf "sqlite state:     %.2f s (%.0f submissions/s)\n" "$s" "$(echo "$COUNT / $s" | bc -l)"
+printf "postgresql state: %.2f s (%.0f submissions/s)\n" "$p" "$(echo "$COUNT / $p" | bc -l)"
+printf "postgresql / sqlite time: %.1fx\n" "$(echo "$p / $s" | bc -l)"

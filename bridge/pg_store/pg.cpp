@@ -1,0 +1,275 @@
+#include "bridge/pg_store/pg.hpp"
+
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace reportbridge::pg {
+
+namespace {
+
+std::string trimmed(const char* msg) {
+  std::string s = msg ? msg : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+// --- Params ---------------------------------------------------------------
+
+Params& Params::add(std::int64_t v) {
+  values_.push_back({std::to_string(v), false, false});
+  return *this;
+}
+Params& Params::add(bool v) {
+  values_.push_back({v ? "t" : "f", false, false});
+  return *this;
+}
+Params& Params::add(std::string_view text) {
+  values_.push_back({std::string(text), false, false});
+  return *this;
+}
+Params& Params::add_bytes(std::string_view bytes) {
+  values_.push_back({std::string(bytes), false, true});
+  return *this;
+}
+Params& Params::add_null() {
+  values_.push_back({{}, true, false});
+  return *this;
+}
+std::vector<const char*> Params::pointers() const {
+  std::vector<const char*> out;
+  for (const auto& v : values_) out.push_back(v.null ? nullptr : v.data.c_str());
+  return out;
+}
+std::vector<int> Params::lengths() const {
+  std::vector<int> out;
+  for (const auto& v : values_) out.push_back(static_cast<int>(v.data.size()));
+  return out;
+}
+std::vector<int> Params::formats() const {
+  std::vector<int> out;
+  for (const auto& v : values_) out.push_back(v.binary ? 1 : 0);
+  return out;
+}
+
+// --- ArrayColumn -----------------------------------------------------------
+
+ArrayColumn& ArrayColumn::add(std::int64_t v) {
+  next();
+  body_ += std::to_string(v);
+  return *this;
+}
+ArrayColumn& ArrayColumn::add(std::string_view text) {
+  next();
+  body_.push_back('"');
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\') body_.push_back('\\');
+    body_.push_back(ch);
+  }
+  body_.push_back('"');
+  return *this;
+}
+ArrayColumn& ArrayColumn::add_bytes(std::string_view bytes) {
+  static const char* hex = "0123456789abcdef";
+  std::string text = "\\x";
+  text.reserve(2 + bytes.size() * 2);
+  for (unsigned char b : bytes) {
+    text.push_back(hex[b >> 4]);
+    text.push_back(hex[b & 15]);
+  }
+  return add(text);
+}
+ArrayColumn& ArrayColumn::add_null() {
+  next();
+  body_ += "NULL";
+  return *this;
+}
+
+// --- Result ---------------------------------------------------------------
+
+Result::Result(pg_result* r) : r_(r) {}
+Result::Result(Result&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+Result& Result::operator=(Result&& o) noexcept {
+  if (this != &o) {
+    if (r_) PQclear(r_);
+    r_ = o.r_;
+    o.r_ = nullptr;
+  }
+  return *this;
+}
+Result::~Result() {
+  if (r_) PQclear(r_);
+}
+int Result::rows() const { return r_ ? PQntuples(r_) : 0; }
+bool Result::is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+std::string_view Result::view(int row, int col) const {
+  return {PQgetvalue(r_, row, col), static_cast<std::size_t>(PQgetlength(r_, row, col))};
+}
+std::string Result::text(int row, int col) const { return std::string(view(row, col)); }
+std::int64_t Result::int64(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+}
+bool Result::boolean(int row, int col) const {
+  const auto v = view(row, col);
+  return !v.empty() && v[0] == 't';
+}
+std::optional<std::string> Result::bytes(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  const std::string_view v = view(row, col);
+  // bytea_output = hex (the default since PostgreSQL 9.0): "\x" then hex digits.
+  if (v.size() < 2 || v[0] != '\\' || v[1] != 'x' || v.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve((v.size() - 2) / 2);
+  for (std::size_t i = 2; i < v.size(); i += 2) {
+    const int hi = hex_value(v[i]), lo = hex_value(v[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+std::int64_t Result::affected() const {
+  const char* n = r_ ? PQcmdTuples(r_) : nullptr;
+  return n && *n ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+// --- Connection -------------------------------------------------------------
+
+Connection::Connection(const std::string& conninfo, const std::string& password) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (!opts) {
+    std::string msg = trimmed(err);
+    if (err) PQfreemem(err);
+    // libpq's message names the bad keyword, never a value.
+    throw PgError("PostgreSQL connection settings cannot be read: " + msg, "08000");
+  }
+  std::vector<const char*> keys, values;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (!o->val || std::strcmp(o->keyword, "password") == 0) continue;
+    keys.push_back(o->keyword);
+    values.push_back(o->val);
+  }
+  if (!password.empty()) {
+    keys.push_back("password");
+    values.push_back(password.c_str());
+  }
+  // The bridge's own name in pg_stat_activity, unless the operator chose one.
+  bool named = false;
+  for (auto* k : keys) named = named || std::strcmp(k, "application_name") == 0;
+  if (!named) {
+    keys.push_back("application_name");
+    values.push_back("reportbridge");
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  c_ = PQconnectdbParams(keys.data(), values.data(), 0);
+  PQconninfoFree(opts);
+  if (!c_ || PQstatus(c_) != CONNECTION_OK) {
+    std::string msg = c_ ? trimmed(PQerrorMessage(c_)) : "out of memory";
+    if (c_) PQfinish(c_);
+    c_ = nullptr;
+    throw PgError("cannot connect to PostgreSQL: " + msg, "08001");
+  }
+  // Server notices (e.g. "terminating connection due to administrator command")
+  // are not printed on stderr: what matters comes back as an error.
+  PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+  // Rows are read as text; bytea as hex (Result::bytes), whatever the server's default.
+  exec_script("SET bytea_output = 'hex'; SET client_min_messages = warning");
+}
+
+Connection::~Connection() {
+  if (c_) PQfinish(c_);
+}
+
+namespace {
+Result checked(pg_conn* c, pg_result* r, const std::string& sql) {
+  Result result(r);
+  const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+  std::string state;
+  if (r)
+    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) state = s;
+  // The primary message only (DETAIL may quote a row's values). Data and
+  // integrity errors (classes 22 and 23) quote the offending value in the
+  // primary message too: those are reported by code only, so no submitted
+  // value reaches a log.
+  std::string msg;
+  if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0)
+    msg = "data or constraint error SQLSTATE " + state;
+  else if (const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr)
+    msg = trimmed(primary) + (state.empty() ? "" : " (SQLSTATE " + state + ")");
+  else
+    msg = trimmed(PQerrorMessage(c));
+  // The statement's first words say which one failed; its parameters (values) are never shown.
+  const std::string head = sql.substr(0, std::min<std::size_t>(sql.size(), 60));
+  // Connection errors (class 08), the server shutting down or restarting (57P01-57P03), or no answer at all.
+  // An error without SQLSTATE comes from the client side: the connection broke.
+  if (PQstatus(c) != CONNECTION_OK || state.empty() || state.rfind("08", 0) == 0 || state == "57P01" ||
+      state == "57P02" || state == "57P03")
+    throw ConnectionLost("the PostgreSQL state database is unavailable: " + msg + " (in: " + head + "...)");
+  throw PgError("PostgreSQL: " + msg + " (in: " + head + "...)", state);
+}
+}  // namespace
+
+Result Connection::exec(const std::string& sql, const Params& params) {
+  const auto ptrs = params.pointers();
+  const auto lens = params.lengths();
+  const auto fmts = params.formats();
+  pg_result* r = PQexecParams(c_, sql.c_str(), params.size(), nullptr, params.size() ? ptrs.data() : nullptr,
+                              params.size() ? lens.data() : nullptr, params.size() ? fmts.data() : nullptr, 0);
+  return checked(c_, r, sql);
+}
+
+void Connection::exec_script(const std::string& sql) { checked(c_, PQexec(c_, sql.c_str()), sql); }
+
+bool Connection::ok() const { return c_ && PQstatus(c_) == CONNECTION_OK; }
+
+void Connection::reset() {
+  PQreset(c_);
+  if (PQstatus(c_) != CONNECTION_OK)
+    throw ConnectionLost("the PostgreSQL state database is unavailable: cannot reconnect: " +
+                         trimmed(PQerrorMessage(c_)));
+  exec_script("SET bytea_output = 'hex'; SET client_min_messages = warning");
+}
+
+int Connection::server_version_major() const { return PQserverVersion(c_) / 10000; }
+
+bool Connection::ssl_in_use() const { return PQsslInUse(c_) != 0; }
+
+// --- Transaction ------------------------------------------------------------
+
+Transaction::Transaction(Connection& c, const char* begin) : c_(c) { c_.exec_script(begin); }
+Transaction::~Transaction() {
+  if (done_) return;
+  try {
+    if (c_.ok()) c_.exec_script("ROLLBACK");
+  } catch (...) {
+  }
+}
+void Transaction::commit() {
+  c_.exec_script("COMMIT");
+  done_ = true;
+}
+
+std::string conninfo_quote(std::string_view s) {
+  std::string out = "'";
+  for (char ch : s) {
+    if (ch == '\\' || ch == '\'') out.push_back('\\');
+    out.push_back(ch);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+}  // namespace reportbridge::pg

@@ -1,0 +1,277 @@
+// The real binary on the PostgreSQL state (issue #16), against a real server
+// started for this executable (tests/support/pg_server.hpp): exactly once at
+// the drop under kill -9, `status`, `state migrate`, `state copy` from a
+// SQLite deployment, and the config's rules for the new keys.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "tests/integration/harness.hpp"
+#include "bridge/pg_store/pg.hpp"
+#include "tests/support/pg_server.hpp"
+
+using namespace reportbridge::testing;
+
+namespace {
+
+std::string pg_state(PgServer& server, const std::string& database) {
+  return "state:\n  type: postgresql\n  conninfo: \"" + server.conninfo(database) +
+         "\"\n  sslmode: disable\n  local_dir: local\n";
+}
+
+// The installation's config with its `state:` section replaced.
+void use_state(const Installation& inst, const std::string& state_yaml) {
+  std::string cfg = read_file(inst.config);
+  const auto end = cfg.find("source:");
+  write_file(inst.config, state_yaml + cfg.substr(end));
+}
+
+std::set<std::string> valid_keys(const Installation& inst) {
+  std::set<std::string> expected;
+  std::ifstream truth(inst.dir / "truth.jsonl");
+  std::string line;
+  while (std::getline(truth, line)) {
+    auto v = boost::json::parse(line).as_object();
+    if (v["valid"].as_bool())
+      expected.insert(std::string(v["id"].as_string()) + "," +
+                      std::to_string(v["version"].to_number<std::int64_t>()));
+  }
+  return expected;
+}
+
+void check_exactly_once(const Installation& inst, const std::set<std::string>& expected) {
+  auto rows = inst.published();
+  std::size_t duplicates = 0, missing = 0, unexpected = 0;
+  for (const auto& [key, n] : rows) {
+    if (n > 1) ++duplicates;
+    if (!expected.count(key)) ++unexpected;
+  }
+  for (const auto& key : expected)
+    if (!rows.count(key)) ++missing;
+  CHECK(duplicates == 0);
+  CHECK(missing == 0);
+  CHECK(unexpected == 0);
+}
+
+}  // namespace
+
+TEST_CASE("postgresql state: kill -9 at any moment, every valid submission is in the drop exactly once") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  use_state(inst, pg_state(*server, server->create_database()));
+  auto gen = inst.generate(3000, 7);
+  REQUIRE(gen.exit_code == 0);
+  const auto expected = valid_keys(inst);
+  REQUIRE(expected.size() > 2000);
+
+  auto check = inst.bridge({"check"});
+  INFO(check.out << check.err);
+  REQUIRE(check.exit_code == 0);
+
+  std::mt19937 rng(99);
+  std::uniform_int_distribution<int> wait_ms(100, 400);
+  int kills = 0;
+  for (int round = 0; round < 12 && inst.published().size() < expected.size(); ++round) {
+    pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
+                              (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms(rng)));
+    kill(pid, SIGKILL);
+    if (wait_process(pid).signal == SIGKILL) ++kills;
+  }
+  std::printf("postgresql crash test: %d SIGKILLs, %zu of %zu rows published before the final run\n", kills,
+              inst.published().size(), expected.size());
+  CHECK(kills >= 3);
+  auto final_run = inst.bridge({"once", "--log-level", "warn"});
+  INFO(final_run.err << read_file(inst.dir / "err.log"));
+  REQUIRE(final_run.exit_code == 0);
+  check_exactly_once(inst, expected);
+  CHECK(inst.published().size() == expected.size());
+  // Every submission's status reached the app.
+  auto statuses = inst.statuses();
+  std::int64_t ids = 0;
+  {
+    sqlite3* db = nullptr;
+    sqlite3_open_v2(inst.store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT count(DISTINCT id) FROM submissions", -1, &st, nullptr);
+    if (sqlite3_step(st) == SQLITE_ROW) ids = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  CHECK(static_cast<std::int64_t>(statuses.size()) == ids);
+  std::size_t forwarded = 0;
+  for (const auto& [id, state] : statuses) forwarded += state == "forwarded";
+  CHECK(forwarded > 1900);
+
+  auto status = inst.bridge({"status"});
+  INFO(status.out << status.err);
+  CHECK(status.exit_code == 0);
+  CHECK(status.out.find("processed: 3000 submission version(s)") != std::string::npos);
+  CHECK(status.out.find("write-back: 0 status(es) pending") != std::string::npos);
+  // Local files (the audit trail) went to state.local_dir.
+  CHECK(std::filesystem::exists(inst.dir / "local" / "audit"));
+}
+
+TEST_CASE("postgresql state: state migrate, and a SQLite deployment moved with state copy carries on") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  REQUIRE(inst.generate(400, 11).exit_code == 0);
+  auto first = inst.bridge({"once", "--log-level", "warn"});
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  const auto published_before = inst.published().size();
+  REQUIRE(published_before > 250);
+
+  // The PostgreSQL config, next to the SQLite one.
+  const std::string database = server->create_database();
+  const std::string sqlite_config = read_file(inst.config);
+  use_state(inst, pg_state(*server, database));
+  auto migrate = inst.bridge({"state", "migrate"});
+  // (`state` takes its own --config, appended by bridge())
+  INFO(migrate.out << migrate.err);
+  CHECK(migrate.exit_code == 0);
+  CHECK(migrate.out.find("migrated from version 0 to") != std::string::npos);
+  auto again = inst.bridge({"state", "migrate"});
+  CHECK(again.out.find("up to date") != std::string::npos);
+
+  auto copy = run_process({REPORTBRIDGE_BINARY, "state", "copy", "--from",
+                           "sqlite:" + (inst.dir / "state" / "state.db").string(), "--to", inst.config});
+  INFO(copy.out << copy.err);
+  REQUIRE(copy.exit_code == 0);
+  CHECK(copy.out.find("verified and committed") != std::string::npos);
+  CHECK(copy.out.find("ledger                    400 -> 400") != std::string::npos);
+  auto refused = run_process({REPORTBRIDGE_BINARY, "state", "copy", "--from",
+                              "sqlite:" + (inst.dir / "state" / "state.db").string(), "--to", inst.config});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.find("--replace") != std::string::npos);
+
+  // On PostgreSQL: nothing already processed is sent again; new rows are.
+  for (int n = 0; n < 20; ++n)
+    insert_submission(inst.store, 1'000'000 + n, test_id(90'000 + n), 1, valid_payload(test_id(90'000 + n)));
+  auto second = inst.bridge({"once", "--log-level", "warn"});
+  INFO(second.err);
+  REQUIRE(second.exit_code == 0);
+  const auto rows = inst.published();
+  CHECK(rows.size() == published_before + 20);
+  for (const auto& [key, n] : rows) CHECK(n == 1);
+  for (int n = 0; n < 20; ++n) CHECK(rows.count(test_id(90'000 + n) + ",1") == 1);
+  auto status = inst.bridge({"status"});
+  INFO(status.out);
+  CHECK(status.out.find("processed: 420 submission version(s)") != std::string::npos);
+  (void)sqlite_config;
+}
+
+TEST_CASE("postgresql state: the config refuses a password in conninfo, a missing key, and dedup") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  use_state(inst, "state:\n  type: postgresql\n  conninfo: \"host=db1 password=hunter2\"\n  local_dir: local\n");
+  auto check = inst.bridge({"check"});
+  CHECK(check.exit_code == 3);
+  CHECK(check.out.find("config.yaml:3:") != std::string::npos);
+  CHECK(check.out.find("must not hold 'password'") != std::string::npos);
+  CHECK(check.out.find("hunter2") == std::string::npos);
+
+  use_state(inst, "state:\n  type: postgresql\n  path: state.db\n");
+  check = inst.bridge({"check"});
+  CHECK(check.exit_code == 3);
+  CHECK(check.out.find("needs 'conninfo'") != std::string::npos);
+  CHECK(check.out.find("'path' applies to type sqlite only") != std::string::npos);
+
+  write_file(inst.dir / "pgpass", "secret\n");
+  ::chmod((inst.dir / "pgpass").c_str(), 0644);
+  use_state(inst, pg_state(*server, server->create_database()) + "  password_file: pgpass\n");
+  check = inst.bridge({"check"});
+  CHECK(check.exit_code == 3);
+  CHECK(check.out.find("config.yaml:6:") != std::string::npos);
+  CHECK(check.out.find("pgpass") != std::string::npos);
+
+  use_state(inst, pg_state(*server, server->create_database()));
+  inst.append_config("dedup:\n  enabled: true\n");
+  check = inst.bridge({"check"});
+  CHECK(check.exit_code == 3);
+  CHECK(check.out.find("dedup needs state type sqlite") != std::string::npos);
+}
+
+TEST_CASE("postgresql state: three instances on one store and one database, one SIGKILLed: each version once") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  REQUIRE(inst.generate(3000, 21).exit_code == 0);
+  const auto expected = valid_keys(inst);
+  const std::string database = server->create_database();
+  const std::string base = read_file(inst.config);
+  const std::string rest = base.substr(base.find("source:"));
+  std::vector<std::string> configs;
+  for (const char* name : {"a", "b", "c"}) {
+    const std::string file = (inst.dir / (std::string("config-") + name + ".yaml")).string();
+    write_file(file, "state:\n  type: postgresql\n  conninfo: \"" + server->conninfo(database) +
+                         "\"\n  sslmode: disable\n  instance: " + name + "\n  lease: 2s\n  local_dir: local-" + name +
+                         "\n" + rest);
+    configs.push_back(file);
+  }
+  std::vector<pid_t> pids;
+  for (std::size_t i = 0; i < configs.size(); ++i)
+    pids.push_back(spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "warn"},
+                                 (inst.dir / ("out-" + std::to_string(i) + ".log")).string(),
+                                 (inst.dir / ("err-" + std::to_string(i) + ".log")).string()));
+  // The instance that ingests dies mid-work (kill -9: its leases are left to
+  // run out); another takes ingest and its open batches over.
+  reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
+  auto ledger = [&] {
+    auto r = db.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'");
+    return r.int64(0, 0) == 0 ? 0 : db.exec("SELECT count(*) FROM ledger").int64(0, 0);
+  };
+  REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(30)));
+  const std::string holder = db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0);
+  const std::size_t victim = static_cast<std::size_t>(holder[0] - 'a');
+  REQUIRE(victim < pids.size());
+  const auto ingested_at_kill = ledger();
+  kill(pids[victim], SIGKILL);
+  CHECK(wait_process(pids[victim]).signal == SIGKILL);
+  std::printf("three instances: killed %s holding the ingest lease at %lld of 3000 ingested\n", holder.c_str(),
+              static_cast<long long>(ingested_at_kill));
+  CHECK(ingested_at_kill < 3000);
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(90));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // anything published twice would show now
+  CHECK(ledger() == 3000);
+  CHECK(db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0) != holder);
+  for (std::size_t i = 0; i < pids.size(); ++i) {
+    if (i == victim) continue;
+    kill(pids[i], SIGTERM);
+    auto r = wait_process_for(pids[i], std::chrono::seconds(30));
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+  }
+  INFO(read_file(inst.dir / "err-0.log") << read_file(inst.dir / "err-1.log") << read_file(inst.dir / "err-2.log"));
+  CHECK(all);
+  check_exactly_once(inst, expected);
+  CHECK(inst.published().size() == expected.size());
+}
+
+TEST_CASE("postgresql state: the database restarts mid-run; the daemon pauses, reconnects and loses nothing") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  use_state(inst, pg_state(*server, server->create_database()));
+  REQUIRE(inst.generate(3000, 31).exit_code == 0);
+  const auto expected = valid_keys(inst);
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
+                            (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+  REQUIRE(wait_until([&] { return inst.published().size() > 100; }, std::chrono::seconds(30)));
+  server->restart();  // immediate stop (like a crash), then start again
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(pid, SIGTERM);
+  auto r = wait_process_for(pid, std::chrono::seconds(30));
+  const std::string err = read_file(inst.dir / "err.log");
+  INFO(err);
+  REQUIRE(r);
+  CHECK(r->exit_code == 0);  // it never gave up
+  CHECK(all);
+  check_exactly_once(inst, expected);
+  CHECK(err.find("state database unavailable") != std::string::npos);  // the outage was seen and ridden out
+}
