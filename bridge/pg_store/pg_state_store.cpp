@@ -105,9 +105,16 @@ ALTER TABLE delivery_batches ADD COLUMN lease_until_ms bigint NOT NULL DEFAULT 0
 CREATE INDEX batches_open_by_lease ON delivery_batches (target, lease_until_ms) WHERE state = 'open';
 )SQL";
 
+// Schema version 3: a status done supersedes the older ones of its submission
+// still waiting for a retry (found by submission).
+constexpr const char* kSchemaV3 = R"SQL(
+CREATE INDEX writeback_by_submission ON writeback_queue (submission_id, id);
+)SQL";
+
 const Migration kMigrations[] = {
     {1, "initial schema: ledger, cursor, outbox items, batches with fencing tokens, write-back", kSchemaV1},
     {2, "leases with fencing tokens: the ingest lease, open batches taken over when their lease runs out", kSchemaV2},
+    {3, "write-back: statuses found by submission (a newer status supersedes an older one waiting)", kSchemaV3},
 };
 
 // The database server's clock, in Unix ms: leases are judged by one clock,
@@ -1183,6 +1190,12 @@ void PgStateStore::finish_writebacks(const std::vector<store::WritebackItem>& do
   for (const auto& [w, due] : retry)
     conn().exec("UPDATE writeback_queue SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id = $1",
              Params().add(w.id).add(due));
+  // The app keeps one status per submission (the last write wins): an older
+  // status of a submission whose newer one is done, still waiting for its
+  // retry (or failed in this very pass), is dropped, not written over it later.
+  for (const auto& w : done)
+    conn().exec("DELETE FROM writeback_queue WHERE submission_id = $1 AND id < $2",
+                Params().add(w.update.submission_id).add(w.id));
   tx.commit();
 }
 

@@ -534,3 +534,52 @@ TEST_CASE("contract: a copy not yet sent can be withdrawn; one already claimed c
     tx->commit();
   }
 }
+
+TEST_CASE("contract: a status waiting for its retry never overwrites a newer status of its submission") {
+  FOR_EACH_STATE_BACKEND(b);
+  auto s = b.open();
+  {
+    auto tx = s->begin_ingest();
+    tx->queue_status({"sub-1", "received", "", "v1", "2026-11-27T18:42:11Z"}, 1);
+    tx->queue_status({"sub-2", "received", "", "other", "2026-11-27T18:42:11Z"}, 1);
+    tx->commit();
+  }
+  const std::int64_t t0 = store::now_ms();
+  auto first = s->pending_writebacks(10, t0);
+  REQUIRE(first.size() == 2);
+  std::vector<std::pair<store::WritebackItem, std::int64_t>> later;
+  for (auto& w : first) later.emplace_back(w, t0 + 10'000);
+  s->finish_writebacks({}, later);  // the app was away: both wait 10 s
+  CHECK(s->pending_writebacks(10, t0).empty());
+  {
+    auto tx = s->begin_ingest();
+    tx->queue_status({"sub-1", "needs_review", "", "v2", "2026-11-27T18:43:11Z"}, 2);
+    tx->commit();
+  }
+  auto second = s->pending_writebacks(10, t0 + 1);
+  REQUIRE(second.size() == 1);
+  CHECK(second[0].update.message == "v2");
+  s->mark_writebacks_done(second);
+  // v1's retry comes due: superseded by v2, dropped; sub-2's is kept.
+  auto due = s->pending_writebacks(10, t0 + 20'000);
+  REQUIRE(due.size() == 1);
+  CHECK(due[0].update.submission_id == "sub-2");
+  CHECK(s->pending_writeback_count() == 1);
+}
+
+TEST_CASE("contract: an older status failing in the same pass as a newer one is not written after it") {
+  FOR_EACH_STATE_BACKEND(b);
+  auto s = b.open();
+  for (const char* v : {"v1", "v2"}) {
+    auto tx = s->begin_ingest();
+    tx->queue_status({"sub-1", "received", "", v, "2026-11-27T18:42:11Z"}, v[1] - '0');
+    tx->commit();
+  }
+  const std::int64_t t0 = store::now_ms();
+  auto both = s->pending_writebacks(10, t0);
+  REQUIRE(both.size() == 2);
+  CHECK(both[0].update.message == "v1");  // oldest first
+  s->finish_writebacks({both[1]}, {{both[0], t0 + 1000}});
+  CHECK(s->pending_writebacks(10, t0 + 5000).empty());
+  CHECK(s->pending_writeback_count() == 0);
+}
