@@ -63,7 +63,7 @@ const config::MapSpec kSoapSpec{
      {"service", ValueKind::string, false, "wsdl: the wsdl:service (default: the one offering the operations)."},
      {"port", ValueKind::string, false, "wsdl: the wsdl:port (default: the one usable SOAP port; SOAP 1.1 when both are offered)."},
      {"validate_response", ValueKind::boolean, false, "wsdl: validate answers against the output message schema (default true)."},
-     {"settle_time", ValueKind::duration, false, "wsdl: an in-doubt item is neither looked up nor resent before this has passed since its last send (default request_timeout + read_timeout)."},
+     {"settle_time", ValueKind::duration, false, "An in-doubt item is neither looked up nor resent before this has passed since its last send (default request_timeout + read_timeout)."},
      {"url", ValueKind::string, false, "Endpoint, http:// or https:// (no credentials in the URL). With wsdl: overrides the port's soap:address."},
      {"soap_version", ValueKind::string, false, "1.1 (default) or 1.2.", {"1.1", "1.2"}},
      {"schema", ValueKind::string, false, "XSD of the record document; every document is validated before sending."},
@@ -307,6 +307,7 @@ std::unique_ptr<core::Sink> make_soap(const config::DaemonConfig& cfg, const con
     c.attachment_reference_element = config::get_string(s, "attachment_reference_element", c.attachment_reference_element);
     c.max_inline_bytes = config::get_size(s, "max_inline_attachment_size", c.max_inline_bytes);
     c.max_request_bytes = config::get_size(s, "max_request_size", c.max_request_bytes);
+    if (s["settle_time"]) c.settle_time = config::get_duration(s, "settle_time", std::chrono::milliseconds{0});
     c.attachment_reference = config::get_string(s, "attachment_reference", c.attachment_reference);
     return std::make_unique<SoapSink>(std::move(c), std::move(locator));
   } catch (const std::exception& e) {  // bad URL/XPath/layout, unreadable XSD, TLS or secret files (never the secret)

@@ -97,7 +97,10 @@ struct SoapSink::Impl {
         locator(std::move(l)),
         renderer(xml::SchemaSet::load(cfg.schema), cfg.layout),
         validator(renderer.schema()),
-        driver(cfg.name, cfg.in_doubt, std::chrono::milliseconds{0}) {
+        driver(cfg.name, cfg.in_doubt,
+               cfg.settle_time ? *cfg.settle_time
+                               : std::chrono::duration_cast<std::chrono::milliseconds>(cfg.http.total_timeout +
+                                                                                       cfg.http.read_timeout)) {
     auto parsed = net::parse_url(cfg.url);
     if (!parsed) throw std::invalid_argument("url is not an http(s) URL without credentials");
     url = *parsed;
@@ -361,5 +364,6 @@ std::vector<core::DeliveryOutcome> SoapSink::deliver(const core::DeliveryBatch& 
 
 const SoapConfig& SoapSink::config() const { return impl_->cfg; }
 std::uint64_t SoapSink::connections_opened() const { return impl_->client->connections_opened(); }
+std::chrono::milliseconds SoapSink::settle_time() const { return impl_->driver.settle_time(); }
 
 }  // namespace reportbridge::soap

@@ -47,6 +47,7 @@
 // max_response_bytes). Secrets come from files and are never logged.
 // deliver() must not run concurrently on one instance.
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -84,6 +85,11 @@ struct SoapConfig {
   SoapOperation update;  // e.g. {"UpdateCommunityReport", "", "//svc:UpdateCommunityReportResponse/svc:LegacyReference"}
   SoapOperation lookup;  // e.g. {"FindByExternalReference", "", "//svc:FindByExternalReferenceResponse/svc:LegacyReference"}
   InDoubtPolicy in_doubt = InDoubtPolicy::resend;
+  // An in-doubt item is neither looked up nor resent before this has passed
+  // since its last send (after a restart: since the sink first saw it), so
+  // the lookup never races a request the target may still be processing.
+  // Default: request_timeout + read_timeout (#17).
+  std::optional<std::chrono::milliseconds> settle_time;
 
   // Authentication. The password comes from password_file.
   std::string username;
@@ -134,6 +140,7 @@ class SoapSink : public core::Sink {
 
   const SoapConfig& config() const;
   std::uint64_t connections_opened() const;
+  std::chrono::milliseconds settle_time() const;
 
  private:
   struct Impl;

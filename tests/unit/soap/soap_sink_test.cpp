@@ -1,6 +1,8 @@
 // SoapSink against the spyne RMS server (tests/servers/rms_spyne_server.py) and
 // the misbehaving loopback server (tests/servers/faulty_server.py).
 #include <catch2/catch.hpp>
+
+#include <thread>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -64,6 +66,7 @@ SoapConfig config_for(const std::string& url) {
   c.http.read_timeout = std::chrono::milliseconds(2000);
   c.http.total_timeout = std::chrono::milliseconds(5000);
   c.http.max_connections = 4;
+  c.settle_time = std::chrono::milliseconds(0);  // (the settle time has its own test)
   return c;
 }
 
@@ -203,6 +206,31 @@ TEST_CASE("in doubt: a drop after the request, then a lookup instead of a second
   CHECK(seen["doubt-b:1"] == 1);
   CHECK(seen["doubt-c:1"] == 1);  // nothing lost
   CHECK(out[0].reference == record_by_ref(rms(), out[0].reference).at("legacy_reference").as_string());
+}
+
+TEST_CASE("in doubt: no lookup nor resend before the settle time, default request_timeout + read_timeout") {
+  auto c = config_for(rms().url("/rms"));
+  c.settle_time.reset();
+  CHECK(SoapSink(c, nullptr).settle_time() == std::chrono::milliseconds(7000));
+  c.settle_time = std::chrono::milliseconds(1500);
+  SoapSink sink(c, nullptr);
+  http_json(rms().url("/control?drop_next=1"), "POST");
+  auto out = sink.deliver(batch_of({item(record("settle-a"))}));
+  REQUIRE(out[0].status == DeliveryStatus::retry);
+  REQUIRE(out[0].in_doubt);
+  CHECK(creates_by_external(rms())["settle-a:1"] == 1);  // it did arrive
+  // Handed again at once (a quick retry or a restart): deferred, nothing asked or sent.
+  const auto finds = calls(rms(), "find");
+  out = sink.deliver(batch_of({item(record("settle-a"), {}, true)}));
+  CHECK(out[0].status == DeliveryStatus::retry);
+  CHECK(out[0].reason_code == "in_doubt_settling");
+  CHECK(out[0].deferred);
+  CHECK(calls(rms(), "find") == finds);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+  out = sink.deliver(batch_of({item(record("settle-a"), {}, true)}));
+  REQUIRE(out[0].status == DeliveryStatus::delivered);
+  CHECK(calls(rms(), "find") == finds + 1);
+  CHECK(creates_by_external(rms())["settle-a:1"] == 1);  // found, not sent twice
 }
 
 TEST_CASE("in doubt without a lookup operation: hold or resend as configured") {
