@@ -202,7 +202,7 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
   PG_SERVER_OR_SKIP(server);
   Installation inst;
   REQUIRE(inst.generate(3000, 21).exit_code == 0);
-  const auto expected = valid_keys(inst);
+  const auto generated = valid_keys(inst);
   const std::string database = server->create_database();
   const std::string base = read_file(inst.config);
   const std::string rest = base.substr(base.find("source:"));
@@ -226,7 +226,10 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
     auto r = db.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'");
     return r.int64(0, 0) == 0 ? 0 : db.exec("SELECT count(*) FROM ledger").int64(0, 0);
   };
-  REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(30)));
+  // Generous deadlines: on a loaded 2-core machine three instances and the
+  // server share the CPU with other tests. What is asserted is what must hold,
+  // not how fast.
+  REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(180)));
   const std::string holder = db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0);
   const std::size_t victim = static_cast<std::size_t>(holder[0] - 'a');
   REQUIRE(victim < pids.size());
@@ -235,15 +238,22 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
   CHECK(wait_process(pids[victim]).signal == SIGKILL);
   std::printf("three instances: killed %s holding the ingest lease at %lld of 3000 ingested\n", holder.c_str(),
               static_cast<long long>(ingested_at_kill));
-  CHECK(ingested_at_kill < 3000);
-  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(90));
+  // Whether or not the victim had ingested everything when it died (that
+  // depends on the machine's speed), rows added now can only reach the drop
+  // if another instance takes the ingest lease over.
+  auto expected = generated;
+  for (int n = 0; n < 30; ++n) {
+    insert_submission(inst.store, 2'000'000 + n, test_id(80'000 + n), 1, valid_payload(test_id(80'000 + n)));
+    expected.insert(test_id(80'000 + n) + ",1");
+  }
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(300));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // anything published twice would show now
-  CHECK(ledger() == 3000);
+  CHECK(ledger() == 3030);
   CHECK(db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0) != holder);
   for (std::size_t i = 0; i < pids.size(); ++i) {
     if (i == victim) continue;
     kill(pids[i], SIGTERM);
-    auto r = wait_process_for(pids[i], std::chrono::seconds(30));
+    auto r = wait_process_for(pids[i], std::chrono::seconds(120));
     REQUIRE(r);
     CHECK(r->exit_code == 0);
   }
@@ -261,17 +271,23 @@ TEST_CASE("postgresql state: the database restarts mid-run; the daemon pauses, r
   const auto expected = valid_keys(inst);
   pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
                             (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
-  REQUIRE(wait_until([&] { return inst.published().size() > 100; }, std::chrono::seconds(30)));
-  server->restart();  // immediate stop (like a crash), then start again
-  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(60));
+  REQUIRE(wait_until([&] { return inst.published().size() > 100; }, std::chrono::seconds(180)));
+  // Down like a crash, and kept down until the daemon has seen it gone (how
+  // soon it notices depends on the machine's load, not on this test).
+  server->stop();
+  const bool seen = wait_until(
+      [&] { return read_file(inst.dir / "err.log").find("state database unavailable") != std::string::npos; },
+      std::chrono::seconds(180));
+  server->start_again();
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(300));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   kill(pid, SIGTERM);
-  auto r = wait_process_for(pid, std::chrono::seconds(30));
+  auto r = wait_process_for(pid, std::chrono::seconds(120));
   const std::string err = read_file(inst.dir / "err.log");
   INFO(err);
   REQUIRE(r);
   CHECK(r->exit_code == 0);  // it never gave up
   CHECK(all);
   check_exactly_once(inst, expected);
-  CHECK(err.find("state database unavailable") != std::string::npos);  // the outage was seen and ridden out
+  CHECK(seen);  // the outage was seen (logged) and ridden out
 }

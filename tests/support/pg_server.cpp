@@ -161,8 +161,12 @@ void PgServer::start() {
   throw std::runtime_error("PgServer: the server did not start: " + last_error);
 }
 
-void PgServer::restart() {
+void PgServer::stop() {
   run_pg({(bindir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(), "stop", "-m", "immediate", "-w"});
+}
+
+void PgServer::restart() {
+  stop();
   start();
 }
 

@@ -40,6 +40,11 @@ class PgServer {
 
   // Stops the server (immediate: like a crash) and starts it again on the same port.
   void restart();
+  // The two halves of restart(), for a test that needs the server down for a
+  // while (until the bridge has seen it gone): stop() is immediate (like a
+  // crash); start_again() starts it on the same port.
+  void stop();
+  void start_again() { start(); }
 
   ~PgServer();
 
