@@ -1,16 +1,22 @@
 #include "bridge/pg_store/pg_state_store.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include <unistd.h>
+
+#include <spdlog/spdlog.h>
 
 #include "bridge/core/secret_file.hpp"
 #include "bridge/store/record_codec.hpp"
@@ -286,6 +292,7 @@ std::string default_instance() {
 
 PgStateStore::PgStateStore(const PgSettings& settings)
     : c_(connect(settings)),
+      connect_([settings] { return connect(settings); }),
       owner_(settings.instance.empty() ? default_instance() : settings.instance),
       lease_ms_(settings.lease.count()) {
   if (settings.migrate_on_start) {
@@ -950,6 +957,114 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
 
 // Records are deleted with their rows when delivered: nothing is left to release.
 std::size_t PgStateStore::release_settled_records() { return 0; }
+
+// Renews the leases of the batches this store's threads are delivering: a
+// thread with a connection of its own (the store's is busy with nothing while
+// the sink works, but it belongs to the delivering thread), every third of the
+// lease. A renewal only extends a batch still open under the same fencing
+// token; one that finds it taken over or settled marks it lost. A renewal the
+// database did not answer is tried again at the next tick: if the outage lasts
+// longer than the lease, another instance may take the batch over, and this
+// one's settle fails on the token (LeaseLost).
+class LeaseKeeper {
+ public:
+  LeaseKeeper(std::function<std::unique_ptr<pg::Connection>()> connect, std::int64_t lease_ms)
+      : connect_(std::move(connect)),
+        lease_ms_(lease_ms),
+        every_(std::max<std::int64_t>(100, lease_ms / 3)),
+        thread_([this] { run(); }) {}
+  ~LeaseKeeper() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  LeaseKeeper(const LeaseKeeper&) = delete;
+  LeaseKeeper& operator=(const LeaseKeeper&) = delete;
+
+  std::shared_ptr<std::atomic<bool>> add(const core::DeliveryBatch& batch) {
+    auto lost = std::make_shared<std::atomic<bool>>(false);
+    std::lock_guard<std::mutex> lock(m_);
+    held_[batch.id] = Held{batch.fence, batch.key, lost};
+    return lost;
+  }
+  void remove(std::int64_t id) {
+    std::lock_guard<std::mutex> lock(m_);
+    held_.erase(id);
+  }
+
+ private:
+  struct Held {
+    std::int64_t fence = 0;
+    std::string key;
+    std::shared_ptr<std::atomic<bool>> lost;
+  };
+
+  void run() {
+    std::unique_ptr<pg::Connection> c;
+    std::unique_lock<std::mutex> lock(m_);
+    while (!stop_) {
+      cv_.wait_for(lock, every_, [this] { return stop_; });
+      if (stop_ || held_.empty()) continue;
+      const auto held = held_;
+      lock.unlock();
+      for (const auto& [id, h] : held) {
+        try {
+          if (!c) c = connect_();
+          else if (!c->ok()) c->reset();
+          auto r = c->exec("UPDATE delivery_batches SET lease_until_ms = " SERVER_NOW
+                           " + $3 WHERE id = $1 AND fence = $2 AND state = 'open' RETURNING id",
+                           Params().add(id).add(h.fence).add(lease_ms_));
+          if (r.empty()) {
+            // Settled under this token (here, just now) is no loss; another token is.
+            auto f = c->exec("SELECT fence FROM delivery_batches WHERE id = $1", Params().add(id));
+            if ((f.empty() || f.int64(0, 0) != h.fence) && !h.lost->exchange(true))
+              spdlog::warn("state: delivery batch {} was taken over by another instance while delivered here; "
+                           "its outcome will not be recorded here",
+                           h.key);
+          }
+        } catch (const std::exception& e) {
+          spdlog::warn("state: the lease of delivery batch {} could not be renewed (tried again in {} ms): {}",
+                       h.key, every_.count(), e.what());
+          break;  // the database is away: the next tick tries them all again
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  std::function<std::unique_ptr<pg::Connection>()> connect_;
+  const std::int64_t lease_ms_;
+  const std::chrono::milliseconds every_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::map<std::int64_t, Held> held_;
+  std::thread thread_;  // last: started once the rest is in place
+};
+
+namespace {
+class KeptLease final : public store::HeldLease {
+ public:
+  KeptLease(std::shared_ptr<LeaseKeeper> keeper, const core::DeliveryBatch& batch)
+      : keeper_(std::move(keeper)), id_(batch.id), lost_(keeper_->add(batch)) {}
+  ~KeptLease() override { keeper_->remove(id_); }
+  bool lost() const override { return lost_->load(); }
+
+ private:
+  std::shared_ptr<LeaseKeeper> keeper_;
+  std::int64_t id_;
+  std::shared_ptr<std::atomic<bool>> lost_;
+};
+}  // namespace
+
+std::unique_ptr<store::HeldLease> PgStateStore::keep_lease(const core::DeliveryBatch& batch) {
+  if (!connect_) return nullptr;
+  if (!keeper_) keeper_ = std::make_shared<LeaseKeeper>(connect_, lease_ms_);
+  return std::make_unique<KeptLease>(keeper_, batch);
+}
 
 // --- dead letters ------------------------------------------------------------------
 

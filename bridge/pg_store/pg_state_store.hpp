@@ -21,16 +21,19 @@
 // the next claim_batch for the target (another instance's, or this one's when
 // the outcome could not be recorded) takes the batch over under a new token
 // and delivers it again under its key (items in doubt). The ingest lease lets one
-// instance ingest at a time. Leases are not renewed during a delivery yet: a
-// delivery longer than the lease may be taken over while it runs (the sink's
-// idempotency per key, and LeaseLost at settle, keep that from recording
-// twice).
+// instance ingest at a time. While a batch is delivered its lease is renewed
+// (keep_lease: a thread of the store with a connection of its own, every third
+// of the lease, fencing token unchanged), so a slow but live instance is not
+// taken over; an instance that cannot renew (paused, cut off from the
+// database) loses the batch once the lease ran out, and LeaseLost at settle
+// keeps it from recording.
 //
 // One connection per store object (per thread, as with SQLite). Statements
 // carry parameters; no value is ever spliced into SQL, and errors never hold
 // values.
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -81,6 +84,8 @@ int database_schema_version(pg::Connection& c);
 // build's.
 int migrate(pg::Connection& c);
 
+class LeaseKeeper;  // renews the leases of batches being delivered (pg_state_store.cpp)
+
 class PgStateStore final : public store::StateStore {
  public:
   // Connects; migrates when `settings.migrate_on_start` (else throws on an
@@ -111,6 +116,7 @@ class PgStateStore final : public store::StateStore {
 
   std::size_t fill_duplicate_references(std::int64_t now_ms) override;
   std::size_t release_settled_records() override;
+  std::unique_ptr<store::HeldLease> keep_lease(const core::DeliveryBatch& batch) override;
 
   std::vector<store::DeadLetter> dead_letters(const store::ReplaySelector& which, std::size_t limit) override;
   std::vector<store::DeadLetter> replay(const store::ReplaySelector& which, std::int64_t now_ms) override;
@@ -146,6 +152,10 @@ class PgStateStore final : public store::StateStore {
   void load_items(core::DeliveryBatch& batch, std::vector<std::string>& update_of, std::int64_t now_ms);
 
   std::unique_ptr<pg::Connection> c_;
+  // A new connection like c_ (for the lease keeper); empty on a connection
+  // given by a test: leases are then not renewed.
+  std::function<std::unique_ptr<pg::Connection>()> connect_;
+  std::shared_ptr<LeaseKeeper> keeper_;  // started by the first keep_lease
   std::string instance_;  // the database's id, part of every batch key
   std::string owner_;     // this instance's name: the holder of its leases
   std::int64_t lease_ms_ = 30'000;

@@ -370,6 +370,8 @@ bool Dispatcher::streams(const Target& target) const {
 }
 
 bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats) {
+  // Several instances: the batch's lease is renewed while it is delivered here.
+  const auto held = state_.keep_lease(batch);
   if (streams(target)) {
     bool failing = false;
     fly(target, batch, false, 0, false, stats, &failing);

@@ -246,9 +246,23 @@ class IngestTransaction {
   virtual void commit() = 0;
 };
 
+// A claimed batch's lease kept while its delivery runs (state stores shared by
+// several instances): renewed in the background until this object goes, under
+// the same fencing token. lost() once a renewal found the batch taken over or
+// no longer open (settling it then throws LeaseLost, as without renewal).
+class HeldLease {
+ public:
+  virtual ~HeldLease() = default;
+  virtual bool lost() const = 0;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
+
+  // Keeps `batch`'s lease while its delivery runs, so that a slow but live
+  // instance is not taken over; nullptr where batches hold no lease (SQLite).
+  virtual std::unique_ptr<HeldLease> keep_lease(const core::DeliveryBatch&) { return nullptr; }
 
   // --- ingest ---
   virtual core::SourceCursor load_cursor(const std::string& source) = 0;

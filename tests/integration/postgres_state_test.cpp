@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "tests/integration/guardian_soap.hpp"
 #include "tests/integration/harness.hpp"
 #include "bridge/pg_store/pg.hpp"
 #include "tests/support/pg_server.hpp"
@@ -30,6 +31,23 @@ void use_state(const Installation& inst, const std::string& state_yaml) {
   std::string cfg = read_file(inst.config);
   const auto end = cfg.find("source:");
   write_file(inst.config, state_yaml + cfg.substr(end));
+}
+
+// A config of its own for instance `name` of a fleet on `database`: the
+// installation's config with its state on PostgreSQL, leases of `lease`.
+std::string instance_config(const Installation& inst, PgServer& server, const std::string& database,
+                            const std::string& name, const std::string& lease) {
+  const std::string base = read_file(inst.config);
+  const std::string file = (inst.dir / ("config-" + name + ".yaml")).string();
+  write_file(file, "state:\n  type: postgresql\n  conninfo: \"" + server.conninfo(database) +
+                       "\"\n  sslmode: disable\n  instance: " + name + "\n  lease: " + lease + "\n  local_dir: local-" +
+                       name + "\n" + base.substr(base.find("source:")));
+  return file;
+}
+
+pid_t spawn_instance(const Installation& inst, const std::string& config, const std::string& name) {
+  return spawn_process({REPORTBRIDGE_BINARY, "run", "--config", config, "--log-level", "warn"},
+                       (inst.dir / ("out-" + name + ".log")).string(), (inst.dir / ("err-" + name + ".log")).string());
 }
 
 std::set<std::string> valid_keys(const Installation& inst) {
@@ -204,21 +222,9 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
   REQUIRE(inst.generate(3000, 21).exit_code == 0);
   const auto generated = valid_keys(inst);
   const std::string database = server->create_database();
-  const std::string base = read_file(inst.config);
-  const std::string rest = base.substr(base.find("source:"));
-  std::vector<std::string> configs;
-  for (const char* name : {"a", "b", "c"}) {
-    const std::string file = (inst.dir / (std::string("config-") + name + ".yaml")).string();
-    write_file(file, "state:\n  type: postgresql\n  conninfo: \"" + server->conninfo(database) +
-                         "\"\n  sslmode: disable\n  instance: " + name + "\n  lease: 2s\n  local_dir: local-" + name +
-                         "\n" + rest);
-    configs.push_back(file);
-  }
   std::vector<pid_t> pids;
-  for (std::size_t i = 0; i < configs.size(); ++i)
-    pids.push_back(spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "warn"},
-                                 (inst.dir / ("out-" + std::to_string(i) + ".log")).string(),
-                                 (inst.dir / ("err-" + std::to_string(i) + ".log")).string()));
+  for (const char* name : {"a", "b", "c"})
+    pids.push_back(spawn_instance(inst, instance_config(inst, *server, database, name, "2s"), name));
   // The instance that ingests dies mid-work (kill -9: its leases are left to
   // run out); another takes ingest and its open batches over.
   reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
@@ -257,7 +263,7 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
     REQUIRE(r);
     CHECK(r->exit_code == 0);
   }
-  INFO(read_file(inst.dir / "err-0.log") << read_file(inst.dir / "err-1.log") << read_file(inst.dir / "err-2.log"));
+  INFO(read_file(inst.dir / "err-a.log") << read_file(inst.dir / "err-b.log") << read_file(inst.dir / "err-c.log"));
   CHECK(all);
   check_exactly_once(inst, expected);
   CHECK(inst.published().size() == expected.size());
@@ -290,4 +296,57 @@ TEST_CASE("postgresql state: the database restarts mid-run; the daemon pauses, r
   CHECK(all);
   check_exactly_once(inst, expected);
   CHECK(seen);  // the outage was seen (logged) and ridden out
+}
+
+TEST_CASE("postgresql state: a delivery longer than the lease keeps its batch (renewed): no takeover, nothing twice") {
+  PG_SERVER_OR_SKIP(server);
+  ServerProcess target({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  Installation inst(kGuardianMapping, guardian_target(target.port(), "    read_timeout: 30s\n    request_timeout: 40s\n"
+                                                                     "    batch_size: 40\n    batch_wait: 50ms\n"));
+  REQUIRE(inst.generate(20, 5).exit_code == 0);
+  const auto expected = valid_keys(inst);
+  // The first create waits 8 s at the target (four leases of 2 s), then commits and answers.
+  control(target, "slow_next=1&ms=8000&ops=create");
+  const std::string database = server->create_database();
+  const pid_t a = spawn_instance(inst, instance_config(inst, *server, database, "a", "2s"), "a");
+  const pid_t b = spawn_instance(inst, instance_config(inst, *server, database, "b", "2s"), "b");
+  use_state(inst, pg_state(*server, database));  // `status` (outbox_states) from any instance
+  auto versions_at = [](const boost::json::value& d) {
+    std::int64_t versions = 0;
+    for (const auto& rec : d.at("records").as_array())
+      versions += static_cast<std::int64_t>(rec.at("versions").as_array().size());
+    return versions;
+  };
+  std::map<std::string, std::int64_t> states;
+  const bool done = wait_until(
+      [&] {
+        states = outbox_states(inst);
+        return states["delivered"] >= static_cast<std::int64_t>(expected.size()) && states["pending"] == 0 &&
+               states["in_flight"] == 0 && versions_at(dump(target)) >= static_cast<std::int64_t>(expected.size());
+      },
+      std::chrono::seconds(180));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (pid_t pid : {a, b}) {
+    kill(pid, SIGTERM);
+    auto r = wait_process_for(pid, std::chrono::seconds(120));
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+  }
+  const std::string logs = read_file(inst.dir / "err-a.log") + read_file(inst.dir / "err-b.log");
+  auto d = dump(target);
+  INFO(logs << boost::json::serialize(d.at("calls")) << " " << boost::json::serialize(d.at("outcomes")));
+  INFO(states["delivered"] << " delivered, " << states["pending"] << " pending, " << states["in_flight"]
+                            << " in flight of " << expected.size());
+  CHECK(done);
+  CHECK(d.at("outcomes").at("slow").to_number<std::int64_t>() == 1);  // the call did outlast the lease
+  // Nobody took the batch over: no item was ever in doubt (a takeover looks
+  // each one up at the target first), and neither instance lost a batch.
+  CHECK(d.at("calls").at("FindByExternalReference").to_number<std::int64_t>() == 0);
+  CHECK(logs.find("taken over") == std::string::npos);
+  CHECK(logs.find("no longer held") == std::string::npos);
+  CHECK(d.at("duplicates").as_object().empty());
+  CHECK(d.at("repeated_versions").as_object().empty());
+  // Every valid version at the target, once.
+  CHECK(versions_at(d) == static_cast<std::int64_t>(expected.size()));
+  CHECK(states["delivered"] == static_cast<std::int64_t>(expected.size()));
 }

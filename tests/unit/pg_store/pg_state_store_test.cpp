@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -24,6 +25,17 @@ void enqueue(store::StateStore& s, const std::string& id, std::int64_t seq, cons
 
 std::unique_ptr<pg::Connection> connect_to(const std::string& conninfo) {
   return std::make_unique<pg::Connection>(conninfo + " sslmode=disable");
+}
+
+// Polls `done` until it holds or `timeout` passes (a deadline for a condition,
+// generous for a loaded machine; not a measure of speed).
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return done();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
 }
 
 const store::RetryPolicy kRetry{3, std::chrono::milliseconds(10), std::chrono::milliseconds(10)};
@@ -227,6 +239,50 @@ TEST_CASE("a batch whose lease ran out is taken over by another instance; the fi
   b.settle_batch(*taken, {core::DeliveryOutcome::ok(), core::DeliveryOutcome::ok()}, 2000, kRetry, kRule);
   CHECK(b.target_counts().at(0).delivered == 2);
   CHECK(b.pending_writeback_count() == 2);  // each status once
+}
+
+TEST_CASE("a batch being delivered keeps its lease: renewed under the same token, not taken over; lost once it is") {
+  PG_SERVER_OR_SKIP(server);
+  const auto conninfo = server->conninfo(server->create_database());
+  const auto lease = std::chrono::milliseconds(1500);
+  pg_store::PgSettings settings;
+  settings.conninfo = conninfo;
+  settings.sslmode = "disable";
+  settings.instance = "a";
+  settings.lease = lease;
+  pg_store::PgStateStore a(settings);
+  pg_store::PgStateStore b(connect_to(conninfo), "b", lease);
+  pg::Connection db(conninfo + " sslmode=disable");
+  auto row = [&](std::int64_t id) {
+    return db.exec("SELECT fence, lease_until_ms FROM delivery_batches WHERE id = $1", pg::Params().add(id));
+  };
+  enqueue(a, "x", 1, "csv");
+  auto held = a.claim_batch("csv", 10, 2000);
+  REQUIRE(held);
+  const auto until_at_claim = row(held->id).int64(0, 1);
+  {
+    auto kept = a.keep_lease(*held);
+    REQUIRE(kept);
+    // Three leases long, the delivery goes on: the lease moves on, the token stays.
+    REQUIRE(eventually([&] { return row(held->id).int64(0, 1) > until_at_claim + 2 * lease.count(); },
+                              std::chrono::seconds(60)));
+    CHECK(row(held->id).int64(0, 0) == held->fence);
+    CHECK(b.claim_batch("csv", 10, 2000) == std::nullopt);
+    CHECK(b.open_batches("csv").empty());
+    CHECK_FALSE(kept->lost());
+    a.settle_batch(*held, {core::DeliveryOutcome::ok()}, 2000, kRetry, kRule);
+    CHECK(b.target_counts().at(0).delivered == 1);
+  }
+  // Renewal stops with the delivery; a batch taken over (here: its token
+  // moved on, as another instance's claim does) is lost and not recorded.
+  enqueue(a, "y", 2, "csv");
+  auto second = a.claim_batch("csv", 10, 2000);
+  REQUIRE(second);
+  auto kept = a.keep_lease(*second);
+  db.exec("UPDATE delivery_batches SET fence = nextval('fencing_tokens'), owner = 'b' WHERE id = $1",
+          pg::Params().add(second->id));
+  CHECK(eventually([&] { return kept->lost(); }, std::chrono::seconds(60)));
+  CHECK_THROWS_AS(a.settle_batch(*second, {core::DeliveryOutcome::ok()}, 2000, kRetry, kRule), store::LeaseLost);
 }
 
 TEST_CASE("a restarted instance takes its own open batches back at once; another's wait for their lease") {
