@@ -28,9 +28,9 @@
 // database) loses the batch once the lease ran out, and LeaseLost at settle
 // keeps it from recording.
 //
-// One connection per store object (per thread, as with SQLite). Statements
-// carry parameters; no value is ever spliced into SQL, and errors never hold
-// values.
+// One connection per store object (per thread, as with SQLite), and one more
+// for its lease keeper once it delivers batches. Statements carry parameters;
+// no value is ever spliced into SQL, and errors never hold values.
 #include <chrono>
 #include <filesystem>
 #include <functional>
