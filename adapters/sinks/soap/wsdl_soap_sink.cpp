@@ -1166,6 +1166,7 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
     core::DeliveryItem sample;
     sample.record.submission_id = "00000000-0000-4000-8000-000000000000";
     sample.record.version = 1;
+    sample.record.mapping = mapping;  // its operations: section places the fields, as when sending
     sample.prior_reference = "SAMPLE";
     for (const auto& f : field_names) {
       const auto p = I.field_path(*o, f, mapping);
