@@ -62,13 +62,17 @@ mapping::LoadOptions load_options(const config::Registry& components, const conf
     auto doc = boost::json::parse(*in.content, ec);
     if (!ec) o.known_paths = mapping::schema_paths(doc);
   }
+  o.reference_targets.emplace();
   for (const auto& t : c.targets) {
     const auto* type = components.sink(t.type);
     if (!type) continue;
     if (type->value_check)
       if (auto check = type->value_check(c, t)) o.target_value_checks[t.name] = std::move(check);
     if (type->operation_check)
-      if (auto check = type->operation_check(c, t)) o.target_operation_checks[t.name] = std::move(check);
+      if (auto check = type->operation_check(c, t)) {
+        o.target_operation_checks[t.name] = std::move(check);
+        o.reference_targets->insert(t.name);
+      }
     if (type->field_check) {
       if (auto check = type->field_check(c, t)) o.target_field_checks[t.name] = std::move(check);
       continue;
@@ -137,6 +141,7 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const conf
       auto sink = type->create(c, t, columns, locator, diags);
       if (sink && type->apply_operations)
         type->apply_operations(*sink, rt->mappings->operations_for(t.name), columns, t, diags);
+      if (sink) sink->set_deferred_fields(rt->mappings->deferred_for(t.name));
       if (sink) rt->sinks.push_back(std::move(sink));
     }
   }

@@ -12,6 +12,10 @@ const std::optional<std::string>* TargetRecord::find(const std::string& field_na
   return nullptr;
 }
 
+std::string external_reference(const std::string& submission_id, std::int64_t version) {
+  return submission_id + ":" + std::to_string(version);
+}
+
 std::string to_json(const TargetRecord& record) {
   json::object o;
   o["submission_id"] = record.submission_id;

@@ -47,6 +47,11 @@ struct TargetRecord {
   const std::optional<std::string>* find(const std::string& field_name) const;
 };
 
+// The bridge's external reference of a submission version, "<id>:<version>":
+// what a target's lookup finds a record by (mapping source
+// bridge.external_reference, SOAP value external_reference).
+std::string external_reference(const std::string& submission_id, std::int64_t version);
+
 // Stable serialisation of a TargetRecord (kept in the outbox so a delivery can
 // be retried exactly as it was first rendered).
 std::string to_json(const TargetRecord& record);

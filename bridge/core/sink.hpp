@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,20 @@ struct BatchPolicy {
 // root) or the file is missing. Sinks never build paths from payloads themselves.
 using AttachmentLocator = std::function<std::filesystem::path(const AttachmentRef&)>;
 
+// A record field a mapping fills from a value known only at delivery
+// (`from: bridge.legacy_reference`): the sink resolves it per call, through
+// the field's own transforms, default, lookup and length rules.
+struct DeferredValue {
+  std::optional<std::string> value;
+  std::string error;  // set: the field's rules refused the value (the item is rejected)
+};
+struct DeferredField {
+  std::string field;  // the record field
+  std::function<DeferredValue(const TargetRecord& record, const std::string& legacy_reference)> resolve;
+};
+// Mapping name -> its deferred fields.
+using DeferredFields = std::map<std::string, std::vector<DeferredField>>;
+
 class Sink {
  public:
   virtual ~Sink() = default;
@@ -124,6 +140,11 @@ class Sink {
   // the record the earlier one created, using DeliveryItem::prior_reference;
   // the bridge then keeps every reference this target issues.
   virtual bool updates_by_reference() const { return false; }
+
+  // The deferred fields of the mappings feeding this sink (set at start-up,
+  // before deliver). Only sinks that send updates by reference take them;
+  // `check` refuses bridge.legacy_reference for the others.
+  virtual void set_deferred_fields(DeferredFields /*fields*/) {}
 };
 
 }  // namespace reportbridge::core

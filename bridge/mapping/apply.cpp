@@ -215,6 +215,7 @@ std::string source_text(const FieldPlan& f) {
     return out;
   }
   if (f.store_sequence) return "store sequence";
+  if (f.bridge) return std::string("from bridge.") + bridge_source_name(*f.bridge);
   if (f.templ) return "template \"" + f.templ->text + "\"";
   if (f.bng)
     return std::string("bng ") + (f.bng->easting ? "easting" : "northing") + " from " + f.bng->lat.text +
@@ -247,15 +248,29 @@ bool direct_degrees(const json::value& doc, const FieldPath& path, TopMemo& memo
   return true;
 }
 
+// The attachments the record carries (none unless the mapping passes them).
+std::size_t attachment_count(const Mapping& mapping, const json::value& doc) {
+  if (!mapping.attachments) return 0;
+  const auto* atts = member(&doc, "attachments");
+  if (!atts || !atts->is_array()) return 0;
+  std::size_t n = 0;
+  for (const auto& a : atts->get_array()) n += a.is_object() ? 1 : 0;
+  return n;
+}
+
+// `values`: the deferred bridge values (apply_deferred); null when mapping a
+// submission, where a deferred field is left without a value for later.
+// `only`: map just this field of the mapping.
 MapResult run(const Mapping& mapping, const std::string& target, const json::value& doc,
               const std::string& submission_id, std::int64_t version, std::int64_t seq,
-              std::vector<FieldLineage>* trace) {
+              std::vector<FieldLineage>* trace, const BridgeValues* values = nullptr,
+              const FieldPlan* only = nullptr) {
   MapResult result;
   auto fail = [&](const std::string& field, std::string rule, std::string code, std::string detail) {
     result.error = MappingError{mapping.name, field, std::move(code), std::move(detail), std::move(rule)};
     return result;
   };
-  if (listed(mapping.partner_targets, target) && !partner_consent(doc))
+  if (!values && listed(mapping.partner_targets, target) && !partner_consent(doc))
     return fail("", "partner_targets", "partner_consent",
                 "target '" + target + "' is a partner target and consent.share_with_partners is not true");
   core::TargetRecord rec;
@@ -267,7 +282,10 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
   const char* withheld = contact_withheld_reason(doc);
   BngCache bng_cache;
   TopMemo memo;
-  for (const auto& f : mapping.fields) {
+  const FieldPlan* first = only ? only : mapping.fields.data();
+  const FieldPlan* last = only ? only + 1 : mapping.fields.data() + mapping.fields.size();
+  for (const FieldPlan* fp = first; fp != last; ++fp) {
+    const FieldPlan& f = *fp;
     FieldLineage* lin = nullptr;
     if (trace) {
       trace->push_back(FieldLineage{f.name, {}, std::nullopt, {}});
@@ -316,6 +334,31 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
     } else if (f.store_sequence) {
       value = std::to_string(seq);
       step([] { return "store sequence"; }, value);
+    } else if (f.bridge) {
+      switch (*f.bridge) {
+        case BridgeSource::external_reference: value = core::external_reference(submission_id, version); break;
+        case BridgeSource::submission_id: value = submission_id; break;
+        case BridgeSource::version: value = std::to_string(version); break;
+        case BridgeSource::attachment_count: value = std::to_string(attachment_count(mapping, doc)); break;
+        case BridgeSource::related_reference:
+          if (values) value = values->related_reference;
+          break;
+        case BridgeSource::legacy_reference:
+          if (values) value = values->legacy_reference;
+          break;
+      }
+      if (is_deferred(*f.bridge) && !values) {
+        // Known later: ingest fills related_reference once deduplication has
+        // judged the submission, the sink legacy_reference when it sends an update.
+        if (lin)
+          lin->note = *f.bridge == BridgeSource::legacy_reference
+                          ? "from bridge.legacy_reference: given when an update is sent (the reference the target "
+                            "issued for the earlier version), through this field's rules"
+                          : "from bridge.related_reference: given once deduplication has judged the submission";
+        rec.fields.push_back({f.name, std::nullopt});
+        continue;
+      }
+      step([&] { return source_text(f); }, value);
     } else if (f.templ) {
       const auto& names = f.templ->compiled->placeholders();
       std::vector<std::optional<std::string>> vals(f.templ->paths.size());
@@ -416,7 +459,7 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
     if (lin) lin->value = value;
     rec.fields.push_back({f.name, std::move(value)});
   }
-  if (mapping.attachments) {
+  if (mapping.attachments && !only) {
     if (const auto* atts = member(&doc, "attachments"); atts && atts->is_array()) {
       for (const auto& a : atts->get_array()) {
         if (!a.is_object()) continue;
@@ -538,6 +581,38 @@ std::map<std::string, OperationFields> MappingSet::operations_for(const std::str
 MapResult apply(const Mapping& mapping, const std::string& target, const json::value& doc,
                 const std::string& submission_id, std::int64_t version, std::int64_t seq) {
   return run(mapping, target, doc, submission_id, version, seq, nullptr);
+}
+
+MapResult apply_deferred(const Mapping& mapping, const FieldPlan& field, const std::string& target,
+                         const std::string& submission_id, std::int64_t version, const BridgeValues& values) {
+  if (!field.bridge || !is_deferred(*field.bridge)) return {};
+  static const json::value kNoDocument;
+  return run(mapping, target, kNoDocument, submission_id, version, 0, nullptr, &values, &field);
+}
+
+core::DeferredFields MappingSet::deferred_for(const std::string& target) const {
+  core::DeferredFields out;
+  for (const auto& m : mappings_) {
+    if (!listed(m.targets, target)) continue;
+    std::shared_ptr<const Mapping> copy;
+    for (std::size_t i = 0; i < m.fields.size(); ++i) {
+      if (m.fields[i].bridge != BridgeSource::legacy_reference) continue;
+      if (!copy) copy = std::make_shared<const Mapping>(m);
+      out[m.name].push_back(core::DeferredField{
+          m.fields[i].name, [copy, i, target](const core::TargetRecord& record, const std::string& legacy_reference) {
+            BridgeValues values;
+            if (!legacy_reference.empty()) values.legacy_reference = legacy_reference;
+            auto r = apply_deferred(*copy, copy->fields[i], target, record.submission_id, record.version, values);
+            core::DeferredValue out;
+            if (r.error)
+              out.error = to_string(*r.error);
+            else if (r.record && !r.record->fields.empty())
+              out.value = r.record->fields.front().value;
+            return out;
+          }});
+    }
+  }
+  return out;
 }
 
 TracedResult apply_traced(const Mapping& mapping, const std::string& target, const json::value& doc,

@@ -305,6 +305,18 @@ std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, std::s
 }  // namespace
 
 const std::vector<std::string>& transform_names() { return kTransformNames; }
+
+const std::vector<std::string>& bridge_source_names() {
+  static const std::vector<std::string> names{"external_reference", "submission_id",     "version",
+                                              "attachment_count",   "related_reference", "legacy_reference"};
+  return names;
+}
+const char* bridge_source_name(BridgeSource source) {
+  return bridge_source_names()[static_cast<std::size_t>(source)].c_str();
+}
+bool is_deferred(BridgeSource source) {
+  return source == BridgeSource::related_reference || source == BridgeSource::legacy_reference;
+}
 const std::vector<std::string>& contact_paths() { return kContactPaths; }
 
 std::string generic_path(const FieldPath& path) {
@@ -449,6 +461,30 @@ class Loader {
   }
 
   // Parses a path node and checks it against the known paths.
+  // `from: bridge.NAME`: a known name, and legacy_reference only for targets
+  // that send updates by reference from a WSDL (their sink resolves it).
+  std::optional<BridgeSource> bridge_source_at(const YAML::Node& n, const Mapping& m) {
+    const std::string name = n.Scalar().substr(7);
+    const auto& names = bridge_source_names();
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      std::string list;
+      for (const auto& v : names) list += (list.empty() ? "" : ", ") + v;
+      error(n, core::with_suggestion("unknown bridge value '" + name + "' (bridge values: " + list + ")", name, names),
+            "mapping.unknown_bridge_value");
+      return std::nullopt;
+    }
+    const auto source = static_cast<BridgeSource>(it - names.begin());
+    if (source == BridgeSource::legacy_reference && options_.reference_targets)
+      for (const auto& t : m.targets)
+        if (!options_.reference_targets->count(t))
+          error(n,
+                "bridge.legacy_reference is the reference a target issued for the earlier version, sent with an "
+                "update: target '" + t + "' sends no updates by reference (only SOAP targets from a WSDL do)",
+                "mapping.bridge_value_target");
+    return source;
+  }
+
   std::optional<FieldPath> path_at(const YAML::Node& n) {
     if (!n || !n.IsScalar()) return std::nullopt;
     auto path = parse_path(n.Scalar());
@@ -667,7 +703,10 @@ class Loader {
     plan.name = config::get_string(f, "name", "");
     bool reads_contact = false;
     int sources = 0;
-    if (auto from = f["from"]; from && from.IsScalar()) {
+    if (auto from = f["from"]; from && from.IsScalar() && from.Scalar().rfind("bridge.", 0) == 0) {
+      ++sources;
+      plan.bridge = bridge_source_at(from, m);
+    } else if (from && from.IsScalar()) {
       ++sources;
       plan.from = path_at(from);
       if (plan.from && is_contact_path(*plan.from)) reads_contact = true;
@@ -677,6 +716,12 @@ class Loader {
       for (const auto& n : from) {
         if (!n.IsScalar()) {
           error(n, "a 'from' list holds paths (a.b, a[0].b)", "mapping.bad_path");
+          continue;
+        }
+        if (n.Scalar().rfind("bridge.", 0) == 0) {
+          error(n, "a 'from' list holds submission paths; a bridge value ('" + n.Scalar() +
+                       "') is always there: give it alone in 'from'",
+                "mapping.bad_path");
           continue;
         }
         if (auto p = path_at(n)) {

@@ -15,12 +15,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "bridge/core/diagnostics.hpp"
 #include "bridge/core/record.hpp"
+#include "bridge/core/sink.hpp"
 #include "bridge/mapping/functions/result.hpp"
 
 namespace re2 {
@@ -77,6 +79,25 @@ struct BngSource {
   std::shared_ptr<const functions::BngFromWgs84> converter;  // shared by the whole set
 };
 
+// `from: bridge.NAME`: a value the bridge itself knows, transformed like any
+// other source. external_reference, submission_id, version and
+// attachment_count are known when the submission is mapped; related_reference
+// once deduplication has judged it (ingest fills it); legacy_reference (the
+// reference the target issued for the earlier version) only when an update is
+// sent: the sink resolves it then (core::DeferredField).
+enum class BridgeSource { external_reference, submission_id, version, attachment_count, related_reference, legacy_reference };
+// The names, in the order above ("external_reference", ...).
+const std::vector<std::string>& bridge_source_names();
+const char* bridge_source_name(BridgeSource source);
+// Known only after mapping (related_reference, legacy_reference).
+bool is_deferred(BridgeSource source);
+
+// The deferred bridge values, when they are known.
+struct BridgeValues {
+  std::optional<std::string> related_reference;
+  std::optional<std::string> legacy_reference;
+};
+
 struct FieldPlan {
   std::string name;
   std::optional<FieldPath> from;
@@ -86,6 +107,7 @@ struct FieldPlan {
   std::optional<std::string> constant;
   // `sequence: store`: the submission's seq in the app's store (decimal).
   bool store_sequence = false;
+  std::optional<BridgeSource> bridge;  // `from: bridge.NAME`
   std::optional<TemplateSource> templ;
   std::optional<BngSource> bng;
   std::optional<std::string> default_value;
@@ -210,6 +232,10 @@ struct LoadOptions {
   // every value of a `lookup:` table (and its `default`).
   std::map<std::string, std::function<std::optional<std::string>(const std::string&, const std::string&)>>
       target_value_checks;
+  // The targets that send a later version as an update of the record the
+  // earlier one created (SOAP from a WSDL): only they take
+  // `from: bridge.legacy_reference`. nullopt: not checked.
+  std::optional<std::set<std::string>> reference_targets;
 };
 
 class MappingSet {
@@ -239,6 +265,10 @@ class MappingSet {
   // Mapping name -> its `operations:` section, for the mappings feeding `target`
   // that have one.
   std::map<std::string, OperationFields> operations_for(const std::string& target) const;
+  // Mapping name -> its fields `from: bridge.legacy_reference`, for the
+  // mappings feeding `target`: each resolves through the field's rules (the
+  // resolver holds its own copy of the mapping).
+  core::DeferredFields deferred_for(const std::string& target) const;
 
  private:
   std::vector<Mapping> mappings_;
@@ -272,6 +302,13 @@ struct TracedResult {
 TracedResult apply_traced(const Mapping& mapping, const std::string& target,
                           const boost::json::value& doc, const std::string& submission_id,
                           std::int64_t version, std::int64_t seq = 0);
+// One field `from: bridge.related_reference` or `bridge.legacy_reference`
+// of `mapping`, given the value: the field's transforms, default, required,
+// lookup and max_length applied, as apply does for the others (a field with
+// another source is left as it is: the result holds no record).
+MapResult apply_deferred(const Mapping& mapping, const FieldPlan& field, const std::string& target,
+                         const std::string& submission_id, std::int64_t version, const BridgeValues& values);
+
 // The text `reportbridge preview` prints for one mapping and target: each
 // field with its value and lineage, the attachments, or the failure.
 std::string format_lineage(const TracedResult& traced);

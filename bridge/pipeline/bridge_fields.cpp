@@ -12,13 +12,32 @@ bool reporter_is_anonymous(const boost::json::value& doc) {
   return !(anon != nullptr && anon->is_bool() && !anon->as_bool());
 }
 
-bool has_bridge_fields(const core::TargetRecord& record) {
-  for (const auto& f : record.fields)
-    if (f.name == kRelatedReferenceField || f.name == kReporterKeyField) return true;
+namespace {
+
+bool has_related_source(const mapping::Mapping* m) {
+  if (!m) return false;
+  for (const auto& f : m->fields)
+    if (f.bridge == mapping::BridgeSource::related_reference) return true;
   return false;
 }
 
-bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& c) {
+// The related report's reference for this target, or nullopt.
+std::optional<std::string> related_reference(const BridgeFieldContext& c) {
+  const dedup::Verdict* v = c.verdict;
+  if (!v || v->kind != dedup::Verdict::Kind::related || c.related != dedup::RelatedPolicy::link) return std::nullopt;
+  std::string ref = c.reference_for ? c.reference_for(v->of_id) : std::string();
+  return ref.empty() ? v->of_id : ref;
+}
+
+}  // namespace
+
+bool has_bridge_fields(const core::TargetRecord& record, const mapping::Mapping* mapping) {
+  for (const auto& f : record.fields)
+    if (f.name == kRelatedReferenceField || f.name == kReporterKeyField) return true;
+  return has_related_source(mapping);
+}
+
+bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& c, const mapping::Mapping* mapping) {
   const dedup::Verdict* v = c.verdict;
   bool found = false;
   for (auto& f : record.fields) {
@@ -27,15 +46,25 @@ bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& c)
     if (f.value && !f.value->empty()) continue;  // the mapping gave it a value: kept
     f.value.reset();
     if (f.name == kRelatedReferenceField) {
-      if (v && v->kind == dedup::Verdict::Kind::related && c.related == dedup::RelatedPolicy::link) {
-        std::string ref = c.reference_for ? c.reference_for(v->of_id) : std::string();
-        f.value = ref.empty() ? v->of_id : ref;
-      }
+      f.value = related_reference(c);
     } else if (v && v->reporter_key && c.reporter_key && !c.anonymous) {
       f.value = *v->reporter_key;
     }
   }
-  return found;
+  if (!has_related_source(mapping)) return found;
+  mapping::BridgeValues values;
+  values.related_reference = related_reference(c);
+  for (const auto& plan : mapping->fields) {
+    if (plan.bridge != mapping::BridgeSource::related_reference) continue;
+    std::optional<std::string> value;
+    if (values.related_reference) {
+      auto r = mapping::apply_deferred(*mapping, plan, record.target, record.submission_id, record.version, values);
+      if (r.record && !r.record->fields.empty()) value = r.record->fields.front().value;
+    }
+    for (auto& f : record.fields)
+      if (f.name == plan.name) f.value = value;
+  }
+  return true;
 }
 
 }  // namespace reportbridge::pipeline

@@ -16,6 +16,7 @@
 #include "bridge/core/record.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/dedup/settings.hpp"
+#include "bridge/mapping/mapping.hpp"
 
 namespace reportbridge::pipeline {
 
@@ -34,10 +35,14 @@ struct BridgeFieldContext {
 // True unless the payload's reporter says `anonymous: false`.
 bool reporter_is_anonymous(const boost::json::value& doc);
 
-// True when the record has either field.
-bool has_bridge_fields(const core::TargetRecord& record);
+// True when the record has either field, or `mapping` (that made it) has a
+// field `from: bridge.related_reference`.
+bool has_bridge_fields(const core::TargetRecord& record, const mapping::Mapping* mapping = nullptr);
 
-// Fills or clears the two fields in `record`; true when it has either.
-bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& context);
+// Fills or clears the two fields in `record`, and the fields of `mapping`
+// `from: bridge.related_reference` (through their own rules; a value they
+// refuse leaves the field without one); true when it has any.
+bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& context,
+                        const mapping::Mapping* mapping = nullptr);
 
 }  // namespace reportbridge::pipeline

@@ -102,7 +102,7 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
     // fields, in order); otherwise the record is kept whole.
     const bool names_match = routed.field_names && routed.field_names->size() == r.record->fields.size();
     if (!names_match) routed.field_names = nullptr;
-    if (rules.trace || !names_match || has_bridge_fields(*r.record)) routed.record = std::move(*r.record);
+    if (rules.trace || !names_match || has_bridge_fields(*r.record, route.mapping)) routed.record = std::move(*r.record);
     d.routes.push_back(std::move(routed));
   }
   if (d.outcome == "mapping_failed") return d;
@@ -150,7 +150,7 @@ void judge(const DecisionRules& rules, Decision& d, std::optional<dedup::Verdict
       return reference_for ? reference_for(id, target) : std::string();
     };
     // Most mappings declare neither field: their record stays as serialised.
-    if (route.record && fill_bridge_fields(*route.record, context)) {
+    if (route.record && fill_bridge_fields(*route.record, context, route.mapping)) {
       route.values.clear();
       store::codec::put_values(route.values, *route.record);
     }

@@ -75,7 +75,7 @@ DeliveryOutcome reject(const char* code, std::string detail) {
 }  // namespace
 
 std::string external_reference(const core::TargetRecord& record) {
-  return record.submission_id + ":" + std::to_string(record.version);
+  return core::external_reference(record.submission_id, record.version);
 }
 
 struct SoapSink::Impl {

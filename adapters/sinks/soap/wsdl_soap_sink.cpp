@@ -331,6 +331,25 @@ struct WsdlSoapSink::Impl {
   std::optional<xml::XPathQuery> existing_reference;  // create.on_existing_reference
   InlineMarkers markers;  // inline attachment content in a rendered request
   OperationSections mapping_ops;  // mapping -> operation -> (field, path)
+  core::DeferredFields deferred;  // mapping -> fields `from: bridge.legacy_reference`
+
+  // The deferred field `field` of `mapping`, or null.
+  const core::DeferredField* deferred_field(const std::string& mapping, const std::string& field) const {
+    auto m = deferred.find(mapping);
+    if (m == deferred.end()) return nullptr;
+    for (const auto& d : m->second)
+      if (d.field == field) return &d;
+    return nullptr;
+  }
+  // True when the update carries the legacy reference (a value or a mapping field).
+  bool update_has_reference() const {
+    for (const auto& [r, v] : update.values)
+      if (v == BridgeValue::legacy_reference) return true;
+    for (const auto& [mapping, fields] : deferred)
+      for (const auto& d : fields)
+        if (field_path(update, d.field, mapping)) return true;
+    return false;
+  }
 
   Impl(WsdlSoapConfig c, core::AttachmentLocator l) : cfg(std::move(c)), locator(std::move(l)) {
     contract = wsdl::Wsdl::load(cfg.wsdl);
@@ -370,8 +389,6 @@ struct WsdlSoapSink::Impl {
       }
     }
     if (lookup.offered() && lookup.cfg.reference.empty()) problems.emplace_back("lookup", "a reference XPath is required");
-    if (lookup.offered() && lookup.values.empty() && lookup.constants.empty() && lookup.cfg.fields.empty())
-      problems.emplace_back("lookup", "give the lookup request at least one value (e.g. values: {<path>: external_reference})");
     if (!problems.empty()) throw ContractError(std::move(problems));
 
     endpoint = cfg.url.empty() ? create.op.endpoint : cfg.url;
@@ -673,7 +690,18 @@ struct WsdlSoapSink::Impl {
         b.error = reject("unknown_field", "field " + f.name + ": " + why);
         return b;
       }
-      if (!put(*r, f.value, "field " + f.name)) return b;
+      std::optional<std::string> value = f.value;
+      // `from: bridge.legacy_reference`: the update's reference, through the field's rules.
+      if (&o == &update)
+        if (const auto* d = deferred_field(rec.mapping, f.name)) {
+          auto v = d->resolve(rec, item.prior_reference);
+          if (!v.error.empty()) {
+            b.error = reject("mapping_failed", "update field " + f.name + ": " + v.error);
+            return b;
+          }
+          value = std::move(v.value);
+        }
+      if (!put(*r, std::move(value), "field " + f.name)) return b;
     }
     for (const auto& [r, v] : o.values)
       if (!put(r, value_of(v, item), std::string("value ") + to_string(v))) return b;
@@ -924,18 +952,24 @@ struct WsdlSoapSink::Impl {
     driver->deliver_each(batch, calls, *client, report);
   }
 
-  // A made-up legacy reference that fits the type of the element the update puts it in.
+  // The type of the element or attribute `r` puts a value in (null: unknown).
+  const xml::TypeDef* type_at(const Op& o, const Route& r) const {
+    const auto& part = o.parts[r.part];
+    if (!part.renderer) return part.decl ? part.decl->type : nullptr;
+    auto res = part.renderer->resolve_field(r.path);
+    return res ? res.path->value_type : nullptr;
+  }
+
+  // A made-up legacy reference that fits the type of the element the update
+  // puts it in (a value legacy_reference, or a mapping field from it).
   std::string sample_reference() const {
-    for (const auto& [r, v] : update.values) {
-      if (v != BridgeValue::legacy_reference) continue;
-      const auto& part = update.parts[r.part];
-      const xml::TypeDef* type = part.decl ? part.decl->type : nullptr;
-      if (part.renderer) {
-        auto res = part.renderer->resolve_field(r.path);
-        type = res ? res.path->value_type : nullptr;
-      }
-      return sample_value(type);
-    }
+    for (const auto& [r, v] : update.values)
+      if (v == BridgeValue::legacy_reference) return sample_value(type_at(update, r));
+    std::string why;
+    for (const auto& [mapping, fields] : deferred)
+      for (const auto& d : fields)
+        if (const auto path = field_path(update, d.field, mapping))
+          if (auto r = route(update, *path, &why)) return sample_value(type_at(update, *r));
     return "SAMPLE";
   }
 
@@ -961,6 +995,7 @@ const std::string& WsdlSoapSink::name() const { return impl_->cfg.name; }
 core::BatchPolicy WsdlSoapSink::batch_policy() const { return impl_->cfg.batch; }
 void WsdlSoapSink::set_locator(core::AttachmentLocator locator) { impl_->locator = std::move(locator); }
 void WsdlSoapSink::set_mapping_operations(OperationSections sections) { impl_->mapping_ops = std::move(sections); }
+void WsdlSoapSink::set_deferred_fields(core::DeferredFields fields) { impl_->deferred = std::move(fields); }
 
 std::optional<std::string> WsdlSoapSink::check_operation_path(const std::string& operation,
                                                               const std::string& path) const {
@@ -998,9 +1033,7 @@ std::string WsdlSoapSink::preview_all(const core::TargetRecord& record, const st
     out += std::string("== ") + o->role + ": " + o->op.name + " (SOAP " +
            (o->op.version == wsdl::SoapVersion::soap12 ? "1.2" : "1.1") + ", SOAPAction \"" + o->op.soap_action +
            "\", " + wsdl::to_string(o->op.style) + ")\n";
-    if (o == &impl_->update &&
-        std::any_of(o->values.begin(), o->values.end(),
-                    [](const auto& rv) { return rv.second == BridgeValue::legacy_reference; }))
+    if (o == &impl_->update && impl_->update_has_reference())
       out += prior_reference.empty()
                  ? "   (legacy reference: '" + impl_->sample_reference() +
                        "', a made-up value of its type: no reference is stored for this submission; "
@@ -1041,6 +1074,16 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
   const auto& I = *impl_;
   const std::string who =
       "target '" + I.cfg.name + "'" + (mapping.empty() ? "" : " (with mapping '" + mapping + "')") + ": ";
+  // The lookup finds a record by what it sends: a value, or a field the
+  // target's `fields` or the mapping's operations: section gives it.
+  if (I.lookup.offered() && I.lookup.values.empty() && I.lookup.constants.empty() &&
+      std::none_of(field_names.begin(), field_names.end(),
+                   [&](const std::string& f) { return I.field_path(I.lookup, f, mapping).has_value(); }))
+    diags.error(file, line, column,
+                who + "lookup: give the lookup request at least one value (e.g. values: {<path>: "
+                      "external_reference}, or a mapping field from bridge.external_reference under its "
+                      "operations: lookup)",
+                "config.bad_target");
   for (const Impl::Op* o : {&I.create, &I.update, &I.lookup}) {
     if (!o->offered()) continue;
     // Canonical paths filled, per part.
@@ -1123,6 +1166,7 @@ void WsdlSoapSink::check_contract(const std::vector<std::string>& field_names, c
     core::DeliveryItem sample;
     sample.record.submission_id = "00000000-0000-4000-8000-000000000000";
     sample.record.version = 1;
+    sample.record.mapping = mapping;  // its operations: section places the fields, as when sending
     sample.prior_reference = "SAMPLE";
     for (const auto& f : field_names) {
       const auto p = I.field_path(*o, f, mapping);

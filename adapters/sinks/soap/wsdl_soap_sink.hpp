@@ -162,6 +162,9 @@ class WsdlSoapSink : public core::Sink {
   bool reports_each() const override { return true; }
   std::size_t concurrency() const override { return config().http.max_connections; }
   bool updates_by_reference() const override { return true; }
+  // Fields `from: bridge.legacy_reference`: the update sends each resolved
+  // from the item's prior reference (create and lookup: no value).
+  void set_deferred_fields(core::DeferredFields fields) override;
 
   // For `check`: each field name resolves in the create (and update) input,
   // else why. nullopt: fine.
