@@ -573,6 +573,8 @@ class Loader {
       }
     }
     load_operations(root["operations"], root["fields"], m);
+    for (std::size_t i = 0; i < m.fields.size(); ++i)
+      if (m.fields[i].bridge == BridgeSource::related_reference) m.related_fields.push_back(i);
     has_operations_ = false;
     return m;
   }

@@ -156,6 +156,9 @@ struct Mapping {
   // `operations:` (SOAP targets from a WSDL): per operation (create, update,
   // lookup), field name -> path in that operation's input ("": not sent).
   OperationFields operations;
+  // Indices in `fields` of those `from: bridge.related_reference` (filled at
+  // ingest once deduplication has judged the submission), found at load.
+  std::vector<std::size_t> related_fields;
 };
 
 // A signposting rule: text patterns that mark a submission needs_review.

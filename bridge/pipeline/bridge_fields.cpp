@@ -14,12 +14,7 @@ bool reporter_is_anonymous(const boost::json::value& doc) {
 
 namespace {
 
-bool has_related_source(const mapping::Mapping* m) {
-  if (!m) return false;
-  for (const auto& f : m->fields)
-    if (f.bridge == mapping::BridgeSource::related_reference) return true;
-  return false;
-}
+bool has_related_source(const mapping::Mapping* m) { return m && !m->related_fields.empty(); }
 
 // The related report's reference for this target, or nullopt.
 std::optional<std::string> related_reference(const BridgeFieldContext& c) {
@@ -54,15 +49,15 @@ bool fill_bridge_fields(core::TargetRecord& record, const BridgeFieldContext& c,
   if (!has_related_source(mapping)) return found;
   mapping::BridgeValues values;
   values.related_reference = related_reference(c);
-  for (const auto& plan : mapping->fields) {
-    if (plan.bridge != mapping::BridgeSource::related_reference) continue;
+  // The record has one field per mapping field, in the mapping's order.
+  for (const std::size_t i : mapping->related_fields) {
     std::optional<std::string> value;
     if (values.related_reference) {
-      auto r = mapping::apply_deferred(*mapping, plan, record.target, record.submission_id, record.version, values);
+      auto r = mapping::apply_deferred(*mapping, mapping->fields[i], record.target, record.submission_id,
+                                       record.version, values);
       if (r.record && !r.record->fields.empty()) value = r.record->fields.front().value;
     }
-    for (auto& f : record.fields)
-      if (f.name == plan.name) f.value = value;
+    if (i < record.fields.size()) record.fields[i].value = std::move(value);
   }
   return true;
 }
