@@ -12,33 +12,21 @@
 
 #include <boost/json.hpp>
 
-#include "bridge/net/http_client.hpp"
-#include "tests/integration/harness.hpp"
-#include "tests/servers/server_process.hpp"
+#include "tests/integration/guardian_soap.hpp"
 
 using namespace reportbridge;
 using namespace reportbridge::testing;
 
 namespace {
 
-const std::string kWsdl = std::string(REPORTBRIDGE_SOURCE_DIR) + "/tests/fixtures/wsdl/wrapped/GuardianIntakeService.wsdl";
-
-const char* kMappings = R"Y(mapping: guardian
-targets: [guardian]
-fields:
-  - name: gcr:CommunityReport/SourceSystem
-    value: PUBLIC_APP
-  - name: gcr:CommunityReport/ReportedDateTime
-    from: submitted_at
-    transforms:
-      - datetime: {format: "%Y-%m-%dT%H:%M:%S"}
-    required: true
-  - name: gcr:CommunityReport/Classification/CategoryCode
-    value: ASB01
-  - name: gcr:CommunityReport/Summary
-    from: summary
-    max_length: 100
-  - name: gcr:CommunityReport/ExternalReference
+// The shared Guardian mapping, for the Guardian target alone (a CSV drop
+// issues no reference: check refuses legacy_reference for it), with the
+// bridge's values as mapping fields.
+std::string guardian_mapping() {
+  std::string m = kGuardianMapping;
+  const std::string targets = "targets: [guardian, drop]";
+  m.replace(m.find(targets), targets.size(), "targets: [guardian]");
+  return m + R"Y(  - name: gcr:CommunityReport/ExternalReference
     from: bridge.external_reference
     transforms:
       - regex_replace: {pattern: "^", with: "APP-"}
@@ -54,6 +42,7 @@ operations:
   lookup:
     gcr:CommunityReport/ExternalReference: svc:ExternalReference
 )Y";
+}
 
 const char* kDropMapping = R"Y(mapping: drop
 targets: [drop]
@@ -62,8 +51,9 @@ fields:
   - {name: Version, from: bridge.version}
 )Y";
 
+// The Guardian target with no `values:` at all: the mapping places everything.
 std::string target(int port) {
-  return "  - name: guardian\n    type: soap\n    wsdl: " + kWsdl + "\n    url: http://127.0.0.1:" +
+  return "  - name: guardian\n    type: soap\n    wsdl: " + kGuardianWsdl + "\n    url: http://127.0.0.1:" +
          std::to_string(port) +
          "/Guardian/IntakeService.svc\n"
          "    namespaces:\n"
@@ -76,18 +66,6 @@ std::string target(int port) {
          "    batch_size: 10\n    batch_wait: 50ms\n"
          "    retry: {max_attempts: 50, base: 50ms, cap: 200ms}\n"
          "    writeback: {message: \"Recorded by Guardian.\", reference: true}\n";
-}
-
-boost::json::value server_call(ServerProcess& s, const std::string& method, const std::string& target) {
-  net::HttpClientConfig c;
-  c.base_url = s.url(target);
-  net::HttpClient client(c);
-  net::Request r;
-  r.method = method;
-  r.target = target;
-  auto res = client.send(r);
-  REQUIRE(res.status == 200);
-  return method == "GET" ? boost::json::parse(res.body) : boost::json::value();
 }
 
 // Runs the daemon until `done` holds (or the deadline), then stops it.
@@ -104,7 +82,7 @@ bool run_until(const Installation& inst, const std::function<bool()>& done) {
 
 TEST_CASE("bridge values mapped: transformed external reference in the record and the lookup, legacy reference in the update") {
   ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
-  Installation inst(kMappings, target(server.port()));
+  Installation inst(guardian_mapping(), target(server.port()));
   write_file(inst.dir / "mappings/drop.yaml", kDropMapping);
   {
     std::string cfg = read_file(inst.config);
@@ -129,7 +107,7 @@ TEST_CASE("bridge values mapped: transformed external reference in the record an
 
   // The first create commits at the server, then the connection drops: in
   // doubt; after the settle time the lookup must find it by the transformed reference.
-  server_call(server, "POST", "/control?drop_next=1&ops=create");
+  control(server, "drop_next=1&ops=create");
   REQUIRE(run_until(inst, [&] {
     std::size_t forwarded = 0;
     for (const auto& [id, state] : inst.statuses()) forwarded += state == "forwarded";
@@ -139,13 +117,13 @@ TEST_CASE("bridge values mapped: transformed external reference in the record an
   insert_submission(inst.store, 4, test_id(1), 2, valid_payload(test_id(1), 2, "concern", "Edited summary"));
   REQUIRE(run_until(inst, [&] {
     if (inst.published_records().size() < 4) return false;  // the drop has the edit too
-    auto d = server_call(server, "GET", "/dump");
+    auto d = dump(server);
     for (const auto& rec : d.at("records").as_array())
       if (rec.at("versions").as_array().size() == 2) return true;
     return false;
   }));
 
-  auto d = server_call(server, "GET", "/dump");
+  auto d = dump(server);
   INFO(boost::json::serialize(d));
   CHECK(d.at("duplicates").as_object().empty());
   CHECK(d.at("repeated_versions").as_object().empty());

@@ -32,6 +32,19 @@ struct Fixture {
   }
 };
 
+// A fixture whose file must load: its one mapping and the sample document.
+struct Loaded : Fixture {
+  std::optional<mapping::MappingSet> set;
+  boost::json::value doc = boost::json::parse(kDoc);
+  explicit Loaded(const std::string& yaml) : Fixture(yaml) {
+    core::Diagnostics d;
+    set = load(d);
+    INFO(d.to_string());
+    REQUIRE(set);
+  }
+  const mapping::Mapping& m() const { return set->mappings().at(0); }
+};
+
 std::optional<std::string> field(const mapping::MapResult& r, const std::string& name) {
   REQUIRE(r.record);
   auto* v = r.record->find(name);
@@ -42,7 +55,7 @@ std::optional<std::string> field(const mapping::MapResult& r, const std::string&
 }  // namespace
 
 TEST_CASE("bridge values known when mapping: external reference, id, version, attachments, with transforms") {
-  Fixture fx(R"(mapping: m
+  Loaded fx(R"(mapping: m
 targets: [rms]
 attachments: true
 fields:
@@ -53,12 +66,8 @@ fields:
   - {name: Count, from: bridge.attachment_count}
   - {name: Short, from: bridge.external_reference, transforms: [{short_id: 8}]}
 )");
-  core::Diagnostics d;
-  auto set = fx.load(d);
-  INFO(d.to_string());
-  REQUIRE(set);
-  const auto& m = set->mappings().at(0);
-  auto doc = boost::json::parse(kDoc);
+  const auto& m = fx.m();
+  const auto& doc = fx.doc;
   auto r = mapping::apply(m, "rms", doc, "6f1c", 3);
   REQUIRE_FALSE(r.error);
   CHECK(field(r, "Ext") == "6f1c:3");
@@ -82,19 +91,16 @@ fields:
 }
 
 TEST_CASE("bridge.legacy_reference is left for the update and resolved through the field's rules") {
-  Fixture fx(R"(mapping: m
+  Loaded fx(R"(mapping: m
 targets: [rms]
 fields:
   - {name: Summary, from: summary}
   - {name: Prev, from: bridge.legacy_reference, transforms: [{regex_replace: {pattern: "^RMS/", with: ""}}], max_length: 6}
   - {name: Strict, from: bridge.legacy_reference, required: true, transforms: [{regex_extract: {pattern: "^RMS/[0-9]+$"}}]}
 )");
-  core::Diagnostics d;
-  auto set = fx.load(d);
-  INFO(d.to_string());
-  REQUIRE(set);
-  const auto& m = set->mappings().at(0);
-  auto doc = boost::json::parse(kDoc);
+  const auto& m = fx.m();
+  const auto& doc = fx.doc;
+  const auto& set = fx.set;
   // at ingest: no value yet, and `required` is not judged (there is none to judge)
   auto r = mapping::apply(m, "rms", doc, "6f1c", 3);
   REQUIRE_FALSE(r.error);
