@@ -94,6 +94,7 @@ fields:
   - {name: RelatedReference, default: ""}
   - {name: ReporterKey, default: ""}
   - {name: Summary, from: summary}
+  - {name: LinkedAs, from: bridge.related_reference, transforms: [{regex_replace: {pattern: "^", with: "REL-"}}]}
 )");
     core::Diagnostics d;
     schema = schema::SubmissionSchema::load(std::string(REPORTBRIDGE_SOURCE_DIR) + "/schemas/submission.schema.json", d);
@@ -199,9 +200,13 @@ TEST_CASE("related reports, reporter keys and double taps through the pipeline, 
   REQUIRE(link.count(related) == 1);
   CHECK(link.at(related).at("RelatedReference") == (first_ref.empty() ? first : first_ref));
   CHECK(link.at(first).at("RelatedReference").empty());
+  // The same value as a mapping source, through the field's own transform.
+  CHECK(link.at(related).at("LinkedAs") == "REL-" + (first_ref.empty() ? first : first_ref));
+  CHECK(link.at(first).at("LinkedAs").empty());
   // Sent plainly.
   REQUIRE(plain.count(related) == 1);
   CHECK(plain.at(related).at("RelatedReference").empty());
+  CHECK(plain.at(related).at("LinkedAs").empty());
   // Held for review: not sent, a dead letter that names the first report.
   CHECK(hold.count(related) == 0);
   CHECK(hold.count(first) == 1);
