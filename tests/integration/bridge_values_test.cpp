@@ -68,6 +68,15 @@ std::string target(int port) {
          "    writeback: {message: \"Recorded by Guardian.\", reference: true}\n";
 }
 
+// Feeds the installation's CSV drop with kDropMapping.
+void feed_drop(const Installation& inst) {
+  write_file(inst.dir / "mappings/drop.yaml", kDropMapping);
+  std::string cfg = read_file(inst.config);
+  const std::string list = "mappings: [mappings/all.yaml]";
+  cfg.replace(cfg.find(list), list.size(), "mappings: [mappings/all.yaml, mappings/drop.yaml]");
+  write_file(inst.config, cfg);
+}
+
 // Runs the daemon until `done` holds (or the deadline), then stops it.
 bool run_until(const Installation& inst, const std::function<bool()>& done) {
   pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
@@ -83,13 +92,7 @@ bool run_until(const Installation& inst, const std::function<bool()>& done) {
 TEST_CASE("bridge values mapped: transformed external reference in the record and the lookup, legacy reference in the update") {
   ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
   Installation inst(guardian_mapping(), target(server.port()));
-  write_file(inst.dir / "mappings/drop.yaml", kDropMapping);
-  {
-    std::string cfg = read_file(inst.config);
-    const std::string list = "mappings: [mappings/all.yaml]";
-    cfg.replace(cfg.find(list), list.size(), "mappings: [mappings/all.yaml, mappings/drop.yaml]");
-    write_file(inst.config, cfg);
-  }
+  feed_drop(inst);
   create_app_store(inst.store);
   for (int n = 1; n <= 3; ++n) insert_submission(inst.store, n, test_id(n), 1, valid_payload(test_id(n)));
 
@@ -173,4 +176,45 @@ TEST_CASE("bridge.legacy_reference for a target that issues no reference is refu
   const std::string said = check.out + check.err;
   CHECK(said.find("all.yaml:5:24: error: bridge.legacy_reference") != std::string::npos);
   CHECK(said.find("target 'drop' sends no updates by reference") != std::string::npos);
+}
+
+TEST_CASE("a public contract (Documentum context registry): a mapped bridge value in an attribute, the lookup sends the same") {
+  // The contract is not ours (tests/fixtures/wsdl/README.md); register takes
+  // context/@token, lookup a token element: the short id of the external
+  // reference goes in both, and preview validates each envelope against it.
+  const std::string wsdl = std::string(REPORTBRIDGE_SOURCE_DIR) +
+                           "/tests/fixtures/wsdl/documentum_context_registry/ContextRegistryService.wsdl";
+  Installation inst(R"Y(mapping: registry
+targets: [registry]
+fields:
+  - name: context/@token
+    from: bridge.external_reference
+    transforms: [{short_id: 16}]
+  - name: host
+    value: cleveland-app
+operations:
+  lookup:
+    context/@token: token
+)Y",
+                    "  - name: registry\n    type: soap\n    wsdl: " + wsdl +
+                        "\n    url: http://127.0.0.1:9/registry\n"
+                        "    namespaces: {tns: \"http://services.rt.fs.documentum.emc.com/\"}\n"
+                        "    create: {operation: register, reference: \"tns:registerResponse/return\"}\n"
+                        "    lookup: {operation: lookup, reference: \"tns:lookupResponse/return/@token\"}\n");
+  feed_drop(inst);
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  auto check = inst.bridge({"check"});
+  INFO(check.out << check.err);
+  REQUIRE(check.exit_code == 0);
+  auto preview = inst.bridge({"preview", "--submission", test_id(1), "--target", "registry"});
+  INFO(preview.out << preview.err);
+  REQUIRE(preview.exit_code == 0);
+  const auto at = preview.out.find("<context token=\"");
+  REQUIRE(at != std::string::npos);
+  const std::string token = preview.out.substr(at + 16, 16);
+  CHECK(token.find('"') == std::string::npos);
+  CHECK(preview.out.find("<token>" + token + "</token>") != std::string::npos);
+  CHECK(preview.out.find("REJECTED") == std::string::npos);
+  CHECK(preview.out.find("from bridge.external_reference: \"" + test_id(1) + ":1\"") != std::string::npos);
 }
