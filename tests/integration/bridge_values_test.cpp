@@ -218,3 +218,36 @@ operations:
   CHECK(preview.out.find("REJECTED") == std::string::npos);
   CHECK(preview.out.find("from bridge.external_reference: \"" + test_id(1) + ":1\"") != std::string::npos);
 }
+
+TEST_CASE("a legacy reference the field's rules refuse: that update is a dead letter, unsent, and later rows keep flowing") {
+  ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  // The Guardian issues GRD/yy/nnnnnn; this mapping wants RMS/... and refuses anything else.
+  std::string mapping = guardian_mapping();
+  const std::string trim = "    transforms: [trim]\n    required: true\n";
+  REQUIRE(mapping.find(trim) != std::string::npos);
+  mapping.replace(mapping.find(trim), trim.size(),
+                  "    transforms: [{regex_extract: {pattern: \"^RMS/[0-9]+$\"}}]\n    required: true\n");
+  Installation inst(mapping, target(server.port()));
+  feed_drop(inst);
+  create_app_store(inst.store);
+  insert_submission(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)));
+  REQUIRE(inst.bridge({"check"}).exit_code == 0);
+  REQUIRE(run_until(inst, [&] { return inst.statuses()[test_id(1)] == "forwarded"; }));
+  // The edit cannot be sent; a new report behind it can.
+  insert_submission(inst.store, 2, test_id(1), 2, valid_payload(test_id(1), 2, "concern", "Edited summary"));
+  insert_submission(inst.store, 3, test_id(2), 1, valid_payload(test_id(2)));
+  REQUIRE(run_until(inst, [&] {
+    auto s = outbox_states(inst);
+    return s["dead"] == 1 && inst.statuses()[test_id(2)] == "forwarded" && inst.published_records().size() == 3;
+  }));
+  auto d = dump(server);
+  INFO(boost::json::serialize(d));
+  REQUIRE(d.at("records").as_array().size() == 2);
+  for (const auto& rec : d.at("records").as_array()) CHECK(rec.at("versions").as_array().size() == 1);  // no update sent
+  const auto* updates = d.at("calls").as_object().if_contains("UpdateCommunityReport");
+  CHECK((updates == nullptr || updates->to_number<std::int64_t>() == 0));
+  auto status = run_process({REPORTBRIDGE_BINARY, "status", "--config", inst.config});
+  INFO(status.out << status.err);
+  CHECK(status.out.find("mapping_failed") != std::string::npos);
+  CHECK(status.out.find("PriorReference") != std::string::npos);
+}

@@ -64,7 +64,7 @@ TEST_CASE("check reports mapping errors in the mapping file") {
   CHECK(r.out.find("mappings/all.yaml:4:38: error: unknown transform 'lowercse', did you mean 'lowercase'?") != std::string::npos);
 }
 
-TEST_CASE("once delivers valid rows, quarantines bad ones, writes statuses back; status and preview tell") {
+TEST_CASE("once delivers valid rows, quarantines bad ones, writes statuses back, status and preview tell") {
   Installation inst;
   create_app_store(inst.store);
   for (int i = 1; i <= 20; ++i)
@@ -137,7 +137,7 @@ TEST_CASE("run drains and exits 0 on SIGTERM, then a restart picks up new rows o
   for (const auto& [k, n] : rows) CHECK(n == 1);
 }
 
-TEST_CASE("SIGHUP reloads mappings; a broken set is refused and the old one keeps running") {
+TEST_CASE("SIGHUP reloads mappings, a broken set is refused and the old one keeps running") {
   Installation inst;
   create_app_store(inst.store);
   std::string out = (inst.dir / "run.out").string(), err = (inst.dir / "run.err").string();
@@ -158,7 +158,7 @@ TEST_CASE("SIGHUP reloads mappings; a broken set is refused and the old one keep
   CHECK(inst.published().size() == 1);  // still delivered with the old mapping
 }
 
-TEST_CASE("SIGHUP re-reads the config: a change needing a restart is refused whole; the log level and mapping list apply") {
+TEST_CASE("SIGHUP re-reads the config: a change needing a restart is refused whole, the log level and mapping list apply") {
   Installation inst;
   create_app_store(inst.store);
   const std::string original = read_file(inst.config);
@@ -211,7 +211,7 @@ TEST_CASE("windows-1252 drop keeps what it can hold and marks the rest, never '?
   CHECK(all.find('?') == std::string::npos);
 }
 
-TEST_CASE("status before the first run says so; a bad log level is a usage error") {
+TEST_CASE("status before the first run says so, a bad log level is a usage error") {
   Installation inst;
   create_app_store(inst.store);
   auto r = inst.bridge({"status"});

@@ -455,7 +455,7 @@ TEST_CASE("end to end: CSV drop, XML drop and SOAP RMS with edits, signposting a
 // needs_review after delivery; only targets with `reference: true` have their
 // reference written back, whatever the order they settle in; `on_error: empty`
 // gives no value (no element in XML), not an empty one.
-TEST_CASE("a signposted submission keeps needs_review after delivery; only the RMS reference is written back") {
+TEST_CASE("a signposted submission keeps needs_review after delivery, only the RMS reference is written back") {
   Installation inst;
   const std::string signposted = test_id(1), plain = test_id(2), typo = test_id(3);
   create_app_store(inst.store);

@@ -130,7 +130,7 @@ TEST_CASE("a running daemon carries out a replay request within about a second")
   CHECK(inst.published() == std::map<std::string, int>{{test_id(1) + ",1", 1}});
 }
 
-TEST_CASE("circuit: a failing target opens its circuit; status shows it and nothing is attempted meanwhile") {
+TEST_CASE("circuit: a failing target opens its circuit, status shows it and nothing is attempted meanwhile") {
   Installation inst(kAllKindsMapping, "    circuit: {failures: 1, cooldown: 1h}\n");
   inst.append_config("health: {enabled: false}\n");
   create_app_store(inst.store);
@@ -188,7 +188,7 @@ TEST_CASE("retention: an old dead letter's record copy is erased, audited, and n
   CHECK(inst.bridge({"audit", "verify"}).exit_code == 0);
 }
 
-TEST_CASE("dedup: the same report sent twice under two ids is delivered once; the second is a duplicate") {
+TEST_CASE("dedup: the same report sent twice under two ids is delivered once, the second is a duplicate") {
   Installation inst;
   inst.append_config("dedup: {}\nhealth: {enabled: false}\n");
   create_app_store(inst.store);

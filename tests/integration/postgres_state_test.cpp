@@ -278,7 +278,7 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
   CHECK(inst.published().size() == expected.size());
 }
 
-TEST_CASE("postgresql state: the database restarts mid-run; the daemon pauses, reconnects and loses nothing") {
+TEST_CASE("postgresql state: the database restarts mid-run, the daemon pauses, reconnects and loses nothing") {
   PG_SERVER_OR_SKIP(server);
   Installation inst;
   use_state(inst, pg_state(*server, server->create_database()));

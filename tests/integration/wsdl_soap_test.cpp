@@ -99,7 +99,7 @@ TEST_CASE("check knows the contract: every wrong path, unknown operations, undec
   }
 }
 
-TEST_CASE("a good WSDL target passes check; preview shows every operation's envelope") {
+TEST_CASE("a good WSDL target passes check, preview shows every operation's envelope") {
   ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
   Installation inst(kGuardianMapping, guardian_target(server.port()));
   create_app_store(inst.store);

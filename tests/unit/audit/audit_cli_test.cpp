@@ -194,7 +194,7 @@ TEST_CASE("audit show: a submission's history in time order across rotated files
   }
 }
 
-TEST_CASE("audit show: batch entries tell each submission's story; --json gives each stored line once") {
+TEST_CASE("audit show: batch entries tell each submission's story, --json gives each stored line once") {
   TempDir dir;
   {
     AuditLog log(settings(dir.path()), identity());

@@ -124,7 +124,7 @@ TEST_CASE("the service identity of this process") {
   CHECK(a.instance != b.instance);
 }
 
-TEST_CASE("a batch entry: the documented fields, then items; each submission's entry comes back from it") {
+TEST_CASE("a batch entry: the documented fields, then items, each submission's entry comes back from it") {
   core::EventBatch b;
   b.kind = core::EventKind::delivered;
   b.at_ms = 1'700'000'000'000;

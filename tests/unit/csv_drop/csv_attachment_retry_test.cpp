@@ -159,7 +159,7 @@ TEST_CASE("a transient failure on a later attachment removes the item's earlier 
   CHECK(listing(f.out).empty());  // first copy removed, nothing published
 }
 
-TEST_CASE("I/O errors from the locator are retried; permanent attachment errors reject with their code") {
+TEST_CASE("I/O errors from the locator are retried, permanent attachment errors reject with their code") {
   Fixture f;
   const auto video = f.add_media("v.mp4", kVideo);
   SECTION("std::system_error -> retry") {

@@ -121,7 +121,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("writes a header and RFC 4180 rows; missing and null fields are empty cells") {
+TEST_CASE("writes a header and RFC 4180 rows, missing and null fields are empty cells") {
   Fixture f;
   auto sink = f.sink(f.config(), {"ref", "name", "notes", "phone"});
   auto outcomes = sink.deliver(make_batch(
@@ -144,7 +144,7 @@ TEST_CASE("writes a header and RFC 4180 rows; missing and null fields are empty 
   CHECK(listing(f.out) == std::set<std::string>{"npt_csv-npt_csv-20261127T184210Z-000042.csv"});
 }
 
-TEST_CASE("no raw control character reaches the file; the marker is counted") {
+TEST_CASE("no raw control character reaches the file, the marker is counted") {
   Fixture f;
   auto sink = f.sink(f.config(), {"ref", "notes"});
   auto o = sink.deliver(make_batch("k", {make_record("s1", 1, {{"ref", "R1"}, {"notes", std::string("tab\there\x0bvt\x1b]0;t\x07\0nul\nnext", 26)}})}));
@@ -185,7 +185,7 @@ TEST_CASE("semicolon and tab delimiters, no header, custom prefix and LF line en
   CHECK(read_file(f.out / "force.drop-k2.csv") == "\"x\ty\"\tp;q\n");
 }
 
-TEST_CASE("UTF-8 with BOM starts the file with EF BB BF once; plain UTF-8 has none") {
+TEST_CASE("UTF-8 with BOM starts the file with EF BB BF once, plain UTF-8 has none") {
   Fixture f;
   auto c = f.config();
   c.encoding = Encoding::utf8_bom;
@@ -276,7 +276,7 @@ TEST_CASE("an empty batch writes nothing") {
   CHECK_FALSE(fs::exists(f.out / "npt_csv-k.csv"));
 }
 
-TEST_CASE("atomic publish leaves no temp file; .done only with trigger_file") {
+TEST_CASE("atomic publish leaves no temp file, .done only with trigger_file") {
   Fixture f;
   auto plain = f.sink(f.config(), {"a"});
   plain.deliver(make_batch("k1", {make_record("s", 1, {{"a", "x"}})}));
@@ -485,7 +485,7 @@ TEST_CASE("without an attachment_files column the columns are left alone") {
   CHECK(read_file(f.out / "npt_csv-k.attachments/s1_v2_1.png") == "png bytes");
 }
 
-TEST_CASE("a payload path with ../ is rejected through the locator; other rows publish") {
+TEST_CASE("a payload path with ../ is rejected through the locator, other rows publish") {
   Fixture f;
   write_file(f.tmp / "secret.txt", "not media");
   auto sink = f.sink(f.config(), {"ref"});

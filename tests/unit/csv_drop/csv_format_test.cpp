@@ -212,7 +212,7 @@ TEST_CASE("code point markers are visible and zero-padded") {
 // Issue #15 item 4: a resident who types U+000B, U+001B or U+0000 must not get
 // raw control bytes into a CSV cell (importers choke on them, terminals act on
 // them). TAB, LF and CR are text layout and stay; the rest become markers.
-TEST_CASE("control characters become visible markers in every encoding; TAB, LF and CR stay") {
+TEST_CASE("control characters become visible markers in every encoding, TAB, LF and CR stay") {
   using namespace std::string_literals;
   for (auto enc : {Encoding::utf8, Encoding::utf8_bom, Encoding::windows_1252}) {
     INFO(static_cast<int>(enc));

@@ -317,7 +317,7 @@ TEST_CASE("reporter keys are stable, keyed and never stored in clear", "[dedup]"
     CHECK(bytes.find(clear) == std::string::npos);
 }
 
-TEST_CASE("no reporter keys without a key file; a bad key file is refused", "[dedup]") {
+TEST_CASE("no reporter keys without a key file, a bad key file is refused", "[dedup]") {
   Fixture f;
   DedupSettings s;
   Deduplicator d(f.db, s);

@@ -84,7 +84,7 @@ TEST_CASE("file drop: attachments go out before the document, and a trigger file
   CHECK(read_file(f.out / "t-K1.attachments/s1_v1_1.jpg") == "AAA");
 }
 
-TEST_CASE("file drop: a failure before any document leaves nothing; after one, the attachments stay") {
+TEST_CASE("file drop: a failure before any document leaves nothing, after one, the attachments stay") {
   Fixture f;
   auto drop = f.drop(false);
   const auto batch = f.batch({{f.photo("a.jpg", "AAA")}, {f.photo("b.jpg", "BBB")}});

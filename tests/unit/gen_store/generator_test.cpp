@@ -172,7 +172,7 @@ bool starts_with_formula(std::string_view s) {
 
 }  // namespace
 
-TEST_CASE("same options give byte-identical rows, truth and attachment files; another seed differs") {
+TEST_CASE("same options give byte-identical rows, truth and attachment files, another seed differs") {
   TempDir a, b, c;
   GenOptions oa = options_in(a, 600);
   oa.attachment_rate = 0.4;
@@ -238,7 +238,7 @@ TEST_CASE("label counts match the truth file and the requested rates") {
   CHECK(count_status_rows(dir / "store.db") == 0);
 }
 
-TEST_CASE("valid rows follow the contract; malformed rows break it and never reference files") {
+TEST_CASE("valid rows follow the contract, malformed rows break it and never reference files") {
   TempDir dir;
   GenOptions o = options_in(dir, 3000);
   o.now = "2026-11-10T12:00:00Z";  // the window spans the end of BST (2026-10-25 01:00 UTC)
@@ -661,7 +661,7 @@ TEST_CASE("the CLI writes the same store as the library and rejects bad flags wi
   CHECK(io.exit_code == 1);
 }
 
-TEST_CASE("London times switch offset at the BST boundaries; RFC 3339 parsing") {
+TEST_CASE("London times switch offset at the BST boundaries, RFC 3339 parsing") {
   // 2026: BST from 29 March 01:00 UTC to 25 October 01:00 UTC.
   CHECK(format_london(parse_time("2026-03-29T00:59:59Z")) == "2026-03-29T00:59:59+00:00");
   CHECK(format_london(parse_time("2026-03-29T01:00:00Z")) == "2026-03-29T02:00:00+01:00");

@@ -242,7 +242,7 @@ TEST_CASE("a downloaded attachment that does not match its declaration is reject
   CHECK(code_of([&] { src.attachment_path(bad_hash); }) == ErrorCode::unusable_reference);
 }
 
-TEST_CASE("attachment server errors are transient; ids are never paths") {
+TEST_CASE("attachment server errors are transient, ids are never paths") {
   auto photo = stored("att-photo", kJpeg, "image/jpeg", "p.jpg");
   AttachmentStore s({{photo, kJpeg}});
   write_file(s.faults, R"({"fail": [{"prefix": "/v1/attachments", "status": 503, "retry_after": "7", "times": 1}]})");

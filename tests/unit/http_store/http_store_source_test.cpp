@@ -231,7 +231,7 @@ TEST_CASE("429 with Retry-After: the source asks for exactly that wait and does 
   CHECK(f.requests("GET /v1/submissions").size() == 2);
 }
 
-TEST_CASE("503 with Retry-After is honoured; 500 and network errors back off exponentially") {
+TEST_CASE("503 with Retry-After is honoured, 500 and network errors back off exponentially") {
   Fixture f;
   insert_many(f.db, 1, 3);
   f.set_faults(R"({"fail": [{"method": "GET", "status": 503, "retry_after": "1", "times": 1},

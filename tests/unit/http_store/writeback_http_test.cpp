@@ -73,7 +73,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("one status that keeps failing is retried alone; the rest of its batch is written once") {
+TEST_CASE("one status that keeps failing is retried alone, the rest of its batch is written once") {
   Fixture f;
   // Every PUT for submission 7 fails (the app's back end chokes on it).
   write_file(f.faults, R"({"fail": [{"method": "PUT", "prefix": "/v1/submissions/)" + test_id(7) +

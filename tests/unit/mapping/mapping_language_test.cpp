@@ -95,7 +95,7 @@ TEST_CASE("schema_paths lists every property path, with [*] for list items") {
   CHECK(mapping::generic_path(*mapping::parse_path("attachments[3].id")) == "attachments[*].id");
 }
 
-TEST_CASE("templates join several paths; missing values render empty") {
+TEST_CASE("templates join several paths, missing values render empty") {
   Fixture fx(R"(mapping: m
 targets: npt_csv
 fields:

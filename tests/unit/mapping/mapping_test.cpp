@@ -144,7 +144,7 @@ fields:
   CHECK(value(r, "Cat") == "OTHER");
 }
 
-TEST_CASE("routing by kind and category; unmatched submissions route nowhere") {
+TEST_CASE("routing by kind and category, unmatched submissions route nowhere") {
   Fixture fx(R"(mapping: m
 targets: [npt_csv]
 when: {kind: [concern], category: [noise, drugs]}

@@ -208,7 +208,7 @@ TEST_CASE("malformed UTF-8 anywhere in long ASCII text is still refused") {
   }
 }
 
-TEST_CASE("text already in NFC comes back unchanged; text that is not is composed") {
+TEST_CASE("text already in NFC comes back unchanged, text that is not is composed") {
   CHECK(*normalise_nfc("Bront\xC3\xAB").value == "Bront\xC3\xAB");
   CHECK(*normalise_nfc("Bronte\xCC\x88").value == "Bront\xC3\xAB");
   CHECK(*normalise_nfc("plain ASCII").value == "plain ASCII");

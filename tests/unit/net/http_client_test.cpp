@@ -179,7 +179,7 @@ TEST_CASE("at most max_connections requests run at once") {
   CHECK(client.connections_opened() <= 2);
 }
 
-TEST_CASE("run: callers on several threads share the slots; a job's follow-up goes on its slot") {
+TEST_CASE("run: callers on several threads share the slots, a job's follow-up goes on its slot") {
   auto cfg = config_for(plain_server().url());
   cfg.max_connections = 2;
   HttpClient client(cfg);
@@ -228,7 +228,7 @@ TEST_CASE("the rate limit spaces request starts") {
   CHECK(ms >= 330);  // 7 waits of 50 ms
 }
 
-TEST_CASE("file parts are streamed base64-encoded; a short file aborts before the end") {
+TEST_CASE("file parts are streamed base64-encoded, a short file aborts before the end") {
   testing::TempDir dir;
   std::string bytes;
   for (int i = 0; i < 200000; ++i) bytes += static_cast<char>(i * 7 % 251);

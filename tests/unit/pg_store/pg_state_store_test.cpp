@@ -175,7 +175,7 @@ TEST_CASE("two connections claiming the same target never take the same item") {
   CHECK(writer.pending_writeback_count() == 200);
 }
 
-TEST_CASE("a claim carries a fencing token; an outcome under a stale token is refused") {
+TEST_CASE("a claim carries a fencing token, an outcome under a stale token is refused") {
   PG_SERVER_OR_SKIP(server);
   const auto conninfo = server->conninfo(server->create_database());
   pg_store::PgStateStore s(connect_to(conninfo));
@@ -209,7 +209,7 @@ TEST_CASE("an error names the statement, never the values bound to it") {
   }
 }
 
-TEST_CASE("a batch whose lease ran out is taken over by another instance; the first one's outcome is refused") {
+TEST_CASE("a batch whose lease ran out is taken over by another instance, the first one's outcome is refused") {
   PG_SERVER_OR_SKIP(server);
   const auto conninfo = server->conninfo(server->create_database());
   const auto lease = std::chrono::milliseconds(400);
@@ -241,7 +241,7 @@ TEST_CASE("a batch whose lease ran out is taken over by another instance; the fi
   CHECK(b.pending_writeback_count() == 2);  // each status once
 }
 
-TEST_CASE("a batch being delivered keeps its lease: renewed under the same token, not taken over; lost once it is") {
+TEST_CASE("a batch being delivered keeps its lease: renewed under the same token, not taken over, lost once it is") {
   PG_SERVER_OR_SKIP(server);
   const auto conninfo = server->conninfo(server->create_database());
   const auto lease = std::chrono::milliseconds(1500);
@@ -285,7 +285,7 @@ TEST_CASE("a batch being delivered keeps its lease: renewed under the same token
   CHECK_THROWS_AS(a.settle_batch(*second, {core::DeliveryOutcome::ok()}, 2000, kRetry, kRule), store::LeaseLost);
 }
 
-TEST_CASE("a restarted instance takes its own open batches back at once; another's wait for their lease") {
+TEST_CASE("a restarted instance takes its own open batches back at once, another's wait for their lease") {
   PG_SERVER_OR_SKIP(server);
   const auto conninfo = server->conninfo(server->create_database());
   {
@@ -301,7 +301,7 @@ TEST_CASE("a restarted instance takes its own open batches back at once; another
   CHECK(open[0].items.size() == 1);
 }
 
-TEST_CASE("one instance ingests at a time; the ingest lease passes on once it ran out") {
+TEST_CASE("one instance ingests at a time, the ingest lease passes on once it ran out") {
   PG_SERVER_OR_SKIP(server);
   const auto conninfo = server->conninfo(server->create_database());
   const auto lease = std::chrono::milliseconds(1000);

@@ -448,7 +448,7 @@ TEST_CASE("contract: a claim is bounded by the memory its decoded records take, 
   CHECK(total == 40);
 }
 
-TEST_CASE("contract: write-back goes in queue order; a status the app refused waits on its own") {
+TEST_CASE("contract: write-back goes in queue order, a status the app refused waits on its own") {
   FOR_EACH_STATE_BACKEND(b);
   auto s = b.open();
   {
@@ -507,7 +507,7 @@ TEST_CASE("contract: a duplicate gets the kept report's reference once it has on
   CHECK(s->fill_duplicate_references(3000) == 0);  // filled once
 }
 
-TEST_CASE("contract: a copy not yet sent can be withdrawn; one already claimed cannot") {
+TEST_CASE("contract: a copy not yet sent can be withdrawn, one already claimed cannot") {
   FOR_EACH_STATE_BACKEND(b);
   auto s = b.open();
   enqueue(*s, "later-copy", 1, 1, {"a", "b"});

@@ -83,7 +83,7 @@ TEST_CASE("preview's traced decision equals ingest's for every generated row") {
   CHECK(outcomes["rejected"] > 10);
 }
 
-TEST_CASE("a mapping failure for one target quarantines the whole version, traced or not; preview still shows every route") {
+TEST_CASE("a mapping failure for one target quarantines the whole version, traced or not, preview still shows every route") {
   TempDir dir{"decision"};
   reportbridge::testing::write_file(dir / "a.yaml", "mapping: a\ntargets: [a]\nwhen: {kind: [concern]}\n"
                                                     "fields:\n  - {name: Ref, from: id, required: true}\n");

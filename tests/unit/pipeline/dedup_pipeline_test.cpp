@@ -288,7 +288,7 @@ TEST_CASE("an original ingested after its already-delivered double tap is linked
   }
 }
 
-TEST_CASE("an original ingested after its double tap, before the tap left, is sent; the tap becomes the duplicate") {
+TEST_CASE("an original ingested after its double tap, before the tap left, is sent, the tap becomes the duplicate") {
   DedupBridge b;
   const std::string orig = test_id(21), tap = test_id(22);
   insert_submission_at(b.store_path, 2, tap, 1, valid_payload(tap), "2026-11-27T18:42:15Z");

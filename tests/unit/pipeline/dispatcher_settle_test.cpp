@@ -159,7 +159,7 @@ TEST_CASE("finished items are settled and announced while a call of their batch 
   CHECK(f.state.open_batches("rms").empty());
 }
 
-TEST_CASE("the next batch goes while a slow call holds a connection; versions of a submission stay in order") {
+TEST_CASE("the next batch goes while a slow call holds a connection, versions of a submission stay in order") {
   Fixture f;
   f.sink.held_id = "a";
   f.sink.batch_size = 2;

@@ -79,7 +79,7 @@ TEST_CASE("a hostile reference is cleaned and capped before it is stored or writ
   CHECK(wb[0].update.reference == stored);
 }
 
-TEST_CASE("a hostile fault string is kept as a bounded detail; status shows it escaped") {
+TEST_CASE("a hostile fault string is kept as a bounded detail, status shows it escaped") {
   testing::TempDir dir;
   store::SqliteStateStore state((dir / "state.db").string());
   soap::SoapSink sink(config_for(faulty().url("/hostile-fault")), nullptr);

@@ -21,7 +21,7 @@ using namespace reportbridge::testing;
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-TEST_CASE("heartbeat rule: idle is healthy however long; busy must progress within the stall timeout") {
+TEST_CASE("heartbeat rule: idle is healthy however long, busy must progress within the stall timeout") {
   runner::Heartbeat ingest("ingest"), delivery("delivery:drop");
   const std::int64_t t0 = core::steady_now_ns();
   const auto stall = std::chrono::nanoseconds(2s);
@@ -127,7 +127,7 @@ TEST_CASE("once: reads everything, delivers partial batches too, writes every st
   CHECK(st.at(test_id(1)) == "forwarded");
 }
 
-TEST_CASE("run: rows arriving while it idles are delivered and written back; a stop ends it after the drain") {
+TEST_CASE("run: rows arriving while it idles are delivered and written back, a stop ends it after the drain") {
   Bridge b;
   auto runner = b.make(false);
   auto done = std::async(std::launch::async, [&] { return runner.run(); });

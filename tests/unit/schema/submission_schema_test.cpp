@@ -395,7 +395,7 @@ TEST_CASE("version must be a whole number of at least 1") {
   }
 }
 
-TEST_CASE("an id that is not a UUID fails its pattern; either case of hex passes") {
+TEST_CASE("an id that is not a UUID fails its pattern, either case of hex passes") {
   json::object doc = valid_doc();
   SECTION("not a UUID") {
     doc["id"] = "report-42";

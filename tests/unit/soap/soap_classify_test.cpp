@@ -110,7 +110,7 @@ TEST_CASE("classification table") {
   }
 }
 
-TEST_CASE("a delivered response carries the reference; an update may have none") {
+TEST_CASE("a delivered response carries the reference, an update may have none") {
   auto got = classify(http(200, kOk), &ref(), false, 1 << 20);
   CHECK(got.outcome.reference == "RMS-1");
   CHECK(got.doc != nullptr);
@@ -119,7 +119,7 @@ TEST_CASE("a delivered response carries the reference; an update may have none")
   CHECK(got.outcome.reference.empty());
 }
 
-TEST_CASE("fault details name code, subcode and reason; parse limit applies") {
+TEST_CASE("fault details name code, subcode and reason, parse limit applies") {
   auto got = classify(http(500, fault12("env:Receiver")), &ref(), false, 1 << 20);
   CHECK(got.outcome.detail.find("Receiver/Busy") != std::string::npos);
   CHECK(got.outcome.detail.find("why") != std::string::npos);

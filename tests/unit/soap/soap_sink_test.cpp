@@ -251,7 +251,7 @@ TEST_CASE("in doubt without a lookup operation: hold or resend as configured") {
   CHECK(creates_by_external(rms())["hold-a:1"] == 1);
 }
 
-TEST_CASE("a schema-invalid record is rejected with line and never sent; the others go") {
+TEST_CASE("a schema-invalid record is rejected with line and never sent, the others go") {
   SoapSink sink(config_for(rms().url("/rms")), nullptr);
   auto out = sink.deliver(batch_of({item(record("poison-ok-1")), item(record("poison-bad", 1, "not a postcode")),
                                     item(record("poison-ok-2"))}));
@@ -311,7 +311,7 @@ TEST_CASE("attachments: inline base64 streamed, large ones by reference, mismatc
   CHECK(preview.find("<svc:ExternalReference>att-1:1</svc:ExternalReference>") != std::string::npos);
 }
 
-TEST_CASE("max_request_size: attachments are inlined only while the request fits; a request too large is not sent") {
+TEST_CASE("max_request_size: attachments are inlined only while the request fits, a request too large is not sent") {
   // The spyne RMS refuses requests over 2 MiB (spyne's own limit): three
   // 800 kB photos inline (about 3.2 MB of base64) are refused by it; with
   // max_request_size 2MiB the first goes inline, the others by reference.
@@ -355,7 +355,7 @@ TEST_CASE("max_request_size: attachments are inlined only while the request fits
   CHECK(creates_by_external(rms()).count("size-tiny:1") == 0);
 }
 
-TEST_CASE("HTTP basic auth and WS-Security are accepted; wrong secrets are rejected") {
+TEST_CASE("HTTP basic auth and WS-Security are accepted, wrong secrets are rejected") {
   testing::TempDir dir;
   testing::write_secret_file(dir / "pw", "s3cret-pw\n");
   testing::write_secret_file(dir / "wrong", "nope\n");
@@ -394,7 +394,7 @@ TEST_CASE("HTTP basic auth and WS-Security are accepted; wrong secrets are rejec
   }
 }
 
-TEST_CASE("faults and misbehaviour are classified; nothing is lost") {
+TEST_CASE("faults and misbehaviour are classified, nothing is lost") {
   struct Case {
     std::string path;
     SoapVersion version;

@@ -885,7 +885,7 @@ TEST_CASE("shipped RMS contract: attachments inline (bytes intact), larger ones 
   CHECK(preview.find("app-media:rms-att-1/a2") != std::string::npos);
 }
 
-TEST_CASE("shipped RMS contract: without a reference path a large attachment is rejected; bad content paths fail") {
+TEST_CASE("shipped RMS contract: without a reference path a large attachment is rejected, bad content paths fail") {
   auto& s = rms_stand_in();
   testing::TempDir dir;
   testing::write_file(dir / "clip.mp4", std::string(150000, 'v'));
@@ -910,7 +910,7 @@ TEST_CASE("shipped RMS contract: without a reference path a large attachment is 
   CHECK_THROWS(WsdlSoapSink(not_base64, {}));
 }
 
-TEST_CASE("shipped RMS contract over mutual TLS: delivered with the photo inline; a name mismatch is refused") {
+TEST_CASE("shipped RMS contract over mutual TLS: delivered with the photo inline, a name mismatch is refused") {
   testing::TempDir dir;
   testing::make_test_pki(dir.path());
   const std::string d = dir.path().string();
@@ -983,7 +983,7 @@ TEST_CASE("a mapping's operations: section: its records' update leaves a field o
   CHECK(sink.check_operation_path("amend", "x").has_value());
 }
 
-TEST_CASE("shipped RMS contract with max_request_size: photos inline only while the request fits; a request too large is not sent") {
+TEST_CASE("shipped RMS contract with max_request_size: photos inline only while the request fits, a request too large is not sent") {
   // The stand-in (spyne) refuses requests over 2 MiB: three 800 kB photos
   // inline (3.2 MB of base64) are refused by the target itself; within
   // max_request_size 2MiB the first goes inline and the others by reference.

@@ -198,7 +198,7 @@ TEST_CASE("a state database from a newer build is refused") {
   CHECK_THROWS_WITH(store::SqliteStateStore(path), Catch::Contains("schema version 99"));
 }
 
-TEST_CASE("references are kept only for targets that read them back; reference_for finds them by target") {
+TEST_CASE("references are kept only for targets that read them back, reference_for finds them by target") {
   TempDir dir;
   store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "sub-1", 1, 1, {"csv", "rms"});
@@ -257,7 +257,7 @@ TEST_CASE("a claim is bounded by the memory its decoded records take") {
   CHECK(total == 100);
 }
 
-TEST_CASE("items settle while the rest of their batch is in flight; a crash leaves only the rest in doubt") {
+TEST_CASE("items settle while the rest of their batch is in flight, a crash leaves only the rest in doubt") {
   TempDir dir;
   const auto path = (dir / "state.db").string();
   store::SqliteStateStore s(path);

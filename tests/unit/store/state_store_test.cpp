@@ -147,7 +147,7 @@ TEST_CASE("rfc3339_utc formats milliseconds since the epoch") {
   CHECK(store::rfc3339_utc(1'795'804'930'000) == "2026-11-27T18:42:10Z");
 }
 
-TEST_CASE("an unreadable stored record becomes a dead letter; the rest of the batch goes on") {
+TEST_CASE("an unreadable stored record becomes a dead letter, the rest of the batch goes on") {
   TempDir dir;
   store::SqliteStateStore s((dir / "state.db").string());
   enqueue(s, "good", 1, {"a"});

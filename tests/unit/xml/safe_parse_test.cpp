@@ -167,7 +167,7 @@ TEST_CASE("XPath with namespace prefixes returns the first match's string") {
   CHECK_THROWS_AS(XPathQuery("/a", {{"p", "urn:x"}, {"p", "urn:y"}}), std::invalid_argument);
 }
 
-TEST_CASE("the prefixes an XPath uses: name tests, attributes, wildcards; not literals, axes or functions") {
+TEST_CASE("the prefixes an XPath uses: name tests, attributes, wildcards, not literals, axes or functions") {
   CHECK(xpath_prefixes("/s:Envelope/s:Body/r:Ack[r:Found='true']/@x:id") ==
         std::vector<std::string>{"s", "r", "x"});
   CHECK(xpath_prefixes("//a:*") == std::vector<std::string>{"a"});

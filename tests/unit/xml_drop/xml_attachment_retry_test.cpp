@@ -77,7 +77,7 @@ std::set<std::string> listing(const fs::path& dir) {
 
 }  // namespace
 
-TEST_CASE("xml_drop: a 503 for an attachment retries its item; the next batch delivers it once") {
+TEST_CASE("xml_drop: a 503 for an attachment retries its item, the next batch delivers it once") {
   for (Mode mode : {Mode::per_submission, Mode::batch}) {
     INFO((mode == Mode::batch ? "batch" : "per_submission"));
     Fixture f;

@@ -251,7 +251,7 @@ TEST_CASE("every item rejected: nothing is written") {
   CHECK(sink.deliver({6, "key-11", {}}).empty());
 }
 
-TEST_CASE("attachments are copied and checked; a bad one rejects its record") {
+TEST_CASE("attachments are copied and checked, a bad one rejects its record") {
   Fixture f;
   XmlDropSink sink(f.config(Mode::batch), f.locator());
   auto a = item(10, "sub-a");
