@@ -118,14 +118,19 @@ struct Args {
   bool list = false;
 };
 
-void setup_logging(const std::string& level) {
+// `instance`: a fleet member's name (state on PostgreSQL), put at the start of
+// every message as `instance=NAME` (a plain word: the config checks it); empty
+// for a lone instance.
+void setup_logging(const std::string& level, const std::string& instance = {}) {
+  const std::string tag = instance.empty() ? std::string() : "instance=" + instance + " ";
   std::shared_ptr<spdlog::logger> logger;
   if (service::is_journal_stream()) {
     // Under systemd: "<priority>message" lines; the journal adds the time.
     logger = std::make_shared<spdlog::logger>("reportbridge", service::make_journal_sink());
+    logger->set_pattern(tag + "%v");
   } else {
     logger = spdlog::stderr_logger_mt("reportbridge");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l " + tag + "%v", spdlog::pattern_time_type::utc);
   }
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
@@ -140,7 +145,8 @@ std::unique_ptr<Runtime> load_or_report(const Args& args, int& exit_code) {
     exit_code = kExitConfigInvalid;
     return nullptr;
   }
-  setup_logging(args.log_level.empty() ? rt->config.log_level : args.log_level);
+  setup_logging(args.log_level.empty() ? rt->config.log_level : args.log_level,
+                rt->config.postgres ? rt->config.instance_name() : std::string());
   return rt;
 }
 

@@ -84,7 +84,8 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
     }
     rt.events->add(audit_log);
   }
-  auto metrics = std::make_shared<service::Metrics>(rt.config.target_names());
+  auto metrics = std::make_shared<service::Metrics>(rt.config.target_names(), rt.config.instance_name(),
+                                                    rt.config.postgres ? "postgresql" : "sqlite");
   rt.events->add(metrics);
 
   // Health, readiness and metrics on their own thread and state connection.
@@ -95,33 +96,41 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
   const auto targets = rt.config.target_names();
   metrics->set_gauge_source([&] {
     std::lock_guard<std::mutex> g(probe_mutex);
-    return service::collect_gauges(probe_state, targets, store::now_ms());
+    auto gauges = service::collect_gauges(probe_state, targets, store::now_ms());
+    if (auto* pg = dynamic_cast<pg_store::PgStateStore*>(&probe_state)) {
+      gauges.fleet = true;
+      for (auto& l : pg->leases_held()) gauges.leases.push_back({std::move(l.instance), std::move(l.lease), l.held});
+    }
+    return gauges;
   });
+  if (rt.config.postgres) metrics->set_takeover_source([] { return pg_store::batches_taken_over(); });
   // Only the daemon serves health and metrics; `once` is a batch job.
   std::optional<service::HealthServer> health;
   if (rt.service.health.enabled && !once) {
-    health.emplace(
-        rt.service.health.server,
-        [&] {
-          std::lock_guard<std::mutex> g(probe_mutex);
-          service::ReadinessInputs in;
-          if (auto* db = probe_state.sqlite_database()) {
-            in.state_error = service::probe_state_writable(*db);
-          } else {
-            // PostgreSQL: a query answered (the connection is made again if the server dropped it).
-            try {
-              probe_state.pending_writeback_count();
-            } catch (const std::exception& e) {
-              in.state_error = std::string("state database: ") + e.what();
-            }
-          }
-          in.source_error = rt.source->probe();
-          if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
-          in.circuits = service::circuits(probe_state, targets);
-          in.now_ms = store::now_ms();
-          return service::readiness_checks(in, rt.service.health.circuit_open_threshold);
-        },
-        [&] { return metrics->render(); });
+    auto readiness = [&] {
+      std::lock_guard<std::mutex> g(probe_mutex);
+      service::ReadinessInputs in;
+      if (auto* db = probe_state.sqlite_database()) {
+        in.state_error = service::probe_state_writable(*db);
+      } else {
+        // PostgreSQL: a query answered (the connection is made again if the server dropped it).
+        try {
+          probe_state.pending_writeback_count();
+        } catch (const std::exception& e) {
+          in.state_error = std::string("state database: ") + e.what();
+        }
+      }
+      in.source_error = rt.source->probe();
+      if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
+      in.circuits = service::circuits(probe_state, targets);
+      in.now_ms = store::now_ms();
+      return service::readiness_checks(in, rt.service.health.circuit_open_threshold);
+    };
+    metrics->set_ready_source([readiness] {
+      const auto checks = readiness();
+      return std::all_of(checks.begin(), checks.end(), [](const auto& c) { return c.ok; });
+    });
+    health.emplace(rt.service.health.server, readiness, [&] { return metrics->render(); });
     try {
       health->start();
     } catch (const std::exception& e) {

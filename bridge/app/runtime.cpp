@@ -101,6 +101,8 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const conf
   rt->schema = schema::SubmissionSchema::load(c.schema_path.string(), diags);
   rt->audit = audit::load_audit_settings(c.document["audit"], c.file, c.base_dir,
                                          c.local_dir() / "audit", diags);
+  // A fleet member keeps its own chain, named by the instance (docs/audit.md).
+  if (c.postgres) rt->audit.instance = c.instance_name();
   if (auto sc = service::load_service_config(c.document, c.file, diags)) rt->service = *sc;
   if (const YAML::Node d = c.document["dedup"]; d && d.IsMap()) {
     auto ds = dedup::load_dedup_settings(d, c.file, diags);

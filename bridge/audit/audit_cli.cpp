@@ -1,7 +1,9 @@
 #include "bridge/audit/audit_cli.hpp"
 
+#include <algorithm>
 #include <optional>
 
+#include "bridge/audit/audit_files.hpp"
 #include "bridge/audit/audit_reader.hpp"
 #include "bridge/core/untrusted_text.hpp"
 
@@ -12,15 +14,20 @@ namespace {
 constexpr int kOk = 0, kFailure = 1, kUsage = 2;
 
 constexpr const char* kUsageText = R"(Usage:
-  reportbridge audit verify [--config FILE] [--dir DIR] [--allow-archived] [--head SEQ:HASH]
+  reportbridge audit verify [--config FILE] [--dir DIR] [--instance NAME] [--allow-archived]
+                            [--head SEQ:HASH]
       Recompute the hash chain over every audit file. Exit 0 when intact; 1 with the
       first break (file:line: what broke) when an entry was edited, deleted, inserted,
-      reordered or a file was cut short or removed.
+      reordered or a file was cut short or removed. A fleet's folder holds one chain
+      per instance: each is verified and reported under its instance's name.
+      --instance NAME   only that instance's chain
       --allow-archived  the oldest files were archived: start from the first entry present
       --head SEQ:HASH   a head printed by an earlier verify: it must still be there
+                        (one chain: with several instances, give --instance)
   reportbridge audit show [--config FILE] [--dir DIR] (--submission ID | --target NAME)
                           [--target NAME] [--since TIME] [--until TIME] [--json]
-      A submission's history in time order, across rotated files. TIME is RFC 3339
+      A submission's history in time order, across rotated files and every instance's
+      chain (each step names the instance that did it). TIME is RFC 3339
       (2025-03-01T10:00:00Z) or a date (2025-03-01, midnight UTC); since <= time < until.
       --json prints the entries exactly as stored, one per line.
   --dir DIR   the audit folder (default: audit.directory from the config)
@@ -32,8 +39,10 @@ std::string pad(std::string_view s, std::size_t width) {
   return out;
 }
 
-void print_human(std::ostream& out, const Entry& e, bool with_submission) {
-  out << e.time << "  " << pad(e.kind, 14);
+void print_human(std::ostream& out, const Entry& e, bool with_submission, const std::string* instance) {
+  out << e.time << "  ";
+  if (instance) out << pad(instance->empty() ? "-" : core::escape_for_terminal(*instance), 12) << "  ";
+  out << pad(e.kind, 14);
   if (with_submission) out << "  " << (e.submission_id.empty() ? "-" : e.submission_id);
   if (!e.submission_id.empty() || e.version) out << "  v" << e.version;
   // Values came from residents' reports and targets' answers: escaped, so a
@@ -51,27 +60,68 @@ void print_human(std::ostream& out, const Entry& e, bool with_submission) {
   out << "\n";
 }
 
-int cmd_verify(const std::filesystem::path& dir, const VerifyOptions& options, std::ostream& out) {
+// One chain; `who` is "" for a lone instance, else "instance NAME: ".
+int verify_one(const std::filesystem::path& dir, const VerifyOptions& options, const std::string& who,
+               std::ostream& out) {
   VerifyResult r = verify_chain(dir, options);
-  for (const auto& n : r.notes) out << "note: " << n << "\n";
+  for (const auto& n : r.notes) out << "note: " << who << n << "\n";
   if (!r.ok) {
-    out << "audit verify: BROKEN: " << r.location() << "\n";
-    out << "audit verify: " << r.entries << " entries verified before the break"
+    out << "audit verify: " << who << "BROKEN: " << r.location() << "\n";
+    out << "audit verify: " << who << r.entries << " entries verified before the break"
         << (r.entries ? " (up to seq " + std::to_string(r.last_seq) + ")" : std::string()) << "\n";
     return kFailure;
   }
   if (r.entries == 0) {
-    out << "audit verify: OK: no entries yet in " << dir.string() << "\n";
+    out << "audit verify: " << who << "OK: no entries yet in " << dir.string() << "\n";
     return kOk;
   }
-  out << "audit verify: OK: " << r.entries << (r.entries == 1 ? " entry in " : " entries in ") << r.files << " file(s), seq " << r.first_seq << ".."
-      << r.last_seq << "\n";
-  out << "head: " << r.last_seq << ":" << r.head_hash << "\n";
+  out << "audit verify: " << who << "OK: " << r.entries << (r.entries == 1 ? " entry in " : " entries in ") << r.files
+      << " file(s), seq " << r.first_seq << ".." << r.last_seq << "\n";
+  out << "head" << (who.empty() ? std::string() : " " + options.instance) << ": " << r.last_seq << ":" << r.head_hash
+      << "\n";
   return kOk;
 }
 
+// Every chain in `dir` (a fleet's: one per instance), or the one of `instance`.
+int cmd_verify(const std::filesystem::path& dir, VerifyOptions options, const std::string& instance,
+               std::ostream& out, std::ostream& err) {
+  if (!std::filesystem::is_directory(dir)) throw std::runtime_error("no audit trail at " + dir.string());
+  auto chains = list_audit_chains(dir);
+  if (!instance.empty()) {
+    std::erase_if(chains, [&](const AuditChain& c) { return c.instance != instance; });
+    if (chains.empty()) {
+      err << "audit verify: no chain of instance '" << instance << "' in " << dir.string() << "\n";
+      return kFailure;
+    }
+  }
+  // A lone instance's folder (or one with no entries yet): as it always was.
+  if (chains.empty() || (chains.size() == 1 && chains.front().instance.empty()))
+    return verify_one(chains.empty() ? dir : chains.front().dir, options, "", out);
+  if (options.head_seq && chains.size() > 1) {
+    err << "audit verify: --head names one chain's entry; give --instance NAME (" << chains.size()
+        << " instances in " << dir.string() << ")\n";
+    return kUsage;
+  }
+  int rc = kOk;
+  std::size_t broken = 0;
+  for (const auto& c : chains) {
+    VerifyOptions o = options;
+    o.instance = c.instance;
+    const std::string who = "instance " + (c.instance.empty() ? std::string("(folder itself)") : c.instance) + ": ";
+    if (verify_one(c.dir, o, who, out) != kOk) {
+      rc = kFailure;
+      ++broken;
+    }
+  }
+  out << "audit verify: " << chains.size() << " chain(s), " << (broken ? std::to_string(broken) + " BROKEN" : "all intact")
+      << "\n";
+  return rc;
+}
+
 int cmd_show(const std::filesystem::path& dir, const Query& q, bool json, std::ostream& out, std::ostream& err) {
-  QueryResult r = query(dir, q);
+  QueryResult r = query_chains(dir, q);
+  // Several chains: each step names its instance.
+  const bool fleet = std::any_of(r.hits.begin(), r.hits.end(), [](const auto& h) { return !h.instance.empty(); });
   for (const auto& w : r.warnings) err << "audit show: warning: " << w << " (run `reportbridge audit verify`)\n";
   if (r.hits.empty()) {
     err << "audit show: no entries"
@@ -88,7 +138,7 @@ int cmd_show(const std::filesystem::path& dir, const Query& q, bool json, std::o
   if (!q.submission_id.empty())
     out << "submission " << q.submission_id << ": " << r.hits.size() << " entr" << (r.hits.size() == 1 ? "y" : "ies")
         << "\n";
-  for (const auto& h : r.hits) print_human(out, h.entry, q.submission_id.empty());
+  for (const auto& h : r.hits) print_human(out, h.entry, q.submission_id.empty(), fleet ? &h.instance : nullptr);
   return kOk;
 }
 
@@ -115,6 +165,7 @@ int run_audit_command(const std::vector<std::string>& args, const std::filesyste
 
   std::filesystem::path dir = audit_dir;
   VerifyOptions vopt;
+  std::string instance;
   Query q;
   bool json = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -138,6 +189,9 @@ int run_audit_command(const std::vector<std::string>& args, const std::filesyste
     } else if (a == "--dir") {
       if (!take()) return needs_value();
       dir = value;
+    } else if (verb == "verify" && a == "--instance") {
+      if (!take()) return needs_value();
+      instance = value;
     } else if (verb == "verify" && a == "--allow-archived") {
       vopt.allow_archived = true;
     } else if (verb == "verify" && a == "--head") {
@@ -175,7 +229,7 @@ int run_audit_command(const std::vector<std::string>& args, const std::filesyste
     return usage_error("show needs --submission ID or --target NAME");
   if (q.since_ms && q.until_ms && *q.until_ms <= *q.since_ms) return usage_error("--until must be after --since");
   try {
-    if (verb == "verify") return cmd_verify(dir, vopt, out);
+    if (verb == "verify") return cmd_verify(dir, vopt, instance, out, err);
     return cmd_show(dir, q, json, out, err);
   } catch (const std::exception& e) {
     err << "reportbridge audit: " << e.what() << "\n";

@@ -48,6 +48,20 @@ std::vector<AuditFile> list_audit_files(const std::filesystem::path& dir) {
   return rotated;
 }
 
+std::vector<AuditChain> list_audit_chains(const std::filesystem::path& dir) {
+  std::vector<AuditChain> out;
+  if (!list_audit_files(dir).empty()) out.push_back({"", dir});
+  std::vector<AuditChain> named;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (!e.is_directory()) continue;
+    if (list_audit_files(e.path()).empty() && !std::filesystem::exists(e.path() / kLockFileName)) continue;
+    named.push_back({e.path().filename().string(), e.path()});
+  }
+  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.instance < b.instance; });
+  out.insert(out.end(), named.begin(), named.end());
+  return out;
+}
+
 std::string rotated_file_name(std::int64_t first_seq, std::int64_t now_ms) {
   std::string t = format_time(now_ms);  // 2025-03-01T10:00:00.123Z
   std::string compact;

@@ -25,6 +25,16 @@ struct AuditFile {
 // Other files in the folder are ignored. Throws std::filesystem::filesystem_error.
 std::vector<AuditFile> list_audit_files(const std::filesystem::path& dir);
 
+// The chains of a fleet in one folder (docs/audit.md, "Several instances"):
+// <dir> itself when it holds audit files (a lone instance: `instance` empty),
+// then each sub-folder that holds audit files or a writer's lock, named by the
+// instance that writes it, by name. Throws std::filesystem::filesystem_error.
+struct AuditChain {
+  std::string instance;
+  std::filesystem::path dir;
+};
+std::vector<AuditChain> list_audit_chains(const std::filesystem::path& dir);
+
 // "audit-000000000042-20250301T100000.123Z.jsonl"
 std::string rotated_file_name(std::int64_t first_seq, std::int64_t now_ms);
 

@@ -105,6 +105,12 @@ AuditLog::AuditLog(AuditSettings settings, ServiceIdentity identity, Clock clock
       clock_(clock ? std::move(clock) : Clock(system_now_ms)),
       monotonic_(monotonic ? std::move(monotonic) : MonotonicClock([] { return std::chrono::steady_clock::now(); })) {
   if (settings_.directory.empty()) throw std::runtime_error("audit: no directory configured");
+  if (!settings_.instance.empty()) {
+    if (settings_.instance.find('/') != std::string::npos || settings_.instance.front() == '.')
+      throw std::runtime_error("audit: instance name '" + settings_.instance + "' cannot name a folder");
+    settings_.directory /= settings_.instance;
+    identity_.instance = settings_.instance + "/" + identity_.instance;
+  }
   std::error_code ec;
   std::filesystem::create_directories(settings_.directory, ec);
   if (ec) throw std::runtime_error("audit: cannot create " + settings_.directory.string() + ": " + ec.message());

@@ -34,6 +34,11 @@ struct AuditSettings {
   FsyncPolicy fsync = FsyncPolicy::interval;
   std::chrono::milliseconds fsync_interval{1000};
   std::size_t buffer_size = 1 << 20;  // on_event writes out once this much is buffered
+  // A fleet member's name (state on PostgreSQL; docs/audit.md, "Several
+  // instances"): its chain is kept in <directory>/<instance>/ and every entry's
+  // `instance` field is "<instance>/<random id per start>". Empty: a lone
+  // instance, the chain in <directory> itself.
+  std::string instance;
 };
 
 class AuditLog final : public core::EventListener {

@@ -84,6 +84,10 @@ VerifyResult verify_once(const std::filesystem::path& dir, const VerifyOptions& 
                     (any ? "the entry after seq " + std::to_string(last_seq) : std::string("the first entry")) +
                         " is not valid: " + parsed.error);
       const Entry& e = *parsed.entry;
+      if (!options.instance.empty() && instance_of(e) != options.instance)
+        return fail(name, n,
+                    "entry seq " + std::to_string(e.seq) + " was written by instance '" + instance_of(e) +
+                        "', not by '" + options.instance + "' whose chain this is: it was moved between chains");
       if (torn) {
         if (e.kind != kChainResumed)
           return fail(torn->file, torn->line,
@@ -229,6 +233,31 @@ QueryResult query(const std::filesystem::path& dir, const Query& q) {
     return a.entry.seq < b.entry.seq;
   });
   return result;
+}
+
+std::string instance_of(const Entry& e) {
+  const auto slash = e.instance.rfind('/');
+  return slash == std::string::npos ? std::string() : e.instance.substr(0, slash);
+}
+
+QueryResult query_chains(const std::filesystem::path& dir, const Query& q) {
+  if (!std::filesystem::is_directory(dir)) throw std::runtime_error("no audit trail at " + dir.string());
+  QueryResult all;
+  for (const auto& chain : list_audit_chains(dir)) {
+    QueryResult r = query(chain.dir, q);
+    for (auto& w : r.warnings) all.warnings.push_back(chain.instance.empty() ? std::move(w) : chain.instance + "/" + w);
+    for (auto& h : r.hits) {
+      h.instance = instance_of(h.entry);
+      if (h.instance.empty()) h.instance = chain.instance;
+      all.hits.push_back(std::move(h));
+    }
+  }
+  std::stable_sort(all.hits.begin(), all.hits.end(), [](const auto& a, const auto& b) {
+    if (a.entry.time_ms != b.entry.time_ms) return a.entry.time_ms < b.entry.time_ms;
+    if (a.instance != b.instance) return a.instance < b.instance;
+    return a.entry.seq < b.entry.seq;
+  });
+  return all;
 }
 
 }  // namespace reportbridge::audit

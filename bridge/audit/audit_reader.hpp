@@ -19,6 +19,10 @@ struct VerifyOptions {
   // must still exist with this line hash. Detects lines cut from the end.
   std::optional<std::int64_t> head_seq;
   std::string head_hash;
+  // A fleet member's chain: every entry's `instance` field must name it
+  // ("<instance>/<id per start>"); an entry naming another instance was moved
+  // between chains.
+  std::string instance;
 };
 
 struct VerifyResult {
@@ -54,11 +58,22 @@ struct QueryResult {
   struct Hit {
     Entry entry;
     std::string line;  // the entry exactly as stored (empty for the further submissions of a batch entry)
+    std::string instance;  // the instance that wrote it (query_chains; empty for a lone instance)
   };
   std::vector<Hit> hits;  // by time, then seq
   std::vector<std::string> warnings;  // lines that could not be read (file:line: why)
 };
 
 QueryResult query(const std::filesystem::path& dir, const Query& q);
+
+// The same over every chain of list_audit_chains(dir), merged in time order
+// (then instance, then seq); each hit names its instance (the name the entry
+// itself carries, sealed in its hash; else the chain's folder). Warnings name
+// the chain's folder.
+QueryResult query_chains(const std::filesystem::path& dir, const Query& q);
+
+// The instance name an entry carries: its `instance` field up to the last
+// '/' ("bridge-a/9f1c..." -> "bridge-a"); empty for a lone instance's entries.
+std::string instance_of(const Entry& e);
 
 }  // namespace reportbridge::audit

@@ -1,5 +1,7 @@
 #include "bridge/config/daemon_config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "bridge/core/secret_file.hpp"
@@ -117,6 +119,16 @@ std::vector<const MapSpec*> daemon_specs() {
           &kRetentionSpec,    &kCommonTargetSpec, &kRetrySpec, &kTargetWritebackSpec, &kCircuitSpec};
 }
 
+std::string host_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || !*host) return "reportbridge";
+  return host;
+}
+
+std::string DaemonConfig::instance_name() const {
+  return postgres && !postgres->instance.empty() ? postgres->instance : host_name();
+}
+
 std::vector<std::string> DaemonConfig::target_names() const {
   std::vector<std::string> names;
   for (const auto& t : targets) names.push_back(t.name);
@@ -215,6 +227,18 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Co
       pg.password_credential = get_string(s, "password_credential", "");
       pg.migrate_on_start = get_string(s, "migrate", "auto") == "auto";
       pg.instance = get_string(s, "instance", "");
+      // The name goes into batch keys (file names at drops), the audit folder
+      // of the instance and label values: a plain word.
+      if (s["instance"] && (pg.instance.empty() || pg.instance.size() > 64 || pg.instance.front() == '.' ||
+                            !std::all_of(pg.instance.begin(), pg.instance.end(), [](char ch) {
+                              return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                                     ch == '.' || ch == '_' || ch == '-';
+                            }))) {
+        const Position p = position_of(path, s["instance"]);
+        diags.error(p.file, p.line, p.column,
+                    "state.instance must be 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'",
+                    "yaml.bad_value");
+      }
       pg.lease = get_duration(s, "lease", pg.lease);
       c.postgres = std::move(pg);
     } else {

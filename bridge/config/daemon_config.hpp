@@ -104,7 +104,13 @@ struct DaemonConfig {
   // spool): the SQLite database's folder, or state.local_dir with PostgreSQL.
   const std::filesystem::path& local_dir() const { return local_dir_; }
   std::filesystem::path resolve(const std::string& relative) const;
+  // The name of this instance in metrics, logs and the audit trail: state.instance
+  // on PostgreSQL (the host name when not given), the host name on SQLite.
+  std::string instance_name() const;
 };
+
+// gethostname(2), or "reportbridge" when it has none.
+std::string host_name();
 
 // Type-specific keys, by type (e.g. "csv_drop", "sqlite"), declared by the
 // adapters (config::Registry, components.hpp).

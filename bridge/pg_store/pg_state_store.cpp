@@ -284,6 +284,12 @@ int migrate(pg::Connection& c) {
 
 // --- the store ---------------------------------------------------------------
 
+namespace {
+std::atomic<std::uint64_t> taken_over_count{0};
+}  // namespace
+
+std::uint64_t batches_taken_over() noexcept { return taken_over_count.load(std::memory_order_relaxed); }
+
 std::string default_instance() {
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || !*host) return "reportbridge";
@@ -655,6 +661,7 @@ std::optional<core::DeliveryBatch> PgStateStore::claim_batch(const std::string& 
         " AND lease_until_ms < " SERVER_NOW " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, batch_key, fence",
         Params().add(target).add(owner_).add(lease_ms_));
     if (!left.empty()) {
+      taken_over_count.fetch_add(1, std::memory_order_relaxed);
       core::DeliveryBatch batch;
       batch.id = left.int64(0, 0);
       batch.key = left.text(0, 1);
@@ -1228,6 +1235,16 @@ std::vector<store::QuarantineEntry> PgStateStore::quarantined(std::size_t limit)
 std::int64_t PgStateStore::quarantine_count() { return scalar(conn(), "SELECT count(*) FROM quarantine"); }
 std::int64_t PgStateStore::ledger_count() { return scalar(conn(), "SELECT count(*) FROM ledger"); }
 std::int64_t PgStateStore::pending_writeback_count() { return scalar(conn(), "SELECT count(*) FROM writeback_queue"); }
+
+std::vector<PgStateStore::LeaseHeld> PgStateStore::leases_held() {
+  auto r = conn().exec(
+      "SELECT holder, 'ingest', 1::bigint FROM leases WHERE name = 'ingest' AND expires_ms >= " SERVER_NOW
+      " UNION ALL SELECT owner, 'batch', count(*) FROM delivery_batches WHERE state = 'open' AND lease_until_ms >= "
+      SERVER_NOW " GROUP BY owner ORDER BY 1, 2");
+  std::vector<LeaseHeld> out;
+  for (int k = 0; k < r.rows(); ++k) out.push_back({r.text(k, 0), r.text(k, 1), r.int64(k, 2)});
+  return out;
+}
 
 // --- duplicates ---------------------------------------------------------------------
 

@@ -44,6 +44,10 @@
 
 namespace reportbridge::pg_store {
 
+// Delivery batches this process's stores claimed after their lease ran out
+// (claim_batch taking a batch over), for the metrics.
+std::uint64_t batches_taken_over() noexcept;
+
 // How to reach the server. The password is never part of `conninfo` (the
 // config refuses one there): it comes from a secret file or a systemd
 // credential, under the one rule for secret files (core::read_secret_file).
@@ -137,6 +141,16 @@ class PgStateStore final : public store::StateStore {
   std::int64_t quarantine_count() override;
   std::int64_t ledger_count() override;
   std::int64_t pending_writeback_count() override;
+
+  // The leases each instance holds now (by the server's clock): ("ingest", 1)
+  // for the ingest lease's holder, ("batch", n) for an instance's open
+  // delivery batches. For the fleet's metrics.
+  struct LeaseHeld {
+    std::string instance;
+    std::string lease;
+    std::int64_t held = 0;
+  };
+  std::vector<LeaseHeld> leases_held();
 
  private:
   friend class PgIngest;

@@ -109,7 +109,8 @@ std::string escape_label_value(const std::string& value) {
   return out;
 }
 
-Metrics::Metrics(const std::vector<std::string>& targets) {
+Metrics::Metrics(const std::vector<std::string>& targets, std::string instance, std::string state)
+    : instance_(std::move(instance)), state_(std::move(state)) {
   for (const auto& t : targets) targets_.try_emplace(t, std::make_unique<TargetCounters>());
 }
 
@@ -208,6 +209,31 @@ std::string Metrics::render() const {
   Writer w;
   w.family("reportbridge_build_info", "gauge", "Version of the running bridge (always 1).");
   w.sample("reportbridge_build_info", "version=\"" REPORTBRIDGE_VERSION "\"", "1");
+  // The instance's name as an info metric, not a label on every series
+  // (docs/operations.md, "Metrics of a fleet"): Prometheus's own `instance`
+  // label is the scrape target, so ours is `bridge_instance`.
+  w.family("reportbridge_instance_info", "gauge",
+           "This instance's name in its fleet (state.instance) and its state store (always 1).");
+  w.sample("reportbridge_instance_info",
+           "bridge_instance=\"" + escape_label_value(instance_) + "\",state=\"" + escape_label_value(state_) +
+               "\",version=\"" REPORTBRIDGE_VERSION "\"",
+           "1");
+  if (ready_) {
+    bool ready = false;
+    try {
+      ready = ready_();
+    } catch (const std::exception&) {
+      ready = false;
+    }
+    w.family("reportbridge_ready", "gauge", "1 when this instance is ready (as /readyz judges it), 0 otherwise.");
+    w.sample("reportbridge_ready", "", ready ? "1" : "0");
+  }
+  if (taken_over_) {
+    w.family("reportbridge_batches_taken_over_total", "counter",
+             "Delivery batches this instance claimed after their lease ran out (another instance's, or its own "
+             "after losing the database), delivered again under their key.");
+    w.sample("reportbridge_batches_taken_over_total", "", std::to_string(taken_over_()));
+  }
 
   for (const auto& c : kKindCounters) {
     w.family(c.name, "counter", c.help);
@@ -289,6 +315,16 @@ std::string Metrics::render() const {
   if (g->source_backlog >= 0) {
     w.family("reportbridge_source_backlog", "gauge", "Rows in the source not yet read.");
     w.sample("reportbridge_source_backlog", "", std::to_string(g->source_backlog));
+  }
+  if (g->fleet || !g->leases.empty()) {
+    w.family("reportbridge_fleet_leases_held", "gauge",
+             "Leases each instance of the fleet holds (ingest: 1 for the instance that ingests; batch: its open "
+             "delivery batches). Read from the shared database: the same on every instance.");
+    for (const auto& l : g->leases)
+      w.sample("reportbridge_fleet_leases_held",
+               "bridge_instance=\"" + escape_label_value(l.instance) + "\",lease=\"" + escape_label_value(l.lease) +
+                   "\"",
+               std::to_string(l.held));
   }
   return w.take();
 }

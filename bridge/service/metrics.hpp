@@ -36,6 +36,15 @@ struct Gauges {
   std::int64_t quarantined = 0;        // rows in the quarantine
   std::int64_t writeback_pending = 0;  // statuses waiting to be written back
   std::int64_t source_backlog = -1;    // rows not yet read from the source (-1: unknown, omitted)
+  // PostgreSQL: the leases each instance of the fleet holds (the ingest lease,
+  // open delivery batches); empty on SQLite.
+  struct Lease {
+    std::string instance;
+    std::string lease;  // "ingest" | "batch"
+    std::int64_t held = 0;
+  };
+  std::vector<Lease> leases;
+  bool fleet = false;  // PostgreSQL: reportbridge_fleet_leases_held is listed even when no lease is held
 };
 
 // Called on the metrics server's thread; may throw (the scrape then reports
@@ -50,7 +59,10 @@ class Metrics final : public core::EventListener {
 
   // `targets`: the configured targets, always listed (at 0) so dashboards see
   // them before the first event. Events for other targets are still counted.
-  explicit Metrics(const std::vector<std::string>& targets);
+  // `instance`: this instance's name (reportbridge_instance_info's
+  // bridge_instance label); `state`: "sqlite" or "postgresql".
+  explicit Metrics(const std::vector<std::string>& targets, std::string instance = "",
+                   std::string state = "sqlite");
   ~Metrics() override;
 
   void on_event(const core::Event& event) noexcept override;
@@ -59,6 +71,11 @@ class Metrics final : public core::EventListener {
 
   // Set once before the metrics are served.
   void set_gauge_source(GaugeSource source) { gauges_ = std::move(source); }
+  // Set once before the metrics are served: this instance's readiness (as
+  // /readyz judges it) for reportbridge_ready, and the count of delivery
+  // batches this process claimed after their lease ran out.
+  void set_ready_source(std::function<bool()> ready) { ready_ = std::move(ready); }
+  void set_takeover_source(std::function<std::uint64_t()> taken_over) { taken_over_ = std::move(taken_over); }
 
   // The Prometheus text exposition. Thread-safe.
   std::string render() const;
@@ -73,6 +90,10 @@ class Metrics final : public core::EventListener {
   mutable std::mutex extra_mutex_;
   std::map<std::string, std::unique_ptr<TargetCounters>> extra_;  // targets not configured
   GaugeSource gauges_;
+  std::function<bool()> ready_;
+  std::function<std::uint64_t()> taken_over_;
+  std::string instance_;
+  std::string state_;
 };
 
 // Escapes a label value for the exposition format (\\, \", \n).

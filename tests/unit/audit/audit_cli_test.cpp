@@ -278,3 +278,92 @@ TEST_CASE("the audit: config section") {
   CHECK(audit_spec().what == "audit");
   CHECK(audit_spec().keys.size() == 7);
 }
+
+TEST_CASE("audit of a fleet: one chain per instance, verify reports each, show merges them naming the instance") {
+  TempDir dir("auditfleet");
+  auto write = [&](const std::string& instance, std::vector<std::pair<core::Event, std::int64_t>> events) {
+    AuditSettings s = settings(dir.path());
+    s.instance = instance;
+    AuditLog log(s, identity());
+    for (auto& [e, at] : events) {
+      e.at_ms = at;
+      log.on_event(e);
+    }
+    log.flush();
+  };
+  // alpha ingested sub-X and mapped it; bravo (after alpha died) delivered it.
+  write("alpha", {{event(core::EventKind::collected, "sub-X", 0), kT0},
+                  {event(core::EventKind::mapped, "sub-X", 0, "drop"), kT0 + 10},
+                  {event(core::EventKind::collected, "sub-Y", 0), kT0 + 20}});
+  write("bravo", {{event(core::EventKind::collected, "sub-Z", 0), kT0 + 5},
+                  {event(core::EventKind::delivered, "sub-X", 0, "drop", "drop-1.csv#2"), kT0 + 3000}});
+  CHECK(std::filesystem::exists(dir.path() / "alpha" / kCurrentFileName));
+  CHECK(std::filesystem::exists(dir.path() / "bravo" / kCurrentFileName));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / kCurrentFileName));
+  // Each entry names its instance (sealed in its hash) beside the id per start.
+  CHECK(lines_of(dir.path() / "alpha" / kCurrentFileName)[0].find("\"instance\":\"alpha/0123456789abcdef\"") !=
+        std::string::npos);
+
+  auto ok = run({"verify"}, dir.path());
+  INFO(ok.out << ok.err);
+  CHECK(ok.code == 0);
+  CHECK(ok.out.find("audit verify: instance alpha: OK: 3 entries") != std::string::npos);
+  CHECK(ok.out.find("audit verify: instance bravo: OK: 2 entries") != std::string::npos);
+  CHECK(ok.out.find("head alpha: 3:") != std::string::npos);
+  CHECK(ok.out.find("head bravo: 2:") != std::string::npos);
+  CHECK(ok.out.find("2 chain(s), all intact") != std::string::npos);
+
+  auto show = run({"show", "--submission", "sub-X"}, dir.path());
+  INFO(show.out << show.err);
+  CHECK(show.code == 0);
+  const auto collected = show.out.find("alpha         collected");
+  const auto mapped = show.out.find("alpha         mapped");
+  const auto delivered = show.out.find("bravo         delivered");
+  CHECK(collected != std::string::npos);
+  CHECK(mapped != std::string::npos);
+  CHECK(delivered != std::string::npos);
+  CHECK(collected < mapped);
+  CHECK(mapped < delivered);
+  CHECK(show.out.find("submission sub-X: 3 entries") != std::string::npos);
+
+  // --head needs one chain.
+  CHECK(run({"verify", "--head", "1:" + std::string(64, 'a')}, dir.path()).code == 2);
+  CHECK(run({"verify", "--instance", "bravo"}, dir.path()).out.find("instance alpha") == std::string::npos);
+  CHECK(run({"verify", "--instance", "charlie"}, dir.path()).code == 1);
+
+  // One line of bravo's chain altered: bravo's chain is broken at that line, alpha's intact.
+  {
+    auto lines = lines_of(dir.path() / "bravo" / kCurrentFileName);
+    const auto at = lines[1].find("sub-X");
+    REQUIRE(at != std::string::npos);
+    lines[1].replace(at, 5, "sub-Q");
+    std::string data;
+    for (const auto& l : lines) data += l + "\n";
+    testing::write_file(dir.path() / "bravo" / kCurrentFileName, data);
+  }
+  auto broken = run({"verify"}, dir.path());
+  INFO(broken.out);
+  CHECK(broken.code == 1);
+  CHECK(broken.out.find("audit verify: instance alpha: OK") != std::string::npos);
+  CHECK(broken.out.find("audit verify: instance bravo: BROKEN: audit.jsonl:2:") != std::string::npos);
+  CHECK(broken.out.find("1 BROKEN") != std::string::npos);
+}
+
+TEST_CASE("audit of a fleet: an entry moved into another instance's chain is caught") {
+  TempDir dir("auditfleetmove");
+  for (const char* name : {"alpha", "bravo"}) {
+    AuditSettings s = settings(dir.path());
+    s.instance = name;
+    AuditLog log(s, identity());
+    log.on_event(event(core::EventKind::collected, std::string("sub-") + name, kT0));
+    log.flush();
+  }
+  // bravo's folder replaced by a copy of alpha's chain (every hash intact).
+  std::filesystem::copy_file(dir.path() / "alpha" / kCurrentFileName, dir.path() / "bravo" / kCurrentFileName,
+                             std::filesystem::copy_options::overwrite_existing);
+  auto r = run({"verify"}, dir.path());
+  INFO(r.out);
+  CHECK(r.code == 1);
+  CHECK(r.out.find("instance bravo: BROKEN: audit.jsonl:1: entry seq 1 was written by instance 'alpha'") !=
+        std::string::npos);
+}

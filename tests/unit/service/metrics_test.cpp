@@ -50,6 +50,9 @@ TEST_CASE("metrics render the exact exposition for a known sequence of events") 
       "# HELP reportbridge_build_info Version of the running bridge (always 1).\n"
       "# TYPE reportbridge_build_info gauge\n"
       "reportbridge_build_info{version=\"" REPORTBRIDGE_VERSION "\"} 1\n"
+      "# HELP reportbridge_instance_info This instance's name in its fleet (state.instance) and its state store (always 1).\n"
+      "# TYPE reportbridge_instance_info gauge\n"
+      "reportbridge_instance_info{bridge_instance=\"\",state=\"sqlite\",version=\"" REPORTBRIDGE_VERSION "\"} 1\n"
       "# HELP reportbridge_submissions_collected_total Submission versions read from the source.\n"
       "# TYPE reportbridge_submissions_collected_total counter\n"
       "reportbridge_submissions_collected_total 3\n"
@@ -262,4 +265,48 @@ TEST_CASE("a batch of events counts as its events one by one would") {
   batch.on_batch(mapped);
   CHECK(batch.render() == one.render());
   CHECK(batch.render().find("reportbridge_delivered_total{target=\"npt\"} 5") != std::string::npos);
+}
+
+TEST_CASE("metrics name the instance once (an info metric), its readiness, takeovers and the fleet's leases") {
+  service::Metrics m({"drop"}, "bridge-\"a\"", "postgresql");
+  bool ready = true;
+  std::uint64_t taken = 3;
+  m.set_ready_source([&] { return ready; });
+  m.set_takeover_source([&] { return taken; });
+  m.set_gauge_source([] {
+    service::Gauges g;
+    g.fleet = true;
+    g.leases = {{"bridge-a", "batch", 2}, {"bridge-a", "ingest", 1}, {"bridge-b", "batch", 1}};
+    return g;
+  });
+  std::string text = m.render();
+  INFO(text);
+  // The name is a label of one series only: Prometheus's own `instance` (the
+  // scrape target) is left alone, and no other series carries ours.
+  CHECK(text.find("\nreportbridge_instance_info{bridge_instance=\"bridge-\\\"a\\\"\",state=\"postgresql\",version=\"" REPORTBRIDGE_VERSION "\"} 1\n") !=
+        std::string::npos);
+  std::size_t labelled = 0;
+  for (std::size_t at = 0; (at = text.find("bridge_instance=\"bridge-\\\"a", at)) != std::string::npos; ++at) ++labelled;
+  CHECK(labelled == 1);
+  CHECK(text.find("\nreportbridge_ready 1\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_batches_taken_over_total 3\n") != std::string::npos);
+  CHECK(text.find("# TYPE reportbridge_batches_taken_over_total counter\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_fleet_leases_held{bridge_instance=\"bridge-a\",lease=\"batch\"} 2\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_fleet_leases_held{bridge_instance=\"bridge-a\",lease=\"ingest\"} 1\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_fleet_leases_held{bridge_instance=\"bridge-b\",lease=\"batch\"} 1\n") != std::string::npos);
+  ready = false;
+  taken = 4;
+  text = m.render();
+  CHECK(text.find("\nreportbridge_ready 0\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_batches_taken_over_total 4\n") != std::string::npos);
+}
+
+TEST_CASE("metrics on a lone instance: no readiness or takeover series unless wired, no fleet leases") {
+  service::Metrics m({"drop"}, "host1");
+  m.set_gauge_source([] { return service::Gauges{}; });
+  const std::string text = m.render();
+  CHECK(text.find("reportbridge_instance_info{bridge_instance=\"host1\",state=\"sqlite\"") != std::string::npos);
+  CHECK(text.find("reportbridge_fleet_leases_held") == std::string::npos);
+  CHECK(text.find("reportbridge_batches_taken_over_total") == std::string::npos);
+  CHECK(text.find("reportbridge_ready") == std::string::npos);
 }
