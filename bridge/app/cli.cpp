@@ -126,8 +126,7 @@ void setup_logging(const std::string& level, const std::string& instance = {}) {
   std::shared_ptr<spdlog::logger> logger;
   if (service::is_journal_stream()) {
     // Under systemd: "<priority>message" lines; the journal adds the time.
-    logger = std::make_shared<spdlog::logger>("reportbridge", service::make_journal_sink());
-    logger->set_pattern(tag + "%v");
+    logger = std::make_shared<spdlog::logger>("reportbridge", service::make_journal_sink(2, tag));
   } else {
     logger = spdlog::stderr_logger_mt("reportbridge");
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l " + tag + "%v", spdlog::pattern_time_type::utc);

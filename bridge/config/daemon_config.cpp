@@ -58,7 +58,7 @@ const MapSpec kStateSpec{
       "postgresql: auto (default: bring the schema up to date at start) or manual (refuse to start on an older schema; run `reportbridge state migrate`).",
       {"auto", "manual"}},
      {"instance", ValueKind::string, false,
-      "postgresql: this instance's name among those sharing the database (default: the host name; give each instance on one host its own)."},
+      "postgresql: this instance's name among those sharing the database, in its metrics, logs and audit chain (default: the host name; give each instance on one host its own): letters, digits, '.', '_', '-'."},
      {"lease", ValueKind::duration, false,
       "postgresql: how long the ingest lease and a claimed batch hold an instance's work; another instance takes over a dead one's within it (default 30s)."},
      {"local_dir", ValueKind::string, false,

@@ -17,8 +17,10 @@ namespace {
 
 class JournalSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  explicit JournalSink(int fd) : fd_(fd) {
-    set_formatter_(std::make_unique<spdlog::pattern_formatter>("%v", spdlog::pattern_time_type::local, ""));
+  JournalSink(int fd, const std::string& prefix) : fd_(fd) {
+    std::string pattern;
+    for (char c : prefix) pattern += c == '%' ? std::string("%%") : std::string(1, c);
+    set_formatter_(std::make_unique<spdlog::pattern_formatter>(pattern + "%v", spdlog::pattern_time_type::local, ""));
   }
 
  protected:
@@ -68,6 +70,8 @@ bool is_journal_stream(int fd) {
          static_cast<unsigned long long>(st.st_ino) == ino;
 }
 
-std::shared_ptr<spdlog::sinks::sink> make_journal_sink(int fd) { return std::make_shared<JournalSink>(fd); }
+std::shared_ptr<spdlog::sinks::sink> make_journal_sink(int fd, const std::string& prefix) {
+  return std::make_shared<JournalSink>(fd, prefix);
+}
 
 }  // namespace reportbridge::service

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/sink.h>
 
 #include <memory>
+#include <string>
 
 namespace reportbridge::service {
 
@@ -13,8 +14,9 @@ namespace reportbridge::service {
 bool is_journal_stream(int fd = 2);
 
 // A sink writing "<N>" + the formatted message + "\n" to `fd`, one write(2)
-// per line. Default pattern "%v" (the journal adds time and identity).
-std::shared_ptr<spdlog::sinks::sink> make_journal_sink(int fd = 2);
+// per line. Default pattern "%v" (the journal adds time and identity);
+// `prefix` goes before each message (a fleet member's "instance=NAME ").
+std::shared_ptr<spdlog::sinks::sink> make_journal_sink(int fd = 2, const std::string& prefix = {});
 
 // The sd-daemon priority for a spdlog level: critical 2, error 3, warn 4,
 // info 6, debug and trace 7.

@@ -274,3 +274,22 @@ TEST_CASE("fleet: every metric the Grafana dashboard and the alert rules query i
     CHECK(exported);
   }
 }
+
+TEST_CASE("fleet: check refuses an instance name that cannot name a folder, a file or a label value, and says where") {
+  Installation inst;
+  std::string cfg = read_file(inst.config);
+  cfg = cfg.substr(cfg.find("source:"));
+  for (const char* bad : {"\"../etc\"", "\"bridge a\"", "\".hidden\"", "\"\""}) {
+    write_file(inst.config, std::string("state:\n  type: postgresql\n  conninfo: \"host=db1\"\n  local_dir: local\n") +
+                                "  instance: " + bad + "\n" + cfg);
+    auto check = inst.bridge({"check"});
+    INFO(bad << ": " << check.out << check.err);
+    CHECK(check.exit_code == 3);
+    CHECK(check.out.find("config.yaml:5:13: ") != std::string::npos);
+    CHECK(check.out.find("state.instance must be 1 to 64 letters, digits") != std::string::npos);
+  }
+  write_file(inst.config, "state:\n  type: postgresql\n  conninfo: \"host=db1\"\n  local_dir: local\n  instance: bridge-a.2_x\n" + cfg);
+  auto good = inst.bridge({"check"});
+  INFO(good.out << good.err);
+  CHECK(good.out.find("state.instance") == std::string::npos);
+}

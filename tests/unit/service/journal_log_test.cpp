@@ -46,6 +46,19 @@ TEST_CASE("journal sink prefixes each line with its syslog priority") {
   ::close(fds[0]);
 }
 
+TEST_CASE("journal sink puts a fleet member's name before each message") {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  {
+    spdlog::logger logger("t", service::make_journal_sink(fds[1], "instance=bridge-a "));
+    logger.warn("late row");
+    logger.info("100% {}", "done");
+  }
+  ::close(fds[1]);
+  CHECK(drain(fds[0]) == "<4>instance=bridge-a late row\n<6>instance=bridge-a 100% done\n");
+  ::close(fds[0]);
+}
+
 TEST_CASE("journal stream is recognised by device and inode") {
   testing::TempDir dir("rbjournal");
   testing::write_file(dir / "log", "");
