@@ -87,7 +87,7 @@ std::set<std::string> ids_of(const std::filesystem::path& chain, const std::stri
 
 }  // namespace
 
-TEST_CASE("fleet: two instances, one SIGKILLed mid-run; metrics and logs name each, audit show tells one story, audit verify checks each chain") {
+TEST_CASE("fleet: two instances, one SIGKILLed mid-run, metrics and logs name each, audit show tells one story, audit verify checks each chain") {
   PG_SERVER_OR_SKIP(server);
   Installation inst;
   REQUIRE(inst.generate(3000, 31).exit_code == 0);
@@ -209,7 +209,7 @@ TEST_CASE("fleet: two instances, one SIGKILLed mid-run; metrics and logs name ea
   CHECK(broken.out.find("audit verify: instance " + survivor + ": OK: ") != std::string::npos);
 }
 
-TEST_CASE("fleet: every metric the Grafana dashboard and the alert rules query is in a real scrape; database gauges are never summed") {
+TEST_CASE("fleet: every metric the Grafana dashboard and the alert rules query is in a real scrape, database gauges are never summed") {
   PG_SERVER_OR_SKIP(server);
   Installation inst;
   REQUIRE(inst.generate(50, 32).exit_code == 0);
