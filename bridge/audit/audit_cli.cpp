@@ -60,9 +60,10 @@ void print_human(std::ostream& out, const Entry& e, bool with_submission, const 
   out << "\n";
 }
 
-// One chain; `who` is "" for a lone instance, else "instance NAME: ".
-int verify_one(const std::filesystem::path& dir, const VerifyOptions& options, const std::string& who,
+// One chain; `name` is empty for a lone instance, else the chain's name in the fleet.
+int verify_one(const std::filesystem::path& dir, const VerifyOptions& options, const std::string& name,
                std::ostream& out) {
+  const std::string who = name.empty() ? std::string() : "instance " + name + ": ";
   VerifyResult r = verify_chain(dir, options);
   for (const auto& n : r.notes) out << "note: " << who << n << "\n";
   if (!r.ok) {
@@ -77,8 +78,7 @@ int verify_one(const std::filesystem::path& dir, const VerifyOptions& options, c
   }
   out << "audit verify: " << who << "OK: " << r.entries << (r.entries == 1 ? " entry in " : " entries in ") << r.files
       << " file(s), seq " << r.first_seq << ".." << r.last_seq << "\n";
-  out << "head" << (who.empty() ? std::string() : " " + options.instance) << ": " << r.last_seq << ":" << r.head_hash
-      << "\n";
+  out << "head" << (name.empty() ? std::string() : " " + name) << ": " << r.last_seq << ":" << r.head_hash << "\n";
   return kOk;
 }
 
@@ -107,8 +107,7 @@ int cmd_verify(const std::filesystem::path& dir, VerifyOptions options, const st
   for (const auto& c : chains) {
     VerifyOptions o = options;
     o.instance = c.instance;
-    const std::string who = "instance " + (c.instance.empty() ? std::string("(folder itself)") : c.instance) + ": ";
-    if (verify_one(c.dir, o, who, out) != kOk) {
+    if (verify_one(c.dir, o, c.instance.empty() ? std::string("(folder itself)") : c.instance, out) != kOk) {
       rc = kFailure;
       ++broken;
     }

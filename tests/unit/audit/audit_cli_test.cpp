@@ -367,3 +367,29 @@ TEST_CASE("audit of a fleet: an entry moved into another instance's chain is cau
   CHECK(r.out.find("instance bravo: BROKEN: audit.jsonl:1: entry seq 1 was written by instance 'alpha'") !=
         std::string::npos);
 }
+
+TEST_CASE("audit of a fleet: a lone instance's chain in the folder itself is read beside the instances' chains") {
+  TempDir dir("auditfleetmixed");
+  write_events(dir.path(), 3);  // written before the instance had a name of its own
+  {
+    AuditSettings s = settings(dir.path());
+    s.instance = "alpha";
+    AuditLog log(s, identity());
+    log.on_event(event(core::EventKind::delivered, "s1", 1'700'000'000'000 + 1500, "drop"));
+    log.flush();
+  }
+  auto v = run({"verify"}, dir.path());
+  INFO(v.out << v.err);
+  CHECK(v.code == 0);
+  CHECK(v.out.find("audit verify: instance (folder itself): OK: 3 entries") != std::string::npos);
+  CHECK(v.out.find("head (folder itself): 3:") != std::string::npos);
+  CHECK(v.out.find("audit verify: instance alpha: OK: 1 entry") != std::string::npos);
+  auto show = run({"show", "--submission", "s1"}, dir.path());
+  INFO(show.out);
+  CHECK(show.code == 0);
+  const auto collected = show.out.find("-             collected");
+  const auto delivered = show.out.find("alpha         delivered");
+  CHECK(collected != std::string::npos);
+  CHECK(delivered != std::string::npos);
+  CHECK(collected < delivered);
+}
