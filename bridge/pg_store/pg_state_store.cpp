@@ -583,24 +583,7 @@ std::unique_ptr<store::IngestTransaction> PgStateStore::begin_ingest() { return 
 // --- dispatch --------------------------------------------------------------------
 
 void PgStateStore::set_writeback_rule(const std::string& target, const store::WritebackRule& rule) {
-  for (auto& [t, r] : writeback_rules_)
-    if (t == target) {
-      r = rule;
-      return;
-    }
-  writeback_rules_.emplace_back(target, rule);
-}
-
-const store::WritebackRule* PgStateStore::rule_of(const std::string& target) const {
-  for (const auto& [t, r] : writeback_rules_)
-    if (t == target) return &r;
-  return nullptr;
-}
-
-std::size_t PgStateStore::rank_of(const std::string& target) const {
-  for (std::size_t k = 0; k < writeback_rules_.size(); ++k)
-    if (writeback_rules_[k].first == target) return k;
-  return writeback_rules_.size();
+  writeback_rules_.set(target, rule);
 }
 
 namespace {
@@ -896,10 +879,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
     auto it = rows.find(item.outbox_id);
     if (it == rows.end()) continue;
     const Row& row = it->second;
-    struct Got {
-      std::string target, reference;
-    };
-    std::vector<Got> got;
+    std::vector<store::WritebackRules::Delivered> got;
     if (finals[i] == Final::delivered) got.push_back({target, i < outcomes.size() ? outcomes[i].reference : ""});
     const auto members = parse_members(row.members);
     std::string ids;
@@ -915,10 +895,8 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
       if (id == item.outbox_id) continue;
       auto st = states.find(id);
       if (st == states.end()) {  // delivered (its row is gone)
-        const store::WritebackRule* r = rule_of(t);
-        got.push_back({t, (r ? r->include_reference : rule.include_reference)
-                              ? reference_for(item.record.submission_id, t)
-                              : std::string()});
+        got.push_back({t, writeback_rules_.include_reference(t, rule) ? reference_for(item.record.submission_id, t)
+                                                                      : std::string()});
       } else if (st->second != "dead") {
         open = true;
         break;
@@ -930,16 +908,7 @@ void PgStateStore::settle_batch(const core::DeliveryBatch& batch, const std::vec
     u.submission_id = item.record.submission_id;
     u.updated_at = updated_at;
     if (!got.empty()) {
-      std::stable_sort(got.begin(), got.end(),
-                       [&](const Got& a, const Got& b) { return rank_of(a.target) < rank_of(b.target); });
-      u.state = "forwarded";
-      const store::WritebackRule* first = rule_of(got.front().target);
-      u.message = first ? first->message : rule.message;
-      for (const auto& g : got) {
-        const store::WritebackRule* r = rule_of(g.target);
-        if (!r) r = &rule;
-        if (r->include_reference && !g.reference.empty()) u.reference += (u.reference.empty() ? "" : ", ") + g.reference;
-      }
+      writeback_rules_.compose(got, rule, u);
     } else {
       u.state = "received";
       u.message = kReceivedMessage;
@@ -1249,13 +1218,7 @@ std::vector<PgStateStore::LeaseHeld> PgStateStore::leases_held() {
 // --- duplicates ---------------------------------------------------------------------
 
 std::string PgStateStore::written_reference(const std::string& submission_id) {
-  std::string out;
-  for (const auto& [target, rule] : writeback_rules_) {
-    if (!rule.include_reference) continue;
-    const std::string ref = reference_for(submission_id, target);
-    if (!ref.empty()) out += (out.empty() ? "" : ", ") + ref;
-  }
-  return out;
+  return writeback_rules_.written_reference([&](const std::string& target) { return reference_for(submission_id, target); });
 }
 
 void PgStateStore::fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now) {

@@ -41,6 +41,7 @@
 
 #include "bridge/pg_store/pg.hpp"
 #include "bridge/store/state_store.hpp"
+#include "bridge/store/writeback_rules.hpp"
 
 namespace reportbridge::pg_store {
 
@@ -156,8 +157,6 @@ class PgStateStore final : public store::StateStore {
   friend class PgIngest;
   void open();
   std::vector<store::DeadLetter> replay_in_transaction(const store::ReplaySelector& which, std::int64_t now_ms);
-  const store::WritebackRule* rule_of(const std::string& target) const;
-  std::size_t rank_of(const std::string& target) const;
   void prior_references(const std::string& target, core::DeliveryBatch& batch,
                         const std::vector<std::string>& update_of);
   std::string written_reference(const std::string& submission_id);
@@ -173,7 +172,7 @@ class PgStateStore final : public store::StateStore {
   std::string instance_;  // the database's id, part of every batch key
   std::string owner_;     // this instance's name: the holder of its leases
   std::int64_t lease_ms_ = 30'000;
-  std::vector<std::pair<std::string, store::WritebackRule>> writeback_rules_;
+  store::WritebackRules writeback_rules_;  // config order
 };
 
 }  // namespace reportbridge::pg_store

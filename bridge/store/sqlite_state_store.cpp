@@ -1061,24 +1061,7 @@ std::string SqliteStateStore::reference_for(const std::string& submission_id, co
 // --- dispatch ---------------------------------------------------------------
 
 void SqliteStateStore::set_writeback_rule(const std::string& target, const WritebackRule& rule) {
-  for (auto& [t, r] : writeback_rules_)
-    if (t == target) {
-      r = rule;
-      return;
-    }
-  writeback_rules_.emplace_back(target, rule);
-}
-
-const WritebackRule* SqliteStateStore::rule_of(const std::string& target) const {
-  for (const auto& [t, r] : writeback_rules_)
-    if (t == target) return &r;
-  return nullptr;
-}
-
-std::size_t SqliteStateStore::rank_of(const std::string& target) const {
-  for (std::size_t k = 0; k < writeback_rules_.size(); ++k)
-    if (writeback_rules_[k].first == target) return k;
-  return writeback_rules_.size();
+  writeback_rules_.set(target, rule);
 }
 
 namespace {
@@ -1734,11 +1717,7 @@ void SqliteStateStore::settle(const core::DeliveryBatch& batch, BatchInfo& info,
     if (finals[i] == Final::open) continue;
     const auto& item = batch.items[i];
     const Meta& meta = info.items[i].meta;
-    struct Got {
-      std::string target;
-      std::string reference;
-    };
-    std::vector<Got> got;
+    std::vector<WritebackRules::Delivered> got;
     if (finals[i] == Final::delivered) got.push_back({target, outcome_of[i]->reference});
     bool open = false;
     for (const auto& [t, id] : meta.siblings) {
@@ -1748,10 +1727,8 @@ void SqliteStateStore::settle(const core::DeliveryBatch& batch, BatchInfo& info,
         break;
       }
       if (f == Final::delivered) {
-        const WritebackRule* r = rule_of(t);
-        got.push_back({t, (r ? r->include_reference : rule.include_reference)
-                              ? reference_for(item.record.submission_id, t)
-                              : std::string()});
+        got.push_back({t, writeback_rules_.include_reference(t, rule) ? reference_for(item.record.submission_id, t)
+                                                                      : std::string()});
       }
     }
     if (open) continue;
@@ -1760,18 +1737,7 @@ void SqliteStateStore::settle(const core::DeliveryBatch& batch, BatchInfo& info,
     u.submission_id = item.record.submission_id;
     u.updated_at = updated_at;
     if (!got.empty()) {
-      // The message of the first target (in config order) that has it; the
-      // references of the targets whose rule writes them back, in config order.
-      std::stable_sort(got.begin(), got.end(),
-                       [&](const Got& a, const Got& b) { return rank_of(a.target) < rank_of(b.target); });
-      u.state = "forwarded";
-      const WritebackRule* first = rule_of(got.front().target);
-      u.message = first ? first->message : rule.message;
-      for (const auto& g : got) {
-        const WritebackRule* r = rule_of(g.target);
-        if (!r) r = &rule;
-        if (r->include_reference && !g.reference.empty()) u.reference += (u.reference.empty() ? "" : ", ") + g.reference;
-      }
+      writeback_rules_.compose(got, rule, u);
     } else {
       u.state = "received";
       u.message = kReceivedMessage;
@@ -2030,13 +1996,7 @@ std::int64_t SqliteStateStore::ledger_count() { return scalar(db_, "SELECT count
 // --- duplicates ------------------------------------------------------------
 
 std::string SqliteStateStore::written_reference(const std::string& submission_id) {
-  std::string out;
-  for (const auto& [target, rule] : writeback_rules_) {
-    if (!rule.include_reference) continue;
-    const std::string ref = reference_for(submission_id, target);
-    if (!ref.empty()) out += (out.empty() ? "" : ", ") + ref;
-  }
-  return out;
+  return writeback_rules_.written_reference([&](const std::string& target) { return reference_for(submission_id, target); });
 }
 
 void SqliteStateStore::fill_duplicates_of(const std::string& of_id, const std::string& reference, std::int64_t now) {

@@ -29,6 +29,7 @@
 
 #include "bridge/store/sqlite.hpp"
 #include "bridge/store/state_store.hpp"
+#include "bridge/store/writeback_rules.hpp"
 
 namespace reportbridge::store {
 
@@ -102,8 +103,6 @@ class SqliteStateStore final : public StateStore {
   void settle(const core::DeliveryBatch& batch, BatchInfo& info, const std::vector<std::size_t>& which,
               const std::vector<core::DeliveryOutcome>& outcomes, std::int64_t now_ms, const RetryPolicy& retry,
               const WritebackRule& rule);
-  const WritebackRule* rule_of(const std::string& target) const;
-  std::size_t rank_of(const std::string& target) const;
   void prior_references(const std::string& target, core::DeliveryBatch& batch, const BatchInfo& info);
   // The reference written back for a delivered submission: the references of
   // the targets with writeback.reference, in config order.
@@ -112,7 +111,7 @@ class SqliteStateStore final : public StateStore {
 
   Database db_;
   std::string instance_;  // random per state database, part of every batch key
-  std::vector<std::pair<std::string, WritebackRule>> writeback_rules_;  // config order
+  WritebackRules writeback_rules_;  // config order
   std::map<std::int64_t, std::unique_ptr<BatchInfo>> claimed_;  // open batches this connection claimed or loaded
   Statement ledger_insert_, ledger_outcome_, quarantine_, exception_open_;
 };
