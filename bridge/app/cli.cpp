@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "bridge/core/bounded_read.hpp"
 #include "bridge/core/untrusted_text.hpp"
 #include "bridge/app/runtime.hpp"
+#include "bridge/config/yaml_spec.hpp"
 #include "bridge/dedup/deduplicator.hpp"
 #include "bridge/pipeline/bridge_fields.hpp"
 #include "bridge/pipeline/decision.hpp"
@@ -94,6 +96,9 @@ Options:
   --config FILE     the daemon config (default: /etc/reportbridge/reportbridge.yaml)
   --log-level LEVEL override logging.level (trace, debug, info, warn, error)
   --limit N         status: how many quarantined rows and dead letters to list (default 20)
+  --state-wait D    once: how long to wait for a state database that is unavailable
+                    (PostgreSQL down or failing over), trying again after 0.5 s doubling
+                    to 15 s (default 5m; 0: fail at once). `run` waits as long as it takes.
 
 Exit codes:
   0  success (check: no errors; preview: every target would accept it)
@@ -110,6 +115,7 @@ struct Args {
   std::string input;
   std::string sample;
   std::string log_level;
+  std::chrono::milliseconds state_wait = std::chrono::minutes(5);  // once --state-wait
   std::size_t limit = 20;
   std::string target;
   std::string reference;  // preview: the legacy reference an update carries
@@ -277,7 +283,7 @@ int cmd_run(const Args& args, bool once) {
   int code = kExitOk;
   auto rt = load_or_report(args, code);
   if (!rt) return code;
-  return run_daemon(*rt, once, args.log_level);
+  return run_daemon(*rt, once, args.log_level, args.state_wait);
 }
 
 // A complete submission (every field of schemas/submission.schema.json, a
@@ -792,6 +798,15 @@ int main(int argc, char** argv) {
         std::cerr << "reportbridge: --log-level must be one of trace, debug, info, warn, error\n";
         return kExitUsage;
       }
+    } else if (s == "--state-wait") {
+      std::string d;
+      if (!value(d)) return kExitUsage;
+      const auto parsed = d == "0" ? std::optional(std::chrono::milliseconds(0)) : config::parse_duration(d);
+      if (!parsed) {
+        std::cerr << "reportbridge: --state-wait needs a duration (e.g. 30s, 5m, 0)\n";
+        return kExitUsage;
+      }
+      args.state_wait = *parsed;
     } else if (s == "--target") {
       if (!value(args.target)) return kExitUsage;
     } else if (s == "--reference") {

@@ -71,7 +71,8 @@ std::optional<runner::Dedup> dedup_wiring(const Runtime& rt) {
 
 }  // namespace
 
-int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
+int run_daemon(Runtime& rt, bool once, const std::string& log_level_override,
+               std::chrono::milliseconds state_wait) {
   tune_allocator();
   // The audit trail and the metrics listen to every lifecycle event.
   std::shared_ptr<audit::AuditLog> audit_log;
@@ -89,15 +90,18 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
   rt.events->add(metrics);
 
   // Health, readiness and metrics on their own thread and state connection.
+  // The connection is made after the health server starts: a PostgreSQL
+  // server that is down or failing over is waited for (live, not ready).
   if (!rt.config.postgres) std::filesystem::create_directories(rt.config.state_path.parent_path());
-  auto probe_store = open_state(rt.config, 256);
-  store::StateStore& probe_state = *probe_store;
+  std::unique_ptr<store::StateStore> probe_store;
+  std::string state_waiting;  // why the state is not open yet (under probe_mutex)
   std::mutex probe_mutex;
   const auto targets = rt.config.target_names();
   metrics->set_gauge_source([&] {
     std::lock_guard<std::mutex> g(probe_mutex);
-    auto gauges = service::collect_gauges(probe_state, targets, store::now_ms());
-    if (auto* pg = dynamic_cast<pg_store::PgStateStore*>(&probe_state)) {
+    if (!probe_store) return service::Gauges{};
+    auto gauges = service::collect_gauges(*probe_store, targets, store::now_ms());
+    if (auto* pg = dynamic_cast<pg_store::PgStateStore*>(probe_store.get())) {
       gauges.fleet = true;
       for (auto& l : pg->leases_held()) gauges.leases.push_back({std::move(l.instance), std::move(l.lease), l.held});
     }
@@ -110,19 +114,21 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
     auto readiness = [&] {
       std::lock_guard<std::mutex> g(probe_mutex);
       service::ReadinessInputs in;
-      if (auto* db = probe_state.sqlite_database()) {
+      if (!probe_store) {
+        in.state_error = "state database unavailable: " + state_waiting;
+      } else if (auto* db = probe_store->sqlite_database()) {
         in.state_error = service::probe_state_writable(*db);
       } else {
         // PostgreSQL: a query answered (the connection is made again if the server dropped it).
         try {
-          probe_state.pending_writeback_count();
+          probe_store->pending_writeback_count();
         } catch (const std::exception& e) {
           in.state_error = std::string("state database: ") + e.what();
         }
       }
       in.source_error = rt.source->probe();
       if (audit_log && !audit_log->healthy()) in.state_error = "audit trail: " + audit_log->last_error();
-      in.circuits = service::circuits(probe_state, targets);
+      if (probe_store) in.circuits = service::circuits(*probe_store, targets);
       in.now_ms = store::now_ms();
       return service::readiness_checks(in, rt.service.health.circuit_open_threshold);
     };
@@ -140,10 +146,38 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override) {
   }
   service::Notifier notifier(rt.service.service.watchdog);
 
+  // The daemon waits for its state database as long as it takes; under
+  // systemd it says READY=1 with a STATUS while waiting (so TimeoutStartSec
+  // does not end it) and keeps the watchdog fed. `once` waits --state-wait.
+  const std::optional<std::chrono::milliseconds> wait_limit =
+      once ? std::optional(state_wait) : std::nullopt;
+  {
+    bool told = false;
+    auto waiting = [&] {
+      if (!told && !once) {
+        told = true;
+        notifier.ready("waiting for the state database");
+      }
+      notifier.tick();
+      return false;
+    };
+    {
+      std::lock_guard<std::mutex> g(probe_mutex);
+      state_waiting = "not connected yet (" + state_location(rt.config) + ")";
+    }
+    auto opened = open_state_waiting(rt.config, 256, wait_limit, waiting);
+    std::lock_guard<std::mutex> g(probe_mutex);
+    probe_store = std::move(opened);
+  }
+
   runner::Settings settings;
   settings.once = once;
   settings.state_path = rt.config.state_path;
-  settings.open_state = [&rt](int cache_kib) { return open_state(rt.config, cache_kib); };
+  // The probe connection is open, so the server answered a moment ago; an
+  // outage just now is waited for as long as `once` may wait, 5 min for `run`.
+  settings.open_state = [&rt, once, state_wait](int cache_kib) {
+    return open_state_waiting(rt.config, cache_kib, once ? state_wait : std::chrono::milliseconds(std::chrono::minutes(5)));
+  };
   settings.state_location = state_location(rt.config);
   settings.ingest = {rt.config.source.batch_size, rt.config.source.late_row_window};
   settings.poll_interval = rt.config.source.poll_interval;

@@ -1,12 +1,17 @@
 #include "bridge/app/state.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 #include <iostream>
 
 #include "bridge/app/cli.hpp"
 #include "bridge/app/state_copy.hpp"
 #include "bridge/config/components.hpp"
 #include "adapters/registry.hpp"
+#include "bridge/store/state_unavailable.hpp"
 
 namespace reportbridge::app {
 
@@ -26,6 +31,33 @@ pg_store::PgSettings pg_settings(const config::PostgresStateSettings& s) {
 std::unique_ptr<store::StateStore> open_state(const config::DaemonConfig& c, int cache_kib) {
   if (c.postgres) return std::make_unique<pg_store::PgStateStore>(pg_settings(*c.postgres));
   return store::open_state_store(c.state_path.string(), cache_kib);
+}
+
+std::unique_ptr<store::StateStore> open_state_waiting(const config::DaemonConfig& c, int cache_kib,
+                                                      std::optional<std::chrono::milliseconds> limit,
+                                                      const std::function<bool()>& stop) {
+  const auto start = std::chrono::steady_clock::now();
+  std::chrono::milliseconds wait{0};
+  for (;;) {
+    try {
+      auto state = open_state(c, cache_kib);
+      if (wait.count()) spdlog::info("state database available again");
+      return state;
+    } catch (const store::StateUnavailable& e) {
+      const auto waited = std::chrono::steady_clock::now() - start;
+      if (limit && waited >= *limit) throw;
+      wait = store::next_outage_wait(wait);
+      if (limit) wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(*limit - waited) +
+                                           std::chrono::milliseconds(1));
+      spdlog::warn("state database unavailable, next try in {} ms: {}", wait.count(), e.what());
+      const auto until = std::chrono::steady_clock::now() + wait;
+      while (std::chrono::steady_clock::now() < until) {
+        if (stop && stop()) return nullptr;
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            std::chrono::milliseconds(100), until - std::chrono::steady_clock::now()));
+      }
+    }
+  }
 }
 
 bool state_exists(const config::DaemonConfig& c) { return c.postgres || std::filesystem::exists(c.state_path); }

@@ -2,7 +2,9 @@
 // The configured state store: the SQLite file or the PostgreSQL server
 // (`state.type`, docs/configuration.md). Every verb and every loop of the
 // daemon opens its connections through here.
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -15,6 +17,15 @@ namespace reportbridge::app {
 // A new connection to the configured state. `cache_kib` bounds SQLite's page
 // cache (PostgreSQL caches on the server).
 std::unique_ptr<store::StateStore> open_state(const config::DaemonConfig& c, int cache_kib);
+// open_state, waiting while the state database is unavailable (a PostgreSQL
+// server down, starting or failing over: store::StateUnavailable), logging
+// `state database unavailable` and trying again after 0.5 s doubling to 15 s.
+// `limit`: give up after this long (the last error is thrown); none: wait
+// until `stop` says so (then nullptr). Errors that waiting does not mend
+// (bad settings, a refused login, a newer schema) are thrown at once.
+std::unique_ptr<store::StateStore> open_state_waiting(const config::DaemonConfig& c, int cache_kib,
+                                                      std::optional<std::chrono::milliseconds> limit,
+                                                      const std::function<bool()>& stop = {});
 // Whether there may be state to read (SQLite: the file exists; PostgreSQL: yes).
 bool state_exists(const config::DaemonConfig& c);
 // Where the state is, for logs and `status`: the SQLite path, or the

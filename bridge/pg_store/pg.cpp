@@ -177,9 +177,19 @@ Connection::Connection(const std::string& conninfo, const std::string& password)
   PQconninfoFree(opts);
   if (!c_ || PQstatus(c_) != CONNECTION_OK) {
     std::string msg = c_ ? trimmed(PQerrorMessage(c_)) : "out of memory";
+    const bool needs_password = c_ && PQconnectionNeedsPassword(c_);
     if (c_) PQfinish(c_);
     c_ = nullptr;
-    throw PgError("cannot connect to PostgreSQL: " + msg, "08001");
+    // Waiting does not mend a refused login or a database or role that does not
+    // exist (SQLSTATE 28000/28P01, 3D000): these fail at once. Anything else
+    // (refused, no route, the server starting or shutting down, a timeout) is
+    // the server being unavailable, which the caller may wait out
+    // (docs/operations.md, "State on PostgreSQL").
+    if (needs_password || msg.find("authentication failed") != std::string::npos)
+      throw PgError("cannot connect to PostgreSQL: " + msg, "28000");
+    if (msg.find("does not exist") != std::string::npos)
+      throw PgError("cannot connect to PostgreSQL: " + msg, "3D000");
+    throw ConnectionLost("the PostgreSQL state database is unavailable: cannot connect: " + msg);
   }
   // Server notices (e.g. "terminating connection due to administrator command")
   // are not printed on stderr: what matters comes back as an error.

@@ -98,8 +98,7 @@ constexpr int kHousekeepingCacheKib = 512;
 struct Outage {
   std::chrono::milliseconds wait{0};
   Clock::time_point pause(const std::string& loop, const std::exception& e) {
-    wait = wait.count() ? std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(15))
-                        : std::chrono::milliseconds(500);
+    wait = store::next_outage_wait(wait);
     spdlog::warn("{}: state database unavailable, next try in {} ms: {}", loop, wait.count(), e.what());
     return Clock::now() + wait;
   }

@@ -359,3 +359,38 @@ TEST_CASE("postgresql state: a delivery longer than the lease keeps its batch (r
   CHECK(versions_at(d) == static_cast<std::int64_t>(expected.size()));
   CHECK(states["delivered"] == static_cast<std::int64_t>(expected.size()));
 }
+
+TEST_CASE("postgresql state: once waits for a database that is down at start (--state-wait), then loses nothing") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  use_state(inst, pg_state(*server, server->create_database()));
+  REQUIRE(inst.generate(500, 41).exit_code == 0);
+  const auto expected = valid_keys(inst);
+  server->stop();
+  // No wait allowed, or a short one: a clear failure, nothing delivered.
+  auto at_once = inst.bridge({"once", "--state-wait", "0"});
+  CHECK(at_once.exit_code == 1);
+  CHECK((at_once.out + at_once.err).find("the PostgreSQL state database is unavailable") != std::string::npos);
+  auto short_wait = inst.bridge({"once", "--state-wait", "2s"});
+  INFO(short_wait.out << short_wait.err);
+  CHECK(short_wait.exit_code == 1);
+  CHECK((short_wait.out + short_wait.err).find("state database unavailable, next try in") != std::string::npos);
+  CHECK(inst.published().empty());
+  // The default wait: the server comes back while `once` waits for it.
+  pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "once", "--config", inst.config},
+                            (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
+  const bool seen = wait_until(
+      [&] {
+        return std::filesystem::exists(inst.dir / "err.log") &&
+               read_file(inst.dir / "err.log").find("state database unavailable") != std::string::npos;
+      },
+      std::chrono::seconds(180));
+  server->start_again();
+  auto r = wait_process_for(pid, std::chrono::seconds(300));
+  INFO(read_file(inst.dir / "err.log"));
+  REQUIRE(r);
+  CHECK(seen);
+  CHECK(r->exit_code == 0);
+  check_exactly_once(inst, expected);
+  CHECK(inst.published().size() == expected.size());
+}
