@@ -114,6 +114,32 @@ TEST_CASE("the password comes from a secret file, never from the connection stri
   }
 }
 
+TEST_CASE("a multi-host conninfo with target_session_attrs reaches the writable server past a dead host") {
+  // What force IT use for failover without a virtual IP: libpq tries each
+  // host in turn and keeps the first that accepts writes. The bridge passes
+  // every conninfo keyword through, so the first host being down (a failed
+  // primary) is not an outage.
+  PG_SERVER_OR_SKIP(server);
+  const auto db = server->create_database();
+  pg_store::PgSettings s;
+  s.conninfo = "host=" + (server->dir() / "gone").string() + "," + server->dir().string() +
+               " port=" + std::to_string(server->port()) + "," + std::to_string(server->port()) + " dbname=" + db +
+               " user=postgres target_session_attrs=read-write";
+  s.sslmode = "disable";
+  auto c = pg_store::connect(s);
+  CHECK(c->exec("SELECT current_database()").text(0, 0) == db);
+  CHECK(c->exec("SELECT pg_is_in_recovery()::text").text(0, 0) == "false");
+  // A read-only server is passed over: read-write finds no host left.
+  s.conninfo = server->conninfo(db) + " target_session_attrs=read-only";
+  CHECK_THROWS_AS(pg_store::connect(s), pg::PgError);
+  // The daemon's store opens on the same settings.
+  s.conninfo = "host=" + (server->dir() / "gone").string() + "," + server->dir().string() +
+               " port=" + std::to_string(server->port()) + "," + std::to_string(server->port()) + " dbname=" + db +
+               " user=postgres target_session_attrs=read-write";
+  pg_store::PgStateStore store(s);
+  CHECK(store.ledger_count() == 0);
+}
+
 TEST_CASE("the password comes from a systemd credential") {
   PG_SERVER_OR_SKIP(server);
   testing::TempDir dir;
