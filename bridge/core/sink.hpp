@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge/core/fleet_limits.hpp"
 #include "bridge/core/record.hpp"
 
 namespace reportbridge::core {
@@ -135,6 +136,10 @@ class Sink {
   // Items the sink works on at once (e.g. connections): the dispatcher hands
   // it the next batch when fewer than this many are unfinished.
   virtual std::size_t concurrency() const { return 1; }
+  // Several instances share the state (issue #16): a sink with a rate limit
+  // or a connection cap takes its limits from `make` (called with them), so
+  // that they hold for the whole fleet. Ignored by sinks without such limits.
+  virtual void share_limits(const FleetLimitsFactory& make) { (void)make; }
 
   // True when the sink sends a later version of a submission as an update of
   // the record the earlier one created, using DeliveryItem::prior_reference;

@@ -126,6 +126,9 @@ struct HttpClient::Impl {
   double tokens = 0;
   double bucket = 1;
   Clock::time_point refilled = Clock::now();
+  std::shared_ptr<core::FleetLimits> fleet;  // limits held with other instances
+  int fleet_tokens = 0;                      // granted by the fleet, not used yet
+  Clock::time_point fleet_granted;
 
   explicit Impl(HttpClientConfig c) : cfg(std::move(c)) {
     auto parsed = parse_url(cfg.base_url);
@@ -178,7 +181,63 @@ struct HttpClient::Impl {
     idle.insert(idle.begin(), std::move(c));  // the most recently used is taken first
   }
 
+  asio::awaitable<void> pause(std::int64_t ms) {
+    asio::steady_timer timer(ioc);
+    timer.expires_after(std::chrono::milliseconds(std::clamp<std::int64_t>(ms, 1, 1000)));
+    error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  // A token of the fleet's bucket: a grant of a few serves the next starts of
+  // this client; what is not used within 100 ms is dropped (a token banked
+  // longer would let the fleet exceed rate * t + burst).
+  asio::awaitable<void> fleet_token() {
+    if (!fleet || cfg.rate_per_second <= 0) co_return;
+    for (;;) {
+      if (fleet_tokens > 0 && Clock::now() - fleet_granted < std::chrono::milliseconds(100)) {
+        --fleet_tokens;
+        co_return;
+      }
+      const int want = std::clamp(static_cast<int>(cfg.max_connections), 1, 4);
+      const auto g = fleet->take(want);
+      if (g.granted > 0) {
+        fleet_tokens = g.granted - 1;
+        fleet_granted = Clock::now();
+        co_return;
+      }
+      co_await pause(g.wait_ms);
+    }
+  }
+
+  // A connection slot of the fleet held by one worker while it has requests
+  // to send (renewed every third of its lease), freed when it ends.
+  struct FleetSlot {
+    std::shared_ptr<core::FleetLimits> fleet;
+    std::optional<std::int64_t> handle;
+    Clock::time_point renewed;
+    ~FleetSlot() {
+      if (fleet && handle) fleet->release(*handle);
+    }
+  };
+  asio::awaitable<void> hold_slot(FleetSlot& s) {
+    if (!fleet) co_return;
+    s.fleet = fleet;
+    if (s.handle && Clock::now() - s.renewed < std::chrono::milliseconds(fleet->renew_every_ms())) co_return;
+    if (s.handle && fleet->renew(*s.handle)) {
+      s.renewed = Clock::now();
+      co_return;
+    }
+    s.handle.reset();
+    std::int64_t wait = 50;
+    while (!(s.handle = fleet->acquire())) {
+      co_await pause(wait);
+      wait = std::min<std::int64_t>(wait * 2, 1000);
+    }
+    s.renewed = Clock::now();
+  }
+
   asio::awaitable<void> acquire_token() {
+    co_await fleet_token();
     if (cfg.rate_per_second <= 0) co_return;
     const auto now = Clock::now();
     tokens = std::min(bucket, tokens + std::chrono::duration<double>(now - refilled).count() * cfg.rate_per_second);
@@ -375,7 +434,10 @@ struct HttpClient::Impl {
   }
 
   asio::awaitable<void> worker(const std::vector<Request>& reqs, std::vector<Response>& out, std::size_t& next) {
+    FleetSlot slot;
     while (next < reqs.size()) {
+      co_await hold_slot(slot);
+      if (next >= reqs.size()) break;
       const std::size_t i = next++;
       co_await acquire_token();
       co_await perform(reqs[i], out[i]);
@@ -407,7 +469,10 @@ struct HttpClient::Impl {
   }
 
   asio::awaitable<void> job_worker() {
+    FleetSlot slot;
     while (!queue.empty()) {
+      co_await hold_slot(slot);
+      if (queue.empty()) break;
       auto [g, i] = queue.front();
       queue.pop_front();
       Request req = std::move(g->first[i]);
@@ -494,6 +559,8 @@ void HttpClient::run(std::vector<Request> first, const Then& then) { impl_->run(
 Response HttpClient::send(const Request& request) {
   return std::move(impl_->send_all(std::vector<Request>{request}).front());
 }
+
+void HttpClient::share_limits(std::shared_ptr<core::FleetLimits> limits) { impl_->fleet = std::move(limits); }
 
 const HttpClientConfig& HttpClient::config() const { return impl_->cfg; }
 std::uint64_t HttpClient::connections_opened() const { return impl_->opened; }

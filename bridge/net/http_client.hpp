@@ -48,6 +48,8 @@
 #include <utility>
 #include <vector>
 
+#include "bridge/core/fleet_limits.hpp"
+
 namespace reportbridge::net {
 
 struct TlsOptions {
@@ -129,6 +131,12 @@ class HttpClient {
   using Then = std::function<std::optional<Request>(std::size_t job, Response answer)>;
   void run(std::vector<Request> first, const Then& then);
 
+  // Limits held with other instances (issue #16): each request start takes a
+  // token of the fleet's bucket too (granted a few at a time, a token unused
+  // after 100 ms is dropped), and each connection slot in use holds a slot of
+  // the fleet (kept while the slot works, freed when it has no more to do).
+  // Without it (nullptr, the default) the limits are this client's alone.
+  void share_limits(std::shared_ptr<core::FleetLimits> limits);
   const HttpClientConfig& config() const;
   // Connections opened so far (keep-alive reuse shows as fewer opens than requests).
   std::uint64_t connections_opened() const;

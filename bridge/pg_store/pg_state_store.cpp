@@ -117,10 +117,21 @@ constexpr const char* kSchemaV3 = R"SQL(
 CREATE INDEX writeback_by_submission ON writeback_queue (submission_id, id);
 )SQL";
 
+// Schema version 4: a target's limits for the whole fleet (store::FleetPermits):
+// connection slots held under a lease with a fencing token, and one token
+// bucket per target refilled by the server's clock.
+constexpr const char* kSchemaV4 = R"SQL(
+CREATE TABLE fleet_slots (
+  target text NOT NULL, slot integer NOT NULL, holder text NOT NULL DEFAULT '', fence bigint NOT NULL DEFAULT 0,
+  expires_ms bigint NOT NULL DEFAULT 0, PRIMARY KEY (target, slot));
+CREATE TABLE fleet_buckets (target text PRIMARY KEY, tokens double precision NOT NULL, refilled_us bigint NOT NULL);
+)SQL";
+
 const Migration kMigrations[] = {
     {1, "initial schema: ledger, cursor, outbox items, batches with fencing tokens, write-back", kSchemaV1},
     {2, "leases with fencing tokens: the ingest lease, open batches taken over when their lease runs out", kSchemaV2},
     {3, "write-back: statuses found by submission (a newer status supersedes an older one waiting)", kSchemaV3},
+    {4, "fleet-wide limits of a target: connection slots under a lease, a shared token bucket", kSchemaV4},
 };
 
 // The database server's clock, in Unix ms: leases are judged by one clock,
@@ -1040,6 +1051,114 @@ std::unique_ptr<store::HeldLease> PgStateStore::keep_lease(const core::DeliveryB
   if (!connect_) return nullptr;
   if (!keeper_) keeper_ = std::make_shared<LeaseKeeper>(connect_, lease_ms_);
   return std::make_unique<KeptLease>(keeper_, batch);
+}
+
+// --- fleet permits ------------------------------------------------------------------
+
+// One connection of its own (the sinks' threads ask while the store's
+// connection works elsewhere), one statement per call: a grant of several
+// tokens or a slot is one round trip.
+class PgFleetPermits : public store::FleetPermits {
+ public:
+  PgFleetPermits(std::function<std::unique_ptr<pg::Connection>()> connect, std::string owner)
+      : connect_(std::move(connect)), owner_(std::move(owner)) {}
+
+ private:
+  // A lost connection is made again at the next call; the call that saw it
+  // go throws (StateUnavailable): the caller waits, it is not let through.
+  template <class F>
+  auto run(F&& f) {
+    std::lock_guard lock(mutex_);
+    if (!c_ || !c_->ok()) {
+      c_.reset();
+      c_ = connect_();
+    }
+    return f(*c_);
+  }
+
+ public:
+
+  store::TokenGrant take_tokens(const std::string& target, double rate, double burst, int want) override {
+    if (rate <= 0 || want <= 0) return {want, 0, 0};
+    burst = std::max(1.0, burst);
+    return run([&](pg::Connection& c) {
+      // The time is read once before the row lock; one that waited behind
+      // another grant counts no time backwards (greatest): never more tokens.
+      static constexpr const char* kTake =
+          "WITH n AS (SELECT (extract(epoch from clock_timestamp()) * 1000000)::bigint AS us),"
+          " cur AS (SELECT f.target, greatest(f.refilled_us, n.us) AS us,"
+          "   least($3::float8, f.tokens + greatest(0, n.us - f.refilled_us) * $2::float8 / 1e6) AS avail"
+          "   FROM fleet_buckets f, n WHERE f.target = $1 FOR UPDATE OF f),"
+          " g AS (SELECT target, us, avail, least($4::int, floor(avail)::int) AS granted FROM cur)"
+          " UPDATE fleet_buckets f SET tokens = g.avail - g.granted, refilled_us = g.us FROM g"
+          " WHERE f.target = g.target RETURNING g.granted, g.avail - g.granted, g.us";
+      const auto params = [&] {
+        return Params().add(target).add(std::to_string(rate)).add(std::to_string(burst)).add(want);
+      };
+      auto r = c.exec(kTake, params());
+      if (r.empty()) {  // a new bucket, full
+        c.exec("INSERT INTO fleet_buckets (target, tokens, refilled_us) VALUES"
+               " ($1, $2::float8, (extract(epoch from clock_timestamp()) * 1000000)::bigint)"
+               " ON CONFLICT (target) DO NOTHING",
+               Params().add(target).add(std::to_string(burst)));
+        r = c.exec(kTake, params());
+      }
+      store::TokenGrant g;
+      g.granted = static_cast<int>(r.int64(0, 0));
+      g.at_us = r.int64(0, 2);
+      if (g.granted < want) {
+        const double left = std::stod(r.text(0, 1));
+        g.wait_ms = std::max<std::int64_t>(1, static_cast<std::int64_t>((1.0 - left) / rate * 1000.0) + 1);
+      }
+      return g;
+    });
+  }
+
+  std::optional<store::FleetSlot> acquire_slot(const std::string& target, int cap, std::int64_t lease_ms) override {
+    return run([&](pg::Connection& c) -> std::optional<store::FleetSlot> {
+      c.exec("INSERT INTO fleet_slots (target, slot) SELECT $1, g FROM generate_series(0, $2 - 1) g"
+             " ON CONFLICT DO NOTHING",
+             Params().add(target).add(cap));
+      auto r = c.exec(
+          "UPDATE fleet_slots s SET holder = $2, fence = s.fence + 1, expires_ms = " SERVER_NOW " + $4"
+          " FROM (SELECT slot FROM fleet_slots WHERE target = $1 AND slot < $3 AND expires_ms < " SERVER_NOW
+          "       ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED) f"
+          " WHERE s.target = $1 AND s.slot = f.slot RETURNING s.slot, s.fence",
+          Params().add(target).add(owner_).add(cap).add(lease_ms));
+      if (r.empty()) return std::nullopt;
+      return store::FleetSlot{target, static_cast<int>(r.int64(0, 0)), r.int64(0, 1)};
+    });
+  }
+
+  bool renew_slot(const store::FleetSlot& s, std::int64_t lease_ms) override {
+    return run([&](pg::Connection& c) {
+      return c.exec("UPDATE fleet_slots SET expires_ms = " SERVER_NOW " + $4"
+                    " WHERE target = $1 AND slot = $2 AND fence = $3 AND expires_ms >= " SERVER_NOW,
+                    Params().add(s.target).add(s.slot).add(s.fence).add(lease_ms))
+                 .affected() == 1;
+    });
+  }
+
+  void release_slot(const store::FleetSlot& s) override {
+    run([&](pg::Connection& c) {
+      c.exec("UPDATE fleet_slots SET expires_ms = 0 WHERE target = $1 AND slot = $2 AND fence = $3",
+             Params().add(s.target).add(s.slot).add(s.fence));
+      return 0;
+    });
+  }
+
+ private:
+  std::function<std::unique_ptr<pg::Connection>()> connect_;
+  std::string owner_;
+  std::mutex mutex_;
+  std::unique_ptr<pg::Connection> c_;
+};
+
+store::FleetPermits* PgStateStore::fleet_permits() {
+  if (!connect_) return nullptr;
+  std::lock_guard lock(permits_mutex_);
+  if (!permits_) permits_ = std::make_unique<PgFleetPermits>(connect_, owner_);
+  return permits_.get();
 }
 
 // --- dead letters ------------------------------------------------------------------

@@ -35,6 +35,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -122,6 +123,8 @@ class PgStateStore final : public store::StateStore {
   std::size_t fill_duplicate_references(std::int64_t now_ms) override;
   std::size_t release_settled_records() override;
   std::unique_ptr<store::HeldLease> keep_lease(const core::DeliveryBatch& batch) override;
+  // Fleet-wide limits (a connection of their own); nullptr on a connection given by a test.
+  store::FleetPermits* fleet_permits() override;
 
   std::vector<store::DeadLetter> dead_letters(const store::ReplaySelector& which, std::size_t limit) override;
   std::vector<store::DeadLetter> replay(const store::ReplaySelector& which, std::int64_t now_ms) override;
@@ -169,6 +172,8 @@ class PgStateStore final : public store::StateStore {
   // given by a test: leases are then not renewed.
   std::function<std::unique_ptr<pg::Connection>()> connect_;
   std::shared_ptr<LeaseKeeper> keeper_;  // started by the first keep_lease
+  std::mutex permits_mutex_;
+  std::unique_ptr<store::FleetPermits> permits_;  // made by the first fleet_permits
   std::string instance_;  // the database's id, part of every batch key
   std::string owner_;     // this instance's name: the holder of its leases
   std::int64_t lease_ms_ = 30'000;

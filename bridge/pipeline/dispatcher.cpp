@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bridge/core/progress.hpp"
+#include "bridge/store/fleet_limits.hpp"
 
 namespace reportbridge::pipeline {
 
@@ -20,6 +21,12 @@ void Dispatcher::add_target(core::Sink& sink, store::RetryPolicy retry, store::W
   state_.set_writeback_rule(sink.name(), rule);
   Target t{&sink, retry, std::move(rule), circuit, max_batch_bytes, {}, circuit.cooldown};
   t.health.target = sink.name();
+  // Several instances on one state: the sink's rate limit and connection cap
+  // are the fleet's, coordinated through the state store.
+  if (auto* permits = state_.fleet_permits())
+    sink.share_limits([permits, name = sink.name()](double rate, double burst, std::size_t cap) {
+      return store::fleet_limits(*permits, name, rate, burst, cap);
+    });
   // A circuit left open by the previous run stays open until its probe time.
   for (const auto& h : state_.target_health())
     if (h.target == sink.name()) t.health = h;

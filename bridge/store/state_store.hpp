@@ -256,9 +256,43 @@ class HeldLease {
   virtual bool lost() const = 0;
 };
 
+// A target's limits held for the whole fleet (state stores shared by several
+// instances, issue #16): connection slots held with a lease, and a token
+// bucket shared by every instance, both judged by the database server's clock.
+// Every call throws StateUnavailable when the database cannot be reached: the
+// caller then waits and asks again, it never goes on unthrottled.
+struct TokenGrant {
+  int granted = 0;            // tokens taken, 0..want
+  std::int64_t wait_ms = 0;   // when granted < want: until the next token is due
+  std::int64_t at_us = 0;     // the server's time of the grant (Unix microseconds)
+};
+struct FleetSlot {
+  std::string target;
+  int slot = -1;
+  std::int64_t fence = 0;     // fencing token: a slot taken over has a new one
+};
+class FleetPermits {
+ public:
+  virtual ~FleetPermits() = default;
+  // Up to `want` tokens of `target`'s bucket (refilled at `rate` per second, at
+  // most `burst` held; a new bucket starts full).
+  virtual TokenGrant take_tokens(const std::string& target, double rate, double burst, int want) = 0;
+  // One of `cap` connection slots of `target`, held until released or until
+  // `lease_ms` passed without a renewal (a dead holder's slot comes back);
+  // nullopt when all are held.
+  virtual std::optional<FleetSlot> acquire_slot(const std::string& target, int cap, std::int64_t lease_ms) = 0;
+  // False when the slot was taken over (its lease ran out): stop using it.
+  virtual bool renew_slot(const FleetSlot& slot, std::int64_t lease_ms) = 0;
+  virtual void release_slot(const FleetSlot& slot) = 0;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
+
+  // The fleet-wide limits of targets; nullptr where one instance holds the
+  // state (SQLite): the sinks' own limits are then the whole story.
+  virtual FleetPermits* fleet_permits() { return nullptr; }
 
   // Keeps `batch`'s lease while its delivery runs, so that a slow but live
   // instance is not taken over; nullptr where batches hold no lease (SQLite).

@@ -363,6 +363,11 @@ std::vector<core::DeliveryOutcome> SoapSink::deliver(const core::DeliveryBatch& 
 }
 
 const SoapConfig& SoapSink::config() const { return impl_->cfg; }
+
+void SoapSink::share_limits(const core::FleetLimitsFactory& make) {
+  const auto& h = impl_->cfg.http;
+  impl_->client->share_limits(make(h.rate_per_second, h.burst, h.max_connections));
+}
 std::uint64_t SoapSink::connections_opened() const { return impl_->client->connections_opened(); }
 std::chrono::milliseconds SoapSink::settle_time() const { return impl_->driver.settle_time(); }
 

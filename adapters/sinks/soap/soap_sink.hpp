@@ -135,6 +135,7 @@ class SoapSink : public core::Sink {
   void deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) override;
   bool reports_each() const override { return true; }
   std::size_t concurrency() const override { return config().http.max_connections; }
+  void share_limits(const core::FleetLimitsFactory& make) override;
   // A later version goes as the update operation against the stored reference.
   bool updates_by_reference() const override { return true; }
 

@@ -1012,6 +1012,11 @@ std::optional<std::string> WsdlSoapSink::check_operation_path(const std::string&
   return "(" + o->op.name + ") " + why;
 }
 const WsdlSoapConfig& WsdlSoapSink::config() const { return impl_->cfg; }
+
+void WsdlSoapSink::share_limits(const core::FleetLimitsFactory& make) {
+  const auto& h = impl_->cfg.http;
+  impl_->client->share_limits(make(h.rate_per_second, h.burst, h.max_connections));
+}
 std::chrono::milliseconds WsdlSoapSink::settle_time() const { return impl_->driver->settle_time(); }
 std::uint64_t WsdlSoapSink::connections_opened() const { return impl_->client->connections_opened(); }
 

@@ -161,6 +161,7 @@ class WsdlSoapSink : public core::Sink {
   void deliver_each(const core::DeliveryBatch& batch, const OutcomeReport& report) override;
   bool reports_each() const override { return true; }
   std::size_t concurrency() const override { return config().http.max_connections; }
+  void share_limits(const core::FleetLimitsFactory& make) override;
   bool updates_by_reference() const override { return true; }
   // Fields `from: bridge.legacy_reference`: the update sends each resolved
   // from the item's prior reference (create and lookup: no value).
