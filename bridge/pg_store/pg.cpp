@@ -180,8 +180,10 @@ Connection::Connection(const std::string& conninfo, const std::string& password)
     const bool needs_password = c_ && PQconnectionNeedsPassword(c_);
     if (c_) PQfinish(c_);
     c_ = nullptr;
-    // Waiting does not mend a refused login or a database or role that does not
-    // exist (SQLSTATE 28000/28P01, 3D000): these fail at once. Anything else
+    // Waiting does not mend a refused login, a database or role that does not
+    // exist (SQLSTATE 28000/28P01, 3D000) or TLS that cannot be had: these fail
+    // at once. No host accepting writes (target_session_attrs) is a failover
+    // under way: unavailable. Anything else
     // (refused, no route, the server starting or shutting down, a timeout) is
     // the server being unavailable, which the caller may wait out
     // (docs/operations.md, "State on PostgreSQL").
@@ -189,6 +191,11 @@ Connection::Connection(const std::string& conninfo, const std::string& password)
       throw PgError("cannot connect to PostgreSQL: " + msg, "28000");
     if (msg.find("does not exist") != std::string::npos)
       throw PgError("cannot connect to PostgreSQL: " + msg, "3D000");
+    // TLS that cannot be had as configured (the server offers none, a
+    // certificate that does not verify): a setting to mend, not an outage to
+    // wait out, and never a silent fallback to plain text.
+    if (msg.find("SSL") != std::string::npos || msg.find("certificate") != std::string::npos)
+      throw PgError("cannot connect to PostgreSQL: " + msg, "08001");
     throw ConnectionLost("the PostgreSQL state database is unavailable: cannot connect: " + msg);
   }
   // Server notices (e.g. "terminating connection due to administrator command")
