@@ -394,3 +394,46 @@ TEST_CASE("postgresql state: once waits for a database that is down at start (--
   check_exactly_once(inst, expected);
   CHECK(inst.published().size() == expected.size());
 }
+
+TEST_CASE("postgresql state: run started while the database is down is live, not ready, then ready and loses nothing") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  use_state(inst, pg_state(*server, server->create_database()));
+  const int port = free_tcp_port();
+  inst.append_config("health: {listen: \"127.0.0.1:" + std::to_string(port) + "\"}\n");
+  REQUIRE(inst.generate(500, 43).exit_code == 0);
+  const auto expected = valid_keys(inst);
+  server->stop();
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "info"},
+                                   (inst.dir / "out.log").string(), (inst.dir / "err.log").string(),
+                                   {{"NOTIFY_SOCKET", notify.path().string()}});
+  // Live and saying why it is not ready, while the server is down (the old
+  // daemon exited 1 here, so nothing answered at all).
+  HttpResponse ready;
+  const bool not_ready_seen = wait_until(
+      [&] {
+        ready = http_get(port, "/readyz");
+        return ready.status == 503 && ready.body.find("state database unavailable") != std::string::npos;
+      },
+      std::chrono::seconds(120));
+  INFO(read_file(inst.dir / "err.log"));
+  REQUIRE(not_ready_seen);
+  CHECK(http_get(port, "/healthz").status == 200);
+  // Under systemd: started (so TimeoutStartSec does not end it), saying what it waits for.
+  CHECK(notify.wait_for("READY=1", std::chrono::seconds(30)));
+  CHECK(notify.wait_for("waiting for the state database", std::chrono::seconds(30)));
+  CHECK(wait_until([&] { return read_file(inst.dir / "err.log").find("state database unavailable") != std::string::npos; },
+                   std::chrono::seconds(60)));
+  CHECK(inst.published().empty());
+  // The server comes: ready, and every valid version delivered once.
+  server->start_again();
+  CHECK(wait_until([&] { return http_get(port, "/readyz").status == 200; }, std::chrono::seconds(180)));
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(300));
+  kill(pid, SIGTERM);
+  auto r = wait_process_for(pid, std::chrono::seconds(120));
+  REQUIRE(r);
+  CHECK(r->exit_code == 0);
+  CHECK(all);
+  check_exactly_once(inst, expected);
+}
