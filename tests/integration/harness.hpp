@@ -26,6 +26,7 @@
 
 #include "tests/support/app_store.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/wait.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace reportbridge::testing {
@@ -171,17 +172,6 @@ inline void insert_submission_received(const std::string& path, std::int64_t seq
   std::string error = rc == SQLITE_DONE ? "" : sqlite3_errmsg(db);
   sqlite3_close(db);
   if (!error.empty()) throw std::runtime_error("insert: " + error);
-}
-
-// Polls `done` every 50 ms until it holds or `timeout` passes; returns its last answer.
-inline bool wait_until(const std::function<bool()>& done,
-                       std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until) return done();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
 }
 
 // Waits at most `timeout` for a background process; nullopt if it is still running

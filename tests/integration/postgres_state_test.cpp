@@ -77,6 +77,15 @@ void check_exactly_once(const Installation& inst, const std::set<std::string>& e
   CHECK(unexpected == 0);
 }
 
+// Waits until the daemon's err.log says the state database is unavailable
+// (when it notices depends on the machine's load, not on the test).
+bool outage_logged(const Installation& inst, std::chrono::seconds timeout) {
+  const auto log = inst.dir / "err.log";
+  return wait_until(
+      [&] { return std::filesystem::exists(log) && read_file(log).find("state database unavailable") != std::string::npos; },
+      timeout);
+}
+
 }  // namespace
 
 TEST_CASE("postgresql state: kill -9 at any moment, every valid submission is in the drop exactly once") {
@@ -290,9 +299,7 @@ TEST_CASE("postgresql state: the database restarts mid-run, the daemon pauses, r
   // Down like a crash, and kept down until the daemon has seen it gone (how
   // soon it notices depends on the machine's load, not on this test).
   server->stop();
-  const bool seen = wait_until(
-      [&] { return read_file(inst.dir / "err.log").find("state database unavailable") != std::string::npos; },
-      std::chrono::seconds(180));
+  const bool seen = outage_logged(inst, std::chrono::seconds(180));
   server->start_again();
   const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(300));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -379,12 +386,7 @@ TEST_CASE("postgresql state: once waits for a database that is down at start (--
   // The default wait: the server comes back while `once` waits for it.
   pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "once", "--config", inst.config},
                             (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
-  const bool seen = wait_until(
-      [&] {
-        return std::filesystem::exists(inst.dir / "err.log") &&
-               read_file(inst.dir / "err.log").find("state database unavailable") != std::string::npos;
-      },
-      std::chrono::seconds(180));
+  const bool seen = outage_logged(inst, std::chrono::seconds(180));
   server->start_again();
   auto r = wait_process_for(pid, std::chrono::seconds(300));
   INFO(read_file(inst.dir / "err.log"));
@@ -423,8 +425,7 @@ TEST_CASE("postgresql state: run started while the database is down is live, not
   // Under systemd: started (so TimeoutStartSec does not end it), saying what it waits for.
   CHECK(notify.wait_for("READY=1", std::chrono::seconds(30)));
   CHECK(notify.wait_for("waiting for the state database", std::chrono::seconds(30)));
-  CHECK(wait_until([&] { return read_file(inst.dir / "err.log").find("state database unavailable") != std::string::npos; },
-                   std::chrono::seconds(60)));
+  CHECK(outage_logged(inst, std::chrono::seconds(60)));
   CHECK(inst.published().empty());
   // The server comes: ready, and every valid version delivered once.
   server->start_again();

@@ -13,6 +13,7 @@
 
 #include "bridge/pg_store/pg_state_store.hpp"
 #include "tests/support/pg_server.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace reportbridge;
 
@@ -26,16 +27,6 @@ pg_store::PgSettings instance(const std::string& conninfo, const std::string& na
   return s;
 }
 
-// Polls `done` until it holds or `timeout` passes (a deadline for a condition,
-// generous for a loaded machine; not a measure of speed).
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until) return done();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -92,7 +83,7 @@ TEST_CASE("a dead instance's connection slot comes back once its lease ran out, 
     CHECK_FALSE(b.fleet_permits()->acquire_slot("soap", 1, 1500));
   }  // a is gone without releasing: only the lease brings the slot back
   std::optional<store::FleetSlot> taken;
-  REQUIRE(eventually([&] { return bool(taken = b.fleet_permits()->acquire_slot("soap", 1, 600'000)); },
+  REQUIRE(reportbridge::testing::wait_until([&] { return bool(taken = b.fleet_permits()->acquire_slot("soap", 1, 600'000)); },
                      std::chrono::seconds(60)));
   CHECK(taken->fence > dead->fence);
   pg_store::PgStateStore back(instance(conninfo, "a"));

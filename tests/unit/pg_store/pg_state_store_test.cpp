@@ -13,6 +13,7 @@
 #include "bridge/pg_store/pg_state_store.hpp"
 #include "tests/support/outbox.hpp"
 #include "tests/support/pg_server.hpp"
+#include "tests/support/wait.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge;
@@ -27,16 +28,6 @@ std::unique_ptr<pg::Connection> connect_to(const std::string& conninfo) {
   return std::make_unique<pg::Connection>(conninfo + " sslmode=disable");
 }
 
-// Polls `done` until it holds or `timeout` passes (a deadline for a condition,
-// generous for a loaded machine; not a measure of speed).
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until) return done();
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
-}
 
 const store::RetryPolicy kRetry{3, std::chrono::milliseconds(10), std::chrono::milliseconds(10)};
 const store::WritebackRule kRule{"Passed on.", true};
@@ -293,7 +284,7 @@ TEST_CASE("a batch being delivered keeps its lease: renewed under the same token
     auto kept = a.keep_lease(*held);
     REQUIRE(kept);
     // Three leases long, the delivery goes on: the lease moves on, the token stays.
-    REQUIRE(eventually([&] { return row(held->id).int64(0, 1) > until_at_claim + 2 * lease.count(); },
+    REQUIRE(reportbridge::testing::wait_until([&] { return row(held->id).int64(0, 1) > until_at_claim + 2 * lease.count(); },
                               std::chrono::seconds(60)));
     CHECK(row(held->id).int64(0, 0) == held->fence);
     CHECK(b.claim_batch("csv", 10, 2000) == std::nullopt);
@@ -310,7 +301,7 @@ TEST_CASE("a batch being delivered keeps its lease: renewed under the same token
   auto kept = a.keep_lease(*second);
   db.exec("UPDATE delivery_batches SET fence = nextval('fencing_tokens'), owner = 'b' WHERE id = $1",
           pg::Params().add(second->id));
-  CHECK(eventually([&] { return kept->lost(); }, std::chrono::seconds(60)));
+  CHECK(reportbridge::testing::wait_until([&] { return kept->lost(); }, std::chrono::seconds(60)));
   CHECK_THROWS_AS(a.settle_batch(*second, {core::DeliveryOutcome::ok()}, 2000, kRetry, kRule), store::LeaseLost);
 }
 
