@@ -191,9 +191,15 @@ TEST_CASE("a mapping's operations: section places fields per operation, checked 
 
 TEST_CASE("chaos and SIGKILLs against the WSDL target: every version once at the server, nothing lost") {
   ServerProcess server({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  // The settle time must exceed the longest a request can take to commit after
+  // the bridge gave up on it (or, after a SIGKILL, after the restarted bridge
+  // first sees it): the 1.5 s slow commit plus what a loaded 2-core CI machine
+  // adds to a Python thread's wake-up. 2 s left 0.5 s for that and a CI run saw
+  // one create twice (stop 22); 4 s leaves 2.5 s. The timeline of any duplicate
+  // is printed below.
   Installation inst(kGuardianMapping,
                     guardian_target(server.port(),
-                                    "    read_timeout: 700ms\n    request_timeout: 1s\n    settle_time: 2s\n"
+                                    "    read_timeout: 700ms\n    request_timeout: 1s\n    settle_time: 4s\n"
                                     "    connect_timeout: 1s\n    batch_size: 20\n    batch_wait: 50ms\n"
                                     "    retry: {max_attempts: 1000, base: 50ms, cap: 500ms}\n"
                                     "    circuit: {failures: 1000}\n"));
@@ -206,11 +212,15 @@ TEST_CASE("chaos and SIGKILLs against the WSDL target: every version once at the
   std::mt19937 rng(99);
   std::uniform_int_distribution<int> wait_ms(300, 1500);
   int kills = 0;
+  std::string kill_ms;  // when each SIGKILL was sent (Unix ms), for a duplicate's timeline
   for (int round = 0; round < 6; ++round) {
     pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "warn"},
                               (inst.dir / "out.log").string(), (inst.dir / "err.log").string());
     std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms(rng)));
     kill(pid, SIGKILL);
+    kill_ms += " " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
     if (wait_process(pid).signal == SIGKILL) ++kills;
   }
   CHECK(kills >= 4);
@@ -232,6 +242,18 @@ TEST_CASE("chaos and SIGKILLs against the WSDL target: every version once at the
 
   auto d = dump(server);
   INFO(boost::json::serialize(d.at("calls")) << " " << boost::json::serialize(d.at("outcomes")));
+  // A duplicate's timeline, first (CI output keeps only the start of a failure).
+  for (const auto& [external, refs] : d.at("duplicates").as_object()) {
+    std::string line = "DUPLICATE " + std::string(external) + ":";
+    for (const auto& rec : d.at("records").as_array()) {
+      if (rec.at("external_reference") != boost::json::value(external)) continue;
+      const auto& v0 = rec.at("versions").as_array().at(0);
+      line += " [" + std::string(rec.at("legacy_reference").as_string()) + " received_ms " +
+              boost::json::serialize(v0.at("received_ms")) + " committed_ms " +
+              boost::json::serialize(v0.at("committed_ms")) + "]";
+    }
+    std::printf("%s (SIGKILLs at%s)\n", line.c_str(), kill_ms.c_str());
+  }
   CHECK(d.at("duplicates").as_object().empty());        // no record created twice
   CHECK(d.at("repeated_versions").as_object().empty());  // no version applied twice
   std::int64_t versions = 0;

@@ -14,6 +14,7 @@ import json
 import random
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -83,7 +84,10 @@ class Store:
                 "record": xml(record) if record is not None else None,
                 "request": call.raw.decode("utf-8", "replace"),
                 "headers": [xml(h) for h in call.headers],
-                "soap_version": call.version, "soap_action": call.soap_action, "at": iso(now())}
+                "soap_version": call.version, "soap_action": call.soap_action, "at": iso(now()),
+                # Milliseconds, for a test that must show a timeline (a duplicate's two
+                # creates: when each request was read, when it committed).
+                "received_ms": getattr(call, "received_ms", None), "committed_ms": int(time.time() * 1000)}
 
     def create(self, call, external, record):
         """Always a new record, as a real legacy system does (a duplicate delivery shows);

@@ -307,6 +307,7 @@ class Handler(ControlPlaneHandler):
     def do_POST(self):
         url = urlparse(self.path)
         body = self.read_body()
+        received_ms = int(time.time() * 1000)
         if url.path == "/control":
             self.control(url.query)
             return
@@ -327,6 +328,7 @@ class Handler(ControlPlaneHandler):
                 st.security.check(self.header_elements(body, version))
             understood = {"{%s}Security" % WSSE} if st.security is not None else set()
             call = wc.parse_request(contract, port, self.headers, body, understood)
+            call.received_ms = received_ms
             op = call.operation.name
         except HttpError as e:
             st.count("http%d" % e.status)
