@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <unistd.h>
 
@@ -388,15 +389,47 @@ class PgIngest final : public store::IngestTransaction {
     }
   }
 
-  bool claim_version(const core::SourceRow& row, std::string_view sha, std::int64_t at_ms) override {
+  // The ledger rows of the batch, asked in one round trip (will_claim) and
+  // written with the records (flush): a claim is then no round trip of its
+  // own. Only the ingest lease's holder writes the ledger, and its row stays
+  // locked by this transaction, so what will_claim read cannot change under
+  // it; the flush checks that anyway (LeaseLost when a row was taken).
+  void will_claim(const std::vector<core::SourceRow>& rows) override {
+    if (rows.empty()) return;
+    pg::ArrayColumn ids, versions;
+    for (const auto& row : rows) {
+      ids.add(row.id);
+      versions.add(row.version);
+      asked_.insert(key_of(row));
+    }
     auto r = c_.exec(
-        "INSERT INTO ledger (submission_id, version, seq, content_sha256, outcome, processed_at_ms, received_at)"
-        " VALUES ($1, $2, $3, $4, 'queued', $5, $6) ON CONFLICT DO NOTHING",
-        Params().add(row.id).add(row.version).add(row.seq).add(sha).add(at_ms).add(row.received_at));
-    return r.affected() > 0;
+        "SELECT l.submission_id, l.version FROM ledger l JOIN unnest($1::text[], $2::bigint[]) AS x(s, v)"
+        " ON l.submission_id = x.s AND l.version = x.v",
+        Params().add(ids.literal()).add(versions.literal()));
+    for (int i = 0; i < r.rows(); ++i) in_ledger_.insert(r.text(i, 0) + '\x1f' + std::to_string(r.int64(i, 1)));
+  }
+
+  bool claim_version(const core::SourceRow& row, std::string_view sha, std::int64_t at_ms) override {
+    std::string key = key_of(row);
+    if (!asked_.count(key)) {  // not named to will_claim: asked on its own
+      auto r = c_.exec(
+          "INSERT INTO ledger (submission_id, version, seq, content_sha256, outcome, processed_at_ms, received_at)"
+          " VALUES ($1, $2, $3, $4, 'queued', $5, $6) ON CONFLICT DO NOTHING",
+          Params().add(row.id).add(row.version).add(row.seq).add(sha).add(at_ms).add(row.received_at));
+      return r.affected() > 0;
+    }
+    if (!in_ledger_.insert(key).second) return false;  // processed before, or earlier in this batch
+    if (in_savepoint_) claimed_in_savepoint_.push_back(key);
+    pending_ledger_.emplace(key, ledger_.size());
+    ledger_.push_back({row.id, row.version, row.seq, std::string(sha), "queued", at_ms, row.received_at});
+    return true;
   }
 
   void set_outcome(const core::SourceRow& row, std::string_view outcome) override {
+    if (auto it = pending_ledger_.find(key_of(row)); it != pending_ledger_.end()) {
+      ledger_[it->second].outcome = std::string(outcome);
+      return;
+    }
     c_.exec("UPDATE ledger SET outcome = $3 WHERE submission_id = $1 AND version = $2",
             Params().add(row.id).add(row.version).add(outcome));
   }
@@ -462,7 +495,34 @@ class PgIngest final : public store::IngestTransaction {
     if (buffered_ >= kFlushRecords) flush();
   }
 
+  void flush_ledger() {
+    if (ledger_.empty()) return;
+    pg::ArrayColumn cols[7];
+    for (const auto& l : ledger_) {
+      cols[0].add(l.submission_id);
+      cols[1].add(l.version);
+      cols[2].add(l.seq);
+      cols[3].add(l.sha);
+      cols[4].add(l.outcome);
+      cols[5].add(l.at_ms);
+      cols[6].add(l.received_at);
+    }
+    Params p;
+    for (auto& col : cols) p.add(col.literal());
+    auto r = c_.exec(
+        "INSERT INTO ledger (submission_id, version, seq, content_sha256, outcome, processed_at_ms, received_at)"
+        " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[],"
+        " $7::text[]) ON CONFLICT DO NOTHING",
+        p);
+    if (r.affected() != static_cast<std::int64_t>(ledger_.size()))
+      throw store::LeaseLost("ingest: " + std::to_string(ledger_.size() - static_cast<std::size_t>(r.affected())) +
+                             " of this batch's versions were recorded by another instance meanwhile");
+    ledger_.clear();
+    pending_ledger_.clear();
+  }
+
   void flush() {
+    flush_ledger();
     if (buffered_ == 0) return;
     Params p;
     for (auto& col : cols_) {
@@ -558,11 +618,17 @@ class PgIngest final : public store::IngestTransaction {
   void begin_savepoint() override {
     flush();
     c_.exec_script("SAVEPOINT ingest_step");
+    in_savepoint_ = true;
+    claimed_in_savepoint_.clear();
   }
   void end_savepoint(bool keep) override {
     flush();
     c_.exec_script(keep ? "RELEASE SAVEPOINT ingest_step"
                         : "ROLLBACK TO SAVEPOINT ingest_step; RELEASE SAVEPOINT ingest_step");
+    if (!keep)  // those claims were undone with the rest
+      for (const auto& key : claimed_in_savepoint_) in_ledger_.erase(key);
+    in_savepoint_ = false;
+    claimed_in_savepoint_.clear();
   }
 
   void commit() override {
@@ -587,6 +653,23 @@ class PgIngest final : public store::IngestTransaction {
   pg::ArrayColumn cols_[16];
   std::size_t buffered_ = 0;
   std::vector<std::int64_t> ids_;  // taken from the sequence, not used yet
+
+  struct LedgerRow {
+    std::string submission_id;
+    std::int64_t version;
+    std::int64_t seq;
+    std::string sha;
+    std::string outcome;
+    std::int64_t at_ms;
+    std::string received_at;
+  };
+  static std::string key_of(const core::SourceRow& row) { return row.id + '\x1f' + std::to_string(row.version); }
+  std::unordered_set<std::string> asked_;      // (id, version) keys will_claim asked about
+  std::unordered_set<std::string> in_ledger_;  // of those, in the ledger or claimed in this transaction
+  std::vector<LedgerRow> ledger_;              // claimed, not written yet
+  std::unordered_map<std::string, std::size_t> pending_ledger_;  // key -> ledger_ index
+  bool in_savepoint_ = false;
+  std::vector<std::string> claimed_in_savepoint_;
 };
 
 std::unique_ptr<store::IngestTransaction> PgStateStore::begin_ingest() { return std::make_unique<PgIngest>(*this); }
@@ -1401,15 +1484,33 @@ void PgStateStore::finish_writebacks(const std::vector<store::WritebackItem>& do
     for (const auto& w : done) ids += (ids.empty() ? "{" : ",") + std::to_string(w.id);
     conn().exec("DELETE FROM writeback_queue WHERE id = ANY($1::bigint[])", Params().add(ids + "}"));
   }
-  for (const auto& [w, due] : retry)
-    conn().exec("UPDATE writeback_queue SET attempts = attempts + 1, next_attempt_ms = $2 WHERE id = $1",
-             Params().add(w.id).add(due));
+  // One statement each, not one per status (a round trip per submission was
+  // the PostgreSQL state's largest count of statements: bench/pg_state.sh).
+  if (!retry.empty()) {
+    pg::ArrayColumn ids, dues;
+    for (const auto& [w, due] : retry) {
+      ids.add(w.id);
+      dues.add(due);
+    }
+    conn().exec(
+        "UPDATE writeback_queue q SET attempts = q.attempts + 1, next_attempt_ms = d.due"
+        " FROM unnest($1::bigint[], $2::bigint[]) AS d(id, due) WHERE q.id = d.id",
+        Params().add(ids.literal()).add(dues.literal()));
+  }
   // The app keeps one status per submission (the last write wins): an older
   // status of a submission whose newer one is done, still waiting for its
   // retry (or failed in this very pass), is dropped, not written over it later.
-  for (const auto& w : done)
-    conn().exec("DELETE FROM writeback_queue WHERE submission_id = $1 AND id < $2",
-                Params().add(w.update.submission_id).add(w.id));
+  if (!done.empty()) {
+    pg::ArrayColumn subs, ids;
+    for (const auto& w : done) {
+      subs.add(w.update.submission_id);
+      ids.add(w.id);
+    }
+    conn().exec(
+        "DELETE FROM writeback_queue q USING unnest($1::text[], $2::bigint[]) AS d(submission_id, id)"
+        " WHERE q.submission_id = d.submission_id AND q.id < d.id",
+        Params().add(subs.literal()).add(ids.literal()));
+  }
   tx.commit();
 }
 

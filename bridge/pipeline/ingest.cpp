@@ -65,6 +65,7 @@ IngestStats Ingestor::run_batch() {
   }
 
   auto tx = state_.begin_ingest();
+  tx->will_claim(rows);
   std::vector<std::int64_t> seen;
   std::vector<std::size_t> claimed;
   std::deque<std::vector<std::string>> names;  // field names of records kept whole (alive until commit)

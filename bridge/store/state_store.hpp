@@ -210,6 +210,11 @@ class IngestTransaction {
   // Records (id, version) as processed with outcome "queued"; false when it
   // was already in the ledger (a replay: skip it).
   virtual bool claim_version(const core::SourceRow& row, std::string_view content_sha256, std::int64_t at_ms) = 0;
+  // A hint before the claims: the rows this transaction is about to claim, so
+  // that a store across a network (PostgreSQL) can ask which are already in
+  // the ledger in one round trip instead of one per claim. Optional; claims of
+  // rows not named here still work.
+  virtual void will_claim(const std::vector<core::SourceRow>& /*rows*/) {}
   // rejected | unrouted | mapping_failed | duplicate, for a version claimed in this transaction.
   virtual void set_outcome(const core::SourceRow& row, std::string_view outcome) = 0;
   virtual void quarantine(const QuarantineEntry& entry) = 0;

@@ -19,18 +19,30 @@ struct Backend {
   std::string name;
   // Opens a store on the same state (a new connection, as each bridge thread has).
   std::function<std::unique_ptr<store::StateStore>()> open;
+  // The first value of a query on its own connection (for what the store's
+  // interface does not show, e.g. a ledger row's outcome); "" when no row.
+  std::function<std::string(const std::string&)> scalar;
 };
 
 inline Backend sqlite_backend(const TempDir& dir) {
   const std::string path = (dir / "state.db").string();
-  return {"sqlite", [path] { return std::make_unique<store::SqliteStateStore>(path); }};
+  return {"sqlite", [path] { return std::make_unique<store::SqliteStateStore>(path); },
+          [path](const std::string& sql) {
+            store::Database db(path, store::Database::Mode::read_only);
+            auto q = db.prepare(sql);
+            return q.step() ? q.text(0) : std::string();
+          }};
 }
 
 // A fresh database on the test server.
 inline Backend postgres_backend(PgServer& server) {
   const std::string conninfo = server.conninfo(server.create_database()) + " sslmode=disable";
-  return {"postgresql", [conninfo] {
-            return std::make_unique<pg_store::PgStateStore>(std::make_unique<pg::Connection>(conninfo));
+  return {"postgresql",
+          [conninfo] { return std::make_unique<pg_store::PgStateStore>(std::make_unique<pg::Connection>(conninfo)); },
+          [conninfo](const std::string& sql) {
+            pg::Connection c(conninfo);
+            auto r = c.exec(sql);
+            return r.empty() ? std::string() : r.text(0, 0);
           }};
 }
 

@@ -39,6 +39,72 @@ TEST_CASE("contract: the ledger refuses a second claim of the same version") {
   CHECK(s->ledger_count() == 2);
 }
 
+// will_claim names a batch's rows before their claims (PostgreSQL then asks
+// the ledger once and writes the claims with the records): the answers and
+// what is recorded are the same as claim by claim.
+TEST_CASE("contract: claims named by will_claim refuse what the ledger holds and repeats within the batch") {
+  FOR_EACH_STATE_BACKEND(b);
+  auto s = b.open();
+  {
+    auto tx = s->begin_ingest();
+    CHECK(tx->claim_version(row("a", 1, 1), "h", 1));
+    tx->commit();
+  }
+  auto tx = s->begin_ingest();
+  tx->will_claim({row("a", 1, 1), row("b", 1, 2), row("b", 1, 3), row("c", 1, 4), row("e", 1, 6)});
+  CHECK_FALSE(tx->claim_version(row("a", 1, 1), "h", 2));  // in the ledger already
+  CHECK(tx->claim_version(row("b", 1, 2), "h", 2));
+  CHECK_FALSE(tx->claim_version(row("b", 1, 3), "h", 2));  // the same version again in this batch
+  CHECK(tx->claim_version(row("c", 1, 4), "h", 2));
+  CHECK(tx->claim_version(row("d", 1, 5), "h", 2));  // not named: asked on its own
+  tx->set_outcome(row("c", 1, 4), "rejected");
+  CHECK(tx->claim_version(row("e", 1, 6), "h", 2));
+  tx->set_outcome(row("e", 1, 6), "unrouted");
+  tx->commit();
+  CHECK(s->ledger_count() == 5);
+  CHECK(b.scalar("SELECT outcome FROM ledger WHERE submission_id = 'b'") == "queued");
+  CHECK(b.scalar("SELECT outcome FROM ledger WHERE submission_id = 'c'") == "rejected");
+  CHECK(b.scalar("SELECT outcome FROM ledger WHERE submission_id = 'e'") == "unrouted");
+  CHECK(b.scalar("SELECT seq FROM ledger WHERE submission_id = 'b'") == "2");
+  CHECK(b.scalar("SELECT received_at FROM ledger WHERE submission_id = 'b'") == "2026-11-27T18:42:11Z");
+}
+
+TEST_CASE("contract: claims named by will_claim are undone with a savepoint rolled back, and can be made again") {
+  FOR_EACH_STATE_BACKEND(b);
+  auto s = b.open();
+  auto tx = s->begin_ingest();
+  tx->will_claim({row("a", 1, 1), row("b", 1, 2), row("c", 1, 3)});
+  CHECK(tx->claim_version(row("a", 1, 1), "h", 1));
+  tx->begin_savepoint();
+  CHECK(tx->claim_version(row("b", 1, 2), "h", 1));
+  tx->set_outcome(row("b", 1, 2), "rejected");
+  tx->end_savepoint(false);
+  CHECK(tx->claim_version(row("b", 1, 2), "h", 1));  // undone: claimed afresh
+  tx->begin_savepoint();
+  CHECK(tx->claim_version(row("c", 1, 3), "h", 1));
+  tx->end_savepoint(true);
+  CHECK_FALSE(tx->claim_version(row("c", 1, 3), "h", 1));
+  tx->commit();
+  CHECK(s->ledger_count() == 3);
+  CHECK(b.scalar("SELECT outcome FROM ledger WHERE submission_id = 'b'") == "queued");
+}
+
+TEST_CASE("contract: claims named by will_claim and not committed leave nothing behind") {
+  FOR_EACH_STATE_BACKEND(b);
+  auto s = b.open();
+  {
+    auto tx = s->begin_ingest();
+    tx->will_claim({row("a", 1, 1)});
+    CHECK(tx->claim_version(row("a", 1, 1), "h", 1));
+  }
+  CHECK(s->ledger_count() == 0);
+  auto tx = s->begin_ingest();
+  tx->will_claim({row("a", 1, 1)});
+  CHECK(tx->claim_version(row("a", 1, 1), "h", 1));
+  tx->commit();
+  CHECK(s->ledger_count() == 1);
+}
+
 TEST_CASE("contract: an ingest transaction not committed leaves nothing behind") {
   FOR_EACH_STATE_BACKEND(b);
   auto s = b.open();
