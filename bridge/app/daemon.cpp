@@ -17,6 +17,7 @@
 #include "bridge/app/cli.hpp"
 #include "bridge/audit/audit_log.hpp"
 #include "bridge/runner/runner.hpp"
+#include "bridge/runner/signals.hpp"
 #include "bridge/service/health_server.hpp"
 #include "bridge/service/metrics.hpp"
 #include "bridge/service/notifier.hpp"
@@ -152,6 +153,9 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override,
   const std::optional<std::chrono::milliseconds> wait_limit =
       once ? std::optional(state_wait) : std::nullopt;
   {
+    // SIGTERM/SIGINT while waiting end the wait (and the process, exit 0, as
+    // a stop does later): `systemctl stop` of a bridge whose database is down.
+    runner::Signals signals;
     bool told = false;
     auto waiting = [&] {
       if (!told && !once) {
@@ -159,13 +163,19 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override,
         notifier.ready("waiting for the state database");
       }
       notifier.tick();
-      return false;
+      return signals.stop_requested();
     };
     {
       std::lock_guard<std::mutex> g(probe_mutex);
       state_waiting = "not connected yet (" + state_location(rt.config) + ")";
     }
     auto opened = open_state_waiting(rt.config, 256, wait_limit, waiting);
+    if (!opened) {
+      spdlog::info("stopping: signal received while waiting for the state database; nothing was read or sent");
+      notifier.stopping("stopped while waiting for the state database");
+      if (health) health->stop();
+      return kExitOk;
+    }
     std::lock_guard<std::mutex> g(probe_mutex);
     probe_store = std::move(opened);
   }

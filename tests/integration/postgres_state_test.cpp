@@ -438,3 +438,32 @@ TEST_CASE("postgresql state: run started while the database is down is live, not
   CHECK(all);
   check_exactly_once(inst, expected);
 }
+
+// `systemctl stop` of a bridge whose database is down: the wait ends at once,
+// exit 0 (before, SIGTERM found no handler yet and ended the process by the
+// signal, exit status 143 in a shell).
+TEST_CASE("postgresql state: SIGTERM while waiting for the database at start stops at once, exit 0") {
+  Installation inst;
+  const int db_port = free_tcp_port();  // nothing listens there
+  use_state(inst, "state:\n  type: postgresql\n  conninfo: \"host=127.0.0.1 port=" + std::to_string(db_port) +
+                      " dbname=reportbridge user=reportbridge\"\n  sslmode: disable\n  local_dir: local\n");
+  create_app_store(inst.store);
+  NotifySocket notify(inst.dir / "notify.sock");
+  const pid_t pid = spawn_with_env({REPORTBRIDGE_BINARY, "run", "--config", inst.config, "--log-level", "info"},
+                                   (inst.dir / "out.log").string(), (inst.dir / "err.log").string(),
+                                   {{"NOTIFY_SOCKET", notify.path().string()}});
+  CHECK(notify.wait_for("waiting for the state database", std::chrono::seconds(30)));
+  REQUIRE(outage_logged(inst, std::chrono::seconds(60)));
+  const auto sent = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  auto r = wait_process_for(pid, std::chrono::seconds(20));
+  const auto took = std::chrono::steady_clock::now() - sent;
+  const std::string err = read_file(inst.dir / "err.log");
+  INFO(err);
+  REQUIRE(r);
+  CHECK(r->signal == 0);
+  CHECK(r->exit_code == 0);
+  CHECK(took < std::chrono::seconds(5));  // not the next try of the backoff (up to 15 s)
+  CHECK(err.find("signal received while waiting for the state database") != std::string::npos);
+  CHECK(notify.wait_for("STOPPING=1", std::chrono::seconds(5)));
+}
