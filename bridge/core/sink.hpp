@@ -67,6 +67,12 @@ struct DeliveryBatch {
   // The fencing token of the claim (state stores shared by several
   // instances): settling a batch whose token is no longer current fails.
   std::int64_t fence = 0;
+  // Several instances: true while this instance still holds the batch's
+  // lease (not lost, and renewed recently enough by its own clock). A sink
+  // checks it before each request it sends: an instance paused past its
+  // lease (SIGSTOP, a VM freeze, a network cut) sends nothing more of a batch
+  // another instance has taken over. Empty: always held (one instance).
+  std::function<bool()> still_held;
 };
 
 // When the dispatcher should hand a target a batch.

@@ -54,6 +54,13 @@ std::string FileDrop::stem(std::string_view batch_key) const {
   return settings_.prefix + "-" + safe_file_component(batch_key);
 }
 
+namespace {
+void check_still_held(const BatchFiles& files) {
+  if (files.still_held && !files.still_held())
+    throw std::runtime_error("not published: this instance no longer holds the batch's lease");
+}
+}  // namespace
+
 BatchFiles FileDrop::files(std::string_view batch_key, std::vector<std::string> document_names) const {
   BatchFiles f;
   f.directory = settings_.directory;
@@ -169,6 +176,7 @@ void FileDrop::publish(const BatchFiles& files, std::vector<DropItem>& items,
 }
 
 void FileDrop::publish_document(const BatchFiles& files, std::size_t i, std::string_view content) const {
+  check_still_held(files);
   publish_file(files.tmp(i), files.file(i), content);
   if (settings_.trigger_file && !exists_as_file(files.done(i)))
     publish_file(files.done_tmp(i), files.done(i), {});
@@ -183,6 +191,7 @@ void FileDrop::publish_document(const BatchFiles& files, std::size_t i,
     write(writer);
     writer.finish();
     sync_and_close(file, temp);
+    check_still_held(files);
     rename_durably(temp, files.file(i));
   } catch (...) {
     std::error_code ec;

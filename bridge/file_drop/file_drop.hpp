@@ -69,6 +69,10 @@ struct BatchFiles {
   std::filesystem::path directory;
   std::vector<std::string> names;  // the documents, as the sink names them
   std::filesystem::path attachments, attachments_tmp;
+  // The batch's DeliveryBatch::still_held (several instances): asked just
+  // before each document is renamed into place; false -> not published (an
+  // instance paused past its lease publishes nothing another one took over).
+  std::function<bool()> still_held;
 
   std::filesystem::path file(std::size_t i) const { return directory / names[i]; }
   std::filesystem::path tmp(std::size_t i) const { return directory / ("." + names[i] + ".tmp"); }

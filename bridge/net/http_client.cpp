@@ -348,6 +348,11 @@ struct HttpClient::Impl {
 
   template <class Stream>
   asio::awaitable<bool> exchange(Stream& s, Conn& c, const Request& req, Clock::time_point deadline, Response& r) {
+    if (req.may_send && !req.may_send()) {
+      r.error = ErrorKind::send;
+      r.error_detail = "not sent: the caller withdrew it (e.g. this instance no longer holds the batch's lease)";
+      co_return true;  // the connection was not used: keep it
+    }
     std::uint64_t length = 0;
     for (const auto& p : req.body) length += p.encoded_size();
     std::string pending = head_of(req, length);

@@ -89,6 +89,9 @@ struct Request {
   std::string target = "/";  // path and query
   std::vector<std::pair<std::string, std::string>> headers;  // no Host/Content-Length
   std::vector<BodyPart> body;
+  // Asked just before the request's first byte is written (after connecting):
+  // false -> not sent (ErrorKind::send, sent = false). Empty: always send.
+  std::function<bool()> may_send;
 };
 
 enum class ErrorKind { none, connect, tls_verify, send, timeout, reset, too_large, protocol, body_source };

@@ -1054,11 +1054,25 @@ class LeaseKeeper {
   LeaseKeeper(const LeaseKeeper&) = delete;
   LeaseKeeper& operator=(const LeaseKeeper&) = delete;
 
-  std::shared_ptr<std::atomic<bool>> add(const core::DeliveryBatch& batch) {
-    auto lost = std::make_shared<std::atomic<bool>>(false);
+  struct Flags {
+    std::shared_ptr<std::atomic<bool>> lost;
+    std::shared_ptr<std::atomic<std::int64_t>> valid_until;  // steady_clock ns
+  };
+  // The claim was made a moment ago: held until lease - margin from now.
+  Flags add(const core::DeliveryBatch& batch) {
+    Flags f{std::make_shared<std::atomic<bool>>(false),
+            std::make_shared<std::atomic<std::int64_t>>(valid_from(std::chrono::steady_clock::now()))};
     std::lock_guard<std::mutex> lock(m_);
-    held_[batch.id] = Held{batch.fence, batch.key, lost};
-    return lost;
+    held_[batch.id] = Held{batch.fence, batch.key, f.lost, f.valid_until};
+    return f;
+  }
+  // A lease confirmed by a statement started at `t` runs out on the server at
+  // least lease_ms after t; this process counts it as held a margin less (a
+  // fifth, at most 5 s), so that it stops sending before anyone may take over.
+  std::int64_t valid_from(std::chrono::steady_clock::time_point t) const {
+    const std::int64_t margin_ms = std::min<std::int64_t>(5000, lease_ms_ / 5);
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count() +
+           (lease_ms_ - margin_ms) * 1'000'000;
   }
   void remove(std::int64_t id) {
     std::lock_guard<std::mutex> lock(m_);
@@ -1070,6 +1084,7 @@ class LeaseKeeper {
     std::int64_t fence = 0;
     std::string key;
     std::shared_ptr<std::atomic<bool>> lost;
+    std::shared_ptr<std::atomic<std::int64_t>> valid_until;
   };
 
   void run() {
@@ -1084,9 +1099,11 @@ class LeaseKeeper {
         try {
           if (!c) c = connect_();
           else if (!c->ok()) c->reset();
+          const auto asked = std::chrono::steady_clock::now();
           auto r = c->exec("UPDATE delivery_batches SET lease_until_ms = " SERVER_NOW
                            " + $3 WHERE id = $1 AND fence = $2 AND state = 'open' RETURNING id",
                            Params().add(id).add(h.fence).add(lease_ms_));
+          if (!r.empty()) h.valid_until->store(valid_from(asked));
           if (r.empty()) {
             // Settled under this token (here, just now) is no loss; another token is.
             auto f = c->exec("SELECT fence FROM delivery_batches WHERE id = $1", Params().add(id));
@@ -1119,14 +1136,20 @@ namespace {
 class KeptLease final : public store::HeldLease {
  public:
   KeptLease(std::shared_ptr<LeaseKeeper> keeper, const core::DeliveryBatch& batch)
-      : keeper_(std::move(keeper)), id_(batch.id), lost_(keeper_->add(batch)) {}
+      : keeper_(std::move(keeper)), id_(batch.id), flags_(keeper_->add(batch)) {}
   ~KeptLease() override { keeper_->remove(id_); }
-  bool lost() const override { return lost_->load(); }
+  bool lost() const override { return flags_.lost->load(); }
+  bool held_now() const override {
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    return !lost() && now < flags_.valid_until->load();
+  }
 
  private:
   std::shared_ptr<LeaseKeeper> keeper_;
   std::int64_t id_;
-  std::shared_ptr<std::atomic<bool>> lost_;
+  LeaseKeeper::Flags flags_;
 };
 }  // namespace
 

@@ -376,9 +376,12 @@ bool Dispatcher::streams(const Target& target) const {
   return target.sink->reports_each() && state_.settles_items();
 }
 
-bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats) {
-  // Several instances: the batch's lease is renewed while it is delivered here.
+bool Dispatcher::deliver(Target& target, core::DeliveryBatch batch, DispatchStats& stats) {
+  // Several instances: the batch's lease is renewed while it is delivered
+  // here, and the sink sends nothing more of it once the lease may have run
+  // out (a pause past it: another instance may have the batch now).
   const auto held = state_.keep_lease(batch);
+  if (held) batch.still_held = [h = held.get()] { return h->held_now(); };
   if (streams(target)) {
     bool failing = false;
     fly(target, batch, false, 0, false, stats, &failing);
@@ -412,10 +415,10 @@ bool Dispatcher::deliver(Target& target, const core::DeliveryBatch& batch, Dispa
 DispatchStats Dispatcher::recover() {
   DispatchStats stats;
   for (auto& target : targets_) {
-    for (const auto& batch : state_.open_batches(target.sink->name())) {
+    for (auto& batch : state_.open_batches(target.sink->name())) {
       spdlog::info("dispatch: target {} recovering batch {} left open by a previous run",
                    target.sink->name(), batch.key);
-      deliver(target, batch, stats);
+      deliver(target, std::move(batch), stats);
       ++stats.recovered_batches;
     }
   }
@@ -496,7 +499,7 @@ DispatchStats Dispatcher::dispatch(bool flush) {
       }
       auto batch = next_batch(target, max_items, flush);
       if (!batch) break;
-      if (deliver(target, *batch, stats)) break;  // failing: let the backoff work
+      if (deliver(target, std::move(*batch), stats)) break;  // failing: let the backoff work
     }
   }
   fill_duplicate_references();

@@ -87,7 +87,7 @@ class Dispatcher {
   // counts against the target's circuit only when a retry is the target's
   // doing: an attachment the source could not supply (attachment_unavailable)
   // is not.
-  bool deliver(Target& target, const core::DeliveryBatch& batch, DispatchStats& stats);
+  bool deliver(Target& target, core::DeliveryBatch batch, DispatchStats& stats);
   // What one batch came to, over its settled groups.
   struct Tally {
     std::size_t delivered = 0, retried = 0, rejected = 0;

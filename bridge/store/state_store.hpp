@@ -259,6 +259,11 @@ class HeldLease {
  public:
   virtual ~HeldLease() = default;
   virtual bool lost() const = 0;
+  // Not lost, and the last renewal (or the claim) is recent enough by this
+  // process's monotonic clock that the lease cannot have run out yet: checked
+  // before each request sent for the batch. After a pause past the lease it
+  // is false at once, before any renewal could tell.
+  virtual bool held_now() const = 0;
 };
 
 // A target's limits held for the whole fleet (state stores shared by several

@@ -226,7 +226,8 @@ std::vector<DeliveryOutcome> CsvDropSink::redeliver(const core::DeliveryBatch& b
 
 std::vector<DeliveryOutcome> CsvDropSink::deliver(const core::DeliveryBatch& batch) {
   if (batch.items.empty()) return {};
-  const file_drop::BatchFiles files = drop_->files(batch.key, {file_name(batch.key)});
+  file_drop::BatchFiles files = drop_->files(batch.key, {file_name(batch.key)});
+  files.still_held = batch.still_held;
   try {
     std::vector<file_drop::DropItem> items = drop_->items(batch);
     std::vector<Row> rows(items.size());

@@ -42,6 +42,11 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
     report(i, std::move(o));
   };
 
+  // Nothing is sent for a batch whose lease this instance may no longer hold.
+  auto held = [&batch](net::Request r) {
+    r.may_send = batch.still_held;
+    return r;
+  };
   enum class Phase { lookup, call, existing };
   struct Job {
     std::size_t item;
@@ -64,7 +69,7 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
       return std::nullopt;
     }
     sent_now(item.outbox_id);
-    return std::move(std::get<net::Request>(built));
+    return held(std::move(std::get<net::Request>(built)));
   };
 
   for (std::size_t i = 0; i < n; ++i) {
@@ -98,7 +103,7 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
           finish(i, std::move(*o));
           continue;
         }
-        first.push_back(std::move(std::get<net::Request>(built)));
+        first.push_back(held(std::move(std::get<net::Request>(built))));
         jobs.push_back({i, Phase::lookup});
         ++asked;
         continue;
@@ -157,7 +162,7 @@ void SoapDriver::deliver_each(const core::DeliveryBatch& batch, SoapCalls& calls
             auto built = calls.lookup_request(item);
             if (auto* lr = std::get_if<net::Request>(&built)) {
               job.phase = Phase::existing;
-              return std::move(*lr);
+              return held(std::move(*lr));
             }
             finish(i, std::move(std::get<DeliveryOutcome>(built)));
             return std::nullopt;

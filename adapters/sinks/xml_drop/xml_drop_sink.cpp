@@ -121,7 +121,9 @@ file_drop::BatchFiles XmlDropSink::files_for(const core::DeliveryBatch& batch) c
   std::vector<std::string> names;
   const std::size_t documents = config_.mode == Mode::batch ? 1 : batch.items.size();
   for (std::size_t i = 0; i < documents; ++i) names.push_back(file_name(batch.key, i));
-  return drop_->files(batch.key, std::move(names));
+  auto files = drop_->files(batch.key, std::move(names));
+  files.still_held = batch.still_held;
+  return files;
 }
 
 std::string XmlDropSink::serialize(const xmlDoc& doc) const {

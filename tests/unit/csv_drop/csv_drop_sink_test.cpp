@@ -676,3 +676,32 @@ TEST_CASE("logs carry keys and reason codes but never field values") {
   CHECK(text.find("Resident") == std::string::npos);
   for (const auto& outcome : o) CHECK(outcome.detail.find("Resident") == std::string::npos);
 }
+
+// Several instances (#16): a batch whose lease this instance may no longer
+// hold (paused past it) is not published; with the lease held it is. The
+// check comes after the file is written, just before it is renamed into place.
+TEST_CASE("a batch whose lease is no longer held is not published: nothing in the folder, every item retried") {
+  Fixture f;
+  auto sink = f.sink(f.config(), {"ref"});
+  bool held = false;
+  int asked = 0;
+  auto batch = make_batch("npt_csv-20261205T114500Z-000001",
+                          {make_record("s1", 1, {{"ref", "R1"}}), make_record("s2", 1, {{"ref", "R2"}})});
+  batch.still_held = [&] {
+    ++asked;
+    return held;
+  };
+  auto outcomes = sink.deliver(batch);
+  REQUIRE(outcomes.size() == 2);
+  for (const auto& o : outcomes) {
+    CHECK(o.status == DeliveryStatus::retry);
+    CHECK(o.detail.find("no longer holds the batch's lease") != std::string::npos);
+  }
+  CHECK(asked >= 1);
+  CHECK(listing(f.out).empty());  // no document, no temporary file left
+  held = true;
+  outcomes = sink.deliver(batch);
+  REQUIRE(outcomes.size() == 2);
+  CHECK(outcomes[0].status == DeliveryStatus::delivered);
+  CHECK(listing(f.out) == std::set<std::string>{"npt_csv-npt_csv-20261205T114500Z-000001.csv"});
+}

@@ -362,3 +362,20 @@ TEST_CASE("characters XML cannot hold are replaced by U+FFFD and the item is del
     CHECK(sink.encode_preview(it.record).find("\xEF\xBF\xBD") != std::string::npos);
   }
 }
+
+// Several instances (#16): no document of a batch whose lease is no longer
+// held (an instance paused past it) is renamed into place.
+TEST_CASE("a batch whose lease is no longer held publishes no document, in either mode") {
+  for (const bool per_submission : {false, true}) {
+    Fixture f;
+    XmlDropSink sink(f.config(per_submission ? Mode::per_submission : Mode::batch), f.locator());
+    core::DeliveryBatch batch{1, "20261205T114500Z-3fa9c1-000007", {item(10, "sub-a"), item(11, "sub-b")}};
+    batch.still_held = [] { return false; };
+    const auto out = sink.deliver(batch);
+    INFO("per submission: " << per_submission);
+    REQUIRE(out.size() == 2);
+    for (const auto& o : out) CHECK(o.status == DeliveryStatus::retry);
+    CHECK(files_in(f.drop) == 0);
+    CHECK_FALSE(has_temp_files(f.drop));
+  }
+}
