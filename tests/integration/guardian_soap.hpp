@@ -66,11 +66,14 @@ inline std::string guardian_target(int port, const std::string& extra = "") {
 inline boost::json::value dump(ServerProcess& s) {
   net::HttpClientConfig c;
   c.base_url = s.url("/dump");
+  c.max_response_bytes = std::size_t{1} << 30;  // a server's whole history
   net::HttpClient client(c);
   net::Request r;
   r.method = "GET";
   r.target = "/dump";
   auto res = client.send(r);
+  INFO(res.error_detail);
+  REQUIRE(res.error == net::ErrorKind::none);
   REQUIRE(res.status == 200);
   return boost::json::parse(res.body);
 }

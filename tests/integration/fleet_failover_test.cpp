@@ -1,0 +1,242 @@
+// Issue #16's fleet test, on real binaries and real servers: three instances
+// over one app store and one PostgreSQL database, SIGKILLed at random and
+// restarted, and the database restarted in the middle. Every valid
+// (id, version) reaches each of its targets exactly once (two CSV drops and a
+// SOAP RMS on spyne), the statuses written back are right, and every
+// instance's audit chain verifies.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "bridge/pg_store/pg.hpp"
+#include "tests/integration/guardian_soap.hpp"
+#include "tests/integration/harness.hpp"
+#include "tests/support/pg_server.hpp"
+
+using namespace reportbridge::testing;
+
+namespace {
+
+const std::string kSource = REPORTBRIDGE_SOURCE_DIR;
+
+// The installation's own config for instance `name`: the shipped NPT and PSD
+// CSV mappings and the RMS over SOAP (its WSDL, with the in-doubt lookup), the
+// state on PostgreSQL with leases of 2 s, the audit folder shared.
+std::string fleet_config(const Installation& inst, PgServer& server, const std::string& database,
+                         const std::string& name, const std::string& rms_url) {
+  const std::string m = kSource + "/mappings/";
+  const std::string drop = "    max_age: 100ms\n    retry: {max_attempts: 50, base: 200ms, cap: 1s}\n";
+  const std::string file = (inst.dir / ("config-" + name + ".yaml")).string();
+  write_file(file,
+             "state:\n  type: postgresql\n  conninfo: \"" + server.conninfo(database) +
+                 "\"\n  sslmode: disable\n  instance: " + name + "\n  lease: 2s\n  local_dir: local-" + name + "\n" +
+                 "source:\n  type: sqlite\n  path: store.db\n  media_root: media\n  poll_interval: 50ms\n"
+                 "  batch_size: 200\n"
+                 "schema: " + kSource + "/schemas/submission.schema.json\n"
+                 "mappings:\n"
+                 "  - " + m + "npt_community_report.yaml\n"
+                 "  - " + m + "psd_feedback.yaml\n"
+                 "  - " + m + "rms_community_report.yaml\n"
+                 "targets:\n"
+                 "  - name: npt_csv\n    type: csv_drop\n    directory: out/npt\n    max_rows: 100\n" + drop +
+                 "  - name: psd_csv\n    type: csv_drop\n    directory: out/psd\n    max_rows: 100\n" + drop +
+                 "  - name: rms_soap\n    type: soap\n    url: " + rms_url + "\n"
+                 "    wsdl: " + kSource + "/schemas/rms_service.wsdl\n    port: RmsSoap11Port\n"
+                 "    namespaces: {svc: \"urn:reportbridge:rms:service:1\", rms: \"urn:police-uk:rms:community-report:1.0\"}\n"
+                 "    create: {operation: CreateCommunityReport, reference: svc:CreateCommunityReportResponse/svc:LegacyReference,\n"
+                 "             values: {svc:ExternalReference: external_reference}}\n"
+                 "    update: {operation: UpdateCommunityReport, reference: svc:UpdateCommunityReportResponse/svc:LegacyReference,\n"
+                 "             values: {svc:LegacyReference: legacy_reference, svc:ExternalReference: external_reference}}\n"
+                 "    lookup: {operation: FindByExternalReference,\n"
+                 "             reference: \"svc:FindByExternalReferenceResponse[svc:Found='true']/svc:LegacyReference\",\n"
+                 "             values: {svc:ExternalReference: external_reference}}\n"
+                 "    attachments_path: svc:Report/rms:CommunityReport/rms:Attachments/rms:Attachment\n"
+                 "    attachment_content: rms:Content\n    attachment_content_reference: rms:ContentReference\n"
+                 "    batch_size: 25\n    batch_wait: 50ms\n    connect_timeout: 2s\n    read_timeout: 5s\n"
+                 "    request_timeout: 5s\n    settle_time: 2s\n"
+                 "    retry: {max_attempts: 50, base: 200ms, cap: 1s}\n    circuit: {failures: 1000}\n"
+                 "    writeback: {message: \"Recorded by the RMS.\", reference: true}\n"
+                 "health: {enabled: false}\naudit: {directory: audit}\nlogging:\n  level: info\n");
+  return file;
+}
+
+// "id,version" -> times seen in the CSV files of `folder` (AppReference and
+// Version are the shipped mappings' first two columns).
+std::map<std::string, int> csv_keys(const std::filesystem::path& folder) {
+  std::map<std::string, int> seen;
+  for (const auto& r : csv_records(folder))
+    if (r.size() >= 2) seen[r[0] + "," + r[1]]++;
+  return seen;
+}
+
+struct Truth {
+  std::set<std::string> valid;                 // "id,version"
+  std::map<std::string, bool> all_valid;       // id -> every row of it valid
+};
+
+Truth read_truth(const Installation& inst) {
+  Truth t;
+  std::ifstream in(inst.dir / "truth.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto v = boost::json::parse(line).as_object();
+    const std::string id(v["id"].as_string());
+    const bool valid = v["valid"].as_bool();
+    if (valid) t.valid.insert(id + "," + std::to_string(v["version"].to_number<std::int64_t>()));
+    auto [it, fresh] = t.all_valid.emplace(id, valid);
+    if (!fresh) it->second = it->second && valid;
+  }
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("fleet failover: three instances SIGKILLed at random and the database restarted, each valid version once at two CSV drops and a SOAP RMS, statuses right, audit verifies") {
+  PG_SERVER_OR_SKIP(server);
+  ServerProcess rms({python(), server_script("rms_spyne_server.py"), "0", "--xsd",
+                     kSource + "/schemas/rms_community_report.xsd"});
+  Installation inst;
+  auto gen = inst.generate(1200, 61);
+  INFO(gen.out << gen.err);
+  REQUIRE(gen.exit_code == 0);
+  const Truth truth = read_truth(inst);
+  const std::string database = server->create_database();
+  const std::vector<std::string> names{"a", "b", "c"};
+  std::vector<std::string> configs;
+  for (const auto& n : names) configs.push_back(fleet_config(inst, *server, database, n, rms.url("/rms")));
+  {
+    auto check = run_process({REPORTBRIDGE_BINARY, "check", "--config", configs[0]});
+    INFO(check.out << check.err);
+    REQUIRE(check.exit_code == 0);
+  }
+  std::vector<pid_t> pids(names.size(), -1);
+  auto start = [&](std::size_t i) {
+    pids[i] = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "info"},
+                            (inst.dir / ("out-" + names[i] + ".log")).string(),
+                            (inst.dir / ("err-" + names[i] + ".log")).string());
+  };
+  for (std::size_t i = 0; i < names.size(); ++i) start(i);
+
+  // About 24 s of chaos: every 1.5-4 s a random instance is SIGKILLed and
+  // started again 0.3-1.5 s later; half way through, the database server
+  // goes down like a crash for 3 s.
+  std::mt19937 rng(16);
+  std::uniform_int_distribution<int> gap(1500, 4000), down(300, 1500);
+  std::uniform_int_distribution<std::size_t> who(0, names.size() - 1);
+  int kills = 0;
+  bool restarted_db = false;
+  const auto chaos_end = std::chrono::steady_clock::now() + std::chrono::seconds(24);
+  const auto db_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < chaos_end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(gap(rng)));
+    if (!restarted_db && std::chrono::steady_clock::now() >= db_at) {
+      server->stop();
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      server->start_again();
+      restarted_db = true;
+      continue;
+    }
+    const std::size_t victim = who(rng);
+    kill(pids[victim], SIGKILL);
+    if (wait_process(pids[victim]).signal == SIGKILL) ++kills;
+    std::this_thread::sleep_for(std::chrono::milliseconds(down(rng)));
+    start(victim);
+  }
+  CHECK(kills >= 4);
+  CHECK(restarted_db);
+
+  // Then the fleet finishes the work.
+  reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
+  auto count = [&](const std::string& sql) {
+    try {
+      if (!db.ok()) db.reset();
+      return db.exec(sql).int64(0, 0);
+    } catch (const std::exception&) {
+      return std::int64_t{-1};
+    }
+  };
+  std::map<std::string, int> npt, psd;
+  const bool done = wait_until(
+      [&] {
+        npt = csv_keys(inst.dir / "out/npt");
+        psd = csv_keys(inst.dir / "out/psd");
+        std::size_t covered = 0;
+        for (const auto& k : truth.valid) covered += (npt.count(k) || psd.count(k)) ? 1 : 0;
+        return covered == truth.valid.size() &&
+               count("SELECT count(*) FROM outbox_items WHERE state IN ('pending', 'in_flight')") == 0 &&
+               count("SELECT count(*) FROM delivery_batches WHERE state = 'open'") == 0 &&
+               count("SELECT count(*) FROM writeback_queue") == 0;
+      },
+      std::chrono::seconds(240));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // anything sent late would show now
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    kill(pids[i], SIGTERM);
+    auto r = wait_process_for(pids[i], std::chrono::seconds(120));
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+  }
+  std::string logs;
+  for (const auto& n : names) logs += read_file(inst.dir / ("err-" + n + ".log")).substr(0, 20000);
+  INFO("last of the logs: " << logs.substr(logs.size() > 6000 ? logs.size() - 6000 : 0));
+  REQUIRE(done);
+  std::printf("fleet failover: %d SIGKILLs, database restarted, %zu valid versions, %zu at npt_csv, %zu at psd_csv\n",
+              kills, truth.valid.size(), npt.size(), psd.size());
+  CHECK(count("SELECT count(*) FROM outbox_items WHERE state = 'dead'") == 0);
+
+  // Each valid version at exactly one of the CSV drops (the kinds split
+  // them), once; nothing else there.
+  for (const auto* drop : {&npt, &psd})
+    for (const auto& [key, n] : *drop) {
+      INFO(key);
+      CHECK(n == 1);
+      CHECK(truth.valid.count(key) == 1);
+      CHECK_FALSE((npt.count(key) && psd.count(key)));
+    }
+  // The RMS holds one version per (id, version) that went to the NPT drop
+  // (concerns and information go to both): none created twice, none missing.
+  auto d = dump(rms);
+  std::map<std::string, int> at_rms;
+  for (const auto& rec : d.at("records").as_array())
+    for (const auto& v : rec.at("versions").as_array()) {
+      std::string ext(v.at("external_reference").as_string());
+      const auto colon = ext.rfind(':');
+      at_rms[ext.substr(0, colon) + "," + ext.substr(colon + 1)]++;
+    }
+  std::size_t twice = 0, missing = 0, stray = 0;
+  for (const auto& [key, n] : at_rms) {
+    if (n > 1) ++twice;
+    if (!npt.count(key)) ++stray;
+  }
+  for (const auto& [key, n] : npt)
+    if (!at_rms.count(key)) ++missing;
+  INFO("rms calls " << boost::json::serialize(d.at("calls")));
+  CHECK(twice == 0);
+  CHECK(missing == 0);
+  CHECK(stray == 0);
+  CHECK(at_rms.size() == npt.size());
+
+  // Statuses: a submission whose every row is valid was forwarded.
+  const auto statuses = inst.statuses();
+  std::size_t wrong = 0;
+  for (const auto& [id, valid] : truth.all_valid) {
+    if (!valid) continue;
+    auto it = statuses.find(id);
+    if (it == statuses.end() || it->second != "forwarded") {
+      if (wrong++ < 5) UNSCOPED_INFO(id << ": " << (it == statuses.end() ? "no status" : it->second));
+    }
+  }
+  CHECK(wrong == 0);
+
+  // Every instance's chain verifies, killed nine times or not.
+  auto verify = run_process({REPORTBRIDGE_BINARY, "audit", "verify", "--config", configs[0]});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  for (const auto& n : names) CHECK(verify.out.find("audit verify: instance " + n + ": OK: ") != std::string::npos);
+}
