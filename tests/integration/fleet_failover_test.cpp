@@ -240,3 +240,92 @@ TEST_CASE("fleet failover: three instances SIGKILLed at random and the database 
   CHECK(verify.exit_code == 0);
   for (const auto& n : names) CHECK(verify.out.find("audit verify: instance " + n + ": OK: ") != std::string::npos);
 }
+
+// "A target's rate limit and connection cap hold for the whole fleet, not per
+// instance (a fragile legacy system must not see N times its configured load)."
+// Three instances deliver to one SOAP system whose every call takes 200 ms,
+// configured for 2 connections and 5 calls a second: what the system saw is
+// measured at the system (calls handled at once, when each started).
+TEST_CASE("fleet caps: three instances keep a SOAP target's max_connections and rate_limit for the whole fleet") {
+  PG_SERVER_OR_SKIP(server);
+  ServerProcess target({python(), server_script("legacy_rms_server.py"), "0", "--shape", "wrapped"});
+  Installation inst(kGuardianMapping,
+                    guardian_target(target.port(), "    read_timeout: 20s\n    request_timeout: 30s\n"
+                                                   "    max_connections: 2\n    rate_limit: 5\n"
+                                                   "    batch_size: 10\n    batch_wait: 50ms\n"));
+  REQUIRE(inst.generate(60, 71).exit_code == 0);
+  std::set<std::string> expected;
+  {
+    std::ifstream in(inst.dir / "truth.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto v = boost::json::parse(line).as_object();
+      if (v["valid"].as_bool())
+        expected.insert(std::string(v["id"].as_string()) + ":" + std::to_string(v["version"].to_number<std::int64_t>()));
+    }
+  }
+  control(target, "chaos=7&http500=0&server_fault=0&drop=0&slow=1&slow_ms=200");
+  const std::string database = server->create_database();
+  std::string rest = read_file(inst.config);
+  rest = rest.substr(rest.find("source:"));
+  std::vector<pid_t> pids;
+  for (const std::string name : {"a", "b", "c"}) {
+    const std::string config = (inst.dir / ("config-" + name + ".yaml")).string();
+    write_file(config, "state:\n  type: postgresql\n  conninfo: \"" + server->conninfo(database) +
+                           "\"\n  sslmode: disable\n  instance: " + name + "\n  lease: 5s\n  local_dir: local-" +
+                           name + "\n" + rest);
+    pids.push_back(spawn_process({REPORTBRIDGE_BINARY, "run", "--config", config, "--log-level", "warn"},
+                                 (inst.dir / ("out-" + name + ".log")).string(),
+                                 (inst.dir / ("err-" + name + ".log")).string()));
+  }
+  reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
+  auto versions_at = [](const boost::json::value& d) {
+    std::set<std::string> v;
+    for (const auto& rec : d.at("records").as_array())
+      for (const auto& ver : rec.at("versions").as_array()) v.insert(std::string(ver.at("external_reference").as_string()));
+    return v;
+  };
+  const bool done = wait_until([&] { return versions_at(dump(target)).size() >= expected.size(); },
+                               std::chrono::seconds(180));
+  for (pid_t pid : pids) {
+    kill(pid, SIGTERM);
+    auto r = wait_process_for(pid, std::chrono::seconds(120));
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+  }
+  auto d = dump(target);
+  INFO(read_file(inst.dir / "err-a.log") << read_file(inst.dir / "err-b.log") << read_file(inst.dir / "err-c.log"));
+  REQUIRE(done);
+  // Every instance took part (the caps are shared, not one instance doing all).
+  auto per_instance = db.exec("SELECT count(DISTINCT owner) FROM delivery_batches");
+  CHECK(per_instance.int64(0, 0) >= 2);
+  CHECK(versions_at(d) == expected);
+  CHECK(d.at("duplicates").as_object().empty());
+  // At most 2 calls at once at the system, ever (3 instances with 2 each would be 6).
+  const auto max_in_flight = d.at("max_in_flight").to_number<std::int64_t>();
+  CHECK(max_in_flight <= 2);
+  CHECK(max_in_flight >= 1);
+  // A token bucket of 5 a second (burst 5): over any span of T seconds at most
+  // 5 + 5 T calls start. Allowed: one more for the moment between the grant
+  // (the database's clock) and the arrival here.
+  std::vector<std::int64_t> starts;
+  for (const auto& s : d.at("starts_ms").as_array()) starts.push_back(s.to_number<std::int64_t>());
+  std::sort(starts.begin(), starts.end());
+  REQUIRE(starts.size() >= expected.size());
+  std::size_t worst_excess = 0;
+  double worst_span = 0;
+  for (std::size_t i = 0; i < starts.size(); ++i)
+    for (std::size_t j = i; j < starts.size(); ++j) {
+      const double span = static_cast<double>(starts[j] - starts[i]) / 1000.0;
+      const double allowed = 5 + 5 * span + 1;
+      const double n = static_cast<double>(j - i + 1);
+      if (n > allowed && static_cast<std::size_t>(n - allowed) + 1 > worst_excess) {
+        worst_excess = static_cast<std::size_t>(n - allowed) + 1;
+        worst_span = span;
+      }
+    }
+  const double total = static_cast<double>(starts.back() - starts.front()) / 1000.0;
+  std::printf("fleet caps: %zu calls in %.1f s (%.1f/s), at most %lld at once\n", starts.size(), total,
+              static_cast<double>(starts.size()) / total, static_cast<long long>(max_in_flight));
+  INFO("calls over " << worst_span << " s exceeded the bucket by " << worst_excess);
+  CHECK(worst_excess == 0);
+}

@@ -286,6 +286,21 @@ class ControlState:
         self.outcomes = {}
         self.lock = threading.Lock()
         self.security = Security(options["wsse"], options.get("wsse_type", "any")) if options.get("wsse") else None
+        # The load a fragile system sees: SOAP calls being handled at once (the
+        # most ever), and when each started (Unix ms), for a fleet's caps.
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.starts_ms = []
+
+    def enter(self):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.starts_ms.append(int(time.time() * 1000))
+
+    def leave(self):
+        with self.lock:
+            self.in_flight -= 1
 
     def count(self, key, op=None):
         with self.lock:
@@ -302,6 +317,8 @@ class ControlState:
             self.outcomes.clear()
             for k in self.calls:
                 self.calls[k] = 0
+            self.max_in_flight = self.in_flight
+            self.starts_ms = []
 
     def describe(self):
         return {}
@@ -311,7 +328,8 @@ class ControlState:
             data = self.store.dump()
         with self.lock:
             data.update(self.describe())
-            data.update({"calls": dict(self.calls), "outcomes": dict(self.outcomes)})
+            data.update({"calls": dict(self.calls), "outcomes": dict(self.outcomes),
+                         "max_in_flight": self.max_in_flight, "starts_ms": list(self.starts_ms)})
         with self.control.lock:
             data["control"] = self.control.describe()
         return data

@@ -340,41 +340,45 @@ class Handler(ControlPlaneHandler):
             st.count("auth_failed" if f.subcode and f.subcode[0] == WSSE else "client_fault")
             self.fault(version, st.shape.decorate(f))
             return
-        kind = st.shape.kinds.get(op, "other")
-        st.count("received", op)
-        action = st.control.decide(op, kind)
-        if action and action[0] == "fail":
-            self.inject(version, action[1])
-            return
-        if action and action[0] == "slow":
-            st.count("slow")
-            time.sleep(action[1] / 1000.0)
+        st.enter()
         try:
-            with st.shape.store.lock:
-                parts, headers = st.shape.handle(call)
-            data = wc.render_response(call, parts, headers, validate=st.shape.validate_output)
-        except SoapFault as f:
-            st.count("client_fault" if f.code in ("Client", "Sender") else "server_fault")
+            kind = st.shape.kinds.get(op, "other")
+            st.count("received", op)
+            action = st.control.decide(op, kind)
+            if action and action[0] == "fail":
+                self.inject(version, action[1])
+                return
+            if action and action[0] == "slow":
+                st.count("slow")
+                time.sleep(action[1] / 1000.0)
+            try:
+                with st.shape.store.lock:
+                    parts, headers = st.shape.handle(call)
+                data = wc.render_response(call, parts, headers, validate=st.shape.validate_output)
+            except SoapFault as f:
+                st.count("client_fault" if f.code in ("Client", "Sender") else "server_fault")
+                if action and action[0] == "drop":
+                    st.count("dropped")
+                    self.close_connection = True
+                    return
+                self.fault(version, f)
+                return
+            except AssertionError as e:
+                print("BUG: %s" % e, file=sys.stderr, flush=True)
+                st.count("server_bug")
+                self.reply(500, ("test server bug: %s" % e).encode(), "text/plain")
+                return
             if action and action[0] == "drop":
                 st.count("dropped")
                 self.close_connection = True
                 return
-            self.fault(version, f)
-            return
-        except AssertionError as e:
-            print("BUG: %s" % e, file=sys.stderr, flush=True)
-            st.count("server_bug")
-            self.reply(500, ("test server bug: %s" % e).encode(), "text/plain")
-            return
-        if action and action[0] == "drop":
-            st.count("dropped")
-            self.close_connection = True
-            return
-        st.count("ok")
-        if data is None:  # one-way operation
-            self.reply(202, b"", wc.content_type(version))
-        else:
-            self.reply(200, data, wc.content_type(version))
+            st.count("ok")
+            if data is None:  # one-way operation
+                self.reply(202, b"", wc.content_type(version))
+            else:
+                self.reply(200, data, wc.content_type(version))
+        finally:
+            st.leave()
 
 
 def parse_args(argv):
