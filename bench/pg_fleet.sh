@@ -15,37 +15,8 @@ BUILD=${1:-build}
 COUNT=${2:-20000}
 RUNS=${3:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/$BUILD/reportbridge
-GEN=$ROOT/$BUILD/tools/gen_store/reportbridge-gen-store
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-WORK=$(mktemp -d /tmp/rbbench-fleet-XXXXXX)
-chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" -eq 0 ]; then chown postgres "$WORK"; AS=(runuser -u postgres --); fi
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg" stop -m immediate >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap - EXIT  # KEEP=1: leave the folder and the server for a look
-"${AS[@]}" "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust --no-instructions -E UTF8 --locale=C >/dev/null
-"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-  -o "-c listen_addresses='' -p $PORT -k $WORK -c max_connections=100" start >/dev/null
-PSQL=("${AS[@]}" "$PGBIN/psql" -h "$WORK" -p "$PORT" -U postgres -qAt)
-"$GEN" --db "$WORK/store.db" --media-root "$WORK/media" --count "$COUNT" --seed 5 >/dev/null
-mkdir -p "$WORK/m"
-cat > "$WORK/m/all.yaml" <<'YAML'
-mapping: all
-targets: [drop]
-fields:
-  - {name: Ref, from: id, required: true}
-  - {name: Version, from: version}
-  - {name: Kind, from: kind}
-  - {name: Summary, from: summary, default: ""}
-YAML
+PREFIX=rbbench-fleet PG_OPTIONS="-c max_connections=100"
+. "$ROOT/bench/pg_common.sh"
 common() {  # $1: drop folder
   printf "source:\n  type: sqlite\n  path: store.db\n  media_root: media\nschema: %s\nmappings: [m/all.yaml]\n" \
     "$ROOT/schemas/submission.schema.json"

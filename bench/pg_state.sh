@@ -9,31 +9,9 @@ set -euo pipefail
 BUILD=${1:-build}
 COUNT=${2:-20000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/$BUILD/reportbridge
-GEN=$ROOT/$BUILD/tools/gen_store/reportbridge-gen-store
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-WORK=$(mktemp -d /tmp/rbbench-pg-XXXXXX)
-chmod 755 "$WORK"
-AS=()
-if [ "$(id -u)" -eq 0 ]; then chown postgres "$WORK"; AS=(runuser -u postgres --); fi
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() { "${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg" stop -m immediate >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-"${AS[@]}" "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust --no-instructions -E UTF8 --locale=C >/dev/null
-"${AS[@]}" "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
-  -o "-c listen_addresses='' -p $PORT -k $WORK" start >/dev/null
-"${AS[@]}" "$PGBIN/psql" -h "$WORK" -p "$PORT" -U postgres -qc "CREATE DATABASE bench" >/dev/null
-"$GEN" --db "$WORK/store.db" --media-root "$WORK/media" --count "$COUNT" --seed 5 >/dev/null
-mkdir -p "$WORK/m"
-cat > "$WORK/m/all.yaml" <<'YAML'
-mapping: all
-targets: [drop]
-fields:
-  - {name: Ref, from: id, required: true}
-  - {name: Version, from: version}
-  - {name: Kind, from: kind}
-  - {name: Summary, from: summary, default: ""}
-YAML
+PREFIX=rbbench-pg
+. "$ROOT/bench/pg_common.sh"
+"${PSQL[@]}" -c "CREATE DATABASE bench" >/dev/null
 common="source:\n  type: sqlite\n  path: store.db\n  media_root: media\nschema: $ROOT/schemas/submission.schema.json\nmappings: [m/all.yaml]\ntargets:\n  - name: drop\n    type: csv_drop\n    directory: OUT\n    max_rows: 1000\nhealth:\n  enabled: false\nlogging:\n  level: warn\n"
 printf "state:\n  path: sqlite/state.db\n${common//OUT/out-sqlite}" > "$WORK/sqlite.yaml"
 printf "state:\n  type: postgresql\n  conninfo: \"host=$WORK port=$PORT dbname=bench user=postgres\"\n  sslmode: disable\n  local_dir: pglocal\n${common//OUT/out-pg}" > "$WORK/pg.yaml"

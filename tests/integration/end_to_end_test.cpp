@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/rms_spyne.hpp"
 #include "tests/servers/server_process.hpp"
 
 using namespace reportbridge::testing;
@@ -63,18 +64,7 @@ std::string config_for(const std::string& rms_url) {
          "    xsd: " + kSource + "/schemas/psd_complaint.xsd\n    root: Complaint\n"
          "    attachments_path: Attachments/Attachment\n" + drop +
          // The RMS from its own contract, as config/demo.yaml has it.
-         "  - name: rms_soap\n    type: soap\n    url: " + rms_url + "\n"
-         "    wsdl: " + kSource + "/schemas/rms_service.wsdl\n    port: RmsSoap11Port\n"
-         "    namespaces: {svc: \"urn:reportbridge:rms:service:1\", rms: \"urn:police-uk:rms:community-report:1.0\"}\n"
-         "    create: {operation: CreateCommunityReport, reference: svc:CreateCommunityReportResponse/svc:LegacyReference,\n"
-         "             values: {svc:ExternalReference: external_reference}}\n"
-         "    update: {operation: UpdateCommunityReport, reference: svc:UpdateCommunityReportResponse/svc:LegacyReference,\n"
-         "             values: {svc:LegacyReference: legacy_reference, svc:ExternalReference: external_reference}}\n"
-         "    lookup: {operation: FindByExternalReference,\n"
-         "             reference: \"svc:FindByExternalReferenceResponse[svc:Found='true']/svc:LegacyReference\",\n"
-         "             values: {svc:ExternalReference: external_reference}}\n"
-         "    attachments_path: svc:Report/rms:CommunityReport/rms:Attachments/rms:Attachment\n"
-         "    attachment_content: rms:Content\n    attachment_content_reference: rms:ContentReference\n"
+         rms_soap_target(rms_url) +
          "    batch_size: 50\n    batch_wait: 100ms\n    connect_timeout: 2s\n    request_timeout: 10s\n"
          "    retry: {max_attempts: 5, base: 200ms, cap: 1s}\n"
          "    writeback: {message: \"Recorded by the RMS.\", reference: true}\n"
@@ -220,10 +210,7 @@ std::string payload_with(const std::string& id, std::int64_t version, const std:
   return json::serialize(o);
 }
 
-ServerProcess start_rms() {
-  return ServerProcess({python(), server_script("rms_spyne_server.py"), "0", "--xsd",
-                        kSource + "/schemas/rms_community_report.xsd"});
-}
+ServerProcess start_rms() { return start_rms_spyne(); }
 
 void configure(Installation& inst, const ServerProcess& rms) {
   write_file(inst.dir / "mappings/council.yaml", kCouncilMapping);
