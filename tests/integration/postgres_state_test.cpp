@@ -554,3 +554,58 @@ TEST_CASE("postgresql state: an instance paused past its lease mid-delivery (SIG
   // The paused one learnt it had lost the batch, and recorded nothing of it.
   CHECK((paused_log.find("taken over") != std::string::npos || paused_log.find("no longer held") != std::string::npos));
 }
+
+// The ingest lease's holder paused past its lease (SIGSTOP, then SIGCONT): the
+// other instance takes ingest over (a transaction the paused one had open is
+// ended by the server after the lease: idle_in_transaction_session_timeout),
+// and when the paused one runs again it ingests nothing twice.
+TEST_CASE("postgresql state: the ingest lease holder paused past its lease (SIGSTOP, then SIGCONT) ingests nothing twice") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  REQUIRE(inst.generate(3000, 83).exit_code == 0);
+  auto expected = valid_keys(inst);
+  const std::string database = server->create_database();
+  std::vector<pid_t> pids;
+  for (const char* name : {"a", "b"})
+    pids.push_back(spawn_instance(inst, instance_config(inst, *server, database, name, "2s"), name));
+  reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
+  auto ledger = [&] {
+    auto r = db.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'");
+    return r.int64(0, 0) == 0 ? 0 : db.exec("SELECT count(*) FROM ledger").int64(0, 0);
+  };
+  REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(180)));
+  const std::string holder = db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0);
+  const std::size_t paused = static_cast<std::size_t>(holder[0] - 'a');
+  REQUIRE(paused < pids.size());
+  REQUIRE(kill(pids[paused], SIGSTOP) == 0);
+  // New rows while it is stopped: only the other instance can ingest them.
+  for (int n = 0; n < 30; ++n) {
+    insert_submission(inst.store, 2'000'000 + n, test_id(90'000 + n), 1, valid_payload(test_id(90'000 + n)));
+    expected.insert(test_id(90'000 + n) + ",1");
+  }
+  const bool taken = wait_until(
+      [&] { return db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0) != holder; },
+      std::chrono::seconds(60));
+  const bool others_ingested = wait_until([&] { return ledger() >= 3030; }, std::chrono::seconds(180));
+  REQUIRE(kill(pids[paused], SIGCONT) == 0);
+  // More rows once it runs again: whichever instance ingests them, once.
+  for (int n = 30; n < 60; ++n) {
+    insert_submission(inst.store, 2'000'000 + n, test_id(90'000 + n), 1, valid_payload(test_id(90'000 + n)));
+    expected.insert(test_id(90'000 + n) + ",1");
+  }
+  const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(300));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // anything published twice would show now
+  for (pid_t pid : pids) {
+    kill(pid, SIGTERM);
+    auto r = wait_process_for(pid, std::chrono::seconds(120));
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+  }
+  INFO(read_file(inst.dir / "err-a.log") << read_file(inst.dir / "err-b.log"));
+  CHECK(taken);
+  CHECK(others_ingested);
+  CHECK(all);
+  CHECK(ledger() == 3060);
+  check_exactly_once(inst, expected);
+  CHECK(inst.published().size() == expected.size());
+}
