@@ -1166,8 +1166,9 @@ std::unique_ptr<store::HeldLease> PgStateStore::keep_lease(const core::DeliveryB
 // tokens or a slot is one round trip.
 class PgFleetPermits : public store::FleetPermits {
  public:
-  PgFleetPermits(std::function<std::unique_ptr<pg::Connection>()> connect, std::string owner)
-      : connect_(std::move(connect)), owner_(std::move(owner)) {}
+  PgFleetPermits(std::function<std::unique_ptr<pg::Connection>()> connect, std::string owner, std::int64_t lease_ms)
+      : connect_(std::move(connect)), owner_(std::move(owner)), lease_ms_(lease_ms) {}
+  std::int64_t slot_lease_ms() const override { return lease_ms_; }
 
  private:
   // A lost connection is made again at the next call; the call that saw it
@@ -1258,12 +1259,13 @@ class PgFleetPermits : public store::FleetPermits {
   std::string owner_;
   std::mutex mutex_;
   std::unique_ptr<pg::Connection> c_;
+  std::int64_t lease_ms_;
 };
 
 store::FleetPermits* PgStateStore::fleet_permits() {
   if (!connect_) return nullptr;
   std::lock_guard lock(permits_mutex_);
-  if (!permits_) permits_ = std::make_unique<PgFleetPermits>(connect_, owner_);
+  if (!permits_) permits_ = std::make_unique<PgFleetPermits>(connect_, owner_, lease_ms_);
   return permits_.get();
 }
 

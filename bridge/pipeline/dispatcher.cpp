@@ -25,7 +25,7 @@ void Dispatcher::add_target(core::Sink& sink, store::RetryPolicy retry, store::W
   // are the fleet's, coordinated through the state store.
   if (auto* permits = state_.fleet_permits())
     sink.share_limits([permits, name = sink.name()](double rate, double burst, std::size_t cap) {
-      return store::fleet_limits(*permits, name, rate, burst, cap);
+      return store::fleet_limits(*permits, name, rate, burst, cap, permits->slot_lease_ms());
     });
   // A circuit left open by the previous run stays open until its probe time.
   for (const auto& h : state_.target_health())

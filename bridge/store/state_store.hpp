@@ -294,6 +294,9 @@ class FleetPermits {
   // False when the slot was taken over (its lease ran out): stop using it.
   virtual bool renew_slot(const FleetSlot& slot, std::int64_t lease_ms) = 0;
   virtual void release_slot(const FleetSlot& slot) = 0;
+  // The lease a sink holds its slots under: the state's `lease`, so that a dead
+  // instance's slots come back as soon as its batches do.
+  virtual std::int64_t slot_lease_ms() const = 0;
 };
 
 class StateStore {

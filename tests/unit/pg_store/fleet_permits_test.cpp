@@ -156,3 +156,16 @@ TEST_CASE("a token bucket asked by several instances keeps one state: a grant by
   // Without a rate there is no limit to share.
   CHECK(a.fleet_permits()->take_tokens("soap", 0, 0, 7).granted == 7);
 }
+
+TEST_CASE("connection slots are held under the state's lease, not a fixed 30 s") {
+  PG_SERVER_OR_SKIP(server);
+  const auto conninfo = server->conninfo(server->create_database());
+  auto settings = instance(conninfo, "a");
+  settings.lease = std::chrono::milliseconds(2'000);
+  pg_store::PgStateStore a(settings);
+  REQUIRE(a.fleet_permits());
+  CHECK(a.fleet_permits()->slot_lease_ms() == 2'000);
+  pg_store::PgStateStore b(instance(conninfo, "b"));
+  REQUIRE(b.fleet_permits());
+  CHECK(b.fleet_permits()->slot_lease_ms() == 30'000);  // the default lease
+}
