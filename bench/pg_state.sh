@@ -5,6 +5,7 @@
 # server (initdb + pg_ctl in a temporary folder, as the tests do; fsync on).
 # Prints each run's wall time and the ratio.
 #   bench/pg_state.sh [BUILD_DIR] [COUNT]
+# DEDUP=1 runs both with deduplication on (its history in each state database).
 set -euo pipefail
 BUILD=${1:-build}
 COUNT=${2:-20000}
@@ -13,6 +14,7 @@ PREFIX=rbbench-pg
 . "$ROOT/bench/pg_common.sh"
 "${PSQL[@]}" -c "CREATE DATABASE bench" >/dev/null
 common="source:\n  type: sqlite\n  path: store.db\n  media_root: media\nschema: $ROOT/schemas/submission.schema.json\nmappings: [m/all.yaml]\ntargets:\n  - name: drop\n    type: csv_drop\n    directory: OUT\n    max_rows: 1000\nhealth:\n  enabled: false\nlogging:\n  level: warn\n"
+if [ "${DEDUP:-0}" = 1 ]; then common="${common}dedup: {}\n"; fi
 printf "state:\n  path: sqlite/state.db\n${common//OUT/out-sqlite}" > "$WORK/sqlite.yaml"
 printf "state:\n  type: postgresql\n  conninfo: \"host=$WORK port=$PORT dbname=bench user=postgres\"\n  sslmode: disable\n  local_dir: pglocal\n${common//OUT/out-pg}" > "$WORK/pg.yaml"
 run() {

@@ -467,8 +467,7 @@ int cmd_preview(const Args& args) {
   std::optional<dedup::Verdict> verdict;
   if (rt->dedup_settings && decision.doc && state_exists(rt->config)) {
     preview_state = open_state(rt->config, 2048);
-    if (!preview_state->sqlite_database()) throw std::runtime_error("deduplication needs the SQLite state store");
-    dedup::Deduplicator dd(*preview_state->sqlite_database(), *rt->dedup_settings);
+    dedup::Deduplicator dd(preview_state->open_dedup_tables(), *rt->dedup_settings);
     verdict = dd.check(*decision.doc, row);
     const auto& v = *verdict;
     std::cout << "dedup: " << dedup::to_string(v.kind) << " (rule " << v.rule << ")";

@@ -106,13 +106,6 @@ std::unique_ptr<Runtime> load_runtime(const std::string& config_path, const conf
   if (auto sc = service::load_service_config(c.document, c.file, diags)) rt->service = *sc;
   if (const YAML::Node d = c.document["dedup"]; d && d.IsMap()) {
     auto ds = dedup::load_dedup_settings(d, c.file, diags);
-    if (ds && ds->enabled && c.postgres) {
-      // Its tables live in the SQLite state database; on PostgreSQL not yet (issue #16).
-      const auto at = config::position_of(c.file, d);
-      diags.error(at.file, at.line, at.column,
-                  "dedup needs state type sqlite for now: deduplication on the PostgreSQL state is not built yet",
-                  "config.dedup_needs_sqlite");
-    }
     if (ds && ds->enabled) {
       if (!ds->reporter_key_file.empty()) {
         ds->reporter_key_file = c.resolve(ds->reporter_key_file).string();

@@ -67,7 +67,15 @@ struct Plain {
   const char* sqlite_select;  // the columns as SQLite gives them (NULLs the PostgreSQL schema forbids filled)
   const char* columns;        // the PostgreSQL columns, in the same order
   int count;
+  const char* values = nullptr;     // the VALUES expressions (default: $1, $2, ...)
+  const char* pg_select = nullptr;  // the columns read back to verify (default: `columns`)
 };
+
+// A double as SQLite's printf('%.15g') gives it: 15 significant digits, the
+// same text PostgreSQL prints for the double it reads from it (shortest form,
+// exponent below 1e-4 and from 1e15 as %g), so the copy verifies; SQLite's
+// plain REAL text would keep a ".0" PostgreSQL drops.
+#define REAL15(c) "CASE WHEN " c " IS NULL THEN NULL ELSE printf('%.15g', " c ") END"
 
 const Plain kPlain[] = {
     {"source_cursors", "source, high_water", "source, high_water", 2},
@@ -86,6 +94,19 @@ const Plain kPlain[] = {
      "id, target, submission_id, outbox_id, requested_by, requested_ms, done_ms, replayed", 8},
     {"duplicate_links", "submission_id, version, of_id, message, created_ms, reference",
      "submission_id, version, of_id, message, created_ms, reference", 6},
+    // Deduplication's history (PostgreSQL schema 5): the fleet judges against it.
+    {"dedup_verdicts",
+     "bucket, id, version, reason, of_id, near_id, " REAL15("score") ", " REAL15("x1") ", " REAL15("x2") ", " REAL15(
+         "x3") ", " REAL15("x4") ", " REAL15("x5") ", " REAL15("x6") ", reporter_key, received_ms",
+     "bucket, id, version, reason, of_id, near_id, score, x1, x2, x3, x4, x5, x6, reporter_key, received_ms", 15},
+    {"dedup_fingerprints", "bucket, fp, received_ms, id", "bucket, fp, received_ms, id", 4},
+    {"dedup_incidents",
+     "bucket, cell, received_ms, id, root_id, category, " REAL15("lat") ", " REAL15("lon") ", incident_ms, "
+     "lower(hex(bits))",
+     "bucket, cell, received_ms, id, root_id, category, lat, lon, incident_ms, bits", 10,
+     "$1, $2, $3, $4, $5, $6, $7, $8, $9, decode($10, 'hex')",
+     "bucket, cell, received_ms, id, root_id, category, lat, lon, incident_ms, encode(bits, 'hex')"},
+    {"dedup_reporters", "hash, reporter_key, last_seen_ms", "hash, reporter_key, last_seen_ms", 3},
 };
 
 // The item metadata of the SQLite store's outbox_items.meta (schema 5,
@@ -132,9 +153,10 @@ bool sqlite_has_table(store::Database& db, const std::string& name) {
   return q.step();
 }
 
-const char* const kTargetTables[] = {"source_cursors", "source_gaps", "ledger",          "quarantine",
-                                     "legacy_refs",    "target_health", "replay_requests", "duplicate_links",
-                                     "outbox_items",   "outbox_counts", "delivery_batches", "writeback_queue"};
+const char* const kTargetTables[] = {"source_cursors",   "source_gaps",     "ledger",          "quarantine",
+                                     "legacy_refs",      "target_health",   "replay_requests", "duplicate_links",
+                                     "outbox_items",     "outbox_counts",   "delivery_batches", "writeback_queue",
+                                     "dedup_verdicts",   "dedup_fingerprints", "dedup_incidents", "dedup_reporters"};
 
 }  // namespace
 
@@ -186,8 +208,8 @@ CopyReport copy_sqlite_to_postgres(const std::string& sqlite_path, pg::Connectio
     Verified v{t.table, {}, {}};
     std::string placeholders;
     for (int i = 1; i <= t.count; ++i) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
-    const std::string insert =
-        std::string("INSERT INTO ") + t.table + " (" + t.columns + ") VALUES (" + placeholders + ")";
+    const std::string insert = std::string("INSERT INTO ") + t.table + " (" + t.columns + ") VALUES (" +
+                               (t.values ? std::string(t.values) : placeholders) + ")";
     auto q = db.prepare(std::string("SELECT ") + t.sqlite_select + " FROM " + t.table);
     while (q.step()) {
       const auto row = sqlite_row(q, t.count);
@@ -196,7 +218,7 @@ CopyReport copy_sqlite_to_postgres(const std::string& sqlite_path, pg::Connectio
       for (const auto& value : row) value ? p.add(*value) : p.add_null();
       pg.exec(insert, p);
     }
-    auto back = pg.exec(std::string("SELECT ") + t.columns + " FROM " + t.table);
+    auto back = pg.exec(std::string("SELECT ") + (t.pg_select ? t.pg_select : t.columns) + " FROM " + t.table);
     for (int i = 0; i < back.rows(); ++i) v.to.add(pg_row(back, i, t.count));
     checks.push_back(std::move(v));
   }
@@ -325,16 +347,6 @@ CopyReport copy_sqlite_to_postgres(const std::string& sqlite_path, pg::Connectio
                   same ? "ok" : ("MISMATCH (sqlite " + v.from.hex() + ")").c_str());
     out << line;
   }
-  std::int64_t dedup_rows = 0;
-  {
-    auto q = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'dedup\\_%' ESCAPE '\\'");
-    std::vector<std::string> names;
-    while (q.step()) names.push_back(q.text(0));
-    for (const auto& n : names) dedup_rows += sqlite_scalar(db, "SELECT count(*) FROM \"" + n + "\"");
-  }
-  if (dedup_rows > 0)
-    out << "note: the deduplication history (" << dedup_rows
-        << " rows in dedup_* tables) is not copied: deduplication on the PostgreSQL state is not built yet\n";
   if (!all_equal) {
     out << "state copy FAILED verification: nothing was committed to PostgreSQL\n";
     report.text = out.str();

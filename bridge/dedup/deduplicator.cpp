@@ -19,6 +19,7 @@
 #include "bridge/dedup/normalise.hpp"
 #include "bridge/dedup/recent_index.hpp"
 #include "bridge/mapping/functions/pseudonymiser.hpp"
+#include "bridge/store/sqlite_dedup_tables.hpp"
 
 namespace reportbridge::dedup {
 namespace {
@@ -30,48 +31,14 @@ constexpr std::size_t kTextCodePoints = 700;
 constexpr double kMetresPerDegree = 111320.0;
 constexpr double kPi = 3.14159265358979323846;
 
-// Tables are keyed for locality: fingerprints and the related index lead with
-// a received-time bucket (2^24 ms, about 4.7 h), so inserts and lookups touch
-// the few hot pages of the last hours, whatever the history size; rows hold
-// their data in the key's B-tree (WITHOUT ROWID), so a lookup is one range
-// scan. Verdicts are keyed by the bucket too (a replay carries the same
-// received_at); they keep numbers only, the explanation is rebuilt on read.
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS dedup_verdicts (
-  bucket INTEGER NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, reason INTEGER NOT NULL, of_id TEXT, near_id TEXT,
-  score REAL NOT NULL, x1 REAL, x2 REAL, x3 REAL, x4 REAL, x5 REAL, x6 REAL,
-  reporter_key TEXT, received_ms INTEGER NOT NULL,
-  PRIMARY KEY (bucket, id, version)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dedup_fingerprints (
-  bucket INTEGER NOT NULL, fp INTEGER NOT NULL, received_ms INTEGER NOT NULL, id TEXT NOT NULL,
-  PRIMARY KEY (bucket, fp, received_ms, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dedup_incidents (
-  bucket INTEGER NOT NULL, cell INTEGER NOT NULL, received_ms INTEGER NOT NULL, id TEXT NOT NULL,
-  root_id TEXT NOT NULL, category TEXT NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
-  incident_ms INTEGER NOT NULL, bits BLOB NOT NULL,
-  PRIMARY KEY (bucket, cell, category, received_ms, id)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dedup_reporters (
-  hash TEXT PRIMARY KEY, reporter_key TEXT NOT NULL, last_seen_ms INTEGER NOT NULL) WITHOUT ROWID;
-)sql";
-
-// Tables of the first layout (text explanations, rowid tables); they are
-// replaced (their rows are dropped: duplicates and related reports are then
-// found among submissions from the upgrade on).
-constexpr const char* kOldLayoutCheck =
-    "SELECT (SELECT COUNT(*) FROM pragma_table_info('dedup_verdicts')) > 0 AND "
-    "(SELECT COUNT(*) FROM pragma_table_info('dedup_verdicts') WHERE name = 'bucket') = 0";
-constexpr const char* kDropOldLayout = R"sql(
-DROP TABLE IF EXISTS dedup_verdicts; DROP TABLE IF EXISTS dedup_fingerprints;
-DROP TABLE IF EXISTS dedup_incidents;
-)sql";
-
+// Rows are keyed for locality by a received-time bucket (2^24 ms, about
+// 4.7 h): inserts and lookups touch the few hot pages of the last hours,
+// whatever the history size (the tables: store::DedupTables).
 constexpr int kBucketShift = 24;
 // The in-memory mirror keeps this much more than the longest window, for rows
 // that arrive a little out of order (late commits in the app's store).
 constexpr std::int64_t kRecentSlackMs = 3'600'000;
-constexpr std::size_t kBucketsPerQuery = 2;  // find_cell's placeholders ?1, ?2
-constexpr std::size_t kCellsPerQuery = 4;    // ?3 .. ?6
-constexpr std::size_t kCategoriesPerQuery = 3;  // ?7 .. ?9
+constexpr std::size_t kCellsPerQuery = 4;  // cells around a search circle, usually
 std::int64_t bucket_of(std::int64_t ms) { return ms >> kBucketShift; }
 
 // Why a verdict was given; stored as an integer, the kind, rule and text follow.
@@ -94,32 +61,6 @@ enum class Reason : int {
   duplicate_withdrawn = 11,
 };
 constexpr Reason kLastReason = Reason::duplicate_withdrawn;
-
-// Prepared statements are store::Statement, kept for the life of the
-// Deduplicator; hot text and blobs are bound without a copy (bind_static).
-using Stmt = store::Statement;
-
-// A NULL for an empty text, else the text (no copy).
-void bind_text_or_null(Stmt& st, int index, std::string_view value) {
-  if (value.empty())
-    st.bind_null(index);
-  else
-    st.bind_static(index, value);
-}
-
-// Runs a query of one integer (min, max): nullopt for no row or NULL. Resets.
-std::optional<std::int64_t> scalar_i64(Stmt& st) {
-  std::optional<std::int64_t> out;
-  if (st.step() && !st.is_null(0)) out = st.int64(0);
-  st.reset();
-  return out;
-}
-
-// Resets a statement when a scope ends, also on exceptions.
-struct ResetGuard {
-  Stmt& st;
-  ~ResetGuard() { st.reset(); }
-};
 
 using core::days_from_civil;
 
@@ -232,38 +173,18 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) {
 std::string_view to_string(Verdict::Kind kind) { return kind_text(kind); }
 
 struct Deduplicator::Impl {
-  store::Database& db;
   DedupSettings s;
   std::optional<fn::Pseudonymiser> keys;
   std::map<std::string, std::vector<std::string>, std::less<>> related;  // both directions
   std::set<std::string, std::less<>> unlinked;
   double cell_m = 400;
 
-  mutable Stmt find_verdict;
-  mutable Stmt first_verdict_bucket;
-  mutable Stmt last_verdict_bucket;
-  mutable Stmt find_fp;
-  mutable Stmt find_cell;
-  mutable Stmt find_reporter;
-  mutable Stmt newest_fp;
-  mutable Stmt newest_incident;
-  mutable Stmt load_fp;
-  mutable Stmt load_incidents;
-  // The newest rows of dedup_fingerprints / dedup_incidents, in memory.
+  std::unique_ptr<store::DedupTables> owned;  // when made on a SQLite connection
+  store::DedupTables& t;
+  // The newest rows of dedup_fingerprints / dedup_incidents, in memory, as of
+  // the tables' generation `mirror_generation`.
   mutable RecentIndex recent;
-  Stmt put_verdict;
-  Stmt put_fp;
-  Stmt put_incident;
-  Stmt put_reporter;
-  Stmt purge_fp;
-  Stmt purge_incidents;
-  Stmt purge_verdicts;
-  Stmt purge_reporters;
-  Stmt drop_fp;
-  Stmt drop_incident;
-  Stmt drop_verdict;
-  Stmt reroot_incidents;
-  Stmt withdrawn_verdict;
+  mutable std::uint64_t mirror_generation = 0;
 
   // The last verdict of check_and_record that found a later copy ingested
   // first (for supersede).
@@ -299,8 +220,8 @@ struct Deduplicator::Impl {
     std::vector<std::string> reporter_hashes;
   };
 
-  Impl(store::Database& d, DedupSettings settings)
-      : db(d), s(std::move(settings)), recent(recent_span(s)) {
+  Impl(std::unique_ptr<store::DedupTables> own, store::DedupTables& tables, DedupSettings settings)
+      : s(std::move(settings)), owned(std::move(own)), t(tables), recent(recent_span(s)) {
     if (!s.reporter_key_file.empty()) keys.emplace(fn::Pseudonymiser::from_key_file(s.reporter_key_file));
     auto add_related = [&](const std::string& a, const std::string& b) {
       auto& v = related[a];
@@ -312,107 +233,46 @@ struct Deduplicator::Impl {
     }
     unlinked.insert(s.unlinked_categories.begin(), s.unlinked_categories.end());
     cell_m = std::max(1.0, 2 * s.max_distance_m);
-    bool old_layout = false;
-    {
-      auto old = db.prepare(kOldLayoutCheck);
-      old_layout = old.step() && old.int64(0) > 0;
-    }
-    if (old_layout) db.exec(kDropOldLayout);
-    db.exec(kSchema);
-    sqlite3* h = db.handle();
-    find_verdict = Stmt(h,
-                        "SELECT reason, of_id, near_id, score, x1, x2, x3, x4, x5, x6, reporter_key FROM "
-                        "dedup_verdicts WHERE bucket = ? AND id = ? AND version = ?");
-    first_verdict_bucket = Stmt(h, "SELECT min(bucket) FROM dedup_verdicts");
-    last_verdict_bucket = Stmt(h, "SELECT max(bucket) FROM dedup_verdicts");
-    find_fp = Stmt(h,
-                   "SELECT id, received_ms FROM dedup_fingerprints WHERE bucket = ? AND fp = ? AND received_ms "
-                   "BETWEEN ? AND ? AND id <> ? ORDER BY received_ms LIMIT 1");
-    find_cell = Stmt(h,
-                     "SELECT id, root_id, category, lat, lon, incident_ms, bits, received_ms FROM dedup_incidents "
-                     "WHERE bucket IN (?1, ?2) AND cell IN (?3, ?4, ?5, ?6) AND category IN (?7, ?8, ?9) "
-                     "AND received_ms BETWEEN ?10 AND ?11");
-    find_reporter = Stmt(h, "SELECT reporter_key FROM dedup_reporters WHERE hash = ?");
-    newest_fp = Stmt(h,
-                     "SELECT max(received_ms) FROM dedup_fingerprints WHERE bucket = "
-                     "(SELECT max(bucket) FROM dedup_fingerprints)");
-    newest_incident = Stmt(h,
-                           "SELECT max(received_ms) FROM dedup_incidents WHERE bucket = "
-                           "(SELECT max(bucket) FROM dedup_incidents)");
-    load_fp = Stmt(h, "SELECT fp, received_ms, id FROM dedup_fingerprints WHERE bucket >= ?1 AND received_ms >= ?2");
-    load_incidents = Stmt(h,
-                          "SELECT cell, received_ms, id, root_id, category, lat, lon, incident_ms, bits "
-                          "FROM dedup_incidents WHERE bucket >= ?1 AND received_ms >= ?2");
-    put_verdict = Stmt(h,
-                       "INSERT OR IGNORE INTO dedup_verdicts (id, version, reason, of_id, near_id, score, x1, x2, "
-                       "x3, x4, x5, x6, reporter_key, received_ms, bucket) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    put_fp = Stmt(h, "INSERT OR IGNORE INTO dedup_fingerprints (bucket, fp, received_ms, id) VALUES (?, ?, ?, ?)");
-    put_incident = Stmt(h,
-                        "INSERT OR IGNORE INTO dedup_incidents (bucket, cell, received_ms, id, root_id, category, "
-                        "lat, lon, incident_ms, bits) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    put_reporter = Stmt(h,
-                        "INSERT INTO dedup_reporters (hash, reporter_key, last_seen_ms) VALUES (?, ?, ?) "
-                        "ON CONFLICT (hash) DO UPDATE SET last_seen_ms = max(last_seen_ms, excluded.last_seen_ms)");
-    purge_fp = Stmt(h, "DELETE FROM dedup_fingerprints WHERE bucket <= ? AND received_ms < ?");
-    purge_incidents = Stmt(h, "DELETE FROM dedup_incidents WHERE bucket <= ? AND received_ms < ?");
-    purge_verdicts = Stmt(h, "DELETE FROM dedup_verdicts WHERE bucket <= ? AND received_ms < ?");
-    purge_reporters = Stmt(h, "DELETE FROM dedup_reporters WHERE last_seen_ms < ?");
-    drop_fp = Stmt(h, "DELETE FROM dedup_fingerprints WHERE bucket = ? AND fp = ? AND received_ms = ? AND id = ?");
-    drop_incident = Stmt(h, "DELETE FROM dedup_incidents WHERE bucket = ? AND received_ms = ? AND id = ?");
-    drop_verdict = Stmt(h, "DELETE FROM dedup_verdicts WHERE bucket = ? AND id = ? AND version = ?");
-    reroot_incidents = Stmt(h, "UPDATE dedup_incidents SET root_id = ?1 WHERE bucket BETWEEN ?3 AND ?4 AND root_id = ?2");
-    withdrawn_verdict = Stmt(h,
-                             "UPDATE dedup_verdicts SET reason = ?4, of_id = ?5, near_id = NULL, score = 1, x1 = ?6, "
-                             "x2 = ?7, x3 = NULL, x4 = NULL, x5 = NULL, x6 = NULL WHERE bucket = ?1 AND id = ?2 AND "
-                             "version = ?3");
-    // A rolled-back transaction may have held rows the mirror already has.
-    sqlite3_rollback_hook(h, &Impl::on_rollback, this);
+    mirror_generation = t.generation();
   }
 
-  ~Impl() { sqlite3_rollback_hook(db.handle(), nullptr, nullptr); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
-
-  static void on_rollback(void* self) { static_cast<Impl*>(self)->recent.invalidate(); }
 
   // Fills the in-memory mirror from the tables (first use, after a rollback):
   // every row received from span before the newest one (or the wall clock,
   // if earlier) on.
   void ensure_recent() const {
+    // Rows the mirror holds may have been rolled back, or another instance
+    // ingested meanwhile: rebuild it from the tables.
+    if (const auto g = t.generation(); g != mirror_generation) {
+      recent.invalidate();
+      mirror_generation = g;
+    }
     if (recent.loaded()) return;
-    const auto f = scalar_i64(newest_fp), i = scalar_i64(newest_incident);
+    const auto f = t.newest_fingerprint_ms(), i = t.newest_incident_ms();
     if (!f && !i) {
       recent.mark_loaded(std::numeric_limits<std::int64_t>::min());  // nothing stored: complete
       return;
     }
     constexpr std::int64_t kNone = std::numeric_limits<std::int64_t>::min();
     const std::int64_t from = std::min(std::max(f.value_or(kNone), i.value_or(kNone)), wall_ms()) - recent_span(s);
-    {
-      ResetGuard g{load_fp};
-      load_fp.bind(1, bucket_of(from)).bind(2, from);
-      while (load_fp.step())
-        recent.add_fingerprint(static_cast<std::uint64_t>(load_fp.int64(0)), load_fp.int64(1),
-                               std::string(load_fp.text_view(2)));
-    }
-    {
-      ResetGuard g{load_incidents};
-      load_incidents.bind(1, bucket_of(from)).bind(2, from);
-      while (load_incidents.step()) {
-        const std::string_view bits = load_incidents.blob_view(8);
-        IncidentEntry e;
-        if (bits.size() != sizeof e.bits) continue;
-        std::memcpy(e.bits.data(), bits.data(), sizeof e.bits);
-        e.received_ms = load_incidents.int64(1);
-        e.id.assign(load_incidents.text_view(2));
-        e.root_id.assign(load_incidents.text_view(3));
-        e.category.assign(load_incidents.text_view(4));
-        e.lat = load_incidents.real(5);
-        e.lon = load_incidents.real(6);
-        e.incident_ms = load_incidents.int64(7);
-        recent.add_incident(load_incidents.int64(0), std::move(e));
-      }
-    }
+    t.load_fingerprints(bucket_of(from), from, [&](std::uint64_t fp, std::int64_t received_ms, std::string_view id) {
+      recent.add_fingerprint(fp, received_ms, std::string(id));
+    });
+    t.load_incidents(bucket_of(from), from, [&](const store::DedupIncidentRow& r) {
+      IncidentEntry e;
+      if (r.bits.size() != sizeof e.bits) return;
+      std::memcpy(e.bits.data(), r.bits.data(), sizeof e.bits);
+      e.received_ms = r.received_ms;
+      e.id.assign(r.id);
+      e.root_id.assign(r.root_id);
+      e.category.assign(r.category);
+      e.lat = r.lat;
+      e.lon = r.lon;
+      e.incident_ms = r.incident_ms;
+      recent.add_incident(r.cell, std::move(e));
+    });
     recent.mark_loaded(from);
   }
 
@@ -468,11 +328,8 @@ struct Deduplicator::Impl {
 
   std::optional<std::string> key_for(const std::vector<std::string>& hashes) const {
     if (hashes.empty()) return std::nullopt;
-    for (const auto& h : hashes) {
-      ResetGuard g{find_reporter};
-      find_reporter.bind_static(1, h);
-      if (find_reporter.step()) return std::string(find_reporter.text_view(0));
-    }
+    for (const auto& h : hashes)
+      if (auto k = t.find_reporter(h)) return k;
     return "rk-" + hashes.front();
   }
 
@@ -632,27 +489,25 @@ struct Deduplicator::Impl {
         .value_or(parse_rfc3339_ms(str(member(&doc, "submitted_at"))).value_or(wall_ms()));
   }
 
-  // Without the bucket (audit): each bucket that holds verdicts, newest first.
+  // Without the bucket (audit).
   std::optional<Verdict> stored_any(std::string_view id, std::int64_t version) const {
-    const auto first = scalar_i64(first_verdict_bucket), last = scalar_i64(last_verdict_bucket);
-    if (!first || !last) return std::nullopt;
-    for (std::int64_t b = *last; b >= *first; --b)
-      if (auto v = stored(id, version, b)) return v;
-    return std::nullopt;
+    auto r = t.find_verdict_any(id, version);
+    return r ? std::optional<Verdict>(verdict_of(id, version, std::move(*r))) : std::nullopt;
   }
 
   std::optional<Verdict> stored(std::string_view id, std::int64_t version, std::int64_t bucket) const {
-    ResetGuard g{find_verdict};
-    find_verdict.bind(1, bucket).bind_static(2, id).bind(3, version);
-    if (!find_verdict.step()) return std::nullopt;
+    auto r = t.find_verdict(bucket, id, version);
+    return r ? std::optional<Verdict>(verdict_of(id, version, std::move(*r))) : std::nullopt;
+  }
+
+  Verdict verdict_of(std::string_view id, std::int64_t version, store::DedupStoredVerdict r) const {
     Facts f;
-    const std::int64_t reason = find_verdict.int64(0);
-    f.reason = reason >= 0 && reason <= static_cast<int>(kLastReason) ? static_cast<Reason>(reason)
-                                                                                  : Reason::no_location;
-    f.near_id = std::string(find_verdict.text_view(2));
-    for (int i = 0; i < 6; ++i) f.x[i] = find_verdict.real(4 + i);
-    Verdict v = explain(id, version, std::string(find_verdict.text_view(1)), find_verdict.real(3), f);
-    if (!find_verdict.is_null(10)) v.reporter_key = std::string(find_verdict.text_view(10));
+    f.reason = r.reason >= 0 && r.reason <= static_cast<int>(kLastReason) ? static_cast<Reason>(r.reason)
+                                                                           : Reason::no_location;
+    f.near_id = std::move(r.near_id);
+    for (int i = 0; i < 6; ++i) f.x[i] = r.x[i];
+    Verdict v = explain(id, version, std::move(r.of_id), r.score, f);
+    v.reporter_key = std::move(r.reporter_key);
     v.replayed = true;
     return v;
   }
@@ -716,11 +571,8 @@ struct Deduplicator::Impl {
         return;
       }
     } else for (std::int64_t b = bucket_of(a.received_ms - window); b <= bucket_of(a.received_ms + window); ++b) {
-      ResetGuard g{find_fp};
-      find_fp.bind(1, b).bind(2, static_cast<std::int64_t>(*a.fp)).bind(3, a.received_ms - window);
-      find_fp.bind(4, a.received_ms + window).bind_static(5, row.id);
-      if (find_fp.step()) {
-        duplicate_of(find_fp.text_view(0), find_fp.int64(1));
+      if (auto hit = t.find_fingerprint(b, *a.fp, a.received_ms - window, a.received_ms + window, row.id)) {
+        duplicate_of(hit->first, hit->second);
         return;
       }
     }
@@ -809,38 +661,18 @@ struct Deduplicator::Impl {
           consider(e.id, e.root_id, e.category, Place{e.lat, e.lon}, e.incident_ms, e.received_ms, e.bits.data());
         });
     } else {
-      // From the table: one statement seeks every (bucket, cell, category)
-      // triple: up to kBucketsPerQuery buckets, kCellsPerQuery cells and
-      // kCategoriesPerQuery categories (this one and related ones). Unused
-      // slots repeat a value already bound (SQLite drops repeats from an IN
-      // list; a row read twice would not change the best anyway).
+      // From the tables: every (bucket, cell, category) triple, this
+      // category and the related ones.
       std::vector<std::string_view> cats{a.category};
       cats.insert(cats.end(), related_cats.begin(), related_cats.end());
+      std::vector<std::int64_t> buckets;
+      for (std::int64_t b = bucket_of(lo); b <= bucket_of(hi); ++b) buckets.push_back(b);
       TrigramBits other_bits{};
-      const std::int64_t b_first = bucket_of(lo), b_last = bucket_of(hi);
-      for (std::int64_t b = b_first; b <= b_last; b += kBucketsPerQuery) {
-        for (std::size_t ci = 0; ci < cells.size(); ci += kCellsPerQuery) {
-          for (std::size_t ki = 0; ki < cats.size(); ki += kCategoriesPerQuery) {
-            ResetGuard g{find_cell};
-            for (std::size_t k = 0; k < kCategoriesPerQuery; ++k)
-              find_cell.bind_static(static_cast<int>(7 + k), ki + k < cats.size() ? cats[ki + k] : cats[ki]);
-            for (int k = 0; k < static_cast<int>(kBucketsPerQuery); ++k)
-              find_cell.bind(1 + k, b + k <= b_last ? b + k : b);
-            for (std::size_t k = 0; k < kCellsPerQuery; ++k)
-              find_cell.bind(static_cast<int>(1 + kBucketsPerQuery + k),
-                            ci + k < cells.size() ? cells[ci + k] : cells[ci]);
-            find_cell.bind(10, lo).bind(11, hi);
-            while (find_cell.step()) {
-              const std::string_view bits = find_cell.blob_view(6);
-              if (bits.size() != sizeof other_bits) continue;
-              std::memcpy(other_bits.data(), bits.data(), sizeof other_bits);
-              consider(find_cell.text_view(0), find_cell.text_view(1), find_cell.text_view(2),
-                       Place{find_cell.real(3), find_cell.real(4)}, find_cell.int64(5),
-                       find_cell.int64(7), other_bits.data());
-            }
-          }
-        }
-      }
+      t.find_incidents(buckets, cells, cats, lo, hi, [&](const store::DedupIncidentRow& r) {
+        if (r.bits.size() != sizeof other_bits) return;
+        std::memcpy(other_bits.data(), r.bits.data(), sizeof other_bits);
+        consider(r.id, r.root_id, r.category, Place{r.lat, r.lon}, r.incident_ms, r.received_ms, other_bits.data());
+      });
     }
     if (best.score < 0) {
       f.reason = Reason::no_candidate;
@@ -870,44 +702,42 @@ struct Deduplicator::Impl {
   bool record(const Analysis& a, const core::SourceRow& row) {
     const Verdict& v = a.verdict;
     {
-      ResetGuard g{put_verdict};
-      put_verdict.bind_static(1, row.id).bind(2, row.version).bind(3, static_cast<int>(a.facts.reason));
-      bind_text_or_null(put_verdict, 4, v.of_id);
-      bind_text_or_null(put_verdict, 5, a.facts.near_id);
-      put_verdict.bind(6, v.score);
-      for (int i = 0; i < 6; ++i) {
-        if (a.facts.x[i] != 0) put_verdict.bind(7 + i, a.facts.x[i]);  // unset: NULL, read back as 0
-      }
-      if (v.reporter_key) put_verdict.bind_static(13, *v.reporter_key);
-      put_verdict.bind(14, a.received_ms).bind(15, bucket_of(a.received_ms));
-      put_verdict.run();
-      if (db.changes() == 0) return false;
+      store::DedupVerdictRow r;
+      r.bucket = bucket_of(a.received_ms);
+      r.id = row.id;
+      r.version = row.version;
+      r.reason = static_cast<int>(a.facts.reason);
+      r.of_id = v.of_id;
+      r.near_id = a.facts.near_id;
+      r.score = v.score;
+      for (int i = 0; i < 6; ++i) r.x[i] = a.facts.x[i];
+      if (v.reporter_key) r.reporter_key = std::string_view(*v.reporter_key);
+      r.received_ms = a.received_ms;
+      if (!t.put_verdict(r)) return false;
     }
-    if (v.reporter_key) {
-      for (const auto& h : a.reporter_hashes) {
-        ResetGuard g{put_reporter};
-        put_reporter.bind_static(1, h).bind_static(2, *v.reporter_key).bind(3, a.received_ms);
-        put_reporter.run();
-      }
-    }
+    if (v.reporter_key)
+      for (const auto& h : a.reporter_hashes) t.put_reporter(h, *v.reporter_key, a.received_ms);
     if (v.kind == Verdict::Kind::duplicate || v.kind == Verdict::Kind::update) return true;
     if (a.fp) {
-      ResetGuard g{put_fp};
-      put_fp.bind(1, bucket_of(a.received_ms)).bind(2, static_cast<std::int64_t>(*a.fp)).bind(3, a.received_ms);
-      put_fp.bind_static(4, row.id);
-      put_fp.run();
+      t.put_fingerprint(bucket_of(a.received_ms), *a.fp, a.received_ms, row.id);
       if (recent.loaded()) recent.add_fingerprint(*a.fp, a.received_ms, row.id);
     }
     if (a.index_incident) {
-      ResetGuard g{put_incident};
-      put_incident.bind(1, bucket_of(a.received_ms)).bind(2, a.cell).bind(3, a.received_ms).bind_static(4, row.id);
-      put_incident.bind_static(5, v.kind == Verdict::Kind::related ? std::string_view(v.of_id) : std::string_view(row.id));
-      put_incident.bind_static(6, a.category).bind(7, a.place.lat).bind(8, a.place.lon).bind(9, a.incident_ms);
-      put_incident.bind_blob_static(10, a.bits.data(), sizeof a.bits);
-      put_incident.run();
+      const std::string_view root = v.kind == Verdict::Kind::related ? std::string_view(v.of_id) : std::string_view(row.id);
+      store::DedupIncidentRow r;
+      r.bucket = bucket_of(a.received_ms);
+      r.cell = a.cell;
+      r.received_ms = a.received_ms;
+      r.id = row.id;
+      r.root_id = root;
+      r.category = a.category;
+      r.lat = a.place.lat;
+      r.lon = a.place.lon;
+      r.incident_ms = a.incident_ms;
+      r.bits = std::string_view(reinterpret_cast<const char*>(a.bits.data()), sizeof a.bits);
+      t.put_incident(r);
       if (recent.loaded())
-        recent.add_incident(a.cell, IncidentEntry{a.received_ms, a.incident_ms, row.id,
-                                                v.kind == Verdict::Kind::related ? v.of_id : row.id, a.category,
+        recent.add_incident(a.cell, IncidentEntry{a.received_ms, a.incident_ms, row.id, std::string(root), a.category,
                                                 a.place.lat, a.place.lon, a.bits});
     }
     if (recent.sweep_due()) recent.evict(wall_ms());
@@ -916,26 +746,23 @@ struct Deduplicator::Impl {
 
   std::size_t purge(std::int64_t now_ms) {
     const std::int64_t cutoff = now_ms - s.retention.count();
-    std::size_t n = 0;
-    for (Stmt* st : {&purge_fp, &purge_incidents, &purge_verdicts}) {
-      ResetGuard g{*st};
-      st->bind(1, bucket_of(cutoff)).bind(2, cutoff);
-      st->run();
-      n += static_cast<std::size_t>(db.changes());
-    }
-    for (Stmt* st : {&purge_reporters}) {
-      ResetGuard g{*st};
-      st->bind(1, cutoff);
-      st->run();
-      n += static_cast<std::size_t>(db.changes());
-    }
+    const std::size_t n = t.purge(bucket_of(cutoff), cutoff);
     recent.drop_before(cutoff);
     return n;
   }
 };
 
+Deduplicator::Deduplicator(store::DedupTables& tables, DedupSettings settings)
+    : impl_(std::make_unique<Impl>(nullptr, tables, std::move(settings))) {}
+
+Deduplicator::Deduplicator(std::unique_ptr<store::DedupTables> tables, DedupSettings settings) {
+  if (!tables) throw std::invalid_argument("deduplication: this state store keeps no deduplication tables");
+  store::DedupTables& t = *tables;
+  impl_ = std::make_unique<Impl>(std::move(tables), t, std::move(settings));
+}
+
 Deduplicator::Deduplicator(store::Database& db, DedupSettings settings)
-    : impl_(std::make_unique<Impl>(db, std::move(settings))) {}
+    : Deduplicator(store::open_sqlite_dedup_tables(db), std::move(settings)) {}
 
 Deduplicator::~Deduplicator() = default;
 
@@ -951,7 +778,7 @@ Verdict Deduplicator::check_and_record(const boost::json::value& doc, const core
     return std::move(a.verdict);
   }
   if (auto v = impl_->stored(row.id, row.version, bucket_of(a.received_ms))) return *v;
-  throw store::SqliteError("dedup: verdict for " + row.id + " neither stored nor found", SQLITE_ERROR);
+  throw std::runtime_error("dedup: verdict for " + row.id + " neither stored nor found");
 }
 
 std::optional<Superseded> Deduplicator::supersede(const boost::json::value& doc, const core::SourceRow& row) {
@@ -959,43 +786,28 @@ std::optional<Superseded> Deduplicator::supersede(const boost::json::value& doc,
   if (!im.sent_first || im.sent_first->id != row.id || im.sent_first->version != row.version) return std::nullopt;
   const Impl::SentFirst sf = *im.sent_first;
   im.sent_first.reset();
-  im.db.exec("SAVEPOINT dedup_supersede");
+  im.t.savepoint();
   try {
     const std::int64_t later_bucket = bucket_of(sf.of_received_ms);
-    {  // the later copy leaves the indexes
-      ResetGuard g{im.drop_fp};
-      im.drop_fp.bind(1, later_bucket).bind(2, static_cast<std::int64_t>(sf.fp)).bind(3, sf.of_received_ms);
-      im.drop_fp.bind(4, sf.of_id).run();
-    }
-    {
-      ResetGuard g{im.drop_incident};
-      im.drop_incident.bind(1, later_bucket).bind(2, sf.of_received_ms).bind(3, sf.of_id).run();
-    }
-    {  // related reports of the incident that hung on the later copy now hang on this one
-      ResetGuard g{im.reroot_incidents};
-      const std::int64_t span = im.s.time_window.count();
-      im.reroot_incidents.bind(1, row.id).bind(2, sf.of_id);
-      im.reroot_incidents.bind(3, bucket_of(sf.of_received_ms - span)).bind(4, bucket_of(sf.of_received_ms + span));
-      im.reroot_incidents.run();
-    }
-    {  // this one is judged again without it
-      ResetGuard g{im.drop_verdict};
-      im.drop_verdict.bind(1, bucket_of(sf.received_ms)).bind(2, row.id).bind(3, row.version).run();
-    }
+    // the later copy leaves the indexes
+    im.t.drop_fingerprint(later_bucket, sf.fp, sf.of_received_ms, sf.of_id);
+    im.t.drop_incident(later_bucket, sf.of_received_ms, sf.of_id);
+    // related reports of the incident that hung on the later copy now hang on this one
+    const std::int64_t span = im.s.time_window.count();
+    im.t.reroot_incidents(sf.of_id, row.id, bucket_of(sf.of_received_ms - span), bucket_of(sf.of_received_ms + span));
+    // this one is judged again without it
+    im.t.drop_verdict(bucket_of(sf.received_ms), row.id, row.version);
     im.recent.invalidate();
     auto a = im.analyse(doc, row);
     if (a.verdict.kind == Verdict::Kind::duplicate || !im.record(a, row)) {
-      im.db.exec("ROLLBACK TO dedup_supersede; RELEASE dedup_supersede");
+      im.t.rollback_to_savepoint();
       im.recent.invalidate();
       return std::nullopt;
     }
-    {  // the later copy: a duplicate of this one
-      ResetGuard g{im.withdrawn_verdict};
-      im.withdrawn_verdict.bind(1, later_bucket).bind(2, sf.of_id).bind(3, 1);
-      im.withdrawn_verdict.bind(4, static_cast<int>(Reason::duplicate_withdrawn)).bind(5, row.id);
-      im.withdrawn_verdict.bind(6, static_cast<double>(sf.of_received_ms - sf.received_ms) / 1000.0);
-      im.withdrawn_verdict.bind(7, static_cast<double>(im.s.duplicate_window.count()) / 1000.0).run();
-    }
+    // the later copy: a duplicate of this one
+    im.t.mark_withdrawn(later_bucket, sf.of_id, 1, static_cast<int>(Reason::duplicate_withdrawn), row.id,
+                        static_cast<double>(sf.of_received_ms - sf.received_ms) / 1000.0,
+                        static_cast<double>(im.s.duplicate_window.count()) / 1000.0);
     im.recent.invalidate();
     Superseded out;
     out.verdict = std::move(a.verdict);
@@ -1004,11 +816,11 @@ std::optional<Superseded> Deduplicator::supersede(const boost::json::value& doc,
       out.later_verdict = std::move(*v);
       out.later_verdict.replayed = false;
     }
-    im.db.exec("RELEASE dedup_supersede");
+    im.t.release_savepoint();
     return out;
   } catch (...) {
     try {
-      im.db.exec("ROLLBACK TO dedup_supersede; RELEASE dedup_supersede");
+      im.t.rollback_to_savepoint();
     } catch (...) {
     }
     im.recent.invalidate();

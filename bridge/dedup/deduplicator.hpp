@@ -1,6 +1,7 @@
 #pragma once
 // Deduplication and cross-referencing of submissions, kept in the bridge's
-// state database (tables dedup_*), for the ingest step to call inside its own
+// state database (tables dedup_*, through store::DedupTables: SQLite or the
+// PostgreSQL a fleet shares), for the ingest step to call inside its own
 // transaction:
 //
 //   duplicate  the same content (normalised fingerprint) under a new id,
@@ -18,8 +19,8 @@
 //
 // Lookups of submissions arriving in order are answered from an in-memory
 // mirror of the newest rows (bridge/dedup/recent_index.hpp); the tables answer
-// older windows. The mirror is rebuilt after a rollback: the instance installs
-// its connection's SQLite rollback hook.
+// older windows. The mirror is rebuilt when the tables' generation moves: after
+// a rollback, and on PostgreSQL when another instance ingested meanwhile.
 //
 // Not thread-safe: one instance per connection, used by one thread.
 #include <boost/json/value.hpp>
@@ -32,6 +33,7 @@
 
 #include "bridge/core/record.hpp"
 #include "bridge/dedup/settings.hpp"
+#include "bridge/store/dedup_tables.hpp"
 #include "bridge/store/sqlite.hpp"
 
 namespace reportbridge::dedup {
@@ -70,10 +72,15 @@ std::string_view to_string(Verdict::Kind kind);
 
 class Deduplicator {
  public:
-  // Creates the dedup_* tables if missing (no transaction of its own). Throws
-  // std::invalid_argument for a bad reporter key file, store::SqliteError on
-  // database errors.
+  // On a SQLite connection: creates the dedup_* tables if missing (no
+  // transaction of its own). Throws std::invalid_argument for a bad reporter
+  // key file, store::SqliteError on database errors.
   Deduplicator(store::Database& db, DedupSettings settings);
+  // On a state store's tables (StateStore::open_dedup_tables); throws
+  // std::invalid_argument when `tables` is null.
+  Deduplicator(std::unique_ptr<store::DedupTables> tables, DedupSettings settings);
+  // On tables owned by the caller, which outlive this.
+  Deduplicator(store::DedupTables& tables, DedupSettings settings);
   ~Deduplicator();
   Deduplicator(const Deduplicator&) = delete;
   Deduplicator& operator=(const Deduplicator&) = delete;
@@ -107,7 +114,7 @@ class Deduplicator {
 
   // Deletes fingerprints, related-index rows, verdicts and reporter keys
   // received (or, for reporter keys, last seen) before now_ms - retention.
-  // Returns the number of rows deleted. Call inside a transaction.
+  // Returns the number of rows deleted. Runs in a transaction of its own.
   std::size_t purge(std::int64_t now_ms);
 
   // The pseudonymous reporter key ("rk-" + 32 hex) of the doc's reporter: the

@@ -351,7 +351,7 @@ struct HttpClient::Impl {
     if (req.may_send && !req.may_send()) {
       r.error = ErrorKind::send;
       r.error_detail = "not sent: the caller withdrew it (e.g. this instance no longer holds the batch's lease)";
-      co_return true;  // the connection was not used: keep it
+      co_return false;  // not sent (perform keeps a connection only after a clean exchange)
     }
     std::uint64_t length = 0;
     for (const auto& p : req.body) length += p.encoded_size();

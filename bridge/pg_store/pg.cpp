@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 
@@ -28,6 +29,12 @@ int hex_value(char c) {
 
 Params& Params::add(std::int64_t v) {
   values_.push_back({std::to_string(v), false, false});
+  return *this;
+}
+Params& Params::add(double v) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that reads back the same
+  values_.push_back({std::string(buf, r.ptr), false, false});
   return *this;
 }
 Params& Params::add(bool v) {
@@ -119,6 +126,13 @@ std::string Result::text(int row, int col) const { return std::string(view(row, 
 std::int64_t Result::int64(int row, int col) const {
   if (is_null(row, col)) return 0;
   return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+}
+double Result::real(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  const auto v = view(row, col);
+  double out = 0;
+  std::from_chars(v.data(), v.data() + v.size(), out);
+  return out;
 }
 bool Result::boolean(int row, int col) const {
   const auto v = view(row, col);

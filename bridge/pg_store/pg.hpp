@@ -50,6 +50,7 @@ class Params {
   Params& add(int v) { return add(static_cast<std::int64_t>(v)); }
   Params& add(std::size_t v) { return add(static_cast<std::int64_t>(v)); }
   Params& add(bool v);
+  Params& add(double v);
   Params& add(std::string_view text);
   Params& add(const std::string& text) { return add(std::string_view(text)); }
   Params& add(const char* text) { return add(std::string_view(text)); }
@@ -110,6 +111,7 @@ class Result {
   std::string text(int row, int col) const;
   std::string_view view(int row, int col) const;
   std::int64_t int64(int row, int col) const;  // 0 when NULL
+  double real(int row, int col) const;         // 0 when NULL
   bool boolean(int row, int col) const;
   std::optional<std::string> bytes(int row, int col) const;  // nullopt when NULL or malformed
   // Rows changed by INSERT/UPDATE/DELETE.

@@ -128,11 +128,35 @@ CREATE TABLE fleet_slots (
 CREATE TABLE fleet_buckets (target text PRIMARY KEY, tokens double precision NOT NULL, refilled_us bigint NOT NULL);
 )SQL";
 
+// Schema version 5: deduplication's history (bridge/store/dedup_tables.hpp),
+// shared by the fleet: every instance's ingest judges against every other's
+// verdicts, fingerprints, related-report index and reporter keys. Keyed as on
+// SQLite, by a received-time bucket first (the hot rows are the newest).
+constexpr const char* kSchemaV5 = R"SQL(
+CREATE TABLE dedup_verdicts (
+  bucket bigint NOT NULL, id text NOT NULL, version bigint NOT NULL, reason integer NOT NULL, of_id text, near_id text,
+  score double precision NOT NULL, x1 double precision, x2 double precision, x3 double precision,
+  x4 double precision, x5 double precision, x6 double precision, reporter_key text, received_ms bigint NOT NULL,
+  PRIMARY KEY (bucket, id, version));
+CREATE INDEX dedup_verdicts_by_id ON dedup_verdicts (id, version);
+CREATE TABLE dedup_fingerprints (
+  bucket bigint NOT NULL, fp bigint NOT NULL, received_ms bigint NOT NULL, id text NOT NULL,
+  PRIMARY KEY (bucket, fp, received_ms, id));
+CREATE TABLE dedup_incidents (
+  bucket bigint NOT NULL, cell bigint NOT NULL, received_ms bigint NOT NULL, id text NOT NULL,
+  root_id text NOT NULL, category text NOT NULL, lat double precision NOT NULL, lon double precision NOT NULL,
+  incident_ms bigint NOT NULL, bits bytea NOT NULL,
+  PRIMARY KEY (bucket, cell, category, received_ms, id));
+CREATE TABLE dedup_reporters (hash text PRIMARY KEY, reporter_key text NOT NULL, last_seen_ms bigint NOT NULL);
+)SQL";
+
 const Migration kMigrations[] = {
     {1, "initial schema: ledger, cursor, outbox items, batches with fencing tokens, write-back", kSchemaV1},
     {2, "leases with fencing tokens: the ingest lease, open batches taken over when their lease runs out", kSchemaV2},
     {3, "write-back: statuses found by submission (a newer status supersedes an older one waiting)", kSchemaV3},
     {4, "fleet-wide limits of a target: connection slots under a lease, a shared token bucket", kSchemaV4},
+    {5, "deduplication's history shared by the fleet: verdicts, fingerprints, related-report index, reporter keys",
+     kSchemaV5},
 };
 
 // The database server's clock, in Unix ms: leases are judged by one clock,
@@ -387,6 +411,16 @@ class PgIngest final : public store::IngestTransaction {
       auto h = c_.exec("SELECT holder FROM leases WHERE name = 'ingest'");
       throw store::LeaseLost("the ingest lease is held by instance " + (h.empty() ? std::string("?") : h.text(0, 0)));
     }
+    // A new fence: another instance held the lease since this one's last
+    // batch, and wrote dedup rows this one's mirror lacks.
+    if (const std::int64_t fence = r.int64(0, 0); fence != s_.last_ingest_fence_) {
+      ++s_.ingest_generation_;
+      s_.last_ingest_fence_ = fence;
+    }
+  }
+  // A batch that did not commit may have left rows in a dedup mirror.
+  ~PgIngest() override {
+    if (!committed_) ++s_.ingest_generation_;
   }
 
   // The ledger rows of the batch, asked in one round trip (will_claim) and
@@ -640,6 +674,7 @@ class PgIngest final : public store::IngestTransaction {
     for (const auto& [u, version] : statuses_) rows.push_back({u, version, at});
     insert_statuses(c_, rows);
     tx_.commit();
+    committed_ = true;
   }
 
  private:
@@ -670,6 +705,7 @@ class PgIngest final : public store::IngestTransaction {
   std::unordered_map<std::string, std::size_t> pending_ledger_;  // key -> ledger_ index
   bool in_savepoint_ = false;
   std::vector<std::string> claimed_in_savepoint_;
+  bool committed_ = false;
 };
 
 std::unique_ptr<store::IngestTransaction> PgStateStore::begin_ingest() { return std::make_unique<PgIngest>(*this); }

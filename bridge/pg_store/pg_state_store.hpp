@@ -146,6 +146,11 @@ class PgStateStore final : public store::StateStore {
   std::int64_t ledger_count() override;
   std::int64_t pending_writeback_count() override;
 
+  // Deduplication's tables (schema version 5) on this store's connection: the
+  // ingest transaction's. Their generation moves when an ingest transaction
+  // did not commit or the ingest lease changed hands.
+  std::unique_ptr<store::DedupTables> open_dedup_tables() override;
+
   // The leases each instance holds now (by the server's clock): ("ingest", 1)
   // for the ingest lease's holder, ("batch", n) for an instance's open
   // delivery batches. For the fleet's metrics.
@@ -177,6 +182,9 @@ class PgStateStore final : public store::StateStore {
   std::string instance_;  // the database's id, part of every batch key
   std::string owner_;     // this instance's name: the holder of its leases
   std::int64_t lease_ms_ = 30'000;
+  std::uint64_t ingest_generation_ = 0;  // see open_dedup_tables
+  std::int64_t last_ingest_fence_ = -1;
+  friend class PgDedupTables;
   store::WritebackRules writeback_rules_;  // config order
 };
 

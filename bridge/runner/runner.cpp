@@ -74,13 +74,6 @@ void log_batch(const pipeline::IngestStats& s) {
       s.high_water, s.open_gaps);
 }
 
-// Deduplication keeps its tables in the SQLite state database (on a store
-// that is not SQLite it is not available yet).
-store::Database& sqlite_of(store::StateStore& state) {
-  if (auto* db = state.sqlite_database()) return *db;
-  throw std::runtime_error("deduplication needs the SQLite state store");
-}
-
 // Page caches (memory stays flat however long the backlog): ingest's holds
 // the ledger's newest pages and the dedup tables; the outbox is written once
 // and read once, in order, so the delivery connections share 1 MiB.
@@ -188,7 +181,7 @@ struct Runner::Impl {
     ingestor.set_events(events);
     std::optional<dedup::Deduplicator> dd;
     if (dedup && dedup->settings) {
-      dd.emplace(sqlite_of(*ingest_state), *dedup->settings);
+      dd.emplace(ingest_state->open_dedup_tables(), *dedup->settings);
       ingestor.set_dedup(&*dd, dedup->related, dedup->reporter_key_targets);
     }
     Outage outage;
@@ -304,9 +297,7 @@ struct Runner::Impl {
   void purge(store::StateStore& state, dedup::Deduplicator* dd) {
     const std::int64_t now = store::now_ms();
     if (dd) {
-      store::Transaction tx(sqlite_of(state));
-      const std::size_t rows = dd->purge(now);
-      tx.commit();
+      const std::size_t rows = dd->purge(now);  // in a transaction of its own
       if (rows > 0) {
         spdlog::info("retention: purged {} deduplication row(s) (fingerprints, reporter keys)", rows);
         if (events) {
@@ -345,7 +336,7 @@ struct Runner::Impl {
     std::optional<pipeline::WritebackWorker> writeback;
     if (settings.writeback_enabled) writeback.emplace(state, source, settings.writeback_batch, events);
     std::optional<dedup::Deduplicator> dd;  // its fingerprints and reporter keys expire too
-    if (dedup && dedup->settings) dd.emplace(sqlite_of(state), *dedup->settings);
+    if (dedup && dedup->settings) dd.emplace(state.open_dedup_tables(), *dedup->settings);
     auto next_replay_check = Clock::now() + settings.replay_check;  // (run() carried out the first)
     auto next_purge = Clock::now();
     Outage outage;

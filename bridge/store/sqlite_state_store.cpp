@@ -1,4 +1,5 @@
 #include "bridge/store/sqlite_state_store.hpp"
+#include "bridge/store/sqlite_dedup_tables.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -2153,5 +2154,7 @@ void SqliteStateStore::finish_writebacks(const std::vector<WritebackItem>& done,
   }
   tx.commit();
 }
+
+std::unique_ptr<DedupTables> SqliteStateStore::open_dedup_tables() { return open_sqlite_dedup_tables(db_); }
 
 }  // namespace reportbridge::store

@@ -45,6 +45,7 @@ class SqliteStateStore final : public StateStore {
 
   Database& db() { return db_; }
   Database* sqlite_database() override { return &db_; }
+  std::unique_ptr<DedupTables> open_dedup_tables() override;
 
   core::SourceCursor load_cursor(const std::string& source) override;
   std::unique_ptr<IngestTransaction> begin_ingest() override;

@@ -55,6 +55,7 @@
 
 #include "bridge/core/sink.hpp"
 #include "bridge/core/source.hpp"
+#include "bridge/store/dedup_tables.hpp"
 
 namespace reportbridge::store {
 
@@ -412,6 +413,11 @@ class StateStore {
   // keep tables of their own in it (deduplication); nullptr for a store that
   // is not SQLite.
   virtual Database* sqlite_database() { return nullptr; }
+
+  // Deduplication's tables in this state (bridge/store/dedup_tables.hpp), on
+  // this store's connection: rows written inside an ingest transaction commit
+  // with it. The store must outlive them.
+  virtual std::unique_ptr<DedupTables> open_dedup_tables() = 0;
 };
 
 // Opens the state database at `path` (SQLite; created and migrated as

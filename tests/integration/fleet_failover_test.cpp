@@ -31,8 +31,9 @@ const std::string kSource = REPORTBRIDGE_SOURCE_DIR;
 // The installation's own config for instance `name`: the shipped NPT and PSD
 // CSV mappings and the RMS over SOAP (its WSDL, with the in-doubt lookup), the
 // state on PostgreSQL with leases of 2 s, the audit folder shared.
+// With no `rms_url`: the two CSV drops only; `extra` is appended (e.g. a dedup section).
 std::string fleet_config(const Installation& inst, PgServer& server, const std::string& database,
-                         const std::string& name, const std::string& rms_url) {
+                         const std::string& name, const std::string& rms_url, const std::string& extra = "") {
   const std::string m = kSource + "/mappings/";
   const std::string drop = "    max_age: 100ms\n    retry: {max_attempts: 50, base: 200ms, cap: 1s}\n";
   const std::string file = (inst.dir / ("config-" + name + ".yaml")).string();
@@ -44,17 +45,19 @@ std::string fleet_config(const Installation& inst, PgServer& server, const std::
                  "schema: " + kSource + "/schemas/submission.schema.json\n"
                  "mappings:\n"
                  "  - " + m + "npt_community_report.yaml\n"
-                 "  - " + m + "psd_feedback.yaml\n"
-                 "  - " + m + "rms_community_report.yaml\n"
+                 "  - " + m + "psd_feedback.yaml\n" +
+                 (rms_url.empty() ? std::string() : "  - " + m + "rms_community_report.yaml\n") +
                  "targets:\n"
                  "  - name: npt_csv\n    type: csv_drop\n    directory: out/npt\n    max_rows: 100\n" + drop +
                  "  - name: psd_csv\n    type: csv_drop\n    directory: out/psd\n    max_rows: 100\n" + drop +
-                 rms_soap_target(rms_url) +
-                 "    batch_size: 25\n    batch_wait: 50ms\n    connect_timeout: 2s\n    read_timeout: 5s\n"
-                 "    request_timeout: 5s\n    settle_time: 2s\n"
-                 "    retry: {max_attempts: 50, base: 200ms, cap: 1s}\n    circuit: {failures: 1000}\n"
-                 "    writeback: {message: \"Recorded by the RMS.\", reference: true}\n"
-                 "health: {enabled: false}\naudit: {directory: audit}\nlogging:\n  level: info\n");
+                 (rms_url.empty()
+                      ? std::string()
+                      : rms_soap_target(rms_url) +
+                            "    batch_size: 25\n    batch_wait: 50ms\n    connect_timeout: 2s\n    read_timeout: 5s\n"
+                            "    request_timeout: 5s\n    settle_time: 2s\n"
+                            "    retry: {max_attempts: 50, base: 200ms, cap: 1s}\n    circuit: {failures: 1000}\n"
+                            "    writeback: {message: \"Recorded by the RMS.\", reference: true}\n") +
+                 "health: {enabled: false}\naudit: {directory: audit}\nlogging:\n  level: info\n" + extra);
   return file;
 }
 
@@ -313,4 +316,125 @@ TEST_CASE("fleet caps: three instances keep a SOAP target's max_connections and 
               static_cast<double>(starts.size()) / total, static_cast<long long>(max_in_flight));
   INFO("calls over " << worst_span << " s exceeded the bucket by " << worst_excess);
   CHECK(worst_excess == 0);
+}
+
+// Dedup across the fleet (issue #16: "dedup sees every instance's history"):
+// three instances with deduplication on, SIGKILLed at random; a double tap is
+// judged against what any instance ingested before, so of each exact
+// duplicate pair exactly one copy reaches the drops, whichever instance
+// ingested which copy, and nothing is sent twice.
+TEST_CASE("fleet failover with dedup: three instances SIGKILLed at random, of each double tap one copy is delivered, once") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  auto gen = inst.generate(1200, 62);
+  INFO(gen.out << gen.err);
+  REQUIRE(gen.exit_code == 0);
+  const Truth truth = read_truth(inst);
+  std::map<std::string, std::string> dup_of;  // exact duplicate id -> the id it copies
+  {
+    std::ifstream in(inst.dir / "truth.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      auto v = boost::json::parse(line).as_object();
+      if (v["label"].as_string() == "exact_dup" && v["valid"].as_bool() && v["dup_of"].is_string())
+        dup_of[std::string(v["id"].as_string())] = std::string(v["dup_of"].as_string());
+    }
+  }
+  REQUIRE(dup_of.size() >= 20);
+  const std::string database = server->create_database();
+  const std::vector<std::string> names{"a", "b", "c"};
+  std::vector<std::string> configs;
+  for (const auto& n : names) configs.push_back(fleet_config(inst, *server, database, n, "", "dedup: {}\n"));
+  std::vector<pid_t> pids(names.size(), -1);
+  auto start = [&](std::size_t i) {
+    pids[i] = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "info"},
+                            (inst.dir / ("out-" + names[i] + ".log")).string(),
+                            (inst.dir / ("err-" + names[i] + ".log")).string());
+  };
+  for (std::size_t i = 0; i < names.size(); ++i) start(i);
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> gap(1000, 3000), down(300, 1200);
+  std::uniform_int_distribution<std::size_t> who(0, names.size() - 1);
+  int kills = 0;
+  const auto chaos_end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < chaos_end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(gap(rng)));
+    const std::size_t victim = who(rng);
+    kill(pids[victim], SIGKILL);
+    if (wait_process(pids[victim]).signal == SIGKILL) ++kills;
+    std::this_thread::sleep_for(std::chrono::milliseconds(down(rng)));
+    start(victim);
+  }
+  CHECK(kills >= 3);
+
+  reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
+  auto count = [&](const std::string& sql) { return db.exec(sql).int64(0, 0); };
+  const auto total_versions = static_cast<std::int64_t>(truth.valid.size());
+  std::map<std::string, int> npt, psd;
+  const bool done = wait_until(
+      [&] {
+        return count("SELECT count(*) FROM ledger") >= total_versions &&
+               count("SELECT count(*) FROM outbox_items WHERE state IN ('pending', 'in_flight')") == 0 &&
+               count("SELECT count(*) FROM delivery_batches WHERE state = 'open'") == 0 &&
+               count("SELECT count(*) FROM writeback_queue") == 0;
+      },
+      std::chrono::seconds(240));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    kill(pids[i], SIGTERM);
+    auto r = wait_process_for(pids[i], std::chrono::seconds(120));
+    REQUIRE(r);
+    CHECK(r->exit_code == 0);
+  }
+  REQUIRE(done);
+  npt = csv_keys(inst.dir / "out/npt");
+  psd = csv_keys(inst.dir / "out/psd");
+  auto delivered = [&](const std::string& key) { return npt.count(key) + psd.count(key); };
+  // Nothing twice, nothing that is not a valid version.
+  for (const auto* drop : {&npt, &psd})
+    for (const auto& [key, n] : *drop) {
+      INFO(key);
+      CHECK(n == 1);
+      CHECK(truth.valid.count(key) == 1);
+    }
+  // Of each double tap, one copy.
+  std::size_t both = 0, neither = 0;
+  for (const auto& [dup, of] : dup_of) {
+    const auto n = delivered(dup + ",1") + delivered(of + ",1");
+    if (n > 1) ++both;
+    if (n == 0 && truth.valid.count(of + ",1")) ++neither;
+  }
+  std::printf("fleet with dedup: %d SIGKILLs, %zu double taps, %zu sent twice, %zu lost\n", kills, dup_of.size(), both,
+              neither);
+  CHECK(both == 0);
+  CHECK(neither == 0);
+  // The copy not sent is told it is a duplicate (unless the resident edited
+  // it since: the edit goes as an update of the copy kept, and is forwarded).
+  auto statuses = inst.statuses();
+  std::size_t told = 0, edited = 0;
+  for (const auto& [dup, of] : dup_of) {
+    const std::string held = delivered(dup + ",1") ? of : dup;
+    if (truth.valid.count(held + ",2")) {
+      ++edited;
+      continue;
+    }
+    if (statuses[held] == "duplicate")
+      ++told;
+    else
+      std::printf("not told: %s (copy of %s): %s\n", held.c_str(), held == dup ? of.c_str() : dup.c_str(),
+                  statuses[held].c_str());
+  }
+  CHECK(told + edited == dup_of.size());
+  CHECK(told >= 20);
+  // Every other first report reached its drop.
+  std::set<std::string> in_pairs;
+  for (const auto& [dup, of] : dup_of) {
+    in_pairs.insert(dup);
+    in_pairs.insert(of);
+  }
+  std::size_t missing = 0;
+  for (const auto& key : truth.valid) {
+    const std::string id = key.substr(0, key.find(','));
+    if (key.substr(key.find(',') + 1) == "1" && !in_pairs.count(id) && delivered(key) == 0) ++missing;
+  }
+  CHECK(missing == 0);
 }

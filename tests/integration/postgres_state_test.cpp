@@ -77,6 +77,17 @@ void check_exactly_once(const Installation& inst, const std::set<std::string>& e
   CHECK(unexpected == 0);
 }
 
+// Rows in a fleet database's ledger (0 before the first instance made the schema).
+std::int64_t ledger_rows(reportbridge::pg::Connection& db) {
+  auto r = db.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'");
+  return r.int64(0, 0) == 0 ? 0 : db.exec("SELECT count(*) FROM ledger").int64(0, 0);
+}
+
+// The instance holding a fleet database's ingest lease.
+std::string ingest_holder(reportbridge::pg::Connection& db) {
+  return db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0);
+}
+
 // Waits until the daemon's err.log says the state database is unavailable
 // (when it notices depends on the machine's load, not on the test).
 bool outage_logged(const Installation& inst, std::chrono::seconds timeout) {
@@ -203,7 +214,7 @@ TEST_CASE("postgresql state: state migrate, and a SQLite deployment moved with s
   (void)sqlite_config;
 }
 
-TEST_CASE("postgresql state: the config refuses a password in conninfo, a missing key, and dedup") {
+TEST_CASE("postgresql state: the config refuses a password in conninfo and a missing key, and takes dedup") {
   PG_SERVER_OR_SKIP(server);
   Installation inst;
   use_state(inst, "state:\n  type: postgresql\n  conninfo: \"host=db1 password=hunter2\"\n  local_dir: local\n");
@@ -230,8 +241,46 @@ TEST_CASE("postgresql state: the config refuses a password in conninfo, a missin
   use_state(inst, pg_state(*server, server->create_database()));
   inst.append_config("dedup:\n  enabled: true\n");
   check = inst.bridge({"check"});
-  CHECK(check.exit_code == 3);
-  CHECK(check.out.find("dedup needs state type sqlite") != std::string::npos);
+  INFO(check.out);
+  CHECK(check.exit_code == 0);  // deduplication keeps its history in the fleet's database
+}
+
+TEST_CASE("postgresql state: dedup sees every instance's history: a double tap another instance ingests is a duplicate") {
+  PG_SERVER_OR_SKIP(server);
+  Installation inst;
+  inst.append_config("dedup: {}\n");
+  create_app_store(inst.store);
+  const std::string database = server->create_database();
+  const auto a = instance_config(inst, *server, database, "a", "1s");
+  const auto b = instance_config(inst, *server, database, "b", "1s");
+  auto once = [&](const std::string& config) {
+    return run_process({REPORTBRIDGE_BINARY, "once", "--config", config, "--log-level", "info"});
+  };
+  insert_submission_received(inst.store, 1, test_id(1), 1, valid_payload(test_id(1)), "2026-11-27T18:42:11Z");
+  auto first = once(a);
+  INFO(first.err);
+  REQUIRE(first.exit_code == 0);
+  insert_submission_received(inst.store, 2, test_id(2), 1, valid_payload(test_id(2)), "2026-11-27T18:42:15Z");
+  insert_submission_received(inst.store, 3, test_id(3), 1,
+                             valid_payload(test_id(3), 1, "information", "Abandoned car on the verge"),
+                             "2026-11-27T18:42:16Z");
+  // Instance b ingests the copy (once a's ingest lease has run out).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  auto second = once(b);
+  INFO(second.err);
+  REQUIRE(second.exit_code == 0);
+  CHECK(second.err.find("duplicates=1") != std::string::npos);
+  CHECK(inst.published() == std::map<std::string, int>{{test_id(1) + ",1", 1}, {test_id(3) + ",1", 1}});
+  auto st = inst.statuses();
+  CHECK(st[test_id(2)] == "duplicate");
+  CHECK(st[test_id(3)] == "forwarded");
+  reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
+  CHECK(db.exec("SELECT of_id FROM dedup_verdicts WHERE id = $1", reportbridge::pg::Params().add(test_id(2)))
+            .text(0, 0) == test_id(1));
+  // Any instance tells the story.
+  auto show = run_process({REPORTBRIDGE_BINARY, "audit", "show", "--submission", test_id(2), "--config", b});
+  INFO(show.out);
+  CHECK(show.out.find("duplicate.fingerprint") != std::string::npos);
 }
 
 TEST_CASE("postgresql state: three instances on one store and one database, one SIGKILLed: each version once") {
@@ -246,15 +295,12 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
   // The instance that ingests dies mid-work (kill -9: its leases are left to
   // run out); another takes ingest and its open batches over.
   reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
-  auto ledger = [&] {
-    auto r = db.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'");
-    return r.int64(0, 0) == 0 ? 0 : db.exec("SELECT count(*) FROM ledger").int64(0, 0);
-  };
+  auto ledger = [&] { return ledger_rows(db); };
   // Generous deadlines: on a loaded 2-core machine three instances and the
   // server share the CPU with other tests. What is asserted is what must hold,
   // not how fast.
   REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(180)));
-  const std::string holder = db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0);
+  const std::string holder = ingest_holder(db);
   const std::size_t victim = static_cast<std::size_t>(holder[0] - 'a');
   REQUIRE(victim < pids.size());
   const auto ingested_at_kill = ledger();
@@ -273,7 +319,7 @@ TEST_CASE("postgresql state: three instances on one store and one database, one 
   const bool all = wait_until([&] { return inst.published().size() >= expected.size(); }, std::chrono::seconds(300));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // anything published twice would show now
   CHECK(ledger() == 3030);
-  CHECK(db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0) != holder);
+  CHECK(ingest_holder(db) != holder);
   for (std::size_t i = 0; i < pids.size(); ++i) {
     if (i == victim) continue;
     kill(pids[i], SIGTERM);
@@ -569,19 +615,16 @@ TEST_CASE("postgresql state: the ingest lease holder paused past its lease (SIGS
   for (const char* name : {"a", "b"})
     pids.push_back(spawn_instance(inst, instance_config(inst, *server, database, name, "2s"), name));
   reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
-  auto ledger = [&] {
-    auto r = db.exec("SELECT count(*) FROM pg_tables WHERE tablename = 'ledger'");
-    return r.int64(0, 0) == 0 ? 0 : db.exec("SELECT count(*) FROM ledger").int64(0, 0);
-  };
+  auto ledger = [&] { return ledger_rows(db); };
   REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(180)));
-  const std::string holder = db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0);
+  const std::string holder = ingest_holder(db);
   const std::size_t paused = static_cast<std::size_t>(holder[0] - 'a');
   REQUIRE(paused < pids.size());
   // (No rows are added while it is stopped: it may be stopped inside its
   // write-back to the app's store, holding SQLite's write lock there.)
   REQUIRE(kill(pids[paused], SIGSTOP) == 0);
   const bool taken = wait_until(
-      [&] { return db.exec("SELECT holder FROM leases WHERE name = 'ingest'").text(0, 0) != holder; },
+      [&] { return ingest_holder(db) != holder; },
       std::chrono::seconds(60));
   std::this_thread::sleep_for(std::chrono::seconds(1));  // the other one ingests meanwhile
   REQUIRE(kill(pids[paused], SIGCONT) == 0);

@@ -4,11 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include "bridge/app/state_copy.hpp"
+#include "bridge/dedup/deduplicator.hpp"
 #include "bridge/pg_store/pg_state_store.hpp"
 #include "bridge/store/sqlite_state_store.hpp"
 #include "tests/support/outbox.hpp"
 #include "tests/support/pg_server.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/dedup/dedup_docs.hpp"
 
 using namespace reportbridge;
 
@@ -149,4 +151,55 @@ TEST_CASE("state copy refuses a SQLite outbox with records no claim has taken, a
   CHECK(pg_store::database_schema_version(*target) == 0);  // nothing written
   store::SqliteStateStore s(path);
   CHECK(s.claim_batch("rms", 10, 2000));  // the source is as it was
+}
+
+TEST_CASE("state copy carries the deduplication history: the fleet judges against what SQLite recorded") {
+  PG_SERVER_OR_SKIP(server);
+  testing::TempDir dir;
+  const std::string path = (dir / "state.db").string();
+  const auto key = dir / "dedup.key";
+  testing::write_file(key, "0123456789abcdef0123456789abcdef");
+  std::filesystem::permissions(key, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  dedup::DedupSettings settings;
+  settings.reporter_key_file = key.string();
+  dedup::Verdict related;
+  {
+    store::SqliteStateStore s(path);
+    dedup::Deduplicator d(s.open_dedup_tables(), settings);
+    const auto first = testing::base_doc();
+    CHECK(d.check_and_record(first, testing::row_of(first, 1, "2026-11-27T18:42:11Z")).kind ==
+          dedup::Verdict::Kind::original);
+    const auto second = testing::reworded("b1");
+    related = d.check_and_record(second, testing::row_of(second, 2, "2026-11-27T19:05:00Z"));
+    REQUIRE(related.kind == dedup::Verdict::Kind::related);
+  }
+  const std::string conninfo = server->conninfo(server->create_database());
+  auto target = connect_to(conninfo);
+  const auto report = app::copy_sqlite_to_postgres(path, *target, false);
+  INFO(report.text);
+  REQUIRE(report.ok);
+  CHECK(report.text.find("MISMATCH") == std::string::npos);
+  CHECK(report.text.find("dedup_verdicts              2 -> 2") != std::string::npos);
+  CHECK(report.text.find("dedup_incidents             2 -> 2") != std::string::npos);
+  CHECK(report.text.find("dedup_reporters             2 -> 2") != std::string::npos);
+
+  pg_store::PgStateStore pg(connect_to(conninfo));
+  dedup::Deduplicator d(pg.open_dedup_tables(), settings);
+  auto stored = d.recorded_verdict("b1", 1);
+  REQUIRE(stored);
+  CHECK(stored->explanation == related.explanation);  // the figures came across
+  // A double tap of a1 and a third report of the incident, judged on PostgreSQL.
+  auto tap = testing::base_doc();
+  tap.as_object()["id"] = "a2";
+  auto tx = pg.begin_ingest();
+  const auto v = d.check_and_record(tap, testing::row_of(tap, 3, "2026-11-27T18:42:40Z"));
+  CHECK(v.kind == dedup::Verdict::Kind::duplicate);
+  CHECK(v.of_id == "a1");
+  CHECK(v.reporter_key == d.recorded_verdict("a1", 1)->reporter_key);
+  auto third = testing::reworded("b2");
+  third.as_object()["location"].as_object()["lat"] = 54.57480;  // not a copy of b1
+  const auto v3 = d.check_and_record(third, testing::row_of(third, 4, "2026-11-27T19:10:00Z"));
+  CHECK(v3.kind == dedup::Verdict::Kind::related);
+  CHECK(v3.of_id == "a1");
+  tx->commit();
 }
