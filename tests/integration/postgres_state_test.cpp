@@ -612,8 +612,15 @@ TEST_CASE("postgresql state: the ingest lease holder paused past its lease (SIGS
   auto expected = valid_keys(inst);
   const std::string database = server->create_database();
   std::vector<pid_t> pids;
-  for (const char* name : {"a", "b"})
-    pids.push_back(spawn_instance(inst, instance_config(inst, *server, database, name, "2s"), name));
+  for (const char* name : {"a", "b"}) {
+    // Small batches: ingest is still under way when the holder is stopped (an
+    // idle instance takes the ingest lease only when there is work to ingest).
+    const std::string config = instance_config(inst, *server, database, name, "2s");
+    std::string text = read_file(config);
+    text.replace(text.find("batch_size: 500"), 15, "batch_size: 40");
+    write_file(config, text);
+    pids.push_back(spawn_instance(inst, config, name));
+  }
   reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
   auto ledger = [&] { return ledger_rows(db); };
   REQUIRE(wait_until([&] { return ledger() > 0; }, std::chrono::seconds(180)));
@@ -623,6 +630,9 @@ TEST_CASE("postgresql state: the ingest lease holder paused past its lease (SIGS
   // (No rows are added while it is stopped: it may be stopped inside its
   // write-back to the app's store, holding SQLite's write lock there.)
   REQUIRE(kill(pids[paused], SIGSTOP) == 0);
+  const auto ingested_at_pause = ledger();
+  INFO("ledger rows when the holder was stopped: " << ingested_at_pause);
+  REQUIRE(ingested_at_pause < 3000);  // work left for the other instance to take over
   const bool taken = wait_until(
       [&] { return ingest_holder(db) != holder; },
       std::chrono::seconds(60));
