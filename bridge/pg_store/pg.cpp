@@ -76,6 +76,13 @@ ArrayColumn& ArrayColumn::add(std::int64_t v) {
   body_ += std::to_string(v);
   return *this;
 }
+ArrayColumn& ArrayColumn::add(double v) {
+  next();
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  body_.append(buf, r.ptr);
+  return *this;
+}
 ArrayColumn& ArrayColumn::add(std::string_view text) {
   next();
   body_.push_back('"');

@@ -80,6 +80,7 @@ class Params {
 class ArrayColumn {
  public:
   ArrayColumn& add(std::int64_t v);
+  ArrayColumn& add(double v);
   ArrayColumn& add(std::string_view text);
   ArrayColumn& add_bytes(std::string_view bytes);  // for a bytea[] column
   ArrayColumn& add_null();

@@ -651,12 +651,14 @@ class PgIngest final : public store::IngestTransaction {
   // it keeps them); those collected inside it are written inside it.
   void begin_savepoint() override {
     flush();
+    s_.flush_dedup();
     c_.exec_script("SAVEPOINT ingest_step");
     in_savepoint_ = true;
     claimed_in_savepoint_.clear();
   }
   void end_savepoint(bool keep) override {
     flush();
+    s_.flush_dedup();
     c_.exec_script(keep ? "RELEASE SAVEPOINT ingest_step"
                         : "ROLLBACK TO SAVEPOINT ingest_step; RELEASE SAVEPOINT ingest_step");
     if (!keep)  // those claims were undone with the rest
@@ -667,6 +669,7 @@ class PgIngest final : public store::IngestTransaction {
 
   void commit() override {
     flush();
+    s_.flush_dedup();  // dedup rows of the batch commit with it
     // Statuses are written back in the order they were queued (writeback_queue.id).
     const std::int64_t at = now_ ? now_ : store::now_ms();
     std::vector<StatusRow> rows;

@@ -185,6 +185,12 @@ class PgStateStore final : public store::StateStore {
   std::uint64_t ingest_generation_ = 0;  // see open_dedup_tables
   std::int64_t last_ingest_fence_ = -1;
   friend class PgDedupTables;
+  // Writes the dedup rows an open PgDedupTables holds back (before a
+  // savepoint and at commit of an ingest transaction).
+  void flush_dedup() {
+    if (dedup_flush_) dedup_flush_();
+  }
+  std::function<void()> dedup_flush_;
   store::WritebackRules writeback_rules_;  // config order
 };
 
