@@ -10,6 +10,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -102,6 +103,43 @@ std::map<std::string, int> versions_at(const boost::json::value& d) {
   return at;
 }
 
+// The instances of a fleet, each run from its config, logging to
+// out-<name>.log and err-<name>.log.
+struct Fleet {
+  const Installation& inst;
+  std::vector<std::string> names;
+  std::vector<std::string> configs;
+  std::vector<pid_t> pids = std::vector<pid_t>(names.size(), -1);
+
+  void start(std::size_t i) {
+    pids[i] = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "info"},
+                            (inst.dir / ("out-" + names[i] + ".log")).string(),
+                            (inst.dir / ("err-" + names[i] + ".log")).string());
+  }
+  void start_all() {
+    for (std::size_t i = 0; i < names.size(); ++i) start(i);
+  }
+  // For `span`: every `gap` ms a random instance is SIGKILLed and started
+  // again `down` ms later; `instead`, when given, may take a turn (true).
+  // Returns the SIGKILLs.
+  int chaos(std::mt19937& rng, std::chrono::seconds span, std::uniform_int_distribution<int> gap,
+            std::uniform_int_distribution<int> down, const std::function<bool()>& instead = {}) {
+    std::uniform_int_distribution<std::size_t> who(0, names.size() - 1);
+    int kills = 0;
+    const auto end = std::chrono::steady_clock::now() + span;
+    while (std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(gap(rng)));
+      if (instead && instead()) continue;
+      const std::size_t victim = who(rng);
+      kill(pids[victim], SIGKILL);
+      if (wait_process(pids[victim]).signal == SIGKILL) ++kills;
+      std::this_thread::sleep_for(std::chrono::milliseconds(down(rng)));
+      start(victim);
+    }
+    return kills;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("fleet failover: three instances SIGKILLed at random and the database restarted, each valid version once at two CSV drops and a SOAP RMS, statuses right, audit verifies") {
@@ -121,39 +159,25 @@ TEST_CASE("fleet failover: three instances SIGKILLed at random and the database 
     INFO(check.out << check.err);
     REQUIRE(check.exit_code == 0);
   }
-  std::vector<pid_t> pids(names.size(), -1);
-  auto start = [&](std::size_t i) {
-    pids[i] = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "info"},
-                            (inst.dir / ("out-" + names[i] + ".log")).string(),
-                            (inst.dir / ("err-" + names[i] + ".log")).string());
-  };
-  for (std::size_t i = 0; i < names.size(); ++i) start(i);
+  Fleet fleet{inst, names, configs};
+  fleet.start_all();
+  auto& pids = fleet.pids;
 
   // About 24 s of chaos: every 1.5-4 s a random instance is SIGKILLed and
   // started again 0.3-1.5 s later; half way through, the database server
   // goes down like a crash for 3 s.
   std::mt19937 rng(16);
-  std::uniform_int_distribution<int> gap(1500, 4000), down(300, 1500);
-  std::uniform_int_distribution<std::size_t> who(0, names.size() - 1);
-  int kills = 0;
   bool restarted_db = false;
-  const auto chaos_end = std::chrono::steady_clock::now() + std::chrono::seconds(24);
   const auto db_at = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < chaos_end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(gap(rng)));
-    if (!restarted_db && std::chrono::steady_clock::now() >= db_at) {
-      server->stop();
-      std::this_thread::sleep_for(std::chrono::seconds(3));
-      server->start_again();
-      restarted_db = true;
-      continue;
-    }
-    const std::size_t victim = who(rng);
-    kill(pids[victim], SIGKILL);
-    if (wait_process(pids[victim]).signal == SIGKILL) ++kills;
-    std::this_thread::sleep_for(std::chrono::milliseconds(down(rng)));
-    start(victim);
-  }
+  const int kills = fleet.chaos(rng, std::chrono::seconds(24), std::uniform_int_distribution<int>(1500, 4000),
+                                std::uniform_int_distribution<int>(300, 1500), [&] {
+                                  if (restarted_db || std::chrono::steady_clock::now() < db_at) return false;
+                                  server->stop();
+                                  std::this_thread::sleep_for(std::chrono::seconds(3));
+                                  server->start_again();
+                                  restarted_db = true;
+                                  return true;
+                                });
   CHECK(kills >= 4);
   CHECK(restarted_db);
 
@@ -344,26 +368,12 @@ TEST_CASE("fleet failover with dedup: three instances SIGKILLed at random, of ea
   const std::vector<std::string> names{"a", "b", "c"};
   std::vector<std::string> configs;
   for (const auto& n : names) configs.push_back(fleet_config(inst, *server, database, n, "", "dedup: {}\n"));
-  std::vector<pid_t> pids(names.size(), -1);
-  auto start = [&](std::size_t i) {
-    pids[i] = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", configs[i], "--log-level", "info"},
-                            (inst.dir / ("out-" + names[i] + ".log")).string(),
-                            (inst.dir / ("err-" + names[i] + ".log")).string());
-  };
-  for (std::size_t i = 0; i < names.size(); ++i) start(i);
+  Fleet fleet{inst, names, configs};
+  fleet.start_all();
+  auto& pids = fleet.pids;
   std::mt19937 rng(17);
-  std::uniform_int_distribution<int> gap(1000, 3000), down(300, 1200);
-  std::uniform_int_distribution<std::size_t> who(0, names.size() - 1);
-  int kills = 0;
-  const auto chaos_end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < chaos_end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(gap(rng)));
-    const std::size_t victim = who(rng);
-    kill(pids[victim], SIGKILL);
-    if (wait_process(pids[victim]).signal == SIGKILL) ++kills;
-    std::this_thread::sleep_for(std::chrono::milliseconds(down(rng)));
-    start(victim);
-  }
+  const int kills = fleet.chaos(rng, std::chrono::seconds(15), std::uniform_int_distribution<int>(1000, 3000),
+                                std::uniform_int_distribution<int>(300, 1200));
   CHECK(kills >= 3);
 
   reportbridge::pg::Connection db(server->conninfo(database) + " sslmode=disable");
