@@ -34,6 +34,19 @@ std::unique_ptr<pg::Connection> connect_to(const std::string& conninfo) {
   return std::make_unique<pg::Connection>(conninfo + " sslmode=disable");
 }
 
+// Copies the SQLite state at `path` to a new database on `server` (named by
+// `conninfo` then); the copy must verify and commit.
+app::CopyReport copy_verified(testing::PgServer& server, const std::string& path, std::string& conninfo) {
+  conninfo = server.conninfo(server.create_database());
+  auto target = connect_to(conninfo);
+  auto report = app::copy_sqlite_to_postgres(path, *target, false);
+  INFO(report.text);
+  REQUIRE(report.ok);
+  CHECK(report.text.find("MISMATCH") == std::string::npos);
+  CHECK(report.text.find("verified and committed") != std::string::npos);
+  return report;
+}
+
 }  // namespace
 
 TEST_CASE("state copy moves a SQLite state to PostgreSQL, verified, and work goes on there") {
@@ -69,14 +82,11 @@ TEST_CASE("state copy moves a SQLite state to PostgreSQL, verified, and work goe
     tx->commit();
     s.save_target_health({"rms", "open", 3, 2000, 32000, "io_error: down"}, 2000);
   }
-  const std::string conninfo = server->conninfo(server->create_database());
-  auto target = connect_to(conninfo);
-  const auto report = app::copy_sqlite_to_postgres(path, *target, false);
+  std::string conninfo;
+  const auto report = copy_verified(*server, path, conninfo);
   INFO(report.text);
-  REQUIRE(report.ok);
-  CHECK(report.text.find("MISMATCH") == std::string::npos);
   CHECK(report.text.find("ledger                      4 -> 4") != std::string::npos);
-  CHECK(report.text.find("verified and committed") != std::string::npos);
+  auto target = connect_to(conninfo);
 
   pg_store::PgStateStore pg(connect_to(conninfo));
   pg.set_writeback_rule("rms", kRule);
@@ -173,12 +183,9 @@ TEST_CASE("state copy carries the deduplication history: the fleet judges agains
     related = d.check_and_record(second, testing::row_of(second, 2, "2026-11-27T19:05:00Z"));
     REQUIRE(related.kind == dedup::Verdict::Kind::related);
   }
-  const std::string conninfo = server->conninfo(server->create_database());
-  auto target = connect_to(conninfo);
-  const auto report = app::copy_sqlite_to_postgres(path, *target, false);
+  std::string conninfo;
+  const auto report = copy_verified(*server, path, conninfo);
   INFO(report.text);
-  REQUIRE(report.ok);
-  CHECK(report.text.find("MISMATCH") == std::string::npos);
   CHECK(report.text.find("dedup_verdicts              2 -> 2") != std::string::npos);
   CHECK(report.text.find("dedup_incidents             2 -> 2") != std::string::npos);
   CHECK(report.text.find("dedup_reporters             2 -> 2") != std::string::npos);
