@@ -179,8 +179,8 @@ struct Deduplicator::Impl {
   std::set<std::string, std::less<>> unlinked;
   double cell_m = 400;
 
-  std::unique_ptr<store::DedupTables> owned;  // when made on a SQLite connection
-  store::DedupTables& t;
+  std::unique_ptr<store::DedupTables> owned;
+  store::DedupTables& t;  // *owned
   // The newest rows of dedup_fingerprints / dedup_incidents, in memory, as of
   // the tables' generation `mirror_generation`.
   mutable RecentIndex recent;
@@ -220,8 +220,8 @@ struct Deduplicator::Impl {
     std::vector<std::string> reporter_hashes;
   };
 
-  Impl(std::unique_ptr<store::DedupTables> own, store::DedupTables& tables, DedupSettings settings)
-      : s(std::move(settings)), owned(std::move(own)), t(tables), recent(recent_span(s)) {
+  Impl(std::unique_ptr<store::DedupTables> tables, DedupSettings settings)
+      : s(std::move(settings)), owned(std::move(tables)), t(*owned), recent(recent_span(s)) {
     if (!s.reporter_key_file.empty()) keys.emplace(fn::Pseudonymiser::from_key_file(s.reporter_key_file));
     auto add_related = [&](const std::string& a, const std::string& b) {
       auto& v = related[a];
@@ -752,13 +752,9 @@ struct Deduplicator::Impl {
   }
 };
 
-Deduplicator::Deduplicator(store::DedupTables& tables, DedupSettings settings)
-    : impl_(std::make_unique<Impl>(nullptr, tables, std::move(settings))) {}
-
 Deduplicator::Deduplicator(std::unique_ptr<store::DedupTables> tables, DedupSettings settings) {
   if (!tables) throw std::invalid_argument("deduplication: this state store keeps no deduplication tables");
-  store::DedupTables& t = *tables;
-  impl_ = std::make_unique<Impl>(std::move(tables), t, std::move(settings));
+  impl_ = std::make_unique<Impl>(std::move(tables), std::move(settings));
 }
 
 Deduplicator::Deduplicator(store::Database& db, DedupSettings settings)

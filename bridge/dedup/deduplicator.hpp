@@ -79,8 +79,6 @@ class Deduplicator {
   // On a state store's tables (StateStore::open_dedup_tables); throws
   // std::invalid_argument when `tables` is null.
   Deduplicator(std::unique_ptr<store::DedupTables> tables, DedupSettings settings);
-  // On tables owned by the caller, which outlive this.
-  Deduplicator(store::DedupTables& tables, DedupSettings settings);
   ~Deduplicator();
   Deduplicator(const Deduplicator&) = delete;
   Deduplicator& operator=(const Deduplicator&) = delete;
