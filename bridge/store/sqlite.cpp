@@ -16,18 +16,75 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   if (rc != SQLITE_OK) fail(db, rc, "prepare '" + std::string(sql.substr(0, 80)) + "'");
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+void Statement::release() noexcept {
+  if (!stmt_) return;
+  if (cache_) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    if (cache_->give_back(stmt_)) {
+      stmt_ = nullptr;
+      return;
+    }
+  }
+  sqlite3_finalize(stmt_);
+  stmt_ = nullptr;
+}
+
+Statement::~Statement() { release(); }
 
 Statement::Statement(Statement&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), stmt_(std::exchange(other.stmt_, nullptr)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      cache_(std::move(other.cache_)) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    release();
     db_ = std::exchange(other.db_, nullptr);
     stmt_ = std::exchange(other.stmt_, nullptr);
+    cache_ = std::move(other.cache_);
   }
   return *this;
+}
+
+sqlite3_stmt* StatementCache::take(std::string_view sql) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = idle_.find(sql);
+  if (it == idle_.end()) return nullptr;
+  return std::exchange(it->second, nullptr);
+}
+
+bool StatementCache::give_back(sqlite3_stmt* stmt) noexcept {
+  const char* text = sqlite3_sql(stmt);
+  if (!text) return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (closed_) return false;
+  const std::string_view sql(text);
+  auto it = idle_.find(sql);
+  if (it != idle_.end()) {
+    if (it->second) return false;
+    it->second = stmt;
+    return true;
+  }
+  if (idle_.size() >= kMaxEntries) return false;
+  try {
+    idle_.emplace(std::string(sql), stmt);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+void StatementCache::close() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);  // (nullptr: a no-op)
+  idle_.clear();
+  closed_ = true;
+}
+
+std::size_t StatementCache::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return idle_.size();
 }
 
 Statement& Statement::bind(int index, std::int64_t value) {
@@ -141,26 +198,64 @@ Database::Database(const std::string& path, Mode mode) : path_(path) {
   }
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, 10000);
+  cache_ = std::make_shared<StatementCache>();
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  if (cache_) cache_->close();
+  sqlite3_close_v2(db_);
+}
 
 Database::Database(Database&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
       path_(std::move(other.path_)),
-      write_lock_(std::move(other.write_lock_)) {}
+      write_lock_(std::move(other.write_lock_)),
+      cache_(std::move(other.cache_)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
+    if (cache_) cache_->close();
     sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
     write_lock_ = std::move(other.write_lock_);
+    cache_ = std::move(other.cache_);
   }
   return *this;
 }
 
+Statement Database::prepare(std::string_view sql) {
+  if (cache_) {
+    if (sqlite3_stmt* stmt = cache_->take(sql)) return Statement(db_, stmt, cache_);
+    Statement fresh(db_, sql);
+    return Statement(db_, std::exchange(fresh.stmt_, nullptr), cache_);
+  }
+  return Statement(db_, sql);
+}
+
 void Database::exec(std::string_view sql) {
+  // One statement without parameters (BEGIN, COMMIT, ROLLBACK, a pragma):
+  // through the statement cache, with exec's errors.
+  if (cache_ && sql.find(';') == std::string_view::npos) {
+    sqlite3_stmt* stmt = cache_->take(sql);
+    if (!stmt) {
+      int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                                  nullptr);
+      if (rc != SQLITE_OK)
+        throw SqliteError("exec '" + std::string(sql.substr(0, 80)) + "': " + sqlite3_errmsg(db_), rc);
+      if (!stmt) return;  // only white space or comments
+    }
+    Statement st(db_, stmt, cache_);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    }
+    if (rc != SQLITE_DONE) {
+      std::string msg = sqlite3_errmsg(db_);
+      sqlite3_reset(stmt);
+      throw SqliteError("exec '" + std::string(sql.substr(0, 80)) + "': " + msg, rc);
+    }
+    return;
+  }
   std::string s(sql);
   char* err = nullptr;
   int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
