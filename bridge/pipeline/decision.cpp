@@ -34,8 +34,7 @@ std::shared_ptr<const std::map<const mapping::Mapping*, std::vector<std::string>
   return out;
 }
 
-Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int64_t now) {
-  Decision d;
+void decide_into(const DecisionRules& rules, const core::SourceRow& row, std::int64_t now, Decision& d) {
   d.hash = core::sha256_hex(row.payload);
   const std::string at = store::rfc3339_utc(now);
   schema::PayloadCheck check = schema::check_payload(*rules.schema, row.payload, row.id, row.version);
@@ -51,7 +50,7 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
                                           detail, "", now};
     d.writeback = core::StatusUpdate{row.id, "rejected", "", schema::resident_message(check.errors), at};
     d.errors = std::move(check.errors);
-    return d;
+    return;
   }
   const boost::json::value& doc = *check.doc;
   d.plan = rules.mappings->plan(doc);
@@ -70,7 +69,7 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
       d.doc_arena = std::move(check.arena);
       d.doc = std::move(check.doc);
     }
-    return d;
+    return;
   }
   // All targets or none: a submission whose mapping fails for one target is
   // quarantined whole, so it is never half-delivered.
@@ -91,7 +90,7 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
       d.quarantine = store::QuarantineEntry{row.seq, row.id, row.version, "mapping_failed",
                                             r.error->field, detail, r.error->mapping, now};
       d.writeback = core::StatusUpdate{row.id, "received", "", kUnroutedMessage, at};
-      if (!rules.trace) return d;
+      if (!rules.trace) return;
       continue;
     }
     if (d.outcome == "mapping_failed") continue;
@@ -105,7 +104,7 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
     if (rules.trace || !names_match || has_bridge_fields(*r.record, route.mapping)) routed.record = std::move(*r.record);
     d.routes.push_back(std::move(routed));
   }
-  if (d.outcome == "mapping_failed") return d;
+  if (d.outcome == "mapping_failed") return;
   // Signposted: the resident is told at once that the app is not for
   // emergencies (999) and where to call otherwise (101).
   if (d.signpost) d.writeback = core::StatusUpdate{row.id, "needs_review", "", d.signpost->message, at};
@@ -114,6 +113,11 @@ Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int
     d.doc_arena = std::move(check.arena);
     d.doc = std::move(check.doc);
   }
+}
+
+Decision decide(const DecisionRules& rules, const core::SourceRow& row, std::int64_t now) {
+  Decision d;
+  decide_into(rules, row, now, d);
   return d;
 }
 

@@ -97,6 +97,7 @@ class Ingestor {
   IngestSettings settings_;
   core::EventListener* events_ = nullptr;
   dedup::Deduplicator* dedup_ = nullptr;
+  std::vector<Decision> decisions_;  // the batch's, reused (run_batch)
 };
 
 }  // namespace reportbridge::pipeline

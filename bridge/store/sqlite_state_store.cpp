@@ -455,7 +455,6 @@ struct ChunkWriter {
 
 bool read_chunk(std::string_view in, std::int64_t id, std::vector<WritebackItem>& result) {
   if (in.size() < 2 || in[0] != 'W' || in[1] != 1) return false;
-  std::vector<WritebackItem> out;
   in.remove_prefix(2);
   std::uint64_t n = 0;
   if (!codec::get_varint(in, n) || n > in.size()) return false;
@@ -463,24 +462,29 @@ bool read_chunk(std::string_view in, std::int64_t id, std::vector<WritebackItem>
   for (auto& s : strings)
     if (!codec::get_string(in, s)) return false;
   std::uint64_t count = 0;
-  if (!codec::get_varint(in, count) || count > in.size()) return false;
+  // (each status takes at least 6 bytes)
+  if (!codec::get_varint(in, count) || count > in.size() / 6) return false;
+  // Straight into `result`, grown once (memory: a pass holds thousands of
+  // statuses); a damaged chunk leaves it as it was.
+  const std::size_t before = result.size();
+  if (result.capacity() < before + count) result.reserve(std::max<std::size_t>(before + count, 2 * result.capacity()));
   for (std::uint64_t i = 0; i < count; ++i) {
-    WritebackItem w;
+    WritebackItem& w = result.emplace_back();
     w.id = id;
     w.in_chunk = true;
     std::uint64_t version = 0, state = 0, ref = 0, msg = 0, at = 0;
     if (!codec::get_string(in, w.update.submission_id) || !codec::get_varint(in, version) ||
         !codec::get_varint(in, state) || !codec::get_varint(in, ref) || !codec::get_varint(in, msg) ||
-        !codec::get_varint(in, at) || state >= n || ref >= n || msg >= n || at >= n)
+        !codec::get_varint(in, at) || state >= n || ref >= n || msg >= n || at >= n) {
+      result.resize(before);
       return false;
+    }
     w.version = static_cast<std::int64_t>(version);
     w.update.state = strings[state];
     w.update.reference = strings[ref];
     w.update.message = strings[msg];
     w.update.updated_at = strings[at];
-    out.push_back(std::move(w));
   }
-  result.insert(result.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
   return true;
 }
 
@@ -1005,12 +1009,15 @@ class SqliteIngest final : public IngestTransaction {
       for (const auto& n : s.names) codec::put_bytes(body, n);
     }
     codec::put_varint(body, b.count);
+    body.reserve(body.size() + b.entries.size());  // grown once, not by doubling
     body += b.entries;
     db_.prepare(
            "INSERT INTO outbox_segments (target, first_item, last_item, items, bytes, enqueued_ms, body)"
            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .bind(1, b.target).bind(2, b.first).bind(3, b.last).bind(4, static_cast<std::int64_t>(b.count))
-        .bind(5, static_cast<std::int64_t>(body.size())).bind(6, now_).bind_blob(7, body).run();
+        .bind(5, static_cast<std::int64_t>(body.size())).bind(6, now_)
+        .bind_blob_static(7, body.data(), body.size())  // (alive until run: not copied again)
+        .run();
     queued_[b.target] += static_cast<std::int64_t>(b.count);
     b.entries.clear();
     b.count = 0;
