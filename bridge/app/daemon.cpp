@@ -29,17 +29,19 @@ namespace reportbridge::app {
 namespace {
 
 // glibc's allocator, for a long-running process with a loop per thread
-// (docs/performance.md, "Memory" and change 8): blocks of 1 MiB and more are
-// mapped and unmapped on their own instead of staying in the arena of the
-// thread that freed them; free memory at an arena's top goes back above
-// 512 KiB; two arenas for all the threads. (At 128 KiB for both, a batch's
-// vectors and buffers were mapped, faulted in page by page and unmapped again
-// every batch: a third of the CPU on this VM.) An operator's MALLOC_*
+// (docs/performance.md, "Memory"): blocks of 128 KiB and more (a batch's
+// vectors, buffers and stored segments) are mapped and unmapped on their own
+// instead of staying in the arena of the thread that freed them; free memory
+// at an arena's top goes back above 128 KiB; two arenas for all the threads.
+// This keeps peak RSS at the 48 MiB target; it costs page faults (each such
+// block is faulted in anew): with MALLOC_MMAP_THRESHOLD_=1048576 and
+// MALLOC_TRIM_THRESHOLD_=524288 a 100k-row run takes a quarter of the faults
+// and ~2 MiB more (docs/performance.md, change 8). An operator's MALLOC_*
 // environment variables win.
 void tune_allocator() {
 #if defined(__GLIBC__)
-  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-  if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 512 * 1024);
+  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 128 * 1024);
   if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
 #endif
 }

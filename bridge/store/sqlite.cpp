@@ -68,6 +68,10 @@ bool StatementCache::give_back(sqlite3_stmt* stmt) noexcept {
   }
   if (idle_.size() >= kMaxEntries) return false;
   try {
+    if (seen_.insert(Hash{}(sql)).second) {
+      if (seen_.size() > 4 * kMaxEntries) seen_.clear();  // (bounded)
+      return false;                                      // first use: not kept
+    }
     idle_.emplace(std::string(sql), stmt);
   } catch (...) {
     return false;
@@ -79,6 +83,7 @@ void StatementCache::close() noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);  // (nullptr: a no-op)
   idle_.clear();
+  seen_.clear();
   closed_ = true;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace reportbridge::store {
 
@@ -78,11 +79,11 @@ class Statement {
   std::shared_ptr<StatementCache> cache_;
 };
 
-// A connection's prepared statements, kept once used (docs/performance.md:
-// preparing the same SQL again for every call was ~5 % of the CPU). A
-// statement given back is reset and its bindings cleared; at most one idle
-// statement per SQL text, and at most kMaxEntries texts (SQL built with
-// varying text is prepared each time once the cache is full). Nothing is kept
+// A connection's prepared statements, kept from their second use on
+// (docs/performance.md: preparing the same SQL again for every call was ~5 %
+// of the CPU). A statement given back is reset and its bindings cleared; at
+// most one idle statement per SQL text, and at most kMaxEntries texts (SQL
+// built with varying text is prepared each time once the cache is full). Nothing is kept
 // running: an idle statement holds no lock and no read transaction.
 class StatementCache {
  public:
@@ -104,6 +105,9 @@ class StatementCache {
   mutable std::mutex mutex_;
   // Text -> its idle statement (nullptr while taken).
   std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> idle_;
+  // Hashes of texts given back once: a text is kept from its second use on,
+  // so SQL run once (schema, migrations, checks at start) takes no memory.
+  std::unordered_set<std::size_t> seen_;
   bool closed_ = false;
 };
 

@@ -642,6 +642,23 @@ SqliteStateStore::SqliteStateStore(const std::string& path, int cache_kib)
 
 SqliteStateStore::~SqliteStateStore() = default;
 
+std::string SqliteStateStore::take_buffer() {
+  if (spare_buffers_.empty()) return {};
+  std::string b = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  b.clear();
+  return b;
+}
+
+void SqliteStateStore::give_buffer(std::string&& b) {
+  // A few, of at most 1 MiB each: what a batch's segments take (~260 KB per
+  // target for 1,000 rows), kept so the next batch does not map and fault
+  // them in again (docs/performance.md, change 8).
+  if (spare_buffers_.size() >= 4 || b.capacity() > (1u << 20) || b.capacity() < 4096) return;
+  b.clear();
+  spare_buffers_.push_back(std::move(b));
+}
+
 void SqliteStateStore::migrate() {
   Transaction tx(db_);
   db_.exec(kSchemaV1);
@@ -760,6 +777,9 @@ core::SourceCursor SqliteStateStore::load_cursor(const std::string& source) {
 class SqliteIngest final : public IngestTransaction {
  public:
   explicit SqliteIngest(SqliteStateStore& s) : s_(s), db_(s.db_), tx_(s.db_) {}
+  ~SqliteIngest() override {
+    for (auto& b : builders_) s_.give_buffer(std::move(b.entries));
+  }
 
   bool claim_version(const core::SourceRow& row, std::string_view sha, std::int64_t at_ms) override {
     auto& q = s_.ledger_insert_;
@@ -988,7 +1008,7 @@ class SqliteIngest final : public IngestTransaction {
   Builder& builder(std::string_view target) {
     for (auto& b : builders_)
       if (b.target == target) return b;
-    builders_.push_back(Builder{std::string(target), {}, {}, {}, 0, 0, 0});
+    builders_.push_back(Builder{std::string(target), {}, {}, s_.take_buffer(), 0, 0, 0});
     return builders_.back();
   }
 
@@ -1001,7 +1021,8 @@ class SqliteIngest final : public IngestTransaction {
       release_settled(db_);
       released_ = true;
     }
-    std::string body(kSegmentFormat, 2);
+    std::string body = s_.take_buffer();
+    body.assign(kSegmentFormat, 2);
     codec::put_varint(body, b.shapes.size());
     for (const auto& s : b.shapes) {
       codec::put_bytes(body, s.mapping);
@@ -1018,6 +1039,7 @@ class SqliteIngest final : public IngestTransaction {
         .bind(5, static_cast<std::int64_t>(body.size())).bind(6, now_)
         .bind_blob_static(7, body.data(), body.size())  // (alive until run: not copied again)
         .run();
+    s_.give_buffer(std::move(body));
     queued_[b.target] += static_cast<std::int64_t>(b.count);
     b.entries.clear();
     b.count = 0;
@@ -1150,10 +1172,12 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
   auto info = std::make_unique<BatchInfo>();
   info->target = target;
   // Room for what the claim will likely take (the byte limit usually ends it
-  // first: records of a few hundred bytes), not for max_items.
+  // first: a record held decoded takes a kilobyte or more, held_bytes), not
+  // for max_items: room reserved and never used still takes memory once the
+  // allocator has handed it out before.
   const std::size_t expect = std::min<std::size_t>(
       {max_items, static_cast<std::size_t>(std::max<std::int64_t>(0, log.queued - log.claimed)) + 64,
-       limits.max_bytes / 384 + 16});
+       limits.max_bytes / 1024 + 16});
   batch.items.reserve(expect);
   info->items.reserve(expect);
   std::size_t bytes = 0;

@@ -115,6 +115,10 @@ class SqliteStateStore final : public StateStore {
   WritebackRules writeback_rules_;  // config order
   std::map<std::int64_t, std::unique_ptr<BatchInfo>> claimed_;  // open batches this connection claimed or loaded
   Statement ledger_insert_, ledger_outcome_, quarantine_, exception_open_;
+  // Segment buffers kept from one ingest transaction to the next (take/give).
+  std::vector<std::string> spare_buffers_;
+  std::string take_buffer();
+  void give_buffer(std::string&& b);
 };
 
 }  // namespace reportbridge::store

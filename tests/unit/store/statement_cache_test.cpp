@@ -30,7 +30,7 @@ struct TempDb {
 };
 }  // namespace
 
-TEST_CASE("a statement used once is kept, and comes back clean") {
+TEST_CASE("a statement used twice is kept, and comes back clean") {
   TempDb t;
   Database db(t.path.string(), Database::Mode::read_write_create);
   db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
@@ -39,7 +39,12 @@ TEST_CASE("a statement used once is kept, and comes back clean") {
     auto ins = db.prepare("INSERT INTO t (k, v) VALUES (?1, ?2)");
     ins.bind(1, 1).bind(2, "one").run();
   }
-  CHECK(db.cached_statements() == before + 1);
+  CHECK(db.cached_statements() == before);  // used once: not kept (SQL run once at start takes no memory)
+  {
+    auto ins = db.prepare("INSERT INTO t (k, v) VALUES (?1, ?2)");
+    ins.bind(1, 3).bind(2, "three").run();
+  }
+  CHECK(db.cached_statements() == before + 1);  // used again: kept
   {
     // The same text again: the kept statement, with no binding left over (v is NULL).
     auto ins = db.prepare("INSERT INTO t (k, v) VALUES (?1, ?2)");
@@ -143,8 +148,9 @@ TEST_CASE("the cache is bounded, and a statement may outlive its connection") {
   TempDb t;
   auto db = std::make_unique<Database>(t.path.string(), Database::Mode::read_write_create);
   db->exec("CREATE TABLE t (k INTEGER PRIMARY KEY)");
-  for (std::size_t i = 0; i < StatementCache::kMaxEntries + 50; ++i)
-    db->prepare("SELECT " + std::to_string(i) + " FROM t").run();
+  for (int use = 0; use < 2; ++use)
+    for (std::size_t i = 0; i < StatementCache::kMaxEntries + 50; ++i)
+      db->prepare("SELECT " + std::to_string(i) + " FROM t").run();
   CHECK(db->cached_statements() == StatementCache::kMaxEntries);
   // Past the bound a text is still prepared and runs.
   auto q = db->prepare("SELECT 12345");
