@@ -153,17 +153,18 @@ void Ingestor::publish(const std::vector<core::SourceRow>& rows, const std::vect
 }
 
 void Ingestor::publish_particular(const core::SourceRow& row, const Decision& d, std::int64_t now) const {
-  // Most submissions have nothing of their own to tell (no event built for them).
-  if (d.outcome == "queued" && !d.withdrawn && !d.signpost && d.withheld.empty() &&
-      !(d.verdict && (d.verdict->kind == dedup::Verdict::Kind::duplicate ||
-                      d.verdict->kind == dedup::Verdict::Kind::related)))
-    return;
-  core::Event e;
-  e.at_ms = now;
-  e.submission_id = row.id;
-  e.version = row.version;
+  // Each event is built only when it is sent: most submissions have nothing
+  // of their own to tell.
+  auto event = [&](core::EventKind kind) {
+    core::Event e;
+    e.at_ms = now;
+    e.submission_id = row.id;
+    e.version = row.version;
+    e.kind = kind;
+    return e;
+  };
   if (d.outcome == "rejected") {
-    e.kind = core::EventKind::rejected;
+    auto e = event(core::EventKind::rejected);
     e.reason_code = d.quarantine->reason_code;
     e.detail = d.quarantine->detail;
     events_->on_event(e);
@@ -171,10 +172,9 @@ void Ingestor::publish_particular(const core::SourceRow& row, const Decision& d,
   }
   if (d.withdrawn) {
     // The later copy, ingested first and withdrawn before it left.
-    core::Event w = e;
+    auto w = event(core::EventKind::duplicate);
     w.submission_id = d.withdrawn_id;
     w.version = 1;
-    w.kind = core::EventKind::duplicate;
     w.related_id = row.id;
     w.rule = d.withdrawn->rule;
     w.detail = d.withdrawn->explanation;
@@ -182,29 +182,23 @@ void Ingestor::publish_particular(const core::SourceRow& row, const Decision& d,
   }
   if (d.verdict && (d.verdict->kind == dedup::Verdict::Kind::duplicate ||
                     d.verdict->kind == dedup::Verdict::Kind::related)) {
-    e.kind = d.verdict->kind == dedup::Verdict::Kind::duplicate ? core::EventKind::duplicate
-                                                                : core::EventKind::related;
+    auto e = event(d.verdict->kind == dedup::Verdict::Kind::duplicate ? core::EventKind::duplicate
+                                                                      : core::EventKind::related);
     e.related_id = d.verdict->of_id;
     e.rule = d.verdict->rule;
     e.detail = d.verdict->explanation;
     events_->on_event(e);
-    e.related_id.clear();
-    e.rule.clear();
-    e.detail.clear();
     if (d.outcome == "duplicate") return;
   }
   if (d.signpost) {
-    e.kind = core::EventKind::needs_review;
+    auto e = event(core::EventKind::needs_review);
     e.rule = d.signpost->rule;
     e.target = d.signpost->review_target;
     e.detail = "signposted: resident told to call 999 in an emergency, 101 otherwise";
     events_->on_event(e);
-    e.rule.clear();
-    e.target.clear();
-    e.detail.clear();
   }
   if (d.outcome == "unrouted" || d.outcome == "mapping_failed") {
-    e.kind = d.outcome == "unrouted" ? core::EventKind::unrouted : core::EventKind::mapping_failed;
+    auto e = event(d.outcome == "unrouted" ? core::EventKind::unrouted : core::EventKind::mapping_failed);
     e.reason_code = d.quarantine->reason_code;
     e.mapping = d.quarantine->mapping;
     e.detail = d.quarantine->field.empty() ? d.quarantine->detail
@@ -213,8 +207,7 @@ void Ingestor::publish_particular(const core::SourceRow& row, const Decision& d,
     return;
   }
   for (const auto& target : d.withheld) {
-    e.kind = core::EventKind::withheld;
-    e.mapping.clear();
+    auto e = event(core::EventKind::withheld);
     e.target = target;
     e.rule = "partner_consent";
     e.reason_code = "no_consent";

@@ -233,7 +233,8 @@ Statement Database::prepare(std::string_view sql) {
   if (cache_) {
     if (sqlite3_stmt* stmt = cache_->take(sql)) return Statement(db_, stmt, cache_);
     Statement fresh(db_, sql);
-    return Statement(db_, std::exchange(fresh.stmt_, nullptr), cache_);
+    fresh.cache_ = cache_;
+    return fresh;
   }
   return Statement(db_, sql);
 }

@@ -644,9 +644,8 @@ SqliteStateStore::~SqliteStateStore() = default;
 
 std::string SqliteStateStore::take_buffer() {
   if (spare_buffers_.empty()) return {};
-  std::string b = std::move(spare_buffers_.back());
+  std::string b = std::move(spare_buffers_.back());  // (cleared when given back)
   spare_buffers_.pop_back();
-  b.clear();
   return b;
 }
 
