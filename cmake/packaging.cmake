@@ -57,6 +57,16 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${CPACK_PACKAGE_CONTACT}")
 set(CPACK_DEBIAN_PACKAGE_SECTION "admin")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# PROJ and libpq are loaded on first use (bridge/core/shared_library.hpp), not
+# linked, so dpkg-shlibdeps does not see them: named here, by Debian's rule
+# for a library's package (libproj.so.25 -> libproj25). The shipped RMS
+# mappings use `bng`; the PostgreSQL state is a config away.
+set(_rb_dlopened "")
+foreach(_soname IN ITEMS ${REPORTBRIDGE_PROJ_SONAME} ${REPORTBRIDGE_LIBPQ_SONAME})
+  string(REGEX REPLACE "\\.so\\.([0-9]+)$" "\\1" _pkg "${_soname}")
+  list(APPEND _rb_dlopened "${_pkg}")
+endforeach()
+list(JOIN _rb_dlopened ", " CPACK_DEBIAN_PACKAGE_DEPENDS)
 set(CPACK_STRIP_FILES ON)  # debug info stays in the build tree
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)

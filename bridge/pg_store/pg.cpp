@@ -6,9 +6,58 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "bridge/core/shared_library.hpp"
+
 namespace reportbridge::pg {
 
 namespace {
+
+// libpq's functions, loaded when the first connection is made (a PostgreSQL
+// state), not at the start of every process: libpq and what it links
+// (Kerberos, LDAP, SASL) cost ~0.9 MiB of resident pages
+// (core/shared_library.hpp). Their types come from libpq-fe.h; only the
+// addresses are looked up.
+#define REPORTBRIDGE_PQ_FUNCTIONS(X) \
+  X(PQclear) \
+  X(PQcmdTuples) \
+  X(PQconnectdbParams) \
+  X(PQconnectionNeedsPassword) \
+  X(PQconninfoFree) \
+  X(PQconninfoParse) \
+  X(PQerrorMessage) \
+  X(PQexec) \
+  X(PQexecParams) \
+  X(PQfinish) \
+  X(PQfreemem) \
+  X(PQgetisnull) \
+  X(PQgetlength) \
+  X(PQgetvalue) \
+  X(PQntuples) \
+  X(PQreset) \
+  X(PQresultErrorField) \
+  X(PQresultStatus) \
+  X(PQserverVersion) \
+  X(PQsetNoticeProcessor) \
+  X(PQsslInUse) \
+  X(PQstatus)
+
+struct PqApi {
+#define X(name) decltype(&::name) name = nullptr;
+  REPORTBRIDGE_PQ_FUNCTIONS(X)
+#undef X
+  core::SharedLibrary lib{REPORTBRIDGE_LIBPQ_SONAME, "libpq, needed by the PostgreSQL state"};
+  PqApi() {
+#define X(name) lib.bind(name, #name);
+    REPORTBRIDGE_PQ_FUNCTIONS(X)
+#undef X
+  }
+};
+
+// Loaded once, on first call; a failed load throws and is tried again on the next call.
+const PqApi& pq() {
+  static const PqApi api;
+  return api;
+}
 
 std::string trimmed(const char* msg) {
   std::string s = msg ? msg : "";
@@ -115,24 +164,24 @@ Result::Result(pg_result* r) : r_(r) {}
 Result::Result(Result&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
 Result& Result::operator=(Result&& o) noexcept {
   if (this != &o) {
-    if (r_) PQclear(r_);
+    if (r_) pq().PQclear(r_);
     r_ = o.r_;
     o.r_ = nullptr;
   }
   return *this;
 }
 Result::~Result() {
-  if (r_) PQclear(r_);
+  if (r_) pq().PQclear(r_);
 }
-int Result::rows() const { return r_ ? PQntuples(r_) : 0; }
-bool Result::is_null(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
+int Result::rows() const { return r_ ? pq().PQntuples(r_) : 0; }
+bool Result::is_null(int row, int col) const { return pq().PQgetisnull(r_, row, col) != 0; }
 std::string_view Result::view(int row, int col) const {
-  return {PQgetvalue(r_, row, col), static_cast<std::size_t>(PQgetlength(r_, row, col))};
+  return {pq().PQgetvalue(r_, row, col), static_cast<std::size_t>(pq().PQgetlength(r_, row, col))};
 }
 std::string Result::text(int row, int col) const { return std::string(view(row, col)); }
 std::int64_t Result::int64(int row, int col) const {
   if (is_null(row, col)) return 0;
-  return std::strtoll(PQgetvalue(r_, row, col), nullptr, 10);
+  return std::strtoll(pq().PQgetvalue(r_, row, col), nullptr, 10);
 }
 double Result::real(int row, int col) const {
   if (is_null(row, col)) return 0;
@@ -160,7 +209,7 @@ std::optional<std::string> Result::bytes(int row, int col) const {
   return out;
 }
 std::int64_t Result::affected() const {
-  const char* n = r_ ? PQcmdTuples(r_) : nullptr;
+  const char* n = r_ ? pq().PQcmdTuples(r_) : nullptr;
   return n && *n ? std::strtoll(n, nullptr, 10) : 0;
 }
 
@@ -168,10 +217,10 @@ std::int64_t Result::affected() const {
 
 Connection::Connection(const std::string& conninfo, const std::string& password) {
   char* err = nullptr;
-  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  PQconninfoOption* opts = pq().PQconninfoParse(conninfo.c_str(), &err);
   if (!opts) {
     std::string msg = trimmed(err);
-    if (err) PQfreemem(err);
+    if (err) pq().PQfreemem(err);
     // libpq's message names the bad keyword, never a value.
     throw PgError("PostgreSQL connection settings cannot be read: " + msg, "08000");
   }
@@ -194,12 +243,12 @@ Connection::Connection(const std::string& conninfo, const std::string& password)
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  c_ = PQconnectdbParams(keys.data(), values.data(), 0);
-  PQconninfoFree(opts);
-  if (!c_ || PQstatus(c_) != CONNECTION_OK) {
-    std::string msg = c_ ? trimmed(PQerrorMessage(c_)) : "out of memory";
-    const bool needs_password = c_ && PQconnectionNeedsPassword(c_);
-    if (c_) PQfinish(c_);
+  c_ = pq().PQconnectdbParams(keys.data(), values.data(), 0);
+  pq().PQconninfoFree(opts);
+  if (!c_ || pq().PQstatus(c_) != CONNECTION_OK) {
+    std::string msg = c_ ? trimmed(pq().PQerrorMessage(c_)) : "out of memory";
+    const bool needs_password = c_ && pq().PQconnectionNeedsPassword(c_);
+    if (c_) pq().PQfinish(c_);
     c_ = nullptr;
     // Waiting does not mend a refused login, a database or role that does not
     // exist (SQLSTATE 28000/28P01, 3D000) or TLS that cannot be had: these fail
@@ -221,23 +270,23 @@ Connection::Connection(const std::string& conninfo, const std::string& password)
   }
   // Server notices (e.g. "terminating connection due to administrator command")
   // are not printed on stderr: what matters comes back as an error.
-  PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
+  pq().PQsetNoticeProcessor(c_, [](void*, const char*) {}, nullptr);
   // Rows are read as text; bytea as hex (Result::bytes), whatever the server's default.
   exec_script("SET bytea_output = 'hex'; SET client_min_messages = warning");
 }
 
 Connection::~Connection() {
-  if (c_) PQfinish(c_);
+  if (c_) pq().PQfinish(c_);
 }
 
 namespace {
 Result checked(pg_conn* c, pg_result* r, const std::string& sql) {
   Result result(r);
-  const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  const auto status = r ? pq().PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
   std::string state;
   if (r)
-    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) state = s;
+    if (const char* s = pq().PQresultErrorField(r, PG_DIAG_SQLSTATE)) state = s;
   // The primary message only (DETAIL may quote a row's values). Data and
   // integrity errors (classes 22 and 23) quote the offending value in the
   // primary message too: those are reported by code only, so no submitted
@@ -245,15 +294,15 @@ Result checked(pg_conn* c, pg_result* r, const std::string& sql) {
   std::string msg;
   if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0)
     msg = "data or constraint error SQLSTATE " + state;
-  else if (const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr)
+  else if (const char* primary = r ? pq().PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr)
     msg = trimmed(primary) + (state.empty() ? "" : " (SQLSTATE " + state + ")");
   else
-    msg = trimmed(PQerrorMessage(c));
+    msg = trimmed(pq().PQerrorMessage(c));
   // The statement's first words say which one failed; its parameters (values) are never shown.
   const std::string head = sql.substr(0, std::min<std::size_t>(sql.size(), 60));
   // Connection errors (class 08), the server shutting down or restarting (57P01-57P03), or no answer at all.
   // An error without SQLSTATE comes from the client side: the connection broke.
-  if (PQstatus(c) != CONNECTION_OK || state.empty() || state.rfind("08", 0) == 0 || state == "57P01" ||
+  if (pq().PQstatus(c) != CONNECTION_OK || state.empty() || state.rfind("08", 0) == 0 || state == "57P01" ||
       state == "57P02" || state == "57P03")
     throw ConnectionLost("the PostgreSQL state database is unavailable: " + msg + " (in: " + head + "...)");
   throw PgError("PostgreSQL: " + msg + " (in: " + head + "...)", state);
@@ -264,26 +313,26 @@ Result Connection::exec(const std::string& sql, const Params& params) {
   const auto ptrs = params.pointers();
   const auto lens = params.lengths();
   const auto fmts = params.formats();
-  pg_result* r = PQexecParams(c_, sql.c_str(), params.size(), nullptr, params.size() ? ptrs.data() : nullptr,
+  pg_result* r = pq().PQexecParams(c_, sql.c_str(), params.size(), nullptr, params.size() ? ptrs.data() : nullptr,
                               params.size() ? lens.data() : nullptr, params.size() ? fmts.data() : nullptr, 0);
   return checked(c_, r, sql);
 }
 
-void Connection::exec_script(const std::string& sql) { checked(c_, PQexec(c_, sql.c_str()), sql); }
+void Connection::exec_script(const std::string& sql) { checked(c_, pq().PQexec(c_, sql.c_str()), sql); }
 
-bool Connection::ok() const { return c_ && PQstatus(c_) == CONNECTION_OK; }
+bool Connection::ok() const { return c_ && pq().PQstatus(c_) == CONNECTION_OK; }
 
 void Connection::reset() {
-  PQreset(c_);
-  if (PQstatus(c_) != CONNECTION_OK)
+  pq().PQreset(c_);
+  if (pq().PQstatus(c_) != CONNECTION_OK)
     throw ConnectionLost("the PostgreSQL state database is unavailable: cannot reconnect: " +
-                         trimmed(PQerrorMessage(c_)));
+                         trimmed(pq().PQerrorMessage(c_)));
   exec_script("SET bytea_output = 'hex'; SET client_min_messages = warning");
 }
 
-int Connection::server_version_major() const { return PQserverVersion(c_) / 10000; }
+int Connection::server_version_major() const { return pq().PQserverVersion(c_) / 10000; }
 
-bool Connection::ssl_in_use() const { return PQsslInUse(c_) != 0; }
+bool Connection::ssl_in_use() const { return pq().PQsslInUse(c_) != 0; }
 
 // --- Transaction ------------------------------------------------------------
 

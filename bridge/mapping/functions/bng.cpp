@@ -9,8 +9,52 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "bridge/core/shared_library.hpp"
+
 namespace reportbridge::mapping::functions {
 namespace {
+
+// PROJ's functions, loaded when the first `bng` converter is built (a mapping
+// that uses `bng`), not at the start of every process: PROJ and what it links
+// (libcurl, GnuTLS, libtiff, ...) cost ~5 MiB of resident pages
+// (core/shared_library.hpp). Their types come from proj.h; only the addresses
+// are looked up.
+#define REPORTBRIDGE_PROJ_FUNCTIONS(X) \
+  X(proj_as_proj_string) \
+  X(proj_context_create) \
+  X(proj_context_destroy) \
+  X(proj_context_errno) \
+  X(proj_context_errno_string) \
+  X(proj_context_set_enable_network) \
+  X(proj_coord) \
+  X(proj_create_crs_to_crs) \
+  X(proj_destroy) \
+  X(proj_errno) \
+  X(proj_errno_reset) \
+  X(proj_get_area_of_use) \
+  X(proj_log_level) \
+  X(proj_normalize_for_visualization) \
+  X(proj_pj_info) \
+  X(proj_trans) \
+  X(proj_trans_get_last_used_operation)
+
+struct ProjApi {
+#define X(name) decltype(&::name) name = nullptr;
+  REPORTBRIDGE_PROJ_FUNCTIONS(X)
+#undef X
+  core::SharedLibrary lib{REPORTBRIDGE_PROJ_SONAME, "PROJ, needed by the `bng` mapping function"};
+  ProjApi() {
+#define X(name) lib.bind(name, #name);
+    REPORTBRIDGE_PROJ_FUNCTIONS(X)
+#undef X
+  }
+};
+
+// Loaded once, on first call; a failed load throws and is tried again on the next call.
+const ProjApi& proj() {
+  static const ProjApi api;
+  return api;
+}
 
 // EPSG:27700 area of use (PROJ's proj.db: United Kingdom offshore to the UKCS
 // boundary, onshore Great Britain and the Isle of Man).
@@ -214,24 +258,24 @@ struct BngFromWgs84::Impl {
   std::atomic<bool> last_direct{false};
 
   ~Impl() {
-    if (transform) proj_destroy(transform);
-    if (ctx) proj_context_destroy(ctx);
+    if (transform) proj().proj_destroy(transform);
+    if (ctx) proj().proj_context_destroy(ctx);
   }
 };
 
 BngFromWgs84::BngFromWgs84() : impl_(std::make_unique<Impl>()) {
-  impl_->ctx = proj_context_create();
+  impl_->ctx = proj().proj_context_create();
   if (!impl_->ctx) throw std::runtime_error("bng: PROJ context creation failed");
-  proj_log_level(impl_->ctx, PJ_LOG_NONE);
-  proj_context_set_enable_network(impl_->ctx, 0);
-  PJ* raw = proj_create_crs_to_crs(impl_->ctx, "EPSG:4326", "EPSG:27700", nullptr);
+  proj().proj_log_level(impl_->ctx, PJ_LOG_NONE);
+  proj().proj_context_set_enable_network(impl_->ctx, 0);
+  PJ* raw = proj().proj_create_crs_to_crs(impl_->ctx, "EPSG:4326", "EPSG:27700", nullptr);
   if (!raw) {
     throw std::runtime_error(std::string("bng: PROJ cannot build EPSG:4326 -> EPSG:27700: ") +
-                             proj_context_errno_string(impl_->ctx, proj_context_errno(impl_->ctx)));
+                             proj().proj_context_errno_string(impl_->ctx, proj().proj_context_errno(impl_->ctx)));
   }
   // EPSG:4326 is latitude-first; normalise to longitude, latitude / easting, northing.
-  impl_->transform = proj_normalize_for_visualization(impl_->ctx, raw);
-  proj_destroy(raw);
+  impl_->transform = proj().proj_normalize_for_visualization(impl_->ctx, raw);
+  proj().proj_destroy(raw);
   if (!impl_->transform) throw std::runtime_error("bng: PROJ axis normalisation failed");
   enable_direct();
 }
@@ -239,23 +283,23 @@ BngFromWgs84::BngFromWgs84() : impl_(std::make_unique<Impl>()) {
 void BngFromWgs84::enable_direct() {
   Impl& im = *impl_;
   // Which operation does PROJ pick in the middle of Great Britain?
-  PJ_COORD probe = proj_trans(im.transform, PJ_FWD, proj_coord(-2.0, 54.0, 0, 0));
+  PJ_COORD probe = proj().proj_trans(im.transform, PJ_FWD, proj().proj_coord(-2.0, 54.0, 0, 0));
   if (!std::isfinite(probe.xy.x)) return;
-  PJ* op = proj_trans_get_last_used_operation(im.transform);
+  PJ* op = proj().proj_trans_get_last_used_operation(im.transform);
   if (!op) return;
-  const char* def = proj_as_proj_string(im.ctx, op, PJ_PROJ_5, nullptr);
+  const char* def = proj().proj_as_proj_string(im.ctx, op, PJ_PROJ_5, nullptr);
   double w = 0, s = 0, e = 0, n = 0;
   const bool same = def && std::strcmp(def, kHelmertPipeline) == 0 &&
-                    proj_get_area_of_use(im.ctx, op, &w, &s, &e, &n, nullptr) && w < e && s < n;
-  if (same && proj_pj_info(op).description) im.direct_operation = proj_pj_info(op).description;
-  proj_destroy(op);
+                    proj().proj_get_area_of_use(im.ctx, op, &w, &s, &e, &n, nullptr) && w < e && s < n;
+  if (same && proj().proj_pj_info(op).description) im.direct_operation = proj().proj_pj_info(op).description;
+  proj().proj_destroy(op);
   if (!same) return;
   // Keep a hair inside the area: PROJ's own test at the edge decides there.
   im.west = w + 1e-6, im.south = s + 1e-6, im.east = e - 1e-6, im.north = n - 1e-6;
   // The two must agree across the area (a different PROJ build would show here).
   for (double lat = im.south; lat < im.north; lat += 0.5) {
     for (double lon = im.west; lon < im.east; lon += 0.5) {
-      PJ_COORD ref = proj_trans(im.transform, PJ_FWD, proj_coord(lon, lat, 0, 0));
+      PJ_COORD ref = proj().proj_trans(im.transform, PJ_FWD, proj().proj_coord(lon, lat, 0, 0));
       double de = 0, dn = 0;
       im.math.convert(lat, lon, de, dn);
       if (!(std::fabs(ref.xy.x - de) < kAgree && std::fabs(ref.xy.y - dn) < kAgree)) return;
@@ -291,10 +335,10 @@ BngResult BngFromWgs84::convert_with_proj(double latitude, double longitude) con
   {
     std::lock_guard lock(impl_->mutex);
     impl_->last_direct.store(false, std::memory_order_relaxed);
-    proj_errno_reset(impl_->transform);
-    out = proj_trans(impl_->transform, PJ_FWD, proj_coord(longitude, latitude, 0, 0));
-    if (proj_errno(impl_->transform) != 0) {
-      proj_errno_reset(impl_->transform);
+    proj().proj_errno_reset(impl_->transform);
+    out = proj().proj_trans(impl_->transform, PJ_FWD, proj().proj_coord(longitude, latitude, 0, 0));
+    if (proj().proj_errno(impl_->transform) != 0) {
+      proj().proj_errno_reset(impl_->transform);
       return {std::nullopt, "bng.out_of_range"};
     }
   }
@@ -328,10 +372,10 @@ Result BngFromWgs84::northing(std::string_view latitude, std::string_view longit
 std::string BngFromWgs84::last_operation() const {
   std::lock_guard lock(impl_->mutex);
   if (impl_->last_direct.load(std::memory_order_relaxed)) return impl_->direct_operation;
-  PJ* op = proj_trans_get_last_used_operation(impl_->transform);
+  PJ* op = proj().proj_trans_get_last_used_operation(impl_->transform);
   if (!op) return {};
-  std::string description = proj_pj_info(op).description ? proj_pj_info(op).description : "";
-  proj_destroy(op);
+  std::string description = proj().proj_pj_info(op).description ? proj().proj_pj_info(op).description : "";
+  proj().proj_destroy(op);
   return description;
 }
 
