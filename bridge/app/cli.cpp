@@ -35,6 +35,7 @@
 #include "bridge/wsdl/scaffold.hpp"
 #include "bridge/xml/rejection.hpp"
 #include "bridge/xml/schema_paths.hpp"
+#include "bridge/runner/signals.hpp"
 
 namespace reportbridge::app {
 
@@ -280,6 +281,10 @@ int cmd_scaffold(const std::vector<std::string>& a) {
 }
 
 int cmd_run(const Args& args, bool once) {
+  // Before anything slow (config, mappings, WSDLs, the state): a SIGHUP or
+  // SIGTERM from now on is kept for the daemon's loop, not the default action
+  // that would end the process (runner/signals.hpp).
+  runner::Signals::hold();
   int code = kExitOk;
   auto rt = load_or_report(args, code);
   if (!rt) return code;

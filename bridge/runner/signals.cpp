@@ -18,6 +18,7 @@ int g_write_fd = -1;
 volatile std::sig_atomic_t g_stop = 0;
 volatile std::sig_atomic_t g_reload = 0;
 struct sigaction g_old_term, g_old_int, g_old_hup;
+bool g_held = false;  // hold(): the handlers stay, the flags carry over
 
 void ring() noexcept {
   const int saved = errno;
@@ -38,15 +39,7 @@ extern "C" void on_reload(int) {
   ring();
 }
 
-}  // namespace
-
-Signals::Signals() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
-  g_read_fd = fds[0];
-  g_write_fd = fds[1];
-  g_stop = 0;
-  g_reload = 0;
+void install_handlers() {
   struct sigaction stop {};
   stop.sa_handler = on_stop;
   sigemptyset(&stop.sa_mask);
@@ -60,10 +53,34 @@ Signals::Signals() {
   sigaction(SIGHUP, &hup, &g_old_hup);
 }
 
+}  // namespace
+
+void Signals::hold() noexcept {
+  if (g_held) return;
+  install_handlers();
+  g_held = true;
+}
+
+Signals::Signals() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+  g_read_fd = fds[0];
+  g_write_fd = fds[1];
+  if (g_held) {
+    if (g_stop || g_reload) ring();  // came before the pipe: the first wait returns at once
+    return;
+  }
+  g_stop = 0;
+  g_reload = 0;
+  install_handlers();
+}
+
 Signals::~Signals() {
-  sigaction(SIGTERM, &g_old_term, nullptr);
-  sigaction(SIGINT, &g_old_int, nullptr);
-  sigaction(SIGHUP, &g_old_hup, nullptr);
+  if (!g_held) {
+    sigaction(SIGTERM, &g_old_term, nullptr);
+    sigaction(SIGINT, &g_old_int, nullptr);
+    sigaction(SIGHUP, &g_old_hup, nullptr);
+  }
   const int r = g_read_fd, w = g_write_fd;
   g_write_fd = -1;
   g_read_fd = -1;

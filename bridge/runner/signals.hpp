@@ -3,6 +3,12 @@
 // handlers only set a flag and write one byte, and the daemon's control
 // thread sleeps in poll(2) on the pipe until a signal, a wake() from another
 // thread, or its next deadline. One instance per process at a time.
+//
+// `run` and `once` call hold() first thing: from then on the handlers stay for
+// the life of the process, so a SIGHUP or SIGTERM that arrives while the
+// config, mappings and state are still loading (or between the state wait's
+// instance and the runner's) is kept for the daemon's loop instead of ending
+// the process by the default action.
 #include <atomic>
 #include <chrono>
 #include <optional>
@@ -13,8 +19,14 @@ class Signals {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // Installs the handlers for the rest of the process (idempotent); signals
+  // from then on are kept for the next instance.
+  static void hold() noexcept;
+
   // Creates the pipe and installs the handlers (the previous ones come back
-  // with the destructor). Throws std::system_error when the pipe cannot be made.
+  // with the destructor); after hold(), keeps what arrived before it (and its
+  // first wait() returns at once if anything did). Throws std::system_error
+  // when the pipe cannot be made.
   Signals();
   ~Signals();
   Signals(const Signals&) = delete;

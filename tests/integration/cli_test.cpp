@@ -142,7 +142,7 @@ TEST_CASE("SIGHUP reloads mappings, a broken set is refused and the old one keep
   create_app_store(inst.store);
   std::string out = (inst.dir / "run.out").string(), err = (inst.dir / "run.err").string();
   pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, out, err);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(wait_serving(err));
   write_file(inst.dir / "mappings/all.yaml", "mapping: all\ntargets: [drop]\nfields:\n  - {name: Ref, form: id}\n");
   kill(pid, SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -164,7 +164,7 @@ TEST_CASE("SIGHUP re-reads the config: a change needing a restart is refused who
   const std::string original = read_file(inst.config);
   std::string out = (inst.dir / "run.out").string(), err = (inst.dir / "run.err").string();
   pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, out, err);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(wait_serving(err));
 
   // A new target needs a restart: the whole reload is refused, the old set runs on.
   std::string with_target = original;

@@ -86,6 +86,19 @@ inline std::vector<std::vector<std::string>> csv_records(const std::filesystem::
   return records;
 }
 
+// Waits until a daemon started with `run` (logging at info) says it is serving
+// ("run: source ..."): a test that edits its files and sends SIGHUP after that
+// knows the daemon loaded the old ones first (a sanitizer build takes seconds
+// to get there; a fixed sleep does not know).
+inline bool wait_serving(const std::string& log_path,
+                         std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+  return wait_until(
+      [&] {  // (the child creates its log file after the fork)
+        return std::filesystem::exists(log_path) && read_file(log_path).find("run: source ") != std::string::npos;
+      },
+      limit);
+}
+
 struct Installation {
   TempDir dir{"rbint"};
   std::string store = (dir / "store.db").string();

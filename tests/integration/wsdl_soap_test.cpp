@@ -164,7 +164,7 @@ TEST_CASE("a mapping's operations: section places fields per operation, checked 
     create_app_store(inst.store);
     const std::string out = (inst.dir / "run.out").string(), err = (inst.dir / "run.err").string();
     const pid_t pid = spawn_process({REPORTBRIDGE_BINARY, "run", "--config", inst.config}, out, err);
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    CHECK(wait_serving(err));
     write_file(inst.dir / "mappings/all.yaml", std::string(kGuardianMapping) +
                                                    "operations:\n  update:\n    gcr:CommunityReport/Narrative: \"\"\n");
     kill(pid, SIGHUP);
