@@ -151,8 +151,10 @@ TEST_CASE("SIGHUP reloads mappings, a broken set is refused and the old one keep
   while (inst.published().empty() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   kill(pid, SIGTERM);
-  CHECK(wait_process(pid).exit_code == 0);
+  const auto stopped = wait_process(pid);
   const std::string log = read_file(err);
+  INFO(log);
+  CHECK(stopped.exit_code == 0);
   CHECK(log.find("reload refused") != std::string::npos);
   CHECK(log.find("unknown key 'form' in field, did you mean 'from'?") != std::string::npos);
   CHECK(inst.published().size() == 1);  // still delivered with the old mapping
