@@ -22,8 +22,6 @@ class SharedLibrary {
   SharedLibrary(const SharedLibrary&) = delete;
   SharedLibrary& operator=(const SharedLibrary&) = delete;
 
-  const std::string& soname() const { return soname_; }
-
   // The address of `name`; throws std::runtime_error naming the symbol and
   // the library when it has no such symbol (an incompatible version).
   void* symbol(const char* name) const;
@@ -34,8 +32,7 @@ class SharedLibrary {
     fn = reinterpret_cast<F>(symbol(name));
   }
 
-  // Whether a library with this soname is mapped into the process now (for
-  // tests and `reportbridge version`-style diagnostics).
+  // Whether a library with this soname is mapped into the process now (tests).
   static bool loaded(const std::string& soname);
 
  private:
@@ -45,3 +42,23 @@ class SharedLibrary {
 };
 
 }  // namespace reportbridge::core
+
+// A library's functions, looked up when first used:
+//   #define PROJ_FUNCTIONS(X) X(proj_trans) X(proj_destroy)
+//   REPORTBRIDGE_SHARED_LIBRARY_API(ProjApi, proj, PROJ_FUNCTIONS, "libproj.so.25", "PROJ, ...")
+// defines `struct ProjApi`, one pointer per function (typed from the library's
+// header, bound from the soname when constructed), and `const ProjApi& proj()`,
+// which loads it once; a failed load throws and is tried again on the next call.
+// Called as `proj().proj_trans(...)`. Use it inside an anonymous namespace.
+#define REPORTBRIDGE_SHARED_LIBRARY_API(Name, accessor, FUNCTIONS, soname, purpose) \
+  struct Name {                                                                     \
+    FUNCTIONS(REPORTBRIDGE_SHARED_LIBRARY_POINTER_)                                 \
+    ::reportbridge::core::SharedLibrary lib{soname, purpose};                       \
+    Name() { FUNCTIONS(REPORTBRIDGE_SHARED_LIBRARY_BIND_) }                         \
+  };                                                                                \
+  const Name& accessor() {                                                          \
+    static const Name api;                                                          \
+    return api;                                                                     \
+  }
+#define REPORTBRIDGE_SHARED_LIBRARY_POINTER_(fn) decltype(&::fn) fn = nullptr;
+#define REPORTBRIDGE_SHARED_LIBRARY_BIND_(fn) lib.bind(fn, #fn);

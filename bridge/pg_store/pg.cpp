@@ -15,8 +15,7 @@ namespace {
 // libpq's functions, loaded when the first connection is made (a PostgreSQL
 // state), not at the start of every process: libpq and what it links
 // (Kerberos, LDAP, SASL) cost ~0.9 MiB of resident pages
-// (core/shared_library.hpp). Their types come from libpq-fe.h; only the
-// addresses are looked up.
+// (core/shared_library.hpp).
 #define REPORTBRIDGE_PQ_FUNCTIONS(X) \
   X(PQclear) \
   X(PQcmdTuples) \
@@ -41,23 +40,8 @@ namespace {
   X(PQsslInUse) \
   X(PQstatus)
 
-struct PqApi {
-#define X(name) decltype(&::name) name = nullptr;
-  REPORTBRIDGE_PQ_FUNCTIONS(X)
-#undef X
-  core::SharedLibrary lib{REPORTBRIDGE_LIBPQ_SONAME, "libpq, needed by the PostgreSQL state"};
-  PqApi() {
-#define X(name) lib.bind(name, #name);
-    REPORTBRIDGE_PQ_FUNCTIONS(X)
-#undef X
-  }
-};
-
-// Loaded once, on first call; a failed load throws and is tried again on the next call.
-const PqApi& pq() {
-  static const PqApi api;
-  return api;
-}
+REPORTBRIDGE_SHARED_LIBRARY_API(PqApi, pq, REPORTBRIDGE_PQ_FUNCTIONS, REPORTBRIDGE_LIBPQ_SONAME,
+                                "libpq, needed by the PostgreSQL state")
 
 std::string trimmed(const char* msg) {
   std::string s = msg ? msg : "";

@@ -17,8 +17,7 @@ namespace {
 // PROJ's functions, loaded when the first `bng` converter is built (a mapping
 // that uses `bng`), not at the start of every process: PROJ and what it links
 // (libcurl, GnuTLS, libtiff, ...) cost ~5 MiB of resident pages
-// (core/shared_library.hpp). Their types come from proj.h; only the addresses
-// are looked up.
+// (core/shared_library.hpp).
 #define REPORTBRIDGE_PROJ_FUNCTIONS(X) \
   X(proj_as_proj_string) \
   X(proj_context_create) \
@@ -38,23 +37,8 @@ namespace {
   X(proj_trans) \
   X(proj_trans_get_last_used_operation)
 
-struct ProjApi {
-#define X(name) decltype(&::name) name = nullptr;
-  REPORTBRIDGE_PROJ_FUNCTIONS(X)
-#undef X
-  core::SharedLibrary lib{REPORTBRIDGE_PROJ_SONAME, "PROJ, needed by the `bng` mapping function"};
-  ProjApi() {
-#define X(name) lib.bind(name, #name);
-    REPORTBRIDGE_PROJ_FUNCTIONS(X)
-#undef X
-  }
-};
-
-// Loaded once, on first call; a failed load throws and is tried again on the next call.
-const ProjApi& proj() {
-  static const ProjApi api;
-  return api;
-}
+REPORTBRIDGE_SHARED_LIBRARY_API(ProjApi, proj, REPORTBRIDGE_PROJ_FUNCTIONS, REPORTBRIDGE_PROJ_SONAME,
+                                "PROJ, needed by the `bng` mapping function")
 
 // EPSG:27700 area of use (PROJ's proj.db: United Kingdom offshore to the UKCS
 // boundary, onshore Great Britain and the Isle of Man).
