@@ -27,8 +27,13 @@ std::size_t WritebackWorker::run_once() {
     result = source_.write_statuses(updates);
   } catch (const std::exception& e) {
     failed(updates.size(), e.what());
+    for (std::size_t i = 0; i < items.size(); ++i) items[i].update = std::move(updates[i]);
     return 0;
   }
+  // The statuses go back into their items: finish_writebacks reads them (a
+  // retry keeps its status; a done one drops the older statuses of its
+  // submission still waiting for their retry, found by its id).
+  for (std::size_t i = 0; i < items.size(); ++i) items[i].update = std::move(updates[i]);
   // Per status: the written and the refused are done; only the others stay
   // queued, each waiting on its own (1 s doubling to 60 s), so one that keeps
   // failing never re-sends nor holds back the rest of its batch. When none
@@ -45,12 +50,11 @@ std::size_t WritebackWorker::run_once() {
     const auto o = i < result.outcomes.size() ? result.outcomes[i] : core::StatusOutcome::retry;
     if (o == core::StatusOutcome::retry) {
       const std::int64_t wait = std::min<std::int64_t>(60'000, 1000LL << std::min(items[i].attempts, 6));
-      items[i].update = updates[i];  // (kept as a status of its own)
-      later.emplace_back(items[i], now + wait);
+      later.emplace_back(std::move(items[i]), now + wait);  // (kept as a status of its own)
       continue;
     }
-    done.push_back(items[i]);
-    if (o == core::StatusOutcome::written) written.push_back(i);
+    if (o == core::StatusOutcome::written) written.push_back(done.size());
+    done.push_back(std::move(items[i]));
   }
   state_.finish_writebacks(done, later);
   if (!later.empty() && done.empty()) {
@@ -65,7 +69,7 @@ std::size_t WritebackWorker::run_once() {
     std::vector<core::EventBatch> batches;
     std::vector<std::string> details;
     for (auto i : written) {
-      const auto& u = updates[i];
+      const auto& u = done[i].update;
       core::EventBatch* b = nullptr;
       for (auto& x : batches)
         if (x.reason_code == u.state) b = &x;
@@ -76,7 +80,7 @@ std::size_t WritebackWorker::run_once() {
         b->at_ms = now;
         b->reason_code = u.state;
       }
-      b->items.push_back({u.submission_id, items[i].version, u.reference, {}, -1});
+      b->items.push_back({u.submission_id, done[i].version, u.reference, {}, -1});
     }
     details.reserve(batches.size());
     for (auto& b : batches) {

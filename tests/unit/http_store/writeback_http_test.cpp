@@ -131,3 +131,34 @@ TEST_CASE("a status the app refuses for good is dropped without holding the othe
   CHECK(src.statuses_refused() == 1);
   CHECK(f.puts().at(test_id(3)) == 1);
 }
+
+TEST_CASE("a status that failed is dropped once a newer status of its submission is written, not written over it") {
+  Fixture f;
+  // The first pass's PUTs for submission 7 fail (the source tries twice); later ones go through.
+  write_file(f.faults, R"({"fail": [{"method": "PUT", "prefix": "/v1/submissions/)" + test_id(7) +
+                           R"(/status", "status": 500, "times": 2}]})");
+  AppStoreServer server(f.options(), f.dir.path());
+  http_store::HttpStoreSource src(f.config(server.url()));
+  {
+    auto tx = f.state->begin_ingest();
+    tx->queue_status({test_id(7), "received", "", "Received", "2026-11-27T18:00:00Z"}, 1);
+    tx->queue_status({test_id(8), "received", "", "Received", "2026-11-27T18:00:00Z"}, 1);
+    tx->commit();
+  }
+  pipeline::WritebackWorker wb(*f.state, src, 500);
+  CHECK(wb.run_once() == 1);  // 8's; 7's waits for its retry (1 s)
+  CHECK(f.state->pending_writeback_count() == 1);
+  {
+    auto tx = f.state->begin_ingest();
+    tx->queue_status({test_id(7), "forwarded", "REF-7", "Passed on", "2026-11-27T18:05:00Z"}, 2);
+    tx->commit();
+  }
+  CHECK(wb.run_once() == 1);  // version 2's status, before the old one is due
+  // The failed older status is superseded: nothing is left to write...
+  CHECK(f.state->pending_writeback_count() == 0);
+  // ...so, past its retry time, it is not written over the newer one.
+  std::this_thread::sleep_for(milliseconds(1100));
+  wb.run_once();
+  CHECK(read_statuses(f.db).at(test_id(7)) == "forwarded");
+  CHECK(f.puts().at(test_id(7)) == 3);  // two failed tries, then version 2's
+}
