@@ -197,6 +197,7 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override,
   settings.poll_interval = rt.config.source.poll_interval;
   settings.writeback_enabled = rt.config.writeback_enabled;
   settings.writeback_batch = rt.config.writeback_batch;
+  settings.writeback_max_delay = rt.config.writeback_max_delay;
   settings.retention = rt.config.retention;
   settings.shutdown_timeout = rt.service.service.shutdown_timeout;
   settings.stall_timeout = rt.service.service.stall_timeout;

@@ -301,7 +301,7 @@ CopyReport copy_sqlite_to_postgres(const std::string& sqlite_path, pg::Connectio
     Verified v{"writeback_queue", {}, {}};
     const auto statuses = source.pending_writebacks(std::numeric_limits<std::size_t>::max() / 2, INT64_MAX);
     for (const auto& w : statuses) {
-      const auto& u = w.update;
+      const core::StatusUpdate u = w.update.owned();
       v.from.add({u.submission_id, std::to_string(w.version), u.state, u.reference, u.message, u.updated_at,
                   std::to_string(w.attempts)});
       pg.exec(

@@ -77,7 +77,10 @@ const MapSpec kSourceSpec{
 const MapSpec kWritebackSpec{
     "writeback",
     {{"enabled", ValueKind::boolean, false, "Write statuses to the app's submission_status (default true)."},
-     {"batch_size", ValueKind::integer, false, "Statuses written per transaction (default 2000)."}}};
+     {"batch_size", ValueKind::integer, false,
+      "Statuses written per pass, one transaction in the app's store (default 10000)."},
+     {"max_delay", ValueKind::duration, false,
+      "How long a status may wait for a fuller pass (default 1s; 0: write each one at once)."}}};
 
 const MapSpec kLoggingSpec{
     "logging", {{"level", ValueKind::string, false, "trace, debug, info (default), warn, error.",
@@ -319,7 +322,9 @@ std::optional<DaemonConfig> load_daemon_config(const std::string& path, const Co
 
   if (auto w = (*root)["writeback"]; w && w.IsMap() && check_map(w, kWritebackSpec, path, diags)) {
     c.writeback_enabled = get_bool(w, "enabled", true);
-    c.writeback_batch = static_cast<std::size_t>(get_int(w, "batch_size", 2000, path, diags, 1));
+    c.writeback_batch = static_cast<std::size_t>(
+        get_int(w, "batch_size", static_cast<std::int64_t>(c.writeback_batch), path, diags, 1));
+    c.writeback_max_delay = get_duration(w, "max_delay", c.writeback_max_delay);
   }
   if (auto r = (*root)["retention"]; r && r.IsMap() && check_map(r, kRetentionSpec, path, diags)) {
     c.retention.dead_letters = get_duration(r, "dead_letters", c.retention.dead_letters);

@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bridge/core/record.hpp"
@@ -34,6 +36,28 @@ struct StatusUpdate {
   std::string reference;  // may be empty
   std::string message;    // short text for the resident
   std::string updated_at; // RFC 3339 UTC
+};
+
+// The same status as views, as the write-back passes it to Source::write_statuses:
+// a pass of thousands of statuses is held as views into the stored chunks they
+// were queued in (strings shared per chunk), not as owned strings each.
+struct StatusRef {
+  std::string_view submission_id;
+  std::string_view state;
+  std::string_view reference;  // may be empty
+  std::string_view message;
+  std::string_view updated_at;
+
+  StatusRef() = default;
+  StatusRef(std::string_view id, std::string_view st, std::string_view ref, std::string_view msg,
+            std::string_view at)
+      : submission_id(id), state(st), reference(ref), message(msg), updated_at(at) {}
+  StatusRef(const StatusUpdate& u)  // NOLINT: implicit, a view of it
+      : StatusRef(u.submission_id, u.state, u.reference, u.message, u.updated_at) {}
+  StatusUpdate owned() const {
+    return {std::string(submission_id), std::string(state), std::string(reference), std::string(message),
+            std::string(updated_at)};
+  }
 };
 
 // The source cannot be used now (a back end that is down or throttling); the
@@ -74,15 +98,20 @@ class Source {
   // Number of rows after the high-water mark (for `status` and metrics).
   virtual std::int64_t backlog(const SourceCursor& cursor) = 0;
 
-  // Writes statuses back to the app (idempotent upserts). Throws on failure;
-  // the caller retries later.
-  virtual void write_status(const std::vector<StatusUpdate>& updates) = 0;
+  // Writes statuses back to the app (idempotent upserts), in order (a later
+  // status of a submission over an earlier one). Throws on failure; the
+  // caller retries later. The views live for the call only.
+  virtual void write_status(std::span<const StatusRef> updates) = 0;
+  void write_status(const std::vector<StatusUpdate>& updates) {
+    const std::vector<StatusRef> refs(updates.begin(), updates.end());
+    write_status(std::span<const StatusRef>(refs));
+  }
 
   // The same with an outcome per status, so that one failing status never
   // holds back or re-sends the others. Throws only when nothing could be
   // attempted (then every status stays queued). The default: write_status,
   // all written or all to retry.
-  virtual StatusWriteResult write_statuses(const std::vector<StatusUpdate>& updates) {
+  virtual StatusWriteResult write_statuses(std::span<const StatusRef> updates) {
     StatusWriteResult r;
     try {
       write_status(updates);

@@ -1521,23 +1521,37 @@ std::size_t PgStateStore::fill_duplicate_references(std::int64_t now) {
 
 // --- write-back -----------------------------------------------------------------------
 
-std::vector<store::WritebackItem> PgStateStore::pending_writebacks(std::size_t limit, std::int64_t now) {
+store::WritebackPass PgStateStore::pending_writebacks(std::size_t limit, std::int64_t now) {
   limit = std::max<std::size_t>(1, limit);
-  std::vector<store::WritebackItem> out;
+  store::WritebackPass pass;
   auto r = conn().exec(
       "SELECT id, submission_id, state, reference, message, updated_at, version, attempts, created_ms"
       " FROM writeback_queue WHERE next_attempt_ms <= $2 ORDER BY id LIMIT $1",
       Params().add(limit).add(now));
+  pass.items.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     store::WritebackItem w;
     w.id = r.int64(i, 0);
-    w.update = {r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5)};
+    w.update = {pass.keep(r.text(i, 1)), pass.keep(r.text(i, 2)), pass.keep(r.text(i, 3)), pass.keep(r.text(i, 4)),
+                pass.keep(r.text(i, 5))};
     w.version = r.int64(i, 6);
     w.attempts = static_cast<int>(r.int64(i, 7));
     w.queued_ms = r.int64(i, 8);
-    out.push_back(std::move(w));
+    pass.items.push_back(w);
   }
-  return out;
+  return pass;
+}
+
+store::WritebackBacklog PgStateStore::writeback_backlog(std::int64_t now) {
+  auto r = conn().exec(
+      "SELECT count(*), coalesce(min(created_ms), 0) FROM writeback_queue WHERE next_attempt_ms <= $1",
+      Params().add(now));
+  store::WritebackBacklog b;
+  if (r.rows() > 0) {
+    b.statuses = r.int64(0, 0);
+    b.oldest_ms = r.int64(0, 1);
+  }
+  return b;
 }
 
 void PgStateStore::finish_writebacks(const std::vector<store::WritebackItem>& done,

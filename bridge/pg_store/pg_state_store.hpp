@@ -136,7 +136,8 @@ class PgStateStore final : public store::StateStore {
   std::vector<store::TargetHealth> target_health() override;
   std::vector<store::Backlog> backlog(const std::vector<std::string>& targets) override;
 
-  std::vector<store::WritebackItem> pending_writebacks(std::size_t limit, std::int64_t now_ms = INT64_MAX) override;
+  store::WritebackPass pending_writebacks(std::size_t limit, std::int64_t now_ms = INT64_MAX) override;
+  store::WritebackBacklog writeback_backlog(std::int64_t now_ms) override;
   void finish_writebacks(const std::vector<store::WritebackItem>& done,
                          const std::vector<std::pair<store::WritebackItem, std::int64_t>>& retry) override;
 

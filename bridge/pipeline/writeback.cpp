@@ -6,15 +6,30 @@
 
 namespace reportbridge::pipeline {
 
-std::size_t WritebackWorker::run_once() {
+std::size_t WritebackWorker::run_once(bool force) {
   // After a failure the app's store is left alone for a while (1 s, doubling
   // to 60 s): a down back end is not hammered, and the log is not flooded.
-  if (std::chrono::steady_clock::now() < next_try_) return 0;
-  auto items = state_.pending_writebacks(batch_size_, store::now_ms());
+  const auto steady = std::chrono::steady_clock::now();
+  if (steady < next_try_) return 0;
+  waiting_until_ = {};
+  const std::int64_t now = store::now_ms();
+  if (!force && max_delay_.count() > 0) {
+    // Wait for a full pass, or until the oldest status has waited max_delay
+    // (counted from its queue time; a wall clock set back waits max_delay at most).
+    const auto backlog = state_.writeback_backlog(now);
+    if (backlog.statuses == 0) return 0;
+    if (static_cast<std::size_t>(backlog.statuses) < batch_size_) {
+      const std::int64_t left = std::clamp<std::int64_t>(backlog.oldest_ms + max_delay_.count() - now, 0,
+                                                         max_delay_.count());
+      if (left > 0) {
+        waiting_until_ = steady + std::chrono::milliseconds(left);
+        return 0;
+      }
+    }
+  }
+  store::WritebackPass pass = state_.pending_writebacks(batch_size_, now);
+  std::vector<store::WritebackItem>& items = pass.items;
   if (items.empty()) return 0;
-  std::vector<core::StatusUpdate> updates;
-  updates.reserve(items.size());
-  for (auto& w : items) updates.push_back(std::move(w.update));
   const auto failed = [&](std::size_t count, const std::string& why) {
     ++failures_;
     backoff_ = std::min(backoff_ == std::chrono::milliseconds(0) ? std::chrono::milliseconds(1000) : backoff_ * 2,
@@ -23,39 +38,39 @@ std::size_t WritebackWorker::run_once() {
     spdlog::warn("writeback: {} status(es) not written, next try in {} ms: {}", count, backoff_.count(), why);
   };
   core::StatusWriteResult result;
-  try {
-    result = source_.write_statuses(updates);
-  } catch (const std::exception& e) {
-    failed(updates.size(), e.what());
-    for (std::size_t i = 0; i < items.size(); ++i) items[i].update = std::move(updates[i]);
-    return 0;
+  {
+    std::vector<core::StatusRef> updates;
+    updates.reserve(items.size());
+    for (const auto& w : items) updates.push_back(w.update);
+    try {
+      result = source_.write_statuses(updates);
+    } catch (const std::exception& e) {
+      failed(updates.size(), e.what());
+      return 0;
+    }
   }
-  // The statuses go back into their items: finish_writebacks reads them (a
-  // retry keeps its status; a done one drops the older statuses of its
-  // submission still waiting for their retry, found by its id).
-  for (std::size_t i = 0; i < items.size(); ++i) items[i].update = std::move(updates[i]);
   // Per status: the written and the refused are done; only the others stay
   // queued, each waiting on its own (1 s doubling to 60 s), so one that keeps
-  // failing never re-sends nor holds back the rest of its batch. When none
-  // was written at all, the app is down: the whole worker backs off.
-  std::vector<store::WritebackItem> done;
-  std::vector<std::size_t> written;
+  // failing never re-sends nor holds back the rest of its pass. When none
+  // was written at all, the app is down: the whole worker backs off. The
+  // done ones are kept in place (`items` shrinks to them, in order).
+  std::vector<std::size_t> written;  // indexes into the done ones
   std::vector<std::pair<store::WritebackItem, std::int64_t>> later;
-  // (grown once: at 1M rows growing `done` by doubling, copying every item
-  // each time, was 0.8 % of the run's CPU; docs/performance.md, change 9)
-  done.reserve(items.size());
   written.reserve(items.size());
-  const std::int64_t now = store::now_ms();
+  const std::int64_t settled = store::now_ms();
+  std::size_t kept = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto o = i < result.outcomes.size() ? result.outcomes[i] : core::StatusOutcome::retry;
     if (o == core::StatusOutcome::retry) {
       const std::int64_t wait = std::min<std::int64_t>(60'000, 1000LL << std::min(items[i].attempts, 6));
-      later.emplace_back(std::move(items[i]), now + wait);  // (kept as a status of its own)
+      later.emplace_back(items[i], settled + wait);  // (kept as a status of its own)
       continue;
     }
-    if (o == core::StatusOutcome::written) written.push_back(done.size());
-    done.push_back(std::move(items[i]));
+    if (o == core::StatusOutcome::written) written.push_back(kept);
+    items[kept++] = items[i];
   }
+  items.resize(kept);
+  const auto& done = items;
   state_.finish_writebacks(done, later);
   if (!later.empty() && done.empty()) {
     failed(later.size(), result.error);
@@ -77,7 +92,7 @@ std::size_t WritebackWorker::run_once() {
         batches.emplace_back();
         b = &batches.back();
         b->kind = core::EventKind::written_back;
-        b->at_ms = now;
+        b->at_ms = settled;
         b->reason_code = u.state;
       }
       b->items.push_back({u.submission_id, done[i].version, u.reference, {}, -1});
@@ -95,7 +110,7 @@ std::size_t WritebackWorker::run_once() {
 
 std::size_t WritebackWorker::drain() {
   std::size_t total = 0;
-  while (std::size_t n = run_once()) total += n;
+  while (std::size_t n = run_once(true)) total += n;
   return total;
 }
 

@@ -334,7 +334,8 @@ struct Runner::Impl {
   void housekeeping_loop() {
     store::StateStore& state = *housekeeping_state;
     std::optional<pipeline::WritebackWorker> writeback;
-    if (settings.writeback_enabled) writeback.emplace(state, source, settings.writeback_batch, events);
+    if (settings.writeback_enabled)
+      writeback.emplace(state, source, settings.writeback_batch, events, settings.writeback_max_delay);
     std::optional<dedup::Deduplicator> dd;  // its fingerprints and reporter keys expire too
     if (dedup && dedup->settings) dd.emplace(state.open_dedup_tables(), *dedup->settings);
     auto next_replay_check = Clock::now() + settings.replay_check;  // (run() carried out the first)

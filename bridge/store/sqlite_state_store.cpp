@@ -453,14 +453,15 @@ struct ChunkWriter {
   }
 };
 
+// `in` is the chunk's body as the pass keeps it: the statuses read view it.
 bool read_chunk(std::string_view in, std::int64_t id, std::vector<WritebackItem>& result) {
   if (in.size() < 2 || in[0] != 'W' || in[1] != 1) return false;
   in.remove_prefix(2);
   std::uint64_t n = 0;
   if (!codec::get_varint(in, n) || n > in.size()) return false;
-  std::vector<std::string> strings(n);
+  std::vector<std::string_view> strings(n);
   for (auto& s : strings)
-    if (!codec::get_string(in, s)) return false;
+    if (!codec::get_bytes(in, s)) return false;
   std::uint64_t count = 0;
   // (each status takes at least 6 bytes)
   if (!codec::get_varint(in, count) || count > in.size() / 6) return false;
@@ -473,7 +474,7 @@ bool read_chunk(std::string_view in, std::int64_t id, std::vector<WritebackItem>
     w.id = id;
     w.in_chunk = true;
     std::uint64_t version = 0, state = 0, ref = 0, msg = 0, at = 0;
-    if (!codec::get_string(in, w.update.submission_id) || !codec::get_varint(in, version) ||
+    if (!codec::get_bytes(in, w.update.submission_id) || !codec::get_varint(in, version) ||
         !codec::get_varint(in, state) || !codec::get_varint(in, ref) || !codec::get_varint(in, msg) ||
         !codec::get_varint(in, at) || state >= n || ref >= n || msg >= n || at >= n) {
       result.resize(before);
@@ -2088,13 +2089,15 @@ std::int64_t SqliteStateStore::pending_writeback_count() {
          scalar(db_, "SELECT count(*) FROM writeback_queue");
 }
 
-std::vector<WritebackItem> SqliteStateStore::pending_writebacks(std::size_t limit, std::int64_t now) {
+WritebackPass SqliteStateStore::pending_writebacks(std::size_t limit, std::int64_t now) {
   limit = std::max<std::size_t>(1, limit);
   // Whole chunks, oldest first, until `limit`; then the single statuses that
   // are due and not newer than the chunks left for later; both merged in the
   // order they were queued, so a newer status of a submission is written
-  // after (over) an older one.
-  std::vector<WritebackItem> chunked;
+  // after (over) an older one. The items view the chunks' bodies, kept by the
+  // pass (one copy of each body; its strings are stored once per chunk).
+  WritebackPass pass;
+  std::vector<WritebackItem>& chunked = pass.items;
   std::int64_t newest = INT64_MAX;  // queued after this: left for a later pass
   {
     auto q = db_.prepare("SELECT id, body, created_ms FROM writeback_chunks ORDER BY id");
@@ -2105,7 +2108,7 @@ std::vector<WritebackItem> SqliteStateStore::pending_writebacks(std::size_t limi
       }
       // An unreadable chunk (a damaged database) is passed over, not dropped.
       const std::size_t before = chunked.size();
-      read_chunk(q.blob_view(1), q.int64(0), chunked);
+      read_chunk(pass.keep(std::string(q.blob_view(1))), q.int64(0), chunked);
       for (std::size_t i = before; i < chunked.size(); ++i) chunked[i].queued_ms = q.int64(2);
     }
   }
@@ -2118,22 +2121,40 @@ std::vector<WritebackItem> SqliteStateStore::pending_writebacks(std::size_t limi
     while (q.step()) {
       WritebackItem w;
       w.id = q.int64(0);
-      w.update = {q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)};
+      w.update = {pass.keep(q.text(1)), pass.keep(q.text(2)), pass.keep(q.text(3)), pass.keep(q.text(4)),
+                  pass.keep(q.text(5))};
       w.version = q.int64(6);
       w.attempts = static_cast<int>(q.int64(7));
       w.queued_ms = q.int64(8);
-      single.push_back(std::move(w));
+      single.push_back(w);
     }
   }
-  if (single.empty()) return chunked;
+  if (single.empty()) return pass;
   std::vector<WritebackItem> out;
   out.reserve(chunked.size() + single.size());
   // (at the same time, a chunk's statuses first: a duplicate's reference is
   // filled in after the ingest batch that queued its first status)
-  std::merge(std::make_move_iterator(chunked.begin()), std::make_move_iterator(chunked.end()),
-             std::make_move_iterator(single.begin()), std::make_move_iterator(single.end()), std::back_inserter(out),
+  std::merge(chunked.begin(), chunked.end(), single.begin(), single.end(), std::back_inserter(out),
              [](const WritebackItem& a, const WritebackItem& b) { return a.queued_ms < b.queued_ms; });
-  return out;
+  pass.items = std::move(out);
+  return pass;
+}
+
+WritebackBacklog SqliteStateStore::writeback_backlog(std::int64_t now) {
+  WritebackBacklog b;
+  auto chunks = db_.prepare("SELECT coalesce(sum(statuses), 0), coalesce(min(created_ms), 0) FROM writeback_chunks");
+  if (chunks.step()) {
+    b.statuses = chunks.int64(0);
+    b.oldest_ms = chunks.int64(1);
+  }
+  auto single = db_.prepare(
+      "SELECT count(*), coalesce(min(created_ms), 0) FROM writeback_queue WHERE next_attempt_ms <= ?1");
+  single.bind(1, now);
+  if (single.step() && single.int64(0) > 0) {
+    b.statuses += single.int64(0);
+    b.oldest_ms = b.oldest_ms == 0 ? single.int64(1) : std::min(b.oldest_ms, single.int64(1));
+  }
+  return b;
 }
 
 void SqliteStateStore::finish_writebacks(const std::vector<WritebackItem>& done,

@@ -79,7 +79,8 @@ class SqliteStateStore final : public StateStore {
 
   std::size_t fill_duplicate_references(std::int64_t now_ms) override;
 
-  std::vector<WritebackItem> pending_writebacks(std::size_t limit, std::int64_t now_ms = INT64_MAX) override;
+  WritebackPass pending_writebacks(std::size_t limit, std::int64_t now_ms = INT64_MAX) override;
+  WritebackBacklog writeback_backlog(std::int64_t now_ms) override;
   void finish_writebacks(const std::vector<WritebackItem>& done,
                          const std::vector<std::pair<WritebackItem, std::int64_t>>& retry) override;
 

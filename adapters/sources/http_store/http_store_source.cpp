@@ -90,7 +90,7 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-std::string encode_path_segment(const std::string& segment) {
+std::string encode_path_segment(std::string_view segment) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : segment) {
@@ -318,7 +318,7 @@ std::uint64_t HttpStoreSource::status_connections_opened() const {
   return status_client_->connections_opened();
 }
 
-void HttpStoreSource::write_status(const std::vector<core::StatusUpdate>& updates) {
+void HttpStoreSource::write_status(std::span<const core::StatusRef> updates) {
   const core::StatusWriteResult r = write_statuses(updates);
   std::size_t failed = 0;
   for (auto o : r.outcomes) failed += o == core::StatusOutcome::retry ? 1 : 0;
@@ -327,7 +327,7 @@ void HttpStoreSource::write_status(const std::vector<core::StatusUpdate>& update
                             status_gate_.remaining(BackoffGate::Clock::now()));
 }
 
-core::StatusWriteResult HttpStoreSource::write_statuses(const std::vector<core::StatusUpdate>& updates) {
+core::StatusWriteResult HttpStoreSource::write_statuses(std::span<const core::StatusRef> updates) {
   std::lock_guard lock(status_mutex_);
   core::StatusWriteResult result;
   result.outcomes.assign(updates.size(), core::StatusOutcome::retry);
@@ -339,7 +339,7 @@ core::StatusWriteResult HttpStoreSource::write_statuses(const std::vector<core::
   std::vector<std::size_t> newest;                 // indexes into updates, one per submission
   std::vector<std::size_t> covered_by(updates.size());
   {
-    std::map<std::string, std::size_t> slot;
+    std::map<std::string_view, std::size_t> slot;
     for (std::size_t i = 0; i < updates.size(); ++i) {
       auto [it, fresh] = slot.emplace(updates[i].submission_id, newest.size());
       if (fresh)
@@ -374,23 +374,31 @@ core::StatusWriteResult HttpStoreSource::write_statuses(const std::vector<core::
       result.error = e.what();
       return finish();
     }
-    // All of them at once over the kept-alive connections (up to max_connections in flight).
-    std::vector<net::Request> requests;
-    requests.reserve(pending.size());
-    for (std::size_t k : pending) {
-      const auto& u = updates[newest[k]];
-      net::Request r;
-      r.method = "PUT";
-      r.target = prefix_ + "/v1/submissions/" + encode_path_segment(u.submission_id) + "/status";
-      r.headers = auth;
-      r.headers.emplace_back("Content-Type", "application/json");
-      json::object body{{"state", u.state},
-                        {"reference", u.reference.empty() ? json::value(nullptr) : json::value(u.reference)},
-                        {"message", u.message}};
-      r.body.push_back(net::BodyPart::literal(json::serialize(body)));
-      requests.push_back(std::move(r));
+    // Over the kept-alive connections (up to max_connections in flight), a
+    // slice of requests at a time: a write-back pass may hold 10,000 statuses,
+    // and a request built (target, headers, body) takes about a kilobyte.
+    constexpr std::size_t kSlice = 512;
+    std::vector<net::Response> responses;
+    responses.reserve(pending.size());
+    for (std::size_t from = 0; from < pending.size(); from += kSlice) {
+      const std::size_t to = std::min(pending.size(), from + kSlice);
+      std::vector<net::Request> requests;
+      requests.reserve(to - from);
+      for (std::size_t j = from; j < to; ++j) {
+        const auto& u = updates[newest[pending[j]]];
+        net::Request r;
+        r.method = "PUT";
+        r.target = prefix_ + "/v1/submissions/" + encode_path_segment(u.submission_id) + "/status";
+        r.headers = auth;
+        r.headers.emplace_back("Content-Type", "application/json");
+        json::object body{{"state", u.state},
+                          {"reference", u.reference.empty() ? json::value(nullptr) : json::value(u.reference)},
+                          {"message", u.message}};
+        r.body.push_back(net::BodyPart::literal(json::serialize(body)));
+        requests.push_back(std::move(r));
+      }
+      for (auto& r : status_client_->send_all(requests)) responses.push_back(std::move(r));
     }
-    std::vector<net::Response> responses = status_client_->send_all(requests);
     std::vector<std::size_t> again;
     std::optional<milliseconds> retry_after;
     bool unauthorised = false;

@@ -85,8 +85,9 @@ class HttpStoreSource : public core::Source {
   const std::string& name() const override { return config_.name; }
   std::vector<core::SourceRow> poll(const core::SourceCursor& cursor, std::size_t limit) override;
   std::int64_t backlog(const core::SourceCursor& cursor) override;
-  void write_status(const std::vector<core::StatusUpdate>& updates) override;
-  core::StatusWriteResult write_statuses(const std::vector<core::StatusUpdate>& updates) override;
+  using core::Source::write_status;
+  void write_status(std::span<const core::StatusRef> updates) override;
+  core::StatusWriteResult write_statuses(std::span<const core::StatusRef> updates) override;
   std::string attachment_path(const core::AttachmentRef& attachment) const override;
 
   // The newest version of one submission (for `preview --submission ID`), or
@@ -134,6 +135,6 @@ class HttpStoreSource : public core::Source {
 };
 
 // Percent-encodes one path segment (RFC 3986 unreserved characters kept).
-std::string encode_path_segment(const std::string& segment);
+std::string encode_path_segment(std::string_view segment);
 
 }  // namespace reportbridge::http_store

@@ -85,7 +85,7 @@ std::int64_t SqliteStoreSource::backlog(const core::SourceCursor& cursor) {
   return q.step() ? q.int64(0) : 0;
 }
 
-void SqliteStoreSource::write_status(const std::vector<core::StatusUpdate>& updates) {
+void SqliteStoreSource::write_status(std::span<const core::StatusRef> updates) {
   if (updates.empty()) return;
   if (!writer_)
     writer_ = std::make_unique<store::Database>(config_.path.string(),
@@ -94,7 +94,7 @@ void SqliteStoreSource::write_status(const std::vector<core::StatusUpdate>& upda
   // the upserts walk submission_status's key index once instead of touching a
   // random page each: with a large table most of them would be read and
   // written again per batch (its pages are 16 KiB in the app's store).
-  std::vector<const core::StatusUpdate*> order;
+  std::vector<const core::StatusRef*> order;
   order.reserve(updates.size());
   for (const auto& u : updates) order.push_back(&u);
   std::stable_sort(order.begin(), order.end(),

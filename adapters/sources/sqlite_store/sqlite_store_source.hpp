@@ -30,7 +30,8 @@ class SqliteStoreSource : public core::Source {
   const std::string& name() const override { return config_.name; }
   std::vector<core::SourceRow> poll(const core::SourceCursor& cursor, std::size_t limit) override;
   std::int64_t backlog(const core::SourceCursor& cursor) override;
-  void write_status(const std::vector<core::StatusUpdate>& updates) override;
+  using core::Source::write_status;
+  void write_status(std::span<const core::StatusRef> updates) override;
   std::string attachment_path(const core::AttachmentRef& attachment) const override;
 
   std::optional<core::SourceRow> latest(const std::string& submission_id) override;

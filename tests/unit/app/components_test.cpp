@@ -25,7 +25,7 @@ class MemorySource : public core::Source {
   const std::string& name() const override { return name_; }
   std::vector<core::SourceRow> poll(const core::SourceCursor&, std::size_t) override { return {}; }
   std::int64_t backlog(const core::SourceCursor&) override { return 0; }
-  void write_status(const std::vector<core::StatusUpdate>&) override {}
+  void write_status(std::span<const core::StatusRef>) override {}
   std::string attachment_path(const core::AttachmentRef&) const override { return {}; }
   std::optional<core::SourceRow> latest(const std::string&) override { return std::nullopt; }
   std::optional<std::string> probe() const override { return std::nullopt; }

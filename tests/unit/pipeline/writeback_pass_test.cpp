@@ -1,0 +1,113 @@
+// Write-back passes (docs/performance.md, change 10): a pass waits for
+// writeback.batch_size due statuses or for the oldest to have waited
+// writeback.max_delay; drain() does not wait; and a pass, held as views into
+// the stored chunks and single rows, writes each status's own text. The real
+// state database, worker and SQLite app-store source.
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include <thread>
+
+#include "adapters/sources/sqlite_store/sqlite_store_source.hpp"
+#include "bridge/pipeline/writeback.hpp"
+#include "tests/support/app_store.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace reportbridge;
+using namespace reportbridge::testing;
+using std::chrono::milliseconds;
+
+namespace {
+
+struct Fixture {
+  TempDir dir{"rbpass"};
+  std::string db = (dir / "store.db").string();
+  std::unique_ptr<store::StateStore> state;
+  std::unique_ptr<sqlite_store::SqliteStoreSource> source;
+
+  Fixture() {
+    create_app_store(db);
+    state = store::open_state_store((dir / "state.db").string());
+    source = std::make_unique<sqlite_store::SqliteStoreSource>(
+        sqlite_store::SqliteStoreConfig{"app", db, dir / "media"});
+  }
+  void queue(int first, int last, const std::string& state_name = "forwarded") {
+    auto tx = state->begin_ingest();
+    for (int i = first; i <= last; ++i)
+      tx->queue_status({test_id(i), state_name, "REF-" + std::to_string(i), "Message " + std::to_string(i),
+                        "2026-11-27T18:00:00Z"},
+                       1);
+    tx->commit();
+  }
+  // submission id -> "state|reference|message", from the app's store.
+  std::map<std::string, std::string> rows() const {
+    std::map<std::string, std::string> out;
+    sqlite3* h = nullptr;
+    sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(h, "SELECT submission_id, state, coalesce(reference, ''), message FROM submission_status", -1,
+                       &st, nullptr);
+    const auto col = [&](int i) { return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, i))); };
+    while (sqlite3_step(st) == SQLITE_ROW) out[col(0)] = col(1) + "|" + col(2) + "|" + col(3);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a pass waits for batch_size statuses or for the oldest to wait max_delay; drain does not wait") {
+  Fixture f;
+  pipeline::WritebackWorker wb(*f.state, *f.source, 10, nullptr, milliseconds(400));
+  CHECK(wb.run_once() == 0);  // nothing queued: nothing to wait for
+  f.queue(1, 5);
+  const auto queued = std::chrono::steady_clock::now();
+  CHECK(wb.run_once() == 0);  // 5 of 10, the oldest just queued: waits
+  CHECK(f.rows().empty());
+  CHECK(wb.next_try() > queued + milliseconds(200));
+  CHECK(wb.next_try() <= queued + milliseconds(450));
+  std::this_thread::sleep_until(wb.next_try() + milliseconds(20));
+  CHECK(wb.run_once() == 5);  // max_delay reached
+  CHECK(f.rows().size() == 5);
+
+  f.queue(6, 15);
+  CHECK(wb.run_once() == 10);  // a full pass goes at once
+  CHECK(f.rows().size() == 15);
+
+  f.queue(16, 18);
+  CHECK(wb.run_once() == 0);
+  CHECK(wb.drain() == 3);  // stopping: no waiting
+  CHECK(f.rows().size() == 18);
+  CHECK(f.state->pending_writeback_count() == 0);
+
+  // Without max_delay, each pass goes as soon as something is due (as before).
+  pipeline::WritebackWorker eager(*f.state, *f.source, 10);
+  f.queue(19, 19);
+  CHECK(eager.run_once() == 1);
+}
+
+TEST_CASE("a pass of chunks and single statuses writes each status's own text") {
+  Fixture f;
+  f.queue(1, 300);
+  f.queue(301, 600, "needs_review");
+  // One status of the first chunk fails: it becomes a row of its own.
+  {
+    auto pass = f.state->pending_writebacks(1);  // whole chunks: the first one
+    REQUIRE(pass.size() == 300);
+    std::vector<store::WritebackItem> done(pass.items.begin() + 1, pass.items.end());
+    f.state->finish_writebacks(done, {{pass[0], 0}});
+  }
+  CHECK(f.state->pending_writeback_count() == 301);
+  // The chunk's other statuses were settled (as written) without reaching the app.
+  pipeline::WritebackWorker wb(*f.state, *f.source, 10'000);
+  CHECK(wb.run_once() == 301);
+  const auto rows = f.rows();
+  REQUIRE(rows.size() == 301);
+  CHECK(rows.at(test_id(1)) == "forwarded|REF-1|Message 1");
+  for (int i = 301; i <= 600; ++i) {
+    INFO(i);
+    CHECK(rows.at(test_id(i)) == "needs_review|REF-" + std::to_string(i) + "|Message " + std::to_string(i));
+  }
+}
