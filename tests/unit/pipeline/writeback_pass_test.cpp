@@ -58,7 +58,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("a pass waits for batch_size statuses or for the oldest to wait max_delay; drain does not wait") {
+TEST_CASE("a pass waits for batch_size statuses or for the oldest to wait max_delay, drain does not wait") {
   Fixture f;
   pipeline::WritebackWorker wb(*f.state, *f.source, 10, nullptr, milliseconds(400));
   CHECK(wb.run_once() == 0);  // nothing queued: nothing to wait for
