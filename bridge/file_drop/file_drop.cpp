@@ -73,7 +73,7 @@ BatchFiles FileDrop::files(std::string_view batch_key, std::vector<std::string> 
 
 std::vector<std::string> FileDrop::attachment_names(const core::TargetRecord& record) const {
   std::vector<std::string> names;
-  if (!settings_.copy_attachments) return names;
+  if (!settings_.copy_attachments || record.attachments.empty()) return names;
   const std::string s = safe_file_component(record.submission_id) + "_v" + std::to_string(record.version) + "_";
   for (std::size_t n = 0; n < record.attachments.size(); ++n)
     names.push_back(s + std::to_string(n + 1) + "." + extension_for_media_type(record.attachments[n].media_type));

@@ -446,7 +446,6 @@ class StateStore {
   virtual void finish_writebacks(const std::vector<WritebackItem>& done,
                                  const std::vector<std::pair<WritebackItem, std::int64_t>>& retry) = 0;
   void mark_writebacks_done(const std::vector<WritebackItem>& done) { finish_writebacks(done, {}); }
-  void mark_writebacks_done(const WritebackPass& pass) { finish_writebacks(pass.items, {}); }
 
   // --- status ---
   virtual std::vector<TargetCounts> target_counts() = 0;

@@ -2,13 +2,13 @@
 
 #include <unicode/normalizer2.h>
 #include <unicode/translit.h>
-#include <unicode/ucnv.h>
 #include <unicode/unistr.h>
 #include <unicode/utf16.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -63,7 +63,19 @@ std::string escape_cell(std::string_view value, char delimiter, bool formula_gua
 }
 
 bool is_plain_ascii(std::string_view s) {
-  for (char ch : s) {
+  // Eight bytes at a time while they are all 0x20-0x7E (most text): a byte
+  // below 0x20 or above 0x7E sets its high bit in `low | high`. A word with
+  // one (a tab, a line break, anything else) is checked byte by byte below.
+  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    const std::uint64_t low = (w - 0x20 * ones) & ~w;  // high bit where a byte < 0x20
+    const std::uint64_t high = (w + ones) | w;         // high bit where a byte >= 0x7F
+    if (((low | high) & highs) != 0) break;
+  }
+  for (char ch : s.substr(i)) {
     const auto c = static_cast<unsigned char>(ch);
     if (c >= 0x7F || (c < 0x20 && c != '\t' && c != '\n' && c != '\r')) return false;
   }
@@ -159,35 +171,24 @@ bool is_ascii(std::string_view s) {
   throw std::runtime_error(std::string("ICU ") + what + ": " + u_errorName(status));
 }
 
-// Per-thread ICU objects (a converter and a transliterator are not thread-safe).
+int cp1252_byte(char32_t cp);
+
+// Per-thread ICU objects (a transliterator is not thread-safe).
 class Cp1252Encoder {
  public:
   Cp1252Encoder() {
     UErrorCode status = U_ZERO_ERROR;
-    converter_.reset(ucnv_open("windows-1252", &status));
-    if (U_FAILURE(status)) icu_failure("ucnv_open(windows-1252)", status);
-    // STOP: an unmapped character is an error, never a substitution byte.
-    ucnv_setFromUCallBack(converter_.get(), UCNV_FROM_U_CALLBACK_STOP, nullptr, nullptr, nullptr,
-                          &status);
-    if (U_FAILURE(status)) icu_failure("ucnv_setFromUCallBack", status);
-    ucnv_setFallback(converter_.get(), false);
     nfc_ = icu::Normalizer2::getNFCInstance(status);
     if (U_FAILURE(status)) icu_failure("NFC normaliser", status);
   }
 
   // Appends the Windows-1252 byte for `cp`; false when the code page has no exact mapping.
+  // By table (cp1252_byte), not through the converter: this runs for every code point of
+  // a text the table path could not take whole (docs/performance.md, change 11).
   bool encode(UChar32 cp, std::string& out) {
-    UChar units[2];
-    int32_t length = 0;
-    UBool error = false;
-    U16_APPEND(units, length, 2, cp, error);
-    if (error) return false;
-    char bytes[8];
-    UErrorCode status = U_ZERO_ERROR;
-    ucnv_resetFromUnicode(converter_.get());
-    const int32_t n = ucnv_fromUChars(converter_.get(), bytes, sizeof bytes, units, length, &status);
-    if (U_FAILURE(status) || n != 1) return false;
-    out.push_back(bytes[0]);
+    const int b = cp1252_byte(static_cast<char32_t>(cp));
+    if (b < 0) return false;
+    out.push_back(static_cast<char>(b));
     return true;
   }
 
@@ -214,10 +215,6 @@ class Cp1252Encoder {
 
  private:
   std::unordered_map<std::u16string, std::string> runs_;
-  struct CloseConverter {
-    void operator()(UConverter* c) const { ucnv_close(c); }
-  };
-  std::unique_ptr<UConverter, CloseConverter> converter_;
   std::unique_ptr<icu::Transliterator> transliterator_;
   const icu::Normalizer2* nfc_ = nullptr;
 };
@@ -303,6 +300,16 @@ int cp1252_special(char32_t cp) {
   }
 }
 
+// The Windows-1252 byte of `cp`, or -1 when the code page has no exact mapping:
+// ASCII, U+00A0-U+00FF and the 27 above. C1 controls (U+0080-U+009F) never get
+// here (mark_controls replaces them first) and are refused. ICU's converter
+// (no fallbacks) maps exactly these: csv_format_test compares the two over
+// every BMP code point, on both paths of encode_text.
+int cp1252_byte(char32_t cp) {
+  if (cp < 0x80 || (cp >= 0xA0 && cp <= 0xFF)) return static_cast<int>(cp);
+  return cp1252_special(cp);
+}
+
 // Text made only of characters Windows-1252 has (ASCII, U+00A0-U+00FF and
 // the 27 above), encoded by table without ICU. Such text is already NFC
 // (none of these characters is a combining mark, none is changed by NFC, and
@@ -360,12 +367,10 @@ EncodeResult encode_windows_1252(std::string_view utf8, UnencodablePolicy policy
     if (policy == UnencodablePolicy::transliterate) append_transliterated(enc, run, r.bytes);
     run.remove();
   };
-  std::string one;
   for_each_code_point(text, [&](UChar32 c) {
-    one.clear();
-    if (enc.encode(c, one)) {
+    if (const int b = cp1252_byte(static_cast<char32_t>(c)); b >= 0) {
       flush();
-      r.bytes += one;
+      r.bytes.push_back(static_cast<char>(b));
     } else {
       r.unencodable.push_back(static_cast<char32_t>(c));
       run.append(c);

@@ -262,6 +262,23 @@ TEST_CASE("Windows-1252 table path agrees with ICU on every BMP code point") {
     INFO("U+" << std::hex << static_cast<unsigned>(cp));
     REQUIRE(r.ok);
     REQUIRE(r.bytes == std::string("a") + static_cast<char>(icu) + "\xE9");
+    // Beside a letter the code page lacks (U+0142), the whole text takes the
+    // ICU path (NFC, then a byte per code point, transliterating the rest):
+    // the same byte again.
+    const auto slow = encode_text("a" + utf8_of(cp) + "\xC5\x82", Encoding::windows_1252,
+                                  UnencodablePolicy::transliterate);
+    REQUIRE(slow.ok);
+    REQUIRE(slow.bytes == std::string("a") + static_cast<char>(icu) + "l");
+    REQUIRE(slow.unencodable.size() == 1);
+  }
+  // Letters the code page lacks (and NFC leaves as they are) get no byte on
+  // the ICU path: refused under the reject policy.
+  for (char32_t cp : {U'\u0100', U'\u0394', U'\u0142', U'\u20AD', U'\u2116', U'\u4E00'}) {
+    CHECK(icu_cp1252_byte(conv, cp) < 0);
+    const auto r = encode_text("\xC3\xA9" + utf8_of(cp), Encoding::windows_1252, UnencodablePolicy::reject);
+    INFO("U+" << std::hex << static_cast<unsigned>(cp));
+    CHECK_FALSE(r.ok);
+    CHECK(r.unencodable == std::vector<char32_t>{cp});
   }
   CHECK(exact == 96 + 27);  // U+00A0-U+00FF and the 27 of 0x80-0x9F
   ucnv_close(conv);
@@ -301,6 +318,24 @@ TEST_CASE("is_plain_ascii is true exactly where encode_text changes nothing") {
   CHECK_FALSE(is_plain_ascii(std::string("nul\0", 4)));
   CHECK_FALSE(is_plain_ascii("bell\x07"));
   CHECK_FALSE(is_plain_ascii("del\x7F"));
+  // It reads eight bytes at a time: every byte value at every place of texts
+  // of 1 to 24 bytes, against the plain definition.
+  auto plain = [](unsigned char c) { return (c >= 0x20 && c < 0x7F) || c == '\t' || c == '\n' || c == '\r'; };
+  std::size_t checked = 0;
+  for (std::size_t length = 1; length <= 24; ++length)
+    for (std::size_t at = 0; at < length; ++at)
+      for (int c = 0; c < 256; ++c) {
+        std::string s(length, 'x');
+        s[at] = static_cast<char>(c);
+        if (is_plain_ascii(s) != plain(static_cast<unsigned char>(c))) {
+          INFO("length " << length << ", byte " << c << " at " << at);
+          CHECK(is_plain_ascii(s) == plain(static_cast<unsigned char>(c)));
+        }
+        ++checked;
+      }
+  CHECK(checked == 300 * 256);
+  CHECK_FALSE(is_plain_ascii("0123456789abcdef\xFF"));
+  CHECK(is_plain_ascii("\t\t\t\t\t\t\t\t~~~~~~~~"));
   for (int c = 0; c < 0x80; ++c) {
     const std::string s(1, static_cast<char>(c));
     if (!is_plain_ascii(s)) continue;
