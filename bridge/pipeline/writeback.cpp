@@ -80,29 +80,38 @@ std::size_t WritebackWorker::run_once(bool force) {
       spdlog::warn("writeback: {} status(es) not written, each retried on its own: {}", later.size(), result.error);
   }
   if (events_ && !written.empty()) {
-    // One batch event per state written (one audit entry each).
+    // One batch event per state written (one audit entry each), for at most
+    // kEventsPerBatch statuses: a pass of 10,000 or more would otherwise be
+    // one audit entry of megabytes, built (and buffered) at once, and that
+    // peak stays in the allocator's arena (docs/performance.md, change 11).
     std::vector<core::EventBatch> batches;
     std::vector<std::string> details;
-    for (auto i : written) {
-      const auto& u = done[i].update;
-      core::EventBatch* b = nullptr;
-      for (auto& x : batches)
-        if (x.reason_code == u.state) b = &x;
-      if (!b) {
-        batches.emplace_back();
-        b = &batches.back();
-        b->kind = core::EventKind::written_back;
-        b->at_ms = settled;
-        b->reason_code = u.state;
+    for (std::size_t from = 0; from < written.size(); from += kEventsPerBatch) {
+      const std::size_t to = std::min(written.size(), from + kEventsPerBatch);
+      batches.clear();
+      details.clear();
+      for (std::size_t k = from; k < to; ++k) {
+        const auto& u = done[written[k]].update;
+        core::EventBatch* b = nullptr;
+        for (auto& x : batches)
+          if (x.reason_code == u.state) b = &x;
+        if (!b) {
+          batches.emplace_back();
+          b = &batches.back();
+          b->kind = core::EventKind::written_back;
+          b->at_ms = settled;
+          b->reason_code = u.state;
+          b->items.reserve(to - k);
+        }
+        b->items.push_back({u.submission_id, done[written[k]].version, u.reference, {}, -1});
       }
-      b->items.push_back({u.submission_id, done[i].version, u.reference, {}, -1});
+      details.reserve(batches.size());
+      for (auto& b : batches) {
+        details.push_back("state " + std::string(b.reason_code));
+        b.detail = details.back();
+      }
+      for (const auto& b : batches) events_->on_batch(b);
     }
-    details.reserve(batches.size());
-    for (auto& b : batches) {
-      details.push_back("state " + std::string(b.reason_code));
-      b.detail = details.back();
-    }
-    for (const auto& b : batches) events_->on_batch(b);
     events_->flush();
   }
   return written.size();

@@ -23,6 +23,9 @@ namespace reportbridge::pipeline {
 
 class WritebackWorker {
  public:
+  // At most this many statuses per written_back event batch (audit entry).
+  static constexpr std::size_t kEventsPerBatch = 2000;
+
   WritebackWorker(store::StateStore& state, core::Source& source, std::size_t batch_size,
                   core::EventListener* events = nullptr,
                   std::chrono::milliseconds max_delay = std::chrono::milliseconds(0))

@@ -111,3 +111,39 @@ TEST_CASE("a pass of chunks and single statuses writes each status's own text") 
     CHECK(rows.at(test_id(i)) == "needs_review|REF-" + std::to_string(i) + "|Message " + std::to_string(i));
   }
 }
+
+// A large pass is reported in written_back batches of at most kEventsPerBatch
+// statuses (one audit entry each), so no audit entry of megabytes is built at
+// once; together they name every written status once, each under its state.
+TEST_CASE("a pass of 4,500 statuses is reported in written_back batches of at most 2,000") {
+  struct Recorder : core::EventListener {
+    std::vector<std::pair<std::string, std::vector<std::string>>> batches;  // state, ids
+    int flushes = 0;
+    void on_event(const core::Event&) noexcept override {}
+    void on_batch(const core::EventBatch& b) noexcept override {
+      if (b.kind != core::EventKind::written_back) return;
+      std::vector<std::string> ids;
+      for (const auto& i : b.items) ids.emplace_back(i.submission_id);
+      batches.emplace_back(std::string(b.reason_code), std::move(ids));
+    }
+    void flush() noexcept override { ++flushes; }
+  } events;
+  Fixture f;
+  f.queue(1, 3000);
+  f.queue(3001, 4500, "rejected");
+  pipeline::WritebackWorker wb(*f.state, *f.source, 10000, &events);
+  CHECK(wb.run_once() == 4500);
+  CHECK(f.rows().size() == 4500);
+  std::map<std::string, std::string> state_of;
+  for (const auto& [state, ids] : events.batches) {
+    CHECK(ids.size() <= pipeline::WritebackWorker::kEventsPerBatch);
+    for (const auto& id : ids) CHECK(state_of.emplace(id, state).second);  // once each
+  }
+  CHECK(events.batches.size() >= 3);
+  REQUIRE(state_of.size() == 4500);
+  CHECK(state_of[test_id(1)] == "forwarded");
+  CHECK(state_of[test_id(3000)] == "forwarded");
+  CHECK(state_of[test_id(3001)] == "rejected");
+  CHECK(state_of[test_id(4500)] == "rejected");
+  CHECK(events.flushes == 1);
+}
