@@ -1,7 +1,7 @@
 #include "bridge/core/civil_time.hpp"
 #include "bridge/audit/audit_entry.hpp"
+#include "bridge/core/sha256.hpp"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -18,45 +18,18 @@ namespace {
 constexpr std::string_view kHashKey = ",\"hash\":\"";
 constexpr std::size_t kSuffixSize = kHashKey.size() + 64 + 2;  // ,"hash":"<64>"}
 
-const EVP_MD* sha256_md() {
-  static const EVP_MD* md = [] {
-    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    if (!m) throw std::runtime_error("OpenSSL: SHA256 unavailable");
-    return m;
-  }();
-  return md;
-}
-
-// Two digest contexts per thread, reused: allocation-free hashing on the hot path.
-struct Contexts {
-  EVP_MD_CTX* a = EVP_MD_CTX_new();
-  EVP_MD_CTX* b = EVP_MD_CTX_new();
-  ~Contexts() {
-    EVP_MD_CTX_free(a);
-    EVP_MD_CTX_free(b);
-  }
-};
-Contexts& contexts() {
-  thread_local Contexts c;
-  if (!c.a || !c.b) throw std::runtime_error("OpenSSL: cannot allocate a digest context");
-  return c;
-}
-
-void append_hex(std::string& out, const unsigned char* data, unsigned size) {
+void append_hex(std::string& out, const unsigned char* data, std::size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned i = 0; i < size; ++i) {
+  for (std::size_t i = 0; i < size; ++i) {
     out.push_back(kHex[data[i] >> 4]);
     out.push_back(kHex[data[i] & 15]);
   }
 }
 
-std::string finish(EVP_MD_CTX* ctx) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned size = 0;
-  if (EVP_DigestFinal_ex(ctx, digest, &size) != 1) throw std::runtime_error("OpenSSL: digest failed");
+std::string hex_of(core::Sha256& sha) {
   std::string hex;
   hex.reserve(64);
-  append_hex(hex, digest, size);
+  core::append_hex(hex, sha.digest());
   return hex;
 }
 
@@ -297,20 +270,19 @@ std::string unsealed(std::int64_t seq, std::string_view body, std::string_view p
 }
 
 Sealed seal(std::string u) {
-  auto& c = contexts();
-  if (EVP_DigestInit_ex(c.a, sha256_md(), nullptr) != 1 || EVP_DigestUpdate(c.a, u.data(), u.size()) != 1 ||
-      EVP_MD_CTX_copy_ex(c.b, c.a) != 1)
-    throw std::runtime_error("OpenSSL: digest failed");
   // a: sha256(U), the own hash; b continues over the suffix: sha256(line).
-  std::string own = finish(c.a);
+  core::Sha256 a;
+  a.update(u);
+  core::Sha256 b = a;
+  std::string own = hex_of(a);
   std::string suffix;
   suffix.reserve(kSuffixSize);
   suffix += kHashKey;
   suffix += own;
   suffix += "\"}";
-  if (EVP_DigestUpdate(c.b, suffix.data(), suffix.size()) != 1) throw std::runtime_error("OpenSSL: digest failed");
+  b.update(suffix);
   Sealed s;
-  s.line_hash = finish(c.b);
+  s.line_hash = hex_of(b);
   s.line = std::move(u);
   s.line += suffix;
   return s;
@@ -325,25 +297,22 @@ std::string seal_into(std::string& out, std::int64_t seq, std::string_view body,
   out += ",\"prev\":\"";
   out += prev;
   out += '"';
-  auto& c = contexts();
-  if (EVP_DigestInit_ex(c.a, sha256_md(), nullptr) != 1 ||
-      EVP_DigestUpdate(c.a, out.data() + start, out.size() - start) != 1 || EVP_MD_CTX_copy_ex(c.b, c.a) != 1)
-    throw std::runtime_error("OpenSSL: digest failed");
-  const std::string own = finish(c.a);
+  core::Sha256 a;
+  a.update(out.data() + start, out.size() - start);
+  core::Sha256 b = a;
+  const std::string own = hex_of(a);
   const std::size_t suffix = out.size();
   out += kHashKey;
   out += own;
   out += "\"}";
-  if (EVP_DigestUpdate(c.b, out.data() + suffix, out.size() - suffix) != 1)
-    throw std::runtime_error("OpenSSL: digest failed");
-  return finish(c.b);
+  b.update(out.data() + suffix, out.size() - suffix);
+  return hex_of(b);
 }
 
 std::string line_hash(std::string_view line) {
-  auto& c = contexts();
-  if (EVP_DigestInit_ex(c.a, sha256_md(), nullptr) != 1 || EVP_DigestUpdate(c.a, line.data(), line.size()) != 1)
-    throw std::runtime_error("OpenSSL: digest failed");
-  return finish(c.a);
+  core::Sha256 a;
+  a.update(line);
+  return hex_of(a);
 }
 
 Parsed parse_entry(std::string_view line) {

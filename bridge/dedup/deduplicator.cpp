@@ -1,8 +1,8 @@
 #include "bridge/core/civil_time.hpp"
 #include "bridge/dedup/deduplicator.hpp"
+#include "bridge/core/sha256.hpp"
 
 #include <boost/json.hpp>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -387,12 +387,9 @@ struct Deduplicator::Impl {
       hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
       for (const auto& h : hashes) field("attachment", h);
     }
-    // The digest is fetched once: a fetch per call costs as much as the hashing.
-    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (sha256 == nullptr || EVP_Digest(in.data(), in.size(), md, &md_len, sha256, nullptr) != 1 || md_len < 8)
-      throw std::runtime_error("dedup: SHA-256 is not available");
+    core::Sha256 sha;
+    sha.update(in);
+    const auto md = sha.digest();
     std::uint64_t fp = 0;
     for (int i = 0; i < 8; ++i) fp = (fp << 8) | md[i];
     return fp;

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -40,4 +41,22 @@ TEST_CASE("sha256_hex gives the same digests on several threads at once") {
     });
   for (auto& th : threads) th.join();
   for (const auto& r : results) CHECK(r == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+// The audit chain hashes a line's head once and forks the digest: a copy
+// continues from the state so far, independently of the original.
+TEST_CASE("a copy of Sha256 continues from the state so far, on its own") {
+  Sha256 head;
+  head.update(std::string_view("ab"));
+  Sha256 fork = head;
+  head.update(std::string_view("c"));
+  fork.update(std::string_view("cdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"));
+  CHECK(head.hex_digest() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(fork.hex_digest() == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  Sha256 whole;
+  whole.update(std::string(1000000, 'a'));
+  const auto raw = whole.digest();
+  std::string hex;
+  reportbridge::core::append_hex(hex, raw);
+  CHECK(hex == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
