@@ -26,13 +26,6 @@ void append_hex(std::string& out, const unsigned char* data, std::size_t size) {
   }
 }
 
-std::string hex_of(core::Sha256& sha) {
-  std::string hex;
-  hex.reserve(64);
-  core::append_hex(hex, sha.digest());
-  return hex;
-}
-
 // Length of the valid UTF-8 sequence starting at s[i], or 0.
 std::size_t utf8_length(std::string_view s, std::size_t i) {
   auto c = static_cast<unsigned char>(s[i]);
@@ -274,7 +267,7 @@ Sealed seal(std::string u) {
   core::Sha256 a;
   a.update(u);
   core::Sha256 b = a;
-  std::string own = hex_of(a);
+  std::string own = a.hex_digest();
   std::string suffix;
   suffix.reserve(kSuffixSize);
   suffix += kHashKey;
@@ -282,7 +275,7 @@ Sealed seal(std::string u) {
   suffix += "\"}";
   b.update(suffix);
   Sealed s;
-  s.line_hash = hex_of(b);
+  s.line_hash = b.hex_digest();
   s.line = std::move(u);
   s.line += suffix;
   return s;
@@ -300,19 +293,19 @@ std::string seal_into(std::string& out, std::int64_t seq, std::string_view body,
   core::Sha256 a;
   a.update(out.data() + start, out.size() - start);
   core::Sha256 b = a;
-  const std::string own = hex_of(a);
+  const std::string own = a.hex_digest();
   const std::size_t suffix = out.size();
   out += kHashKey;
   out += own;
   out += "\"}";
   b.update(out.data() + suffix, out.size() - suffix);
-  return hex_of(b);
+  return b.hex_digest();
 }
 
 std::string line_hash(std::string_view line) {
   core::Sha256 a;
   a.update(line);
-  return hex_of(a);
+  return a.hex_digest();
 }
 
 Parsed parse_entry(std::string_view line) {

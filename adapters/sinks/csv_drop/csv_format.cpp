@@ -171,7 +171,49 @@ bool is_ascii(std::string_view s) {
   throw std::runtime_error(std::string("ICU ") + what + ": " + u_errorName(status));
 }
 
-int cp1252_byte(char32_t cp);
+// The Windows-1252 byte of the 27 characters it has outside Latin-1 (0x80-0x9F).
+int cp1252_special(char32_t cp) {
+  switch (cp) {
+    case 0x20AC: return 0x80;
+    case 0x201A: return 0x82;
+    case 0x0192: return 0x83;
+    case 0x201E: return 0x84;
+    case 0x2026: return 0x85;
+    case 0x2020: return 0x86;
+    case 0x2021: return 0x87;
+    case 0x02C6: return 0x88;
+    case 0x2030: return 0x89;
+    case 0x0160: return 0x8A;
+    case 0x2039: return 0x8B;
+    case 0x0152: return 0x8C;
+    case 0x017D: return 0x8E;
+    case 0x2018: return 0x91;
+    case 0x2019: return 0x92;
+    case 0x201C: return 0x93;
+    case 0x201D: return 0x94;
+    case 0x2022: return 0x95;
+    case 0x2013: return 0x96;
+    case 0x2014: return 0x97;
+    case 0x02DC: return 0x98;
+    case 0x2122: return 0x99;
+    case 0x0161: return 0x9A;
+    case 0x203A: return 0x9B;
+    case 0x0153: return 0x9C;
+    case 0x017E: return 0x9E;
+    case 0x0178: return 0x9F;
+    default: return -1;
+  }
+}
+
+// The Windows-1252 byte of `cp`, or -1 when the code page has no exact mapping:
+// ASCII, U+00A0-U+00FF and the 27 above. C1 controls (U+0080-U+009F) never get
+// here (mark_controls replaces them first) and are refused. ICU's converter
+// (no fallbacks) maps exactly these: csv_format_test compares the two over
+// every BMP code point, on both paths of encode_text.
+int cp1252_byte(char32_t cp) {
+  if (cp < 0x80 || (cp >= 0xA0 && cp <= 0xFF)) return static_cast<int>(cp);
+  return cp1252_special(cp);
+}
 
 // Per-thread ICU objects (a transliterator is not thread-safe).
 class Cp1252Encoder {
@@ -180,16 +222,6 @@ class Cp1252Encoder {
     UErrorCode status = U_ZERO_ERROR;
     nfc_ = icu::Normalizer2::getNFCInstance(status);
     if (U_FAILURE(status)) icu_failure("NFC normaliser", status);
-  }
-
-  // Appends the Windows-1252 byte for `cp`; false when the code page has no exact mapping.
-  // By table (cp1252_byte), not through the converter: this runs for every code point of
-  // a text the table path could not take whole (docs/performance.md, change 11).
-  bool encode(UChar32 cp, std::string& out) {
-    const int b = cp1252_byte(static_cast<char32_t>(cp));
-    if (b < 0) return false;
-    out.push_back(static_cast<char>(b));
-    return true;
   }
 
   icu::UnicodeString normalize(const icu::UnicodeString& text) {
@@ -257,57 +289,16 @@ void append_transliterated(Cp1252Encoder& enc, const icu::UnicodeString& run, st
   if (latin.isEmpty()) latin = run;  // nothing came out: mark the originals instead
   std::string bytes;
   for_each_code_point(latin, [&](UChar32 c) {
-    if (!enc.encode(c, bytes)) bytes += code_point_marker(static_cast<char32_t>(c));
+    if (const int b = cp1252_byte(static_cast<char32_t>(c)); b >= 0)
+      bytes.push_back(static_cast<char>(b));
+    else
+      bytes += code_point_marker(static_cast<char32_t>(c));
   });
   out += bytes;
   if (!key.empty()) {
     if (enc.runs().size() >= kCachedRuns) enc.runs().clear();
     enc.runs().emplace(std::move(key), std::move(bytes));
   }
-}
-
-// The Windows-1252 byte of the 27 characters it has outside Latin-1 (0x80-0x9F).
-int cp1252_special(char32_t cp) {
-  switch (cp) {
-    case 0x20AC: return 0x80;
-    case 0x201A: return 0x82;
-    case 0x0192: return 0x83;
-    case 0x201E: return 0x84;
-    case 0x2026: return 0x85;
-    case 0x2020: return 0x86;
-    case 0x2021: return 0x87;
-    case 0x02C6: return 0x88;
-    case 0x2030: return 0x89;
-    case 0x0160: return 0x8A;
-    case 0x2039: return 0x8B;
-    case 0x0152: return 0x8C;
-    case 0x017D: return 0x8E;
-    case 0x2018: return 0x91;
-    case 0x2019: return 0x92;
-    case 0x201C: return 0x93;
-    case 0x201D: return 0x94;
-    case 0x2022: return 0x95;
-    case 0x2013: return 0x96;
-    case 0x2014: return 0x97;
-    case 0x02DC: return 0x98;
-    case 0x2122: return 0x99;
-    case 0x0161: return 0x9A;
-    case 0x203A: return 0x9B;
-    case 0x0153: return 0x9C;
-    case 0x017E: return 0x9E;
-    case 0x0178: return 0x9F;
-    default: return -1;
-  }
-}
-
-// The Windows-1252 byte of `cp`, or -1 when the code page has no exact mapping:
-// ASCII, U+00A0-U+00FF and the 27 above. C1 controls (U+0080-U+009F) never get
-// here (mark_controls replaces them first) and are refused. ICU's converter
-// (no fallbacks) maps exactly these: csv_format_test compares the two over
-// every BMP code point, on both paths of encode_text.
-int cp1252_byte(char32_t cp) {
-  if (cp < 0x80 || (cp >= 0xA0 && cp <= 0xFF)) return static_cast<int>(cp);
-  return cp1252_special(cp);
 }
 
 // Text made only of characters Windows-1252 has (ASCII, U+00A0-U+00FF and
@@ -339,13 +330,9 @@ bool encode_cp1252_by_table(std::string_view utf8, std::string& out) {
     } else {
       return false;  // outside the BMP: never in Windows-1252
     }
-    if (cp >= 0xA0 && cp <= 0xFF) {
-      out.push_back(static_cast<char>(cp));
-    } else if (const int b = cp1252_special(cp); b >= 0) {
-      out.push_back(static_cast<char>(b));
-    } else {
-      return false;
-    }
+    const int b = cp1252_byte(cp);  // (cp >= 0x80 here: C1 controls get -1)
+    if (b < 0) return false;
+    out.push_back(static_cast<char>(b));
   }
   return true;
 }
