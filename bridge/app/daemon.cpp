@@ -26,25 +26,36 @@
 
 namespace reportbridge::app {
 
-namespace {
-
 // glibc's allocator, for a long-running process with a loop per thread
-// (docs/performance.md, "Memory", changes 8 and 9): blocks of 1 MiB and more
-// are mapped and unmapped on their own; free memory at an arena's top goes
-// back above 512 KiB; two arenas for all the threads. Set explicitly, the
+// (docs/performance.md, "Memory", changes 8, 9 and 12): blocks of 1 MiB and
+// more are mapped and unmapped on their own; free memory at an arena's top
+// goes back above 512 KiB; one arena per loop thread (the main thread, ingest,
+// housekeeping and each target's delivery loop). Set explicitly, the
 // thresholds stay put (glibc would otherwise raise them as large blocks are
 // freed, up to 32 MiB, and peak RSS with them). At 128 KiB, as before, every
 // batch's vectors and segment buffers were mapped and faulted in anew: a
 // 100k-row run took 56k minor faults and ~21 % more CPU for 1.5 MiB less
-// peak RSS (measured side by side, change 9). An operator's MALLOC_*
-// environment variables win (docs/operations.md, "Memory or CPU").
-void tune_allocator() {
+// peak RSS (measured side by side, change 9). With two arenas for the five
+// threads of a two-target config, their locks were contended: ~13 % of a 1M
+// run's samples were futex waits and wakes under malloc and free, and one
+// arena per loop thread took ~25 % off CPU and wall for ~2 MiB of peak RSS
+// (change 12). An operator's MALLOC_* environment variables win
+// (docs/operations.md, "Memory or CPU").
+void tune_allocator(std::size_t targets) {
 #if defined(__GLIBC__)
   if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
   if (!std::getenv("MALLOC_TRIM_THRESHOLD_")) mallopt(M_TRIM_THRESHOLD, 512 * 1024);
-  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, 2);
+  if (!std::getenv("MALLOC_ARENA_MAX")) mallopt(M_ARENA_MAX, static_cast<int>(allocator_arenas(targets)));
+#else
+  (void)targets;
 #endif
 }
+
+std::size_t allocator_arenas(std::size_t targets) {
+  return 3 + std::max<std::size_t>(targets, 1);  // main, ingest, housekeeping, a delivery loop per target
+}
+
+namespace {
 
 // What the delivery side needs per target, in config order.
 std::vector<runner::Target> delivery_targets(const Runtime& rt) {
@@ -78,7 +89,7 @@ std::optional<runner::Dedup> dedup_wiring(const Runtime& rt) {
 
 int run_daemon(Runtime& rt, bool once, const std::string& log_level_override,
                std::chrono::milliseconds state_wait) {
-  tune_allocator();
+  tune_allocator(rt.config.targets.size());
   // The audit trail and the metrics listen to every lifecycle event.
   std::shared_ptr<audit::AuditLog> audit_log;
   if (rt.audit.enabled) {
