@@ -234,6 +234,19 @@ std::string Metrics::render() const {
              "after losing the database), delivered again under their key.");
     w.sample("reportbridge_batches_taken_over_total", "", std::to_string(taken_over_()));
   }
+  if (state_lock_) {
+    const StateWriteLock l = state_lock_();
+    w.family("reportbridge_state_write_transactions_total", "counter",
+             "Write transactions on the state database (SQLite: one writer at a time).");
+    w.sample("reportbridge_state_write_transactions_total", "", std::to_string(l.transactions));
+    w.family("reportbridge_state_write_lock_wait_seconds_total", "counter",
+             "Time this process's threads waited for the state database's write lock.");
+    w.sample("reportbridge_state_write_lock_wait_seconds_total", "", number(l.wait_seconds));
+    w.family("reportbridge_state_write_lock_held_seconds_total", "counter",
+             "Time the state database's write lock was held; near the wall clock's rate, the state database is the "
+             "bottleneck.");
+    w.sample("reportbridge_state_write_lock_held_seconds_total", "", number(l.held_seconds));
+  }
 
   for (const auto& c : kKindCounters) {
     w.family(c.name, "counter", c.help);

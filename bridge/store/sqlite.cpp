@@ -1,5 +1,8 @@
 #include "bridge/store/sqlite.hpp"
 
+#include <atomic>
+#include <chrono>
+
 #include <utility>
 
 namespace reportbridge::store {
@@ -272,9 +275,41 @@ void Database::exec(std::string_view sql) {
   }
 }
 
+namespace {
+// Process-wide, relaxed: read by the metrics at scrape time.
+struct LockCounters {
+  std::atomic<std::uint64_t> transactions{0};
+  std::atomic<std::uint64_t> wait_ns{0};
+  std::atomic<std::uint64_t> held_ns{0};
+} g_write_lock;
+
+std::uint64_t ns_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+}
+}  // namespace
+
+WriteLockTimes write_lock_times() noexcept {
+  WriteLockTimes t;
+  t.transactions = g_write_lock.transactions.load(std::memory_order_relaxed);
+  t.wait_seconds = static_cast<double>(g_write_lock.wait_ns.load(std::memory_order_relaxed)) / 1e9;
+  t.held_seconds = static_cast<double>(g_write_lock.held_ns.load(std::memory_order_relaxed)) / 1e9;
+  return t;
+}
+
 Transaction::Transaction(Database& db) : db_(db) {
-  if (auto* m = db_.write_lock()) lock_ = std::unique_lock<std::mutex>(*m);
-  db_.exec("BEGIN IMMEDIATE");
+  if (auto* m = db_.write_lock()) {
+    const auto asked = std::chrono::steady_clock::now();
+    lock_ = std::unique_lock<std::mutex>(*m);
+    acquired_ = std::chrono::steady_clock::now();
+    g_write_lock.transactions.fetch_add(1, std::memory_order_relaxed);
+    g_write_lock.wait_ns.fetch_add(ns_between(asked, acquired_), std::memory_order_relaxed);
+  }
+  try {
+    db_.exec("BEGIN IMMEDIATE");
+  } catch (...) {
+    release();
+    throw;
+  }
 }
 
 Transaction::~Transaction() {
@@ -284,12 +319,19 @@ Transaction::~Transaction() {
     } catch (...) {
     }
   }
+  release();
+}
+
+void Transaction::release() noexcept {
+  if (!lock_.owns_lock()) return;
+  lock_.unlock();
+  g_write_lock.held_ns.fetch_add(ns_between(acquired_, std::chrono::steady_clock::now()), std::memory_order_relaxed);
 }
 
 void Transaction::commit() {
   db_.exec("COMMIT");
   done_ = true;
-  if (lock_.owns_lock()) lock_.unlock();
+  release();
 }
 
 }  // namespace reportbridge::store

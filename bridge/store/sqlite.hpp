@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -145,6 +146,18 @@ class Database {
   std::shared_ptr<StatementCache> cache_;
 };
 
+// What the shared write locks (Database::share_write_lock: the state
+// database's) cost this process so far: the write transactions that took one,
+// how long they waited for it, and how long they held it. One writer at a time
+// is SQLite's rule, so the time held is what every other writer of the file
+// queues behind (reportbridge_state_write_lock_*; docs/performance.md, change 12).
+struct WriteLockTimes {
+  std::uint64_t transactions = 0;
+  double wait_seconds = 0;
+  double held_seconds = 0;
+};
+WriteLockTimes write_lock_times() noexcept;
+
 // BEGIN IMMEDIATE on construction (holding the connection's shared write lock,
 // if any); rolls back unless commit() was called.
 class Transaction {
@@ -156,8 +169,11 @@ class Transaction {
   void commit();
 
  private:
+  void release() noexcept;  // the shared write lock, counting the time it was held
+
   Database& db_;
   std::unique_lock<std::mutex> lock_;
+  std::chrono::steady_clock::time_point acquired_;
   bool done_ = false;
 };
 

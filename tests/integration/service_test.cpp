@@ -140,6 +140,11 @@ TEST_CASE("run under a supervisor: READY, health, readiness, metrics, SIGTERM dr
   CHECK(metric_value(metrics, "reportbridge_dead_letters_total{target=\"drop\"}") == 0);
   CHECK(metric_value(metrics, "reportbridge_target_backlog{target=\"drop\"}") == 0);
   CHECK(metric_value(metrics, "reportbridge_state_gauges_ok") == 1);
+  // The state database's write lock: at least the ingest batch, a claim and a
+  // settle, and the write-back took it; each held it for some time.
+  CHECK(metric_value(metrics, "reportbridge_state_write_transactions_total") >= 4);
+  CHECK(metric_value(metrics, "reportbridge_state_write_lock_held_seconds_total") > 0);
+  CHECK(metric_value(metrics, "reportbridge_state_write_lock_wait_seconds_total") >= 0);
   CHECK(http_get(port, "/nope").status == 404);
 
   // SIGHUP: the supervisor is told about the reload and that the bridge is ready again.

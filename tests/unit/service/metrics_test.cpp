@@ -309,4 +309,22 @@ TEST_CASE("metrics on a lone instance: no readiness or takeover series unless wi
   CHECK(text.find("reportbridge_fleet_leases_held") == std::string::npos);
   CHECK(text.find("reportbridge_batches_taken_over_total") == std::string::npos);
   CHECK(text.find("reportbridge_ready") == std::string::npos);
+  CHECK(text.find("reportbridge_state_write") == std::string::npos);
+}
+
+TEST_CASE("metrics report the state database's write lock: transactions and the time waited for it and held") {
+  service::Metrics m({"drop"}, "host1");
+  service::StateWriteLock lock{2718, 5.08, 13.18};
+  m.set_state_lock_source([&] { return lock; });
+  std::string text = m.render();
+  INFO(text);
+  CHECK(text.find("# TYPE reportbridge_state_write_transactions_total counter\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_state_write_transactions_total 2718\n") != std::string::npos);
+  CHECK(text.find("# TYPE reportbridge_state_write_lock_wait_seconds_total counter\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_state_write_lock_wait_seconds_total 5.08\n") != std::string::npos);
+  CHECK(text.find("# TYPE reportbridge_state_write_lock_held_seconds_total counter\n") != std::string::npos);
+  CHECK(text.find("\nreportbridge_state_write_lock_held_seconds_total 13.18\n") != std::string::npos);
+  lock.transactions = 2719;  // read at each scrape
+  text = m.render();
+  CHECK(text.find("\nreportbridge_state_write_transactions_total 2719\n") != std::string::npos);
 }
