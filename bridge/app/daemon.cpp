@@ -124,11 +124,7 @@ int run_daemon(Runtime& rt, bool once, const std::string& log_level_override,
     return gauges;
   });
   if (rt.config.postgres) metrics->set_takeover_source([] { return pg_store::batches_taken_over(); });
-  if (!rt.config.postgres)
-    metrics->set_state_lock_source([] {
-      const store::WriteLockTimes t = store::write_lock_times();
-      return service::StateWriteLock{t.transactions, t.wait_seconds, t.held_seconds};
-    });
+  if (!rt.config.postgres) metrics->set_state_lock_source(store::write_lock_times);
   // Only the daemon serves health and metrics; `once` is a batch job.
   std::optional<service::HealthServer> health;
   if (rt.service.health.enabled && !once) {

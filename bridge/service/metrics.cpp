@@ -235,7 +235,7 @@ std::string Metrics::render() const {
     w.sample("reportbridge_batches_taken_over_total", "", std::to_string(taken_over_()));
   }
   if (state_lock_) {
-    const StateWriteLock l = state_lock_();
+    const store::WriteLockTimes l = state_lock_();
     w.family("reportbridge_state_write_transactions_total", "counter",
              "Write transactions on the state database (SQLite: one writer at a time).");
     w.sample("reportbridge_state_write_transactions_total", "", std::to_string(l.transactions));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bridge/core/events.hpp"
+#include "bridge/store/sqlite.hpp"
 
 namespace reportbridge::service {
 
@@ -47,15 +48,6 @@ struct Gauges {
   bool fleet = false;  // PostgreSQL: reportbridge_fleet_leases_held is listed even when no lease is held
 };
 
-// The SQLite state database's write lock so far (store::write_lock_times):
-// one writer at a time, so `held_seconds` growing nearly as fast as the clock
-// means the state database is what the bridge waits on.
-struct StateWriteLock {
-  std::uint64_t transactions = 0;
-  double wait_seconds = 0;
-  double held_seconds = 0;
-};
-
 // Called on the metrics server's thread; may throw (the scrape then reports
 // reportbridge_state_gauges_ok 0 and the counters only).
 using GaugeSource = std::function<Gauges()>;
@@ -86,8 +78,8 @@ class Metrics final : public core::EventListener {
   void set_ready_source(std::function<bool()> ready) { ready_ = std::move(ready); }
   void set_takeover_source(std::function<std::uint64_t()> taken_over) { taken_over_ = std::move(taken_over); }
   // Set once before the metrics are served (SQLite state): the state
-  // database's write lock, as reportbridge_state_write_*.
-  void set_state_lock_source(std::function<StateWriteLock()> lock) { state_lock_ = std::move(lock); }
+  // database's write lock (store::write_lock_times), as reportbridge_state_write_*.
+  void set_state_lock_source(std::function<store::WriteLockTimes()> lock) { state_lock_ = std::move(lock); }
 
   // The Prometheus text exposition. Thread-safe.
   std::string render() const;
@@ -104,7 +96,7 @@ class Metrics final : public core::EventListener {
   GaugeSource gauges_;
   std::function<bool()> ready_;
   std::function<std::uint64_t()> taken_over_;
-  std::function<StateWriteLock()> state_lock_;
+  std::function<store::WriteLockTimes()> state_lock_;
   std::string instance_;
   std::string state_;
 };

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <chrono>
-
 #include <utility>
 
 namespace reportbridge::store {

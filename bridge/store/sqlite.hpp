@@ -3,8 +3,8 @@
 // transactions. Errors throw SqliteError with SQLite's message and the SQL.
 #include <sqlite3.h>
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>

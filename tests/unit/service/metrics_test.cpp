@@ -314,7 +314,7 @@ TEST_CASE("metrics on a lone instance: no readiness or takeover series unless wi
 
 TEST_CASE("metrics report the state database's write lock: transactions and the time waited for it and held") {
   service::Metrics m({"drop"}, "host1");
-  service::StateWriteLock lock{2718, 5.08, 13.18};
+  store::WriteLockTimes lock{2718, 5.08, 13.18};
   m.set_state_lock_source([&] { return lock; });
   std::string text = m.render();
   INFO(text);

@@ -4,10 +4,7 @@
 // commits or rolls back; a connection without the shared lock is not counted.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <chrono>
-#include <filesystem>
 #include <latch>
 #include <memory>
 #include <mutex>
@@ -15,24 +12,12 @@
 #include <thread>
 
 #include "bridge/store/sqlite.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace reportbridge::store;
-namespace fs = std::filesystem;
+using reportbridge::testing::TempDir;
 
 namespace {
-struct TempDb {
-  fs::path path;
-  TempDb() {
-    path = fs::temp_directory_path() / ("rb-write-lock-" + std::to_string(::getpid()) + ".db");
-    fs::remove(path);
-  }
-  ~TempDb() {
-    fs::remove(path);
-    fs::remove(path.string() + "-wal");
-    fs::remove(path.string() + "-shm");
-  }
-};
-
 WriteLockTimes since(const WriteLockTimes& before) {
   const WriteLockTimes now = write_lock_times();
   return {now.transactions - before.transactions, now.wait_seconds - before.wait_seconds,
@@ -41,12 +26,13 @@ WriteLockTimes since(const WriteLockTimes& before) {
 }  // namespace
 
 TEST_CASE("write transactions under the shared lock count their wait and their hold") {
-  TempDb t;
+  TempDir dir("rb-write-lock");
+  const std::string path = (dir / "state.db").string();
   auto lock = std::make_shared<std::mutex>();
-  Database a(t.path.string(), Database::Mode::read_write_create);
+  Database a(path, Database::Mode::read_write_create);
   a.exec("PRAGMA journal_mode=WAL");
   a.exec("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
-  Database b(t.path.string(), Database::Mode::read_write);
+  Database b(path, Database::Mode::read_write);
   a.share_write_lock(lock);
   b.share_write_lock(lock);
 
@@ -91,8 +77,8 @@ TEST_CASE("write transactions under the shared lock count their wait and their h
 }
 
 TEST_CASE("a connection without the shared lock is not counted") {
-  TempDb t;
-  Database db(t.path.string(), Database::Mode::read_write_create);
+  TempDir dir("rb-write-lock");
+  Database db((dir / "state.db").string(), Database::Mode::read_write_create);
   db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY)");
   const WriteLockTimes before = write_lock_times();
   {
