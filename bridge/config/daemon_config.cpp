@@ -78,7 +78,7 @@ const MapSpec kWritebackSpec{
     "writeback",
     {{"enabled", ValueKind::boolean, false, "Write statuses to the app's submission_status (default true)."},
      {"batch_size", ValueKind::integer, false,
-      "Statuses written per pass, one transaction in the app's store (default 10000)."},
+      "Statuses written per pass, in submission id order, in transactions of 5,000 in the app's store (default 25000)."},
      {"max_delay", ValueKind::duration, false,
       "How long a status may wait for a fuller pass (default 1s; 0: write each one at once)."}}};
 

@@ -92,7 +92,7 @@ struct DaemonConfig {
   std::vector<std::string> mapping_files;
   std::vector<TargetSettings> targets;
   bool writeback_enabled = true;
-  std::size_t writeback_batch = 10'000;
+  std::size_t writeback_batch = 25'000;
   std::chrono::milliseconds writeback_max_delay{1000};
   std::string log_level = "info";
   RetentionSettings retention;

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <numeric>
 
 namespace reportbridge::pipeline {
 
@@ -37,16 +39,45 @@ std::size_t WritebackWorker::run_once(bool force) {
     next_try_ = std::chrono::steady_clock::now() + backoff_;
     spdlog::warn("writeback: {} status(es) not written, next try in {} ms: {}", count, backoff_.count(), why);
   };
+  // The pass in submission id order (stable: a submission's statuses keep
+  // theirs), written in slices of kSliceStatuses. The app's submission_status
+  // is keyed by random ids: a slice of the sorted pass touches only its key
+  // range's index pages, so the slices together rewrite each page about once
+  // per pass, as one write of the whole pass would, while only a slice's views
+  // are copied for the call (docs/performance.md, change 13).
   core::StatusWriteResult result;
+  result.outcomes.assign(items.size(), core::StatusOutcome::retry);
   {
+    std::vector<std::uint32_t> order(items.size());
+    std::iota(order.begin(), order.end(), 0U);
+    std::stable_sort(order.begin(), order.end(), [&items](std::uint32_t a, std::uint32_t b) {
+      return items[a].update.submission_id < items[b].update.submission_id;
+    });
     std::vector<core::StatusRef> updates;
-    updates.reserve(items.size());
-    for (const auto& w : items) updates.push_back(w.update);
-    try {
-      result = source_.write_statuses(updates);
-    } catch (const std::exception& e) {
-      failed(updates.size(), e.what());
-      return 0;
+    updates.reserve(std::min(items.size(), kSliceStatuses));
+    for (std::size_t from = 0; from < order.size(); from += kSliceStatuses) {
+      const std::size_t to = std::min(order.size(), from + kSliceStatuses);
+      updates.clear();
+      for (std::size_t k = from; k < to; ++k) updates.push_back(items[order[k]].update);
+      core::StatusWriteResult slice;
+      try {
+        slice = source_.write_statuses(updates);
+      } catch (const std::exception& e) {
+        if (from == 0) {  // nothing attempted: every status stays queued as it is
+          failed(items.size(), e.what());
+          return 0;
+        }
+        result.error = e.what();  // the slices left wait on their own, like a failed status
+        break;
+      }
+      bool answered = false;  // the app took or refused one of the slice's statuses
+      for (std::size_t k = from; k < to; ++k) {
+        const auto o = k - from < slice.outcomes.size() ? slice.outcomes[k - from] : core::StatusOutcome::retry;
+        result.outcomes[order[k]] = o;
+        answered = answered || o != core::StatusOutcome::retry;
+      }
+      if (!slice.error.empty()) result.error = slice.error;
+      if (!answered) break;  // the app is down: the slices left are not tried now
     }
   }
   // Per status: the written and the refused are done; only the others stay
@@ -60,7 +91,7 @@ std::size_t WritebackWorker::run_once(bool force) {
   const std::int64_t settled = store::now_ms();
   std::size_t kept = 0;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const auto o = i < result.outcomes.size() ? result.outcomes[i] : core::StatusOutcome::retry;
+    const auto o = result.outcomes[i];
     if (o == core::StatusOutcome::retry) {
       const std::int64_t wait = std::min<std::int64_t>(60'000, 1000LL << std::min(items[i].attempts, 6));
       later.emplace_back(items[i], settled + wait);  // (kept as a status of its own)

@@ -25,6 +25,9 @@ class WritebackWorker {
  public:
   // At most this many statuses per written_back event batch (audit entry).
   static constexpr std::size_t kEventsPerBatch = 2000;
+  // At most this many statuses per Source::write_statuses call: a pass is
+  // written in slices of its statuses sorted by submission id.
+  static constexpr std::size_t kSliceStatuses = 5000;
 
   WritebackWorker(store::StateStore& state, core::Source& source, std::size_t batch_size,
                   core::EventListener* events = nullptr,

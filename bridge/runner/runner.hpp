@@ -65,7 +65,7 @@ struct Settings {
   pipeline::IngestSettings ingest;
   std::chrono::milliseconds poll_interval{1000};
   bool writeback_enabled = true;
-  std::size_t writeback_batch = 10'000;
+  std::size_t writeback_batch = 25'000;
   std::chrono::milliseconds writeback_max_delay{1000};  // 0: a pass as soon as a status is queued
   config::RetentionSettings retention;
   std::chrono::milliseconds shutdown_timeout{30'000};

@@ -147,3 +147,96 @@ TEST_CASE("a pass of 4,500 statuses is reported in written_back batches of at mo
   CHECK(state_of[test_id(4500)] == "rejected");
   CHECK(events.flushes == 1);
 }
+
+namespace {
+
+// The real SQLite app-store source, with the calls it gets recorded (the ids
+// of each) and, on demand, one call that fails as a lost connection would.
+struct RecordingSource : core::Source {
+  sqlite_store::SqliteStoreSource& real;
+  std::vector<std::vector<std::string>> calls;
+  int throw_on_call = 0;  // 1-based; 0: never
+  explicit RecordingSource(sqlite_store::SqliteStoreSource& r) : real(r) {}
+  const std::string& name() const override { return real.name(); }
+  std::vector<core::SourceRow> poll(const core::SourceCursor& c, std::size_t limit) override { return real.poll(c, limit); }
+  std::int64_t backlog(const core::SourceCursor& c) override { return real.backlog(c); }
+  void write_status(std::span<const core::StatusRef> updates) override { real.write_status(updates); }
+  core::StatusWriteResult write_statuses(std::span<const core::StatusRef> updates) override {
+    calls.emplace_back();
+    for (const auto& u : updates) calls.back().emplace_back(u.submission_id);
+    if (static_cast<int>(calls.size()) == throw_on_call) throw std::runtime_error("connection lost");
+    return real.write_statuses(updates);
+  }
+  std::string attachment_path(const core::AttachmentRef& a) const override { return real.attachment_path(a); }
+  std::optional<core::SourceRow> latest(const std::string& id) override { return real.latest(id); }
+  std::optional<std::string> probe() const override { return real.probe(); }
+  std::string location() const override { return real.location(); }
+};
+
+}  // namespace
+
+// A pass is written in slices of kSliceStatuses in submission id order: each
+// slice covers its own key range of the app's index (pages rewritten about
+// once per pass, change 13) and only a slice's views are copied per call. A
+// submission's statuses keep their order, so the newer one wins.
+TEST_CASE("a pass larger than a slice is written in slices in submission id order") {
+  constexpr int n = 12'000;
+  static_assert(pipeline::WritebackWorker::kSliceStatuses == 5000);
+  Fixture f;
+  f.queue(5000, 5000, "received");  // an older status of 5000, queued first
+  f.queue(8001, n);                 // chunks queued out of key order
+  f.queue(1, 4000);
+  f.queue(4001, 8000);
+  RecordingSource source(*f.source);
+  pipeline::WritebackWorker wb(*f.state, source, 20'000);
+  CHECK(wb.run_once() == n + 1);
+  REQUIRE(source.calls.size() == 3);
+  CHECK(source.calls[0].size() == 5000);
+  CHECK(source.calls[1].size() == 5000);
+  CHECK(source.calls[2].size() == 2001);
+  std::vector<std::string> sent;
+  for (const auto& c : source.calls) sent.insert(sent.end(), c.begin(), c.end());
+  std::vector<std::string> expected;
+  for (int i = 1; i <= n; ++i) expected.push_back(test_id(i));
+  expected.push_back(test_id(5000));
+  std::stable_sort(expected.begin(), expected.end());
+  CHECK(sent == expected);
+  const auto rows = f.rows();
+  CHECK(rows.size() == static_cast<std::size_t>(n));
+  CHECK(rows.at(test_id(5000)) == "forwarded|REF-5000|Message 5000");  // the newer status
+  CHECK(f.state->pending_writeback_count() == 0);
+}
+
+// A slice that fails after others were written: what was written is done,
+// the statuses of the slices left wait on their own and go in a later pass.
+TEST_CASE("a pass whose second slice fails keeps the first slice written and retries the rest") {
+  constexpr int n = 12'000;
+  Fixture f;
+  f.queue(1, n);
+  RecordingSource source(*f.source);
+  source.throw_on_call = 2;
+  pipeline::WritebackWorker wb(*f.state, source, 20'000);
+  CHECK(wb.run_once() == 5000);
+  CHECK(source.calls.size() == 2);  // the third slice was not tried
+  const auto written = f.rows();
+  CHECK(written.size() == 5000);
+  CHECK(f.state->pending_writeback_count() == n - 5000);
+  for (const auto& id : source.calls[0]) CHECK(written.count(id) == 1);
+  // The rest waits its retry delay (1 s), then goes.
+  std::this_thread::sleep_for(milliseconds(1100));
+  CHECK(wb.drain() == static_cast<std::size_t>(n - 5000));
+  CHECK(f.rows().size() == static_cast<std::size_t>(n));
+  CHECK(f.state->pending_writeback_count() == 0);
+
+  // A first slice that fails leaves the whole pass queued as it was (nothing attempted).
+  Fixture g;
+  g.queue(1, n);
+  RecordingSource first(*g.source);
+  first.throw_on_call = 1;
+  pipeline::WritebackWorker wb2(*g.state, first, 20'000);
+  CHECK(wb2.run_once() == 0);
+  CHECK(first.calls.size() == 1);
+  CHECK(g.rows().empty());
+  CHECK(g.state->pending_writeback_count() == n);
+  CHECK(wb2.failures() == 1);
+}
