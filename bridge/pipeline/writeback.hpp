@@ -10,7 +10,10 @@
 // until that many are due or the oldest has waited max_delay: the app's
 // submission_status is keyed by random ids, so each pass rewrites index pages
 // all over it, and larger passes rewrite each page for more statuses
-// (docs/performance.md, change 10). drain() does not wait.
+// (docs/performance.md, change 10). A pass goes in slices of kSliceStatuses,
+// sorted by submission id, one write_statuses call each (change 13): a slice
+// that fails after others were written leaves those written and the rest
+// waiting on their own. drain() does not wait.
 #include <chrono>
 #include <cstddef>
 #include <optional>
