@@ -2117,10 +2117,9 @@ WritebackPass SqliteStateStore::pending_writebacks(std::size_t limit, std::int64
           newest = q.int64(1);
           break;
         }
-        const auto size = static_cast<std::size_t>(std::max<std::int64_t>(0, q.int64(3)));
-        chunks.push_back({q.int64(0), q.int64(1), bytes, size});
+        chunks.push_back({q.int64(0), q.int64(1), 0, 0});
         statuses += static_cast<std::size_t>(std::max<std::int64_t>(0, q.int64(2)));
-        bytes += size;
+        bytes += static_cast<std::size_t>(std::max<std::int64_t>(0, q.int64(3)));
       }
     }
     std::string block;
@@ -2131,8 +2130,8 @@ WritebackPass SqliteStateStore::pending_writebacks(std::size_t limit, std::int64
         q.bind(1, ch.id);
         const std::string_view body = q.step() ? q.blob_view(0) : std::string_view();
         ch.from = block.size();
-        ch.size = std::min(body.size(), block.capacity() - block.size());  // (never reallocated: views into it)
-        block.append(body.substr(0, ch.size));
+        ch.size = body.size();
+        block.append(body);  // (the views into the block are taken once it is whole)
         q.reset();
       }
     }
