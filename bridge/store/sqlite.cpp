@@ -10,6 +10,15 @@ namespace {
   std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   throw SqliteError(std::string(context) + ": " + msg, rc);
 }
+
+// Before SQLite is first used (a static initializer: single-threaded, before
+// main): no memory statistics. With them on (SQLite's default) every
+// sqlite3_malloc and sqlite3_free takes one process-wide mutex, and Debian's
+// SQLite is built without lookaside (SQLITE_OMIT_LOOKASIDE), so each small
+// allocation of every statement on every thread goes through it
+// (docs/performance.md, change 14). Nothing here reads SQLite's memory
+// counters or sets its heap limits, which are what the statistics serve.
+[[maybe_unused]] const int kSqliteConfigured = [] { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }();
 }  // namespace
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {

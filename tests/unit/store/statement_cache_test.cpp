@@ -163,3 +163,15 @@ TEST_CASE("the cache is bounded, and a statement may outlive its connection") {
   }
   CHECK(db == nullptr);
 }
+
+// SQLite's memory statistics stay off (bridge/store/sqlite.cpp): with them on,
+// every allocation SQLite makes on any thread takes one process-wide mutex
+// (docs/performance.md, change 14). With them off its counter never moves.
+TEST_CASE("SQLite keeps no memory statistics so its allocations take no process-wide lock") {
+  TempDb t;
+  Database db(t.path.string(), Database::Mode::read_write_create);
+  db.exec("CREATE TABLE t (a TEXT)");
+  for (int i = 0; i < 200; ++i) db.prepare("INSERT INTO t VALUES (?1)").bind(1, std::string(500, 'x')).run();
+  CHECK(sqlite3_memory_used() == 0);
+  CHECK(sqlite3_memory_highwater(0) == 0);
+}
