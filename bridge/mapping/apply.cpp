@@ -261,10 +261,12 @@ std::size_t attachment_count(const Mapping& mapping, const json::value& doc) {
 // `values`: the deferred bridge values (apply_deferred); null when mapping a
 // submission, where a deferred field is left without a value for later.
 // `only`: map just this field of the mapping.
+// `into`: the record is written there in place (apply_into), reusing its
+// strings' and vector's room, and the result carries no record.
 MapResult run(const Mapping& mapping, const std::string& target, const json::value& doc,
               const std::string& submission_id, std::int64_t version, std::int64_t seq,
               std::vector<FieldLineage>* trace, const BridgeValues* values = nullptr,
-              const FieldPlan* only = nullptr) {
+              const FieldPlan* only = nullptr, core::TargetRecord* into = nullptr) {
   MapResult result;
   auto fail = [&](const std::string& field, std::string rule, std::string code, std::string detail) {
     result.error = MappingError{mapping.name, field, std::move(code), std::move(detail), std::move(rule)};
@@ -273,12 +275,26 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
   if (!values && listed(mapping.partner_targets, target) && !partner_consent(doc))
     return fail("", "partner_targets", "partner_consent",
                 "target '" + target + "' is a partner target and consent.share_with_partners is not true");
-  core::TargetRecord rec;
-  rec.submission_id = submission_id;
+  core::TargetRecord own;
+  core::TargetRecord& rec = into ? *into : own;
+  rec.submission_id.assign(submission_id);
   rec.version = version;
-  rec.mapping = mapping.name;
-  rec.target = target;
+  rec.mapping.assign(mapping.name);
+  rec.target.assign(target);
+  rec.attachments.clear();
   rec.fields.reserve(mapping.fields.size());
+  // Field n of the record: an existing one is overwritten (its name's room is
+  // reused), otherwise one is added; the record ends at the last one set.
+  std::size_t set = 0;
+  auto put = [&rec, &set](const std::string& name, std::optional<std::string>&& v) {
+    if (set < rec.fields.size()) {
+      rec.fields[set].name.assign(name);
+      rec.fields[set].value = std::move(v);
+    } else {
+      rec.fields.push_back({name, std::move(v)});
+    }
+    ++set;
+  };
   const char* withheld = contact_withheld_reason(doc);
   BngCache bng_cache;
   TopMemo memo;
@@ -355,7 +371,7 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
                           ? "from bridge.legacy_reference: given when an update is sent (the reference the target "
                             "issued for the earlier version), through this field's rules"
                           : "from bridge.related_reference: given once deduplication has judged the submission";
-        rec.fields.push_back({f.name, std::nullopt});
+        put(f.name, std::nullopt);
         continue;
       }
       step([&] { return source_text(f); }, value);
@@ -457,8 +473,9 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
       step([&] { return "| max_length " + std::to_string(f.max_length); }, value);
     }
     if (lin) lin->value = value;
-    rec.fields.push_back({f.name, std::move(value)});
+    put(f.name, std::move(value));
   }
+  rec.fields.resize(set);
   if (mapping.attachments && !only) {
     if (const auto* atts = member(&doc, "attachments"); atts && atts->is_array()) {
       for (const auto& a : atts->get_array()) {
@@ -475,7 +492,7 @@ MapResult run(const Mapping& mapping, const std::string& target, const json::val
       }
     }
   }
-  result.record = std::move(rec);
+  if (!into) result.record = std::move(rec);
   return result;
 }
 
@@ -581,6 +598,12 @@ std::map<std::string, OperationFields> MappingSet::operations_for(const std::str
 MapResult apply(const Mapping& mapping, const std::string& target, const json::value& doc,
                 const std::string& submission_id, std::int64_t version, std::int64_t seq) {
   return run(mapping, target, doc, submission_id, version, seq, nullptr);
+}
+
+std::optional<MappingError> apply_into(const Mapping& mapping, const std::string& target, const json::value& doc,
+                                       const std::string& submission_id, std::int64_t version, std::int64_t seq,
+                                       core::TargetRecord& into) {
+  return run(mapping, target, doc, submission_id, version, seq, nullptr, nullptr, nullptr, &into).error;
 }
 
 MapResult apply_deferred(const Mapping& mapping, const FieldPlan& field, const std::string& target,

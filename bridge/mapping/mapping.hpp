@@ -287,6 +287,14 @@ class MappingSet {
 MapResult apply(const Mapping& mapping, const std::string& target, const boost::json::value& doc,
                 const std::string& submission_id, std::int64_t version, std::int64_t seq = 0);
 
+// As apply, but the record is written into `into` (a record kept by the caller
+// from one submission to the next: its strings' and fields' room is reused,
+// so mapping a submission allocates only for the values). Returns the error,
+// if any; on one, `into` holds a partial record.
+std::optional<MappingError> apply_into(const Mapping& mapping, const std::string& target,
+                                       const boost::json::value& doc, const std::string& submission_id,
+                                       std::int64_t version, std::int64_t seq, core::TargetRecord& into);
+
 // Where one output value came from, step by step, for `preview`.
 struct LineageStep {
   std::string what;                  // "from location.postcode", "trim", "lookup npt_categories.csv"
