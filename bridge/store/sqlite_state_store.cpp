@@ -1176,12 +1176,6 @@ class OpenVersions {
   std::pmr::unordered_map<std::string_view, std::int64_t> map_;
 };
 
-void note_open(OpenVersions& open, std::string_view id, std::int64_t version) { open.note(id, version); }
-
-bool earlier_open(const OpenVersions& open, std::string_view id, std::int64_t version) {
-  return open.earlier(id, version);
-}
-
 }  // namespace
 
 std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::string& target, ClaimLimits limits,
@@ -1214,7 +1208,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
     // next. Several instances, or a test, may hold more than one.
     for (const auto& [id, key] : open)
       if (auto other = load_batch(id, key, false, false))  // (the holder's own view of it stays)
-        for (const auto& item : other->items) note_open(elsewhere, item.record.submission_id, item.record.version);
+        for (const auto& item : other->items) elsewhere.note(item.record.submission_id, item.record.version);
   }
   // 1. Exceptions that are due: retries, replays, items that waited for an earlier version.
   std::vector<std::int64_t> taken_exceptions;
@@ -1229,9 +1223,9 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
     while (q.step() && batch.items.size() < max_items && bytes < limits.max_bytes) {
       const std::string id_text = q.text(1);
       const std::int64_t version = q.int64(2);
-      if (earlier_open(in_batch, id_text, version) || earlier_open(elsewhere, id_text, version)) continue;
+      if (in_batch.earlier(id_text, version) || elsewhere.earlier(id_text, version)) continue;
       const std::string kept = q.text(9);
-      if (!kept.empty() && (earlier_open(in_batch, kept, INT64_MAX) || earlier_open(elsewhere, kept, INT64_MAX)))
+      if (!kept.empty() && (in_batch.earlier(kept, INT64_MAX) || elsewhere.earlier(kept, INT64_MAX)))
         continue;
       core::DeliveryItem item;
       item.outbox_id = q.int64(0);
@@ -1242,7 +1236,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
         continue;
       }
       bytes += held_bytes(item.record);
-      note_open(in_batch, id_text, version);
+      in_batch.note(id_text, version);
       taken_exceptions.push_back(item.outbox_id);
       info->items.push_back({true, q.int64(3), q.int64(8), decode_meta(q.blob_view(6))});
       batch.items.push_back(std::move(item));
@@ -1297,8 +1291,8 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
         const Shape& shape = reader.shape(it.shape);
         bool waits = false;
         if (it.version > 1) {
-          waits = earlier_open(in_batch, it.submission_id, it.version) ||
-                  earlier_open(elsewhere, it.submission_id, it.version);
+          waits = in_batch.earlier(it.submission_id, it.version) ||
+                  elsewhere.earlier(it.submission_id, it.version);
           if (!waits) {
             exception_open_.bind(1, target).bind(2, it.submission_id).bind(3, it.version);
             waits = exception_open_.step();
@@ -1308,7 +1302,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
         if (!waits && !it.meta.update_of.empty()) {
           // An edit of a duplicate: while the record kept for it is on its way here.
           const std::string& kept = it.meta.update_of;
-          waits = earlier_open(in_batch, kept, INT64_MAX) || earlier_open(elsewhere, kept, INT64_MAX);
+          waits = in_batch.earlier(kept, INT64_MAX) || elsewhere.earlier(kept, INT64_MAX);
           if (!waits) {
             exception_open_.bind(1, target).bind(2, kept).bind(3, INT64_MAX);
             waits = exception_open_.step();
@@ -1323,7 +1317,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
                               standalone_record(it.submission_id, it.version, shape.mapping, target, shape.names,
                                                 it.values),
                               segs.int64(3)});
-          note_open(in_batch, it.submission_id, it.version);
+          in_batch.note(it.submission_id, it.version);
           continue;
         }
         core::DeliveryItem item;
@@ -1340,7 +1334,7 @@ std::optional<core::DeliveryBatch> SqliteStateStore::claim_batch(const std::stri
           continue;
         }
         bytes += held_bytes(item.record);
-        note_open(in_batch, it.submission_id, it.version);
+        in_batch.note(it.submission_id, it.version);
         info->items.push_back({false, it.seq, segs.int64(3), std::move(it.meta)});
         batch.items.push_back(std::move(item));
       }

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bridge/audit/audit_reader.hpp"
 #include "bridge/pg_store/pg.hpp"
 #include "tests/integration/harness.hpp"
 #include "tests/support/pg_server.hpp"
@@ -68,25 +69,14 @@ std::string ready_scrape(const Member& m) {
   return text;
 }
 
-// Submission ids of the entries of `kind` in one instance's chain (batch entries' items included).
-// Complete lines only: a SIGKILL during a write leaves an incomplete last line,
-// which the restarted instance sets aside in a rotated file (a torn tail,
-// docs/audit.md) and `audit verify` reports as a note.
+// Submission ids of the entries of `kind` in one instance's chain (batch
+// entries' items included), through the audit trail's own reader: a SIGKILL
+// during a write leaves an incomplete last line (a torn tail, docs/audit.md),
+// which it skips.
 std::set<std::string> ids_of(const std::filesystem::path& chain, const std::string& kind) {
   std::set<std::string> ids;
-  for (const auto& f : std::filesystem::directory_iterator(chain)) {
-    if (f.path().extension() != ".jsonl") continue;
-    std::string data = read_file(f.path());
-    data.erase(data.rfind('\n') == std::string::npos ? 0 : data.rfind('\n') + 1);
-    std::istringstream in(data);
-    for (std::string line; std::getline(in, line);) {
-      auto e = boost::json::parse(line).as_object();
-      if (e["kind"].as_string() != kind) continue;
-      if (!e["submission_id"].as_string().empty()) ids.insert(std::string(e["submission_id"].as_string()));
-      if (auto* items = e.if_contains("items"))
-        for (const auto& item : items->as_array()) ids.insert(std::string(item.as_array()[0].as_string()));
-    }
-  }
+  for (const auto& hit : reportbridge::audit::query(chain, {}).hits)
+    if (hit.entry.kind == kind && !hit.entry.submission_id.empty()) ids.insert(hit.entry.submission_id);
   return ids;
 }
 
