@@ -9,11 +9,14 @@
 #include <map>
 #include <memory_resource>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
+
+#include <spdlog/spdlog.h>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -547,22 +550,61 @@ LogState load_log(Database& db, const std::string& target) {
   return s;
 }
 
+// While alive, rows deleted through `db` have their pages freed without being
+// zeroed first (`PRAGMA secure_delete=FAST`: only content on pages written
+// anyway is zeroed); the connection's setting is put back after. For rows that
+// hold no personal data: what residents reported (the outbox segments, dead
+// letters' records) is still zeroed as it is freed.
+class UnzeroedDeletes {
+ public:
+  explicit UnzeroedDeletes(Database& db) : db_(db) {
+    auto q = db_.prepare("PRAGMA secure_delete");
+    before_ = q.step() ? q.int64(0) : 1;
+    db_.exec("PRAGMA secure_delete=FAST");
+  }
+  ~UnzeroedDeletes() {
+    try {
+      db_.exec("PRAGMA secure_delete=" + std::to_string(before_));
+    } catch (const std::exception& e) {
+      spdlog::error("state: could not set secure_delete back to {}: {}", before_, e.what());
+    }
+  }
+  UnzeroedDeletes(const UnzeroedDeletes&) = delete;
+  UnzeroedDeletes& operator=(const UnzeroedDeletes&) = delete;
+
+ private:
+  Database& db_;
+  std::int64_t before_ = 1;
+};
+
 // Deletes the segments whose items have all settled: below each target's
 // claimed position and below the first item of its open batches. Returns the
 // number of segments deleted.
 constexpr const char* kSettledSegments =
-    "SELECT s.id FROM outbox_logs l JOIN outbox_segments s"
+    "SELECT s.id, s.bytes FROM outbox_logs l JOIN outbox_segments s"
     " ON s.target = l.target AND s.last_item < min(l.claimed_through, coalesce((SELECT min(b.first_item)"
     " FROM delivery_batches b WHERE b.target = l.target AND b.state = 'open' AND b.first_item IS NOT NULL),"
     " l.claimed_through))";
 
-std::int64_t release_settled(Database& db) {
+// With a `budget` (bytes of segment bodies), only segments that fit in what is
+// left of it, their bytes added to `*released`.
+std::int64_t release_settled(Database& db, std::optional<std::int64_t> budget = std::nullopt,
+                             std::int64_t* released = nullptr) {
   // Row by row: a statement deleting many rows would keep a statement journal
   // of every page it changes (a temporary file as large as the segments).
   std::vector<std::int64_t> ids;
   {
     auto q = db.prepare(kSettledSegments);
-    while (q.step()) ids.push_back(q.int64(0));
+    std::int64_t left = budget.value_or(0);
+    while (q.step()) {
+      const std::int64_t bytes = q.int64(1);
+      if (budget) {
+        if (bytes > left) continue;
+        left -= bytes;
+        if (released) *released += bytes;
+      }
+      ids.push_back(q.int64(0));
+    }
   }
   auto del = db.prepare("DELETE FROM outbox_segments WHERE id = ?1");
   for (auto id : ids) {
@@ -1015,13 +1057,21 @@ class SqliteIngest final : public IngestTransaction {
 
   void flush(Builder& b) {
     if (b.count == 0) return;
-    if (!released_) {
-      // Before the first new segment: the pages of settled segments are freed
-      // (and zeroed) here, then filled again by the new ones, in this one
-      // transaction: erasing the delivered records costs no writes of its own.
-      release_settled(db_);
-      released_ = true;
-    }
+    // Before each new segment, settled segments of about its size are erased:
+    // their pages are zeroed as they are freed (secure_delete), then filled
+    // again by the new segment in this same transaction, so erasing the
+    // delivered records costs no writes of its own. Erasing all settled
+    // segments at once (as before change 15) freed more pages than the
+    // transaction filled: those were written zeroed, then again by the next
+    // transaction (~40 WAL frames per 1,000 rows). What a transaction could not
+    // erase waits for the next (the credit), or for ingest's idle pass
+    // (release_settled_records), which erases them all.
+    const auto need = static_cast<std::int64_t>(b.entries.size() + 64 * b.shapes.size() + 16);
+    auto& credit = s_.release_credit_;
+    credit = std::min(credit + need, 2 * need + static_cast<std::int64_t>(kSegmentBytes));
+    std::int64_t released = 0;
+    release_settled(db_, credit, &released);
+    credit -= released;
     std::string body = s_.take_buffer();
     body.assign(kSegmentFormat, 2);
     codec::put_varint(body, b.shapes.size());
@@ -1068,7 +1118,6 @@ class SqliteIngest final : public IngestTransaction {
   ChunkWriter statuses_;
   std::int64_t next_item_ = 0;
   std::int64_t now_ = 0;
-  bool released_ = false;
 };
 
 std::unique_ptr<IngestTransaction> SqliteStateStore::begin_ingest() { return std::make_unique<SqliteIngest>(*this); }
@@ -2235,10 +2284,17 @@ void SqliteStateStore::finish_writebacks(const std::vector<WritebackItem>& done,
         .bind(9, w.queued_ms).run();
     single.reset();
   }
-  auto del_chunk = db_.prepare("DELETE FROM writeback_chunks WHERE id = ?1");
-  for (auto id : chunks) {
-    del_chunk.bind(1, id).run();
-    del_chunk.reset();
+  {
+    // A chunk holds statuses (ids, states, the targets' references and the
+    // configured messages), nothing a resident wrote: zeroing its pages as they
+    // were freed wrote ~20,000 WAL frames (80 MB) per million submissions for
+    // nothing (docs/performance.md, change 15).
+    UnzeroedDeletes unzeroed(db_);
+    auto del_chunk = db_.prepare("DELETE FROM writeback_chunks WHERE id = ?1");
+    for (auto id : chunks) {
+      del_chunk.bind(1, id).run();
+      del_chunk.reset();
+    }
   }
   // The app keeps one status per submission (the last write wins): once a
   // status is done, an older one of the same submission still waiting for

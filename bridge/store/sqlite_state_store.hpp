@@ -118,6 +118,9 @@ class SqliteStateStore final : public StateStore {
   Statement ledger_insert_, ledger_outcome_, quarantine_, exception_open_;
   // Segment buffers kept from one ingest transaction to the next (take/give).
   std::vector<std::string> spare_buffers_;
+  // Bytes of settled segments ingest may erase before its next new segment
+  // (what it wrote, less what it erased): see SqliteIngest::flush.
+  std::int64_t release_credit_ = 0;
   std::string take_buffer();
   void give_buffer(std::string&& b);
 };

@@ -2,6 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "bridge/store/sqlite_state_store.hpp"
 #include "tests/support/outbox.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -264,4 +268,101 @@ TEST_CASE("an older status that fails in the same pass as a newer one is not wri
   s.finish_writebacks({both[1]}, {{both[0], t0 + 1000}});
   CHECK(s.pending_writebacks(10, t0 + 5000).empty());
   CHECK(s.pending_writeback_count() == 0);
+}
+
+namespace {
+std::uintmax_t file_size_or_zero(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(p, ec);
+  return ec ? 0 : n;
+}
+bool file_contains(const std::filesystem::path& p, const std::string& needle) {
+  std::ifstream in(p, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return bytes.find(needle) != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("a written-back chunk is deleted without zeroing its pages and a delivered record is still erased") {
+  // docs/performance.md, change 15: a chunk holds statuses, not what residents
+  // wrote, so its freed pages are not zeroed (they were: ~80 MB of WAL per
+  // million submissions); an outbox segment's still are, whatever ran before.
+  TempDir dir;
+  const auto path = dir / "state.db";
+  store::SqliteStateStore s(path.string());
+  store::WritebackRule rule{"Passed on.", true};
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) enqueue(s, "sub-" + std::to_string(i), i + 1, {"a"});
+  auto b = s.claim_batch("a", n, 1 << 24);
+  REQUIRE(b);
+  REQUIRE(b->items.size() == static_cast<std::size_t>(n));
+  std::vector<core::DeliveryOutcome> ok;
+  for (int i = 0; i < n; ++i) ok.push_back(core::DeliveryOutcome::ok("REF-" + std::to_string(i)));
+  s.settle_batch(*b, ok, 2000, kRetry, rule);
+  auto wb = s.pending_writebacks(n);
+  REQUIRE(wb.size() == static_cast<std::size_t>(n));
+  REQUIRE(wb[0].in_chunk);
+
+  store::Database other(path.string(), store::Database::Mode::read_write);
+  std::int64_t chunk_pages = 0;
+  {
+    auto q = other.prepare("SELECT sum(length(body)) FROM writeback_chunks");
+    REQUIRE(q.step());
+    chunk_pages = q.int64(0) / 4096;
+  }
+  REQUIRE(chunk_pages >= 16);
+  other.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  const auto wal = std::filesystem::path(path.string() + "-wal");
+  REQUIRE(file_size_or_zero(wal) == 0);
+  s.mark_writebacks_done(wb);
+  CHECK(s.pending_writeback_count() == 0);
+  const auto frames = static_cast<std::int64_t>(file_size_or_zero(wal)) / (4096 + 24);
+  INFO("chunk pages " << chunk_pages << ", WAL frames written by the deletion " << frames);
+  CHECK(frames * 4 < chunk_pages);
+
+  // A record larger than a page (its segment spills to overflow pages), with
+  // text a resident could have written: once delivered and released, the
+  // state database's file no longer holds it.
+  const std::string marker = "resident-wrote-this-";
+  std::string text;
+  while (text.size() < 20000) text += marker + std::to_string(text.size()) + " ";
+  core::TargetRecord big{"sub-big", 1, std::string("m"), "a", {core::RecordField{"Text", text}}, {}};
+  reportbridge::testing::queue(s, row("sub-big", n + 1), {{big, {}}}, 3000);
+  auto bb = s.claim_batch("a", 10, 1 << 24);
+  REQUIRE(bb);
+  REQUIRE(bb->items.size() == 1);
+  s.settle_batch(*bb, {core::DeliveryOutcome::ok("REF-big")}, 4000, kRetry, rule);
+  CHECK(s.release_settled_records() >= 1);
+  other.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  REQUIRE(file_size_or_zero(wal) == 0);
+  CHECK_FALSE(file_contains(path, marker));
+}
+
+TEST_CASE("a busy ingest erases the settled segments as it writes new ones") {
+  // Change 15: each ingest transaction erases settled segments up to about
+  // the bytes it writes (so their zeroed pages are filled again at once). The
+  // delivered records must still go while ingest is busy, not pile up until
+  // it idles.
+  TempDir dir;
+  const auto path = dir / "state.db";
+  store::SqliteStateStore s(path.string());
+  store::Database other(path.string(), store::Database::Mode::read_only);
+  store::WritebackRule rule{"Passed on.", true};
+  std::int64_t most = 0;
+  for (int i = 0; i < 60; ++i) {
+    // Records of varying size, some larger than a page.
+    core::TargetRecord r{"sub-" + std::to_string(i), 1, std::string("m"), "a",
+                         {core::RecordField{"Text", std::string(100 + (i * 997) % 9000, 'x')}}, {}};
+    reportbridge::testing::queue(s, row(r.submission_id, i + 1), {{r, {}}}, 1000 + i);
+    auto b = s.claim_batch("a", 10, 1 << 24);
+    REQUIRE(b);
+    s.settle_batch(*b, std::vector<core::DeliveryOutcome>(b->items.size(), core::DeliveryOutcome::ok("R")), 2000 + i,
+                   kRetry, rule);
+    auto q = other.prepare("SELECT count(*) FROM outbox_segments");
+    REQUIRE(q.step());
+    most = std::max(most, q.int64(0));
+  }
+  INFO("most segments kept at once " << most);
+  CHECK(most <= 4);
+  CHECK(s.release_settled_records() <= 4);
 }
