@@ -577,41 +577,34 @@ class UnzeroedDeletes {
   std::int64_t before_ = 1;
 };
 
-// Deletes the segments whose items have all settled: below each target's
-// claimed position and below the first item of its open batches. Returns the
-// number of segments deleted.
+// The segments whose items have all settled: below each target's claimed
+// position and below the first item of its open batches.
 constexpr const char* kSettledSegments =
     "SELECT s.id, s.bytes FROM outbox_logs l JOIN outbox_segments s"
     " ON s.target = l.target AND s.last_item < min(l.claimed_through, coalesce((SELECT min(b.first_item)"
     " FROM delivery_batches b WHERE b.target = l.target AND b.state = 'open' AND b.first_item IS NOT NULL),"
     " l.claimed_through))";
 
-// With a `budget` (bytes of segment bodies), only segments that fit in what is
-// left of it, their bytes added to `*released`.
-std::int64_t release_settled(Database& db, std::optional<std::int64_t> budget = std::nullopt,
-                             std::int64_t* released = nullptr) {
-  // Row by row: a statement deleting many rows would keep a statement journal
-  // of every page it changes (a temporary file as large as the segments).
-  std::vector<std::int64_t> ids;
-  {
-    auto q = db.prepare(kSettledSegments);
-    std::int64_t left = budget.value_or(0);
-    while (q.step()) {
-      const std::int64_t bytes = q.int64(1);
-      if (budget) {
-        if (bytes > left) continue;
-        left -= bytes;
-        if (released) *released += bytes;
-      }
-      ids.push_back(q.int64(0));
-    }
-  }
+struct SettledSegment {
+  std::int64_t id = 0;
+  std::int64_t bytes = 0;  // of its body
+};
+
+std::vector<SettledSegment> settled_segments(Database& db) {
+  std::vector<SettledSegment> out;
+  auto q = db.prepare(kSettledSegments);
+  while (q.step()) out.push_back({q.int64(0), q.int64(1)});
+  return out;
+}
+
+// Row by row: a statement deleting many rows would keep a statement journal
+// of every page it changes (a temporary file as large as the segments).
+void delete_segments(Database& db, const std::vector<SettledSegment>& segments) {
   auto del = db.prepare("DELETE FROM outbox_segments WHERE id = ?1");
-  for (auto id : ids) {
-    del.bind(1, id).run();
+  for (const auto& s : segments) {
+    del.bind(1, s.id).run();
     del.reset();
   }
-  return static_cast<std::int64_t>(ids.size());
 }
 
 // The first log item of a target not yet settled (its open batches', or the
@@ -1057,21 +1050,6 @@ class SqliteIngest final : public IngestTransaction {
 
   void flush(Builder& b) {
     if (b.count == 0) return;
-    // Before each new segment, settled segments of about its size are erased:
-    // their pages are zeroed as they are freed (secure_delete), then filled
-    // again by the new segment in this same transaction, so erasing the
-    // delivered records costs no writes of its own. Erasing all settled
-    // segments at once (as before change 15) freed more pages than the
-    // transaction filled: those were written zeroed, then again by the next
-    // transaction (~40 WAL frames per 1,000 rows). What a transaction could not
-    // erase waits for the next (the credit), or for ingest's idle pass
-    // (release_settled_records), which erases them all.
-    const auto need = static_cast<std::int64_t>(b.entries.size() + 64 * b.shapes.size() + 16);
-    auto& credit = s_.release_credit_;
-    credit = std::min(credit + need, 2 * need + static_cast<std::int64_t>(kSegmentBytes));
-    std::int64_t released = 0;
-    release_settled(db_, credit, &released);
-    credit -= released;
     std::string body = s_.take_buffer();
     body.assign(kSegmentFormat, 2);
     codec::put_varint(body, b.shapes.size());
@@ -1083,6 +1061,7 @@ class SqliteIngest final : public IngestTransaction {
     codec::put_varint(body, b.count);
     body.reserve(body.size() + b.entries.size());  // grown once, not by doubling
     body += b.entries;
+    erase_settled(static_cast<std::int64_t>(body.size()));
     db_.prepare(
            "INSERT INTO outbox_segments (target, first_item, last_item, items, bytes, enqueued_ms, body)"
            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
@@ -1094,6 +1073,30 @@ class SqliteIngest final : public IngestTransaction {
     queued_[b.target] += static_cast<std::int64_t>(b.count);
     b.entries.clear();
     b.count = 0;
+  }
+
+  // Before each new segment (of `need` bytes), settled segments of about its
+  // size are erased: their pages are zeroed as they are freed (secure_delete),
+  // then filled again by the new segment in this same transaction, so erasing
+  // the delivered records costs no writes of its own. Erasing all settled
+  // segments at once (as before change 15) freed more pages than the
+  // transaction filled: those were written zeroed, then again by the next
+  // transaction (~40 WAL frames per 1,000 rows). What a transaction could not
+  // erase waits for the next (the credit), or for ingest's idle pass
+  // (release_settled_records), which erases them all. The settled segments are
+  // read once per transaction: no delivery settles while it holds the write lock.
+  void erase_settled(std::int64_t need) {
+    if (!settled_) settled_ = settled_segments(db_);
+    auto& credit = s_.release_credit_;
+    credit = std::min(credit + need, 2 * need + static_cast<std::int64_t>(kSegmentBytes));
+    std::vector<SettledSegment> now;
+    std::erase_if(*settled_, [&](const SettledSegment& seg) {
+      if (seg.bytes > credit) return false;
+      credit -= seg.bytes;
+      now.push_back(seg);
+      return true;
+    });
+    delete_segments(db_, now);
   }
 
   // A record held for an operator's review: a dead letter from the start, with its own copy.
@@ -1118,6 +1121,7 @@ class SqliteIngest final : public IngestTransaction {
   ChunkWriter statuses_;
   std::int64_t next_item_ = 0;
   std::int64_t now_ = 0;
+  std::optional<std::vector<SettledSegment>> settled_;  // read at the first new segment
 };
 
 std::unique_ptr<IngestTransaction> SqliteStateStore::begin_ingest() { return std::make_unique<SqliteIngest>(*this); }
@@ -1849,7 +1853,7 @@ void SqliteStateStore::settle(const core::DeliveryBatch& batch, BatchInfo& info,
   write_chunk(db_, chunk, now);
 
   // The segments whose items all settled are deleted by the next ingest
-  // transaction (release_settled): their pages, zeroed as they are freed
+  // transaction (erase_settled): their pages, zeroed as they are freed
   // (secure_delete), are then reused by the new segments in the same
   // transaction, so the erasure writes nothing of its own.
   tx.commit();
@@ -1868,9 +1872,10 @@ std::size_t SqliteStateStore::release_settled_records() {
     if (!q.step()) return 0;
   }
   Transaction tx(db_);
-  const auto n = release_settled(db_);
+  const auto settled = settled_segments(db_);
+  delete_segments(db_, settled);
   tx.commit();
-  return static_cast<std::size_t>(n);
+  return settled.size();
 }
 
 // --- dead letters ---------------------------------------------------------
@@ -2284,7 +2289,7 @@ void SqliteStateStore::finish_writebacks(const std::vector<WritebackItem>& done,
         .bind(9, w.queued_ms).run();
     single.reset();
   }
-  {
+  if (!chunks.empty()) {
     // A chunk holds statuses (ids, states, the targets' references and the
     // configured messages), nothing a resident wrote: zeroing its pages as they
     // were freed wrote ~20,000 WAL frames (80 MB) per million submissions for
